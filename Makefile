@@ -1,0 +1,109 @@
+# nlb: a Layer-4 TCP/UDP load balancer on io_uring.
+# `make` builds build/nlb and build/nlb-bench; `make test` runs every test;
+# `make run` starts nlb on etc/nlb.conf with two local demo targets.
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?= 0
+V        ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+MALLOC   :=
+else
+BUILD    ?= build
+SANFLAGS :=
+MALLOC   := -ljemalloc
+endif
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
+            -DNLB_VERSION=\"$(VERSION)\" $(SANFLAGS)
+LDFLAGS  += $(SANFLAGS)
+LDLIBS   := -luring -lconfig -pthread -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC   := $(sort $(wildcard lib/*.c))
+NLB_SRC   := $(sort $(wildcard nlb/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+TEST_SRC  := $(sort $(wildcard test/*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+NLB_OBJ   := $(NLB_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev
+
+.PHONY: all deps test run install clean
+
+all: $(BUILD)/nlb $(BUILD)/nlb-bench
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libnlb.a: $(LIB_OBJ)
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/nlb: $(NLB_OBJ) $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MALLOC)
+
+$(BUILD)/nlb-bench: $(BENCH_OBJ) $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/nlb-tests: $(TEST_OBJ) $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+# Installs whatever Debian packages are missing.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "make deps: missing Debian packages:$$missing"; \
+		echo "make deps: run as root, or: sudo apt-get install -y$$missing"; exit 1; \
+	fi; \
+	echo "make deps: installing$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
+
+# Tests run the real binaries; TEST_ARGS passes options to Criterion
+# (e.g. TEST_ARGS='--filter=proxy/*').
+test: deps $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/nlb-tests
+	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
+	NLB_SRCDIR=$(CURDIR) $(BUILD)/nlb-tests --jobs=2 $(TEST_ARGS)
+
+# Two echo targets on 127.0.0.1:9001 and :9002, then nlb in the foreground.
+run: deps $(BUILD)/nlb $(BUILD)/nlb-bench
+	@set -e; \
+	$(BUILD)/nlb-bench serve --mode echo 127.0.0.1:9001 & t1=$$!; \
+	$(BUILD)/nlb-bench serve --mode echo 127.0.0.1:9002 & t2=$$!; \
+	trap 'kill $$t1 $$t2 2>/dev/null' EXIT INT TERM; \
+	echo "demo targets on 127.0.0.1:9001 and 127.0.0.1:9002; try: nc 127.0.0.1 8080"; \
+	$(BUILD)/nlb -c etc/nlb.conf
+
+install: $(BUILD)/nlb
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc/nlb $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BUILD)/nlb $(DESTDIR)$(PREFIX)/sbin/nlb
+	install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf.example
+	sed 's|@PREFIX@|$(PREFIX)|g' etc/nlb.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/nlb.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/nlb.service
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(NLB_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,83 @@
+/* The configuration: a libconfig file loaded into an immutable snapshot.
+ * Every error names file:line and what is wrong; a loaded snapshot is
+ * valid as a whole (names resolved, ranges checked). */
+#ifndef NLB_CONFIG_H
+#define NLB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "log.h"
+
+/* Upper bound of "workers"; 0 (one per online CPU) is capped to it too. */
+#define NLB_CONFIG_MAX_WORKERS 1024
+
+enum nlb_forwarding {
+	NLB_FWD_AUTO = 0,
+	NLB_FWD_SPLICE,
+	NLB_FWD_COPY,
+};
+
+enum nlb_protocol {
+	NLB_PROTO_TCP = 0,
+	NLB_PROTO_UDP,
+	NLB_PROTO_TCP_UDP,
+};
+
+enum nlb_algorithm {
+	NLB_ALG_ROUND_ROBIN = 0,
+};
+
+struct nlb_target_conf {
+	struct nlb_addr addr;
+	char addr_text[NLB_ADDRSTRLEN];	/* as written in the file */
+	uint32_t weight;		/* 0..1000 */
+	int line;
+};
+
+struct nlb_group_conf {
+	char *name;
+	enum nlb_algorithm algorithm;
+	uint32_t connect_timeout_ms;
+	uint32_t connect_retries;
+	struct nlb_target_conf *targets;
+	size_t n_targets;
+	int line;
+};
+
+struct nlb_listener_conf {
+	char *name;
+	enum nlb_protocol protocol;
+	struct nlb_addr addr;
+	char addr_text[NLB_ADDRSTRLEN];
+	char *target_group;		/* name as written */
+	size_t group;			/* index into nlb_config.groups */
+	uint64_t idle_timeout_ms;
+	uint32_t max_connections;	/* 0 = unlimited */
+	int line;
+};
+
+struct nlb_config {
+	char *path;
+	uint32_t workers;		/* 0 in the file = online CPUs, resolved here */
+	enum nlb_log_level log_level;
+	uint64_t shutdown_timeout_ms;
+	enum nlb_forwarding forwarding;
+	struct nlb_listener_conf *listeners;
+	size_t n_listeners;
+	struct nlb_group_conf *groups;
+	size_t n_groups;
+};
+
+/* Loads and validates path.  On error returns -EINVAL (or -ENOENT, -ENOMEM)
+ * and writes one line "FILE:LINE: what is wrong" into err. */
+int nlb_config_load(const char *path, struct nlb_config **out,
+		    char *err, size_t errlen);
+void nlb_config_free(struct nlb_config *cfg);
+
+const char *nlb_forwarding_name(enum nlb_forwarding f);
+const char *nlb_protocol_name(enum nlb_protocol p);
+const char *nlb_algorithm_name(enum nlb_algorithm a);
+
+#endif

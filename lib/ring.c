@@ -1,0 +1,123 @@
+/* io_uring setup for one worker: flags tried from best to plainest, a
+ * probe of what this kernel offers, and the provided-buffer ring that
+ * liburing 2.3 can register but not allocate. */
+#include "ring.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
+		  struct nlb_ring_features *feat)
+{
+	/* DEFER_TASKRUN (6.1) runs completions only when we enter the
+	 * kernel to wait, in our thread: no IPIs, batched task work.
+	 * COOP_TASKRUN (5.19) is the next best; plain rings still work. */
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	memset(feat, 0, sizeof(*feat));
+	int ret = -EINVAL;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
+			  IORING_SETUP_CLAMP;
+		p.cq_entries = cq;
+		ret = io_uring_queue_init_params(sq, ring, &p);
+		if (ret == -EINVAL)
+			continue;
+		if (ret < 0)
+			return ret;
+		feat->single_issuer = (tries[i] & IORING_SETUP_SINGLE_ISSUER) != 0;
+		feat->defer_taskrun = (tries[i] & IORING_SETUP_DEFER_TASKRUN) != 0;
+		feat->coop_taskrun = (tries[i] & IORING_SETUP_COOP_TASKRUN) != 0;
+		break;
+	}
+	if (ret < 0)
+		return ret;
+
+	feat->ring_fd_registered = io_uring_register_ring_fd(ring) == 1;
+
+	/* Multishot accept and provided-buffer rings arrived in 5.19,
+	 * multishot recv in 6.0 together with IORING_OP_SEND_ZC: a probe
+	 * that knows SEND_ZC therefore vouches for all of them. */
+	struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+	if (probe) {
+		bool v6 = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+		feat->recv_multishot = v6;
+		feat->buf_ring = v6;
+		feat->accept_multishot = v6;
+		feat->poll_multishot = io_uring_opcode_supported(probe, IORING_OP_POLL_REMOVE);
+		io_uring_free_probe(probe);
+	}
+	return 0;
+}
+
+struct io_uring_sqe *nlb_ring_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (!sqe) {
+		io_uring_submit(ring);
+		sqe = io_uring_get_sqe(ring);
+	}
+	return sqe;
+}
+
+int nlb_bufring_init(struct io_uring *ring, struct nlb_bufring *b,
+		     int bgid, unsigned count, unsigned size)
+{
+	if (count == 0 || (count & (count - 1)) || count > 32768)
+		return -EINVAL;
+	memset(b, 0, sizeof(*b));
+	size_t ring_bytes = (size_t)count * sizeof(struct io_uring_buf);
+	void *mem = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	/* Buffer memory is reserved, not touched: pages appear as data
+	 * first lands in them, so an idle worker costs no resident memory. */
+	void *base = mmap(NULL, (size_t)count * size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED) {
+		int err = -errno;
+		munmap(mem, ring_bytes);
+		return err;
+	}
+	b->br = mem;
+	b->base = base;
+	b->count = count;
+	b->size = size;
+	b->mask = count - 1;
+	b->bgid = bgid;
+	io_uring_buf_ring_init(b->br);
+
+	struct io_uring_buf_reg reg;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)mem;
+	reg.ring_entries = count;
+	reg.bgid = (unsigned short)bgid;
+	int ret = io_uring_register_buf_ring(ring, &reg, 0);
+	if (ret < 0) {
+		munmap(mem, ring_bytes);
+		munmap(base, (size_t)count * size);
+		memset(b, 0, sizeof(*b));
+		return ret;
+	}
+	for (unsigned i = 0; i < count; i++)
+		nlb_bufring_recycle(b, i);
+	nlb_bufring_flush(b);
+	return 0;
+}
+
+void nlb_bufring_free(struct io_uring *ring, struct nlb_bufring *b)
+{
+	if (!b->br)
+		return;
+	io_uring_unregister_buf_ring(ring, b->bgid);
+	munmap(b->br, (size_t)b->count * sizeof(struct io_uring_buf));
+	munmap(b->base, (size_t)b->count * b->size);
+	memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,60 @@
+/* Every data-path constant in one place, with its unit and why it has
+ * the value it has.  Change them here, measure with bench/, and say the
+ * figures in the README. */
+#ifndef NLB_TUNABLES_H
+#define NLB_TUNABLES_H
+
+/* Submission queue entries per worker ring.  A busy iteration queues a
+ * few SQEs per completion; 4096 keeps "SQ full, submit and retry" rare. */
+#define NLB_RING_SQ_ENTRIES 4096u
+
+/* Completion queue entries per worker ring: room for a full batch from
+ * every multishot request without leaning on the kernel's overflow list. */
+#define NLB_RING_CQ_ENTRIES 65536u
+
+/* Provided-buffer ring for the copy path: buffers per worker and bytes
+ * each.  16 KiB matches HAProxy's default buffer and a loopback GSO
+ * chunk well; 2048 of them (32 MiB of address space, touched on use) let
+ * about 100 connections stream at full depth before -ENOBUFS backs off. */
+#define NLB_BUF_SIZE  16384u
+#define NLB_BUF_COUNT 2048u
+#define NLB_BUF_GROUP 0
+
+/* Per-direction backpressure in the copy path: stop receiving once this
+ * many bytes wait to be sent, resume below the low-water mark.  256 KiB
+ * is what a loopback socket drains in a send or two. */
+#define NLB_DIR_HIGH_WATER (256u * 1024u)
+#define NLB_DIR_LOW_WATER  (64u * 1024u)
+
+/* At most this many queued buffers go out in one sendmsg. */
+#define NLB_SEND_IOV_MAX 16u
+
+/* Splice path: pipe capacity (256 KiB moved 9-10.5 Gbit/s here against
+ * 5.6-6.4 with the default 64 KiB, see DESIGN.md) and how many empty
+ * pipes a worker keeps for reuse before closing them. */
+#define NLB_PIPE_SIZE      (256u * 1024u)
+#define NLB_PIPE_POOL_KEEP 256u
+
+/* Splice moves per readiness event before yielding to other
+ * connections, so one fast flow cannot starve the loop. */
+#define NLB_SPLICE_ROUNDS 8u
+
+/* Connection objects are allocated in chunks of this many, never moved. */
+#define NLB_CONN_CHUNK 1024u
+
+/* Listen backlog (the kernel clamps it to net.core.somaxconn). */
+#define NLB_LISTEN_BACKLOG 65535
+
+/* After EMFILE/ENFILE on accept, wait this long before accepting again. */
+#define NLB_ACCEPT_PAUSE_MS 100u
+
+/* Housekeeping tick bounds (idle sweep, drain deadline, accept resume). */
+#define NLB_TICK_MIN_MS 10u
+#define NLB_TICK_MAX_MS 100u
+
+/* io-wq workers per ring: nothing on nlb's data path should reach
+ * io-wq (sockets are polled first, splice runs inline), so a tiny bound
+ * only guards against thread growth if something ever does. */
+#define NLB_IOWQ_MAX_WORKERS 2u
+
+#endif

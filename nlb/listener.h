@@ -1,0 +1,16 @@
+/* Listening sockets: one SO_REUSEPORT socket per listener per worker,
+ * all bound before any worker starts so that a bind error stops nlb
+ * with the address and the reason. */
+#ifndef NLB_LISTENER_H
+#define NLB_LISTENER_H
+
+#include <stddef.h>
+
+#include "runtime.h"
+
+/* Opens n_workers sockets for every listener into rt->listeners[].fds.
+ * On error closes what it opened and writes the reason into err. */
+int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen);
+void listeners_close(struct nlb_runtime *rt);
+
+#endif

@@ -1,0 +1,242 @@
+/* nlb's entry point: the command line, start-up (configuration, listening
+ * sockets, workers), signals, and the orderly stop that lets open
+ * connections finish. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "runtime.h"
+#include "worker.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: nlb -c FILE      run in the foreground on configuration FILE\n"
+		"       nlb -t -c FILE   check the configuration and exit (0 valid, 1 not)\n"
+		"       nlb -V           print the version\n"
+		"       nlb -h           print this help\n"
+		"signals: TERM/INT stop accepting, drain open connections for up to\n"
+		"shutdown_timeout_ms, then exit 0\n");
+}
+
+/* A load balancer holds two descriptors per connection: take all the
+ * hard limit allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		nlb_info("file descriptor limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+static enum nlb_forwarding resolve_forwarding(enum nlb_forwarding f)
+{
+	/* auto = copy: measured faster on loopback for both small and
+	 * large transfers (README, "Forwarding modes"). */
+	return f == NLB_FWD_AUTO ? NLB_FWD_COPY : f;
+}
+
+static void log_stats(struct worker *workers, unsigned n)
+{
+	char line[1024];
+	int off = snprintf(line, sizeof(line), "stats");
+#define NLB_STAT_SUM(name)                                                           \
+	{                                                                            \
+		uint64_t sum = 0;                                                    \
+		for (unsigned i = 0; i < n; i++)                                     \
+			sum += atomic_load_explicit(&workers[i].stats.name,          \
+						    memory_order_relaxed);           \
+		if (off < (int)sizeof(line))                                         \
+			off += snprintf(line + off, sizeof(line) - (size_t)off,      \
+					" " #name "=%llu", (unsigned long long)sum); \
+	}
+	NLB_WORKER_STATS(NLB_STAT_SUM)
+#undef NLB_STAT_SUM
+	nlb_info("%s", line);
+}
+
+static int run(struct nlb_config *cfg)
+{
+	struct nlb_runtime rt = {
+		.cfg = cfg,
+		.forwarding = resolve_forwarding(cfg->forwarding),
+		.n_workers = cfg->workers,
+	};
+	int status = 1;
+	rt.listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*rt.listeners));
+	rt.groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*rt.groups));
+	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
+	if (!rt.listeners || !rt.groups || !workers) {
+		nlb_err("out of memory");
+		goto out;
+	}
+	for (size_t l = 0; l < cfg->n_listeners; l++)
+		rt.listeners[l].conf = &cfg->listeners[l];
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		rt.groups[g].conf = &cfg->groups[g];
+		rt.groups[g].connect_timeout.tv_sec = cfg->groups[g].connect_timeout_ms / 1000;
+		rt.groups[g].connect_timeout.tv_nsec =
+			(long long)(cfg->groups[g].connect_timeout_ms % 1000) * 1000000;
+	}
+
+	char err[512];
+	if (listeners_open(&rt, err, sizeof(err)) < 0) {
+		nlb_err("%s", err);
+		goto out;
+	}
+
+	/* Workers inherit this mask: signals reach only this thread. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 1)
+		ncpu = 1;
+	pthread_barrier_t barrier;
+	pthread_barrier_init(&barrier, NULL, rt.n_workers + 1);
+	unsigned started = 0;
+	for (unsigned i = 0; i < rt.n_workers; i++) {
+		workers[i].id = i;
+		workers[i].cpu = (int)(i % (unsigned)ncpu);
+		workers[i].rt = &rt;
+		workers[i].barrier = &barrier;
+		int ret = worker_start(&workers[i]);
+		if (ret < 0) {
+			nlb_err("cannot start worker %u: %s", i, strerror(-ret));
+			break;
+		}
+		started++;
+	}
+	if (started < rt.n_workers) {
+		/* The barrier counts every worker; stand in for the missing. */
+		for (unsigned i = started; i < rt.n_workers; i++) {
+			for (size_t l = 0; l < cfg->n_listeners; l++)
+				close(rt.listeners[l].fds[i]);
+		}
+		pthread_barrier_destroy(&barrier);
+		for (unsigned i = 0; i < started; i++)
+			worker_stop(&workers[i]);
+		goto join;
+	}
+	pthread_barrier_wait(&barrier);
+	bool ok = true;
+	for (unsigned i = 0; i < rt.n_workers; i++)
+		ok = ok && workers[i].init_error == 0;
+	if (!ok) {
+		for (unsigned i = 0; i < rt.n_workers; i++)
+			worker_stop(&workers[i]);
+		goto join;
+	}
+
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_listener_conf *lc = &cfg->listeners[l];
+		nlb_info("listener %s: %s %s -> target group %s (%zu targets)", lc->name,
+			 nlb_protocol_name(lc->protocol), lc->addr_text,
+			 cfg->groups[lc->group].name, cfg->groups[lc->group].n_targets);
+	}
+	nlb_info("nlb %s running: %u workers, forwarding %s", NLB_VERSION, rt.n_workers,
+		 nlb_forwarding_name(rt.forwarding));
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			nlb_warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+			continue;
+		}
+		nlb_info("%s: stopping, draining connections for up to %llu ms",
+			 sig == SIGINT ? "SIGINT" : "SIGTERM",
+			 (unsigned long long)cfg->shutdown_timeout_ms);
+		break;
+	}
+	for (unsigned i = 0; i < rt.n_workers; i++)
+		worker_stop(&workers[i]);
+	status = 0;
+join:
+	for (unsigned i = 0; i < started; i++) {
+		pthread_join(workers[i].thread, NULL);
+		close(workers[i].stop_fd);
+	}
+	if (started == rt.n_workers && rt.n_workers)
+		pthread_barrier_destroy(&barrier);
+	log_stats(workers, started);
+	if (status == 0)
+		nlb_info("stopped");
+	/* Workers closed their own listening sockets. */
+	for (size_t l = 0; l < cfg->n_listeners; l++)
+		free(rt.listeners[l].fds);
+out:
+	free(workers);
+	free(rt.listeners);
+	free(rt.groups);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool test_only = false;
+	int opt;
+	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test_only = true;
+			break;
+		case 'V':
+			printf("nlb %s\n", NLB_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+
+	struct nlb_config *cfg = NULL;
+	char err[1024];
+	int ret = nlb_config_load(path, &cfg, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "nlb: %s\n", err);
+		if (test_only)
+			fprintf(stderr, "nlb: configuration file %s test failed\n", path);
+		return 1;
+	}
+	if (test_only) {
+		fprintf(stderr, "nlb: configuration file %s test is successful\n", path);
+		nlb_config_free(cfg);
+		return 0;
+	}
+	nlb_log_set_level(cfg->log_level);
+	raise_nofile();
+	int status = run(cfg);
+	nlb_config_free(cfg);
+	return status;
+}

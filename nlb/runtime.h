@@ -1,0 +1,33 @@
+/* What all workers share, read-only once they run: the configuration,
+ * each listener's sockets and connection limit, each target group's
+ * targets.  The only writes are the listener's connection count, and
+ * only when max_connections asks for it. */
+#ifndef NLB_RUNTIME_H
+#define NLB_RUNTIME_H
+
+#include <linux/time_types.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct listener_rt {
+	const struct nlb_listener_conf *conf;
+	int *fds;			/* one SO_REUSEPORT socket per worker */
+	_Atomic uint32_t active;	/* counted only when conf->max_connections */
+};
+
+struct group_rt {
+	const struct nlb_group_conf *conf;
+	struct __kernel_timespec connect_timeout;
+};
+
+struct nlb_runtime {
+	const struct nlb_config *cfg;
+	enum nlb_forwarding forwarding;	/* resolved: splice or copy */
+	unsigned n_workers;
+	struct listener_rt *listeners;
+	struct group_rt *groups;
+};
+
+#endif

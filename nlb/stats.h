@@ -1,0 +1,41 @@
+/* Per-worker counters: written only by their worker (relaxed load+store,
+ * no atomic read-modify-write on the hot path), summed by whoever reads. */
+#ifndef NLB_STATS_H
+#define NLB_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* name, what it counts */
+#define NLB_WORKER_STATS(X)                                                   \
+	X(accepted)        /* client connections accepted */                  \
+	X(active)          /* client connections open now (gauge) */          \
+	X(closed)          /* client connections finished */                  \
+	X(connect_refused) /* target connect attempts refused */              \
+	X(connect_timeout) /* target connect attempts past connect_timeout */ \
+	X(connect_error)   /* target connect attempts failing otherwise */    \
+	X(no_target)       /* clients closed: no target left to try */        \
+	X(limit)           /* clients refused by max_connections */           \
+	X(idle_timeout)    /* connections reset after idle_timeout_ms */      \
+	X(client_reset)    /* resets received from clients */                 \
+	X(target_reset)    /* resets received from targets */                 \
+	X(shutdown_reset)  /* connections reset at the shutdown deadline */   \
+	X(bytes_in)        /* bytes from clients to targets */                \
+	X(bytes_out)       /* bytes from targets to clients */                \
+	X(accept_paused)   /* times accepting paused for lack of fds */       \
+	X(nomem)           /* connections refused for lack of memory/fds */
+
+struct worker_stats {
+#define NLB_STAT_FIELD(name) _Atomic uint64_t name;
+	NLB_WORKER_STATS(NLB_STAT_FIELD)
+#undef NLB_STAT_FIELD
+} __attribute__((aligned(64)));
+
+#define STAT_ADD(st, name, n)                                                  \
+	atomic_store_explicit(&(st)->name,                                     \
+			      atomic_load_explicit(&(st)->name, memory_order_relaxed) + (n), \
+			      memory_order_relaxed)
+#define STAT_INC(st, name) STAT_ADD(st, name, 1)
+#define STAT_DEC(st, name) STAT_ADD(st, name, (uint64_t)-1)
+
+#endif

@@ -1,0 +1,903 @@
+/* A worker's TCP connections, from accept to close.  A connection is
+ * connected to a target with IORING_OP_CONNECT under a linked timeout,
+ * retried on other targets, then forwarded in one of two ways: copy
+ * (multishot recv into the worker's provided buffers, one sendmsg in
+ * flight per direction) or splice (multishot poll for readiness, then
+ * splice(2) through a pooled pipe, inline on the worker, non-blocking).
+ * A connection is freed only when no io_uring request refers to it. */
+#include "tcp_proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "log.h"
+#include "tunables.h"
+
+enum { DIR_C2T = 0, DIR_T2C = 1 };
+
+static inline int half_src(const struct conn *c, int dir) { return dir == DIR_C2T ? c->cfd : c->tfd; }
+static inline int half_dst(const struct conn *c, int dir) { return dir == DIR_C2T ? c->tfd : c->cfd; }
+
+static inline uint64_t conn_ud(const struct conn *c, enum op op)
+{
+	return ud_pack(op, c->idx, c->gen);
+}
+
+static void set_nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void set_linger0(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+void tcp_close_reset(int fd)
+{
+	set_linger0(fd);
+	close(fd);
+}
+
+/* ---- connection slots ---------------------------------------------- */
+
+static int conn_grow(struct worker *w)
+{
+	struct conn **chunks = realloc(w->chunks, (w->n_chunks + 1) * sizeof(*chunks));
+	if (!chunks)
+		return -ENOMEM;
+	w->chunks = chunks;
+	struct conn *chunk = calloc(NLB_CONN_CHUNK, sizeof(*chunk));
+	if (!chunk)
+		return -ENOMEM;
+	chunks[w->n_chunks++] = chunk;
+	uint32_t base = w->n_slots;
+	for (uint32_t i = 0; i < NLB_CONN_CHUNK; i++) {
+		chunk[i].idx = base + i;
+		chunk[i].lru_next = i + 1 < NLB_CONN_CHUNK ? base + i + 1 : w->free_head;
+	}
+	w->free_head = base;
+	w->n_slots += NLB_CONN_CHUNK;
+	return 0;
+}
+
+static struct conn *conn_alloc(struct worker *w)
+{
+	if (w->free_head == NO_IDX && conn_grow(w) < 0)
+		return NULL;
+	struct conn *c = conn_at(w, w->free_head);
+	w->free_head = c->lru_next;
+	uint32_t idx = c->idx, gen = c->gen;
+	memset(c, 0, sizeof(*c));
+	c->idx = idx;
+	c->gen = gen;
+	c->cfd = c->tfd = -1;
+	for (int d = 0; d < 2; d++) {
+		c->half[d].head = c->half[d].tail = NO_BUF;
+		c->half[d].pipe = NO_IDX;
+		c->half[d].send_ctx = NO_IDX;
+	}
+	c->lru_prev = c->lru_next = NO_IDX;
+	w->live++;
+	return c;
+}
+
+/* ---- idle order: least recently active first, per listener --------- */
+
+static void lru_remove(struct worker *w, struct conn *c)
+{
+	struct worker_listener *l = &w->listeners[c->listener];
+	if (c->lru_prev != NO_IDX)
+		conn_at(w, c->lru_prev)->lru_next = c->lru_next;
+	else if (l->lru_head == c->idx)
+		l->lru_head = c->lru_next;
+	else
+		return;		/* not on the list */
+	if (c->lru_next != NO_IDX)
+		conn_at(w, c->lru_next)->lru_prev = c->lru_prev;
+	else
+		l->lru_tail = c->lru_prev;
+	c->lru_prev = c->lru_next = NO_IDX;
+}
+
+static void lru_append(struct worker *w, struct conn *c)
+{
+	struct worker_listener *l = &w->listeners[c->listener];
+	c->lru_next = NO_IDX;
+	c->lru_prev = l->lru_tail;
+	if (l->lru_tail != NO_IDX)
+		conn_at(w, l->lru_tail)->lru_next = c->idx;
+	else
+		l->lru_head = c->idx;
+	l->lru_tail = c->idx;
+}
+
+static inline void conn_touch(struct worker *w, struct conn *c)
+{
+	/* The clock is coarse: most completions in a burst see the same
+	 * millisecond and skip the list surgery. */
+	if (c->last_active_ms == w->now_ms)
+		return;
+	c->last_active_ms = w->now_ms;
+	lru_remove(w, c);
+	lru_append(w, c);
+}
+
+/* ---- buffers, send contexts and pipes ------------------------------- */
+
+static void buf_recycle(struct worker *w, uint16_t bid)
+{
+	nlb_bufring_recycle(&w->bufs, bid);
+	w->bufs_returned = true;
+}
+
+static void half_enqueue(struct worker *w, struct half *h, uint16_t bid, uint32_t len)
+{
+	w->buf_len[bid] = len;
+	w->buf_off[bid] = 0;
+	w->buf_next[bid] = NO_BUF;
+	if (h->tail != NO_BUF)
+		w->buf_next[h->tail] = bid;
+	else
+		h->head = bid;
+	h->tail = bid;
+	h->queued += len;
+}
+
+static void half_drop_queue(struct worker *w, struct half *h)
+{
+	while (h->head != NO_BUF) {
+		uint16_t bid = h->head;
+		h->head = w->buf_next[bid];
+		buf_recycle(w, bid);
+	}
+	h->tail = NO_BUF;
+	h->queued = 0;
+}
+
+static struct send_ctx *sctx_get(struct worker *w, uint32_t *idx)
+{
+	if (w->sctx_free == NO_IDX) {
+		struct send_ctx **arr = realloc(w->sctx, (w->n_sctx + 1) * sizeof(*arr));
+		if (!arr)
+			return NULL;
+		w->sctx = arr;
+		struct send_ctx *s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		s->next_free = NO_IDX;
+		arr[w->n_sctx] = s;
+		w->sctx_free = w->n_sctx++;
+	}
+	*idx = w->sctx_free;
+	struct send_ctx *s = w->sctx[*idx];
+	w->sctx_free = s->next_free;
+	return s;
+}
+
+static void sctx_put(struct worker *w, uint32_t idx)
+{
+	w->sctx[idx]->next_free = w->sctx_free;
+	w->sctx_free = idx;
+}
+
+static uint32_t pipe_get(struct worker *w)
+{
+	if (w->pipes_free != NO_IDX) {
+		uint32_t idx = w->pipes_free;
+		w->pipes_free = w->pipes[idx].next_free;
+		w->pipes_cached--;
+		return idx;
+	}
+	int fds[2];
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+		return NO_IDX;
+	/* Larger pipes move more per splice; when the per-user pipe budget
+	 * (pipe-user-pages-soft) is spent the kernel refuses and the pipe
+	 * keeps its default size, which still works. */
+	fcntl(fds[1], F_SETPIPE_SZ, (int)NLB_PIPE_SIZE);
+	uint32_t idx;
+	if (w->pipe_slots_free != NO_IDX) {
+		idx = w->pipe_slots_free;
+		w->pipe_slots_free = w->pipes[idx].next_free;
+	} else {
+		struct pipe_pair *arr = realloc(w->pipes, (w->n_pipes + 1) * sizeof(*arr));
+		if (!arr) {
+			close(fds[0]);
+			close(fds[1]);
+			return NO_IDX;
+		}
+		w->pipes = arr;
+		idx = w->n_pipes++;
+	}
+	w->pipes[idx].rfd = fds[0];
+	w->pipes[idx].wfd = fds[1];
+	return idx;
+}
+
+/* A pipe that still holds bytes is closed, never reused. */
+static void pipe_put(struct worker *w, uint32_t idx, bool dirty)
+{
+	struct pipe_pair *p = &w->pipes[idx];
+	if (!dirty && w->pipes_cached < NLB_PIPE_POOL_KEEP) {
+		p->next_free = w->pipes_free;
+		w->pipes_free = idx;
+		w->pipes_cached++;
+		return;
+	}
+	close(p->rfd);
+	close(p->wfd);
+	p->rfd = p->wfd = -1;
+	p->next_free = w->pipe_slots_free;
+	w->pipe_slots_free = idx;
+}
+
+static void half_release_pipe(struct worker *w, struct half *h)
+{
+	if (h->pipe == NO_IDX)
+		return;
+	pipe_put(w, h->pipe, h->queued != 0);
+	h->pipe = NO_IDX;
+	h->queued = 0;
+}
+
+/* ---- closing -------------------------------------------------------- */
+
+static void cancel_fd(struct worker *w, int fd)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+static void conn_finalize(struct worker *w, struct conn *c)
+{
+	const struct listener_rt *lr = &w->rt->listeners[c->listener];
+	for (int d = 0; d < 2; d++) {
+		struct half *h = &c->half[d];
+		if (w->bufs.br)
+			half_drop_queue(w, h);
+		half_release_pipe(w, h);
+	}
+	if (c->reset) {
+		set_linger0(c->cfd);
+		if (c->tfd >= 0)
+			set_linger0(c->tfd);
+	}
+	close(c->cfd);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	if (lr->conf->max_connections)
+		atomic_fetch_sub_explicit(&((struct listener_rt *)lr)->active, 1,
+					  memory_order_relaxed);
+	STAT_DEC(&w->stats, active);
+	STAT_INC(&w->stats, closed);
+	c->gen = (c->gen + 1) & 0xffffff;
+	c->state = CONN_FREE;
+	c->lru_next = w->free_head;
+	w->free_head = c->idx;
+	w->live--;
+}
+
+static inline void conn_maybe_finalize(struct worker *w, struct conn *c)
+{
+	if (c->state == CONN_CLOSING && c->inflight == 0)
+		conn_finalize(w, c);
+}
+
+/* Starts closing: pending requests are cancelled (close(2) would not
+ * cancel them) and the sockets are closed once the last one completes.
+ * After this the caller must not touch c again. */
+static void conn_close(struct worker *w, struct conn *c, bool reset)
+{
+	if (c->state == CONN_CLOSING || c->state == CONN_FREE)
+		return;
+	c->state = CONN_CLOSING;
+	c->reset = reset;
+	lru_remove(w, c);
+	if (c->inflight) {
+		cancel_fd(w, c->cfd);
+		if (c->tfd >= 0)
+			cancel_fd(w, c->tfd);
+	}
+	conn_maybe_finalize(w, c);
+}
+
+/* A reset seen on the source (dir's reader) or destination (dir's writer). */
+static void count_reset(struct worker *w, int dir, bool on_src)
+{
+	bool target = (dir == DIR_C2T) != on_src;
+	if (target)
+		STAT_INC(&w->stats, target_reset);
+	else
+		STAT_INC(&w->stats, client_reset);
+}
+
+/* The source of dir sent FIN and everything before it was delivered:
+ * pass the FIN on.  When both directions are done, close. */
+static void half_shutdown(struct worker *w, struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+	h->flags |= HALF_SHUT;
+	shutdown(half_dst(c, dir), SHUT_WR);
+	if ((c->half[0].flags & HALF_SHUT) && (c->half[1].flags & HALF_SHUT))
+		conn_close(w, c, false);
+}
+
+/* ---- copy path ------------------------------------------------------ */
+
+static void arm_recv(struct worker *w, struct conn *c, int dir)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_recv_multishot(sqe, half_src(c, dir), NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = NLB_BUF_GROUP;
+	io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_RECV + dir)));
+	c->half[dir].flags |= HALF_RECV;
+	c->inflight++;
+}
+
+static void maybe_rearm_recv(struct worker *w, struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+	if (c->state != CONN_OPEN ||
+	    (h->flags & (HALF_RECV | HALF_EOF | HALF_STARVED)) ||
+	    h->queued >= NLB_DIR_LOW_WATER)
+		return;
+	arm_recv(w, c, dir);
+}
+
+static void start_send(struct worker *w, struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+	if (h->head == NO_BUF || (h->flags & HALF_SEND))
+		return;
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	int dst = half_dst(c, dir);
+	uint16_t bid = h->head;
+	unsigned n = 0;
+	if (w->buf_next[bid] == NO_BUF) {
+		io_uring_prep_send(sqe, dst, nlb_bufring_addr(&w->bufs, bid) + w->buf_off[bid],
+				   w->buf_len[bid] - w->buf_off[bid], MSG_WAITALL | MSG_NOSIGNAL);
+		n = 1;
+	} else {
+		uint32_t sidx;
+		struct send_ctx *s = sctx_get(w, &sidx);
+		if (!s) {
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+			STAT_INC(&w->stats, nomem);
+			conn_close(w, c, true);
+			return;
+		}
+		for (; bid != NO_BUF && n < NLB_SEND_IOV_MAX; bid = w->buf_next[bid], n++) {
+			s->iov[n].iov_base = nlb_bufring_addr(&w->bufs, bid) + w->buf_off[bid];
+			s->iov[n].iov_len = w->buf_len[bid] - w->buf_off[bid];
+		}
+		memset(&s->msg, 0, sizeof(s->msg));
+		s->msg.msg_iov = s->iov;
+		s->msg.msg_iovlen = n;
+		io_uring_prep_sendmsg(sqe, dst, &s->msg, MSG_WAITALL | MSG_NOSIGNAL);
+		h->send_ctx = sidx;
+	}
+	io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_SEND + dir)));
+	h->send_nbufs = (uint16_t)n;
+	h->flags |= HALF_SEND;
+	c->inflight++;
+}
+
+static inline void count_bytes(struct worker *w, int dir, uint64_t n)
+{
+	if (dir == DIR_C2T)
+		STAT_ADD(&w->stats, bytes_in, n);
+	else
+		STAT_ADD(&w->stats, bytes_out, n);
+}
+
+static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_uring_cqe *cqe)
+{
+	struct half *h = &c->half[dir];
+	int res = cqe->res;
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	if (!more) {
+		h->flags &= (uint16_t)~(HALF_RECV | HALF_RECV_CANCEL);
+		c->inflight--;
+	}
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		if (res > 0 && c->state == CONN_OPEN)
+			half_enqueue(w, h, bid, (uint32_t)res);
+		else
+			buf_recycle(w, bid);
+	}
+	if (c->state != CONN_OPEN) {
+		conn_maybe_finalize(w, c);
+		return;
+	}
+	if (res > 0) {
+		count_bytes(w, dir, (uint64_t)res);
+		conn_touch(w, c);
+		start_send(w, c, dir);
+		if (c->state != CONN_OPEN)
+			return;
+		/* Backpressure: the destination is slower than the source.
+		 * Stop receiving (the kernel's socket buffer and TCP window
+		 * push back on the sender) until the queue drains. */
+		if (h->queued >= NLB_DIR_HIGH_WATER && (h->flags & HALF_RECV) &&
+		    !(h->flags & HALF_RECV_CANCEL)) {
+			struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+			io_uring_prep_cancel64(sqe, conn_ud(c, (enum op)(OP_RECV + dir)), 0);
+			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+			h->flags |= HALF_RECV_CANCEL;
+		}
+		if (!more)
+			maybe_rearm_recv(w, c, dir);
+		return;
+	}
+	if (res == 0) {
+		h->flags |= HALF_EOF;
+		if (!(h->flags & HALF_SEND) && h->head == NO_BUF)
+			half_shutdown(w, c, dir);
+		return;
+	}
+	if (res == -ENOBUFS) {
+		/* The worker's buffers are all queued somewhere: wait for some
+		 * to come back rather than spinning on the kernel. */
+		if (w->n_starved == w->cap_starved) {
+			uint32_t cap = w->cap_starved ? w->cap_starved * 2 : 64;
+			uint64_t *arr = realloc(w->starved, cap * sizeof(*arr));
+			if (!arr) {
+				STAT_INC(&w->stats, nomem);
+				conn_close(w, c, true);
+				return;
+			}
+			w->starved = arr;
+			w->cap_starved = cap;
+		}
+		h->flags |= HALF_STARVED;
+		w->starved[w->n_starved++] = (uint64_t)c->gen << 33 | (uint64_t)c->idx << 1 | (unsigned)dir;
+		return;
+	}
+	if (res == -ECANCELED) {
+		maybe_rearm_recv(w, c, dir);
+		return;
+	}
+	count_reset(w, dir, true);
+	conn_close(w, c, true);
+}
+
+void tcp_rearm_starved(struct worker *w)
+{
+	if (!w->bufs_returned || w->n_starved == 0)
+		return;
+	uint32_t n = w->n_starved;
+	w->n_starved = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t e = w->starved[i];
+		uint32_t idx = (uint32_t)(e >> 1) & 0xffffffffu;
+		int dir = (int)(e & 1);
+		struct conn *c = conn_at(w, idx);
+		if (c->gen != (uint32_t)(e >> 33) || c->state != CONN_OPEN)
+			continue;
+		c->half[dir].flags &= (uint16_t)~HALF_STARVED;
+		maybe_rearm_recv(w, c, dir);
+	}
+}
+
+static void on_send(struct worker *w, struct conn *c, int dir, int res)
+{
+	struct half *h = &c->half[dir];
+	unsigned nbufs = h->send_nbufs;
+	c->inflight--;
+	h->flags &= (uint16_t)~HALF_SEND;
+	h->send_nbufs = 0;
+	if (h->send_ctx != NO_IDX) {
+		sctx_put(w, h->send_ctx);
+		h->send_ctx = NO_IDX;
+	}
+	if (c->state != CONN_OPEN) {
+		conn_maybe_finalize(w, c);
+		return;
+	}
+	if (res < 0) {
+		count_reset(w, dir, false);
+		conn_close(w, c, true);
+		return;
+	}
+	/* MSG_WAITALL makes io_uring finish short sends itself; a short
+	 * result still leaves the rest queued, to go out next. */
+	uint32_t left = (uint32_t)res;
+	for (unsigned i = 0; i < nbufs && left > 0 && h->head != NO_BUF; i++) {
+		uint16_t bid = h->head;
+		uint32_t avail = w->buf_len[bid] - w->buf_off[bid];
+		if (left < avail) {
+			w->buf_off[bid] += left;
+			h->queued -= left;
+			left = 0;
+			break;
+		}
+		left -= avail;
+		h->queued -= avail;
+		h->head = w->buf_next[bid];
+		if (h->head == NO_BUF)
+			h->tail = NO_BUF;
+		buf_recycle(w, bid);
+	}
+	if (h->head != NO_BUF) {
+		start_send(w, c, dir);
+		if (c->state != CONN_OPEN)
+			return;
+	} else if (h->flags & HALF_EOF) {
+		half_shutdown(w, c, dir);
+		return;
+	}
+	maybe_rearm_recv(w, c, dir);
+}
+
+/* ---- splice path ---------------------------------------------------- */
+
+static void arm_poll(struct worker *w, struct conn *c, int dir, bool out)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	if (out) {
+		io_uring_prep_poll_add(sqe, half_dst(c, dir), POLLOUT);
+		io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_POLL_OUT + dir)));
+		c->half[dir].flags |= HALF_POLL_OUT;
+	} else {
+		io_uring_prep_poll_multishot(sqe, half_src(c, dir), POLLIN | POLLRDHUP);
+		io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_POLL_IN + dir)));
+		c->half[dir].flags |= HALF_POLL_IN;
+	}
+	c->inflight++;
+}
+
+/* Moves what is readable from dir's source to its destination through
+ * the half's pipe, never blocking.  Leaves bytes in the pipe (and waits
+ * for POLLOUT) when the destination is full: the pipe is the bound. */
+static void splice_pump(struct worker *w, struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+	int src = half_src(c, dir), dst = half_dst(c, dir);
+	for (unsigned round = 0; round < NLB_SPLICE_ROUNDS; round++) {
+		if (h->queued) {
+			ssize_t n = splice(w->pipes[h->pipe].rfd, NULL, dst, NULL, h->queued,
+					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				h->queued -= (uint32_t)n;
+				count_bytes(w, dir, (uint64_t)n);
+				conn_touch(w, c);
+				continue;
+			}
+			if (n < 0 && errno == EAGAIN) {
+				if (!(h->flags & HALF_POLL_OUT))
+					arm_poll(w, c, dir, true);
+				return;
+			}
+			count_reset(w, dir, false);
+			conn_close(w, c, true);
+			return;
+		}
+		if (h->flags & HALF_EOF)
+			return;
+		if (h->pipe == NO_IDX) {
+			h->pipe = pipe_get(w);
+			if (h->pipe == NO_IDX) {
+				STAT_INC(&w->stats, nomem);
+				conn_close(w, c, true);
+				return;
+			}
+		}
+		ssize_t n = splice(src, NULL, w->pipes[h->pipe].wfd, NULL, NLB_PIPE_SIZE,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			h->queued = (uint32_t)n;
+			continue;
+		}
+		/* Empty pipe: give it back, an idle connection holds none. */
+		half_release_pipe(w, h);
+		if (n == 0) {
+			h->flags |= HALF_EOF;
+			half_shutdown(w, c, dir);
+			return;
+		}
+		if (errno == EAGAIN)
+			return;
+		count_reset(w, dir, true);
+		conn_close(w, c, true);
+		return;
+	}
+	/* Still busy after our share of rounds: come back after the other
+	 * connections' completions, through a NOP. */
+	if (!(h->flags & HALF_MORE)) {
+		struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_SPLICE_MORE + dir)));
+		h->flags |= HALF_MORE;
+		c->inflight++;
+	}
+}
+
+static void on_poll(struct worker *w, struct conn *c, int dir, enum op kind,
+		    const struct io_uring_cqe *cqe)
+{
+	struct half *h = &c->half[dir];
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	if (kind == OP_POLL_IN) {
+		if (!more) {
+			h->flags &= (uint16_t)~HALF_POLL_IN;
+			c->inflight--;
+		}
+	} else {
+		h->flags &= (uint16_t)~(kind == OP_POLL_OUT ? HALF_POLL_OUT : HALF_MORE);
+		c->inflight--;
+	}
+	if (c->state != CONN_OPEN) {
+		conn_maybe_finalize(w, c);
+		return;
+	}
+	if (cqe->res >= 0 || kind == OP_SPLICE_MORE)
+		splice_pump(w, c, dir);
+	if (c->state == CONN_OPEN && !(h->flags & (HALF_POLL_IN | HALF_EOF)))
+		arm_poll(w, c, dir, false);
+}
+
+/* ---- connecting ----------------------------------------------------- */
+
+static void start_forwarding(struct worker *w, struct conn *c)
+{
+	c->state = CONN_OPEN;
+	conn_touch(w, c);
+	for (int dir = 0; dir < 2; dir++) {
+		if (w->rt->forwarding == NLB_FWD_SPLICE)
+			arm_poll(w, c, dir, false);
+		else
+			arm_recv(w, c, dir);
+	}
+}
+
+static void start_connect(struct worker *w, struct conn *c)
+{
+	const struct listener_rt *lr = &w->rt->listeners[c->listener];
+	size_t group = lr->conf->group;
+	const struct group_rt *grt = &w->rt->groups[group];
+	int t = backend_pick(w, group, c->tried);
+	if (t < 0) {
+		STAT_INC(&w->stats, no_target);
+		nlb_debug("listener %s: no target left for a client after %u attempts",
+			  lr->conf->name, c->attempts);
+		conn_close(w, c, true);
+		return;
+	}
+	const struct nlb_target_conf *tc = &grt->conf->targets[t];
+	c->target = (uint32_t)t;
+	if (t < 64)
+		c->tried |= 1ull << t;
+	c->attempts++;
+	int fd = socket(tc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		STAT_INC(&w->stats, nomem);
+		conn_close(w, c, true);
+		return;
+	}
+	set_nodelay(fd);
+	c->tfd = fd;
+	/* The connect and its timeout are one link: both must go in the
+	 * same submission. */
+	if (io_uring_sq_space_left(&w->ring) < 2)
+		io_uring_submit(&w->ring);
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&tc->addr.ss, tc->addr.len);
+	io_uring_sqe_set_data64(sqe, conn_ud(c, OP_CONNECT));
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_link_timeout(sqe, (struct __kernel_timespec *)&grt->connect_timeout, 0);
+	io_uring_sqe_set_data64(sqe, conn_ud(c, OP_CONNECT_TIMEOUT));
+	c->inflight += 2;
+}
+
+static void on_connect(struct worker *w, struct conn *c, int res)
+{
+	c->inflight--;
+	if (c->state != CONN_CONNECTING) {
+		conn_maybe_finalize(w, c);
+		return;
+	}
+	if (res == 0) {
+		start_forwarding(w, c);
+		return;
+	}
+	const struct listener_rt *lr = &w->rt->listeners[c->listener];
+	const struct nlb_group_conf *g = &w->rt->cfg->groups[lr->conf->group];
+	const char *why;
+	if (res == -ECANCELED || res == -ETIME) {
+		STAT_INC(&w->stats, connect_timeout);
+		why = "timeout";
+	} else if (res == -ECONNREFUSED) {
+		STAT_INC(&w->stats, connect_refused);
+		why = "refused";
+	} else {
+		STAT_INC(&w->stats, connect_error);
+		why = strerror(-res);
+	}
+	nlb_debug("target %s in group %s: connect failed (%s), attempt %u of %u",
+		  g->targets[c->target].addr_text, g->name, why, c->attempts,
+		  g->connect_retries + 1);
+	/* The connect has completed, and its linked timeout never touches
+	 * the socket: closing it now is safe. */
+	close(c->tfd);
+	c->tfd = -1;
+	if (c->attempts > g->connect_retries) {
+		STAT_INC(&w->stats, no_target);
+		conn_close(w, c, true);
+		return;
+	}
+	start_connect(w, c);
+}
+
+/* ---- entry points ---------------------------------------------------- */
+
+void tcp_accept(struct worker *w, uint32_t lidx, int fd)
+{
+	struct listener_rt *lr = &w->rt->listeners[lidx];
+	uint32_t max = lr->conf->max_connections;
+	if (w->stopping) {
+		tcp_close_reset(fd);
+		return;
+	}
+	if (max) {
+		uint32_t n = atomic_fetch_add_explicit(&lr->active, 1, memory_order_relaxed);
+		if (n >= max) {
+			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
+			STAT_INC(&w->stats, limit);
+			tcp_close_reset(fd);
+			return;
+		}
+	}
+	struct conn *c = conn_alloc(w);
+	if (!c) {
+		if (max)
+			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
+		STAT_INC(&w->stats, nomem);
+		tcp_close_reset(fd);
+		return;
+	}
+	STAT_INC(&w->stats, accepted);
+	STAT_INC(&w->stats, active);
+	set_nodelay(fd);
+	c->cfd = fd;
+	c->listener = (uint16_t)lidx;
+	c->state = CONN_CONNECTING;
+	c->last_active_ms = w->now_ms;
+	lru_append(w, c);
+	start_connect(w, c);
+}
+
+void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	uint32_t idx = ud_idx(ud);
+	if (idx >= w->n_slots)
+		return;
+	struct conn *c = conn_at(w, idx);
+	if (c->gen != ud_gen(ud) || c->state == CONN_FREE) {
+		/* Cannot happen while inflight counts are right; a buffer
+		 * must still go back, whatever it arrived with. */
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+		nlb_warn("stale completion op=%d slot=%u", (int)ud_op(ud), idx);
+		return;
+	}
+	enum op op = ud_op(ud);
+	switch (op) {
+	case OP_CONNECT:
+		on_connect(w, c, cqe->res);
+		break;
+	case OP_CONNECT_TIMEOUT:
+		c->inflight--;
+		conn_maybe_finalize(w, c);
+		break;
+	case OP_RECV:
+	case OP_RECV_T:
+		on_recv(w, c, op - OP_RECV, cqe);
+		break;
+	case OP_SEND:
+	case OP_SEND_T:
+		on_send(w, c, op - OP_SEND, cqe->res);
+		break;
+	case OP_POLL_IN:
+	case OP_POLL_IN_T:
+		on_poll(w, c, op - OP_POLL_IN, OP_POLL_IN, cqe);
+		break;
+	case OP_POLL_OUT:
+	case OP_POLL_OUT_T:
+		on_poll(w, c, op - OP_POLL_OUT, OP_POLL_OUT, cqe);
+		break;
+	case OP_SPLICE_MORE:
+	case OP_SPLICE_MORE_T:
+		on_poll(w, c, op - OP_SPLICE_MORE, OP_SPLICE_MORE, cqe);
+		break;
+	default:
+		break;
+	}
+}
+
+void tcp_tick(struct worker *w)
+{
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		while (wl->lru_head != NO_IDX) {
+			struct conn *c = conn_at(w, wl->lru_head);
+			if (c->last_active_ms + wl->idle_ms > w->now_ms)
+				break;
+			STAT_INC(&w->stats, idle_timeout);
+			conn_close(w, c, true);
+		}
+	}
+}
+
+void tcp_reset_all(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_slots; i++) {
+		struct conn *c = conn_at(w, i);
+		if (c->state == CONN_CONNECTING || c->state == CONN_OPEN) {
+			STAT_INC(&w->stats, shutdown_reset);
+			conn_close(w, c, true);
+		}
+	}
+}
+
+int tcp_worker_init(struct worker *w)
+{
+	w->free_head = NO_IDX;
+	w->sctx_free = NO_IDX;
+	w->pipes_free = NO_IDX;
+	w->pipe_slots_free = NO_IDX;
+	if (w->rt->forwarding != NLB_FWD_COPY)
+		return 0;
+	int ret = nlb_bufring_init(&w->ring, &w->bufs, NLB_BUF_GROUP, NLB_BUF_COUNT, NLB_BUF_SIZE);
+	if (ret < 0)
+		return ret;
+	w->buf_next = calloc(NLB_BUF_COUNT, sizeof(*w->buf_next));
+	w->buf_len = calloc(NLB_BUF_COUNT, sizeof(*w->buf_len));
+	w->buf_off = calloc(NLB_BUF_COUNT, sizeof(*w->buf_off));
+	if (!w->buf_next || !w->buf_len || !w->buf_off)
+		return -ENOMEM;
+	return 0;
+}
+
+void tcp_worker_free(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_chunks; i++)
+		free(w->chunks[i]);
+	free(w->chunks);
+	w->chunks = NULL;
+	for (uint32_t i = 0; i < w->n_sctx; i++)
+		free(w->sctx[i]);
+	free(w->sctx);
+	w->sctx = NULL;
+	for (uint32_t i = 0; i < w->n_pipes; i++) {
+		if (w->pipes[i].rfd >= 0) {
+			close(w->pipes[i].rfd);
+			close(w->pipes[i].wfd);
+		}
+	}
+	free(w->pipes);
+	w->pipes = NULL;
+	free(w->starved);
+	free(w->buf_next);
+	free(w->buf_len);
+	free(w->buf_off);
+	nlb_bufring_free(&w->ring, &w->bufs);
+}

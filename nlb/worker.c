@@ -1,0 +1,276 @@
+/* The per-core loop: one pinned thread, one io_uring, its own
+ * SO_REUSEPORT listening sockets.  Each iteration submits, waits, then
+ * dispatches a batch of completions and gives buffers back in one go.
+ * The worker owns everything it touches; other threads only write its
+ * stop eventfd and read its counters. */
+#include "worker.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "log.h"
+#include "tcp_proxy.h"
+#include "tunables.h"
+
+static uint64_t clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void arm_accept(struct worker *w, uint32_t lidx)
+{
+	struct worker_listener *wl = &w->listeners[lidx];
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_multishot_accept(sqe, wl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_ACCEPT, lidx, 0));
+	wl->accepting = true;
+}
+
+static void arm_stop_read(struct worker *w)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_read(sqe, w->stop_fd, &w->stop_val, sizeof(w->stop_val), 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_STOP, 0, 0));
+}
+
+static void arm_tick(struct worker *w)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_timeout(sqe, &w->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_TICK, 0, 0));
+}
+
+static bool accept_error_is_resource(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t lidx = ud_idx(cqe->user_data);
+	struct worker_listener *wl = &w->listeners[lidx];
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		wl->accepting = false;
+	if (cqe->res >= 0) {
+		tcp_accept(w, lidx, cqe->res);
+	} else if (accept_error_is_resource(-cqe->res)) {
+		/* Out of descriptors: back off instead of spinning on
+		 * accept; clients wait in the backlog meanwhile. */
+		if (!wl->paused)
+			nlb_warn("worker %u: listener %s: accept paused: %s", w->id,
+				 w->rt->listeners[lidx].conf->name, strerror(-cqe->res));
+		STAT_INC(&w->stats, accept_paused);
+		wl->paused = true;
+		wl->resume_ms = w->now_ms + NLB_ACCEPT_PAUSE_MS;
+	} else if (cqe->res != -ECANCELED && cqe->res != -EINTR && cqe->res != -ECONNABORTED) {
+		nlb_warn("worker %u: listener %s: accept: %s", w->id,
+			 w->rt->listeners[lidx].conf->name, strerror(-cqe->res));
+	}
+	if (!wl->accepting && !wl->paused && !w->stopping && wl->fd >= 0)
+		arm_accept(w, lidx);
+}
+
+static void begin_stop(struct worker *w)
+{
+	w->stopping = true;
+	w->stop_deadline_ms = w->now_ms + w->rt->cfg->shutdown_timeout_ms;
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		if (wl->fd < 0)
+			continue;
+		struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+		io_uring_prep_cancel_fd(sqe, wl->fd, IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	}
+	/* The cancels must reach the kernel while the fds still exist. */
+	io_uring_submit(&w->ring);
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		if (wl->fd >= 0)
+			close(wl->fd);
+		wl->fd = -1;
+	}
+	if (w->live)
+		nlb_info("worker %u: stopped accepting, %u connections to drain", w->id, w->live);
+}
+
+static void on_tick(struct worker *w)
+{
+	tcp_tick(w);
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		if (wl->paused && w->now_ms >= wl->resume_ms && !w->stopping) {
+			wl->paused = false;
+			if (!wl->accepting)
+				arm_accept(w, (uint32_t)l);
+		}
+	}
+	if (w->stopping && w->now_ms >= w->stop_deadline_ms && w->live) {
+		nlb_info("worker %u: shutdown timeout, resetting %u connections", w->id, w->live);
+		tcp_reset_all(w);
+	}
+	arm_tick(w);
+}
+
+static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	switch (ud_op(cqe->user_data)) {
+	case OP_NONE:
+		break;
+	case OP_STOP:
+		if (!w->stopping)
+			begin_stop(w);
+		break;
+	case OP_TICK:
+		on_tick(w);
+		break;
+	case OP_ACCEPT:
+		on_accept(w, cqe);
+		break;
+	default:
+		tcp_complete(w, cqe);
+		break;
+	}
+}
+
+static uint64_t tick_ms(const struct nlb_config *cfg)
+{
+	uint64_t t = NLB_TICK_MAX_MS;
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		uint64_t q = cfg->listeners[l].idle_timeout_ms / 8;
+		if (q < t)
+			t = q;
+	}
+	return t < NLB_TICK_MIN_MS ? NLB_TICK_MIN_MS : t;
+}
+
+static int worker_init(struct worker *w)
+{
+	const struct nlb_config *cfg = w->rt->cfg;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+		nlb_warn("worker %u: cannot pin to CPU %d", w->id, w->cpu);
+
+	int ret = nlb_ring_init(&w->ring, NLB_RING_SQ_ENTRIES, NLB_RING_CQ_ENTRIES, &w->feat);
+	if (ret < 0) {
+		nlb_err("worker %u: io_uring setup failed: %s", w->id, strerror(-ret));
+		return ret;
+	}
+	if (!w->feat.recv_multishot || !w->feat.accept_multishot) {
+		nlb_err("worker %u: this kernel lacks multishot accept/recv (Linux 6.0 or later is needed)",
+			w->id);
+		w->ring_ready = true;
+		return -ENOSYS;
+	}
+	w->ring_ready = true;
+	unsigned iowq[2] = { NLB_IOWQ_MAX_WORKERS, NLB_IOWQ_MAX_WORKERS };
+	io_uring_register_iowq_max_workers(&w->ring, iowq);
+	if (w->id == 0)
+		nlb_info("io_uring: single_issuer=%d defer_taskrun=%d coop_taskrun=%d",
+			 w->feat.single_issuer, w->feat.defer_taskrun, w->feat.coop_taskrun);
+
+	ret = tcp_worker_init(w);
+	if (ret < 0) {
+		nlb_err("worker %u: buffers: %s", w->id, strerror(-ret));
+		return ret;
+	}
+	ret = backend_worker_init(w);
+	if (ret < 0)
+		return ret;
+
+	w->listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*w->listeners));
+	if (!w->listeners)
+		return -ENOMEM;
+	w->now_ms = clock_ms();
+	uint64_t t = tick_ms(cfg);
+	w->tick_ts.tv_sec = (long long)(t / 1000);
+	w->tick_ts.tv_nsec = (long long)(t % 1000) * 1000000;
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		w->listeners[l].fd = w->rt->listeners[l].fds[w->id];
+		w->listeners[l].lru_head = w->listeners[l].lru_tail = NO_IDX;
+		w->listeners[l].idle_ms = cfg->listeners[l].idle_timeout_ms;
+		arm_accept(w, (uint32_t)l);
+	}
+	arm_stop_read(w);
+	arm_tick(w);
+	return 0;
+}
+
+static void worker_run(struct worker *w)
+{
+	while (!w->done) {
+		int ret = io_uring_submit_and_wait(&w->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
+			nlb_err("worker %u: io_uring_submit_and_wait: %s", w->id, strerror(-ret));
+			break;
+		}
+		w->now_ms = clock_ms();
+		w->bufs_returned = false;
+		unsigned head, n = 0;
+		struct io_uring_cqe *cqe;
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
+			dispatch(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&w->ring, n);
+		if (w->bufs.br) {
+			nlb_bufring_flush(&w->bufs);
+			tcp_rearm_starved(w);
+		}
+		if (w->stopping && w->live == 0)
+			w->done = true;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	w->init_error = worker_init(w);
+	pthread_barrier_wait(w->barrier);
+	if (w->init_error == 0)
+		worker_run(w);
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		int fd = w->listeners ? w->listeners[l].fd : w->rt->listeners[l].fds[w->id];
+		if (fd >= 0)
+			close(fd);
+	}
+	if (w->ring_ready) {
+		tcp_worker_free(w);
+		io_uring_queue_exit(&w->ring);
+	}
+	backend_worker_free(w);
+	free(w->listeners);
+	w->listeners = NULL;
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	w->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (w->stop_fd < 0)
+		return -errno;
+	int ret = pthread_create(&w->thread, NULL, worker_main, w);
+	if (ret != 0) {
+		close(w->stop_fd);
+		return -ret;
+	}
+	return 0;
+}
+
+void worker_stop(struct worker *w)
+{
+	uint64_t one = 1;
+	ssize_t n = write(w->stop_fd, &one, sizeof(one));
+	(void)n;
+}

@@ -1,0 +1,173 @@
+/* One worker: a pinned thread with its own io_uring, its own listening
+ * sockets, connections, buffers and pipes.  Nothing here is touched by
+ * another thread except the stop eventfd and the counters (read-only). */
+#ifndef NLB_WORKER_H
+#define NLB_WORKER_H
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "tunables.h"
+#include "runtime.h"
+#include "stats.h"
+
+/* Operations, packed into user_data with a slot index and generation so a
+ * completion for a slot that was freed and reused is recognised. */
+enum op {
+	OP_NONE = 0,		/* cancels, closes: nothing to do on completion */
+	OP_STOP,		/* read on the stop eventfd */
+	OP_TICK,		/* housekeeping timer */
+	OP_ACCEPT,		/* multishot accept; idx = listener */
+	OP_CONNECT,
+	OP_CONNECT_TIMEOUT,
+	OP_RECV,		/* copy path, multishot recv; dir in op */
+	OP_RECV_T,
+	OP_SEND,
+	OP_SEND_T,
+	OP_POLL_IN,		/* splice path readiness */
+	OP_POLL_IN_T,
+	OP_POLL_OUT,
+	OP_POLL_OUT_T,
+	OP_SPLICE_MORE,		/* a NOP that resumes a splice pump */
+	OP_SPLICE_MORE_T,
+	OP__COUNT,
+};
+
+static inline uint64_t ud_pack(enum op op, uint32_t idx, uint32_t gen)
+{
+	return (uint64_t)op << 56 | (uint64_t)(gen & 0xffffff) << 32 | idx;
+}
+static inline enum op ud_op(uint64_t ud) { return (enum op)(ud >> 56); }
+static inline uint32_t ud_gen(uint64_t ud) { return (uint32_t)(ud >> 32) & 0xffffff; }
+static inline uint32_t ud_idx(uint64_t ud) { return (uint32_t)ud; }
+
+#define NO_IDX UINT32_MAX
+#define NO_BUF UINT16_MAX
+
+/* One direction of a proxied connection: 0 client->target, 1 target->client. */
+enum half_flag {
+	HALF_RECV = 1 << 0,		/* multishot recv armed (copy) */
+	HALF_RECV_CANCEL = 1 << 1,	/* ... and being cancelled (high water) */
+	HALF_SEND = 1 << 2,		/* a send is in flight (copy) */
+	HALF_EOF = 1 << 3,		/* the source sent FIN */
+	HALF_SHUT = 1 << 4,		/* FIN passed on to the destination */
+	HALF_STARVED = 1 << 5,		/* recv ended with -ENOBUFS */
+	HALF_POLL_IN = 1 << 6,		/* multishot poll on the source (splice) */
+	HALF_POLL_OUT = 1 << 7,		/* poll for room on the destination */
+	HALF_MORE = 1 << 8,		/* a resume NOP is queued (splice) */
+};
+
+struct half {
+	uint16_t flags;
+	uint16_t head, tail;	/* queued buffer ids (copy), linked by worker->buf_next */
+	uint16_t send_nbufs;	/* buffers in the in-flight send */
+	uint32_t queued;	/* bytes waiting (copy) or in the pipe (splice) */
+	uint32_t pipe;		/* pipe pool index (splice) or NO_IDX */
+	uint32_t send_ctx;	/* sendmsg context index or NO_IDX */
+};
+
+enum conn_state {
+	CONN_FREE = 0,
+	CONN_CONNECTING,
+	CONN_OPEN,
+	CONN_CLOSING,
+};
+
+/* Kept small on purpose: this, and nothing else, is what an idle
+ * proxied connection costs in user space. */
+struct conn {
+	int cfd, tfd;
+	uint32_t idx;			/* own slot index */
+	uint32_t gen;
+	uint32_t target;		/* index in the group */
+	uint64_t tried;			/* targets tried (first 64) */
+	uint64_t last_active_ms;
+	uint32_t lru_prev, lru_next;	/* idle order in the listener's list; free-list link */
+	uint16_t listener;
+	uint8_t state;
+	uint8_t attempts;
+	uint8_t inflight;		/* io_uring requests not yet completed */
+	uint8_t reset;			/* close with RST (SO_LINGER 0) */
+	struct half half[2];
+};
+
+struct pipe_pair {
+	int rfd, wfd;
+	uint32_t next_free;
+};
+
+/* A sendmsg in flight: the kernel reads msg and iov after submission,
+ * so contexts are allocated one by one and never move. */
+struct send_ctx {
+	struct msghdr msg;
+	struct iovec iov[NLB_SEND_IOV_MAX];
+	uint32_t next_free;
+};
+
+struct worker_listener {
+	int fd;
+	bool accepting;		/* multishot accept armed */
+	bool paused;		/* out of fds: resume at resume_ms */
+	uint64_t resume_ms;
+	uint32_t lru_head, lru_tail;	/* least recently active first */
+	uint64_t idle_ms;
+};
+
+struct worker {
+	unsigned id;
+	int cpu;
+	pthread_t thread;
+	const struct nlb_runtime *rt;
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	bool ring_ready;
+	int stop_fd;
+	uint64_t stop_val;
+	int init_error;		/* set before the start barrier */
+	pthread_barrier_t *barrier;
+
+	uint64_t now_ms;
+	bool stopping;
+	bool done;
+	uint64_t stop_deadline_ms;
+	struct __kernel_timespec tick_ts;
+
+	struct worker_listener *listeners;
+
+	/* connection slots, in chunks that never move */
+	struct conn **chunks;
+	uint32_t n_chunks, n_slots, free_head, live;
+
+	/* copy path */
+	struct nlb_bufring bufs;
+	uint16_t *buf_next;
+	uint32_t *buf_len;
+	uint32_t *buf_off;
+	uint64_t *starved;		/* gen << 33 | idx << 1 | dir, waiting for buffers */
+	uint32_t n_starved, cap_starved;
+	struct send_ctx **sctx;
+	uint32_t n_sctx, sctx_free;
+	bool bufs_returned;		/* buffers recycled this iteration */
+
+	/* splice path */
+	struct pipe_pair *pipes;
+	uint32_t n_pipes, pipes_free, pipes_cached, pipe_slots_free;
+
+	/* round robin: smooth weighted current weights, per group */
+	int64_t **rr_current;
+
+	struct worker_stats stats;
+};
+
+int worker_start(struct worker *w);
+void worker_stop(struct worker *w);	/* from another thread */
+
+static inline struct conn *conn_at(struct worker *w, uint32_t idx)
+{
+	return &w->chunks[idx / NLB_CONN_CHUNK][idx % NLB_CONN_CHUNK];
+}
+
+#endif
