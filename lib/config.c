@@ -1,0 +1,821 @@
+/* Loads a libconfig file into struct nlb_config and validates it whole.
+ * Each key is described once, as data, in a table per section; one walker
+ * applies the tables and reports the first error as "FILE:LINE: message". */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- names of enumerated values ---------------------------------------- */
+
+/* Indexed by enum value, so a table lookup is the conversion both ways. */
+static const char *const forwarding_names[] = {
+	[NLB_FWD_AUTO] = "auto",
+	[NLB_FWD_SPLICE] = "splice",
+	[NLB_FWD_COPY] = "copy",
+};
+
+static const char *const protocol_names[] = {
+	[NLB_PROTO_TCP] = "tcp",
+	[NLB_PROTO_UDP] = "udp",
+	[NLB_PROTO_TCP_UDP] = "tcp_udp",
+};
+
+static const char *const algorithm_names[] = {
+	[NLB_ALG_ROUND_ROBIN] = "round_robin",
+};
+
+/* Same order as enum nlb_log_level; log.c owns the names, but the key
+ * table needs them as an array to list the choices in an error. */
+static const char *const log_level_names[] = {
+	[NLB_LOG_ERROR] = "error",
+	[NLB_LOG_WARN] = "warn",
+	[NLB_LOG_INFO] = "info",
+	[NLB_LOG_DEBUG] = "debug",
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Enum fields are written through an unsigned int; that is only sound
+ * while the compiler gives these enums that size. */
+_Static_assert(sizeof(enum nlb_forwarding) == sizeof(unsigned int), "enum size");
+_Static_assert(sizeof(enum nlb_protocol) == sizeof(unsigned int), "enum size");
+_Static_assert(sizeof(enum nlb_algorithm) == sizeof(unsigned int), "enum size");
+_Static_assert(sizeof(enum nlb_log_level) == sizeof(unsigned int), "enum size");
+
+static const char *enum_name(const char *const *names, size_t n, unsigned v)
+{
+	return v < n ? names[v] : "?";
+}
+
+const char *nlb_forwarding_name(enum nlb_forwarding f)
+{
+	return enum_name(forwarding_names, ARRAY_LEN(forwarding_names), f);
+}
+
+const char *nlb_protocol_name(enum nlb_protocol p)
+{
+	return enum_name(protocol_names, ARRAY_LEN(protocol_names), p);
+}
+
+const char *nlb_algorithm_name(enum nlb_algorithm a)
+{
+	return enum_name(algorithm_names, ARRAY_LEN(algorithm_names), a);
+}
+
+/* ---- the key tables ------------------------------------------------------ */
+
+enum key_type {
+	KEY_UINT = 1,	/* INT or INT64 in [min, max], stored in size bytes */
+	KEY_ENUM,	/* string, one of names[], stored as unsigned int */
+	KEY_STRING,	/* non-empty string, strdup'd into a char * */
+	KEY_ADDR,	/* host:port, into struct nlb_addr + text copy */
+	KEY_LIST,	/* a ( ) list; the caller walks its elements */
+};
+
+struct key_spec {
+	const char *name;
+	enum key_type type;
+	int required;
+	size_t offset;		/* of the field in the section's struct */
+	size_t size;		/* KEY_UINT: 4 or 8 */
+	long long min, max;	/* KEY_UINT */
+	long long def;		/* KEY_UINT value or KEY_ENUM index */
+	const char *const *names;	/* KEY_ENUM */
+	size_t n_names;
+	size_t text_offset;	/* KEY_ADDR: char[NLB_ADDRSTRLEN] for the text */
+};
+
+#define UINT_KEY(s, field, lo, hi, dflt) {				\
+	.name = #field, .type = KEY_UINT, .offset = offsetof(s, field),	\
+	.size = sizeof(((s *)0)->field), .min = (lo), .max = (hi),	\
+	.def = (dflt) }
+#define ENUM_KEY(s, field, table, dflt) {				\
+	.name = #field, .type = KEY_ENUM, .offset = offsetof(s, field),	\
+	.names = (table), .n_names = ARRAY_LEN(table), .def = (dflt) }
+#define STRING_KEY(s, key, field) {					\
+	.name = (key), .type = KEY_STRING, .required = 1,		\
+	.offset = offsetof(s, field) }
+#define ADDR_KEY(s, field, text) {					\
+	.name = "address", .type = KEY_ADDR, .required = 1,		\
+	.offset = offsetof(s, field), .text_offset = offsetof(s, text) }
+#define LIST_KEY(key) { .name = (key), .type = KEY_LIST }
+
+/* The upper bound on workers keeps per-worker arrays sane; the CPU count
+ * that 0 resolves to is capped to the same value. */
+static const struct key_spec top_keys[] = {
+	UINT_KEY(struct nlb_config, workers, 0, NLB_CONFIG_MAX_WORKERS, 0),
+	ENUM_KEY(struct nlb_config, log_level, log_level_names, NLB_LOG_INFO),
+	UINT_KEY(struct nlb_config, shutdown_timeout_ms, 0, 3600000, 10000),
+	ENUM_KEY(struct nlb_config, forwarding, forwarding_names, NLB_FWD_AUTO),
+	LIST_KEY("listeners"),
+	LIST_KEY("target_groups"),
+};
+
+/* idle_timeout_ms default is AWS NLB's 350 s, so clients tuned for that
+ * keep working; the maximum is one day. */
+static const struct key_spec listener_keys[] = {
+	STRING_KEY(struct nlb_listener_conf, "name", name),
+	ENUM_KEY(struct nlb_listener_conf, protocol, protocol_names, NLB_PROTO_TCP),
+	ADDR_KEY(struct nlb_listener_conf, addr, addr_text),
+	STRING_KEY(struct nlb_listener_conf, "target_group", target_group),
+	UINT_KEY(struct nlb_listener_conf, idle_timeout_ms, 1, 86400000, 350000),
+	UINT_KEY(struct nlb_listener_conf, max_connections, 0, 10000000, 0),
+};
+
+static const struct key_spec group_keys[] = {
+	STRING_KEY(struct nlb_group_conf, "name", name),
+	ENUM_KEY(struct nlb_group_conf, algorithm, algorithm_names,
+		 NLB_ALG_ROUND_ROBIN),
+	UINT_KEY(struct nlb_group_conf, connect_timeout_ms, 1, 600000, 2000),
+	UINT_KEY(struct nlb_group_conf, connect_retries, 0, 16, 2),
+	LIST_KEY("targets"),
+};
+
+static const struct key_spec target_keys[] = {
+	ADDR_KEY(struct nlb_target_conf, addr, addr_text),
+	UINT_KEY(struct nlb_target_conf, weight, 0, 1000, 1),
+};
+
+/* ---- errors ---------------------------------------------------------------- */
+
+struct loader {
+	const char *path;
+	char *err;
+	size_t errlen;
+};
+
+/* Writes "FILE:LINE: message" (or "FILE: message" without a setting) and
+ * returns -EINVAL, so callers can `return fail(...)`. */
+__attribute__((format(printf, 3, 4)))
+static int fail(const struct loader *ld, const config_setting_t *s,
+		const char *fmt, ...)
+{
+	if (ld->err == NULL || ld->errlen == 0)
+		return -EINVAL;
+
+	const char *file = ld->path;
+	int n;
+	if (s != NULL) {
+		if (config_setting_source_file(s) != NULL)
+			file = config_setting_source_file(s);
+		n = snprintf(ld->err, ld->errlen, "%s:%u: ", file,
+			     (unsigned)config_setting_source_line(s));
+	} else {
+		n = snprintf(ld->err, ld->errlen, "%s: ", file);
+	}
+	if (n >= 0 && (size_t)n < ld->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	/* Quoted values come from the file and may hold "\n" escapes; the
+	 * error must stay one line. */
+	for (char *c = ld->err; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	return -EINVAL;
+}
+
+static int fail_nomem(const struct loader *ld)
+{
+	if (ld->err != NULL && ld->errlen > 0)
+		snprintf(ld->err, ld->errlen, "%s: out of memory", ld->path);
+	return -ENOMEM;
+}
+
+/* How a section names itself in messages.  prefix starts value errors
+ * ("listener \"web\": "), where ends unknown-key errors ("in listener
+ * \"web\""), who starts missing-key errors ("listener"). */
+struct section {
+	const char *prefix;
+	const char *where;
+	const char *who;
+};
+
+/* ---- the table walker ------------------------------------------------------ */
+
+static int is_int(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+static const struct key_spec *find_key(const struct key_spec *keys, size_t n,
+				       const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static void store_uint(void *field, size_t size, unsigned long long v)
+{
+	if (size == sizeof(uint64_t)) {
+		uint64_t x = v;
+		memcpy(field, &x, sizeof(x));
+	} else {
+		uint32_t x = (uint32_t)v;
+		memcpy(field, &x, sizeof(x));
+	}
+}
+
+static int set_key(const struct loader *ld, const struct section *sec,
+		   const struct key_spec *k, const config_setting_t *s,
+		   void *base)
+{
+	char *field = (char *)base + k->offset;
+
+	switch (k->type) {
+	case KEY_UINT: {
+		if (!is_int(s))
+			return fail(ld, s, "%s\"%s\" must be an integer",
+				    sec->prefix, k->name);
+		long long v = config_setting_get_int64(s);
+		if (v < k->min || v > k->max)
+			return fail(ld, s, "%s\"%s\" must be between %lld and %lld (got %lld)",
+				    sec->prefix, k->name, k->min, k->max, v);
+		store_uint(field, k->size, (unsigned long long)v);
+		return 0;
+	}
+	case KEY_ENUM: {
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return fail(ld, s, "%s\"%s\" must be a string",
+				    sec->prefix, k->name);
+		const char *v = config_setting_get_string(s);
+		for (size_t i = 0; i < k->n_names; i++) {
+			if (strcmp(v, k->names[i]) == 0) {
+				unsigned int e = (unsigned int)i;
+				memcpy(field, &e, sizeof(e));
+				return 0;
+			}
+		}
+		char choices[128] = "";
+		size_t used = 0;
+		for (size_t i = 0; i < k->n_names && used < sizeof(choices); i++) {
+			int w = snprintf(choices + used, sizeof(choices) - used,
+					 "%s%s", i ? ", " : "", k->names[i]);
+			if (w < 0)
+				break;
+			used += (size_t)w;
+		}
+		return fail(ld, s, "%s\"%s\" must be one of %s (got \"%s\")",
+			    sec->prefix, k->name, choices, v);
+	}
+	case KEY_STRING: {
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return fail(ld, s, "%s\"%s\" must be a string",
+				    sec->prefix, k->name);
+		const char *v = config_setting_get_string(s);
+		if (*v == '\0')
+			return fail(ld, s, "%s\"%s\" must not be empty",
+				    sec->prefix, k->name);
+		char *copy = strdup(v);
+		if (copy == NULL)
+			return fail_nomem(ld);
+		char *old;
+		memcpy(&old, field, sizeof(old));
+		free(old);
+		memcpy(field, &copy, sizeof(copy));
+		return 0;
+	}
+	case KEY_ADDR: {
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return fail(ld, s, "%s\"%s\" must be a string",
+				    sec->prefix, k->name);
+		const char *v = config_setting_get_string(s);
+		/* Port 0 would bind an ephemeral port nobody can reach, or
+		 * send traffic nowhere; both are configuration mistakes. */
+		struct nlb_addr a;
+		if (nlb_addr_parse(v, 0, &a) < 0)
+			return fail(ld, s, "%sbad address \"%s\" (expected host:port or [v6]:port)",
+				    sec->prefix, v);
+		memcpy(field, &a, sizeof(a));
+		/* nlb_addr_parse refuses text that does not fit, so this
+		 * copy never truncates. */
+		snprintf((char *)base + k->text_offset, NLB_ADDRSTRLEN, "%s", v);
+		return 0;
+	}
+	case KEY_LIST:
+		if (config_setting_type(s) != CONFIG_TYPE_LIST)
+			return fail(ld, s, "%s\"%s\" must be a list ( ... )",
+				    sec->prefix, k->name);
+		return 0;
+	}
+	return fail(ld, s, "internal error: key \"%s\" has no type", k->name);
+}
+
+/* Applies keys[] to the group setting g, writing into base: refuses keys
+ * the table does not know, checks and stores the ones present in file
+ * order (so the first error reported is the first in the file), then
+ * fills defaults and refuses missing required keys. */
+static int apply_keys(const struct loader *ld, const struct section *sec,
+		      const struct key_spec *keys, size_t n_keys,
+		      const config_setting_t *g, void *base)
+{
+	int r;
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const struct key_spec *k = find_key(keys, n_keys,
+						    config_setting_name(s));
+		if (k == NULL)
+			return fail(ld, s, "unknown key \"%s\" %s",
+				    config_setting_name(s), sec->where);
+		if ((r = set_key(ld, sec, k, s, base)) < 0)
+			return r;
+	}
+
+	for (size_t i = 0; i < n_keys; i++) {
+		const struct key_spec *k = &keys[i];
+		if (config_setting_get_member(g, k->name) != NULL)
+			continue;
+		if (k->required)
+			return fail(ld, g, "%s is missing \"%s\"", sec->who, k->name);
+		if (k->type == KEY_UINT) {
+			store_uint((char *)base + k->offset, k->size,
+				   (unsigned long long)k->def);
+		} else if (k->type == KEY_ENUM) {
+			unsigned int e = (unsigned int)k->def;
+			memcpy((char *)base + k->offset, &e, sizeof(e));
+		}
+	}
+	return 0;
+}
+
+/* Returns the list named key in g (NULL when absent: an empty list) after
+ * apply_keys has checked its type; every element must be a group. */
+static int get_list(const struct loader *ld, const config_setting_t *g,
+		    const char *key, const char *elem_name,
+		    config_setting_t **out, size_t *n)
+{
+	config_setting_t *list = config_setting_get_member(g, key);
+	*out = list;
+	*n = 0;
+	if (list == NULL)
+		return 0;
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return fail(ld, e, "each entry of \"%s\" must be a %s { ... }",
+				    key, elem_name);
+	}
+	*n = (size_t)config_setting_length(list);
+	return 0;
+}
+
+static const config_setting_t *member_or(const config_setting_t *g,
+					 const char *key)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	return s != NULL ? s : g;
+}
+
+/* "target group \"<name up to 200 bytes>\"" fits. */
+#define LABEL_LEN 240
+
+/* Reads the "name" of a listener or group before its other keys, so that
+ * every later message can say which one is wrong. */
+static int read_name(const struct loader *ld, const config_setting_t *g,
+		     const char *kind, char *label, size_t len)
+{
+	const config_setting_t *s = config_setting_get_member(g, "name");
+	if (s == NULL)
+		return fail(ld, g, "%s is missing \"name\"", kind);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(ld, s, "%s: \"name\" must be a string", kind);
+	if (*config_setting_get_string(s) == '\0')
+		return fail(ld, s, "%s: \"name\" must not be empty", kind);
+	/* Names are cut in messages only, never in the loaded config. */
+	snprintf(label, len, "%s \"%.200s\"", kind, config_setting_get_string(s));
+	return 0;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static int load_target(const struct loader *ld, const config_setting_t *g,
+		       const struct nlb_group_conf *grp, const char *glabel,
+		       struct nlb_target_conf *t)
+{
+	char prefix[LABEL_LEN + 32], where[LABEL_LEN + 32], who[LABEL_LEN + 32];
+	snprintf(prefix, sizeof(prefix), "%s: ", glabel);
+	snprintf(where, sizeof(where), "in a target of %s", glabel);
+	snprintf(who, sizeof(who), "a target of %s", glabel);
+	const struct section sec = { prefix, where, who };
+
+	t->line = config_setting_source_line(g);
+	int r = apply_keys(ld, &sec, target_keys, ARRAY_LEN(target_keys), g, t);
+	if (r < 0)
+		return r;
+
+	/* Two entries for one target would double its share silently;
+	 * weight is the way to say that. */
+	for (const struct nlb_target_conf *o = grp->targets; o < t; o++) {
+		if (nlb_addr_equal(&o->addr, &t->addr))
+			return fail(ld, member_or(g, "address"),
+				    "%s: duplicate target \"%s\" (first at line %d)",
+				    glabel, t->addr_text, o->line);
+	}
+	return 0;
+}
+
+static int load_group(const struct loader *ld, const config_setting_t *g,
+		      struct nlb_config *cfg, struct nlb_group_conf *grp)
+{
+	char label[LABEL_LEN], prefix[LABEL_LEN + 32], where[LABEL_LEN + 32];
+	int r;
+
+	grp->line = config_setting_source_line(g);
+	if ((r = read_name(ld, g, "target group", label, sizeof(label))) < 0)
+		return r;
+	snprintf(prefix, sizeof(prefix), "%s: ", label);
+	snprintf(where, sizeof(where), "in %s", label);
+	const struct section sec = { prefix, where, "target group" };
+	if ((r = apply_keys(ld, &sec, group_keys, ARRAY_LEN(group_keys), g, grp)) < 0)
+		return r;
+
+	for (const struct nlb_group_conf *o = cfg->groups; o < grp; o++) {
+		if (strcmp(o->name, grp->name) == 0)
+			return fail(ld, member_or(g, "name"),
+				    "duplicate target group name \"%s\" (first at line %d)",
+				    grp->name, o->line);
+	}
+
+	config_setting_t *list;
+	size_t n;
+	if ((r = get_list(ld, g, "targets", "target", &list, &n)) < 0)
+		return r;
+	if (n == 0)
+		return 0;
+	grp->targets = calloc(n, sizeof(*grp->targets));
+	if (grp->targets == NULL)
+		return fail_nomem(ld);
+	for (size_t i = 0; i < n; i++) {
+		r = load_target(ld, config_setting_get_elem(list, (unsigned)i),
+				grp, label, &grp->targets[i]);
+		if (r < 0)
+			return r;
+		grp->n_targets = i + 1;
+	}
+	return 0;
+}
+
+/* Which transport protocols a listener binds, so that tcp on :53 and udp
+ * on :53 do not count as the same address. */
+static unsigned proto_mask(enum nlb_protocol p)
+{
+	switch (p) {
+	case NLB_PROTO_TCP:
+		return 1;
+	case NLB_PROTO_UDP:
+		return 2;
+	case NLB_PROTO_TCP_UDP:
+		return 3;
+	}
+	return 0;
+}
+
+/* The daemon does not proxy UDP yet, so a config asking for it must not
+ * load as if it would work.  Delete this function and its one call when
+ * UDP listeners exist. */
+static int refuse_unsupported_protocol(const struct loader *ld,
+				       const config_setting_t *g,
+				       const struct nlb_listener_conf *l)
+{
+	if (l->protocol == NLB_PROTO_TCP)
+		return 0;
+	return fail(ld, member_or(g, "protocol"),
+		    "protocol \"%s\" is not supported yet",
+		    nlb_protocol_name(l->protocol));
+}
+
+static int load_listener(const struct loader *ld, const config_setting_t *g,
+			 struct nlb_config *cfg, struct nlb_listener_conf *l)
+{
+	char label[LABEL_LEN], prefix[LABEL_LEN + 32], where[LABEL_LEN + 32];
+	int r;
+
+	l->line = config_setting_source_line(g);
+	if ((r = read_name(ld, g, "listener", label, sizeof(label))) < 0)
+		return r;
+	snprintf(prefix, sizeof(prefix), "%s: ", label);
+	snprintf(where, sizeof(where), "in %s", label);
+	const struct section sec = { prefix, where, "listener" };
+	if ((r = apply_keys(ld, &sec, listener_keys, ARRAY_LEN(listener_keys), g, l)) < 0)
+		return r;
+
+	for (const struct nlb_listener_conf *o = cfg->listeners; o < l; o++) {
+		if (strcmp(o->name, l->name) == 0)
+			return fail(ld, member_or(g, "name"),
+				    "duplicate listener name \"%s\" (first at line %d)",
+				    l->name, o->line);
+		if ((proto_mask(o->protocol) & proto_mask(l->protocol)) &&
+		    nlb_addr_equal(&o->addr, &l->addr))
+			return fail(ld, member_or(g, "address"),
+				    "%s: address \"%s\" is already used by listener \"%s\" (line %d)",
+				    label, l->addr_text, o->name, o->line);
+	}
+
+	size_t gi;
+	for (gi = 0; gi < cfg->n_groups; gi++)
+		if (strcmp(cfg->groups[gi].name, l->target_group) == 0)
+			break;
+	if (gi == cfg->n_groups)
+		return fail(ld, member_or(g, "target_group"),
+			    "%s: unknown target_group \"%s\"", label, l->target_group);
+	l->group = gi;
+
+	return refuse_unsupported_protocol(ld, g, l);
+}
+
+/* libconfig 1.5 stores a decimal literal too large for 32 bits as its low
+ * 32 bits (5000000000 reads back as 705032704), which could land inside a
+ * valid range.  Later versions promote it to INT64, which the range checks
+ * catch; for 1.5 the file text is scanned for such literals.  Runs only
+ * after libconfig accepted the file, so tokens are well formed. */
+static int check_int_literals(const struct loader *ld, const char *text,
+			      size_t len)
+{
+	const char *p = text, *end = text + len;
+	unsigned line = 1;
+
+	while (p < end) {
+		char c = *p;
+		if (c == '\n') {
+			line++;
+			p++;
+		} else if (c == '#' || (c == '/' && p + 1 < end && p[1] == '/') ||
+			   c == '@') {
+			while (p < end && *p != '\n')
+				p++;
+		} else if (c == '/' && p + 1 < end && p[1] == '*') {
+			for (p += 2; p < end && !(*p == '*' && p + 1 < end && p[1] == '/'); p++)
+				if (*p == '\n')
+					line++;
+			p = end - p >= 2 ? p + 2 : end;
+		} else if (c == '"') {
+			for (p++; p < end && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < end)
+					p++;
+				if (*p == '\n')
+					line++;
+			}
+			if (p < end)
+				p++;
+		} else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '*') {
+			while (p < end && (*p == '-' || *p == '_' || *p == '*' ||
+					   (*p >= '0' && *p <= '9') ||
+					   (*p >= 'A' && *p <= 'Z') ||
+					   (*p >= 'a' && *p <= 'z')))
+				p++;
+		} else if ((c >= '0' && c <= '9') ||
+			   ((c == '-' || c == '+') && p + 1 < end &&
+			    p[1] >= '0' && p[1] <= '9')) {
+			const char *start = p;
+			int neg = c == '-', hex = 0, big = 0;
+			unsigned long long v = 0;
+			if (c == '-' || c == '+')
+				p++;
+			if (p + 1 < end && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+				hex = 1;
+				p += 2;
+			}
+			for (; p < end; p++) {
+				int d;
+				if (*p >= '0' && *p <= '9')
+					d = *p - '0';
+				else if (hex && *p >= 'a' && *p <= 'f')
+					d = *p - 'a' + 10;
+				else if (hex && *p >= 'A' && *p <= 'F')
+					d = *p - 'A' + 10;
+				else
+					break;
+				v = v * (hex ? 16 : 10) + (unsigned)d;
+				/* Past 2^40 the exact value no longer matters. */
+				if (v > (1ULL << 40)) {
+					big = 1;
+					v = 1ULL << 40;
+				}
+			}
+			if (p < end && *p == 'L')
+				continue;	/* INT64 literal: stored exactly */
+			if (!hex && p < end && (*p == '.' || *p == 'e' || *p == 'E')) {
+				while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' ||
+						   *p == 'e' || *p == 'E' ||
+						   *p == '+' || *p == '-'))
+					p++;
+				continue;	/* a float: the type check refuses it */
+			}
+			/* Hex literals are 32-bit patterns in libconfig
+			 * (0xFFFFFFFF is -1), so their limit is UINT32_MAX. */
+			unsigned long long limit = hex ? UINT32_MAX :
+						   neg ? (unsigned long long)INT_MAX + 1 : INT_MAX;
+			if (big || v > limit) {
+				if (ld->err != NULL && ld->errlen > 0)
+					snprintf(ld->err, ld->errlen,
+						 "%s:%u: integer %.*s does not fit in 32 bits (write %.*sL for a 64-bit integer)",
+						 ld->path, line, (int)(p - start), start,
+						 (int)(p - start), start);
+				return -EINVAL;
+			}
+		} else {
+			p++;
+		}
+	}
+	return 0;
+}
+
+/* Reads the whole file: to report open errors with their errno (libconfig
+ * only says "file I/O error"), to refuse directories (which libconfig
+ * would read as an empty, valid file), and for check_int_literals. */
+static int read_file(const struct loader *ld, char **out, size_t *len)
+{
+	FILE *f = fopen(ld->path, "r");
+	if (f == NULL) {
+		int e = errno;
+		if (ld->err != NULL && ld->errlen > 0)
+			snprintf(ld->err, ld->errlen, "%s: cannot open: %s",
+				 ld->path, strerror(e));
+		return -e;
+	}
+
+	int r = 0;
+	struct stat st;
+	if (fstat(fileno(f), &st) < 0) {
+		r = -errno;
+	} else if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
+	}
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	while (r == 0) {
+		if (cap - n < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			char *nb = realloc(buf, cap + 1);
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return fail_nomem(ld);
+			}
+			buf = nb;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f))
+				r = -EIO;
+			break;
+		}
+	}
+	fclose(f);
+	if (r < 0) {
+		free(buf);
+		if (ld->err != NULL && ld->errlen > 0)
+			snprintf(ld->err, ld->errlen, "%s: cannot open: %s",
+				 ld->path, strerror(-r));
+		return r;
+	}
+	if (buf == NULL && (buf = malloc(1)) == NULL)
+		return fail_nomem(ld);
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static long online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > NLB_CONFIG_MAX_WORKERS)
+		n = NLB_CONFIG_MAX_WORKERS;
+	return n;
+}
+
+static int load_root(const struct loader *ld, const config_setting_t *root,
+		     struct nlb_config *cfg)
+{
+	static const struct section top = { "", "at top level", "configuration" };
+	config_setting_t *list;
+	size_t n;
+	int r;
+
+	if ((r = apply_keys(ld, &top, top_keys, ARRAY_LEN(top_keys), root, cfg)) < 0)
+		return r;
+	if (cfg->workers == 0)
+		cfg->workers = (uint32_t)online_cpus();
+
+	/* Groups first: listeners refer to them by name. */
+	if ((r = get_list(ld, root, "target_groups", "target group", &list, &n)) < 0)
+		return r;
+	if (n > 0 && (cfg->groups = calloc(n, sizeof(*cfg->groups))) == NULL)
+		return fail_nomem(ld);
+	for (size_t i = 0; i < n; i++) {
+		/* Counted before loading so nlb_config_free sees whatever a
+		 * failed load left half-built. */
+		cfg->n_groups = i + 1;
+		r = load_group(ld, config_setting_get_elem(list, (unsigned)i),
+			       cfg, &cfg->groups[i]);
+		if (r < 0)
+			return r;
+	}
+
+	if ((r = get_list(ld, root, "listeners", "listener", &list, &n)) < 0)
+		return r;
+	if (n > 0 && (cfg->listeners = calloc(n, sizeof(*cfg->listeners))) == NULL)
+		return fail_nomem(ld);
+	for (size_t i = 0; i < n; i++) {
+		cfg->n_listeners = i + 1;
+		r = load_listener(ld, config_setting_get_elem(list, (unsigned)i),
+				  cfg, &cfg->listeners[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int nlb_config_load(const char *path, struct nlb_config **out,
+		    char *err, size_t errlen)
+{
+	const struct loader ld = { path, err, errlen };
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((r = read_file(&ld, &text, &len)) < 0)
+		return r;
+
+	config_t lc;
+	config_init(&lc);
+	if (!config_read_file(&lc, path)) {
+		const char *file = config_error_file(&lc);
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO) {
+			/* The file vanished between read_file and here. */
+			if (err != NULL && errlen > 0)
+				snprintf(err, errlen, "%s: cannot open: %s", path,
+					 config_error_text(&lc));
+			r = -EIO;
+		} else {
+			if (err != NULL && errlen > 0)
+				snprintf(err, errlen, "%s:%d: %s",
+					 file != NULL ? file : path,
+					 config_error_line(&lc),
+					 config_error_text(&lc));
+			r = -EINVAL;
+		}
+		config_destroy(&lc);
+		free(text);
+		return r;
+	}
+
+	r = check_int_literals(&ld, text, len);
+	free(text);
+
+	struct nlb_config *cfg = NULL;
+	if (r == 0) {
+		cfg = calloc(1, sizeof(*cfg));
+		if (cfg == NULL || (cfg->path = strdup(path)) == NULL)
+			r = fail_nomem(&ld);
+	}
+	if (r == 0)
+		r = load_root(&ld, config_root_setting(&lc), cfg);
+	config_destroy(&lc);
+
+	if (r < 0) {
+		nlb_config_free(cfg);
+		return r;
+	}
+	*out = cfg;
+	return 0;
+}
+
+void nlb_config_free(struct nlb_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		free(cfg->listeners[i].name);
+		free(cfg->listeners[i].target_group);
+	}
+	free(cfg->listeners);
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		free(cfg->groups[i].name);
+		free(cfg->groups[i].targets);
+	}
+	free(cfg->groups);
+	free(cfg->path);
+	free(cfg);
+}

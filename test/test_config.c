@@ -1,0 +1,634 @@
+/* Tests for lib/config.c: each kind of bad input is refused with one
+ * "FILE:LINE: message" line; defaults fill absent keys; a full file reads
+ * back field by field; the shipped etc/nlb.conf loads. */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+struct loaded {
+	int r;
+	struct nlb_config *cfg;
+	char path[64];
+	char err[512];
+};
+
+/* Writes text to a fresh file under /tmp, loads it and removes the file
+ * before any assertion can abort the test and leave it behind. */
+static void load_text(const char *text, struct loaded *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->path, sizeof(out->path), "/tmp/nlb-test-config-XXXXXX");
+	int fd = mkstemp(out->path);
+	cr_assert_geq(fd, 0, "mkstemp: %s", strerror(errno));
+	size_t len = strlen(text), done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, text + done, len - done);
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	close(fd);
+	out->r = nlb_config_load(out->path, &out->cfg, out->err, sizeof(out->err));
+	unlink(out->path);
+	cr_assert_eq(done, len, "short write to %s", out->path);
+}
+
+static struct nlb_config *load_ok(const char *text)
+{
+	struct loaded l;
+	load_text(text, &l);
+	cr_assert_eq(l.r, 0, "load failed (%d): %s\n--- file ---\n%s", l.r, l.err, text);
+	cr_assert_not_null(l.cfg);
+	return l.cfg;
+}
+
+struct err_case {
+	const char *what;
+	const char *text;
+	int line;
+	const char *msg;	/* must appear after "FILE:LINE: " */
+	int exact;		/* msg is the whole rest of the line */
+};
+
+/* Checks one refused file: -EINVAL, no config, and exactly one line that
+ * starts with this file's name and the expected line number. */
+static void expect_error(const struct err_case *c)
+{
+	struct loaded l;
+	load_text(c->text, &l);
+
+	cr_expect_eq(l.r, -EINVAL, "%s: returned %d (%s)", c->what, l.r, l.err);
+	cr_expect_null(l.cfg, "%s: config returned on error", c->what);
+	nlb_config_free(l.cfg);
+
+	char prefix[96];
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", l.path, c->line);
+	cr_expect_eq(strncmp(l.err, prefix, strlen(prefix)), 0,
+		     "%s: error \"%s\" does not start with \"%s\"", c->what, l.err, prefix);
+	cr_expect_null(strchr(l.err, '\n'), "%s: error spans lines: \"%s\"", c->what, l.err);
+	const char *rest = l.err + strlen(prefix);
+	if (c->exact)
+		cr_expect_str_eq(rest, c->msg, "%s: error \"%s\"", c->what, l.err);
+	else
+		cr_expect_not_null(strstr(l.err, c->msg),
+				   "%s: error \"%s\" lacks \"%s\"", c->what, l.err, c->msg);
+}
+
+static void expect_errors(const struct err_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		expect_error(&cases[i]);
+}
+
+#define RUN(cases) expect_errors(cases, sizeof(cases) / sizeof(cases[0]))
+
+/* One valid group on one line, for cases about listeners. */
+#define GROUP_WEB \
+	"target_groups = ( { name = \"web\"; targets = ( { address = \"127.0.0.1:9001\"; } ); } );\n"
+
+/* ---- one test per kind of error ----------------------------------------- */
+
+Test(config, syntax_error)
+{
+	static const struct err_case cases[] = {
+		{ "missing value", "workers = 1;\nlog_level = ;\n", 2, "syntax error", 1 },
+		{ "unclosed group", "workers = 1;\n\nlisteners = ( { name = \"a\"; );\n", 3,
+		  "syntax error", 1 },
+		{ "garbage", "workers = 1;\n!!\n", 2, "syntax error", 1 },
+		{ "duplicate key", "workers = 1;\nworkers = 2;\n", 2, "duplicate setting name", 0 },
+	};
+	RUN(cases);
+}
+
+Test(config, unknown_key)
+{
+	static const struct err_case cases[] = {
+		{ "top level", "workers = 1;\nworker = 2;\n", 2,
+		  "unknown key \"worker\" at top level", 1 },
+		{ "listener",
+		  GROUP_WEB
+		  "listeners = (\n"
+		  "  { name = \"web\"; address = \"127.0.0.1:8080\"; target_group = \"web\";\n"
+		  "    idle_timeout = 5; }\n"
+		  ");\n", 4, "unknown key \"idle_timeout\" in listener \"web\"", 1 },
+		{ "target group",
+		  "target_groups = (\n"
+		  "  { name = \"api\";\n"
+		  "    algo = \"round_robin\"; }\n"
+		  ");\n", 3, "unknown key \"algo\" in target group \"api\"", 1 },
+		{ "target",
+		  "target_groups = (\n"
+		  "  { name = \"api\"; targets = (\n"
+		  "    { address = \"127.0.0.1:1\";\n"
+		  "      wieght = 2; } ); }\n"
+		  ");\n", 4, "unknown key \"wieght\" in a target of target group \"api\"", 1 },
+	};
+	RUN(cases);
+}
+
+Test(config, wrong_type)
+{
+	static const struct err_case cases[] = {
+		{ "string for int", "log_level = \"info\";\nworkers = \"4\";\n", 2,
+		  "\"workers\" must be an integer", 1 },
+		{ "float for int", "workers = 1.5;\n", 1, "\"workers\" must be an integer", 1 },
+		{ "bool for int", "\nshutdown_timeout_ms = true;\n", 2,
+		  "\"shutdown_timeout_ms\" must be an integer", 1 },
+		{ "int for enum", "log_level = 3;\n", 1, "\"log_level\" must be a string", 1 },
+		{ "group for list", "listeners = { };\n", 1, "\"listeners\" must be a list", 0 },
+		{ "array for list", "\ntarget_groups = [ ];\n", 2, "\"target_groups\" must be a list", 0 },
+		/* libconfig dates a scalar list entry by the token after
+		 * it, so the comma keeps it on its own line here. */
+		{ "string in list",
+		  "target_groups = (\n  { name = \"a\"; },\n  \"web\",\n  { name = \"b\"; }\n);\n", 3,
+		  "each entry of \"target_groups\" must be a target group", 0 },
+		{ "int for name",
+		  "target_groups = (\n  { name = 7; }\n);\n", 2,
+		  "target group: \"name\" must be a string", 1 },
+		{ "int for address",
+		  GROUP_WEB
+		  "listeners = ( { name = \"web\"; target_group = \"web\";\n"
+		  "  address = 8080; } );\n", 3,
+		  "listener \"web\": \"address\" must be a string", 1 },
+		{ "string for weight",
+		  "target_groups = ( { name = \"g\"; targets = (\n"
+		  "  { address = \"127.0.0.1:1\"; weight = \"1\"; } ); } );\n", 2,
+		  "target group \"g\": \"weight\" must be an integer", 1 },
+		{ "list for targets",
+		  "target_groups = ( { name = \"g\";\n  targets = { }; } );\n", 2,
+		  "\"targets\" must be a list", 0 },
+	};
+	RUN(cases);
+}
+
+Test(config, out_of_range)
+{
+	static const struct err_case cases[] = {
+		{ "negative timeout", "workers = 1;\nlog_level = \"info\";\nforwarding = \"auto\";\n"
+		  "shutdown_timeout_ms = -5;\n", 4,
+		  "\"shutdown_timeout_ms\" must be between 0 and 3600000 (got -5)", 1 },
+		{ "timeout above max", "shutdown_timeout_ms = 3600001;\n", 1,
+		  "\"shutdown_timeout_ms\" must be between 0 and 3600000 (got 3600001)", 1 },
+		{ "workers above max", "workers = 1025;\n", 1,
+		  "\"workers\" must be between 0 and 1024 (got 1025)", 1 },
+		{ "idle timeout 0",
+		  GROUP_WEB
+		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
+		  "  idle_timeout_ms = 0; } );\n", 3,
+		  "listener \"web\": \"idle_timeout_ms\" must be between 1 and 86400000 (got 0)", 1 },
+		{ "idle timeout as int64",
+		  GROUP_WEB
+		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
+		  "  idle_timeout_ms = 86400001L; } );\n", 3,
+		  "(got 86400001)", 0 },
+		{ "max connections",
+		  GROUP_WEB
+		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
+		  "  max_connections = 10000001; } );\n", 3,
+		  "\"max_connections\" must be between 0 and 10000000 (got 10000001)", 0 },
+		{ "connect timeout 0", "target_groups = ( { name = \"g\";\n connect_timeout_ms = 0; } );\n", 2,
+		  "target group \"g\": \"connect_timeout_ms\" must be between 1 and 600000 (got 0)", 1 },
+		{ "connect timeout high", "target_groups = ( { name = \"g\";\n connect_timeout_ms = 600001; } );\n", 2,
+		  "\"connect_timeout_ms\" must be between 1 and 600000", 0 },
+		{ "retries", "target_groups = ( { name = \"g\";\n connect_retries = 17; } );\n", 2,
+		  "\"connect_retries\" must be between 0 and 16 (got 17)", 0 },
+		{ "weight high", "target_groups = ( { name = \"g\"; targets = (\n"
+		  "  { address = \"127.0.0.1:1\";\n    weight = 1001; } ); } );\n", 3,
+		  "\"weight\" must be between 0 and 1000 (got 1001)", 0 },
+		{ "weight negative", "target_groups = ( { name = \"g\"; targets = (\n"
+		  "  { address = \"127.0.0.1:1\"; weight = -1; } ); } );\n", 2,
+		  "\"weight\" must be between 0 and 1000 (got -1)", 0 },
+		/* libconfig 1.5 would keep only the low 32 bits of these. */
+		{ "too big for 32 bits", "workers = 1;\n\nshutdown_timeout_ms = 4294967297;\n", 3,
+		  "integer 4294967297 does not fit in 32 bits", 0 },
+		{ "wraps into range", "target_groups = ( { name = \"g\";\n connect_retries = 4294967298; } );\n", 2,
+		  "does not fit in 32 bits", 0 },
+	};
+	RUN(cases);
+}
+
+Test(config, bad_enum)
+{
+	static const struct err_case cases[] = {
+		{ "forwarding", "workers = 1;\nlog_level = \"info\";\nshutdown_timeout_ms = 1;\n"
+		  "\nforwarding = \"zero\";\n", 5,
+		  "\"forwarding\" must be one of auto, splice, copy (got \"zero\")", 1 },
+		{ "log level", "log_level = \"verbose\";\n", 1,
+		  "\"log_level\" must be one of error, warn, info, debug (got \"verbose\")", 1 },
+		{ "case matters", "log_level = \"INFO\";\n", 1, "(got \"INFO\")", 0 },
+		/* expect_error also checks the message stays on one line. */
+		{ "newline in value", "forwarding = \"a\\nb\";\n", 1, "(got \"a b\")", 0 },
+		{ "protocol",
+		  GROUP_WEB
+		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
+		  "  protocol = \"sctp\"; } );\n", 3,
+		  "listener \"web\": \"protocol\" must be one of tcp, udp, tcp_udp (got \"sctp\")", 1 },
+		{ "algorithm", "target_groups = ( { name = \"g\";\n algorithm = \"least_conn\"; } );\n", 2,
+		  "target group \"g\": \"algorithm\" must be one of round_robin (got \"least_conn\")", 1 },
+	};
+	RUN(cases);
+}
+
+Test(config, bad_address)
+{
+	static const struct err_case cases[] = {
+		{ "missing port",
+		  GROUP_WEB
+		  "listeners = (\n"
+		  "  { name = \"web\"; target_group = \"web\";\n"
+		  "    address = \"127.0.0.1\"; }\n"
+		  ");\n", 4,
+		  "listener \"web\": bad address \"127.0.0.1\" (expected host:port or [v6]:port)", 1 },
+		{ "hostname",
+		  GROUP_WEB
+		  "listeners = ( { name = \"web\"; target_group = \"web\"; address = \"localhost:80\"; } );\n", 2,
+		  "bad address \"localhost:80\"", 0 },
+		{ "listener port 0",
+		  GROUP_WEB
+		  "listeners = ( { name = \"web\"; target_group = \"web\"; address = \"[::]:0\"; } );\n", 2,
+		  "bad address \"[::]:0\"", 0 },
+		{ "target port 0",
+		  "target_groups = ( { name = \"g\"; targets = (\n"
+		  "  { address = \"127.0.0.1:9001\"; },\n"
+		  "  { address = \"127.0.0.1:0\"; } ); } );\n", 3,
+		  "target group \"g\": bad address \"127.0.0.1:0\" (expected host:port or [v6]:port)", 1 },
+		{ "target port too large",
+		  "target_groups = ( { name = \"g\"; targets = (\n"
+		  "  { weight = 2;\n    address = \"[::1]:70000\"; } ); } );\n", 3,
+		  "bad address \"[::1]:70000\"", 0 },
+	};
+	RUN(cases);
+}
+
+Test(config, unknown_target_group)
+{
+	static const struct err_case cases[] = {
+		{ "no such group",
+		  GROUP_WEB
+		  "listeners = (\n"
+		  "  { name = \"web\"; address = \"127.0.0.1:8080\";\n"
+		  "    target_group = \"api\"; }\n"
+		  ");\n", 4, "listener \"web\": unknown target_group \"api\"", 1 },
+		{ "no groups at all",
+		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:8080\"; target_group = \"web\"; } );\n",
+		  1, "unknown target_group \"web\"", 0 },
+	};
+	RUN(cases);
+}
+
+Test(config, duplicate_listener_name)
+{
+	static const struct err_case cases[] = {
+		{ "same name",
+		  GROUP_WEB
+		  "listeners = (\n"
+		  "  { name = \"web\"; address = \"127.0.0.1:8080\"; target_group = \"web\"; },\n"
+		  "  { address = \"127.0.0.1:8081\"; target_group = \"web\";\n"
+		  "    name = \"web\"; }\n"
+		  ");\n", 5, "duplicate listener name \"web\" (first at line 3)", 1 },
+	};
+	RUN(cases);
+}
+
+Test(config, duplicate_group_name)
+{
+	static const struct err_case cases[] = {
+		{ "same name",
+		  "target_groups = (\n"
+		  "  { name = \"web\"; },\n"
+		  "  { name = \"api\"; },\n"
+		  "  { name = \"web\"; }\n"
+		  ");\n", 4, "duplicate target group name \"web\" (first at line 2)", 1 },
+	};
+	RUN(cases);
+}
+
+Test(config, duplicate_listener_address)
+{
+	static const struct err_case cases[] = {
+		{ "same text",
+		  GROUP_WEB
+		  "listeners = (\n"
+		  "  { name = \"a\"; address = \"127.0.0.1:8080\"; target_group = \"web\"; },\n"
+		  "  { name = \"b\"; target_group = \"web\";\n"
+		  "    address = \"127.0.0.1:8080\"; }\n"
+		  ");\n", 5,
+		  "listener \"b\": address \"127.0.0.1:8080\" is already used by listener \"a\"", 0 },
+		/* Compared as addresses, not as text. */
+		{ "same v6 address written differently",
+		  GROUP_WEB
+		  "listeners = (\n"
+		  "  { name = \"a\"; address = \"[::1]:443\"; target_group = \"web\"; },\n"
+		  "  { name = \"b\"; address = \"[0:0::1]:0443\"; target_group = \"web\"; }\n"
+		  ");\n", 4, "is already used by listener \"a\"", 0 },
+	};
+	RUN(cases);
+}
+
+Test(config, duplicate_target_address)
+{
+	static const struct err_case cases[] = {
+		{ "same target twice",
+		  "target_groups = ( { name = \"web\"; targets = (\n"
+		  "  { address = \"127.0.0.1:9001\"; },\n"
+		  "  { address = \"127.0.0.1:9002\"; },\n"
+		  "  { weight = 3;\n"
+		  "    address = \"127.0.0.1:9001\"; } ); } );\n", 5,
+		  "target group \"web\": duplicate target \"127.0.0.1:9001\" (first at line 2)", 1 },
+	};
+	RUN(cases);
+}
+
+Test(config, missing_required_key)
+{
+	static const struct err_case cases[] = {
+		{ "listener address",
+		  GROUP_WEB
+		  "listeners = (\n"
+		  "  { name = \"web\";\n"
+		  "    target_group = \"web\"; }\n"
+		  ");\n", 3, "listener is missing \"address\"", 1 },
+		{ "listener name",
+		  GROUP_WEB
+		  "listeners = (\n"
+		  "\n"
+		  "  { address = \"127.0.0.1:80\"; target_group = \"web\"; }\n"
+		  ");\n", 4, "listener is missing \"name\"", 1 },
+		{ "listener target_group",
+		  "listeners = (\n"
+		  "  { name = \"web\"; address = \"127.0.0.1:80\"; }\n"
+		  ");\n", 2, "listener is missing \"target_group\"", 1 },
+		{ "group name",
+		  "target_groups = (\n"
+		  "  { algorithm = \"round_robin\"; }\n"
+		  ");\n", 2, "target group is missing \"name\"", 1 },
+		{ "target address",
+		  "target_groups = ( { name = \"g\"; targets = (\n"
+		  "  { address = \"127.0.0.1:1\"; },\n"
+		  "  { weight = 1; } ); } );\n", 3,
+		  "a target of target group \"g\" is missing \"address\"", 1 },
+		{ "empty name", "target_groups = (\n  { name = \"\"; }\n);\n", 2,
+		  "\"name\" must not be empty", 0 },
+	};
+	RUN(cases);
+}
+
+Test(config, udp_not_supported_yet)
+{
+	static const struct err_case cases[] = {
+		{ "udp",
+		  GROUP_WEB
+		  "listeners = ( { name = \"dns\"; address = \"127.0.0.1:53\"; target_group = \"web\";\n"
+		  "  protocol = \"udp\"; } );\n", 3, "protocol \"udp\" is not supported yet", 1 },
+		{ "tcp_udp",
+		  GROUP_WEB
+		  "listeners = ( { name = \"dns\"; address = \"127.0.0.1:53\"; target_group = \"web\";\n"
+		  "\n  protocol = \"tcp_udp\"; } );\n", 4, "protocol \"tcp_udp\" is not supported yet", 1 },
+	};
+	RUN(cases);
+}
+
+Test(config, unreadable_file)
+{
+	struct nlb_config *cfg = (struct nlb_config *)&cfg;	/* must be reset */
+	char err[256];
+
+	int r = nlb_config_load("/nonexistent/nlb.conf", &cfg, err, sizeof(err));
+	cr_expect_eq(r, -ENOENT);
+	cr_expect_null(cfg);
+	cr_expect_str_eq(err, "/nonexistent/nlb.conf: cannot open: No such file or directory");
+
+	/* A directory opens, but libconfig would read it as an empty file,
+	 * i.e. a valid config with no listeners. */
+	r = nlb_config_load("/tmp", &cfg, err, sizeof(err));
+	cr_expect_eq(r, -EISDIR);
+	cr_expect_null(cfg);
+	cr_expect_str_eq(err, "/tmp: cannot open: Is a directory");
+}
+
+/* ---- what a good file loads to ------------------------------------------- */
+
+static long expected_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > NLB_CONFIG_MAX_WORKERS ? NLB_CONFIG_MAX_WORKERS : n;
+}
+
+Test(config, defaults_when_keys_absent)
+{
+	struct nlb_config *cfg = load_ok(
+		"listeners = ( { name = \"l\"; address = \"127.0.0.1:8080\"; target_group = \"g\"; } );\n"
+		"target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:9001\"; } ); } );\n");
+
+	cr_expect_eq(cfg->workers, (uint32_t)expected_workers());
+	cr_expect_eq(cfg->log_level, NLB_LOG_INFO);
+	cr_expect_eq(cfg->shutdown_timeout_ms, 10000);
+	cr_expect_eq(cfg->forwarding, NLB_FWD_AUTO);
+
+	cr_assert_eq(cfg->n_listeners, 1);
+	const struct nlb_listener_conf *l = &cfg->listeners[0];
+	cr_expect_eq(l->protocol, NLB_PROTO_TCP);
+	cr_expect_eq(l->idle_timeout_ms, 350000);
+	cr_expect_eq(l->max_connections, 0);
+	cr_expect_eq(l->group, 0);
+
+	cr_assert_eq(cfg->n_groups, 1);
+	const struct nlb_group_conf *g = &cfg->groups[0];
+	cr_expect_eq(g->algorithm, NLB_ALG_ROUND_ROBIN);
+	cr_expect_eq(g->connect_timeout_ms, 2000);
+	cr_expect_eq(g->connect_retries, 2);
+	cr_assert_eq(g->n_targets, 1);
+	cr_expect_eq(g->targets[0].weight, 1);
+	nlb_config_free(cfg);
+}
+
+Test(config, empty_file_is_valid)
+{
+	struct nlb_config *cfg = load_ok("# nothing here\n");
+	cr_expect_eq(cfg->n_listeners, 0);
+	cr_expect_null(cfg->listeners);
+	cr_expect_eq(cfg->n_groups, 0);
+	cr_expect_null(cfg->groups);
+	cr_expect_eq(cfg->workers, (uint32_t)expected_workers());
+	nlb_config_free(cfg);
+}
+
+Test(config, groups_without_targets_are_valid)
+{
+	struct nlb_config *cfg = load_ok(
+		"target_groups = ( { name = \"a\"; targets = ( ); },\n"
+		"                  { name = \"b\"; } );\n");
+	cr_assert_eq(cfg->n_groups, 2);
+	cr_expect_eq(cfg->groups[0].n_targets, 0);
+	cr_expect_null(cfg->groups[0].targets);
+	cr_expect_eq(cfg->groups[1].n_targets, 0);
+	cr_expect_null(cfg->groups[1].targets);
+	nlb_config_free(cfg);
+}
+
+Test(config, workers_zero_is_cpu_count)
+{
+	struct nlb_config *cfg = load_ok("workers = 0;\n");
+	cr_expect_eq(cfg->workers, (uint32_t)expected_workers(),
+		     "workers %u, online CPUs %ld", cfg->workers, expected_workers());
+	cr_expect_geq(cfg->workers, 1);
+	nlb_config_free(cfg);
+
+	cfg = load_ok("workers = 1024;\n");
+	cr_expect_eq(cfg->workers, 1024);
+	nlb_config_free(cfg);
+}
+
+static const char full_conf[] =
+	"workers = 3;\n"					/* 1 */
+	"log_level = \"debug\";\n"				/* 2 */
+	"shutdown_timeout_ms = 0;\n"				/* 3 */
+	"forwarding = \"splice\";\n"				/* 4 */
+	"listeners = (\n"					/* 5 */
+	"  { name = \"web\"; protocol = \"tcp\"; address = \"0.0.0.0:80\";\n" /* 6 */
+	"    target_group = \"api\"; idle_timeout_ms = 86400000L; max_connections = 10000000; },\n"
+	"  { name = \"web6\"; address = \"[::1]:8443\"; target_group = \"web\";\n" /* 8 */
+	"    idle_timeout_ms = 1; max_connections = 5; }\n"	/* 9 */
+	");\n"							/* 10 */
+	"target_groups = (\n"					/* 11 */
+	"  { name = \"web\"; algorithm = \"round_robin\";\n"	/* 12 */
+	"    connect_timeout_ms = 600000; connect_retries = 16;\n"
+	"    targets = ( { address = \"127.0.0.1:9001\"; weight = 0; },\n" /* 14 */
+	"                { address = \"[2001:db8::2]:9002\"; weight = 1000; } ); },\n"
+	"  { name = \"api\"; connect_timeout_ms = 1; connect_retries = 0;\n" /* 16 */
+	"    targets = ( { address = \"10.0.0.7:65535\"; } ); }\n" /* 17 */
+	");\n";
+
+Test(config, full_file_reads_back)
+{
+	struct loaded lf;
+	load_text(full_conf, &lf);
+	cr_assert_eq(lf.r, 0, "%s", lf.err);
+	struct nlb_config *cfg = lf.cfg;
+	char buf[NLB_ADDRSTRLEN];
+
+	cr_expect_str_eq(cfg->path, lf.path);
+	cr_expect_eq(cfg->workers, 3);
+	cr_expect_eq(cfg->log_level, NLB_LOG_DEBUG);
+	cr_expect_eq(cfg->shutdown_timeout_ms, 0);
+	cr_expect_eq(cfg->forwarding, NLB_FWD_SPLICE);
+
+	cr_assert_eq(cfg->n_listeners, 2);
+	const struct nlb_listener_conf *l = &cfg->listeners[0];
+	cr_expect_str_eq(l->name, "web");
+	cr_expect_eq(l->protocol, NLB_PROTO_TCP);
+	cr_expect_str_eq(l->addr_text, "0.0.0.0:80");
+	cr_expect_eq(nlb_addr_family(&l->addr), AF_INET);
+	cr_expect_str_eq(nlb_addr_format((struct sockaddr *)&l->addr.ss, buf, sizeof(buf)),
+			 "0.0.0.0:80");
+	cr_expect_str_eq(l->target_group, "api");
+	cr_expect_eq(l->group, 1);
+	cr_expect_eq(l->idle_timeout_ms, 86400000);
+	cr_expect_eq(l->max_connections, 10000000);
+	cr_expect_eq(l->line, 6);
+
+	l = &cfg->listeners[1];
+	cr_expect_str_eq(l->name, "web6");
+	cr_expect_str_eq(l->addr_text, "[::1]:8443");
+	cr_expect_eq(nlb_addr_family(&l->addr), AF_INET6);
+	cr_expect_eq(nlb_addr_port((struct sockaddr *)&l->addr.ss), 8443);
+	cr_expect_str_eq(l->target_group, "web");
+	cr_expect_eq(l->group, 0);
+	cr_expect_eq(l->idle_timeout_ms, 1);
+	cr_expect_eq(l->max_connections, 5);
+	cr_expect_eq(l->line, 8);
+
+	cr_assert_eq(cfg->n_groups, 2);
+	const struct nlb_group_conf *g = &cfg->groups[0];
+	cr_expect_str_eq(g->name, "web");
+	cr_expect_eq(g->algorithm, NLB_ALG_ROUND_ROBIN);
+	cr_expect_eq(g->connect_timeout_ms, 600000);
+	cr_expect_eq(g->connect_retries, 16);
+	cr_expect_eq(g->line, 12);
+	cr_assert_eq(g->n_targets, 2);
+	cr_expect_str_eq(g->targets[0].addr_text, "127.0.0.1:9001");
+	cr_expect_eq(nlb_addr_port((struct sockaddr *)&g->targets[0].addr.ss), 9001);
+	cr_expect_eq(g->targets[0].weight, 0);
+	cr_expect_eq(g->targets[0].line, 14);
+	cr_expect_str_eq(g->targets[1].addr_text, "[2001:db8::2]:9002");
+	cr_expect_eq(nlb_addr_family(&g->targets[1].addr), AF_INET6);
+	cr_expect_eq(g->targets[1].weight, 1000);
+	cr_expect_eq(g->targets[1].line, 15);
+
+	g = &cfg->groups[1];
+	cr_expect_str_eq(g->name, "api");
+	cr_expect_eq(g->connect_timeout_ms, 1);
+	cr_expect_eq(g->connect_retries, 0);
+	cr_expect_eq(g->line, 16);
+	cr_assert_eq(g->n_targets, 1);
+	cr_expect_str_eq(g->targets[0].addr_text, "10.0.0.7:65535");
+	cr_expect_eq(g->targets[0].weight, 1);
+
+	cr_expect_str_eq(nlb_forwarding_name(cfg->forwarding), "splice");
+	cr_expect_str_eq(nlb_protocol_name(NLB_PROTO_TCP_UDP), "tcp_udp");
+	cr_expect_str_eq(nlb_algorithm_name(g->algorithm), "round_robin");
+	nlb_config_free(cfg);
+}
+
+Test(config, shipped_example_loads)
+{
+	const char *dir = getenv("NLB_SRCDIR");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/etc/nlb.conf", dir != NULL ? dir : ".");
+
+	struct nlb_config *cfg = NULL;
+	char err[512] = "";
+	int r = nlb_config_load(path, &cfg, err, sizeof(err));
+	cr_assert_eq(r, 0, "%s: %s", path, err);
+
+	cr_expect_eq(cfg->workers, (uint32_t)expected_workers());
+	cr_assert_eq(cfg->n_listeners, 1);
+	cr_expect_str_eq(cfg->listeners[0].name, "web");
+	cr_expect_eq(cfg->listeners[0].protocol, NLB_PROTO_TCP);
+	cr_expect_str_eq(cfg->listeners[0].addr_text, "127.0.0.1:8080");
+	cr_assert_eq(cfg->n_groups, 1);
+	cr_expect_eq(cfg->listeners[0].group, 0);
+	cr_expect_str_eq(cfg->groups[0].name, "web");
+	cr_expect_eq(cfg->groups[0].algorithm, NLB_ALG_ROUND_ROBIN);
+	cr_assert_eq(cfg->groups[0].n_targets, 2);
+	cr_expect_str_eq(cfg->groups[0].targets[0].addr_text, "127.0.0.1:9001");
+	cr_expect_str_eq(cfg->groups[0].targets[1].addr_text, "127.0.0.1:9002");
+	nlb_config_free(cfg);
+}
+
+Test(config, error_buffer_may_be_small_or_absent)
+{
+	static const char text[] = "workers = 5000;\n";
+	struct loaded l;
+	load_text(text, &l);
+	cr_assert_eq(l.r, -EINVAL);
+
+	/* Same file again, written to a tiny buffer and to none. */
+	char path[] = "/tmp/nlb-test-config-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	ssize_t w = write(fd, text, sizeof(text) - 1);
+	close(fd);
+	struct nlb_config *cfg;
+	char small[8];
+	memset(small, 'x', sizeof(small));
+	int r1 = nlb_config_load(path, &cfg, small, sizeof(small));
+	int r2 = nlb_config_load(path, &cfg, NULL, 0);
+	unlink(path);
+	cr_assert_eq(w, (ssize_t)sizeof(text) - 1);
+	cr_expect_eq(r1, -EINVAL);
+	cr_expect_eq(r2, -EINVAL);
+	cr_expect_eq(small[sizeof(small) - 1], '\0');
+	cr_expect_eq(strncmp(small, l.err, sizeof(small) - 1), 0);
+}
