@@ -39,6 +39,12 @@
  * connections, so one fast flow cannot starve the loop. */
 #define NLB_SPLICE_ROUNDS 8u
 
+/* forwarding = "auto": a direction whose receives fill this many whole
+ * buffers in a row is bulk, and moves from copy to splice for the rest
+ * of its life (HAProxy's splice-auto idea).  Request/response traffic
+ * never gets there and keeps the copy path, faster for small messages. */
+#define NLB_AUTO_SPLICE_STREAK 4u
+
 /* Connection objects are allocated in chunks of this many, never moved. */
 #define NLB_CONN_CHUNK 1024u
 

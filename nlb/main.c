@@ -42,13 +42,6 @@ static void raise_nofile(void)
 		nlb_info("file descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
-static enum nlb_forwarding resolve_forwarding(enum nlb_forwarding f)
-{
-	/* auto = copy: measured faster on loopback for both small and
-	 * large transfers (README, "Forwarding modes"). */
-	return f == NLB_FWD_AUTO ? NLB_FWD_COPY : f;
-}
-
 static void log_stats(struct worker *workers, unsigned n)
 {
 	char line[1024];
@@ -72,7 +65,7 @@ static int run(struct nlb_config *cfg)
 {
 	struct nlb_runtime rt = {
 		.cfg = cfg,
-		.forwarding = resolve_forwarding(cfg->forwarding),
+		.forwarding = cfg->forwarding,
 		.n_workers = cfg->workers,
 	};
 	int status = 1;

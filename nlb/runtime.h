@@ -24,7 +24,7 @@ struct group_rt {
 
 struct nlb_runtime {
 	const struct nlb_config *cfg;
-	enum nlb_forwarding forwarding;	/* resolved: splice or copy */
+	enum nlb_forwarding forwarding;	/* auto = copy, moving bulk directions to splice */
 	unsigned n_workers;
 	struct listener_rt *listeners;
 	struct group_rt *groups;

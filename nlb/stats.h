@@ -22,6 +22,7 @@
 	X(shutdown_reset)  /* connections reset at the shutdown deadline */   \
 	X(bytes_in)        /* bytes from clients to targets */                \
 	X(bytes_out)       /* bytes from targets to clients */                \
+	X(auto_splice)     /* directions moved from copy to splice (auto) */  \
 	X(accept_paused)   /* times accepting paused for lack of fds */       \
 	X(nomem)           /* connections refused for lack of memory/fds */
 

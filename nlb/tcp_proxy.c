@@ -266,9 +266,10 @@ static void conn_finalize(struct worker *w, struct conn *c)
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
 	for (int d = 0; d < 2; d++) {
 		struct half *h = &c->half[d];
-		if (w->bufs.br)
+		if (h->pipe != NO_IDX)
+			half_release_pipe(w, h);
+		else if (w->bufs.br)
 			half_drop_queue(w, h);
-		half_release_pipe(w, h);
 	}
 	if (c->reset) {
 		set_linger0(c->cfd);
@@ -337,6 +338,34 @@ static void half_shutdown(struct worker *w, struct conn *c, int dir)
 
 /* ---- copy path ------------------------------------------------------ */
 
+static void arm_poll(struct worker *w, struct conn *c, int dir, bool out);
+
+/* auto: once the copy side of a bulk direction is quiet (receive ended,
+ * queue sent), hand the socket to the splice path; order is kept
+ * because nothing is read from the socket in between. */
+static void half_try_splice(struct worker *w, struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+	if (c->state != CONN_OPEN ||
+	    (h->flags & (HALF_RECV | HALF_SEND | HALF_POLL_IN | HALF_EOF)) ||
+	    h->head != NO_BUF)
+		return;
+	h->queued = 0;
+	arm_poll(w, c, dir, false);
+}
+
+static void cancel_recv(struct worker *w, struct conn *c, int dir)
+{
+	struct half *h = &c->half[dir];
+	if (!(h->flags & HALF_RECV) || (h->flags & HALF_RECV_CANCEL))
+		return;
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_cancel64(sqe, conn_ud(c, (enum op)(OP_RECV + dir)), 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	h->flags |= HALF_RECV_CANCEL;
+}
+
 static void arm_recv(struct worker *w, struct conn *c, int dir)
 {
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
@@ -352,7 +381,7 @@ static void maybe_rearm_recv(struct worker *w, struct conn *c, int dir)
 {
 	struct half *h = &c->half[dir];
 	if (c->state != CONN_OPEN ||
-	    (h->flags & (HALF_RECV | HALF_EOF | HALF_STARVED)) ||
+	    (h->flags & (HALF_RECV | HALF_EOF | HALF_STARVED | HALF_SPLICE)) ||
 	    h->queued >= NLB_DIR_LOW_WATER)
 		return;
 	arm_recv(w, c, dir);
@@ -431,19 +460,23 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 		start_send(w, c, dir);
 		if (c->state != CONN_OPEN)
 			return;
+		if (w->rt->forwarding == NLB_FWD_AUTO && !(h->flags & HALF_SPLICE)) {
+			h->full_streak = (uint32_t)res == NLB_BUF_SIZE ? h->full_streak + 1 : 0;
+			if (h->full_streak >= NLB_AUTO_SPLICE_STREAK) {
+				h->flags |= HALF_SPLICE;
+				STAT_INC(&w->stats, auto_splice);
+				cancel_recv(w, c, dir);
+			}
+		}
 		/* Backpressure: the destination is slower than the source.
 		 * Stop receiving (the kernel's socket buffer and TCP window
 		 * push back on the sender) until the queue drains. */
-		if (h->queued >= NLB_DIR_HIGH_WATER && (h->flags & HALF_RECV) &&
-		    !(h->flags & HALF_RECV_CANCEL)) {
-			struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-			io_uring_prep_cancel64(sqe, conn_ud(c, (enum op)(OP_RECV + dir)), 0);
-			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-			h->flags |= HALF_RECV_CANCEL;
-		}
-		if (!more)
+		if (h->queued >= NLB_DIR_HIGH_WATER)
+			cancel_recv(w, c, dir);
+		if (!more) {
 			maybe_rearm_recv(w, c, dir);
+			half_try_splice(w, c, dir);
+		}
 		return;
 	}
 	if (res == 0) {
@@ -453,6 +486,10 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 		return;
 	}
 	if (res == -ENOBUFS) {
+		if (h->flags & HALF_SPLICE) {
+			half_try_splice(w, c, dir);
+			return;
+		}
 		/* The worker's buffers are all queued somewhere: wait for some
 		 * to come back rather than spinning on the kernel. */
 		if (w->n_starved == w->cap_starved) {
@@ -472,6 +509,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 	}
 	if (res == -ECANCELED) {
 		maybe_rearm_recv(w, c, dir);
+		half_try_splice(w, c, dir);
 		return;
 	}
 	count_reset(w, dir, true);
@@ -544,12 +582,14 @@ static void on_send(struct worker *w, struct conn *c, int dir, int res)
 		return;
 	}
 	maybe_rearm_recv(w, c, dir);
+	half_try_splice(w, c, dir);
 }
 
 /* ---- splice path ---------------------------------------------------- */
 
 static void arm_poll(struct worker *w, struct conn *c, int dir, bool out)
 {
+	c->half[dir].flags |= HALF_SPLICE;
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	if (out) {
 		io_uring_prep_poll_add(sqe, half_dst(c, dir), POLLOUT);
@@ -864,7 +904,7 @@ int tcp_worker_init(struct worker *w)
 	w->sctx_free = NO_IDX;
 	w->pipes_free = NO_IDX;
 	w->pipe_slots_free = NO_IDX;
-	if (w->rt->forwarding != NLB_FWD_COPY)
+	if (w->rt->forwarding == NLB_FWD_SPLICE)
 		return 0;
 	int ret = nlb_bufring_init(&w->ring, &w->bufs, NLB_BUF_GROUP, NLB_BUF_COUNT, NLB_BUF_SIZE);
 	if (ret < 0)

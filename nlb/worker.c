@@ -176,6 +176,7 @@ static int worker_init(struct worker *w)
 	w->ring_ready = true;
 	unsigned iowq[2] = { NLB_IOWQ_MAX_WORKERS, NLB_IOWQ_MAX_WORKERS };
 	io_uring_register_iowq_max_workers(&w->ring, iowq);
+	io_uring_register_iowq_aff(&w->ring, sizeof(set), &set);
 	if (w->id == 0)
 		nlb_info("io_uring: single_issuer=%d defer_taskrun=%d coop_taskrun=%d",
 			 w->feat.single_issuer, w->feat.defer_taskrun, w->feat.coop_taskrun);

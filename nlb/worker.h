@@ -58,12 +58,14 @@ enum half_flag {
 	HALF_POLL_IN = 1 << 6,		/* multishot poll on the source (splice) */
 	HALF_POLL_OUT = 1 << 7,		/* poll for room on the destination */
 	HALF_MORE = 1 << 8,		/* a resume NOP is queued (splice) */
+	HALF_SPLICE = 1 << 9,		/* auto: this direction moved to splice */
 };
 
 struct half {
 	uint16_t flags;
 	uint16_t head, tail;	/* queued buffer ids (copy), linked by worker->buf_next */
-	uint16_t send_nbufs;	/* buffers in the in-flight send */
+	uint8_t send_nbufs;	/* buffers in the in-flight send */
+	uint8_t full_streak;	/* auto: receives in a row that filled a buffer */
 	uint32_t queued;	/* bytes waiting (copy) or in the pipe (splice) */
 	uint32_t pipe;		/* pipe pool index (splice) or NO_IDX */
 	uint32_t send_ctx;	/* sendmsg context index or NO_IDX */
