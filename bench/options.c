@@ -1,0 +1,307 @@
+/* nlb-bench command line parsing. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char bench_usage[] =
+"usage: nlb-bench serve [--mode echo|discard|source] [--udp|--tcp-udp]\n"
+"                       [--size N] [-t THREADS] ADDR\n"
+"       nlb-bench MODE ADDR [-t THREADS] [-c CONNS] [-d SECONDS | -n COUNT]\n"
+"                       [--size REQ[,RESP]] [--rate PER_SEC] [--timeout MS] [--json]\n"
+"\n"
+"ADDR is 127.0.0.1:9001 or [::1]:9001.  Sizes take a k or m suffix (KiB, MiB).\n"
+"\n"
+"serve: a target server on io_uring, one ring and SO_REUSEPORT socket per thread\n"
+"  --mode echo     write back every byte read; on EOF finish writing, then close\n"
+"  --mode discard  read and drop\n"
+"  --mode source   write --size chunks (default 64k) until the peer closes\n"
+"  --udp           UDP only: each datagram back to its sender (--mode discard:\n"
+"                  dropped); --tcp-udp: both on the same port\n"
+"  -t THREADS      default 1\n"
+"\n"
+"client MODEs:\n"
+"  tcp_rr      request/response on CONNS persistent connections\n"
+"  tcp_crr     connect, one request/response, close; reports connections/s\n"
+"  tcp_stream  send REQ-byte chunks (default 64k) as fast as possible; Gbit/s\n"
+"  udp_rr      datagram request/response, one UDP socket (source port) per flow\n"
+"  -t THREADS     threads, each with its own io_uring (default: CPUs)\n"
+"  -c CONNS       connections or flows, split across threads (default 16)\n"
+"  -d SECONDS     run time (default 10); -n COUNT: stop after COUNT requests\n"
+"  --size REQ[,RESP]  request and response bytes (default 64,REQ); against\n"
+"                 serve --mode echo RESP must equal REQ; udp_rr needs REQ >= 8\n"
+"  --rate PER_SEC open loop: total requests/s spread over connections, latency\n"
+"                 measured from each request's intended send time\n"
+"  --timeout MS   a request unanswered this long is a timeout (default 5000)\n"
+"  --json         print one JSON object instead of text\n"
+"\n"
+"Output: throughput; latency p50 p90 p99 p99.9 max in microseconds; requests =\n"
+"answered + errors (refused, reset, timeout, short, other) + in flight at the\n"
+"deadline (0 with -n).  tcp_stream counts each send as a request, answered when\n"
+"the kernel has taken all of it.  Progress each second when stdout is a tty.\n";
+
+static const char *const mode_names[] = {
+	[BENCH_SERVE] = "serve",
+	[BENCH_TCP_RR] = "tcp_rr",
+	[BENCH_TCP_CRR] = "tcp_crr",
+	[BENCH_TCP_STREAM] = "tcp_stream",
+	[BENCH_UDP_RR] = "udp_rr",
+};
+
+static const char *const serve_mode_names[] = {
+	[BENCH_SERVE_ECHO] = "echo",
+	[BENCH_SERVE_DISCARD] = "discard",
+	[BENCH_SERVE_SOURCE] = "source",
+};
+
+const char *bench_mode_name(enum bench_mode m)
+{
+	return (unsigned)m < sizeof(mode_names) / sizeof(mode_names[0]) ? mode_names[m] : "?";
+}
+
+const char *bench_serve_mode_name(enum bench_serve_mode m)
+{
+	return (unsigned)m < sizeof(serve_mode_names) / sizeof(serve_mode_names[0]) ?
+		serve_mode_names[m] : "?";
+}
+
+/* "123", "64k", "1m": bytes, 1..BENCH_MAX_SIZE.  *end is where it stopped. */
+static int parse_size(const char *s, size_t *out, const char **end)
+{
+	char *e;
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &e, 10);
+	if (errno != 0)
+		return -EINVAL;
+	if (*e == 'k' || *e == 'K') {
+		v *= 1024;
+		e++;
+	} else if (*e == 'm' || *e == 'M') {
+		v *= 1024 * 1024;
+		e++;
+	}
+	if (v == 0 || v > BENCH_MAX_SIZE)
+		return -EINVAL;
+	*out = (size_t)v;
+	*end = e;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *e;
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &e, 10);
+	if (errno != 0 || *e != '\0' || v == 0 || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_double(const char *s, double max, double *out)
+{
+	char *e;
+	errno = 0;
+	double v = strtod(s, &e);
+	if (errno != 0 || e == s || *e != '\0' || !isfinite(v) || v <= 0 || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+enum {
+	OPT_MODE = 256,
+	OPT_UDP,
+	OPT_TCP_UDP,
+	OPT_SIZE,
+	OPT_RATE,
+	OPT_TIMEOUT,
+	OPT_JSON,
+};
+
+static const struct option long_opts[] = {
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "udp", no_argument, NULL, OPT_UDP },
+	{ "tcp-udp", no_argument, NULL, OPT_TCP_UDP },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "threads", required_argument, NULL, 't' },
+	{ "connections", required_argument, NULL, 'c' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+
+int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
+		     char *err, size_t errlen)
+{
+	memset(o, 0, sizeof(*o));
+	o->tcp = 1;
+	o->conns = BENCH_DEF_CONNS;
+	o->timeout_ms = BENCH_DEF_TIMEOUT_MS;
+	int threads_given = 0, duration_given = 0, mode_given = 0;
+	int client_only = 0, serve_only = 0;
+	err[0] = '\0';
+
+	if (argc < 2)
+		FAIL("missing MODE");
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return 1;
+	size_t m;
+	for (m = 0; m < sizeof(mode_names) / sizeof(mode_names[0]); m++)
+		if (strcmp(argv[1], mode_names[m]) == 0)
+			break;
+	if (m == sizeof(mode_names) / sizeof(mode_names[0]))
+		FAIL("unknown mode '%s' (serve, tcp_rr, tcp_crr, tcp_stream, udp_rr)", argv[1]);
+	o->mode = (enum bench_mode)m;
+	o->mode_name = mode_names[m];
+
+	optind = 1;
+	opterr = 0;
+	int c;
+	unsigned long long u;
+	const char *end;
+	while ((c = getopt_long(argc - 1, argv + 1, ":t:c:d:n:h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MODE:
+			serve_only = 1;
+			mode_given = 1;
+			if (strcmp(optarg, "echo") == 0)
+				o->serve_mode = BENCH_SERVE_ECHO;
+			else if (strcmp(optarg, "discard") == 0)
+				o->serve_mode = BENCH_SERVE_DISCARD;
+			else if (strcmp(optarg, "source") == 0)
+				o->serve_mode = BENCH_SERVE_SOURCE;
+			else
+				FAIL("--mode: '%s' is not echo, discard or source", optarg);
+			break;
+		case OPT_UDP:
+			serve_only = 1;
+			o->tcp = 0;
+			o->udp = 1;
+			break;
+		case OPT_TCP_UDP:
+			serve_only = 1;
+			o->tcp = 1;
+			o->udp = 1;
+			break;
+		case OPT_SIZE:
+			if (parse_size(optarg, &o->req_size, &end) != 0)
+				FAIL("--size: '%s' is not a size in 1..64m", optarg);
+			o->resp_size = o->req_size;
+			if (*end == ',') {
+				if (parse_size(end + 1, &o->resp_size, &end) != 0 || *end != '\0')
+					FAIL("--size: '%s' is not REQ[,RESP]", optarg);
+				client_only = 1;
+			} else if (*end != '\0') {
+				FAIL("--size: '%s' is not REQ[,RESP]", optarg);
+			}
+			o->size_given = 1;
+			break;
+		case OPT_RATE:
+			client_only = 1;
+			if (parse_double(optarg, 1e9, &o->rate) != 0)
+				FAIL("--rate: '%s' is not a rate in (0, 1e9]", optarg);
+			break;
+		case OPT_TIMEOUT:
+			client_only = 1;
+			if (parse_uint(optarg, 3600u * 1000, &u) != 0)
+				FAIL("--timeout: '%s' is not milliseconds in 1..3600000", optarg);
+			o->timeout_ms = u;
+			break;
+		case OPT_JSON:
+			client_only = 1;
+			o->json = 1;
+			break;
+		case 't':
+			if (parse_uint(optarg, BENCH_MAX_THREADS, &u) != 0)
+				FAIL("-t: '%s' is not a thread count in 1..%u", optarg, BENCH_MAX_THREADS);
+			o->threads = (unsigned)u;
+			threads_given = 1;
+			break;
+		case 'c':
+			client_only = 1;
+			if (parse_uint(optarg, BENCH_MAX_CONNS, &u) != 0)
+				FAIL("-c: '%s' is not a connection count in 1..%u", optarg, BENCH_MAX_CONNS);
+			o->conns = (unsigned)u;
+			break;
+		case 'd':
+			client_only = 1;
+			if (parse_double(optarg, 365.0 * 86400, &o->duration_s) != 0)
+				FAIL("-d: '%s' is not a duration in seconds", optarg);
+			duration_given = 1;
+			break;
+		case 'n':
+			client_only = 1;
+			if (parse_uint(optarg, UINT64_MAX / 2, &u) != 0)
+				FAIL("-n: '%s' is not a positive count", optarg);
+			o->count = u;
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			FAIL("option '%s' needs a value", argv[optind > 1 ? optind : 1]);
+		default:
+			FAIL("unknown option '%s'", argv[optind > 1 ? optind : 1]);
+		}
+	}
+	/* getopt_long permutes, so the operands are at the end. */
+	int operands = argc - 1 - optind;
+	if (operands != 1)
+		FAIL(operands == 0 ? "missing ADDR" : "more than one ADDR");
+	const char *addr = argv[1 + optind];
+	if (nlb_addr_parse(addr, o->mode == BENCH_SERVE, &o->addr) != 0)
+		FAIL("'%s' is not an address like 127.0.0.1:9001 or [::1]:9001", addr);
+	snprintf(o->addr_text, sizeof(o->addr_text), "%s", addr);
+
+	if (o->mode == BENCH_SERVE) {
+		if (client_only)
+			FAIL("serve takes --mode, --udp, --tcp-udp, --size N and -t only");
+		if (!threads_given)
+			o->threads = 1;
+		if (!o->size_given)
+			o->req_size = BENCH_DEF_STREAM_SIZE;
+		o->resp_size = o->req_size;
+		(void)mode_given;
+		return 0;
+	}
+
+	if (serve_only)
+		FAIL("--mode, --udp and --tcp-udp are for serve");
+	if (!threads_given) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o->threads = n > 0 ? (unsigned)n : 1;
+		if (o->threads > BENCH_MAX_THREADS)
+			o->threads = BENCH_MAX_THREADS;
+	}
+	if (!o->size_given) {
+		o->req_size = o->mode == BENCH_TCP_STREAM ? BENCH_DEF_STREAM_SIZE : BENCH_DEF_RR_SIZE;
+		o->resp_size = o->req_size;
+	}
+	if (o->mode == BENCH_TCP_STREAM)
+		o->resp_size = 0;
+	if (o->mode == BENCH_UDP_RR) {
+		if (o->req_size < BENCH_MIN_UDP_SIZE || o->req_size > BENCH_MAX_UDP_SIZE ||
+		    o->resp_size < BENCH_MIN_UDP_SIZE || o->resp_size > BENCH_MAX_UDP_SIZE)
+			FAIL("udp_rr: --size must be in %u..%u", BENCH_MIN_UDP_SIZE, BENCH_MAX_UDP_SIZE);
+	}
+	if (!duration_given)
+		o->duration_s = o->count ? 0.0 : BENCH_DEF_DURATION_S;
+	if (o->threads > o->conns)
+		o->threads = o->conns;
+	return 0;
+}

@@ -1,0 +1,107 @@
+/* Text and JSON reports of a client run. */
+#include "report.h"
+
+#include <inttypes.h>
+
+static const char *const err_names[LOAD_ERR_KINDS] = {
+	[LOAD_ERR_REFUSED] = "refused",
+	[LOAD_ERR_RESET] = "reset",
+	[LOAD_ERR_TIMEOUT] = "timeout",
+	[LOAD_ERR_SHORT] = "short",
+	[LOAD_ERR_OTHER] = "other",
+};
+
+uint64_t bench_result_errors(const struct bench_result *r)
+{
+	uint64_t n = 0;
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		n += r->st.errors[k];
+	return n;
+}
+
+double bench_result_rate(const struct bench_result *r)
+{
+	return r->duration_s > 0 ? (double)r->st.responses / r->duration_s : 0.0;
+}
+
+double bench_result_gbit(const struct bench_result *r)
+{
+	if (r->duration_s <= 0)
+		return 0.0;
+	return (double)(r->st.bytes_out + r->st.bytes_in) * 8.0 / r->duration_s / 1e9;
+}
+
+static const char *rate_unit(const struct bench_opts *o)
+{
+	switch (o->mode) {
+	case BENCH_TCP_CRR:
+		return "conn/s";
+	case BENCH_UDP_RR:
+		return "datagrams/s";
+	case BENCH_TCP_STREAM:
+		return "sends/s";
+	default:
+		return "req/s";
+	}
+}
+
+static double us(const struct bench_result *r, double p)
+{
+	return (double)nlb_hist_percentile(r->hist, p) / 1000.0;
+}
+
+void bench_report_text(FILE *f, const struct bench_result *r)
+{
+	const struct bench_opts *o = r->o;
+	fprintf(f, "%s %s: %u thread%s, %u connection%s, %.2f s, ", o->mode_name, o->addr_text,
+		r->threads, r->threads == 1 ? "" : "s", r->conns, r->conns == 1 ? "" : "s",
+		r->duration_s);
+	if (o->mode == BENCH_TCP_STREAM)
+		fprintf(f, "%zu-byte sends", o->req_size);
+	else
+		fprintf(f, "%zu/%zu bytes", o->req_size, o->resp_size);
+	if (o->rate > 0)
+		fprintf(f, ", open loop at %.0f/s\n", o->rate);
+	else
+		fprintf(f, ", closed loop\n");
+
+	if (o->mode == BENCH_TCP_STREAM)
+		fprintf(f, "  throughput  %.2f Gbit/s  (%.0f %s)\n", bench_result_gbit(r),
+			bench_result_rate(r), rate_unit(o));
+	else
+		fprintf(f, "  throughput  %.1f %s  (%.3f Gbit/s payload)\n", bench_result_rate(r),
+			rate_unit(o), bench_result_gbit(r));
+	fprintf(f, "  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (mean %.1f)\n",
+		us(r, 50), us(r, 90), us(r, 99), us(r, 99.9), us(r, 100),
+		nlb_hist_mean(r->hist) / 1000.0);
+	fprintf(f, "  requests    %" PRIu64 " = %" PRIu64 " answered + %" PRIu64
+		" errors + %" PRIu64 " in flight\n", r->st.requests, r->st.responses,
+		bench_result_errors(r), r->st.in_flight);
+	fprintf(f, "  errors     ");
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		fprintf(f, " %s %" PRIu64, err_names[k], r->st.errors[k]);
+	fprintf(f, "\n");
+}
+
+void bench_report_json(FILE *f, const struct bench_result *r)
+{
+	const struct bench_opts *o = r->o;
+	fprintf(f, "{\"mode\":\"%s\",\"target\":\"%s\",\"threads\":%u,\"connections\":%u,"
+		"\"duration_s\":%.3f,\"request_bytes\":%zu,\"response_bytes\":%zu,",
+		o->mode_name, o->addr_text, r->threads, r->conns, r->duration_s,
+		o->req_size, o->resp_size);
+	if (o->rate > 0)
+		fprintf(f, "\"target_rate_per_s\":%.3f,", o->rate);
+	fprintf(f, "\"requests\":%" PRIu64 ",\"responses\":%" PRIu64 ",\"in_flight\":%" PRIu64
+		",\"errors_total\":%" PRIu64 ",\"rate_per_s\":%.3f,\"gbit_per_s\":%.6f,"
+		"\"bytes_sent\":%" PRIu64 ",\"bytes_received\":%" PRIu64 ",",
+		r->st.requests, r->st.responses, r->st.in_flight, bench_result_errors(r),
+		bench_result_rate(r), bench_result_gbit(r), r->st.bytes_out, r->st.bytes_in);
+	fprintf(f, "\"latency_us\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+		"\"max\":%.3f,\"mean\":%.3f},", us(r, 50), us(r, 90), us(r, 99), us(r, 99.9),
+		us(r, 100), nlb_hist_mean(r->hist) / 1000.0);
+	fprintf(f, "\"errors\":{");
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], r->st.errors[k]);
+	fprintf(f, "}}\n");
+}

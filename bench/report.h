@@ -1,0 +1,29 @@
+/* The result of a client run, printed as text or as one JSON object. */
+#ifndef BENCH_REPORT_H
+#define BENCH_REPORT_H
+
+#include <stdio.h>
+
+#include "histogram.h"
+#include "load.h"
+#include "options.h"
+
+struct bench_result {
+	const struct bench_opts *o;
+	unsigned threads;
+	unsigned conns;
+	double duration_s;
+	struct load_stats st;		/* summed over threads */
+	const struct nlb_hist *hist;	/* latency, ns, merged */
+};
+
+uint64_t bench_result_errors(const struct bench_result *r);
+/* Answered requests per second (connections/s for tcp_crr). */
+double bench_result_rate(const struct bench_result *r);
+/* Payload bits per second both ways, in Gbit/s. */
+double bench_result_gbit(const struct bench_result *r);
+
+void bench_report_text(FILE *f, const struct bench_result *r);
+void bench_report_json(FILE *f, const struct bench_result *r);
+
+#endif
