@@ -346,11 +346,10 @@ static void arm_poll(struct worker *w, struct conn *c, int dir, bool out);
 static void half_try_splice(struct worker *w, struct conn *c, int dir)
 {
 	struct half *h = &c->half[dir];
-	if (c->state != CONN_OPEN ||
-	    (h->flags & (HALF_RECV | HALF_SEND | HALF_POLL_IN | HALF_EOF)) ||
+	if (c->state != CONN_OPEN || !(h->flags & HALF_SPLICE) ||
+	    (h->flags & (HALF_RECV | HALF_SEND | HALF_POLL_IN | HALF_POLL_OUT | HALF_EOF)) ||
 	    h->head != NO_BUF)
 		return;
-	h->queued = 0;
 	arm_poll(w, c, dir, false);
 }
 
@@ -398,7 +397,7 @@ static void start_send(struct worker *w, struct conn *c, int dir)
 	unsigned n = 0;
 	if (w->buf_next[bid] == NO_BUF) {
 		io_uring_prep_send(sqe, dst, nlb_bufring_addr(&w->bufs, bid) + w->buf_off[bid],
-				   w->buf_len[bid] - w->buf_off[bid], MSG_WAITALL | MSG_NOSIGNAL);
+				   w->buf_len[bid] - w->buf_off[bid], MSG_NOSIGNAL);
 		n = 1;
 	} else {
 		uint32_t sidx;
@@ -417,7 +416,7 @@ static void start_send(struct worker *w, struct conn *c, int dir)
 		memset(&s->msg, 0, sizeof(s->msg));
 		s->msg.msg_iov = s->iov;
 		s->msg.msg_iovlen = n;
-		io_uring_prep_sendmsg(sqe, dst, &s->msg, MSG_WAITALL | MSG_NOSIGNAL);
+		io_uring_prep_sendmsg(sqe, dst, &s->msg, MSG_NOSIGNAL);
 		h->send_ctx = sidx;
 	}
 	io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_SEND + dir)));
@@ -549,13 +548,21 @@ static void on_send(struct worker *w, struct conn *c, int dir, int res)
 		conn_maybe_finalize(w, c);
 		return;
 	}
+	if (res == -EAGAIN) {
+		/* Seen under load: io_uring gives up polling a request that
+		 * was polled once and still found no room, hands it to io-wq,
+		 * and there the non-blocking socket says EAGAIN.  Wait for
+		 * room ourselves, then send again. */
+		arm_poll(w, c, dir, true);
+		return;
+	}
 	if (res < 0) {
 		count_reset(w, dir, false);
 		conn_close(w, c, true);
 		return;
 	}
-	/* MSG_WAITALL makes io_uring finish short sends itself; a short
-	 * result still leaves the rest queued, to go out next. */
+	/* No MSG_WAITALL: a short send (the socket buffer filled) leaves
+	 * the rest queued, to go out in the next send. */
 	uint32_t left = (uint32_t)res;
 	for (unsigned i = 0; i < nbufs && left > 0 && h->head != NO_BUF; i++) {
 		uint16_t bid = h->head;
@@ -589,13 +596,13 @@ static void on_send(struct worker *w, struct conn *c, int dir, int res)
 
 static void arm_poll(struct worker *w, struct conn *c, int dir, bool out)
 {
-	c->half[dir].flags |= HALF_SPLICE;
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	if (out) {
 		io_uring_prep_poll_add(sqe, half_dst(c, dir), POLLOUT);
 		io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_POLL_OUT + dir)));
 		c->half[dir].flags |= HALF_POLL_OUT;
 	} else {
+		c->half[dir].flags |= HALF_SPLICE;
 		io_uring_prep_poll_multishot(sqe, half_src(c, dir), POLLIN | POLLRDHUP);
 		io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_POLL_IN + dir)));
 		c->half[dir].flags |= HALF_POLL_IN;
@@ -687,10 +694,14 @@ static void on_poll(struct worker *w, struct conn *c, int dir, enum op kind,
 		conn_maybe_finalize(w, c);
 		return;
 	}
+	if (kind == OP_POLL_OUT && h->head != NO_BUF) {
+		/* Room for a copy-path send that came back with EAGAIN. */
+		start_send(w, c, dir);
+		return;
+	}
 	if (cqe->res >= 0 || kind == OP_SPLICE_MORE)
 		splice_pump(w, c, dir);
-	if (c->state == CONN_OPEN && !(h->flags & (HALF_POLL_IN | HALF_EOF)))
-		arm_poll(w, c, dir, false);
+	half_try_splice(w, c, dir);
 }
 
 /* ---- connecting ----------------------------------------------------- */
