@@ -41,7 +41,7 @@ NLB_OBJ   := $(NLB_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev
+DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd
 
 .PHONY: all deps test run install clean
 
@@ -84,6 +84,7 @@ deps:
 # Tests run the real binaries; TEST_ARGS passes options to Criterion
 # (e.g. TEST_ARGS='--filter=proxy/*').
 test: deps $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/nlb-tests
+	LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
 	NLB_SRCDIR=$(CURDIR) $(BUILD)/nlb-tests --jobs=2 $(TEST_ARGS)
 
