@@ -737,6 +737,15 @@ static void start_connect(struct worker *w, struct conn *c)
 		c->tried |= 1ull << t;
 	c->attempts++;
 	int fd = socket(tc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {
+		/* The client took the last descriptor: spend the reserve on
+		 * its target socket, and let later clients wait in the
+		 * backlog rather than be accepted and reset. */
+		close(w->reserve_fd);
+		w->reserve_fd = -1;
+		worker_pause_accept(w);
+		fd = socket(tc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
 	if (fd < 0) {
 		STAT_INC(&w->stats, nomem);
 		conn_close(w, c, true);

@@ -6,6 +6,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +65,11 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 	} else if (accept_error_is_resource(-cqe->res)) {
 		/* Out of descriptors: back off instead of spinning on
 		 * accept; clients wait in the backlog meanwhile. */
-		if (!wl->paused)
+		if (!wl->paused) {
 			nlb_warn("worker %u: listener %s: accept paused: %s", w->id,
 				 w->rt->listeners[lidx].conf->name, strerror(-cqe->res));
-		STAT_INC(&w->stats, accept_paused);
+			STAT_INC(&w->stats, accept_paused);
+		}
 		wl->paused = true;
 		wl->resume_ms = w->now_ms + NLB_ACCEPT_PAUSE_MS;
 	} else if (cqe->res != -ECANCELED && cqe->res != -EINTR && cqe->res != -ECONNABORTED) {
@@ -103,12 +105,28 @@ static void begin_stop(struct worker *w)
 		nlb_info("worker %u: stopped accepting, %u connections to drain", w->id, w->live);
 }
 
+/* Out of descriptors: stop accepting for a while.  An armed multishot
+ * accept fails with EMFILE on its own and is not re-armed while paused. */
+void worker_pause_accept(struct worker *w)
+{
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		if (!wl->paused)
+			STAT_INC(&w->stats, accept_paused);
+		wl->paused = true;
+		wl->resume_ms = w->now_ms + NLB_ACCEPT_PAUSE_MS;
+	}
+}
+
 static void on_tick(struct worker *w)
 {
 	tcp_tick(w);
+	if (w->reserve_fd < 0)
+		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
-		if (wl->paused && w->now_ms >= wl->resume_ms && !w->stopping) {
+		if (wl->paused && w->now_ms >= wl->resume_ms && !w->stopping &&
+		    w->reserve_fd >= 0) {
 			wl->paused = false;
 			if (!wl->accepting)
 				arm_accept(w, (uint32_t)l);
@@ -193,6 +211,7 @@ static int worker_init(struct worker *w)
 	w->listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*w->listeners));
 	if (!w->listeners)
 		return -ENOMEM;
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->now_ms = clock_ms();
 	uint64_t t = tick_ms(cfg);
 	w->tick_ts.tv_sec = (long long)(t / 1000);
@@ -251,6 +270,8 @@ static void *worker_main(void *arg)
 		io_uring_queue_exit(&w->ring);
 	}
 	backend_worker_free(w);
+	if (w->listeners && w->reserve_fd >= 0)
+		close(w->reserve_fd);
 	free(w->listeners);
 	w->listeners = NULL;
 	return NULL;

@@ -138,6 +138,10 @@ struct worker {
 	struct __kernel_timespec tick_ts;
 
 	struct worker_listener *listeners;
+	/* A descriptor held back for the moment the limit is reached: freed
+	 * so an accepted client still gets its target socket, while accept
+	 * pauses; taken again once descriptors come back. */
+	int reserve_fd;
 
 	/* connection slots, in chunks that never move */
 	struct conn **chunks;
@@ -165,6 +169,7 @@ struct worker {
 };
 
 int worker_start(struct worker *w);
+void worker_pause_accept(struct worker *w);
 void worker_stop(struct worker *w);	/* from another thread */
 
 static inline struct conn *conn_at(struct worker *w, uint32_t idx)

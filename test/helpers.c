@@ -523,10 +523,15 @@ struct t_nlb *t_spawn(const char *const argv[], const struct t_spawn_opts *o)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
-		if (o && o->nofile_soft > 0) {
+		if (o && (o->nofile_soft > 0 || o->nofile_hard > 0)) {
 			struct rlimit rl;
 			if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-				rl.rlim_cur = (rlim_t)o->nofile_soft;
+				if (o->nofile_hard > 0)
+					rl.rlim_max = (rlim_t)o->nofile_hard;
+				if (o->nofile_soft > 0)
+					rl.rlim_cur = (rlim_t)o->nofile_soft;
+				if (rl.rlim_cur > rl.rlim_max)
+					rl.rlim_cur = rl.rlim_max;
 				setrlimit(RLIMIT_NOFILE, &rl);
 			}
 		}
@@ -566,6 +571,17 @@ struct t_nlb *t_nlb_start(const char *config_path)
 	}
 	const char *argv[] = { bin, "-c", config_path, NULL };
 	return t_spawn(argv, NULL);
+}
+
+struct t_nlb *t_nlb_start_opts(const char *config_path, const struct t_spawn_opts *o)
+{
+	const char *bin = t_nlb_bin();
+	if (!bin) {
+		errno = ENOENT;
+		return NULL;
+	}
+	const char *argv[] = { bin, "-c", config_path, NULL };
+	return t_spawn(argv, o);
 }
 
 static int exit_code(int status)

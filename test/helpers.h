@@ -130,6 +130,7 @@ struct t_nlb {
 /* Options for t_spawn; zero means "inherit". */
 struct t_spawn_opts {
 	long nofile_soft;		/* RLIMIT_NOFILE soft limit in the child */
+	long nofile_hard;		/* and hard limit (0: unchanged) */
 };
 
 /* Forks and execs argv (argv[0] is the program path) with stdin from
@@ -143,6 +144,7 @@ const char *t_nlb_bin(void);
 
 /* Runs "$NLB_BIN -c config_path". */
 struct t_nlb *t_nlb_start(const char *config_path);
+struct t_nlb *t_nlb_start_opts(const char *config_path, const struct t_spawn_opts *o);
 
 /* Waits until something listens on 127.0.0.1:port (read from
  * /proc/net/tcp, so no connection is made that nlb would proxy and count),

@@ -1096,3 +1096,66 @@ T_TEST(proxy, raises_nofile, .timeout = 30)
 	px_free(&p);
 	t_server_free(echo);
 }
+
+/* Descriptors run out: nlb holds 64 (soft and hard), so about 25 proxied
+ * connections fit.  Clients beyond that must wait in the backlog, not be
+ * accepted and reset, and be served once earlier connections close. */
+T_TEST(proxy, fd_exhaustion_pauses_accept, .timeout = 60)
+{
+	enum { N = 40, NOFILE = 64 };
+	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(echo);
+	struct px p;
+	px_init(&p, "auto");
+	p.conf.workers = 1;
+	px_target(&p, t_server_port(echo));
+	p.conf_path = t_write_proxy_config(&p.conf);
+	T_ASSERT(p.conf_path, ": writing config: %s", strerror(errno));
+	struct t_spawn_opts so = { .nofile_soft = NOFILE, .nofile_hard = NOFILE };
+	p.nlb = t_nlb_start_opts(p.conf_path, &so);
+	T_ASSERT(p.nlb, ": starting nlb: %s", strerror(errno));
+	px_assert(&p, t_nlb_wait_listening(p.nlb, p.conf.listen_port, 5000) == 0,
+		  "nlb is not listening");
+
+	static int fds[N];
+	static bool served[N];
+	int n_served = 0;
+	for (int i = 0; i < N; i++) {
+		fds[i] = px_connect(&p);
+		char msg[9];
+		snprintf(msg, sizeof msg, "%08d", i);
+		served[i] = t_round_trip(fds[i], msg, 8, 300) == 0;
+		n_served += served[i];
+	}
+	px_assert(&p, n_served > 0 && n_served < N,
+		  "%d of %d served with %d descriptors (want some, not all)", n_served, N, NOFILE);
+	/* Free descriptors: close every served connection. */
+	for (int i = 0; i < N; i++) {
+		if (served[i]) {
+			t_close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	/* The rest sent their request into the backlog; each must now get its
+	 * answer, none a reset. */
+	int late = 0;
+	for (int i = 0; i < N; i++) {
+		if (fds[i] < 0)
+			continue;
+		char want[9], got[8];
+		snprintf(want, sizeof want, "%08d", i);
+		ssize_t r = t_read_full(fds[i], got, 8, 10000);
+		px_assert(&p, r == 8 && memcmp(got, want, 8) == 0,
+			  "waiting connection %d: %s", i,
+			  r < 0 ? strerror((int)-r) : "short answer");
+		late++;
+		t_close(fds[i]);
+	}
+	cr_expect_eq(n_served + late, N);
+	px_stop_ok(&p);
+	cr_expect_gt(px_stat(&p, "accept_paused"), 0, "accept never paused");
+	cr_expect_eq(px_stat(&p, "nomem"), 0, "clients were reset for lack of descriptors");
+	cr_expect_eq(px_stat(&p, "accepted"), N);
+	px_free(&p);
+	t_server_free(echo);
+}
