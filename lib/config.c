@@ -3,6 +3,9 @@
  * applies the tables and reports the first error as "FILE:LINE: message". */
 #include "config.h"
 
+#include "maglev.h"
+#include "tuple_hash.h"
+
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -29,7 +32,15 @@ static const char *const protocol_names[] = {
 };
 
 static const char *const algorithm_names[] = {
+	[NLB_ALG_MAGLEV] = "maglev",
 	[NLB_ALG_ROUND_ROBIN] = "round_robin",
+	[NLB_ALG_LEAST_CONN] = "least_conn",
+	[NLB_ALG_RANDOM2] = "random2",
+};
+
+static const char *const hash_field_names[] = {
+	[NLB_HASH_5TUPLE] = "5tuple",
+	[NLB_HASH_SOURCE_IP] = "source_ip",
 };
 
 /* Same order as enum nlb_log_level; log.c owns the names, but the key
@@ -48,6 +59,7 @@ static const char *const log_level_names[] = {
 _Static_assert(sizeof(enum nlb_forwarding) == sizeof(unsigned int), "enum size");
 _Static_assert(sizeof(enum nlb_protocol) == sizeof(unsigned int), "enum size");
 _Static_assert(sizeof(enum nlb_algorithm) == sizeof(unsigned int), "enum size");
+_Static_assert(sizeof(enum nlb_hash_fields) == sizeof(unsigned int), "enum size");
 _Static_assert(sizeof(enum nlb_log_level) == sizeof(unsigned int), "enum size");
 
 static const char *enum_name(const char *const *names, size_t n, unsigned v)
@@ -132,10 +144,15 @@ static const struct key_spec listener_keys[] = {
 
 static const struct key_spec group_keys[] = {
 	STRING_KEY(struct nlb_group_conf, "name", name),
-	ENUM_KEY(struct nlb_group_conf, algorithm, algorithm_names,
-		 NLB_ALG_ROUND_ROBIN),
+	ENUM_KEY(struct nlb_group_conf, algorithm, algorithm_names, NLB_ALG_MAGLEV),
 	UINT_KEY(struct nlb_group_conf, connect_timeout_ms, 1, 600000, 2000),
 	UINT_KEY(struct nlb_group_conf, connect_retries, 0, 16, 2),
+	/* 65537, as in the Maglev paper and Katran: a prime above 100 x
+	 * targets keeps imbalance near 1% up to 655 targets. */
+	UINT_KEY(struct nlb_group_conf, maglev_table_size, 2, NLB_MAGLEV_MAX_SIZE,
+		 NLB_MAGLEV_DEFAULT_SIZE),
+	ENUM_KEY(struct nlb_group_conf, hash_fields, hash_field_names, NLB_HASH_5TUPLE),
+	UINT_KEY(struct nlb_group_conf, hash_seed, 0, LLONG_MAX, 0),
 	LIST_KEY("targets"),
 };
 
@@ -428,6 +445,28 @@ static int load_target(const struct loader *ld, const config_setting_t *g,
 	return 0;
 }
 
+/* The paper's rule, checked at load so a table never silently loses
+ * its balance: M prime, and M >= 100 x targets that take flows. */
+static int check_maglev_size(const struct loader *ld, const config_setting_t *g,
+			     const struct nlb_group_conf *grp, const char *label)
+{
+	if (grp->algorithm != NLB_ALG_MAGLEV)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < grp->n_targets; i++)
+		n += grp->targets[i].weight > 0;
+	size_t m = grp->maglev_table_size;
+	if (nlb_maglev_check(m, n) == 0)
+		return 0;
+	const config_setting_t *at = member_or(g, "maglev_table_size");
+	if (!nlb_is_prime(m))
+		return fail(ld, at, "%s: \"maglev_table_size\" must be a prime (got %zu; %zu is)",
+			    label, m, nlb_next_prime(m));
+	return fail(ld, at, "%s: \"maglev_table_size\" %zu is too small for %zu targets "
+		    "(at least 100 x targets: %zu, a prime)", label, m, n,
+		    nlb_next_prime(100 * n));
+}
+
 static int load_group(const struct loader *ld, const config_setting_t *g,
 		      struct nlb_config *cfg, struct nlb_group_conf *grp)
 {
@@ -466,7 +505,7 @@ static int load_group(const struct loader *ld, const config_setting_t *g,
 			return r;
 		grp->n_targets = i + 1;
 	}
-	return 0;
+	return check_maglev_size(ld, g, grp, label);
 }
 
 /* Which transport protocols a listener binds, so that tcp on :53 and udp

@@ -26,7 +26,10 @@ enum nlb_protocol {
 };
 
 enum nlb_algorithm {
-	NLB_ALG_ROUND_ROBIN = 0,
+	NLB_ALG_MAGLEV = 0,		/* the default */
+	NLB_ALG_ROUND_ROBIN,
+	NLB_ALG_LEAST_CONN,
+	NLB_ALG_RANDOM2,
 };
 
 struct nlb_target_conf {
@@ -41,6 +44,9 @@ struct nlb_group_conf {
 	enum nlb_algorithm algorithm;
 	uint32_t connect_timeout_ms;
 	uint32_t connect_retries;
+	uint32_t maglev_table_size;	/* prime, >= 100 x targets with weight */
+	unsigned hash_fields;		/* enum nlb_hash_fields */
+	uint64_t hash_seed;
 	struct nlb_target_conf *targets;
 	size_t n_targets;
 	int line;

@@ -1,12 +1,139 @@
-/* Target selection.  round_robin is NGINX's smooth weighted round robin:
- * each pick adds every target's weight to its current weight, takes the
- * largest and subtracts the total from it, which spreads a 5:1:1 group as
- * a a b a c a a rather than a a a a a b c.  State is per worker, so with W
- * workers each target is within W picks of its share. */
+/* Target selection and the tables it reads.  Each group publishes an
+ * immutable struct lb_table (effective weights, and the Maglev lookup
+ * table for algorithm maglev) through an atomic pointer; workers read it
+ * without a lock, and a replaced table is freed only after every worker
+ * has passed a quiescent point (qsbr.h).  Algorithms:
+ *   maglev       consistent hash of the flow's tuple (maglev.c); retries
+ *                re-hash, so a refused target's flows spread evenly.
+ *   round_robin  NGINX's smooth weighted round robin, per worker: with W
+ *                workers each target is within W picks of its share.
+ *   least_conn   fewest connections per unit of weight, summed over all
+ *                workers' counters; ties go round the group.
+ *   random2      two random targets, the one with fewer connections per
+ *                unit of weight (power of two choices). */
 #include "backend.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tuple_hash.h"
+
+/* Cache-line rows of 32-bit counters. */
+static size_t active_stride(size_t n_targets)
+{
+	return (n_targets + 15) / 16 * 16;
+}
+
+static struct lb_table *table_build(const struct nlb_group_conf *g, const uint32_t *weights,
+				    int *err)
+{
+	size_t n = g->n_targets;
+	struct lb_table *t = calloc(1, sizeof(*t) + (n ? n : 1) * sizeof(uint32_t));
+	if (!t) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	t->n_targets = (uint32_t)n;
+	for (size_t i = 0; i < n; i++) {
+		t->weight[i] = weights[i];
+		t->n_eligible += weights[i] > 0;
+	}
+	if (g->algorithm == NLB_ALG_MAGLEV && n) {
+		struct nlb_maglev_backend *b = calloc(n, sizeof(*b));
+		if (!b) {
+			free(t);
+			*err = -ENOMEM;
+			return NULL;
+		}
+		/* Keyed by address, not position: the same targets build
+		 * the same table in every nlb, whatever their order. */
+		for (size_t i = 0; i < n; i++) {
+			b[i].key = g->targets[i].addr_text;
+			b[i].weight = weights[i];
+		}
+		*err = nlb_maglev_build(&t->maglev, g->maglev_table_size, b, n, g->hash_seed);
+		free(b);
+		if (*err < 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	*err = 0;
+	return t;
+}
+
+static void table_free(struct lb_table *t)
+{
+	if (!t)
+		return;
+	nlb_maglev_free(&t->maglev);
+	free(t);
+}
+
+int backend_runtime_init(struct nlb_runtime *rt)
+{
+	int ret = nlb_qsbr_init(&rt->qsbr, rt->n_workers);
+	if (ret < 0)
+		return ret;
+	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
+		struct group_rt *grt = &rt->groups[g];
+		const struct nlb_group_conf *gc = grt->conf;
+		grt->active_stride = active_stride(gc->n_targets);
+		grt->active = aligned_alloc(64, rt->n_workers * grt->active_stride * sizeof(uint32_t));
+		if (!grt->active)
+			return -ENOMEM;
+		for (size_t i = 0; i < rt->n_workers * grt->active_stride; i++)
+			atomic_init(&grt->active[i], 0);
+		uint32_t *w = calloc(gc->n_targets ? gc->n_targets : 1, sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		for (size_t i = 0; i < gc->n_targets; i++)
+			w[i] = gc->targets[i].weight;
+		struct lb_table *t = table_build(gc, w, &ret);
+		free(w);
+		if (!t)
+			return ret;
+		atomic_init(&grt->table, t);
+	}
+	return 0;
+}
+
+void backend_runtime_free(struct nlb_runtime *rt)
+{
+	for (size_t g = 0; rt->groups && g < rt->cfg->n_groups; g++) {
+		table_free(atomic_load(&rt->groups[g].table));
+		free(rt->groups[g].active);
+	}
+	nlb_qsbr_free(&rt->qsbr);
+}
+
+int backend_publish(struct nlb_runtime *rt, size_t g, const uint32_t *weights)
+{
+	int err;
+	struct lb_table *t = table_build(rt->groups[g].conf, weights, &err);
+	if (!t)
+		return err;
+	struct lb_table *old = atomic_exchange_explicit(&rt->groups[g].table, t,
+							memory_order_seq_cst);
+	/* A worker blocked in io_uring_enter passes its quiescent point at
+	 * its next tick (<= 100 ms); a stuck one leaks the table rather
+	 * than let anyone free memory it may still read. */
+	if (nlb_qsbr_synchronize(&rt->qsbr, 5000) == 0)
+		table_free(old);
+	return 0;
+}
+
+uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t)
+{
+	const struct group_rt *g = &rt->groups[group];
+	uint64_t sum = 0;
+	for (unsigned w = 0; w < rt->n_workers; w++)
+		sum += atomic_load_explicit(&g->active[w * g->active_stride + t],
+					    memory_order_relaxed);
+	return sum;
+}
 
 int backend_worker_init(struct worker *w)
 {
@@ -20,6 +147,9 @@ int backend_worker_init(struct worker *w)
 		if (!w->rr_current[g])
 			return -ENOMEM;
 	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	w->rng = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (w->id + 1);
 	return 0;
 }
 
@@ -33,16 +163,46 @@ void backend_worker_free(struct worker *w)
 	w->rr_current = NULL;
 }
 
-static int pick_round_robin(int64_t *current, const struct nlb_group_conf *g, uint64_t tried)
+static inline bool eligible(const struct lb_table *t, uint32_t i, uint64_t tried)
+{
+	return t->weight[i] > 0 && !(i < 64 && (tried >> i) & 1);
+}
+
+/* splitmix64's finaliser: spreads a retry's re-hash over the table. */
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static inline uint64_t rng_next(struct worker *w)
+{
+	/* xorshift64*: per worker, no shared state */
+	w->rng ^= w->rng >> 12;
+	w->rng ^= w->rng << 25;
+	w->rng ^= w->rng >> 27;
+	return w->rng * 0x2545f4914f6cdd1dull;
+}
+
+/* Is a (load la, weight wa) less loaded than b?  la/wa < lb/wb without
+ * division. */
+static inline bool lighter(uint64_t la, uint32_t wa, uint64_t lb, uint32_t wb)
+{
+	return la * wb < lb * wa;
+}
+
+static int pick_round_robin(int64_t *current, const struct lb_table *t, uint64_t tried)
 {
 	int best = -1;
 	int64_t total = 0;
-	for (size_t i = 0; i < g->n_targets; i++) {
-		int64_t weight = g->targets[i].weight;
-		if (weight == 0 || (i < 64 && (tried >> i) & 1))
+	for (uint32_t i = 0; i < t->n_targets; i++) {
+		if (!eligible(t, i, tried))
 			continue;
-		current[i] += weight;
-		total += weight;
+		current[i] += t->weight[i];
+		total += t->weight[i];
 		if (best < 0 || current[i] > current[best])
 			best = (int)i;
 	}
@@ -51,13 +211,91 @@ static int pick_round_robin(int64_t *current, const struct nlb_group_conf *g, ui
 	return best;
 }
 
-int backend_pick(struct worker *w, size_t group, uint64_t tried)
+static int pick_least_conn(struct worker *w, size_t group, const struct lb_table *t,
+			   uint64_t tried)
 {
-	const struct nlb_group_conf *g = &w->rt->cfg->groups[group];
+	int best = -1;
+	uint64_t best_load = 0;
+	uint32_t n = t->n_targets;
+	/* Start where the last pick left off, so ties rotate. */
+	uint32_t start = w->rotate++ % n;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = (start + k) % n;
+		if (!eligible(t, i, tried))
+			continue;
+		uint64_t load = backend_active(w->rt, group, i);
+		if (best < 0 || lighter(load, t->weight[i], best_load, t->weight[best])) {
+			best = (int)i;
+			best_load = load;
+		}
+	}
+	return best;
+}
+
+static int pick_random2(struct worker *w, size_t group, const struct lb_table *t,
+			uint64_t tried)
+{
+	int a = -1, b = -1;
+	for (unsigned k = 0; k < 16 && (a < 0 || b < 0); k++) {
+		uint32_t i = (uint32_t)(rng_next(w) % t->n_targets);
+		if (!eligible(t, i, tried) || (int)i == a)
+			continue;
+		if (a < 0)
+			a = (int)i;
+		else
+			b = (int)i;
+	}
+	if (a < 0)	/* few eligible targets left: look at them all */
+		return pick_least_conn(w, group, t, tried);
+	if (b < 0)
+		return a;
+	uint64_t la = backend_active(w->rt, group, (uint32_t)a);
+	uint64_t lb = backend_active(w->rt, group, (uint32_t)b);
+	return lighter(lb, t->weight[b], la, t->weight[a]) ? b : a;
+}
+
+static int pick_maglev(struct worker *w, size_t group, const struct lb_table *t,
+		       uint64_t hash, unsigned attempt, uint64_t tried)
+{
+	/* First try: the table's owner of the flow.  A retry re-hashes
+	 * (deterministically, so every nlb retries the same way) and,
+	 * past a few collisions with tried targets, falls back to the
+	 * least loaded target not tried. */
+	uint64_t h = hash;
+	for (unsigned k = 0; k < 8; k++) {
+		if (attempt || k)
+			h = mix64(hash + (uint64_t)(attempt * 8u + k) * 0x9e3779b97f4a7c15ull);
+		int i = nlb_maglev_lookup(&t->maglev, h);
+		if (i < 0)
+			return -1;
+		if (eligible(t, (uint32_t)i, tried))
+			return i;
+	}
+	return pick_least_conn(w, group, t, tried);
+}
+
+int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
+		 uint64_t tried)
+{
+	const struct group_rt *g = &w->rt->groups[group];
+	/* Valid until this worker's next quiescent point, at the top of
+	 * its loop: nothing here keeps it longer. */
+	const struct lb_table *t = atomic_load_explicit(&g->table, memory_order_acquire);
+	if (t->n_eligible == 0)
+		return -ENOENT;
 	int idx = -1;
-	switch (g->algorithm) {
+	switch (g->conf->algorithm) {
+	case NLB_ALG_MAGLEV:
+		idx = pick_maglev(w, group, t, hash, attempt, tried);
+		break;
 	case NLB_ALG_ROUND_ROBIN:
-		idx = pick_round_robin(w->rr_current[group], g, tried);
+		idx = pick_round_robin(w->rr_current[group], t, tried);
+		break;
+	case NLB_ALG_LEAST_CONN:
+		idx = pick_least_conn(w, group, t, tried);
+		break;
+	case NLB_ALG_RANDOM2:
+		idx = pick_random2(w, group, t, tried);
 		break;
 	}
 	return idx < 0 ? -ENOENT : idx;

@@ -1,17 +1,43 @@
-/* Target selection for a connection: which target of a group to try next. */
+/* Target selection: which target of a group a new connection tries, by
+ * the group's algorithm, reading the group's published table without a
+ * lock; and building and publishing those tables off the hot path. */
 #ifndef NLB_BACKEND_H
 #define NLB_BACKEND_H
 
 #include <stdint.h>
 
+#include "runtime.h"
 #include "worker.h"
+
+/* Start-up: every group's counters and first table. */
+int backend_runtime_init(struct nlb_runtime *rt);
+void backend_runtime_free(struct nlb_runtime *rt);
+
+/* Builds a table for group g from weights (n_targets entries, 0 = takes
+ * no new flows), publishes it, waits until no worker can still read the
+ * old one and frees it.  Never called from a worker. */
+int backend_publish(struct nlb_runtime *rt, size_t g, const uint32_t *weights);
 
 int backend_worker_init(struct worker *w);
 void backend_worker_free(struct worker *w);
 
-/* Picks a target of group by the group's algorithm, skipping those whose
- * bit is set in tried (indexes below 64).  Returns the index, or -ENOENT
- * when the group has no target left to try. */
-int backend_pick(struct worker *w, size_t group, uint64_t tried);
+/* Picks a target of group by its algorithm for a flow whose tuple hashes
+ * to hash, skipping those whose bit is set in tried (indexes below 64);
+ * attempt counts earlier tries.  Returns the index, or -ENOENT when no
+ * target is left. */
+int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
+		 uint64_t tried);
+
+/* A connection to target t of group begins / ends (least_conn, random2). */
+static inline void backend_conn_add(struct worker *w, size_t group, uint32_t t, int delta)
+{
+	struct group_rt *g = &w->rt->groups[group];
+	_Atomic uint32_t *n = &g->active[w->id * g->active_stride + t];
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + (uint32_t)delta,
+			      memory_order_relaxed);
+}
+
+/* Sum over workers of connections to target t of group. */
+uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -85,6 +86,11 @@ static int run(struct nlb_config *cfg)
 			(long long)(cfg->groups[g].connect_timeout_ms % 1000) * 1000000;
 	}
 
+	int bret = backend_runtime_init(&rt);
+	if (bret < 0) {
+		nlb_err("target groups: %s", strerror(-bret));
+		goto out;
+	}
 	char err[512];
 	if (listeners_open(&rt, err, sizeof(err)) < 0) {
 		nlb_err("%s", err);
@@ -141,9 +147,10 @@ static int run(struct nlb_config *cfg)
 
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
-		nlb_info("listener %s: %s %s -> target group %s (%zu targets)", lc->name,
-			 nlb_protocol_name(lc->protocol), lc->addr_text,
-			 cfg->groups[lc->group].name, cfg->groups[lc->group].n_targets);
+		const struct nlb_group_conf *gc = &cfg->groups[lc->group];
+		nlb_info("listener %s: %s %s -> target group %s (%zu targets, %s)", lc->name,
+			 nlb_protocol_name(lc->protocol), lc->addr_text, gc->name,
+			 gc->n_targets, nlb_algorithm_name(gc->algorithm));
 	}
 	nlb_info("nlb %s running: %u workers, forwarding %s", NLB_VERSION, rt.n_workers,
 		 nlb_forwarding_name(rt.forwarding));
@@ -178,6 +185,8 @@ join:
 	for (size_t l = 0; l < cfg->n_listeners; l++)
 		free(rt.listeners[l].fds);
 out:
+	if (rt.groups)
+		backend_runtime_free(&rt);
 	free(workers);
 	free(rt.listeners);
 	free(rt.groups);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "maglev.h"
+#include "qsbr.h"
 
 struct listener_rt {
 	const struct nlb_listener_conf *conf;
@@ -17,9 +19,24 @@ struct listener_rt {
 	_Atomic uint32_t active;	/* counted only when conf->max_connections */
 };
 
+/* What a pick reads, immutable once published; replaced whole (by
+ * pointer swap) when weights or the target set change. */
+struct lb_table {
+	struct nlb_maglev maglev;	/* algorithm maglev only */
+	uint32_t n_targets;
+	uint32_t n_eligible;		/* targets with weight > 0 */
+	uint32_t weight[];		/* effective weight; 0 = no new flows */
+};
+
 struct group_rt {
 	const struct nlb_group_conf *conf;
 	struct __kernel_timespec connect_timeout;
+	_Atomic(struct lb_table *) table;
+	/* Connections per target, one row per worker written only by its
+	 * worker; least_conn and random2 sum the rows.  Rows are padded to
+	 * cache lines so workers never write the same line. */
+	_Atomic uint32_t *active;
+	size_t active_stride;
 };
 
 struct nlb_runtime {
@@ -28,6 +45,7 @@ struct nlb_runtime {
 	unsigned n_workers;
 	struct listener_rt *listeners;
 	struct group_rt *groups;
+	struct nlb_qsbr qsbr;		/* one reader per worker */
 };
 
 #endif

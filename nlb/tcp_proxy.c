@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "log.h"
 #include "tunables.h"
+#include "tuple_hash.h"
 
 enum { DIR_C2T = 0, DIR_T2C = 1 };
 
@@ -261,6 +262,8 @@ static void cancel_fd(struct worker *w, int fd)
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
+static void conn_uncount(struct worker *w, struct conn *c);
+
 static void conn_finalize(struct worker *w, struct conn *c)
 {
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
@@ -279,6 +282,7 @@ static void conn_finalize(struct worker *w, struct conn *c)
 	close(c->cfd);
 	if (c->tfd >= 0)
 		close(c->tfd);
+	conn_uncount(w, c);
 	if (lr->conf->max_connections)
 		atomic_fetch_sub_explicit(&((struct listener_rt *)lr)->active, 1,
 					  memory_order_relaxed);
@@ -718,12 +722,40 @@ static void start_forwarding(struct worker *w, struct conn *c)
 	}
 }
 
+/* The flow's hash for maglev: the client's address and port (from the
+ * socket: the accept CQE has none) and the listener's address, so the
+ * same client reaches the same target through any nlb with this
+ * configuration. */
+static uint64_t flow_hash(const struct conn *c, const struct nlb_listener_conf *lc,
+			  const struct nlb_group_conf *gc)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	if (getpeername(c->cfd, (struct sockaddr *)&peer, &len) < 0)
+		return 0;
+	struct nlb_tuple t;
+	if (nlb_tuple_from_sockaddr(&t, (const struct sockaddr *)&peer,
+				    (const struct sockaddr *)&lc->addr.ss, IPPROTO_TCP) < 0)
+		return 0;
+	return nlb_tuple_hash(&t, gc->hash_seed, (enum nlb_hash_fields)gc->hash_fields);
+}
+
+static void conn_uncount(struct worker *w, struct conn *c)
+{
+	if (c->counted) {
+		backend_conn_add(w, w->rt->listeners[c->listener].conf->group, c->target, -1);
+		c->counted = 0;
+	}
+}
+
 static void start_connect(struct worker *w, struct conn *c)
 {
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
 	size_t group = lr->conf->group;
 	const struct group_rt *grt = &w->rt->groups[group];
-	int t = backend_pick(w, group, c->tried);
+	uint64_t hash = grt->conf->algorithm == NLB_ALG_MAGLEV ?
+		flow_hash(c, lr->conf, grt->conf) : 0;
+	int t = backend_pick(w, group, hash, c->attempts, c->tried);
 	if (t < 0) {
 		STAT_INC(&w->stats, no_target);
 		nlb_debug("listener %s: no target left for a client after %u attempts",
@@ -736,6 +768,8 @@ static void start_connect(struct worker *w, struct conn *c)
 	if (t < 64)
 		c->tried |= 1ull << t;
 	c->attempts++;
+	backend_conn_add(w, group, c->target, 1);
+	c->counted = 1;
 	int fd = socket(tc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {
 		/* The client took the last descriptor: spend the reserve on
@@ -798,6 +832,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	 * the socket: closing it now is safe. */
 	close(c->tfd);
 	c->tfd = -1;
+	conn_uncount(w, c);
 	if (c->attempts > g->connect_retries) {
 		STAT_INC(&w->stats, no_target);
 		conn_close(w, c, true);

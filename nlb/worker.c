@@ -230,6 +230,9 @@ static int worker_init(struct worker *w)
 static void worker_run(struct worker *w)
 {
 	while (!w->done) {
+		/* Nothing read from a published table survives an
+		 * iteration: say so before sleeping. */
+		nlb_qsbr_quiescent((struct nlb_qsbr *)&w->rt->qsbr, w->id);
 		int ret = io_uring_submit_and_wait(&w->ring, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
 			nlb_err("worker %u: io_uring_submit_and_wait: %s", w->id, strerror(-ret));
@@ -260,6 +263,7 @@ static void *worker_main(void *arg)
 	pthread_barrier_wait(w->barrier);
 	if (w->init_error == 0)
 		worker_run(w);
+	nlb_qsbr_offline((struct nlb_qsbr *)&w->rt->qsbr, w->id);
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		int fd = w->listeners ? w->listeners[l].fd : w->rt->listeners[l].fds[w->id];
 		if (fd >= 0)

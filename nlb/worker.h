@@ -93,6 +93,7 @@ struct conn {
 	uint8_t attempts;
 	uint8_t inflight;		/* io_uring requests not yet completed */
 	uint8_t reset;			/* close with RST (SO_LINGER 0) */
+	uint8_t counted;		/* counted in the target's connections */
 	struct half half[2];
 };
 
@@ -164,6 +165,8 @@ struct worker {
 
 	/* round robin: smooth weighted current weights, per group */
 	int64_t **rr_current;
+	uint32_t rotate;		/* least_conn: where ties start */
+	uint64_t rng;			/* random2 */
 
 	struct worker_stats stats;
 };

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "tuple_hash.h"
 
 struct loaded {
 	int r;
@@ -232,8 +233,11 @@ Test(config, bad_enum)
 		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
 		  "  protocol = \"sctp\"; } );\n", 3,
 		  "listener \"web\": \"protocol\" must be one of tcp, udp, tcp_udp (got \"sctp\")", 1 },
-		{ "algorithm", "target_groups = ( { name = \"g\";\n algorithm = \"least_conn\"; } );\n", 2,
-		  "target group \"g\": \"algorithm\" must be one of round_robin (got \"least_conn\")", 1 },
+		{ "algorithm", "target_groups = ( { name = \"g\";\n algorithm = \"fastest\"; } );\n", 2,
+		  "target group \"g\": \"algorithm\" must be one of maglev, round_robin, least_conn, "
+		  "random2 (got \"fastest\")", 1 },
+		{ "hash_fields", "target_groups = ( { name = \"g\";\n hash_fields = \"4tuple\"; } );\n", 2,
+		  "target group \"g\": \"hash_fields\" must be one of 5tuple, source_ip (got \"4tuple\")", 1 },
 	};
 	RUN(cases);
 }
@@ -445,7 +449,10 @@ Test(config, defaults_when_keys_absent)
 
 	cr_assert_eq(cfg->n_groups, 1);
 	const struct nlb_group_conf *g = &cfg->groups[0];
-	cr_expect_eq(g->algorithm, NLB_ALG_ROUND_ROBIN);
+	cr_expect_eq(g->algorithm, NLB_ALG_MAGLEV);
+	cr_expect_eq(g->maglev_table_size, 65537);
+	cr_expect_eq(g->hash_fields, NLB_HASH_5TUPLE);
+	cr_expect_eq(g->hash_seed, 0);
 	cr_expect_eq(g->connect_timeout_ms, 2000);
 	cr_expect_eq(g->connect_retries, 2);
 	cr_assert_eq(g->n_targets, 1);
@@ -577,7 +584,7 @@ Test(config, full_file_reads_back)
 
 	cr_expect_str_eq(nlb_forwarding_name(cfg->forwarding), "splice");
 	cr_expect_str_eq(nlb_protocol_name(NLB_PROTO_TCP_UDP), "tcp_udp");
-	cr_expect_str_eq(nlb_algorithm_name(g->algorithm), "round_robin");
+	cr_expect_str_eq(nlb_algorithm_name(g->algorithm), "maglev");
 	nlb_config_free(cfg);
 }
 
@@ -600,7 +607,7 @@ Test(config, shipped_example_loads)
 	cr_assert_eq(cfg->n_groups, 1);
 	cr_expect_eq(cfg->listeners[0].group, 0);
 	cr_expect_str_eq(cfg->groups[0].name, "web");
-	cr_expect_eq(cfg->groups[0].algorithm, NLB_ALG_ROUND_ROBIN);
+	cr_expect_eq(cfg->groups[0].algorithm, NLB_ALG_MAGLEV);
 	cr_assert_eq(cfg->groups[0].n_targets, 2);
 	cr_expect_str_eq(cfg->groups[0].targets[0].addr_text, "127.0.0.1:9001");
 	cr_expect_str_eq(cfg->groups[0].targets[1].addr_text, "127.0.0.1:9002");
@@ -631,4 +638,43 @@ Test(config, error_buffer_may_be_small_or_absent)
 	cr_expect_eq(r2, -EINVAL);
 	cr_expect_eq(small[sizeof(small) - 1], '\0');
 	cr_expect_eq(strncmp(small, l.err, sizeof(small) - 1), 0);
+}
+
+/* Maglev's table must be a prime of at least 100 x targets with weight
+ * (Eisenbud et al., section 3.4): both are checked at load. */
+Test(config, maglev_table_size)
+{
+	static const struct err_case cases[] = {
+		{ "not prime",
+		  "target_groups = ( { name = \"g\";\n maglev_table_size = 65536;\n"
+		  " targets = ( { address = \"127.0.0.1:1\"; } ); } );\n", 2,
+		  "target group \"g\": \"maglev_table_size\" must be a prime (got 65536; 65537 is)", 1 },
+		{ "too small",
+		  "target_groups = ( { name = \"g\";\n maglev_table_size = 199;\n"
+		  " targets = ( { address = \"127.0.0.1:1\"; }, { address = \"127.0.0.1:2\"; },\n"
+		  " { address = \"127.0.0.1:3\"; } ); } );\n", 2,
+		  "target group \"g\": \"maglev_table_size\" 199 is too small for 3 targets "
+		  "(at least 100 x targets: 307, a prime)", 1 },
+	};
+	RUN(cases);
+
+	/* weight 0 targets take no entries, so they do not count; other
+	 * algorithms have no table to check. */
+	const char *ok[] = {
+		"target_groups = ( { name = \"g\"; maglev_table_size = 211;\n"
+		" targets = ( { address = \"127.0.0.1:1\"; }, { address = \"127.0.0.1:2\"; },\n"
+		" { address = \"127.0.0.1:3\"; weight = 0; } ); } );\n",
+		"target_groups = ( { name = \"g\"; algorithm = \"round_robin\"; maglev_table_size = 199;\n"
+		" targets = ( { address = \"127.0.0.1:1\"; }, { address = \"127.0.0.1:2\"; },\n"
+		" { address = \"127.0.0.1:3\"; } ); } );\n",
+		"target_groups = ( { name = \"g\"; hash_fields = \"source_ip\"; hash_seed = 42; } );\n",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct nlb_config *cfg = load_ok(ok[i]);
+		if (i == 2) {
+			cr_expect_eq(cfg->groups[0].hash_fields, NLB_HASH_SOURCE_IP);
+			cr_expect_eq(cfg->groups[0].hash_seed, 42);
+		}
+		nlb_config_free(cfg);
+	}
 }
