@@ -106,6 +106,7 @@ install: $(BUILD)/nlb
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc/nlb $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BUILD)/nlb $(DESTDIR)$(PREFIX)/sbin/nlb
 	install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf.example
+	[ -e $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf ] || install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf
 	sed 's|@PREFIX@|$(PREFIX)|g' etc/nlb.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/nlb.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/nlb.service
 
