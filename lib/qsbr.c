@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int nlb_qsbr_init(struct nlb_qsbr *q, unsigned n_readers)
 {
 	q->readers = aligned_alloc(64, (n_readers ? n_readers : 1) * sizeof(*q->readers));
@@ -30,13 +37,12 @@ int nlb_qsbr_synchronize(struct nlb_qsbr *q, unsigned timeout_ms)
 {
 	uint64_t target = atomic_fetch_add_explicit(&q->epoch, 1, memory_order_seq_cst) + 1;
 	struct timespec nap = { 0, 200000 };	/* 0.2 ms: a worker loop turns faster */
-	unsigned waited_us = 0;
+	uint64_t deadline = now_ms() + timeout_ms;
 	for (unsigned r = 0; r < q->n_readers; r++) {
 		while (atomic_load_explicit(&q->readers[r].seen, memory_order_seq_cst) < target) {
-			if (waited_us / 1000 >= timeout_ms)
+			if (now_ms() >= deadline)
 				return -ETIMEDOUT;
 			nanosleep(&nap, NULL);
-			waited_us += 200;
 		}
 	}
 	return 0;

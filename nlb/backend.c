@@ -245,10 +245,8 @@ static int pick_random2(struct worker *w, size_t group, const struct lb_table *t
 		else
 			b = (int)i;
 	}
-	if (a < 0)	/* few eligible targets left: look at them all */
+	if (a < 0 || b < 0)	/* few eligible targets left: look at them all */
 		return pick_least_conn(w, group, t, tried);
-	if (b < 0)
-		return a;
 	uint64_t la = backend_active(w->rt, group, (uint32_t)a);
 	uint64_t lb = backend_active(w->rt, group, (uint32_t)b);
 	return lighter(lb, t->weight[b], la, t->weight[a]) ? b : a;

@@ -97,8 +97,14 @@ static void begin_stop(struct worker *w)
 	io_uring_submit(&w->ring);
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
-		if (wl->fd >= 0)
-			close(wl->fd);
+		if (wl->fd < 0)
+			continue;
+		/* shutdown takes the socket out of the SO_REUSEPORT group
+		 * now; close alone leaves it listening until io_uring's
+		 * teardown drops its reference, and connections the kernel
+		 * queues there meanwhile would be reset. */
+		shutdown(wl->fd, SHUT_RD);
+		close(wl->fd);
 		wl->fd = -1;
 	}
 	if (w->live)

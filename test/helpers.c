@@ -457,6 +457,9 @@ void t_proxy_conf_defaults(struct t_proxy_conf *c)
 	c->max_connections = 0;
 	c->connect_timeout_ms = 2000;
 	c->connect_retries = 2;
+	c->algorithm = "round_robin";
+	for (size_t i = 0; i < T_MAX_TARGETS; i++)
+		c->weights[i] = 1;
 }
 
 char *t_write_proxy_config(const struct t_proxy_conf *c)
@@ -465,8 +468,12 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 	size_t off = 0;
 	for (size_t i = 0; i < c->n_targets && i < T_MAX_TARGETS; i++)
 		off += (size_t)snprintf(targets + off, sizeof targets - off,
-			"%s{ address = \"127.0.0.1:%u\"; weight = 1; }",
-			i ? ", " : "", c->targets[i]);
+			"%s{ address = \"127.0.0.1:%u\"; weight = %u; }",
+			i ? ", " : "", c->targets[i], c->weights[i]);
+	char hash_fields[64] = "";
+	if (c->hash_fields)
+		snprintf(hash_fields, sizeof hash_fields, " hash_fields = \"%s\";",
+			 c->hash_fields);
 	return t_write_config(
 		"workers = %u;\n"
 		"log_level = \"%s\";\n"
@@ -478,12 +485,13 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		" max_connections = %u; }\n"
 		");\n"
 		"target_groups = (\n"
-		"  { name = \"web\"; algorithm = \"round_robin\";"
+		"  { name = \"web\"; algorithm = \"%s\";%s"
 		" connect_timeout_ms = %u; connect_retries = %u;\n"
 		"    targets = ( %s ); }\n"
 		");\n",
 		c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
 		c->listen_port, c->idle_timeout_ms, c->max_connections,
+		c->algorithm ? c->algorithm : "round_robin", hash_fields,
 		c->connect_timeout_ms, c->connect_retries, targets);
 }
 
@@ -953,6 +961,9 @@ static void sconn_end(struct t_server *s, struct t_sconn *c, enum t_end end,
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	}
+	/* epoll drops a socket only when every descriptor of it is closed;
+	 * a child being forked may hold a copy, so remove it explicitly. */
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	struct t_conn_result r = {
 		.end = end, .err = err, .bytes_in = c->bytes_in,
@@ -1706,4 +1717,69 @@ int t_bulk(int fd, uint64_t send_len, uint64_t seed, bool shut_wr,
 	free(out);
 	free(in);
 	return rc;
+}
+
+int t_connect_from(const char *src_ip, uint16_t src_port, uint16_t port)
+{
+	struct sockaddr_in src = {
+		.sin_family = AF_INET,
+		.sin_port = htons(src_port),
+	};
+	if (inet_pton(AF_INET, src_ip, &src.sin_addr) != 1)
+		return -EINVAL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	int rc;
+	do
+		rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	reg_fd_set(fd, true);
+	return fd;
+}
+
+static int listeners_in(const char *path, uint16_t port)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char line[512];
+	int n = 0;
+	/* As in port_listening_in: HEXADDR:HEXPORT, state 0A is LISTEN. */
+	if (fgets(line, sizeof line, f)) {
+		while (fgets(line, sizeof line, f)) {
+			char local[128], remote[128];
+			unsigned st;
+			if (sscanf(line, " %*s %127s %127s %x", local, remote, &st) != 3)
+				continue;
+			char *colon = strrchr(local, ':');
+			if (colon && st == 0x0A && strtoul(colon + 1, NULL, 16) == port)
+				n++;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+int t_listeners(uint16_t port)
+{
+	return listeners_in("/proc/net/tcp", port) + listeners_in("/proc/net/tcp6", port);
 }

@@ -110,8 +110,13 @@ struct t_proxy_conf {
 	unsigned connect_retries;
 	uint16_t targets[T_MAX_TARGETS];
 	size_t n_targets;
+	const char *algorithm;		/* "round_robin" (the default here),
+					 * "maglev", "least_conn", "random2" */
+	const char *hash_fields;	/* NULL: not written (nlb's "5tuple") */
+	unsigned weights[T_MAX_TARGETS];	/* 1 each by default */
 };
 
+/* Defaults: 1 worker, round_robin, every weight 1. */
 void t_proxy_conf_defaults(struct t_proxy_conf *c);
 
 /* Writes c as an nlb config file; returns its path like t_write_config. */
@@ -347,5 +352,16 @@ struct t_bulk_result {
 
 int t_bulk(int fd, uint64_t send_len, uint64_t seed, bool shut_wr,
 	   int timeout_ms, struct t_bulk_result *r);
+
+/* Like t_connect, but from src_ip:src_port (src_port 0: any).  The socket
+ * gets SO_REUSEADDR before bind, so a port the test holds bound (without
+ * listening) as a reservation, or whose last connection was closed with
+ * t_close_reset, can be used again at once. */
+int t_connect_from(const char *src_ip, uint16_t src_port, uint16_t port);
+
+/* Number of TCP sockets in LISTEN on port, any address and family (from
+ * /proc/net/tcp and tcp6, so every process's count): several processes
+ * share a port with SO_REUSEPORT, one socket per worker each. */
+int t_listeners(uint16_t port);
 
 #endif
