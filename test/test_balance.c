@@ -19,107 +19,19 @@
 #include <arpa/inet.h>
 
 #include "helpers.h"
+#include "px.h"
 
 /* Connections per measurement: round numbers for the weights used here. */
 #define N_CONNS 100
 
 TestSuite(balance, .init = t_setup, .fini = t_teardown);
 
-/* ---- one nlb over one target group (as in test_proxy.c) ---------------- */
-
-struct px {
-	struct t_proxy_conf conf;
-	char *conf_path;
-	struct t_nlb *nlb;
-};
-
-static void px_init(struct px *p, const char *algorithm, unsigned workers)
+/* An nlb on algorithm with workers, forwarding auto. */
+static void bal_init(struct px *p, const char *algorithm, unsigned workers)
 {
-	memset(p, 0, sizeof *p);
-	t_proxy_conf_defaults(&p->conf);
+	px_init(p, "auto");
 	p->conf.algorithm = algorithm;
 	p->conf.workers = workers;
-	p->conf.listen_port = t_free_port();
-	T_ASSERT(p->conf.listen_port, ": no free port");
-}
-
-static void px_target(struct px *p, uint16_t port, unsigned weight)
-{
-	T_ASSERT(p->conf.n_targets < T_MAX_TARGETS);
-	p->conf.weights[p->conf.n_targets] = weight;
-	p->conf.targets[p->conf.n_targets++] = port;
-}
-
-/* On failure nlb is asked to stop (so its stats line is logged; killed
- * after 3 s) and the tail of its log comes before the assertion message. */
-static void px_failed(struct px *p, const char *what)
-{
-	t_failed();
-	if (!p->nlb)
-		return;
-	if (t_nlb_wait(p->nlb, 0) == -ETIMEDOUT)
-		t_nlb_stop(p->nlb, 3000);
-	t_nlb_dump_log(p->nlb, what);
-}
-
-/* cond is evaluated once: it often does I/O. */
-#define px_assert(p, cond, ...) do {					\
-	bool px_ok_ = (cond);						\
-	if (!px_ok_)							\
-		px_failed((p), "failed: " #cond);			\
-	cr_assert(px_ok_, __VA_ARGS__);					\
-} while (0)
-
-/* Runs nlb on path and waits until it accepts: its "running" line comes
- * after every worker has armed its accept.  Listening alone would not
- * tell a second nlb on a port the first already holds. */
-static void px_spawn(struct px *p, const char *path)
-{
-	p->nlb = t_nlb_start(path);
-	T_ASSERT(p->nlb, ": starting nlb: %s", strerror(errno));
-	int rc = t_nlb_wait_listening(p->nlb, p->conf.listen_port, 5000);
-	px_assert(p, rc == 0, "nlb is not listening on 127.0.0.1:%u: %s",
-		  p->conf.listen_port, rc == -ECHILD ? "it exited" : strerror(-rc));
-	rc = t_nlb_log_wait(p->nlb, " running: ", 5000);
-	px_assert(p, rc == 0, "nlb did not log that it is running");
-}
-
-static void px_start(struct px *p)
-{
-	T_ASSERT(t_nlb_bin(), ": NLB_BIN is not set (run through make test)");
-	T_ASSERT(access(t_nlb_bin(), X_OK) == 0, ": NLB_BIN=%s: %s", t_nlb_bin(), strerror(errno));
-	p->conf_path = t_write_proxy_config(&p->conf);
-	T_ASSERT(p->conf_path, ": writing config: %s", strerror(errno));
-	px_spawn(p, p->conf_path);
-}
-
-/* SIGTERM and wait for exit 0; the stats line is then in the log. */
-static void px_stop_ok(struct px *p)
-{
-	int rc = t_nlb_stop(p->nlb, 15000);
-	px_assert(p, rc == 0, "nlb exit code %d after SIGTERM (want 0)", rc);
-}
-
-static int64_t px_stat(struct px *p, const char *key)
-{
-	int64_t v = t_nlb_stat(p->nlb, key);
-	px_assert(p, v >= 0, "no counter %s in the stats line", key);
-	return v;
-}
-
-static void px_free(struct px *p)
-{
-	t_nlb_free(p->nlb);
-	t_file_remove(p->conf_path);
-	p->nlb = NULL;
-	p->conf_path = NULL;
-}
-
-static int px_connect(struct px *p)
-{
-	int fd = t_connect(p->conf.listen_port);
-	px_assert(p, fd >= 0, "connect to nlb: %s", strerror(-fd));
-	return fd;
 }
 
 /* Sends a byte on fd and reads the answer "<port>\n" of the target that
@@ -181,7 +93,7 @@ static void px_tag_targets(struct px *p, struct t_server **s, size_t n, const un
 	for (size_t i = 0; i < n; i++) {
 		s[i] = t_server_start(T_SRV_TAG, 0);
 		T_ASSERT(s[i], ": starting a tag server: %s", strerror(errno));
-		px_target(p, t_server_port(s[i]), w ? w[i] : 1);
+		px_target_weight(p, t_server_port(s[i]), w ? w[i] : 1);
 	}
 }
 
@@ -238,7 +150,7 @@ static void round_robin_exact(const unsigned *w, size_t n, const unsigned *want)
 {
 	struct t_server *s[T_MAX_TARGETS];
 	struct px p;
-	px_init(&p, "round_robin", 1);
+	bal_init(&p, "round_robin", 1);
 	px_tag_targets(&p, s, n, w);
 	px_start(&p);
 	unsigned got[T_MAX_TARGETS] = { 0 };
@@ -276,7 +188,7 @@ T_TEST(balance, round_robin_equal_two_workers, .timeout = 30)
 {
 	struct t_server *s[2];
 	struct px p;
-	px_init(&p, "round_robin", 2);
+	bal_init(&p, "round_robin", 2);
 	px_tag_targets(&p, s, 2, NULL);
 	px_start(&p);
 	unsigned got[T_MAX_TARGETS] = { 0 };
@@ -310,13 +222,13 @@ static void fills_the_emptier(const char *algorithm, unsigned min_to_b)
 	enum { HELD = 50 };
 	static int fds[2 * HELD];
 	struct px p;
-	px_init(&p, algorithm, 2);
+	bal_init(&p, algorithm, 2);
 	struct t_server *a = t_server_start(T_SRV_TAG, 0);
 	T_ASSERT(a);
 	uint16_t b_port;
 	int b_hold = port_hold(&b_port);
-	px_target(&p, t_server_port(a), 1);
-	px_target(&p, b_port, 1);
+	px_target_weight(&p, t_server_port(a), 1);
+	px_target_weight(&p, b_port, 1);
 	px_start(&p);
 
 	for (int i = 0; i < HELD; i++) {
@@ -382,7 +294,7 @@ T_TEST(balance, maglev_same_target_from_another_nlb, .timeout = 60)
 	static int hold[N], first[N];
 	struct t_server *s[TARGETS];
 	struct px a, b;
-	px_init(&a, "maglev", 2);
+	bal_init(&a, "maglev", 2);
 	px_tag_targets(&a, s, TARGETS, NULL);
 	px_start(&a);
 	for (int i = 0; i < N; i++)
@@ -458,7 +370,7 @@ T_TEST(balance, maglev_source_ip_sticks, .timeout = 30)
 	enum { TARGETS = 4, ADDRS = 16 };
 	struct t_server *s[TARGETS];
 	struct px p;
-	px_init(&p, "maglev", 2);
+	bal_init(&p, "maglev", 2);
 	p.conf.hash_fields = "source_ip";
 	px_tag_targets(&p, s, TARGETS, NULL);
 	px_start(&p);
@@ -503,18 +415,18 @@ T_TEST(balance, maglev_retries_past_refused_target, .timeout = 60)
 	static int hold[N], first[N];
 	struct t_server *s[TARGETS] = { NULL };
 	struct px p;
-	px_init(&p, "maglev", 2);
+	bal_init(&p, "maglev", 2);
 	uint16_t dead_port;
 	int dead_hold = -1;
 	for (int t = 0; t < TARGETS; t++) {
 		if (t == DEAD) {
 			dead_hold = port_hold(&dead_port);
-			px_target(&p, dead_port, 1);
+			px_target_weight(&p, dead_port, 1);
 			continue;
 		}
 		s[t] = t_server_start(T_SRV_TAG, 0);
 		T_ASSERT(s[t]);
-		px_target(&p, t_server_port(s[t]), 1);
+		px_target_weight(&p, t_server_port(s[t]), 1);
 	}
 	px_start(&p);
 	for (int i = 0; i < N; i++)
@@ -559,7 +471,7 @@ static void weight_zero(const char *algorithm, unsigned workers)
 	static const unsigned w[] = { 1, 0, 1 };
 	struct t_server *s[3];
 	struct px p;
-	px_init(&p, algorithm, workers);
+	bal_init(&p, algorithm, workers);
 	px_tag_targets(&p, s, 3, w);
 	px_start(&p);
 	unsigned got[T_MAX_TARGETS] = { 0 };

@@ -18,101 +18,11 @@
 #include <arpa/inet.h>
 
 #include "helpers.h"
+#include "px.h"
 
 #define MiB (1024ULL * 1024)
 
 TestSuite(proxy, .init = t_setup, .fini = t_teardown);
-
-/* One nlb over one target group, listening on a fresh port. */
-struct px {
-	struct t_proxy_conf conf;
-	char *conf_path;
-	struct t_nlb *nlb;
-};
-
-static void px_init(struct px *p, const char *forwarding)
-{
-	memset(p, 0, sizeof *p);
-	t_proxy_conf_defaults(&p->conf);
-	p->conf.forwarding = forwarding;
-	p->conf.listen_port = t_free_port();
-	T_ASSERT(p->conf.listen_port, ": no free port");
-}
-
-static void px_target(struct px *p, uint16_t port)
-{
-	T_ASSERT(p->conf.n_targets < T_MAX_TARGETS);
-	p->conf.targets[p->conf.n_targets++] = port;
-}
-
-/* On failure nlb is asked to stop (so its stats line is logged; killed
- * after 3 s) and the tail of its log comes before the assertion message. */
-static void px_failed(struct px *p, const char *what)
-{
-	t_failed();
-	if (!p->nlb)
-		return;
-	if (t_nlb_wait(p->nlb, 0) == -ETIMEDOUT)
-		t_nlb_stop(p->nlb, 3000);
-	t_nlb_dump_log(p->nlb, what);
-}
-
-/* cond is evaluated once: it often does I/O. */
-#define px_assert(p, cond, ...) do {					\
-	bool px_ok_ = (cond);						\
-	if (!px_ok_)							\
-		px_failed((p), "failed: " #cond);			\
-	cr_assert(px_ok_, __VA_ARGS__);					\
-} while (0)
-
-static void px_start(struct px *p)
-{
-	T_ASSERT(t_nlb_bin(), ": NLB_BIN is not set (run through make test)");
-	T_ASSERT(access(t_nlb_bin(), X_OK) == 0, ": NLB_BIN=%s: %s", t_nlb_bin(), strerror(errno));
-	p->conf_path = t_write_proxy_config(&p->conf);
-	T_ASSERT(p->conf_path, ": writing config: %s", strerror(errno));
-	p->nlb = t_nlb_start(p->conf_path);
-	T_ASSERT(p->nlb, ": starting nlb: %s", strerror(errno));
-	int rc = t_nlb_wait_listening(p->nlb, p->conf.listen_port, 5000);
-	px_assert(p, rc == 0, "nlb is not listening on 127.0.0.1:%u: %s",
-		  p->conf.listen_port,
-		  rc == -ECHILD ? "it exited" : strerror(-rc));
-}
-
-/* SIGTERM and wait; the stats line is then in the log.  Returns the exit
- * code (see t_nlb_wait). */
-static int px_stop(struct px *p)
-{
-	return t_nlb_stop(p->nlb, 15000);
-}
-
-static void px_stop_ok(struct px *p)
-{
-	int rc = px_stop(p);
-	px_assert(p, rc == 0, "nlb exit code %d after SIGTERM (want 0)", rc);
-}
-
-static int64_t px_stat(struct px *p, const char *key)
-{
-	int64_t v = t_nlb_stat(p->nlb, key);
-	px_assert(p, v >= 0, "no counter %s in the stats line", key);
-	return v;
-}
-
-static void px_free(struct px *p)
-{
-	t_nlb_free(p->nlb);
-	t_file_remove(p->conf_path);
-	p->nlb = NULL;
-	p->conf_path = NULL;
-}
-
-static int px_connect(struct px *p)
-{
-	int fd = t_connect(p->conf.listen_port);
-	px_assert(p, fd >= 0, "connect to nlb: %s", strerror(-fd));
-	return fd;
-}
 
 static void px_round_trip(struct px *p, int fd, const void *msg, size_t len)
 {

@@ -1,0 +1,93 @@
+/* One nlb over one target group for integration tests (see px.h). */
+#include "px.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+void px_init(struct px *p, const char *forwarding)
+{
+	memset(p, 0, sizeof *p);
+	t_proxy_conf_defaults(&p->conf);
+	p->conf.forwarding = forwarding;
+	p->conf.listen_port = t_free_port();
+	T_ASSERT(p->conf.listen_port, ": no free port");
+}
+
+void px_target_weight(struct px *p, uint16_t port, unsigned weight)
+{
+	T_ASSERT(p->conf.n_targets < T_MAX_TARGETS);
+	p->conf.weights[p->conf.n_targets] = weight;
+	p->conf.targets[p->conf.n_targets++] = port;
+}
+
+void px_target(struct px *p, uint16_t port)
+{
+	px_target_weight(p, port, 1);
+}
+
+void px_failed(struct px *p, const char *what)
+{
+	t_failed();
+	if (!p->nlb)
+		return;
+	if (t_nlb_wait(p->nlb, 0) == -ETIMEDOUT)
+		t_nlb_stop(p->nlb, 3000);
+	t_nlb_dump_log(p->nlb, what);
+}
+
+/* Waits until nlb accepts: its "running" line comes after every worker
+ * has armed its accept.  Listening alone would not tell a second nlb on a
+ * port the first already holds. */
+void px_spawn(struct px *p, const char *path)
+{
+	p->nlb = t_nlb_start(path);
+	T_ASSERT(p->nlb, ": starting nlb: %s", strerror(errno));
+	int rc = t_nlb_wait_listening(p->nlb, p->conf.listen_port, 5000);
+	px_assert(p, rc == 0, "nlb is not listening on 127.0.0.1:%u: %s",
+		  p->conf.listen_port, rc == -ECHILD ? "it exited" : strerror(-rc));
+	rc = t_nlb_log_wait(p->nlb, " running: ", 5000);
+	px_assert(p, rc == 0, "nlb did not log that it is running");
+}
+
+void px_start(struct px *p)
+{
+	T_ASSERT(t_nlb_bin(), ": NLB_BIN is not set (run through make test)");
+	T_ASSERT(access(t_nlb_bin(), X_OK) == 0, ": NLB_BIN=%s: %s", t_nlb_bin(), strerror(errno));
+	p->conf_path = t_write_proxy_config(&p->conf);
+	T_ASSERT(p->conf_path, ": writing config: %s", strerror(errno));
+	px_spawn(p, p->conf_path);
+}
+
+int px_stop(struct px *p)
+{
+	return t_nlb_stop(p->nlb, 15000);
+}
+
+void px_stop_ok(struct px *p)
+{
+	int rc = px_stop(p);
+	px_assert(p, rc == 0, "nlb exit code %d after SIGTERM (want 0)", rc);
+}
+
+int64_t px_stat(struct px *p, const char *key)
+{
+	int64_t v = t_nlb_stat(p->nlb, key);
+	px_assert(p, v >= 0, "no counter %s in the stats line", key);
+	return v;
+}
+
+void px_free(struct px *p)
+{
+	t_nlb_free(p->nlb);
+	t_file_remove(p->conf_path);
+	p->nlb = NULL;
+	p->conf_path = NULL;
+}
+
+int px_connect(struct px *p)
+{
+	int fd = t_connect(p->conf.listen_port);
+	px_assert(p, fd >= 0, "connect to nlb: %s", strerror(-fd));
+	return fd;
+}

@@ -1,0 +1,48 @@
+/* One nlb over one target group for integration tests: write the
+ * configuration, start nlb and wait until it serves, stop it and read its
+ * counters; on a failed assertion nlb's log tail is printed first. */
+#ifndef NLB_TEST_PX_H
+#define NLB_TEST_PX_H
+
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "helpers.h"
+
+struct px {
+	struct t_proxy_conf conf;
+	char *conf_path;
+	struct t_nlb *nlb;
+};
+
+/* Defaults of t_proxy_conf_defaults, the given forwarding, a fresh port. */
+void px_init(struct px *p, const char *forwarding);
+/* Adds a target on 127.0.0.1:port with weight 1, or weight. */
+void px_target(struct px *p, uint16_t port);
+void px_target_weight(struct px *p, uint16_t port, unsigned weight);
+
+/* Marks the test failed, stops nlb (so its stats line is logged; killed
+ * after 3 s) and prints the tail of its log. */
+void px_failed(struct px *p, const char *what);
+
+/* cond is evaluated once: it often does I/O. */
+#define px_assert(p, cond, ...) do {					\
+	bool px_ok_ = (cond);						\
+	if (!px_ok_)							\
+		px_failed((p), "failed: " #cond);			\
+	cr_assert(px_ok_, __VA_ARGS__);					\
+} while (0)
+
+/* Writes p's configuration and runs nlb on it (px_spawn: on path). */
+void px_start(struct px *p);
+void px_spawn(struct px *p, const char *path);
+/* SIGTERM and wait; returns the exit code (see t_nlb_wait). */
+int px_stop(struct px *p);
+void px_stop_ok(struct px *p);
+/* A counter from nlb's stats line (after px_stop). */
+int64_t px_stat(struct px *p, const char *key);
+void px_free(struct px *p);
+int px_connect(struct px *p);
+
+#endif
