@@ -1069,3 +1069,87 @@ T_TEST(proxy, fd_exhaustion_pauses_accept, .timeout = 60)
 	px_free(&p);
 	t_server_free(echo);
 }
+
+/* ---- IPv6: listeners and targets on ::1, and mixed families ------------ */
+
+/* Connects to [::1]:port; the fd is closed by the caller. */
+static int connect6(uint16_t port)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+T_TEST(proxy, ipv6_and_mixed_families, .timeout = 30)
+{
+	/* The v6 target: nlb-bench serve on [::1] (the in-process servers
+	 * listen on 127.0.0.1 only). */
+	uint16_t p6 = t_free_port();
+	char target6[64];
+	snprintf(target6, sizeof target6, "[::1]:%u", p6);
+	const char *bench = getenv("NLB_BENCH");
+	T_ASSERT(bench, ": NLB_BENCH is not set (run through make test)");
+	const char *sargv[] = { bench, "serve", "--mode", "echo", target6, NULL };
+	struct t_nlb *serve6 = t_spawn(sargv, NULL);
+	T_ASSERT(serve6, ": spawning serve: %s", strerror(errno));
+	T_ASSERT(t_nlb_wait_listening(serve6, p6, 5000) == 0, ": serve not listening on %s", target6);
+	struct t_server *echo4 = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(echo4);
+
+	uint16_t l66 = t_free_port(), l64 = t_free_port(), l46 = t_free_port();
+	char *path = t_write_config(
+		"workers = 1;\n"
+		"listeners = (\n"
+		"  { name = \"v6-v6\"; address = \"[::1]:%u\"; target_group = \"six\"; },\n"
+		"  { name = \"v6-v4\"; address = \"[::1]:%u\"; target_group = \"four\"; },\n"
+		"  { name = \"v4-v6\"; address = \"127.0.0.1:%u\"; target_group = \"six\"; } );\n"
+		"target_groups = (\n"
+		"  { name = \"six\"; targets = ( { address = \"%s\"; } ); },\n"
+		"  { name = \"four\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		l66, l64, l46, target6, t_server_port(echo4));
+	T_ASSERT(path, ": writing config: %s", strerror(errno));
+	struct t_nlb *nlb = t_nlb_start(path);
+	T_ASSERT(nlb, ": starting nlb: %s", strerror(errno));
+	T_ASSERT(t_nlb_log_wait(nlb, " running: ", 5000) == 0, ": nlb did not start");
+
+	struct { const char *name; int fd; } c[] = {
+		{ "[::1] -> [::1]", connect6(l66) },
+		{ "[::1] -> 127.0.0.1", connect6(l64) },
+		{ "127.0.0.1 -> [::1]", t_connect(l46) },
+	};
+	int ok = 0;
+	for (size_t i = 0; i < 3; i++) {
+		int rc = c[i].fd < 0 ? c[i].fd : t_round_trip(c[i].fd, "family\n", 7, 5000);
+		if (rc == 0)
+			ok++;
+		else
+			fprintf(stderr, "proxy/ipv6: %s: %s\n", c[i].name, strerror(-rc));
+		if (c[i].fd >= 0) {
+			if (i == 2)
+				t_close(c[i].fd);
+			else
+				close(c[i].fd);
+		}
+	}
+	int rc = t_nlb_stop(nlb, 15000);
+	if (ok != 3 || rc != 0) {
+		t_failed();
+		t_nlb_dump_log(nlb, "ipv6");
+	}
+	cr_expect_eq(ok, 3, "%d of 3 family combinations round-tripped", ok);
+	cr_expect_eq(rc, 0, "nlb exit code %d", rc);
+	cr_expect_eq(t_nlb_stat(nlb, "accepted"), 3);
+	t_nlb_free(nlb);
+	t_file_remove(path);
+	t_nlb_stop(serve6, 5000);
+	t_nlb_free(serve6);
+	t_server_free(echo4);
+}
