@@ -127,6 +127,9 @@ static const struct key_spec top_keys[] = {
 	ENUM_KEY(struct nlb_config, log_level, log_level_names, NLB_LOG_INFO),
 	UINT_KEY(struct nlb_config, shutdown_timeout_ms, 0, 3600000, 10000),
 	ENUM_KEY(struct nlb_config, forwarding, forwarding_names, NLB_FWD_AUTO),
+	/* 65536 flows per worker: about 6 MiB of address space, touched
+	 * only as flows arrive. */
+	UINT_KEY(struct nlb_config, flow_table_size, 1024, 16777216, 65536),
 	LIST_KEY("listeners"),
 	LIST_KEY("target_groups"),
 };

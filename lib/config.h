@@ -70,6 +70,7 @@ struct nlb_config {
 	enum nlb_log_level log_level;
 	uint64_t shutdown_timeout_ms;
 	enum nlb_forwarding forwarding;
+	uint32_t flow_table_size;	/* flows per worker */
 	struct nlb_listener_conf *listeners;
 	size_t n_listeners;
 	struct nlb_group_conf *groups;

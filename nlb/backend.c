@@ -272,6 +272,13 @@ static int pick_maglev(struct worker *w, size_t group, const struct lb_table *t,
 	return pick_least_conn(w, group, t, tried);
 }
 
+bool backend_eligible(struct worker *w, size_t group, uint32_t t, uint64_t tried)
+{
+	const struct lb_table *tab = atomic_load_explicit(&w->rt->groups[group].table,
+							  memory_order_acquire);
+	return t < tab->n_targets && eligible(tab, t, tried);
+}
+
 int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
 		 uint64_t tried)
 {

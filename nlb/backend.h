@@ -4,6 +4,7 @@
 #ifndef NLB_BACKEND_H
 #define NLB_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "runtime.h"
@@ -27,6 +28,9 @@ void backend_worker_free(struct worker *w);
  * target is left. */
 int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
 		 uint64_t tried);
+
+/* May target t of group take a new flow (has weight, not in tried)? */
+bool backend_eligible(struct worker *w, size_t group, uint32_t t, uint64_t tried);
 
 /* A connection to target t of group begins / ends (least_conn, random2). */
 static inline void backend_conn_add(struct worker *w, size_t group, uint32_t t, int delta)

@@ -23,6 +23,7 @@
 	X(bytes_in)        /* bytes from clients to targets */                \
 	X(bytes_out)       /* bytes from targets to clients */                \
 	X(auto_splice)     /* directions moved from copy to splice (auto) */  \
+	X(flow_hits)       /* connections placed by the flow table */         \
 	X(accept_paused)   /* times accepting paused for lack of fds */       \
 	X(nomem)           /* connections refused for lack of memory/fds */
 

@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "log.h"
 #include "tunables.h"
+#include "flowtab.h"
 #include "tuple_hash.h"
 
 enum { DIR_C2T = 0, DIR_T2C = 1 };
@@ -722,22 +723,59 @@ static void start_forwarding(struct worker *w, struct conn *c)
 	}
 }
 
-/* The flow's hash for maglev: the client's address and port (from the
- * socket: the accept CQE has none) and the listener's address, so the
- * same client reaches the same target through any nlb with this
- * configuration. */
-static uint64_t flow_hash(const struct conn *c, const struct nlb_listener_conf *lc,
-			  const struct nlb_group_conf *gc)
+/* A maglev flow: the hash that picks its target (the client's address
+ * and port and the listener's address, from the socket: the accept CQE
+ * has none), and its key in the worker's flow table: the whole tuple, or
+ * with hash_fields = source_ip the client's address and the group. */
+struct flow {
+	uint64_t lb_hash;
+	uint64_t key_hash;
+	struct nlb_tuple key;
+};
+
+static int flow_of(const struct conn *c, const struct nlb_listener_conf *lc,
+		   const struct nlb_group_conf *gc, struct flow *f)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 	if (getpeername(c->cfd, (struct sockaddr *)&peer, &len) < 0)
-		return 0;
-	struct nlb_tuple t;
-	if (nlb_tuple_from_sockaddr(&t, (const struct sockaddr *)&peer,
-				    (const struct sockaddr *)&lc->addr.ss, IPPROTO_TCP) < 0)
-		return 0;
-	return nlb_tuple_hash(&t, gc->hash_seed, (enum nlb_hash_fields)gc->hash_fields);
+		return -errno;
+	int ret = nlb_tuple_from_sockaddr(&f->key, (const struct sockaddr *)&peer,
+					  (const struct sockaddr *)&lc->addr.ss, IPPROTO_TCP);
+	if (ret < 0)
+		return ret;
+	f->lb_hash = nlb_tuple_hash(&f->key, gc->hash_seed, (enum nlb_hash_fields)gc->hash_fields);
+	if (gc->hash_fields == NLB_HASH_SOURCE_IP) {
+		memset(f->key.dst, 0, sizeof(f->key.dst));
+		f->key.sport = 0;
+		f->key.dport = (uint16_t)lc->group;
+		f->key.proto = 0;
+	}
+	f->key_hash = nlb_tuple_hash(&f->key, 0, NLB_HASH_5TUPLE);
+	return 0;
+}
+
+/* maglev: a flow the table knows goes back to its target while that can
+ * take it, so a client that was moved off a refusing target (source_ip)
+ * stays where it works, and flows keep their target when the table
+ * changes; anything else is placed by the hash and remembered. */
+static int pick_flow(struct worker *w, struct conn *c, size_t group,
+		     const struct nlb_listener_conf *lc, const struct nlb_group_conf *gc)
+{
+	struct flow f;
+	if (flow_of(c, lc, gc, &f) < 0)
+		return backend_pick(w, group, 0, c->attempts, c->tried);
+	uint32_t v;
+	if (w->flows && c->attempts == 0 &&
+	    nlb_flowtab_lookup(w->flows, &f.key, f.key_hash, w->now_ms, &v) == 0 &&
+	    backend_eligible(w, group, v, c->tried)) {
+		STAT_INC(&w->stats, flow_hits);
+		return (int)v;
+	}
+	int t = backend_pick(w, group, f.lb_hash, c->attempts, c->tried);
+	if (t >= 0 && w->flows)
+		nlb_flowtab_insert(w->flows, &f.key, f.key_hash, (uint32_t)t, w->now_ms);
+	return t;
 }
 
 static void conn_uncount(struct worker *w, struct conn *c)
@@ -753,9 +791,9 @@ static void start_connect(struct worker *w, struct conn *c)
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
 	size_t group = lr->conf->group;
 	const struct group_rt *grt = &w->rt->groups[group];
-	uint64_t hash = grt->conf->algorithm == NLB_ALG_MAGLEV ?
-		flow_hash(c, lr->conf, grt->conf) : 0;
-	int t = backend_pick(w, group, hash, c->attempts, c->tried);
+	int t = grt->conf->algorithm == NLB_ALG_MAGLEV ?
+		pick_flow(w, c, group, lr->conf, grt->conf) :
+		backend_pick(w, group, 0, c->attempts, c->tried);
 	if (t < 0) {
 		STAT_INC(&w->stats, no_target);
 		nlb_debug("listener %s: no target left for a client after %u attempts",
@@ -930,6 +968,9 @@ void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe)
 
 void tcp_tick(struct worker *w)
 {
+	/* Bounded work per tick: a full table drains over a few ticks. */
+	if (w->flows)
+		nlb_flowtab_expire(w->flows, w->now_ms, w->flow_idle_ms, 4096);
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
 		while (wl->lru_head != NO_IDX) {
@@ -959,6 +1000,20 @@ int tcp_worker_init(struct worker *w)
 	w->sctx_free = NO_IDX;
 	w->pipes_free = NO_IDX;
 	w->pipe_slots_free = NO_IDX;
+	const struct nlb_config *cfg = w->rt->cfg;
+	bool maglev = false;
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		maglev = maglev || cfg->groups[g].algorithm == NLB_ALG_MAGLEV;
+	if (maglev) {
+		int fret = nlb_flowtab_create(&w->flows, cfg->flow_table_size);
+		if (fret < 0)
+			return fret;
+		/* A flow is forgotten after the longest idle timeout of the
+		 * listeners: as long as a connection of it could live. */
+		for (size_t l = 0; l < cfg->n_listeners; l++)
+			if (cfg->listeners[l].idle_timeout_ms > w->flow_idle_ms)
+				w->flow_idle_ms = cfg->listeners[l].idle_timeout_ms;
+	}
 	if (w->rt->forwarding == NLB_FWD_SPLICE)
 		return 0;
 	int ret = nlb_bufring_init(&w->ring, &w->bufs, NLB_BUF_GROUP, NLB_BUF_COUNT, NLB_BUF_SIZE);
@@ -991,6 +1046,9 @@ void tcp_worker_free(struct worker *w)
 	free(w->pipes);
 	w->pipes = NULL;
 	free(w->starved);
+	if (w->flows)
+		nlb_flowtab_destroy(w->flows);
+	w->flows = NULL;
 	free(w->buf_next);
 	free(w->buf_len);
 	free(w->buf_off);

@@ -163,6 +163,11 @@ struct worker {
 	struct pipe_pair *pipes;
 	uint32_t n_pipes, pipes_free, pipes_cached, pipe_slots_free;
 
+	/* maglev: flow key -> target, so a flow (a client, with
+	 * hash_fields = source_ip) stays on the target it was given */
+	struct nlb_flowtab *flows;
+	uint64_t flow_idle_ms;
+
 	/* round robin: smooth weighted current weights, per group */
 	int64_t **rr_current;
 	uint32_t rotate;		/* least_conn: where ties start */
