@@ -1,5 +1,5 @@
 /* Target selection and the tables it reads.  Each group publishes an
- * immutable struct lb_table (effective weights, and the Maglev lookup
+ * immutable struct nlb_lb_table (effective weights, and the Maglev lookup
  * table for algorithm maglev) through an atomic pointer; workers read it
  * without a lock, and a replaced table is freed only after every worker
  * has passed a quiescent point (qsbr.h).  Algorithms:
@@ -26,52 +26,6 @@ static size_t active_stride(size_t n_targets)
 	return (n_targets + 15) / 16 * 16;
 }
 
-static struct lb_table *table_build(const struct nlb_group_conf *g, const uint32_t *weights,
-				    int *err)
-{
-	size_t n = g->n_targets;
-	struct lb_table *t = calloc(1, sizeof(*t) + (n ? n : 1) * sizeof(uint32_t));
-	if (!t) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	t->n_targets = (uint32_t)n;
-	for (size_t i = 0; i < n; i++) {
-		t->weight[i] = weights[i];
-		t->n_eligible += weights[i] > 0;
-	}
-	if (g->algorithm == NLB_ALG_MAGLEV && n) {
-		struct nlb_maglev_backend *b = calloc(n, sizeof(*b));
-		if (!b) {
-			free(t);
-			*err = -ENOMEM;
-			return NULL;
-		}
-		/* Keyed by address, not position: the same targets build
-		 * the same table in every nlb, whatever their order. */
-		for (size_t i = 0; i < n; i++) {
-			b[i].key = g->targets[i].addr_text;
-			b[i].weight = weights[i];
-		}
-		*err = nlb_maglev_build(&t->maglev, g->maglev_table_size, b, n, g->hash_seed);
-		free(b);
-		if (*err < 0) {
-			free(t);
-			return NULL;
-		}
-	}
-	*err = 0;
-	return t;
-}
-
-static void table_free(struct lb_table *t)
-{
-	if (!t)
-		return;
-	nlb_maglev_free(&t->maglev);
-	free(t);
-}
-
 int backend_runtime_init(struct nlb_runtime *rt)
 {
 	int ret = nlb_qsbr_init(&rt->qsbr, rt->n_workers);
@@ -91,9 +45,10 @@ int backend_runtime_init(struct nlb_runtime *rt)
 			return -ENOMEM;
 		for (size_t i = 0; i < gc->n_targets; i++)
 			w[i] = gc->targets[i].weight;
-		struct lb_table *t = table_build(gc, w, &ret);
+		struct nlb_lb_table *t = NULL;
+		ret = nlb_lb_table_build(gc, w, &t);
 		free(w);
-		if (!t)
+		if (ret < 0)
 			return ret;
 		atomic_init(&grt->table, t);
 	}
@@ -103,7 +58,7 @@ int backend_runtime_init(struct nlb_runtime *rt)
 void backend_runtime_free(struct nlb_runtime *rt)
 {
 	for (size_t g = 0; rt->groups && g < rt->cfg->n_groups; g++) {
-		table_free(atomic_load(&rt->groups[g].table));
+		nlb_lb_table_free(atomic_load(&rt->groups[g].table));
 		free(rt->groups[g].active);
 	}
 	nlb_qsbr_free(&rt->qsbr);
@@ -111,17 +66,14 @@ void backend_runtime_free(struct nlb_runtime *rt)
 
 int backend_publish(struct nlb_runtime *rt, size_t g, const uint32_t *weights)
 {
-	int err;
-	struct lb_table *t = table_build(rt->groups[g].conf, weights, &err);
-	if (!t)
-		return err;
-	struct lb_table *old = atomic_exchange_explicit(&rt->groups[g].table, t,
-							memory_order_seq_cst);
+	struct nlb_lb_table *t;
+	int ret = nlb_lb_table_build(rt->groups[g].conf, weights, &t);
+	if (ret < 0)
+		return ret;
 	/* A worker blocked in io_uring_enter passes its quiescent point at
-	 * its next tick (<= 100 ms); a stuck one leaks the table rather
+	 * its next tick (<= 100 ms); a stuck one leaks the old table rather
 	 * than let anyone free memory it may still read. */
-	if (nlb_qsbr_synchronize(&rt->qsbr, 5000) == 0)
-		table_free(old);
+	nlb_lb_table_publish(&rt->groups[g].table, t, &rt->qsbr, 5000);
 	return 0;
 }
 
@@ -163,7 +115,7 @@ void backend_worker_free(struct worker *w)
 	w->rr_current = NULL;
 }
 
-static inline bool eligible(const struct lb_table *t, uint32_t i, uint64_t tried)
+static inline bool eligible(const struct nlb_lb_table *t, uint32_t i, uint64_t tried)
 {
 	return t->weight[i] > 0 && !(i < 64 && (tried >> i) & 1);
 }
@@ -194,7 +146,7 @@ static inline bool lighter(uint64_t la, uint32_t wa, uint64_t lb, uint32_t wb)
 	return la * wb < lb * wa;
 }
 
-static int pick_round_robin(int64_t *current, const struct lb_table *t, uint64_t tried)
+static int pick_round_robin(int64_t *current, const struct nlb_lb_table *t, uint64_t tried)
 {
 	int best = -1;
 	int64_t total = 0;
@@ -211,7 +163,7 @@ static int pick_round_robin(int64_t *current, const struct lb_table *t, uint64_t
 	return best;
 }
 
-static int pick_least_conn(struct worker *w, size_t group, const struct lb_table *t,
+static int pick_least_conn(struct worker *w, size_t group, const struct nlb_lb_table *t,
 			   uint64_t tried)
 {
 	int best = -1;
@@ -232,7 +184,7 @@ static int pick_least_conn(struct worker *w, size_t group, const struct lb_table
 	return best;
 }
 
-static int pick_random2(struct worker *w, size_t group, const struct lb_table *t,
+static int pick_random2(struct worker *w, size_t group, const struct nlb_lb_table *t,
 			uint64_t tried)
 {
 	int a = -1, b = -1;
@@ -252,7 +204,7 @@ static int pick_random2(struct worker *w, size_t group, const struct lb_table *t
 	return lighter(lb, t->weight[b], la, t->weight[a]) ? b : a;
 }
 
-static int pick_maglev(struct worker *w, size_t group, const struct lb_table *t,
+static int pick_maglev(struct worker *w, size_t group, const struct nlb_lb_table *t,
 		       uint64_t hash, unsigned attempt, uint64_t tried)
 {
 	/* First try: the table's owner of the flow.  A retry re-hashes
@@ -274,7 +226,7 @@ static int pick_maglev(struct worker *w, size_t group, const struct lb_table *t,
 
 bool backend_eligible(struct worker *w, size_t group, uint32_t t, uint64_t tried)
 {
-	const struct lb_table *tab = atomic_load_explicit(&w->rt->groups[group].table,
+	const struct nlb_lb_table *tab = atomic_load_explicit(&w->rt->groups[group].table,
 							  memory_order_acquire);
 	return t < tab->n_targets && eligible(tab, t, tried);
 }
@@ -285,7 +237,7 @@ int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt
 	const struct group_rt *g = &w->rt->groups[group];
 	/* Valid until this worker's next quiescent point, at the top of
 	 * its loop: nothing here keeps it longer. */
-	const struct lb_table *t = atomic_load_explicit(&g->table, memory_order_acquire);
+	const struct nlb_lb_table *t = atomic_load_explicit(&g->table, memory_order_acquire);
 	if (t->n_eligible == 0)
 		return -ENOENT;
 	int idx = -1;

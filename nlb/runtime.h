@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "maglev.h"
+#include "lb_table.h"
 #include "qsbr.h"
 
 struct listener_rt {
@@ -19,19 +19,10 @@ struct listener_rt {
 	_Atomic uint32_t active;	/* counted only when conf->max_connections */
 };
 
-/* What a pick reads, immutable once published; replaced whole (by
- * pointer swap) when weights or the target set change. */
-struct lb_table {
-	struct nlb_maglev maglev;	/* algorithm maglev only */
-	uint32_t n_targets;
-	uint32_t n_eligible;		/* targets with weight > 0 */
-	uint32_t weight[];		/* effective weight; 0 = no new flows */
-};
-
 struct group_rt {
 	const struct nlb_group_conf *conf;
 	struct __kernel_timespec connect_timeout;
-	_Atomic(struct lb_table *) table;
+	_Atomic(struct nlb_lb_table *) table;
 	/* Connections per target, one row per worker written only by its
 	 * worker; least_conn and random2 sum the rows.  Rows are padded to
 	 * cache lines so workers never write the same line. */
