@@ -425,7 +425,7 @@ static void start_send(struct worker *w, struct conn *c, int dir)
 		h->send_ctx = sidx;
 	}
 	io_uring_sqe_set_data64(sqe, conn_ud(c, (enum op)(OP_SEND + dir)));
-	h->send_nbufs = (uint16_t)n;
+	h->send_nbufs = (uint8_t)n;
 	h->flags |= HALF_SEND;
 	c->inflight++;
 }
