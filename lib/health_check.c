@@ -1,0 +1,215 @@
+/* Active health checks without I/O: status matcher, HTTP/1.x probe request
+ * and status line, and the per-target state machine.  Everything here is
+ * pure so the probe thread's decisions can be tested byte by byte. */
+#include "health_check.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#define CODE_MIN 100
+#define CODE_MAX 599
+
+static bool is_digit(unsigned char c)
+{
+	/* Not isdigit(): that one follows the locale. */
+	return c >= '0' && c <= '9';
+}
+
+/* Reads exactly three digits at *p into a code in CODE_MIN..CODE_MAX and
+ * advances *p past them.  What follows is the caller's to check, so
+ * "2000" fails there rather than here. */
+static int parse_code(const char **p, uint16_t *out)
+{
+	const unsigned char *s = (const unsigned char *)*p;
+	unsigned v;
+
+	if (!is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]))
+		return -EINVAL;
+	v = (unsigned)(s[0] - '0') * 100 + (unsigned)(s[1] - '0') * 10 + (unsigned)(s[2] - '0');
+	if (v < CODE_MIN || v > CODE_MAX)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	*p += 3;
+	return 0;
+}
+
+int nlb_hc_matcher_parse(const char *text, struct nlb_hc_matcher *out)
+{
+	struct nlb_hc_matcher m = { 0 };
+	const char *s = text;
+
+	if (text == NULL || out == NULL)
+		return -EINVAL;
+	for (;;) {
+		struct nlb_hc_range r;
+
+		if (m.n == NLB_HC_MATCHER_MAX)
+			return -EINVAL;
+		if (parse_code(&s, &r.lo) != 0)
+			return -EINVAL;
+		r.hi = r.lo;
+		if (*s == '-') {
+			s++;
+			if (parse_code(&s, &r.hi) != 0 || r.lo > r.hi)
+				return -EINVAL;
+		}
+		m.item[m.n++] = r;
+		if (*s == '\0')
+			break;
+		/* A comma must be followed by another item: "200," is refused
+		 * by parse_code on the next turn. */
+		if (*s != ',')
+			return -EINVAL;
+		s++;
+	}
+	/* Built aside and copied so that a refused text leaves *out as it
+	 * was, e.g. the matcher of the previous config. */
+	*out = m;
+	return 0;
+}
+
+bool nlb_hc_matcher_match(const struct nlb_hc_matcher *m, int status)
+{
+	for (uint32_t i = 0; i < m->n && i < NLB_HC_MATCHER_MAX; i++)
+		if (status >= m->item[i].lo && status <= m->item[i].hi)
+			return true;
+	return false;
+}
+
+int nlb_hc_http_status(const char *buf, size_t len, int *status)
+{
+	static const char version[] = "HTTP/1.";	/* then '0' or '1' */
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t i, end = 0;
+
+	/* Every byte present is checked as it comes, so garbage (a TLS
+	 * alert, "HTTP/2", an SSH banner) fails at its first byte instead of
+	 * after NLB_HC_STATUS_LINE_MAX bytes or a timeout. */
+	for (i = 0; i < len && i < NLB_HC_STATUS_LINE_MAX; i++) {
+		unsigned char c = b[i];
+
+		if (i < 7) {
+			if (c != (unsigned char)version[i])
+				return -EINVAL;
+		} else if (i == 7) {
+			if (c != '0' && c != '1')
+				return -EINVAL;
+		} else if (i == 8) {
+			if (c != ' ')
+				return -EINVAL;
+		} else if (i <= 11) {
+			if (!is_digit(c))
+				return -EINVAL;
+		} else if (c == '\n') {
+			end = i + 1;
+			break;
+		} else if (c == '\r') {
+			/* The LF must also fall within the limit. */
+			if (i + 1 >= NLB_HC_STATUS_LINE_MAX)
+				return -EINVAL;
+			if (i + 1 == len)
+				return -EAGAIN;
+			if (b[i + 1] != '\n')
+				return -EINVAL;
+			end = i + 2;
+			break;
+		} else if (i == 12) {
+			/* "HTTP/1.1 2000" is not a three-digit status. */
+			if (c != ' ')
+				return -EINVAL;
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			/* RFC 9112 reason-phrase: HTAB, SP, VCHAR, obs-text. */
+			return -EINVAL;
+		}
+	}
+	if (end == 0)
+		return i >= NLB_HC_STATUS_LINE_MAX ? -EINVAL : -EAGAIN;
+	*status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+	return (int)end;
+}
+
+/* A request-target or Host value: no byte that could end the field or
+ * line (SP, CR, LF) or any other control character. */
+static bool is_token_text(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+int nlb_hc_http_request(char *buf, size_t len, const char *path, const char *host)
+{
+	int n;
+
+	if (path == NULL || path[0] != '/' || !is_token_text(path))
+		return -EINVAL;
+	if (host == NULL || host[0] == '\0' || !is_token_text(host))
+		return -EINVAL;
+	n = snprintf(buf, len,
+		     "GET %s HTTP/1.1\r\n"
+		     "Host: %s\r\n"
+		     "Connection: close\r\n"
+		     "User-Agent: nlb-health-check\r\n"
+		     "\r\n", path, host);
+	/* n < 0 only when the request would exceed INT_MAX bytes, which
+	 * no buffer here holds either. */
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+enum nlb_hc_state nlb_hc_observe(struct nlb_hc_target *t, bool pass,
+				 uint32_t healthy_threshold,
+				 uint32_t unhealthy_threshold)
+{
+	uint32_t h = healthy_threshold != 0 ? healthy_threshold : 1;
+	uint32_t u = unhealthy_threshold != 0 ? unhealthy_threshold : 1;
+
+	/* Saturating, so a target that stays up for years does not wrap to
+	 * zero and look like it has no history. */
+	if (pass) {
+		t->fails = 0;
+		if (t->passes < UINT32_MAX)
+			t->passes++;
+	} else {
+		t->passes = 0;
+		if (t->fails < UINT32_MAX)
+			t->fails++;
+	}
+
+	switch (t->state) {
+	case NLB_HC_HEALTHY:
+		if (!pass && t->fails >= u)
+			t->state = NLB_HC_UNHEALTHY;
+		break;
+	case NLB_HC_UNHEALTHY:
+		if (pass && t->passes >= h)
+			t->state = NLB_HC_HEALTHY;
+		break;
+	case NLB_HC_INITIAL:
+	default:
+		/* First pass wins: see the header for why. */
+		if (pass)
+			t->state = NLB_HC_HEALTHY;
+		else if (t->fails >= u)
+			t->state = NLB_HC_UNHEALTHY;
+		else
+			t->state = NLB_HC_INITIAL;
+		break;
+	}
+	return t->state;
+}
+
+const char *nlb_hc_state_name(enum nlb_hc_state s)
+{
+	switch (s) {
+	case NLB_HC_INITIAL:
+		return "initial";
+	case NLB_HC_HEALTHY:
+		return "healthy";
+	case NLB_HC_UNHEALTHY:
+		return "unhealthy";
+	}
+	return "unknown";
+}
