@@ -90,6 +90,8 @@ enum key_type {
 	KEY_STRING,	/* non-empty string, strdup'd into a char * */
 	KEY_ADDR,	/* host:port, into struct nlb_addr + text copy */
 	KEY_LIST,	/* a ( ) list; the caller walks its elements */
+	KEY_BOOL,	/* true / false, stored as unsigned int 0 or 1 */
+	KEY_GROUP,	/* a { } group; the caller applies its own table */
 };
 
 struct key_spec {
@@ -119,6 +121,13 @@ struct key_spec {
 	.name = "address", .type = KEY_ADDR, .required = 1,		\
 	.offset = offsetof(s, field), .text_offset = offsetof(s, text) }
 #define LIST_KEY(key) { .name = (key), .type = KEY_LIST }
+#define BOOL_KEY(s, field, dflt) {					\
+	.name = #field, .type = KEY_BOOL, .offset = offsetof(s, field),	\
+	.def = (dflt) }
+#define GROUP_KEY(key) { .name = (key), .type = KEY_GROUP }
+/* An optional string; its default is filled by the section's loader. */
+#define OPT_STRING_KEY(s, key, field) {					\
+	.name = (key), .type = KEY_STRING, .offset = offsetof(s, field) }
 
 /* The upper bound on workers keeps per-worker arrays sane; the CPU count
  * that 0 resolves to is capped to the same value. */
@@ -156,7 +165,29 @@ static const struct key_spec group_keys[] = {
 		 NLB_MAGLEV_DEFAULT_SIZE),
 	ENUM_KEY(struct nlb_group_conf, hash_fields, hash_field_names, NLB_HASH_5TUPLE),
 	UINT_KEY(struct nlb_group_conf, hash_seed, 0, LLONG_MAX, 0),
+	/* As the AWS NLB: with no healthy target, better all than none. */
+	BOOL_KEY(struct nlb_group_conf, fail_open, 1),
+	GROUP_KEY("health_check"),
 	LIST_KEY("targets"),
+};
+
+static const char *const hc_protocol_names[] = {
+	[NLB_HC_TCP] = "tcp",
+	[NLB_HC_HTTP] = "http",
+};
+_Static_assert(sizeof(enum nlb_hc_protocol) == sizeof(unsigned int), "enum size");
+
+/* The AWS NLB's defaults: every 30 s, 10 s timeout, 5 passes to come
+ * back, 2 failures to go. */
+static const struct key_spec health_keys[] = {
+	ENUM_KEY(struct nlb_health_conf, protocol, hc_protocol_names, NLB_HC_TCP),
+	UINT_KEY(struct nlb_health_conf, port, 0, 65535, 0),
+	UINT_KEY(struct nlb_health_conf, interval_ms, 10, 3600000, 30000),
+	UINT_KEY(struct nlb_health_conf, timeout_ms, 10, 600000, 10000),
+	UINT_KEY(struct nlb_health_conf, healthy_threshold, 1, 100, 5),
+	UINT_KEY(struct nlb_health_conf, unhealthy_threshold, 1, 100, 2),
+	OPT_STRING_KEY(struct nlb_health_conf, "path", path),
+	OPT_STRING_KEY(struct nlb_health_conf, "matcher", matcher_text),
 };
 
 static const struct key_spec target_keys[] = {
@@ -330,6 +361,19 @@ static int set_key(const struct loader *ld, const struct section *sec,
 			return fail(ld, s, "%s\"%s\" must be a list ( ... )",
 				    sec->prefix, k->name);
 		return 0;
+	case KEY_BOOL: {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(ld, s, "%s\"%s\" must be true or false",
+				    sec->prefix, k->name);
+		unsigned int b = config_setting_get_bool(s) ? 1 : 0;
+		memcpy(field, &b, sizeof(b));
+		return 0;
+	}
+	case KEY_GROUP:
+		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+			return fail(ld, s, "%s\"%s\" must be a group { ... }",
+				    sec->prefix, k->name);
+		return 0;
 	}
 	return fail(ld, s, "internal error: key \"%s\" has no type", k->name);
 }
@@ -364,7 +408,7 @@ static int apply_keys(const struct loader *ld, const struct section *sec,
 		if (k->type == KEY_UINT) {
 			store_uint((char *)base + k->offset, k->size,
 				   (unsigned long long)k->def);
-		} else if (k->type == KEY_ENUM) {
+		} else if (k->type == KEY_ENUM || k->type == KEY_BOOL) {
 			unsigned int e = (unsigned int)k->def;
 			memcpy((char *)base + k->offset, &e, sizeof(e));
 		}
@@ -470,6 +514,36 @@ static int check_maglev_size(const struct loader *ld, const config_setting_t *g,
 		    nlb_next_prime(100 * n));
 }
 
+static int load_health(const struct loader *ld, const config_setting_t *g,
+		       struct nlb_group_conf *grp, const char *label)
+{
+	struct nlb_health_conf *hc = &grp->health;
+	const config_setting_t *h = config_setting_get_member(g, "health_check");
+	if (h == NULL)
+		return 0;
+	char prefix[LABEL_LEN + 48], where[LABEL_LEN + 48];
+	snprintf(prefix, sizeof(prefix), "%s: health_check: ", label);
+	snprintf(where, sizeof(where), "in health_check of %s", label);
+	const struct section sec = { prefix, where, "health_check" };
+	int r = apply_keys(ld, &sec, health_keys, ARRAY_LEN(health_keys), h, hc);
+	if (r < 0)
+		return r;
+	hc->enabled = 1;
+	hc->line = config_setting_source_line(h);
+	if (!hc->path && !(hc->path = strdup("/")))
+		return fail_nomem(ld);
+	if (!hc->matcher_text && !(hc->matcher_text = strdup("200-399")))
+		return fail_nomem(ld);
+	if (hc->path[0] != '/' || strpbrk(hc->path, " \t\r\n"))
+		return fail(ld, member_or(h, "path"), "%s\"path\" must start with / and "
+			    "hold no spaces (got \"%s\")", prefix, hc->path);
+	if (nlb_hc_matcher_parse(hc->matcher_text, &hc->matcher) < 0)
+		return fail(ld, member_or(h, "matcher"), "%s\"matcher\" must be codes "
+			    "100-599 like \"200\", \"200-399\" or \"200,204,301\" (got \"%s\")",
+			    prefix, hc->matcher_text);
+	return 0;
+}
+
 static int load_group(const struct loader *ld, const config_setting_t *g,
 		      struct nlb_config *cfg, struct nlb_group_conf *grp)
 {
@@ -491,6 +565,9 @@ static int load_group(const struct loader *ld, const config_setting_t *g,
 				    "duplicate target group name \"%s\" (first at line %d)",
 				    grp->name, o->line);
 	}
+
+	if ((r = load_health(ld, g, grp, label)) < 0)
+		return r;
 
 	config_setting_t *list;
 	size_t n;
@@ -856,6 +933,8 @@ void nlb_config_free(struct nlb_config *cfg)
 	for (size_t i = 0; i < cfg->n_groups; i++) {
 		free(cfg->groups[i].name);
 		free(cfg->groups[i].targets);
+		free(cfg->groups[i].health.path);
+		free(cfg->groups[i].health.matcher_text);
 	}
 	free(cfg->groups);
 	free(cfg->path);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "health_check.h"
 #include "log.h"
 
 /* Upper bound of "workers"; 0 (one per online CPU) is capped to it too. */
@@ -32,6 +33,27 @@ enum nlb_algorithm {
 	NLB_ALG_RANDOM2,
 };
 
+enum nlb_hc_protocol {
+	NLB_HC_TCP = 0,
+	NLB_HC_HTTP,
+};
+
+/* A target group's active health check; enabled only when the group has
+ * a health_check = { ... } setting. */
+struct nlb_health_conf {
+	unsigned enabled;
+	enum nlb_hc_protocol protocol;
+	uint32_t port;			/* 0 = the target's traffic port */
+	uint32_t interval_ms;
+	uint32_t timeout_ms;
+	uint32_t healthy_threshold;
+	uint32_t unhealthy_threshold;
+	char *path;			/* http */
+	char *matcher_text;		/* http */
+	struct nlb_hc_matcher matcher;
+	int line;
+};
+
 struct nlb_target_conf {
 	struct nlb_addr addr;
 	char addr_text[NLB_ADDRSTRLEN];	/* as written in the file */
@@ -47,6 +69,8 @@ struct nlb_group_conf {
 	uint32_t maglev_table_size;	/* prime, >= 100 x targets with weight */
 	unsigned hash_fields;		/* enum nlb_hash_fields */
 	uint64_t hash_seed;
+	unsigned fail_open;		/* no healthy target: send to all */
+	struct nlb_health_conf health;
 	struct nlb_target_conf *targets;
 	size_t n_targets;
 	int line;

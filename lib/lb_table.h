@@ -16,6 +16,7 @@ struct nlb_lb_table {
 	struct nlb_maglev maglev;	/* algorithm maglev only */
 	uint32_t n_targets;
 	uint32_t n_eligible;		/* targets with weight > 0 */
+	uint32_t fail_closed;		/* none healthy and fail_open off */
 	uint32_t weight[];		/* effective weight; 0 = no new flows */
 };
 

@@ -47,3 +47,17 @@ int nlb_qsbr_synchronize(struct nlb_qsbr *q, unsigned timeout_ms)
 	}
 	return 0;
 }
+
+uint64_t nlb_qsbr_advance(struct nlb_qsbr *q)
+{
+	return atomic_fetch_add_explicit(&q->epoch, 1, memory_order_seq_cst) + 1;
+}
+
+bool nlb_qsbr_passed(const struct nlb_qsbr *q, uint64_t epoch)
+{
+	for (unsigned r = 0; r < q->n_readers; r++) {
+		if (atomic_load_explicit(&q->readers[r].seen, memory_order_seq_cst) < epoch)
+			return false;
+	}
+	return true;
+}

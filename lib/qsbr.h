@@ -6,6 +6,7 @@
 #define NLB_QSBR_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define NLB_QSBR_OFFLINE UINT64_MAX
@@ -40,5 +41,11 @@ static inline void nlb_qsbr_offline(struct nlb_qsbr *q, unsigned r)
 /* Returns 0 once every reader has passed a quiescent point after the
  * call began, or -ETIMEDOUT after timeout_ms (then nothing may be freed). */
 int nlb_qsbr_synchronize(struct nlb_qsbr *q, unsigned timeout_ms);
+
+/* The same without waiting, for a writer with its own loop: advance
+ * returns an epoch; once passed() says every reader has reached it,
+ * what was unpublished before advance may be freed. */
+uint64_t nlb_qsbr_advance(struct nlb_qsbr *q);
+bool nlb_qsbr_passed(const struct nlb_qsbr *q, uint64_t epoch);
 
 #endif

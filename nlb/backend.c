@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "health_check.h"
 #include "tuple_hash.h"
 
 /* Cache-line rows of 32-bit counters. */
@@ -35,19 +36,22 @@ int backend_runtime_init(struct nlb_runtime *rt)
 		struct group_rt *grt = &rt->groups[g];
 		const struct nlb_group_conf *gc = grt->conf;
 		grt->active_stride = active_stride(gc->n_targets);
-		grt->active = aligned_alloc(64, rt->n_workers * grt->active_stride * sizeof(uint32_t));
-		if (!grt->active)
+		size_t cells = rt->n_workers * grt->active_stride;
+		grt->active = aligned_alloc(64, cells * sizeof(uint32_t));
+		grt->live_fail = aligned_alloc(64, cells * sizeof(uint32_t));
+		grt->health = calloc(gc->n_targets ? gc->n_targets : 1, sizeof(*grt->health));
+		if (!grt->active || !grt->live_fail || !grt->health)
 			return -ENOMEM;
-		for (size_t i = 0; i < rt->n_workers * grt->active_stride; i++)
+		for (size_t i = 0; i < cells; i++) {
 			atomic_init(&grt->active[i], 0);
-		uint32_t *w = calloc(gc->n_targets ? gc->n_targets : 1, sizeof(*w));
-		if (!w)
-			return -ENOMEM;
+			atomic_init(&grt->live_fail[i], 0);
+		}
+		/* With a health check every target starts "initial": no new
+		 * flows until it passes (fail_open aside). */
 		for (size_t i = 0; i < gc->n_targets; i++)
-			w[i] = gc->targets[i].weight;
+			atomic_init(&grt->health[i], gc->health.enabled ? NLB_HC_INITIAL : NLB_HC_HEALTHY);
 		struct nlb_lb_table *t = NULL;
-		ret = nlb_lb_table_build(gc, w, &t);
-		free(w);
+		ret = backend_build(rt, g, &t);
 		if (ret < 0)
 			return ret;
 		atomic_init(&grt->table, t);
@@ -60,21 +64,41 @@ void backend_runtime_free(struct nlb_runtime *rt)
 	for (size_t g = 0; rt->groups && g < rt->cfg->n_groups; g++) {
 		nlb_lb_table_free(atomic_load(&rt->groups[g].table));
 		free(rt->groups[g].active);
+		free(rt->groups[g].live_fail);
+		free(rt->groups[g].health);
 	}
 	nlb_qsbr_free(&rt->qsbr);
 }
 
-int backend_publish(struct nlb_runtime *rt, size_t g, const uint32_t *weights)
+int backend_build(const struct nlb_runtime *rt, size_t g, struct nlb_lb_table **out)
 {
-	struct nlb_lb_table *t;
-	int ret = nlb_lb_table_build(rt->groups[g].conf, weights, &t);
-	if (ret < 0)
-		return ret;
-	/* A worker blocked in io_uring_enter passes its quiescent point at
-	 * its next tick (<= 100 ms); a stuck one leaks the old table rather
-	 * than let anyone free memory it may still read. */
-	nlb_lb_table_publish(&rt->groups[g].table, t, &rt->qsbr, 5000);
-	return 0;
+	const struct group_rt *grt = &rt->groups[g];
+	const struct nlb_group_conf *gc = grt->conf;
+	size_t n = gc->n_targets;
+	uint32_t *w = calloc(n ? n : 1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	uint32_t healthy = 0, configured = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool up = atomic_load_explicit(&grt->health[i], memory_order_relaxed) == NLB_HC_HEALTHY;
+		w[i] = up ? gc->targets[i].weight : 0;
+		healthy += w[i] > 0;
+		configured += gc->targets[i].weight > 0;
+	}
+	bool closed = false;
+	if (healthy == 0 && configured > 0) {
+		if (gc->fail_open) {
+			for (size_t i = 0; i < n; i++)
+				w[i] = gc->targets[i].weight;
+		} else {
+			closed = true;
+		}
+	}
+	int ret = nlb_lb_table_build(gc, w, out);
+	free(w);
+	if (ret == 0)
+		(*out)->fail_closed = closed;
+	return ret;
 }
 
 uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t)
@@ -256,4 +280,11 @@ int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt
 		break;
 	}
 	return idx < 0 ? -ENOENT : idx;
+}
+
+bool backend_fail_closed(struct worker *w, size_t group)
+{
+	const struct nlb_lb_table *t = atomic_load_explicit(&w->rt->groups[group].table,
+							    memory_order_acquire);
+	return t->fail_closed;
 }

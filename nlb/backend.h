@@ -14,10 +14,11 @@
 int backend_runtime_init(struct nlb_runtime *rt);
 void backend_runtime_free(struct nlb_runtime *rt);
 
-/* Builds a table for group g from weights (n_targets entries, 0 = takes
- * no new flows), publishes it, waits until no worker can still read the
- * old one and frees it.  Never called from a worker. */
-int backend_publish(struct nlb_runtime *rt, size_t g, const uint32_t *weights);
+/* Builds group g's table from its configured weights and its targets'
+ * health: a target takes new flows when healthy (or when the group has
+ * no health check); with none healthy, fail_open sends to all, else the
+ * table is marked fail_closed.  Never called from a worker. */
+int backend_build(const struct nlb_runtime *rt, size_t g, struct nlb_lb_table **out);
 
 int backend_worker_init(struct worker *w);
 void backend_worker_free(struct worker *w);
@@ -29,6 +30,9 @@ void backend_worker_free(struct worker *w);
 int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
 		 uint64_t tried);
 
+/* Does group take no new flows because no target is healthy? */
+bool backend_fail_closed(struct worker *w, size_t group);
+
 /* May target t of group take a new flow (has weight, not in tried)? */
 bool backend_eligible(struct worker *w, size_t group, uint32_t t, uint64_t tried);
 
@@ -39,6 +43,18 @@ static inline void backend_conn_add(struct worker *w, size_t group, uint32_t t, 
 	_Atomic uint32_t *n = &g->active[w->id * g->active_stride + t];
 	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + (uint32_t)delta,
 			      memory_order_relaxed);
+}
+
+/* A connect to target t of group failed (refused, timed out) or
+ * succeeded: passive health detection counts failures in a row. */
+static inline void backend_live_result(struct worker *w, size_t group, uint32_t t, bool ok)
+{
+	struct group_rt *g = &w->rt->groups[group];
+	_Atomic uint32_t *n = &g->live_fail[w->id * g->active_stride + t];
+	uint32_t v = atomic_load_explicit(n, memory_order_relaxed);
+	if (ok && v == 0)
+		return;
+	atomic_store_explicit(n, ok ? 0 : v + 1, memory_order_relaxed);
 }
 
 /* Sum over workers of connections to target t of group. */

@@ -14,6 +14,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "runtime.h"
@@ -43,7 +44,7 @@ static void raise_nofile(void)
 		nlb_info("file descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
-static void log_stats(struct worker *workers, unsigned n)
+static void log_stats(struct worker *workers, unsigned n, const struct health *h)
 {
 	char line[1024];
 	int off = snprintf(line, sizeof(line), "stats");
@@ -59,6 +60,10 @@ static void log_stats(struct worker *workers, unsigned n)
 	}
 	NLB_WORKER_STATS(NLB_STAT_SUM)
 #undef NLB_STAT_SUM
+	if (off < (int)sizeof(line))
+		snprintf(line + off, sizeof(line) - (size_t)off, " health_probes=%llu health_changes=%llu",
+			 (unsigned long long)atomic_load(&h->probes_done),
+			 (unsigned long long)atomic_load(&h->changes));
 	nlb_info("%s", line);
 }
 
@@ -70,6 +75,9 @@ static int run(struct nlb_config *cfg)
 		.n_workers = cfg->workers,
 	};
 	int status = 1;
+	struct health health;
+	memset(&health, 0, sizeof(health));
+	health.epfd = health.stop_fd = -1;
 	rt.listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*rt.listeners));
 	rt.groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*rt.groups));
 	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
@@ -145,6 +153,13 @@ static int run(struct nlb_config *cfg)
 		goto join;
 	}
 
+	int hret = health_start(&health, &rt);
+	if (hret < 0) {
+		nlb_err("cannot start the health-check thread: %s", strerror(-hret));
+		for (unsigned i = 0; i < rt.n_workers; i++)
+			worker_stop(&workers[i]);
+		goto join;
+	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
 		const struct nlb_group_conf *gc = &cfg->groups[lc->group];
@@ -178,7 +193,8 @@ join:
 	}
 	if (started == rt.n_workers && rt.n_workers)
 		pthread_barrier_destroy(&barrier);
-	log_stats(workers, started);
+	health_stop(&health);
+	log_stats(workers, started, &health);
 	if (status == 0)
 		nlb_info("stopped");
 	/* Workers closed their own listening sockets. */

@@ -28,6 +28,11 @@ struct group_rt {
 	 * cache lines so workers never write the same line. */
 	_Atomic uint32_t *active;
 	size_t active_stride;
+	/* Health, written by the probe thread only (enum nlb_hc_state). */
+	_Atomic uint8_t *health;
+	/* Consecutive failed connects per target, one row per worker (same
+	 * stride as active): passive detection, read by the probe thread. */
+	_Atomic uint32_t *live_fail;
 };
 
 struct nlb_runtime {

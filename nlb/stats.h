@@ -15,6 +15,7 @@
 	X(connect_timeout) /* target connect attempts past connect_timeout */ \
 	X(connect_error)   /* target connect attempts failing otherwise */    \
 	X(no_target)       /* clients closed: no target left to try */        \
+	X(no_healthy)      /* clients closed: no healthy target, fail-closed */ \
 	X(limit)           /* clients refused by max_connections */           \
 	X(idle_timeout)    /* connections reset after idle_timeout_ms */      \
 	X(client_reset)    /* resets received from clients */                 \

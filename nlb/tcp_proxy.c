@@ -795,7 +795,10 @@ static void start_connect(struct worker *w, struct conn *c)
 		pick_flow(w, c, group, lr->conf, grt->conf) :
 		backend_pick(w, group, 0, c->attempts, c->tried);
 	if (t < 0) {
-		STAT_INC(&w->stats, no_target);
+		if (c->attempts == 0 && backend_fail_closed(w, group))
+			STAT_INC(&w->stats, no_healthy);
+		else
+			STAT_INC(&w->stats, no_target);
 		nlb_debug("listener %s: no target left for a client after %u attempts",
 			  lr->conf->name, c->attempts);
 		conn_close(w, c, true);
@@ -846,12 +849,13 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 		conn_maybe_finalize(w, c);
 		return;
 	}
+	const struct listener_rt *lr = &w->rt->listeners[c->listener];
+	const struct nlb_group_conf *g = &w->rt->cfg->groups[lr->conf->group];
 	if (res == 0) {
+		backend_live_result(w, lr->conf->group, c->target, true);
 		start_forwarding(w, c);
 		return;
 	}
-	const struct listener_rt *lr = &w->rt->listeners[c->listener];
-	const struct nlb_group_conf *g = &w->rt->cfg->groups[lr->conf->group];
 	const char *why;
 	if (res == -ECANCELED || res == -ETIME) {
 		STAT_INC(&w->stats, connect_timeout);
@@ -866,6 +870,8 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	nlb_debug("target %s in group %s: connect failed (%s), attempt %u of %u",
 		  g->targets[c->target].addr_text, g->name, why, c->attempts,
 		  g->connect_retries + 1);
+	if (res == -ECANCELED || res == -ETIME || res == -ECONNREFUSED)
+		backend_live_result(w, lr->conf->group, c->target, false);
 	/* The connect has completed, and its linked timeout never touches
 	 * the socket: closing it now is safe. */
 	close(c->tfd);

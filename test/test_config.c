@@ -681,3 +681,45 @@ Test(config, maglev_table_size)
 		nlb_config_free(cfg);
 	}
 }
+
+/* health_check and fail_open: defaults, and each kind of bad value. */
+Test(config, health_check)
+{
+	static const struct err_case cases[] = {
+		{ "bad matcher",
+		  "target_groups = ( { name = \"g\";\n health_check = { protocol = \"http\";\n"
+		  " matcher = \"200-99\"; }; } );\n", 3,
+		  "target group \"g\": health_check: \"matcher\" must be codes 100-599 like "
+		  "\"200\", \"200-399\" or \"200,204,301\" (got \"200-99\")", 1 },
+		{ "bad path", "target_groups = ( { name = \"g\";\n health_check = { path = \"health\"; }; } );\n", 2,
+		  "\"path\" must start with /", 0 },
+		{ "unknown key", "target_groups = ( { name = \"g\";\n health_check = { intervall_ms = 5; }; } );\n", 2,
+		  "unknown key \"intervall_ms\" in health_check of target group \"g\"", 1 },
+		{ "threshold 0", "target_groups = ( { name = \"g\";\n health_check = { healthy_threshold = 0; }; } );\n", 2,
+		  "\"healthy_threshold\" must be between 1 and 100 (got 0)", 0 },
+		{ "not a group", "target_groups = ( { name = \"g\";\n health_check = 5; } );\n", 2,
+		  "\"health_check\" must be a group { ... }", 0 },
+		{ "fail_open not bool", "target_groups = ( { name = \"g\";\n fail_open = 1; } );\n", 2,
+		  "\"fail_open\" must be true or false", 0 },
+	};
+	RUN(cases);
+
+	struct nlb_config *cfg = load_ok("target_groups = ( { name = \"a\"; },\n"
+		"  { name = \"b\"; fail_open = false; health_check = { protocol = \"http\"; }; } );\n");
+	const struct nlb_group_conf *a = &cfg->groups[0], *b = &cfg->groups[1];
+	cr_expect_eq(a->health.enabled, 0);
+	cr_expect_eq(a->fail_open, 1);
+	cr_expect_eq(b->fail_open, 0);
+	cr_expect_eq(b->health.enabled, 1);
+	cr_expect_eq(b->health.protocol, NLB_HC_HTTP);
+	cr_expect_eq(b->health.port, 0);
+	cr_expect_eq(b->health.interval_ms, 30000);
+	cr_expect_eq(b->health.timeout_ms, 10000);
+	cr_expect_eq(b->health.healthy_threshold, 5);
+	cr_expect_eq(b->health.unhealthy_threshold, 2);
+	cr_expect_str_eq(b->health.path, "/");
+	cr_expect_str_eq(b->health.matcher_text, "200-399");
+	cr_expect(nlb_hc_matcher_match(&b->health.matcher, 301));
+	cr_expect(!nlb_hc_matcher_match(&b->health.matcher, 404));
+	nlb_config_free(cfg);
+}

@@ -1,0 +1,361 @@
+/* The health-probe thread.  Each probe is a non-blocking connect (tcp),
+ * or connect, GET and status line (http), driven by one epoll loop with a
+ * deadline per probe, so a slow target never holds up the others.  First
+ * probes are spread over min(interval, 1 s) after start, later ones keep
+ * their slot in the interval.  A state change is logged, stored in the
+ * group's health array and published as a new table; the old table is
+ * freed once every worker has passed a quiescent point. */
+#include "health.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "health_check.h"
+#include "log.h"
+
+enum probe_phase {
+	PROBE_IDLE = 0,
+	PROBE_CONNECTING,
+	PROBE_SENDING,
+	PROBE_READING,
+};
+
+struct health_probe {
+	size_t group;
+	uint32_t target;
+	int fd;
+	enum probe_phase phase;
+	uint64_t next_ms;	/* when the next probe starts */
+	uint64_t deadline_ms;	/* when the running one times out */
+	struct nlb_hc_target st;
+	uint64_t passive_base;	/* live failures already accounted for */
+	size_t sent, got;
+	char buf[256];
+};
+
+struct retired_table {
+	struct nlb_lb_table *table;
+	uint64_t epoch;
+	struct retired_table *next;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const struct nlb_health_conf *probe_conf(const struct health *h,
+						const struct health_probe *p)
+{
+	return &h->rt->groups[p->group].conf->health;
+}
+
+static void publish(struct health *h, size_t g)
+{
+	struct nlb_lb_table *t;
+	if (backend_build(h->rt, g, &t) < 0) {
+		nlb_err("group %s: cannot build a table: out of memory",
+			h->rt->groups[g].conf->name);
+		return;
+	}
+	struct nlb_lb_table *old = atomic_exchange_explicit(&h->rt->groups[g].table, t,
+							    memory_order_seq_cst);
+	struct retired_table *r = malloc(sizeof(*r));
+	if (!r) {
+		/* Leak rather than free what a worker may still read. */
+		return;
+	}
+	r->table = old;
+	r->epoch = nlb_qsbr_advance(&h->rt->qsbr);
+	r->next = h->retired;
+	h->retired = r;
+}
+
+static void reclaim(struct health *h, bool all)
+{
+	struct retired_table **pp = &h->retired;
+	while (*pp) {
+		struct retired_table *r = *pp;
+		if (all || nlb_qsbr_passed(&h->rt->qsbr, r->epoch)) {
+			*pp = r->next;
+			nlb_lb_table_free(r->table);
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+static void set_state(struct health *h, struct health_probe *p, enum nlb_hc_state from,
+		      enum nlb_hc_state to, const char *why)
+{
+	const struct group_rt *g = &h->rt->groups[p->group];
+	atomic_store_explicit(&g->health[p->target], (uint8_t)to, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
+	nlb_info("target %s in group %s: %s -> %s (%s)", g->conf->targets[p->target].addr_text,
+		 g->conf->name, nlb_hc_state_name(from), nlb_hc_state_name(to), why);
+	publish(h, p->group);
+}
+
+static void probe_close(struct health_probe *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);	/* also leaves the epoll set */
+	p->fd = -1;
+	p->phase = PROBE_IDLE;
+}
+
+static void probe_done(struct health *h, struct health_probe *p, bool pass, const char *why)
+{
+	const struct nlb_health_conf *hc = probe_conf(h, p);
+	probe_close(p);
+	atomic_fetch_add_explicit(&h->probes_done, 1, memory_order_relaxed);
+	enum nlb_hc_state from = p->st.state;
+	enum nlb_hc_state to = nlb_hc_observe(&p->st, pass, hc->healthy_threshold,
+					       hc->unhealthy_threshold);
+	if (to != from)
+		set_state(h, p, from, to, why);
+	/* Keep the probe's slot in the interval, and never run behind. */
+	uint64_t now = now_ms();
+	p->next_ms += hc->interval_ms;
+	if (p->next_ms <= now)
+		p->next_ms = now + hc->interval_ms;
+}
+
+static void probe_start(struct health *h, struct health_probe *p, uint64_t now)
+{
+	const struct nlb_health_conf *hc = probe_conf(h, p);
+	const struct nlb_target_conf *tc = &h->rt->groups[p->group].conf->targets[p->target];
+	struct sockaddr_storage ss = tc->addr.ss;
+	if (hc->port) {
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)hc->port);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)hc->port);
+	}
+	p->deadline_ms = now + hc->timeout_ms;
+	p->sent = p->got = 0;
+	p->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->fd < 0) {
+		/* Our own shortage, not the target's fault: try next time. */
+		nlb_warn("health check of %s: socket: %s", tc->addr_text, strerror(errno));
+		p->phase = PROBE_IDLE;
+		p->next_ms = now + hc->interval_ms;
+		return;
+	}
+	p->phase = PROBE_CONNECTING;
+	if (connect(p->fd, (struct sockaddr *)&ss, tc->addr.len) < 0 && errno != EINPROGRESS) {
+		probe_done(h, p, false, errno == ECONNREFUSED ? "connect refused" : strerror(errno));
+		return;
+	}
+	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = p };
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, p->fd, &ev) < 0)
+		probe_done(h, p, false, "epoll");
+}
+
+static void probe_event(struct health *h, struct health_probe *p)
+{
+	const struct nlb_health_conf *hc = probe_conf(h, p);
+	if (p->phase == PROBE_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			probe_done(h, p, false, err == ECONNREFUSED ? "connect refused" : strerror(err));
+			return;
+		}
+		if (hc->protocol == NLB_HC_TCP) {
+			probe_done(h, p, true, "connected");
+			return;
+		}
+		const struct nlb_target_conf *tc = &h->rt->groups[p->group].conf->targets[p->target];
+		int n = nlb_hc_http_request(p->buf, sizeof(p->buf), hc->path, tc->addr_text);
+		if (n < 0) {
+			probe_done(h, p, false, "request does not fit");
+			return;
+		}
+		p->got = (size_t)n;	/* request length while sending */
+		p->phase = PROBE_SENDING;
+	}
+	if (p->phase == PROBE_SENDING) {
+		ssize_t w = send(p->fd, p->buf + p->sent, p->got - p->sent, MSG_NOSIGNAL);
+		if (w < 0 && errno != EAGAIN) {
+			probe_done(h, p, false, strerror(errno));
+			return;
+		}
+		if (w > 0)
+			p->sent += (size_t)w;
+		if (p->sent < p->got)
+			return;
+		p->phase = PROBE_READING;
+		p->got = 0;
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+		epoll_ctl(h->epfd, EPOLL_CTL_MOD, p->fd, &ev);
+		return;
+	}
+	/* reading the status line */
+	ssize_t r = recv(p->fd, p->buf + p->got, sizeof(p->buf) - p->got, 0);
+	if (r < 0) {
+		if (errno != EAGAIN)
+			probe_done(h, p, false, strerror(errno));
+		return;
+	}
+	if (r == 0) {
+		probe_done(h, p, false, "closed before a status line");
+		return;
+	}
+	p->got += (size_t)r;
+	int status = 0;
+	int n = nlb_hc_http_status(p->buf, p->got, &status);
+	if (n == -EAGAIN && p->got < sizeof(p->buf))
+		return;
+	if (n < 0) {
+		probe_done(h, p, false, "not an HTTP/1.x status line");
+		return;
+	}
+	char why[48];
+	snprintf(why, sizeof(why), "HTTP %d", status);
+	probe_done(h, p, nlb_hc_matcher_match(&hc->matcher, status), why);
+}
+
+/* Passive detection: workers count failed connects in a row per target;
+ * unhealthy_threshold of them mark a target unhealthy at once. */
+static void passive_check(struct health *h)
+{
+	for (size_t i = 0; i < h->n_probes; i++) {
+		struct health_probe *p = &h->probes[i];
+		const struct group_rt *g = &h->rt->groups[p->group];
+		uint64_t sum = 0;
+		for (unsigned w = 0; w < h->rt->n_workers; w++)
+			sum += atomic_load_explicit(&g->live_fail[w * g->active_stride + p->target],
+						    memory_order_relaxed);
+		if (sum < p->passive_base)	/* a success reset some rows */
+			p->passive_base = sum;
+		if (p->st.state == NLB_HC_UNHEALTHY) {
+			p->passive_base = sum;
+			continue;
+		}
+		if (sum - p->passive_base >= g->conf->health.unhealthy_threshold) {
+			char why[64];
+			snprintf(why, sizeof(why), "passive: %llu failed connects in a row",
+				 (unsigned long long)(sum - p->passive_base));
+			enum nlb_hc_state from = p->st.state;
+			p->st.state = NLB_HC_UNHEALTHY;
+			p->st.passes = 0;
+			p->st.fails = g->conf->health.unhealthy_threshold;
+			p->passive_base = sum;
+			set_state(h, p, from, NLB_HC_UNHEALTHY, why);
+		}
+	}
+}
+
+static void *health_main(void *arg)
+{
+	struct health *h = arg;
+	struct epoll_event stop_ev = { .events = EPOLLIN, .data.ptr = NULL };
+	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->stop_fd, &stop_ev);
+	for (;;) {
+		uint64_t now = now_ms();
+		uint64_t wake = now + 50;	/* passive checks and reclaim at least this often */
+		for (size_t i = 0; i < h->n_probes; i++) {
+			struct health_probe *p = &h->probes[i];
+			if (p->phase == PROBE_IDLE && now >= p->next_ms)
+				probe_start(h, p, now);
+			if (p->phase != PROBE_IDLE && now >= p->deadline_ms)
+				probe_done(h, p, false, "timeout");
+			uint64_t t = p->phase == PROBE_IDLE ? p->next_ms : p->deadline_ms;
+			if (t < wake)
+				wake = t;
+		}
+		passive_check(h);
+		reclaim(h, false);
+		now = now_ms();
+		int timeout = wake > now ? (int)(wake - now) : 0;
+		struct epoll_event evs[64];
+		int n = epoll_wait(h->epfd, evs, 64, timeout);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == NULL)
+				goto out;
+			probe_event(h, evs[i].data.ptr);
+		}
+	}
+out:
+	for (size_t i = 0; i < h->n_probes; i++)
+		probe_close(&h->probes[i]);
+	return NULL;
+}
+
+int health_start(struct health *h, struct nlb_runtime *rt)
+{
+	memset(h, 0, sizeof(*h));
+	h->rt = rt;
+	h->epfd = h->stop_fd = -1;
+	const struct nlb_config *cfg = rt->cfg;
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		if (cfg->groups[g].health.enabled)
+			h->n_probes += cfg->groups[g].n_targets;
+	if (h->n_probes == 0)
+		return 0;
+	h->probes = calloc(h->n_probes, sizeof(*h->probes));
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!h->probes || h->epfd < 0 || h->stop_fd < 0) {
+		health_stop(h);
+		return -ENOMEM;
+	}
+	uint64_t now = now_ms();
+	size_t i = 0;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct nlb_group_conf *gc = &cfg->groups[g];
+		if (!gc->health.enabled)
+			continue;
+		/* First probes soon (a fresh target takes flows only once it
+		 * passed), spread so they are not one burst. */
+		uint64_t window = gc->health.interval_ms < 1000 ? gc->health.interval_ms : 1000;
+		for (size_t t = 0; t < gc->n_targets; t++, i++) {
+			struct health_probe *p = &h->probes[i];
+			p->group = g;
+			p->target = (uint32_t)t;
+			p->fd = -1;
+			p->next_ms = now + window * t / (gc->n_targets ? gc->n_targets : 1);
+		}
+	}
+	int ret = pthread_create(&h->thread, NULL, health_main, h);
+	if (ret != 0) {
+		health_stop(h);
+		return -ret;
+	}
+	h->running = 1;
+	nlb_info("health checks: %zu targets", h->n_probes);
+	return 0;
+}
+
+void health_stop(struct health *h)
+{
+	if (h->running) {
+		uint64_t one = 1;
+		ssize_t w = write(h->stop_fd, &one, sizeof(one));
+		(void)w;
+		pthread_join(h->thread, NULL);
+		h->running = 0;
+	}
+	/* Workers have stopped before this: nothing reads old tables. */
+	reclaim(h, true);
+	if (h->epfd >= 0)
+		close(h->epfd);
+	if (h->stop_fd >= 0)
+		close(h->stop_fd);
+	free(h->probes);
+	h->probes = NULL;
+}

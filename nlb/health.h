@@ -1,0 +1,35 @@
+/* The health-probe thread: probes every target of every group that has a
+ * health_check, on its own epoll loop, keeps each target's state, reads
+ * the workers' passive failure counts, and publishes a new balancing
+ * table whenever a state changes.  Workers only ever read its results. */
+#ifndef NLB_HEALTH_H
+#define NLB_HEALTH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "runtime.h"
+
+struct health_probe;
+struct retired_table;
+
+struct health {
+	struct nlb_runtime *rt;
+	pthread_t thread;
+	int epfd;
+	int stop_fd;
+	struct health_probe *probes;
+	size_t n_probes;
+	struct retired_table *retired;	/* old tables waiting for the workers */
+	_Atomic uint64_t probes_done;
+	_Atomic uint64_t changes;
+	int running;
+};
+
+/* Starts the thread when some group has a health check (else does
+ * nothing and returns 0). */
+int health_start(struct health *h, struct nlb_runtime *rt);
+void health_stop(struct health *h);
+
+#endif
