@@ -486,13 +486,15 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		");\n"
 		"target_groups = (\n"
 		"  { name = \"web\"; algorithm = \"%s\";%s"
-		" connect_timeout_ms = %u; connect_retries = %u;\n"
+		" connect_timeout_ms = %u; connect_retries = %u;%s%s\n"
 		"    targets = ( %s ); }\n"
 		");\n",
 		c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
 		c->listen_port, c->idle_timeout_ms, c->max_connections,
 		c->algorithm ? c->algorithm : "round_robin", hash_fields,
-		c->connect_timeout_ms, c->connect_retries, targets);
+		c->connect_timeout_ms, c->connect_retries,
+		c->group_extra ? " " : "", c->group_extra ? c->group_extra : "",
+		targets);
 }
 
 /* ---- the nlb process --------------------------------------------------- */
@@ -935,6 +937,9 @@ struct t_sconn {
 	size_t pend_len, pend_off;
 	uint64_t src_off;		/* sink/source progress */
 	bool src_done, eof;
+	char req[256];			/* T_SRV_HTTP: the request's first bytes */
+	size_t req_len;
+	uint32_t tail;			/* the last 4 bytes read, for "\r\n\r\n" */
 };
 
 struct t_server {
@@ -949,6 +954,9 @@ struct t_server {
 	atomic_uint accepted, open, closed;
 	pthread_mutex_t lock;		/* guards results */
 	struct t_conn_result results[T_SERVER_RESULTS];
+	atomic_uint http_status;	/* T_SRV_HTTP's answer now */
+	unsigned http_answered;		/* guarded by lock, as is: */
+	char http_last[256];		/* the last request's head */
 };
 
 /* epoll data.ptr values that are not connections. */
@@ -1070,6 +1078,38 @@ static bool sconn_source(struct t_server *s, struct t_sconn *c)
 	return true;
 }
 
+/* T_SRV_HTTP: looks for the end of the request head in the n bytes just
+ * read into s->buf; once there, answers and ends the connection.  Returns
+ * true if the connection ended. */
+static bool sconn_http(struct t_server *s, struct t_sconn *c, size_t n)
+{
+	bool done = false;
+	for (size_t i = 0; i < n && !done; i++) {
+		unsigned char b = (unsigned char)s->buf[i];
+		if (c->req_len < sizeof c->req - 1)
+			c->req[c->req_len++] = (char)b;
+		c->tail = c->tail << 8 | b;
+		done = c->tail == 0x0d0a0d0a;	/* "\r\n\r\n" */
+	}
+	if (!done)
+		return false;
+	c->req[c->req_len] = '\0';
+	char reply[96];
+	int len = snprintf(reply, sizeof reply,
+			   "HTTP/1.1 %u X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			   atomic_load(&s->http_status));
+	ssize_t w = sconn_send(c, reply, (size_t)len);
+	pthread_mutex_lock(&s->lock);
+	s->http_answered++;
+	memcpy(s->http_last, c->req, c->req_len + 1);
+	pthread_mutex_unlock(&s->lock);
+	if (w < 0)
+		sconn_end_errno(s, c, (int)-w);
+	else
+		sconn_end(s, c, T_END_EOF, 0);
+	return true;
+}
+
 static void sconn_readable(struct t_server *s, struct t_sconn *c)
 {
 	/* A few reads per wakeup, so one busy connection cannot starve the
@@ -1135,6 +1175,10 @@ static void sconn_readable(struct t_server *s, struct t_sconn *c)
 		case T_SRV_RESET:
 			sconn_end(s, c, T_END_SERVER_RESET, 0);
 			return;
+		case T_SRV_HTTP:
+			if (sconn_http(s, c, (size_t)n))
+				return;
+			break;
 		case T_SRV_EOF_ANSWER:
 		case T_SRV_SINK_SOURCE:
 		case T_SRV_SILENT:
@@ -1302,6 +1346,7 @@ struct t_server *t_server_start_opts(const struct t_server_opts *o)
 		s->o.backlog = 4096;
 	s->tag_len = (size_t)snprintf(s->tag, sizeof s->tag, "%u\n",
 				      s->o.tag ? s->o.tag : s->o.port);
+	atomic_init(&s->http_status, s->o.http_status ? s->o.http_status : 200);
 	s->buf = malloc(T_CHUNK);
 	pthread_mutex_init(&s->lock, NULL);
 	int rc = s->buf ? server_listen(s) : -ENOMEM;
@@ -1782,4 +1827,44 @@ static int listeners_in(const char *path, uint16_t port)
 int t_listeners(uint16_t port)
 {
 	return listeners_in("/proc/net/tcp", port) + listeners_in("/proc/net/tcp6", port);
+}
+
+/* ---- additions: HTTP servers, held ports ------------------------------- */
+
+void t_server_set_http_status(struct t_server *s, unsigned status)
+{
+	atomic_store(&s->http_status, status);
+}
+
+unsigned t_server_http_last(struct t_server *s, char *buf, size_t len)
+{
+	pthread_mutex_lock(&s->lock);
+	unsigned n = s->http_answered;
+	if (len)
+		snprintf(buf, len, "%s", s->http_last);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int t_port_hold(uint16_t *port)
+{
+	*port = t_free_port();
+	if (!*port)
+		return -EADDRNOTAVAIL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons(*port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
 }

@@ -114,6 +114,9 @@ struct t_proxy_conf {
 					 * "maglev", "least_conn", "random2" */
 	const char *hash_fields;	/* NULL: not written (nlb's "5tuple") */
 	unsigned weights[T_MAX_TARGETS];	/* 1 each by default */
+	const char *group_extra;	/* NULL, or written verbatim at the
+					 * end of the target group's keys, e.g.
+					 * "health_check = { ... }; fail_open = false;" */
 };
 
 /* Defaults: 1 worker, round_robin, every weight 1. */
@@ -228,6 +231,10 @@ enum t_srv_mode {
 				 * shutdown(SHUT_WR); closes after both */
 	T_SRV_SILENT,		/* accepts, never reads or writes */
 	T_SRV_RESET,		/* resets the connection on its first read */
+	T_SRV_HTTP,		/* reads a request up to its blank line, answers
+				 * "HTTP/1.1 <http_status> X\r\nContent-Length:
+				 * 0\r\nConnection: close\r\n\r\n" and closes;
+				 * its result says T_END_EOF */
 };
 
 /* How a server-side connection ended. */
@@ -254,6 +261,7 @@ struct t_server_opts {
 	uint64_t source_bytes;	/* T_SRV_SINK_SOURCE */
 	uint64_t source_seed;
 	int backlog;		/* 0 = 4096 */
+	unsigned http_status;	/* T_SRV_HTTP's answer; 0 = 200 */
 };
 
 /* Results of the first T_SERVER_RESULTS connections are kept. */
@@ -278,6 +286,14 @@ int t_server_restart(struct t_server *s);
 void t_server_free(struct t_server *s);
 
 uint16_t t_server_port(const struct t_server *s);
+
+/* T_SRV_HTTP: the status of answers from now on (any thread). */
+void t_server_set_http_status(struct t_server *s, unsigned status);
+
+/* T_SRV_HTTP: copies the head of the last request answered (at most
+ * len - 1 bytes of it, NUL-terminated) into buf; returns how many requests
+ * were answered so far. */
+unsigned t_server_http_last(struct t_server *s, char *buf, size_t len);
 unsigned t_server_accepted(struct t_server *s);	/* since start */
 unsigned t_server_open(struct t_server *s);	/* open now */
 unsigned t_server_closed(struct t_server *s);	/* ended (any way) */
@@ -363,5 +379,12 @@ int t_connect_from(const char *src_ip, uint16_t src_port, uint16_t port);
  * /proc/net/tcp and tcp6, so every process's count): several processes
  * share a port with SO_REUSEPORT, one socket per worker each. */
 int t_listeners(uint16_t port);
+
+/* Reserves a fresh port on 127.0.0.1: bound with SO_REUSEADDR, never
+ * listening, so a connect to it is refused, t_free_port never hands it out
+ * (its bind fails) and a server or t_connect_from (both set SO_REUSEADDR)
+ * can still use it.  Returns the socket (close it to let the port go) and
+ * sets *port, or -errno. */
+int t_port_hold(uint16_t *port);
 
 #endif
