@@ -321,13 +321,17 @@ static void conn_close(struct worker *w, struct conn *c, bool reset)
 }
 
 /* A reset seen on the source (dir's reader) or destination (dir's writer). */
-static void count_reset(struct worker *w, int dir, bool on_src)
+static void count_reset(struct worker *w, const struct conn *c, int dir, bool on_src)
 {
 	bool target = (dir == DIR_C2T) != on_src;
-	if (target)
+	if (target) {
 		STAT_INC(&w->stats, target_reset);
-	else
+		/* A target resetting live connections counts toward passive
+		 * health detection, like a refused connect. */
+		backend_live_result(w, w->rt->listeners[c->listener].conf->group, c->target, false);
+	} else {
 		STAT_INC(&w->stats, client_reset);
+	}
 }
 
 /* The source of dir sent FIN and everything before it was delivered:
@@ -430,6 +434,16 @@ static void start_send(struct worker *w, struct conn *c, int dir)
 	c->inflight++;
 }
 
+/* Bytes from the target: for passive health detection the target works
+ * (a connect that succeeds and is then reset does not count as working). */
+static inline void note_target_spoke(struct worker *w, struct conn *c, int dir)
+{
+	if (dir != DIR_T2C || c->target_spoke)
+		return;
+	c->target_spoke = 1;
+	backend_live_result(w, w->rt->listeners[c->listener].conf->group, c->target, true);
+}
+
 static inline void count_bytes(struct worker *w, int dir, uint64_t n)
 {
 	if (dir == DIR_C2T)
@@ -460,6 +474,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 	}
 	if (res > 0) {
 		count_bytes(w, dir, (uint64_t)res);
+		note_target_spoke(w, c, dir);
 		conn_touch(w, c);
 		start_send(w, c, dir);
 		if (c->state != CONN_OPEN)
@@ -516,7 +531,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 		half_try_splice(w, c, dir);
 		return;
 	}
-	count_reset(w, dir, true);
+	count_reset(w, c, dir, true);
 	conn_close(w, c, true);
 }
 
@@ -562,7 +577,7 @@ static void on_send(struct worker *w, struct conn *c, int dir, int res)
 		return;
 	}
 	if (res < 0) {
-		count_reset(w, dir, false);
+		count_reset(w, c, dir, false);
 		conn_close(w, c, true);
 		return;
 	}
@@ -637,7 +652,7 @@ static void splice_pump(struct worker *w, struct conn *c, int dir)
 					arm_poll(w, c, dir, true);
 				return;
 			}
-			count_reset(w, dir, false);
+			count_reset(w, c, dir, false);
 			conn_close(w, c, true);
 			return;
 		}
@@ -655,6 +670,7 @@ static void splice_pump(struct worker *w, struct conn *c, int dir)
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			h->queued = (uint32_t)n;
+			note_target_spoke(w, c, dir);
 			continue;
 		}
 		/* Empty pipe: give it back, an idle connection holds none. */
@@ -666,7 +682,7 @@ static void splice_pump(struct worker *w, struct conn *c, int dir)
 		}
 		if (errno == EAGAIN)
 			return;
-		count_reset(w, dir, true);
+		count_reset(w, c, dir, true);
 		conn_close(w, c, true);
 		return;
 	}
@@ -852,7 +868,6 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
 	const struct nlb_group_conf *g = &w->rt->cfg->groups[lr->conf->group];
 	if (res == 0) {
-		backend_live_result(w, lr->conf->group, c->target, true);
 		start_forwarding(w, c);
 		return;
 	}

@@ -94,6 +94,7 @@ struct conn {
 	uint8_t inflight;		/* io_uring requests not yet completed */
 	uint8_t reset;			/* close with RST (SO_LINGER 0) */
 	uint8_t counted;		/* counted in the target's connections */
+	uint8_t target_spoke;		/* the target has sent bytes */
 	struct half half[2];
 };
 

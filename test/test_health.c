@@ -785,3 +785,58 @@ T_TEST(health, thousand_targets, .timeout = 30)
 	for (int i = 0; i < N; i++)
 		close(lfd[i]);
 }
+
+/* One client: sends a byte, true when some answer comes back. */
+static bool answered(struct px *p)
+{
+	int fd = px_connect(p);
+	char c;
+	bool ok = t_write_all(fd, "?", 1) == 0 && t_read_full(fd, &c, 1, 2000) == 1;
+	t_close(fd);
+	return ok;
+}
+
+/* Resets from a target during live traffic count as failures too: B
+ * passes its TCP probe (it accepts) but resets every connection on its
+ * first read.  Live connections that reach B see the reset; two in a row
+ * mark B unhealthy at once ("passive"), and later clients all reach A. */
+T_TEST(health, passive_counts_target_resets, .timeout = 30)
+{
+	enum { UNHEALTHY = 2 };
+	struct px p;
+	char extra[512];
+	px_init(&p, "auto");
+	p.conf.algorithm = "round_robin";
+	struct t_server *a = tag_target(&p);
+	struct t_server *b = t_server_start(T_SRV_RESET, 0);
+	T_ASSERT(b);
+	px_target(&p, t_server_port(b));
+	hc_extra(extra, sizeof extra, "tcp", 0, 60000, 1000, 2, UNHEALTHY, NULL, true);
+	p.conf.group_extra = extra;
+	px_start(&p);
+	uint16_t pb = t_server_port(b);
+	hc_wait(&p, t_server_port(a), "initial", "healthy", 1000 + MARGIN_MS);
+	hc_wait(&p, pb, "initial", "healthy", 1000 + MARGIN_MS);
+
+	/* Round robin alternates, so B sees every other client until it is
+	 * marked: within the first few. */
+	int failed_early = 0;
+	for (int i = 0; i < 6; i++)
+		failed_early += !answered(&p);
+	hc_wait(&p, pb, "healthy", "unhealthy", 1000);
+	char *line = hc_line_text(&p, pb, "healthy", "unhealthy");
+	bool passive = line && strstr(line, "passive");
+	free(line);
+	px_assert(&p, passive, "B's resets did not mark it unhealthy by passive detection");
+	t_sleep_ms(100);
+	int failed_late = 0;
+	for (int i = 0; i < 20; i++)
+		failed_late += !answered(&p);
+	px_stop_ok(&p);
+	cr_expect_geq(failed_early, UNHEALTHY, "only %d clients met B's resets", failed_early);
+	cr_expect_eq(failed_late, 0, "%d clients still reached B after it was marked", failed_late);
+	cr_expect_geq(px_stat(&p, "target_reset"), UNHEALTHY);
+	px_free(&p);
+	t_server_free(a);
+	t_server_free(b);
+}
