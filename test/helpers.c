@@ -1530,11 +1530,10 @@ void t_blackhole_free(struct t_blackhole *b)
 
 /* ---- client side ------------------------------------------------------- */
 
-int t_connect(uint16_t port)
+/* Connects fd to 127.0.0.1:port (retrying on EINTR) with TCP_NODELAY;
+ * closes fd on failure.  Returns fd or -errno. */
+static int connect_loopback(int fd, uint16_t port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
 	struct sockaddr_in a = {
 		.sin_family = AF_INET,
 		.sin_port = htons(port),
@@ -1551,7 +1550,22 @@ int t_connect(uint16_t port)
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	reg_fd_set(fd, true);
+	return fd;
+}
+
+int t_connect_raw(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	return connect_loopback(fd, port);
+}
+
+int t_connect(uint16_t port)
+{
+	int fd = t_connect_raw(port);
+	if (fd >= 0)
+		reg_fd_set(fd, true);
 	return fd;
 }
 
@@ -1782,22 +1796,9 @@ int t_connect_from(const char *src_ip, uint16_t src_port, uint16_t port)
 		close(fd);
 		return -e;
 	}
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	int rc;
-	do
-		rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-	while (rc < 0 && errno == EINTR);
-	if (rc < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	reg_fd_set(fd, true);
+	fd = connect_loopback(fd, port);
+	if (fd >= 0)
+		reg_fd_set(fd, true);
 	return fd;
 }
 

@@ -331,6 +331,10 @@ void t_blackhole_free(struct t_blackhole *b);
  * for the leak check; -errno on failure.  Close with t_close. */
 int t_connect(uint16_t port);
 
+/* The same without the fd registry (so usable from any thread, and the
+ * caller closes it with close(2)). */
+int t_connect_raw(uint16_t port);
+
 /* Closes fd from t_connect.  t_close_reset sends a RST instead of a FIN
  * (SO_LINGER 0). */
 void t_close(int fd);

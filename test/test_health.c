@@ -94,22 +94,16 @@ static char *hc_line_text(struct px *p, uint16_t port, const char *from, const c
 /* ---- one client connection -------------------------------------------- */
 
 /* Connects to nlb on port, sends a byte and reads the "<port>\n" of the
- * tag server that answered.  Raw sockets, not t_connect: the fd registry
- * is not for threads.  Returns the target's port or -errno (-EPIPE for an
+ * tag server that answered.  t_connect_raw, not t_connect: the fd
+ * registry is not for threads.  Returns the target's port or -errno (-EPIPE for an
  * early EOF). */
 static int ask(uint16_t port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = t_connect_raw(port);
 	if (fd < 0)
-		return -errno;
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
+		return fd;
 	int rc = 0;
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    send(fd, "?", 1, MSG_NOSIGNAL) != 1) {
+	if (send(fd, "?", 1, MSG_NOSIGNAL) != 1) {
 		rc = -errno;
 		close(fd);
 		return rc;
