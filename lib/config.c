@@ -167,6 +167,11 @@ static const struct key_spec group_keys[] = {
 	UINT_KEY(struct nlb_group_conf, hash_seed, 0, LLONG_MAX, 0),
 	/* As the AWS NLB: with no healthy target, better all than none. */
 	BOOL_KEY(struct nlb_group_conf, fail_open, 1),
+	/* The AWS NLB's default and maximum: 300 s, one hour. */
+	UINT_KEY(struct nlb_group_conf, deregistration_delay_ms, 0, 3600000, 300000),
+	/* Targets (draining ones included) a group can hold at run time;
+	 * each slot costs a few hundred bytes. */
+	UINT_KEY(struct nlb_group_conf, max_targets, 1, NLB_MAGLEV_MAX_BACKENDS, 1024),
 	GROUP_KEY("health_check"),
 	LIST_KEY("targets"),
 };
@@ -575,6 +580,9 @@ static int load_group(const struct loader *ld, const config_setting_t *g,
 		return r;
 	if (n == 0)
 		return 0;
+	if (n > grp->max_targets)
+		return fail(ld, list, "%s: %zu targets, more than \"max_targets\" %u",
+			    label, n, (unsigned)grp->max_targets);
 	grp->targets = calloc(n, sizeof(*grp->targets));
 	if (grp->targets == NULL)
 		return fail_nomem(ld);

@@ -70,6 +70,8 @@ struct nlb_group_conf {
 	unsigned hash_fields;		/* enum nlb_hash_fields */
 	uint64_t hash_seed;
 	unsigned fail_open;		/* no healthy target: send to all */
+	uint32_t deregistration_delay_ms;	/* a removed target's connections live this long */
+	uint32_t max_targets;		/* slots for targets added at run time */
 	struct nlb_health_conf health;
 	struct nlb_target_conf *targets;
 	size_t n_targets;

@@ -6,10 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-int nlb_lb_table_build(const struct nlb_group_conf *g, const uint32_t *weights,
-		       struct nlb_lb_table **out)
+int nlb_lb_table_build(const struct nlb_group_conf *g, const char *const *keys,
+		       const uint32_t *weights, size_t n, struct nlb_lb_table **out)
 {
-	size_t n = g->n_targets;
 	struct nlb_lb_table *t = calloc(1, sizeof(*t) + (n ? n : 1) * sizeof(uint32_t));
 	if (!t)
 		return -ENOMEM;
@@ -25,7 +24,7 @@ int nlb_lb_table_build(const struct nlb_group_conf *g, const uint32_t *weights,
 			return -ENOMEM;
 		}
 		for (size_t i = 0; i < n; i++) {
-			b[i].key = g->targets[i].addr_text;
+			b[i].key = keys[i];
 			b[i].weight = weights[i];
 		}
 		int err = nlb_maglev_build(&t->maglev, g->maglev_table_size, b, n, g->hash_seed);

@@ -20,10 +20,12 @@ struct nlb_lb_table {
 	uint32_t weight[];		/* effective weight; 0 = no new flows */
 };
 
-/* Builds the table of group g with weights (g->n_targets entries).
- * Returns 0, -ENOMEM or -EINVAL (a weight above 1000). */
-int nlb_lb_table_build(const struct nlb_group_conf *g, const uint32_t *weights,
-		       struct nlb_lb_table **out);
+/* Builds the table of group g (its algorithm, Maglev size and seed) for
+ * n targets with Maglev keys keys[i] (their addresses) and weights[i]
+ * (0: no new flows).  Returns 0, -ENOMEM or -EINVAL (a weight above
+ * 1000). */
+int nlb_lb_table_build(const struct nlb_group_conf *g, const char *const *keys,
+		       const uint32_t *weights, size_t n, struct nlb_lb_table **out);
 void nlb_lb_table_free(struct nlb_lb_table *t);
 
 /* Swaps t into *slot, waits until no reader of q can hold the old table

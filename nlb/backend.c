@@ -21,86 +21,6 @@
 #include "health_check.h"
 #include "tuple_hash.h"
 
-/* Cache-line rows of 32-bit counters. */
-static size_t active_stride(size_t n_targets)
-{
-	return (n_targets + 15) / 16 * 16;
-}
-
-int backend_runtime_init(struct nlb_runtime *rt)
-{
-	int ret = nlb_qsbr_init(&rt->qsbr, rt->n_workers);
-	if (ret < 0)
-		return ret;
-	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
-		struct group_rt *grt = &rt->groups[g];
-		const struct nlb_group_conf *gc = grt->conf;
-		grt->active_stride = active_stride(gc->n_targets);
-		size_t cells = rt->n_workers * grt->active_stride;
-		grt->active = aligned_alloc(64, cells * sizeof(uint32_t));
-		grt->live_fail = aligned_alloc(64, cells * sizeof(uint32_t));
-		grt->health = calloc(gc->n_targets ? gc->n_targets : 1, sizeof(*grt->health));
-		if (!grt->active || !grt->live_fail || !grt->health)
-			return -ENOMEM;
-		for (size_t i = 0; i < cells; i++) {
-			atomic_init(&grt->active[i], 0);
-			atomic_init(&grt->live_fail[i], 0);
-		}
-		/* With a health check every target starts "initial": no new
-		 * flows until it passes (fail_open aside). */
-		for (size_t i = 0; i < gc->n_targets; i++)
-			atomic_init(&grt->health[i], gc->health.enabled ? NLB_HC_INITIAL : NLB_HC_HEALTHY);
-		struct nlb_lb_table *t = NULL;
-		ret = backend_build(rt, g, &t);
-		if (ret < 0)
-			return ret;
-		atomic_init(&grt->table, t);
-	}
-	return 0;
-}
-
-void backend_runtime_free(struct nlb_runtime *rt)
-{
-	for (size_t g = 0; rt->groups && g < rt->cfg->n_groups; g++) {
-		nlb_lb_table_free(atomic_load(&rt->groups[g].table));
-		free(rt->groups[g].active);
-		free(rt->groups[g].live_fail);
-		free(rt->groups[g].health);
-	}
-	nlb_qsbr_free(&rt->qsbr);
-}
-
-int backend_build(const struct nlb_runtime *rt, size_t g, struct nlb_lb_table **out)
-{
-	const struct group_rt *grt = &rt->groups[g];
-	const struct nlb_group_conf *gc = grt->conf;
-	size_t n = gc->n_targets;
-	uint32_t *w = calloc(n ? n : 1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	uint32_t healthy = 0, configured = 0;
-	for (size_t i = 0; i < n; i++) {
-		bool up = atomic_load_explicit(&grt->health[i], memory_order_relaxed) == NLB_HC_HEALTHY;
-		w[i] = up ? gc->targets[i].weight : 0;
-		healthy += w[i] > 0;
-		configured += gc->targets[i].weight > 0;
-	}
-	bool closed = false;
-	if (healthy == 0 && configured > 0) {
-		if (gc->fail_open) {
-			for (size_t i = 0; i < n; i++)
-				w[i] = gc->targets[i].weight;
-		} else {
-			closed = true;
-		}
-	}
-	int ret = nlb_lb_table_build(gc, w, out);
-	free(w);
-	if (ret == 0)
-		(*out)->fail_closed = closed;
-	return ret;
-}
-
 uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t)
 {
 	const struct group_rt *g = &rt->groups[group];
@@ -118,7 +38,7 @@ int backend_worker_init(struct worker *w)
 	if (!w->rr_current)
 		return -ENOMEM;
 	for (size_t g = 0; g < cfg->n_groups; g++) {
-		size_t n = cfg->groups[g].n_targets;
+		size_t n = w->rt->groups[g].max_targets;
 		w->rr_current[g] = calloc(n ? n : 1, sizeof(int64_t));
 		if (!w->rr_current[g])
 			return -ENOMEM;

@@ -1,6 +1,6 @@
 /* Target selection: which target of a group a new connection tries, by
  * the group's algorithm, reading the group's published table without a
- * lock; and building and publishing those tables off the hot path. */
+ * lock, and the per-worker counters the algorithms and health read. */
 #ifndef NLB_BACKEND_H
 #define NLB_BACKEND_H
 
@@ -9,16 +9,6 @@
 
 #include "runtime.h"
 #include "worker.h"
-
-/* Start-up: every group's counters and first table. */
-int backend_runtime_init(struct nlb_runtime *rt);
-void backend_runtime_free(struct nlb_runtime *rt);
-
-/* Builds group g's table from its configured weights and its targets'
- * health: a target takes new flows when healthy (or when the group has
- * no health check); with none healthy, fail_open sends to all, else the
- * table is marked fail_closed.  Never called from a worker. */
-int backend_build(const struct nlb_runtime *rt, size_t g, struct nlb_lb_table **out);
 
 int backend_worker_init(struct worker *w);
 void backend_worker_free(struct worker *w);

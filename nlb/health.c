@@ -1,10 +1,10 @@
 /* The health-probe thread.  Each probe is a non-blocking connect (tcp),
  * or connect, GET and status line (http), driven by one epoll loop with a
- * deadline per probe, so a slow target never holds up the others.  First
- * probes are spread over min(interval, 1 s) after start, later ones keep
- * their slot in the interval.  A state change is logged, stored in the
- * group's health array and published as a new table; the old table is
- * freed once every worker has passed a quiescent point. */
+ * deadline per probe, so a slow target never holds up the others.  There
+ * is one probe per target slot; a slot taken by a new target starts over
+ * (first probes spread over min(interval, 1 s)), a draining or free one
+ * is not probed.  A state change is logged, stored in the group's health
+ * array and published as a new table, under the control-plane lock. */
 #include "health.h"
 
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "target_set.h"
 #include "health_check.h"
 #include "log.h"
 
@@ -31,7 +32,11 @@ enum probe_phase {
 
 struct health_probe {
 	size_t group;
-	uint32_t target;
+	uint32_t target;	/* slot */
+	uint32_t gen;		/* of the slot's target this probe follows */
+	bool active;		/* the slot holds an ACTIVE target */
+	struct nlb_addr addr;	/* copied under the lock when the slot changes */
+	char addr_text[NLB_ADDRSTRLEN];
 	int fd;
 	enum probe_phase phase;
 	uint64_t next_ms;	/* when the next probe starts */
@@ -40,12 +45,6 @@ struct health_probe {
 	uint64_t passive_base;	/* live failures already accounted for */
 	size_t sent, got;
 	char buf[256];
-};
-
-struct retired_table {
-	struct nlb_lb_table *table;
-	uint64_t epoch;
-	struct retired_table *next;
 };
 
 static uint64_t now_ms(void)
@@ -61,51 +60,23 @@ static const struct nlb_health_conf *probe_conf(const struct health *h,
 	return &h->rt->groups[p->group].conf->health;
 }
 
-static void publish(struct health *h, size_t g)
-{
-	struct nlb_lb_table *t;
-	if (backend_build(h->rt, g, &t) < 0) {
-		nlb_err("group %s: cannot build a table: out of memory",
-			h->rt->groups[g].conf->name);
-		return;
-	}
-	struct nlb_lb_table *old = atomic_exchange_explicit(&h->rt->groups[g].table, t,
-							    memory_order_seq_cst);
-	struct retired_table *r = malloc(sizeof(*r));
-	if (!r) {
-		/* Leak rather than free what a worker may still read. */
-		return;
-	}
-	r->table = old;
-	r->epoch = nlb_qsbr_advance(&h->rt->qsbr);
-	r->next = h->retired;
-	h->retired = r;
-}
-
-static void reclaim(struct health *h, bool all)
-{
-	struct retired_table **pp = &h->retired;
-	while (*pp) {
-		struct retired_table *r = *pp;
-		if (all || nlb_qsbr_passed(&h->rt->qsbr, r->epoch)) {
-			*pp = r->next;
-			nlb_lb_table_free(r->table);
-			free(r);
-		} else {
-			pp = &r->next;
-		}
-	}
-}
-
 static void set_state(struct health *h, struct health_probe *p, enum nlb_hc_state from,
 		      enum nlb_hc_state to, const char *why)
 {
-	const struct group_rt *g = &h->rt->groups[p->group];
-	atomic_store_explicit(&g->health[p->target], (uint8_t)to, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
-	nlb_info("target %s in group %s: %s -> %s (%s)", g->conf->targets[p->target].addr_text,
-		 g->conf->name, nlb_hc_state_name(from), nlb_hc_state_name(to), why);
-	publish(h, p->group);
+	struct nlb_runtime *rt = h->rt;
+	const struct group_rt *g = &rt->groups[p->group];
+	const struct target_rt *t = target_at(rt, p->group, p->target);
+	pthread_mutex_lock(&rt->ctl_lock);
+	/* The slot may have changed hands since the probe began. */
+	if (atomic_load_explicit(&t->gen, memory_order_relaxed) == p->gen &&
+	    atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE) {
+		atomic_store_explicit(&g->health[p->target], (uint8_t)to, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
+		nlb_info("target %s in group %s: %s -> %s (%s)", p->addr_text, g->conf->name,
+			 nlb_hc_state_name(from), nlb_hc_state_name(to), why);
+		targets_publish(rt, p->group);
+	}
+	pthread_mutex_unlock(&rt->ctl_lock);
 }
 
 static void probe_close(struct health_probe *p)
@@ -142,8 +113,7 @@ static void probe_done(struct health *h, struct health_probe *p, bool pass, cons
 static void probe_start(struct health *h, struct health_probe *p, uint64_t now)
 {
 	const struct nlb_health_conf *hc = probe_conf(h, p);
-	const struct nlb_target_conf *tc = &h->rt->groups[p->group].conf->targets[p->target];
-	struct sockaddr_storage ss = tc->addr.ss;
+	struct sockaddr_storage ss = p->addr.ss;
 	if (hc->port) {
 		if (ss.ss_family == AF_INET)
 			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)hc->port);
@@ -155,13 +125,13 @@ static void probe_start(struct health *h, struct health_probe *p, uint64_t now)
 	p->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
 		/* Our own shortage, not the target's fault: try next time. */
-		nlb_warn("health check of %s: socket: %s", tc->addr_text, strerror(errno));
+		nlb_warn("health check of %s: socket: %s", p->addr_text, strerror(errno));
 		p->phase = PROBE_IDLE;
 		p->next_ms = now + hc->interval_ms;
 		return;
 	}
 	p->phase = PROBE_CONNECTING;
-	if (connect(p->fd, (struct sockaddr *)&ss, tc->addr.len) < 0 && errno != EINPROGRESS) {
+	if (connect(p->fd, (struct sockaddr *)&ss, p->addr.len) < 0 && errno != EINPROGRESS) {
 		probe_done(h, p, false, errno == ECONNREFUSED ? "connect refused" : strerror(errno));
 		return;
 	}
@@ -185,8 +155,7 @@ static void probe_event(struct health *h, struct health_probe *p)
 			probe_done(h, p, true, "connected");
 			return;
 		}
-		const struct nlb_target_conf *tc = &h->rt->groups[p->group].conf->targets[p->target];
-		int n = nlb_hc_http_request(p->buf, sizeof(p->buf), hc->path, tc->addr_text);
+		int n = nlb_hc_http_request(p->buf, sizeof(p->buf), hc->path, p->addr_text);
 		if (n < 0) {
 			probe_done(h, p, false, "request does not fit");
 			return;
@@ -235,17 +204,64 @@ static void probe_event(struct health *h, struct health_probe *p)
 	probe_done(h, p, nlb_hc_matcher_match(&hc->matcher, status), why);
 }
 
+static uint64_t live_failures(const struct health *h, const struct health_probe *p)
+{
+	const struct group_rt *g = &h->rt->groups[p->group];
+	uint64_t sum = 0;
+	for (unsigned w = 0; w < h->rt->n_workers; w++)
+		sum += atomic_load_explicit(&g->live_fail[w * g->active_stride + p->target],
+					    memory_order_relaxed);
+	return sum;
+}
+
+/* Follows the slots after reload (or the admin socket) changed them: a
+ * new target starts from "initial" and is probed soon; a draining or
+ * free slot is not probed. */
+static void sync_slots(struct health *h, uint64_t now)
+{
+	struct nlb_runtime *rt = h->rt;
+	uint64_t v = atomic_load_explicit(&rt->targets_version, memory_order_acquire);
+	if (v == h->version)
+		return;
+	h->version = v;
+	pthread_mutex_lock(&rt->ctl_lock);
+	for (size_t i = 0; i < h->n_probes; i++) {
+		struct health_probe *p = &h->probes[i];
+		const struct target_rt *t = target_at(rt, p->group, p->target);
+		bool active = atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE;
+		uint32_t gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
+		if (active && p->active && gen == p->gen)
+			continue;
+		probe_close(p);
+		p->active = active;
+		if (!active)
+			continue;
+		const struct nlb_health_conf *hc = probe_conf(h, p);
+		p->gen = gen;
+		p->addr = t->addr;
+		memcpy(p->addr_text, t->addr_text, sizeof(p->addr_text));
+		memset(&p->st, 0, sizeof(p->st));
+		p->st.state = NLB_HC_INITIAL;
+		p->passive_base = live_failures(h, p);
+		/* First probes soon (a fresh target takes flows only once it
+		 * passed), spread so they are not one burst. */
+		uint64_t window = hc->interval_ms < 1000 ? hc->interval_ms : 1000;
+		uint32_t n = rt->groups[p->group].n_slots;
+		p->next_ms = now + window * p->target / (n ? n : 1);
+	}
+	pthread_mutex_unlock(&rt->ctl_lock);
+}
+
 /* Passive detection: workers count failed connects in a row per target;
  * unhealthy_threshold of them mark a target unhealthy at once. */
 static void passive_check(struct health *h)
 {
 	for (size_t i = 0; i < h->n_probes; i++) {
 		struct health_probe *p = &h->probes[i];
+		if (!p->active)
+			continue;
 		const struct group_rt *g = &h->rt->groups[p->group];
-		uint64_t sum = 0;
-		for (unsigned w = 0; w < h->rt->n_workers; w++)
-			sum += atomic_load_explicit(&g->live_fail[w * g->active_stride + p->target],
-						    memory_order_relaxed);
+		uint64_t sum = live_failures(h, p);
 		if (sum < p->passive_base)	/* a success reset some rows */
 			p->passive_base = sum;
 		if (p->st.state == NLB_HC_UNHEALTHY) {
@@ -273,9 +289,12 @@ static void *health_main(void *arg)
 	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->stop_fd, &stop_ev);
 	for (;;) {
 		uint64_t now = now_ms();
-		uint64_t wake = now + 50;	/* passive checks and reclaim at least this often */
+		uint64_t wake = now + 50;	/* passive checks and slot changes at least this often */
+		sync_slots(h, now);
 		for (size_t i = 0; i < h->n_probes; i++) {
 			struct health_probe *p = &h->probes[i];
+			if (!p->active)
+				continue;
 			if (p->phase == PROBE_IDLE && now >= p->next_ms)
 				probe_start(h, p, now);
 			if (p->phase != PROBE_IDLE && now >= p->deadline_ms)
@@ -285,7 +304,6 @@ static void *health_main(void *arg)
 				wake = t;
 		}
 		passive_check(h);
-		reclaim(h, false);
 		now = now_ms();
 		int timeout = wake > now ? (int)(wake - now) : 0;
 		struct epoll_event evs[64];
@@ -310,7 +328,7 @@ int health_start(struct health *h, struct nlb_runtime *rt)
 	const struct nlb_config *cfg = rt->cfg;
 	for (size_t g = 0; g < cfg->n_groups; g++)
 		if (cfg->groups[g].health.enabled)
-			h->n_probes += cfg->groups[g].n_targets;
+			h->n_probes += rt->groups[g].max_targets;
 	if (h->n_probes == 0)
 		return 0;
 	h->probes = calloc(h->n_probes, sizeof(*h->probes));
@@ -320,30 +338,28 @@ int health_start(struct health *h, struct nlb_runtime *rt)
 		health_stop(h);
 		return -ENOMEM;
 	}
-	uint64_t now = now_ms();
 	size_t i = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++) {
-		const struct nlb_group_conf *gc = &cfg->groups[g];
-		if (!gc->health.enabled)
+		if (!cfg->groups[g].health.enabled)
 			continue;
-		/* First probes soon (a fresh target takes flows only once it
-		 * passed), spread so they are not one burst. */
-		uint64_t window = gc->health.interval_ms < 1000 ? gc->health.interval_ms : 1000;
-		for (size_t t = 0; t < gc->n_targets; t++, i++) {
+		for (uint32_t t = 0; t < rt->groups[g].max_targets; t++, i++) {
 			struct health_probe *p = &h->probes[i];
 			p->group = g;
-			p->target = (uint32_t)t;
+			p->target = t;
 			p->fd = -1;
-			p->next_ms = now + window * t / (gc->n_targets ? gc->n_targets : 1);
 		}
 	}
+	h->version = UINT64_MAX;	/* the first sync_slots picks the targets up */
 	int ret = pthread_create(&h->thread, NULL, health_main, h);
 	if (ret != 0) {
 		health_stop(h);
 		return -ret;
 	}
 	h->running = 1;
-	nlb_info("health checks: %zu targets", h->n_probes);
+	size_t n = 0;
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		n += cfg->groups[g].health.enabled ? cfg->groups[g].n_targets : 0;
+	nlb_info("health checks: %zu targets", n);
 	return 0;
 }
 
@@ -356,8 +372,6 @@ void health_stop(struct health *h)
 		pthread_join(h->thread, NULL);
 		h->running = 0;
 	}
-	/* Workers have stopped before this: nothing reads old tables. */
-	reclaim(h, true);
 	if (h->epfd >= 0)
 		close(h->epfd);
 	if (h->stop_fd >= 0)

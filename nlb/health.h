@@ -12,7 +12,6 @@
 #include "runtime.h"
 
 struct health_probe;
-struct retired_table;
 
 struct health {
 	struct nlb_runtime *rt;
@@ -20,8 +19,8 @@ struct health {
 	int epfd;
 	int stop_fd;
 	struct health_probe *probes;
-	size_t n_probes;
-	struct retired_table *retired;	/* old tables waiting for the workers */
+	size_t n_probes;		/* one per target slot of groups with checks */
+	uint64_t version;		/* rt->targets_version last followed */
 	_Atomic uint64_t probes_done;
 	_Atomic uint64_t changes;
 	int running;

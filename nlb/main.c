@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -17,7 +18,9 @@
 #include "health.h"
 #include "listener.h"
 #include "log.h"
+#include "reload.h"
 #include "runtime.h"
+#include "target_set.h"
 #include "worker.h"
 
 static void usage(FILE *out)
@@ -28,7 +31,8 @@ static void usage(FILE *out)
 		"       nlb -V           print the version\n"
 		"       nlb -h           print this help\n"
 		"signals: TERM/INT stop accepting, drain open connections for up to\n"
-		"shutdown_timeout_ms, then exit 0\n");
+		"shutdown_timeout_ms, then exit 0; HUP re-reads FILE and applies its\n"
+		"target changes (removed targets drain)\n");
 }
 
 /* A load balancer holds two descriptors per connection: take all the
@@ -94,7 +98,7 @@ static int run(struct nlb_config *cfg)
 			(long long)(cfg->groups[g].connect_timeout_ms % 1000) * 1000000;
 	}
 
-	int bret = backend_runtime_init(&rt);
+	int bret = targets_init(&rt);
 	if (bret < 0) {
 		nlb_err("target groups: %s", strerror(-bret));
 		goto out;
@@ -170,12 +174,19 @@ static int run(struct nlb_config *cfg)
 	nlb_info("nlb %s running: %u workers, forwarding %s", NLB_VERSION, rt.n_workers,
 		 nlb_forwarding_name(rt.forwarding));
 
+	/* This thread is the control plane's clock: draining is checked
+	 * every 100 ms between signals. */
+	const struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000000 };
 	for (;;) {
-		int sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		targets_tick(&rt, (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u);
+		int sig = sigtimedwait(&sigs, NULL, &tick);
+		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			nlb_warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+			nlb_info("SIGHUP: reloading %s", cfg->path);
+			reload_config(&rt, cfg->path);
 			continue;
 		}
 		nlb_info("%s: stopping, draining connections for up to %llu ms",
@@ -202,7 +213,7 @@ join:
 		free(rt.listeners[l].fds);
 out:
 	if (rt.groups)
-		backend_runtime_free(&rt);
+		targets_free(&rt);
 	free(workers);
 	free(rt.listeners);
 	free(rt.groups);

@@ -1,11 +1,14 @@
-/* What all workers share, read-only once they run: the configuration,
- * each listener's sockets and connection limit, each target group's
- * targets.  The only writes are the listener's connection count, and
- * only when max_connections asks for it. */
+/* What all workers share: the configuration, each listener's sockets and
+ * connection limit, each target group's target slots and table.  Workers
+ * write only their own counter rows (and the listener's connection count
+ * when max_connections asks for it); the control plane (health thread,
+ * reload, draining) changes targets under ctl_lock and publishes tables. */
 #ifndef NLB_RUNTIME_H
 #define NLB_RUNTIME_H
 
 #include <linux/time_types.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -19,8 +22,39 @@ struct listener_rt {
 	_Atomic uint32_t active;	/* counted only when conf->max_connections */
 };
 
+/* A target slot's life: taken by a target (ACTIVE), left by it on
+ * removal (DRAINING: no new flows, open connections go on), told to
+ * reset what is left once deregistration_delay_ms has passed
+ * (DRAIN_CLOSING), and FREE again once no connection and no table a
+ * worker may still read refers to it. */
+enum target_state {
+	TARGET_FREE = 0,
+	TARGET_ACTIVE,
+	TARGET_DRAINING,
+	TARGET_DRAIN_CLOSING,
+};
+
+/* Workers read addr of a target they picked from a table: a slot's
+ * address is written only while it is FREE, which no table offers. */
+struct target_rt {
+	struct nlb_addr addr;
+	char addr_text[NLB_ADDRSTRLEN];
+	_Atomic uint8_t state;		/* enum target_state */
+	_Atomic uint32_t gen;		/* bumped whenever the slot is (re)taken */
+	/* control plane only, under ctl_lock */
+	uint32_t weight;		/* as configured */
+	uint64_t drain_start_ms, drain_until_ms, drain_epoch;
+};
+
 struct group_rt {
 	const struct nlb_group_conf *conf;
+	/* max_targets slots that never move; the first n_slots have been
+	 * used (tables cover those).  Changed under ctl_lock only. */
+	struct target_rt *targets;
+	uint32_t n_slots;
+	uint32_t max_targets;
+	uint64_t drain_ms;		/* deregistration_delay_ms, control plane */
+	bool stale;			/* the table could not be rebuilt: retry */
 	struct __kernel_timespec connect_timeout;
 	_Atomic(struct nlb_lb_table *) table;
 	/* Connections per target, one row per worker written only by its
@@ -42,6 +76,15 @@ struct nlb_runtime {
 	struct listener_rt *listeners;
 	struct group_rt *groups;
 	struct nlb_qsbr qsbr;		/* one reader per worker */
+
+	/* The control plane: the health thread, reload and draining change
+	 * target slots and publish tables under this lock; replaced tables
+	 * wait on retired until the workers have passed them. */
+	pthread_mutex_t ctl_lock;
+	struct retired_table *retired;
+	unsigned n_draining;
+	_Atomic uint64_t targets_version;	/* bumped on any slot change */
+	_Atomic uint32_t drain_close_seq;	/* bumped when slots turn DRAIN_CLOSING */
 };
 
 #endif

@@ -21,6 +21,7 @@
 	X(client_reset)    /* resets received from clients */                 \
 	X(target_reset)    /* resets received from targets */                 \
 	X(shutdown_reset)  /* connections reset at the shutdown deadline */   \
+	X(drain_reset)     /* connections reset at a removed target's deregistration delay */ \
 	X(bytes_in)        /* bytes from clients to targets */                \
 	X(bytes_out)       /* bytes from targets to clients */                \
 	X(auto_splice)     /* directions moved from copy to splice (auto) */  \

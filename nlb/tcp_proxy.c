@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "target_set.h"
 #include "log.h"
 #include "tunables.h"
 #include "flowtab.h"
@@ -820,7 +821,9 @@ static void start_connect(struct worker *w, struct conn *c)
 		conn_close(w, c, true);
 		return;
 	}
-	const struct nlb_target_conf *tc = &grt->conf->targets[t];
+	/* The table offered slot t, so it holds this target until this
+	 * worker's next quiescent point at least (target_set.c). */
+	const struct target_rt *tc = target_at(w->rt, group, (uint32_t)t);
 	c->target = (uint32_t)t;
 	if (t < 64)
 		c->tried |= 1ull << t;
@@ -868,6 +871,11 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
 	const struct nlb_group_conf *g = &w->rt->cfg->groups[lr->conf->group];
 	if (res == 0) {
+		if (target_state(w->rt, lr->conf->group, c->target) == TARGET_DRAIN_CLOSING) {
+			STAT_INC(&w->stats, drain_reset);
+			conn_close(w, c, true);
+			return;
+		}
 		start_forwarding(w, c);
 		return;
 	}
@@ -883,7 +891,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 		why = strerror(-res);
 	}
 	nlb_debug("target %s in group %s: connect failed (%s), attempt %u of %u",
-		  g->targets[c->target].addr_text, g->name, why, c->attempts,
+		  target_at(w->rt, lr->conf->group, c->target)->addr_text, g->name, why, c->attempts,
 		  g->connect_retries + 1);
 	if (res == -ECANCELED || res == -ETIME || res == -ECONNREFUSED)
 		backend_live_result(w, lr->conf->group, c->target, false);
@@ -987,8 +995,29 @@ void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 }
 
+/* Resets the connections to targets whose deregistration delay has
+ * passed: rare, so a walk over all slots is fine. */
+static void reset_drained(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_slots; i++) {
+		struct conn *c = conn_at(w, i);
+		if ((c->state != CONN_CONNECTING && c->state != CONN_OPEN) || !c->counted)
+			continue;
+		size_t group = w->rt->listeners[c->listener].conf->group;
+		if (target_state(w->rt, group, c->target) == TARGET_DRAIN_CLOSING) {
+			STAT_INC(&w->stats, drain_reset);
+			conn_close(w, c, true);
+		}
+	}
+}
+
 void tcp_tick(struct worker *w)
 {
+	uint32_t seq = atomic_load_explicit(&w->rt->drain_close_seq, memory_order_acquire);
+	if (seq != w->drain_close_seen) {
+		w->drain_close_seen = seq;
+		reset_drained(w);
+	}
 	/* Bounded work per tick: a full table drains over a few ticks. */
 	if (w->flows)
 		nlb_flowtab_expire(w->flows, w->now_ms, w->flow_idle_ms, 4096);

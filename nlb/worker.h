@@ -173,6 +173,7 @@ struct worker {
 	int64_t **rr_current;
 	uint32_t rotate;		/* least_conn: where ties start */
 	uint64_t rng;			/* random2 */
+	uint32_t drain_close_seen;	/* rt->drain_close_seq last acted on */
 
 	struct worker_stats stats;
 };

@@ -670,6 +670,16 @@ bool t_nlb_log_contains(struct t_nlb *h, const char *needle)
 	return found;
 }
 
+int t_nlb_log_count(struct t_nlb *h, const char *needle)
+{
+	char *log = t_nlb_log(h);
+	int n = 0;
+	for (const char *at = log; at && (at = strstr(at, needle)); at += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
 int t_nlb_log_wait(struct t_nlb *h, const char *needle, int timeout_ms)
 {
 	int64_t deadline = t_now_ms() + timeout_ms;

@@ -176,6 +176,9 @@ char *t_nlb_log(struct t_nlb *h);
 /* Whether the output so far contains needle. */
 bool t_nlb_log_contains(struct t_nlb *h, const char *needle);
 
+/* How many times needle occurs in the output so far. */
+int t_nlb_log_count(struct t_nlb *h, const char *needle);
+
 /* Polls the output until it contains needle; 0 or -ETIMEDOUT. */
 int t_nlb_log_wait(struct t_nlb *h, const char *needle, int timeout_ms);
 

@@ -2,6 +2,9 @@
 #include "px.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -90,4 +93,38 @@ int px_connect(struct px *p)
 	int fd = t_connect(p->conf.listen_port);
 	px_assert(p, fd >= 0, "connect to nlb: %s", strerror(-fd));
 	return fd;
+}
+
+#define PX_APPLIED "applied: targets added="
+#define PX_REFUSED "reload failed, still running"
+
+int px_reload_text(struct px *p, const char *text)
+{
+	FILE *f = fopen(p->conf_path, "w");
+	T_ASSERT(f != NULL, ": %s: %s", p->conf_path, strerror(errno));
+	T_ASSERT(fputs(text, f) >= 0 && fclose(f) == 0, ": writing %s", p->conf_path);
+	int applied = t_nlb_log_count(p->nlb, PX_APPLIED);
+	int refused = t_nlb_log_count(p->nlb, PX_REFUSED);
+	px_assert(p, kill(p->nlb->pid, SIGHUP) == 0, "SIGHUP: %s", strerror(errno));
+	int64_t deadline = t_now_ms() + 5000;
+	while (t_now_ms() < deadline) {
+		if (t_nlb_log_count(p->nlb, PX_APPLIED) > applied)
+			return 1;
+		if (t_nlb_log_count(p->nlb, PX_REFUSED) > refused)
+			return 0;
+		t_sleep_ms(10);
+	}
+	return -ETIMEDOUT;
+}
+
+int px_reload(struct px *p)
+{
+	char *path = t_write_proxy_config(&p->conf);
+	T_ASSERT(path, ": writing config: %s", strerror(errno));
+	char *text = t_file_read(path, NULL);
+	t_file_remove(path);
+	T_ASSERT(text, ": reading the new config");
+	int ret = px_reload_text(p, text);
+	free(text);
+	return ret;
 }

@@ -43,6 +43,12 @@ void px_stop_ok(struct px *p);
 /* A counter from nlb's stats line (after px_stop). */
 int64_t px_stat(struct px *p, const char *key);
 void px_free(struct px *p);
+
+/* Rewrites p's configuration file (from p->conf, or the given text),
+ * sends SIGHUP and waits until nlb logs the outcome.  Returns 1 if the
+ * reload was applied, 0 if nlb refused it, -ETIMEDOUT if it said neither. */
+int px_reload(struct px *p);
+int px_reload_text(struct px *p, const char *text);
 int px_connect(struct px *p);
 
 #endif

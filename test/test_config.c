@@ -458,6 +458,8 @@ Test(config, defaults_when_keys_absent)
 	cr_expect_eq(g->hash_seed, 0);
 	cr_expect_eq(g->connect_timeout_ms, 2000);
 	cr_expect_eq(g->connect_retries, 2);
+	cr_expect_eq(g->deregistration_delay_ms, 300000);
+	cr_expect_eq(g->max_targets, 1024);
 	cr_assert_eq(g->n_targets, 1);
 	cr_expect_eq(g->targets[0].weight, 1);
 	nlb_config_free(cfg);
@@ -701,6 +703,12 @@ Test(config, health_check)
 		  "\"health_check\" must be a group { ... }", 0 },
 		{ "fail_open not bool", "target_groups = ( { name = \"g\";\n fail_open = 1; } );\n", 2,
 		  "\"fail_open\" must be true or false", 0 },
+		{ "delay too long", "target_groups = ( { name = \"g\";\n deregistration_delay_ms = 3600001; } );\n", 2,
+		  "\"deregistration_delay_ms\" must be between 0 and 3600000 (got 3600001)", 0 },
+		{ "more targets than max_targets",
+		  "target_groups = ( { name = \"g\"; max_targets = 1;\n targets = (\n"
+		  " { address = \"127.0.0.1:1\"; }, { address = \"127.0.0.1:2\"; } ); } );\n", 2,
+		  "target group \"g\": 2 targets, more than \"max_targets\" 1", 0 },
 	};
 	RUN(cases);
 

@@ -14,6 +14,15 @@ enum { N_TARGETS = 4 };
 
 static struct nlb_target_conf targets[N_TARGETS];
 
+/* The targets' addresses are their Maglev keys, as nlb passes them. */
+static int build(const struct nlb_group_conf *g, const uint32_t *w, struct nlb_lb_table **t)
+{
+	const char *keys[N_TARGETS];
+	for (int i = 0; i < N_TARGETS; i++)
+		keys[i] = g->targets[i].addr_text;
+	return nlb_lb_table_build(g, keys, w, N_TARGETS, t);
+}
+
 static struct nlb_group_conf group(enum nlb_algorithm alg)
 {
 	for (int i = 0; i < N_TARGETS; i++)
@@ -30,7 +39,7 @@ Test(lb_table, build_counts_and_excludes_weight_zero)
 	struct nlb_group_conf g = group(NLB_ALG_MAGLEV);
 	const uint32_t w[N_TARGETS] = { 1, 0, 2, 1 };
 	struct nlb_lb_table *t = NULL;
-	cr_assert_eq(nlb_lb_table_build(&g, w, &t), 0);
+	cr_assert_eq(build(&g, w, &t), 0);
 	cr_expect_eq(t->n_targets, N_TARGETS);
 	cr_expect_eq(t->n_eligible, 3);
 	unsigned owned[N_TARGETS] = { 0 };
@@ -48,7 +57,7 @@ Test(lb_table, build_counts_and_excludes_weight_zero)
 	/* no maglev table for the other algorithms, all-zero weights: none eligible */
 	g = group(NLB_ALG_ROUND_ROBIN);
 	const uint32_t zero[N_TARGETS] = { 0 };
-	cr_assert_eq(nlb_lb_table_build(&g, zero, &t), 0);
+	cr_assert_eq(build(&g, zero, &t), 0);
 	cr_expect_eq(t->n_eligible, 0);
 	cr_expect_null(t->maglev.entries);
 	nlb_lb_table_free(t);
@@ -99,7 +108,7 @@ Test(lb_table, publish_under_readers, .timeout = 60)
 	cr_assert_eq(nlb_qsbr_init(&s.q, 2), 0);
 	uint32_t w[N_TARGETS] = { 1, 1, 1, 1 };
 	struct nlb_lb_table *t = NULL;
-	cr_assert_eq(nlb_lb_table_build(&g, w, &t), 0);
+	cr_assert_eq(build(&g, w, &t), 0);
 	atomic_init(&s.slot, t);
 
 	pthread_t th[2];
@@ -111,7 +120,7 @@ Test(lb_table, publish_under_readers, .timeout = 60)
 		for (int i = 0; i < N_TARGETS; i++)
 			w[i] = i == round % N_TARGETS ? 0 : (uint32_t)(1 + round % 3);
 		struct nlb_lb_table *n = NULL;
-		cr_assert_eq(nlb_lb_table_build(&g, w, &n), 0);
+		cr_assert_eq(build(&g, w, &n), 0);
 		published += nlb_lb_table_publish(&s.slot, n, &s.q, 5000) == 0;
 	}
 	atomic_store(&s.stop, true);

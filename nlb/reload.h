@@ -1,0 +1,15 @@
+/* Configuration reload (SIGHUP): re-reads the file, keeps running on the
+ * old configuration when it is invalid, and applies what can change
+ * without a restart: the targets of each target group and their
+ * deregistration delay. */
+#ifndef NLB_RELOAD_H
+#define NLB_RELOAD_H
+
+#include "runtime.h"
+
+/* Returns 0 when the file was valid and its target changes applied (other
+ * changes are logged as needing a restart), or a negative errno with
+ * the reason logged. */
+int reload_config(struct nlb_runtime *rt, const char *path);
+
+#endif

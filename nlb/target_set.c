@@ -1,0 +1,340 @@
+/* Target slots, table publishing and draining.  A removed target keeps
+ * its slot (and so its index in connections, counters and flow tables)
+ * until it has drained: no table offers it, no worker can still hold a
+ * table that did (QSBR epoch), and no connection to it is left.  Only
+ * then may another target take the slot. */
+#include "target_set.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "health_check.h"
+#include "log.h"
+
+struct retired_table {
+	struct nlb_lb_table *table;
+	uint64_t epoch;
+	struct retired_table *next;
+};
+
+/* Cache-line rows of 32-bit counters. */
+static size_t counter_stride(size_t n_targets)
+{
+	return (n_targets + 15) / 16 * 16;
+}
+
+static uint8_t initial_health(const struct group_rt *grt)
+{
+	return grt->conf->health.enabled ? NLB_HC_INITIAL : NLB_HC_HEALTHY;
+}
+
+/* Puts target tc into free slot i.  No connection, counter row or table
+ * refers to the slot, so plain writes are safe until state turns ACTIVE. */
+static void slot_take(struct nlb_runtime *rt, size_t g, uint32_t i,
+		      const struct nlb_target_conf *tc)
+{
+	struct group_rt *grt = &rt->groups[g];
+	struct target_rt *t = &grt->targets[i];
+	t->addr = tc->addr;
+	memcpy(t->addr_text, tc->addr_text, sizeof(t->addr_text));
+	t->weight = tc->weight;
+	t->drain_start_ms = t->drain_until_ms = t->drain_epoch = 0;
+	for (unsigned w = 0; w < rt->n_workers; w++)
+		atomic_store_explicit(&grt->live_fail[w * grt->active_stride + i], 0,
+				      memory_order_relaxed);
+	atomic_store_explicit(&grt->health[i], initial_health(grt), memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
+	atomic_store_explicit(&t->state, TARGET_ACTIVE, memory_order_release);
+}
+
+int targets_init(struct nlb_runtime *rt)
+{
+	int ret = nlb_qsbr_init(&rt->qsbr, rt->n_workers);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_init(&rt->ctl_lock, NULL);
+	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
+		struct group_rt *grt = &rt->groups[g];
+		const struct nlb_group_conf *gc = grt->conf;
+		grt->max_targets = gc->max_targets;
+		grt->drain_ms = gc->deregistration_delay_ms;
+		grt->active_stride = counter_stride(grt->max_targets);
+		size_t cells = rt->n_workers * grt->active_stride;
+		grt->targets = calloc(grt->max_targets, sizeof(*grt->targets));
+		grt->active = aligned_alloc(64, cells * sizeof(uint32_t));
+		grt->live_fail = aligned_alloc(64, cells * sizeof(uint32_t));
+		grt->health = calloc(grt->max_targets, sizeof(*grt->health));
+		if (!grt->targets || !grt->active || !grt->live_fail || !grt->health)
+			return -ENOMEM;
+		for (size_t i = 0; i < cells; i++) {
+			atomic_init(&grt->active[i], 0);
+			atomic_init(&grt->live_fail[i], 0);
+		}
+		for (size_t i = 0; i < gc->n_targets; i++)
+			slot_take(rt, g, (uint32_t)i, &gc->targets[i]);
+		grt->n_slots = (uint32_t)gc->n_targets;
+		struct nlb_lb_table *t = NULL;
+		ret = targets_build(rt, g, &t);
+		if (ret < 0)
+			return ret;
+		atomic_init(&grt->table, t);
+	}
+	return 0;
+}
+
+void targets_free(struct nlb_runtime *rt)
+{
+	targets_reclaim(rt, true);
+	for (size_t g = 0; rt->groups && g < rt->cfg->n_groups; g++) {
+		struct group_rt *grt = &rt->groups[g];
+		nlb_lb_table_free(atomic_load(&grt->table));
+		free(grt->targets);
+		free(grt->active);
+		free(grt->live_fail);
+		free(grt->health);
+	}
+	nlb_qsbr_free(&rt->qsbr);
+	pthread_mutex_destroy(&rt->ctl_lock);
+}
+
+int targets_build(const struct nlb_runtime *rt, size_t g, struct nlb_lb_table **out)
+{
+	const struct group_rt *grt = &rt->groups[g];
+	size_t n = grt->n_slots;
+	uint32_t *w = calloc(n ? n : 1, sizeof(*w));
+	uint32_t *all = calloc(n ? n : 1, sizeof(*all));
+	const char **keys = calloc(n ? n : 1, sizeof(*keys));
+	int ret = -ENOMEM;
+	if (!w || !all || !keys)
+		goto out;
+	uint32_t healthy = 0, configured = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct target_rt *t = &grt->targets[i];
+		keys[i] = t->addr_text;
+		if (atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_ACTIVE)
+			continue;
+		all[i] = t->weight;
+		bool up = atomic_load_explicit(&grt->health[i], memory_order_relaxed) == NLB_HC_HEALTHY;
+		w[i] = up ? t->weight : 0;
+		healthy += w[i] > 0;
+		configured += t->weight > 0;
+	}
+	bool closed = false;
+	if (healthy == 0 && configured > 0) {
+		if (grt->conf->fail_open)
+			memcpy(w, all, n * sizeof(*w));
+		else
+			closed = true;
+	}
+	ret = nlb_lb_table_build(grt->conf, keys, w, n, out);
+	if (ret == 0)
+		(*out)->fail_closed = closed;
+out:
+	free(w);
+	free(all);
+	free(keys);
+	return ret;
+}
+
+int targets_publish(struct nlb_runtime *rt, size_t g)
+{
+	struct group_rt *grt = &rt->groups[g];
+	struct nlb_lb_table *t;
+	struct retired_table *r = malloc(sizeof(*r));
+	int ret = r ? targets_build(rt, g, &t) : -ENOMEM;
+	if (ret < 0) {
+		free(r);
+		if (!grt->stale)
+			nlb_err("target group %s: cannot build a table (%s); retrying",
+				grt->conf->name, strerror(-ret));
+		grt->stale = true;
+		return ret;
+	}
+	grt->stale = false;
+	r->table = atomic_exchange_explicit(&grt->table, t, memory_order_seq_cst);
+	r->epoch = nlb_qsbr_advance(&rt->qsbr);
+	r->next = rt->retired;
+	rt->retired = r;
+	/* From this epoch on no worker can pick a target this table left
+	 * out: draining slots may count from here. */
+	for (uint32_t i = 0; i < grt->n_slots; i++) {
+		struct target_rt *s = &grt->targets[i];
+		if (atomic_load_explicit(&s->state, memory_order_relaxed) >= TARGET_DRAINING &&
+		    s->drain_epoch == 0)
+			s->drain_epoch = r->epoch;
+	}
+	return 0;
+}
+
+void targets_reclaim(struct nlb_runtime *rt, bool all)
+{
+	struct retired_table **pp = &rt->retired;
+	while (*pp) {
+		struct retired_table *r = *pp;
+		if (all || nlb_qsbr_passed(&rt->qsbr, r->epoch)) {
+			*pp = r->next;
+			nlb_lb_table_free(r->table);
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
+}
+
+/* The slot (not FREE) that holds addr, or -1. */
+static int slot_find(const struct group_rt *grt, const struct nlb_addr *addr)
+{
+	for (uint32_t i = 0; i < grt->n_slots; i++) {
+		const struct target_rt *t = &grt->targets[i];
+		if (atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_FREE &&
+		    nlb_addr_equal(&t->addr, addr))
+			return (int)i;
+	}
+	return -1;
+}
+
+int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *nc,
+		  char *err, size_t errlen)
+{
+	const struct group_rt *grt = &rt->groups[g];
+	/* Slots in use after the change: every listed target, plus those
+	 * still draining that the list leaves out. */
+	size_t need = nc->n_targets, eligible = 0;
+	for (uint32_t i = 0; i < grt->n_slots; i++) {
+		const struct target_rt *t = &grt->targets[i];
+		if (atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_FREE)
+			continue;
+		bool listed = false;
+		for (size_t k = 0; k < nc->n_targets && !listed; k++)
+			listed = nlb_addr_equal(&nc->targets[k].addr, &t->addr);
+		need += !listed;
+	}
+	for (size_t k = 0; k < nc->n_targets; k++)
+		eligible += nc->targets[k].weight > 0;
+	if (need > grt->max_targets) {
+		snprintf(err, errlen, "target group %s: %zu targets with those still draining, "
+			 "more than max_targets %u (a restart applies a new max_targets)",
+			 nc->name, need, grt->max_targets);
+		return -EINVAL;
+	}
+	if (grt->conf->algorithm == NLB_ALG_MAGLEV &&
+	    nlb_maglev_check(grt->conf->maglev_table_size, eligible) < 0) {
+		snprintf(err, errlen, "target group %s: %zu targets need a larger maglev_table_size "
+			 "than the running %u (a restart applies a new one)",
+			 nc->name, eligible, (unsigned)grt->conf->maglev_table_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void targets_apply(struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *nc,
+		   uint64_t now_ms, struct targets_diff *d)
+{
+	struct group_rt *grt = &rt->groups[g];
+	memset(d, 0, sizeof(*d));
+	grt->drain_ms = nc->deregistration_delay_ms;
+	/* Leaving first, so that their slots are not handed out below. */
+	for (uint32_t i = 0; i < grt->n_slots; i++) {
+		struct target_rt *t = &grt->targets[i];
+		if (atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_ACTIVE)
+			continue;
+		bool listed = false;
+		for (size_t k = 0; k < nc->n_targets && !listed; k++)
+			listed = nlb_addr_equal(&nc->targets[k].addr, &t->addr);
+		if (listed)
+			continue;
+		t->drain_start_ms = now_ms;
+		t->drain_until_ms = now_ms + grt->drain_ms;
+		t->drain_epoch = 0;	/* set when the table without it is out */
+		atomic_store_explicit(&t->state, TARGET_DRAINING, memory_order_release);
+		rt->n_draining++;
+		d->removed++;
+		nlb_info("target %s in group %s: removed, draining for up to %llu ms",
+			 t->addr_text, grt->conf->name, (unsigned long long)grt->drain_ms);
+	}
+	for (size_t k = 0; k < nc->n_targets; k++) {
+		const struct nlb_target_conf *tc = &nc->targets[k];
+		int i = slot_find(grt, &tc->addr);
+		if (i >= 0) {
+			struct target_rt *t = &grt->targets[i];
+			if (atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE) {
+				if (t->weight != tc->weight) {
+					t->weight = tc->weight;
+					d->reweighted++;
+				}
+				continue;
+			}
+			/* Listed again while draining: back as if new (health
+			 * checks start over), keeping its open connections. */
+			t->weight = tc->weight;
+			atomic_store_explicit(&grt->health[i], initial_health(grt),
+					      memory_order_relaxed);
+			atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
+			atomic_store_explicit(&t->state, TARGET_ACTIVE, memory_order_release);
+			rt->n_draining--;
+			d->returned++;
+			nlb_info("target %s in group %s: added again while draining",
+				 t->addr_text, grt->conf->name);
+			continue;
+		}
+		uint32_t slot = grt->n_slots;
+		for (uint32_t s = 0; s < grt->n_slots; s++) {
+			if (atomic_load_explicit(&grt->targets[s].state, memory_order_relaxed) ==
+			    TARGET_FREE) {
+				slot = s;
+				break;
+			}
+		}
+		if (slot == grt->n_slots)
+			grt->n_slots++;	/* targets_check saw to the room */
+		slot_take(rt, g, slot, tc);
+		d->added++;
+		nlb_info("target %s in group %s: added (weight %u)", tc->addr_text,
+			 grt->conf->name, (unsigned)tc->weight);
+	}
+	atomic_fetch_add_explicit(&rt->targets_version, 1, memory_order_release);
+	targets_publish(rt, g);
+}
+
+void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
+{
+	pthread_mutex_lock(&rt->ctl_lock);
+	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
+		struct group_rt *grt = &rt->groups[g];
+		if (grt->stale)
+			targets_publish(rt, g);
+		for (uint32_t i = 0; rt->n_draining && i < grt->n_slots; i++) {
+			struct target_rt *t = &grt->targets[i];
+			enum target_state st = atomic_load_explicit(&t->state, memory_order_relaxed);
+			if (st < TARGET_DRAINING)
+				continue;
+			uint64_t open = backend_active(rt, g, i);
+			if (st == TARGET_DRAINING && now_ms >= t->drain_until_ms && open) {
+				nlb_info("target %s in group %s: deregistration delay of %llu ms "
+					 "passed, resetting its %llu open connections", t->addr_text,
+					 grt->conf->name, (unsigned long long)grt->drain_ms,
+					 (unsigned long long)open);
+				atomic_store_explicit(&t->state, TARGET_DRAIN_CLOSING,
+						      memory_order_release);
+				atomic_fetch_add_explicit(&rt->drain_close_seq, 1,
+							  memory_order_release);
+				st = TARGET_DRAIN_CLOSING;
+			}
+			if (open || t->drain_epoch == 0 || !nlb_qsbr_passed(&rt->qsbr, t->drain_epoch))
+				continue;
+			nlb_info("target %s in group %s: draining ended after %llu ms (%s)",
+				 t->addr_text, grt->conf->name,
+				 (unsigned long long)(now_ms - t->drain_start_ms),
+				 st == TARGET_DRAIN_CLOSING ? "connections reset at the deadline"
+							    : "no connection left");
+			atomic_store_explicit(&t->state, TARGET_FREE, memory_order_release);
+			atomic_fetch_add_explicit(&rt->targets_version, 1, memory_order_release);
+			rt->n_draining--;
+		}
+	}
+	targets_reclaim(rt, false);
+	pthread_mutex_unlock(&rt->ctl_lock);
+}
