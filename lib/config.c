@@ -152,6 +152,10 @@ static const struct key_spec listener_keys[] = {
 	STRING_KEY(struct nlb_listener_conf, "target_group", target_group),
 	UINT_KEY(struct nlb_listener_conf, idle_timeout_ms, 1, 86400000, 350000),
 	UINT_KEY(struct nlb_listener_conf, max_connections, 0, 10000000, 0),
+	/* UDP: the AWS NLB's 120 s flow idle timeout; flows held at once
+	 * (each costs a socket to its target). */
+	UINT_KEY(struct nlb_listener_conf, udp_idle_timeout_ms, 1, 86400000, 120000),
+	UINT_KEY(struct nlb_listener_conf, max_flows, 1, 10000000, 100000),
 };
 
 static const struct key_spec group_keys[] = {
@@ -611,20 +615,6 @@ static unsigned proto_mask(enum nlb_protocol p)
 	return 0;
 }
 
-/* The daemon does not proxy UDP yet, so a config asking for it must not
- * load as if it would work.  Delete this function and its one call when
- * UDP listeners exist. */
-static int refuse_unsupported_protocol(const struct loader *ld,
-				       const config_setting_t *g,
-				       const struct nlb_listener_conf *l)
-{
-	if (l->protocol == NLB_PROTO_TCP)
-		return 0;
-	return fail(ld, member_or(g, "protocol"),
-		    "protocol \"%s\" is not supported yet",
-		    nlb_protocol_name(l->protocol));
-}
-
 static int load_listener(const struct loader *ld, const config_setting_t *g,
 			 struct nlb_config *cfg, struct nlb_listener_conf *l)
 {
@@ -660,8 +650,7 @@ static int load_listener(const struct loader *ld, const config_setting_t *g,
 		return fail(ld, member_or(g, "target_group"),
 			    "%s: unknown target_group \"%s\"", label, l->target_group);
 	l->group = gi;
-
-	return refuse_unsupported_protocol(ld, g, l);
+	return 0;
 }
 
 /* libconfig 1.5 stores a decimal literal too large for 32 bits as its low

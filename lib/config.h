@@ -87,6 +87,8 @@ struct nlb_listener_conf {
 	size_t group;			/* index into nlb_config.groups */
 	uint64_t idle_timeout_ms;
 	uint32_t max_connections;	/* 0 = unlimited */
+	uint64_t udp_idle_timeout_ms;	/* udp, tcp_udp */
+	uint32_t max_flows;		/* udp, tcp_udp: flows at once, all workers */
 	int line;
 };
 

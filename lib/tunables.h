@@ -62,6 +62,23 @@
 #define NLB_TICK_MIN_MS 10u
 #define NLB_TICK_MAX_MS 100u
 
+/* UDP.  The largest datagram forwarded: as the AWS NLB, which carries
+ * 8,500-byte jumbo frames, plus room; a larger one is dropped and
+ * counted (udp_too_big), never truncated.  Each buffer also holds
+ * recvmsg's header, the sender's address and IP_PKTINFO. */
+#define NLB_UDP_MAX_DATAGRAM 9216u
+#define NLB_UDP_BUF_SIZE     (NLB_UDP_MAX_DATAGRAM + 128u)
+/* Buffers per worker: a datagram holds one from receipt until its send
+ * completes, so this bounds datagrams in flight, not flows.  Small
+ * datagrams touch one page of each (2 MiB resident at most). */
+#define NLB_UDP_BUF_COUNT    512u
+#define NLB_UDP_BUF_GROUP    1
+/* Receive buffer asked for on listening UDP sockets (the kernel caps it
+ * at net.core.rmem_max): bursts wait there while the worker is busy. */
+#define NLB_UDP_SOCKET_RCVBUF (4 * 1024 * 1024)
+/* Flow objects are allocated in chunks of this many, never moved. */
+#define NLB_UDP_FLOW_CHUNK 1024u
+
 /* io-wq workers per ring: nothing on nlb's data path should reach
  * io-wq (sockets are polled first, splice runs inline), so a tiny bound
  * only guards against thread growth if something ever does. */

@@ -1,10 +1,11 @@
-/* Listening sockets: one SO_REUSEPORT socket per listener per worker, so
- * the kernel spreads new connections across workers with no shared
- * accept queue and no lock. */
+/* Listening sockets: one SO_REUSEPORT socket per listener, protocol and
+ * worker, so the kernel spreads new connections (and UDP flows, by their
+ * 4-tuple) across workers with no shared queue and no lock. */
 #include "listener.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,22 +14,41 @@
 
 #include "tunables.h"
 
-static int open_one(const struct nlb_listener_conf *lc)
+static bool is_wildcard(const struct nlb_addr *a)
 {
-	int fd = socket(lc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+}
+
+static int open_one(const struct nlb_listener_conf *lc, int type)
+{
+	int fd = socket(lc->addr.ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	int one = 1;
+	bool v6 = lc->addr.ss.ss_family == AF_INET6;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail;
 	/* [::]:80 means IPv6 only, as in NGINX: an operator who wants both
 	 * families writes both listeners. */
-	if (lc->addr.ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+	if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
+	if (type == SOCK_DGRAM) {
+		/* A burst waits here while the worker is busy; the kernel
+		 * caps the request at net.core.rmem_max. */
+		int rcvbuf = NLB_UDP_SOCKET_RCVBUF;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+		/* Bound to a wildcard, the address a client wrote to is
+		 * learnt per datagram, and answers are sent from it. */
+		if (is_wildcard(&lc->addr) &&
+		    (v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))
+			: setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) < 0)
+			goto fail;
+	}
 	if (bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len) < 0 ||
-	    listen(fd, NLB_LISTEN_BACKLOG) < 0)
+	    (type == SOCK_STREAM && listen(fd, NLB_LISTEN_BACKLOG) < 0))
 		goto fail;
 	return fd;
 fail:;
@@ -37,45 +57,67 @@ fail:;
 	return err;
 }
 
+/* n_workers sockets of type for listener lr into *fds. */
+static int open_set(const struct nlb_runtime *rt, const struct listener_rt *lr, int type,
+		    int **fds, char *err, size_t errlen)
+{
+	*fds = malloc(rt->n_workers * sizeof(int));
+	if (!*fds) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < rt->n_workers; i++)
+		(*fds)[i] = -1;
+	for (unsigned i = 0; i < rt->n_workers; i++) {
+		int fd = open_one(lr->conf, type);
+		if (fd < 0) {
+			snprintf(err, errlen, "%s:%d: listener \"%s\": cannot %s on %s: %s",
+				 rt->cfg->path, lr->conf->line, lr->conf->name,
+				 type == SOCK_STREAM ? "listen (tcp)" : "bind (udp)",
+				 lr->conf->addr_text, strerror(-fd));
+			return fd;
+		}
+		(*fds)[i] = fd;
+	}
+	return 0;
+}
+
 int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen)
 {
 	const struct nlb_config *cfg = rt->cfg;
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		struct listener_rt *lr = &rt->listeners[l];
-		lr->fds = malloc(rt->n_workers * sizeof(int));
-		if (!lr->fds) {
-			snprintf(err, errlen, "out of memory");
+		enum nlb_protocol p = lr->conf->protocol;
+		lr->wildcard = is_wildcard(&lr->conf->addr);
+		int ret = 0;
+		if (p == NLB_PROTO_TCP || p == NLB_PROTO_TCP_UDP)
+			ret = open_set(rt, lr, SOCK_STREAM, &lr->fds, err, errlen);
+		if (ret == 0 && (p == NLB_PROTO_UDP || p == NLB_PROTO_TCP_UDP))
+			ret = open_set(rt, lr, SOCK_DGRAM, &lr->udp_fds, err, errlen);
+		if (ret < 0) {
 			listeners_close(rt);
-			return -ENOMEM;
-		}
-		for (unsigned i = 0; i < rt->n_workers; i++)
-			lr->fds[i] = -1;
-		for (unsigned i = 0; i < rt->n_workers; i++) {
-			int fd = open_one(lr->conf);
-			if (fd < 0) {
-				snprintf(err, errlen, "%s:%d: listener \"%s\": cannot listen on %s: %s",
-					 cfg->path, lr->conf->line, lr->conf->name,
-					 lr->conf->addr_text, strerror(-fd));
-				listeners_close(rt);
-				return fd;
-			}
-			lr->fds[i] = fd;
+			return ret;
 		}
 	}
 	return 0;
 }
 
+static void close_set(const struct nlb_runtime *rt, int **fds)
+{
+	if (!*fds)
+		return;
+	for (unsigned i = 0; i < rt->n_workers; i++) {
+		if ((*fds)[i] >= 0)
+			close((*fds)[i]);
+	}
+	free(*fds);
+	*fds = NULL;
+}
+
 void listeners_close(struct nlb_runtime *rt)
 {
 	for (size_t l = 0; l < rt->cfg->n_listeners; l++) {
-		struct listener_rt *lr = &rt->listeners[l];
-		if (!lr->fds)
-			continue;
-		for (unsigned i = 0; i < rt->n_workers; i++) {
-			if (lr->fds[i] >= 0)
-				close(lr->fds[i]);
-		}
-		free(lr->fds);
-		lr->fds = NULL;
+		close_set(rt, &rt->listeners[l].fds);
+		close_set(rt, &rt->listeners[l].udp_fds);
 	}
 }

@@ -50,7 +50,7 @@ static void raise_nofile(void)
 
 static void log_stats(struct worker *workers, unsigned n, const struct health *h)
 {
-	char line[1024];
+	char line[2048];
 	int off = snprintf(line, sizeof(line), "stats");
 #define NLB_STAT_SUM(name)                                                           \
 	{                                                                            \
@@ -139,8 +139,12 @@ static int run(struct nlb_config *cfg)
 	if (started < rt.n_workers) {
 		/* The barrier counts every worker; stand in for the missing. */
 		for (unsigned i = started; i < rt.n_workers; i++) {
-			for (size_t l = 0; l < cfg->n_listeners; l++)
-				close(rt.listeners[l].fds[i]);
+			for (size_t l = 0; l < cfg->n_listeners; l++) {
+				if (rt.listeners[l].fds)
+					close(rt.listeners[l].fds[i]);
+				if (rt.listeners[l].udp_fds)
+					close(rt.listeners[l].udp_fds[i]);
+			}
 		}
 		pthread_barrier_destroy(&barrier);
 		for (unsigned i = 0; i < started; i++)
@@ -209,8 +213,10 @@ join:
 	if (status == 0)
 		nlb_info("stopped");
 	/* Workers closed their own listening sockets. */
-	for (size_t l = 0; l < cfg->n_listeners; l++)
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		free(rt.listeners[l].fds);
+		free(rt.listeners[l].udp_fds);
+	}
 out:
 	if (rt.groups)
 		targets_free(&rt);

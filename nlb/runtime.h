@@ -18,8 +18,11 @@
 
 struct listener_rt {
 	const struct nlb_listener_conf *conf;
-	int *fds;			/* one SO_REUSEPORT socket per worker */
+	int *fds;			/* tcp: one SO_REUSEPORT socket per worker */
+	int *udp_fds;			/* udp: the same */
+	bool wildcard;			/* bound to 0.0.0.0 or [::]: answers need IP_PKTINFO */
 	_Atomic uint32_t active;	/* counted only when conf->max_connections */
+	_Atomic uint32_t udp_flows;	/* flows open on all workers (max_flows) */
 };
 
 /* A target slot's life: taken by a target (ACTIVE), left by it on

@@ -27,7 +27,19 @@
 	X(auto_splice)     /* directions moved from copy to splice (auto) */  \
 	X(flow_hits)       /* connections placed by the flow table */         \
 	X(accept_paused)   /* times accepting paused for lack of fds */       \
-	X(nomem)           /* connections refused for lack of memory/fds */
+	X(nomem)           /* connections refused for lack of memory/fds */   \
+	X(udp_in)          /* datagrams from clients forwarded to targets */  \
+	X(udp_out)         /* datagrams from targets forwarded to clients */  \
+	X(udp_flows)       /* UDP flows started */                            \
+	X(udp_flows_active) /* UDP flows open now (gauge) */                  \
+	X(udp_expired)     /* flows ended by udp_idle_timeout_ms */           \
+	X(udp_moved)       /* flows moved off a target that went unhealthy */ \
+	X(udp_too_big)     /* datagrams dropped: larger than NLB_UDP_MAX_DATAGRAM */ \
+	X(udp_flow_limit)  /* datagrams dropped: max_flows reached */         \
+	X(udp_no_target)   /* datagrams dropped: no (healthy) target */       \
+	X(udp_nomem)       /* datagrams dropped: no socket, flow or buffer */ \
+	X(udp_send_error)  /* datagrams the kernel refused to send */         \
+	X(udp_target_refused) /* ICMP port unreachable from a target */
 
 struct worker_stats {
 #define NLB_STAT_FIELD(name) _Atomic uint64_t name;

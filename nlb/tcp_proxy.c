@@ -997,7 +997,7 @@ void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe)
 
 /* Resets the connections to targets whose deregistration delay has
  * passed: rare, so a walk over all slots is fine. */
-static void reset_drained(struct worker *w)
+void tcp_reset_drained(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->n_slots; i++) {
 		struct conn *c = conn_at(w, i);
@@ -1013,11 +1013,6 @@ static void reset_drained(struct worker *w)
 
 void tcp_tick(struct worker *w)
 {
-	uint32_t seq = atomic_load_explicit(&w->rt->drain_close_seq, memory_order_acquire);
-	if (seq != w->drain_close_seen) {
-		w->drain_close_seen = seq;
-		reset_drained(w);
-	}
 	/* Bounded work per tick: a full table drains over a few ticks. */
 	if (w->flows)
 		nlb_flowtab_expire(w->flows, w->now_ms, w->flow_idle_ms, 4096);

@@ -21,6 +21,9 @@ void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe);
 void tcp_tick(struct worker *w);
 void tcp_reset_all(struct worker *w);
 
+/* Resets the connections to targets whose deregistration delay passed. */
+void tcp_reset_drained(struct worker *w);
+
 /* After buffers came back: re-arm receives that ran out of them. */
 void tcp_rearm_starved(struct worker *w);
 

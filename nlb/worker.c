@@ -17,6 +17,8 @@
 #include "backend.h"
 #include "log.h"
 #include "tcp_proxy.h"
+#include "udp_proxy.h"
+#include "target_set.h"
 #include "tunables.h"
 
 static uint64_t clock_ms(void)
@@ -86,17 +88,25 @@ static void begin_stop(struct worker *w)
 	w->stop_deadline_ms = w->now_ms + w->rt->cfg->shutdown_timeout_ms;
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
-		if (wl->fd < 0)
-			continue;
-		struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-		io_uring_prep_cancel_fd(sqe, wl->fd, IORING_ASYNC_CANCEL_ALL);
-		io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		int fds[2] = { wl->fd, wl->ufd };
+		for (int k = 0; k < 2; k++) {
+			if (fds[k] < 0)
+				continue;
+			struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+			io_uring_prep_cancel_fd(sqe, fds[k], IORING_ASYNC_CANCEL_ALL);
+			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		}
 	}
 	/* The cancels must reach the kernel while the fds still exist. */
 	io_uring_submit(&w->ring);
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
+		/* UDP flows end with the worker: there is no connection
+		 * to finish, and answers could not leave anyway. */
+		if (wl->ufd >= 0)
+			close(wl->ufd);
+		wl->ufd = -1;
 		if (wl->fd < 0)
 			continue;
 		/* shutdown takes the socket out of the SO_REUSEPORT group
@@ -126,13 +136,20 @@ void worker_pause_accept(struct worker *w)
 
 static void on_tick(struct worker *w)
 {
+	uint32_t seq = atomic_load_explicit(&w->rt->drain_close_seq, memory_order_acquire);
+	if (seq != w->drain_close_seen) {
+		w->drain_close_seen = seq;
+		tcp_reset_drained(w);
+		udp_reset_drained(w);
+	}
 	tcp_tick(w);
+	udp_tick(w);
 	if (w->reserve_fd < 0)
 		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
 		if (wl->paused && w->now_ms >= wl->resume_ms && !w->stopping &&
-		    w->reserve_fd >= 0) {
+		    w->reserve_fd >= 0 && wl->fd >= 0) {
 			wl->paused = false;
 			if (!wl->accepting)
 				arm_accept(w, (uint32_t)l);
@@ -160,6 +177,12 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_ACCEPT:
 		on_accept(w, cqe);
 		break;
+	case OP_UDP_RECV:
+	case OP_UDP_FLOW_RECV:
+	case OP_UDP_SEND_T:
+	case OP_UDP_SEND_C:
+		udp_complete(w, cqe);
+		break;
 	default:
 		tcp_complete(w, cqe);
 		break;
@@ -171,8 +194,11 @@ static uint64_t tick_ms(const struct nlb_config *cfg)
 	uint64_t t = NLB_TICK_MAX_MS;
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		uint64_t q = cfg->listeners[l].idle_timeout_ms / 8;
+		uint64_t u = cfg->listeners[l].udp_idle_timeout_ms / 8;
 		if (q < t)
 			t = q;
+		if (cfg->listeners[l].protocol != NLB_PROTO_TCP && u < t)
+			t = u;
 	}
 	return t < NLB_TICK_MIN_MS ? NLB_TICK_MIN_MS : t;
 }
@@ -223,10 +249,24 @@ static int worker_init(struct worker *w)
 	w->tick_ts.tv_sec = (long long)(t / 1000);
 	w->tick_ts.tv_nsec = (long long)(t % 1000) * 1000000;
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
-		w->listeners[l].fd = w->rt->listeners[l].fds[w->id];
-		w->listeners[l].lru_head = w->listeners[l].lru_tail = NO_IDX;
-		w->listeners[l].idle_ms = cfg->listeners[l].idle_timeout_ms;
-		arm_accept(w, (uint32_t)l);
+		const struct listener_rt *lr = &w->rt->listeners[l];
+		struct worker_listener *wl = &w->listeners[l];
+		wl->fd = lr->fds ? lr->fds[w->id] : -1;
+		wl->ufd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
+		wl->lru_head = wl->lru_tail = NO_IDX;
+		wl->ulru_head = wl->ulru_tail = NO_IDX;
+		wl->idle_ms = cfg->listeners[l].idle_timeout_ms;
+		wl->udp_idle_ms = cfg->listeners[l].udp_idle_timeout_ms;
+	}
+	ret = udp_worker_init(w);
+	if (ret < 0) {
+		nlb_err("worker %u: udp: %s", w->id, strerror(-ret));
+		return ret;
+	}
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		if (w->listeners[l].fd >= 0)
+			arm_accept(w, (uint32_t)l);
+		udp_arm_listener(w, (uint32_t)l);
 	}
 	arm_stop_read(w);
 	arm_tick(w);
@@ -257,6 +297,10 @@ static void worker_run(struct worker *w)
 			nlb_bufring_flush(&w->bufs);
 			tcp_rearm_starved(w);
 		}
+		if (w->ubufs.br) {
+			nlb_bufring_flush(&w->ubufs);
+			udp_rearm_starved(w);
+		}
 		if (w->stopping && w->live == 0)
 			w->done = true;
 	}
@@ -271,11 +315,16 @@ static void *worker_main(void *arg)
 		worker_run(w);
 	nlb_qsbr_offline((struct nlb_qsbr *)&w->rt->qsbr, w->id);
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
-		int fd = w->listeners ? w->listeners[l].fd : w->rt->listeners[l].fds[w->id];
+		const struct listener_rt *lr = &w->rt->listeners[l];
+		int fd = w->listeners ? w->listeners[l].fd : lr->fds ? lr->fds[w->id] : -1;
+		int ufd = w->listeners ? w->listeners[l].ufd : lr->udp_fds ? lr->udp_fds[w->id] : -1;
 		if (fd >= 0)
 			close(fd);
+		if (ufd >= 0)
+			close(ufd);
 	}
 	if (w->ring_ready) {
+		udp_worker_free(w);
 		tcp_worker_free(w);
 		io_uring_queue_exit(&w->ring);
 	}

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "ring.h"
 #include "tunables.h"
@@ -33,6 +35,10 @@ enum op {
 	OP_POLL_OUT_T,
 	OP_SPLICE_MORE,		/* a NOP that resumes a splice pump */
 	OP_SPLICE_MORE_T,
+	OP_UDP_RECV,		/* multishot recvmsg on a listener; idx = listener */
+	OP_UDP_FLOW_RECV,	/* multishot recvmsg on a flow's target socket */
+	OP_UDP_SEND_T,		/* a datagram to a target; idx = buffer id */
+	OP_UDP_SEND_C,		/* a datagram to a client; idx = send context */
 	OP__COUNT,
 };
 
@@ -111,8 +117,48 @@ struct send_ctx {
 	uint32_t next_free;
 };
 
+/* A UDP flow: one client address and port on one listener, pinned to a
+ * target through its own connected socket, so the kernel matches the
+ * target's answers to it. */
+struct udp_flow {
+	int fd;				/* connected to the target */
+	uint32_t idx, gen;
+	uint32_t target;		/* slot in the group */
+	uint32_t lru_prev, lru_next;	/* idle order per listener; free-list link */
+	uint64_t last_ms;
+	uint64_t key_hash;
+	uint16_t listener;
+	uint8_t state;			/* enum udp_flow_state */
+	uint8_t inflight;		/* the recv, while armed */
+	uint8_t target_spoke;		/* an answer came (passive health) */
+	uint8_t starved;		/* recv ended for lack of buffers */
+	uint8_t has_local;		/* local: the address the client wrote to */
+	struct sockaddr_storage client;	/* as received, for answers */
+	socklen_t client_len;
+	struct in6_addr local;		/* wildcard listeners (IPv4 mapped) */
+};
+
+/* An answer to a client: sendmsg reads these until it completes. */
+struct udp_send_ctx {
+	struct msghdr msg;
+	struct iovec iov;
+	struct sockaddr_storage name;
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	uint16_t bid;
+	uint32_t next_free;
+};
+
 struct worker_listener {
-	int fd;
+	int fd;				/* tcp, or -1 */
+	int ufd;			/* udp, or -1 */
+	bool udp_armed;			/* multishot recvmsg armed */
+	bool udp_starved;		/* ... ended for lack of buffers */
+	struct msghdr udp_msg;		/* recvmsg layout: name and control room */
+	uint32_t ulru_head, ulru_tail;	/* flows, least recently active first */
+	uint64_t udp_idle_ms;
 	bool accepting;		/* multishot accept armed */
 	bool paused;		/* out of fds: resume at resume_ms */
 	uint64_t resume_ms;
@@ -168,6 +214,18 @@ struct worker {
 	 * hash_fields = source_ip) stays on the target it was given */
 	struct nlb_flowtab *flows;
 	uint64_t flow_idle_ms;
+
+	/* udp */
+	struct nlb_bufring ubufs;
+	struct udp_flow **uchunks;
+	uint32_t n_uchunks, n_uslots, ufree_head;
+	struct nlb_flowtab *uflows;	/* tuple -> flow slot */
+	struct msghdr uflow_msg;	/* recvmsg layout on target sockets */
+	struct udp_send_ctx **uctx;
+	uint32_t n_uctx, uctx_free;
+	uint32_t *ustarved;		/* flows waiting for buffers */
+	uint32_t n_ustarved, cap_ustarved;
+	bool ubufs_returned;
 
 	/* round robin: smooth weighted current weights, per group */
 	int64_t **rr_current;

@@ -388,19 +388,35 @@ Test(config, missing_required_key)
 	RUN(cases);
 }
 
-Test(config, udp_not_supported_yet)
+Test(config, udp_listeners)
 {
 	static const struct err_case cases[] = {
-		{ "udp",
+		{ "idle 0",
 		  GROUP_WEB
 		  "listeners = ( { name = \"dns\"; address = \"127.0.0.1:53\"; target_group = \"web\";\n"
-		  "  protocol = \"udp\"; } );\n", 3, "protocol \"udp\" is not supported yet", 1 },
-		{ "tcp_udp",
+		  "  protocol = \"udp\"; udp_idle_timeout_ms = 0; } );\n", 3,
+		  "\"udp_idle_timeout_ms\" must be between 1 and 86400000 (got 0)", 0 },
+		{ "max_flows 0",
 		  GROUP_WEB
 		  "listeners = ( { name = \"dns\"; address = \"127.0.0.1:53\"; target_group = \"web\";\n"
-		  "\n  protocol = \"tcp_udp\"; } );\n", 4, "protocol \"tcp_udp\" is not supported yet", 1 },
+		  "\n  protocol = \"tcp_udp\"; max_flows = 0; } );\n", 4,
+		  "\"max_flows\" must be between 1 and 10000000 (got 0)", 0 },
 	};
 	RUN(cases);
+
+	struct nlb_config *cfg = load_ok(GROUP_WEB
+		"listeners = ( { name = \"dns\"; address = \"127.0.0.1:53\"; target_group = \"web\";\n"
+		"  protocol = \"udp\"; },\n"
+		"  { name = \"both\"; address = \"[::1]:53\"; target_group = \"web\";\n"
+		"  protocol = \"tcp_udp\"; udp_idle_timeout_ms = 5000; max_flows = 10; } );\n");
+	cr_assert_eq(cfg->n_listeners, 2);
+	cr_expect_eq(cfg->listeners[0].protocol, NLB_PROTO_UDP);
+	cr_expect_eq(cfg->listeners[0].udp_idle_timeout_ms, 120000);
+	cr_expect_eq(cfg->listeners[0].max_flows, 100000);
+	cr_expect_eq(cfg->listeners[1].protocol, NLB_PROTO_TCP_UDP);
+	cr_expect_eq(cfg->listeners[1].udp_idle_timeout_ms, 5000);
+	cr_expect_eq(cfg->listeners[1].max_flows, 10);
+	nlb_config_free(cfg);
 }
 
 Test(config, unreadable_file)

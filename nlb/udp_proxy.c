@@ -1,0 +1,636 @@
+/* UDP flows.  A datagram from a client arrives through a multishot
+ * recvmsg on the worker's listening socket (SO_REUSEPORT hashes a
+ * client's 4-tuple to the same worker every time) into the worker's UDP
+ * buffer ring.  Its tuple finds the flow in the worker's flow table, or a
+ * new flow picks a target by the group's algorithm and opens a connected
+ * socket to it; the datagram goes out on that socket from the buffer it
+ * arrived in.  The target's answers come back through a multishot
+ * recvmsg on the flow's socket and leave from the listener's socket, so
+ * the client sees the address it wrote to.  A buffer goes back to the
+ * ring when the send that carries it completes. */
+#include "udp_proxy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "flowtab.h"
+#include "health_check.h"
+#include "log.h"
+#include "target_set.h"
+#include "tunables.h"
+#include "tuple_hash.h"
+
+enum udp_flow_state {
+	UFLOW_FREE = 0,
+	UFLOW_OPEN,
+	UFLOW_CLOSING,
+};
+
+static inline struct udp_flow *uflow_at(struct worker *w, uint32_t idx)
+{
+	return &w->uchunks[idx / NLB_UDP_FLOW_CHUNK][idx % NLB_UDP_FLOW_CHUNK];
+}
+
+static inline const struct nlb_listener_conf *flow_listener(const struct worker *w,
+							    const struct udp_flow *f)
+{
+	return w->rt->listeners[f->listener].conf;
+}
+
+static void ubuf_recycle(struct worker *w, uint16_t bid)
+{
+	nlb_bufring_recycle(&w->ubufs, bid);
+	w->ubufs_returned = true;
+}
+
+/* ---- flow slots ------------------------------------------------------ */
+
+static int uflow_grow(struct worker *w)
+{
+	struct udp_flow **chunks = realloc(w->uchunks, (w->n_uchunks + 1) * sizeof(*chunks));
+	if (!chunks)
+		return -ENOMEM;
+	w->uchunks = chunks;
+	struct udp_flow *chunk = calloc(NLB_UDP_FLOW_CHUNK, sizeof(*chunk));
+	if (!chunk)
+		return -ENOMEM;
+	chunks[w->n_uchunks++] = chunk;
+	uint32_t base = w->n_uslots;
+	for (uint32_t i = 0; i < NLB_UDP_FLOW_CHUNK; i++) {
+		chunk[i].idx = base + i;
+		chunk[i].fd = -1;
+		chunk[i].lru_next = i + 1 < NLB_UDP_FLOW_CHUNK ? base + i + 1 : w->ufree_head;
+	}
+	w->ufree_head = base;
+	w->n_uslots += NLB_UDP_FLOW_CHUNK;
+	return 0;
+}
+
+static struct udp_flow *uflow_alloc(struct worker *w)
+{
+	if (w->ufree_head == NO_IDX && uflow_grow(w) < 0)
+		return NULL;
+	struct udp_flow *f = uflow_at(w, w->ufree_head);
+	w->ufree_head = f->lru_next;
+	f->lru_prev = f->lru_next = NO_IDX;
+	f->inflight = f->target_spoke = f->starved = f->has_local = 0;
+	return f;
+}
+
+static void uflow_free(struct worker *w, struct udp_flow *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	f->gen = (f->gen + 1) & 0xffffff;
+	f->state = UFLOW_FREE;
+	f->lru_next = w->ufree_head;
+	w->ufree_head = f->idx;
+}
+
+/* ---- idle order, per listener ---------------------------------------- */
+
+static void ulru_remove(struct worker *w, struct udp_flow *f)
+{
+	struct worker_listener *l = &w->listeners[f->listener];
+	if (f->lru_prev != NO_IDX)
+		uflow_at(w, f->lru_prev)->lru_next = f->lru_next;
+	else if (l->ulru_head == f->idx)
+		l->ulru_head = f->lru_next;
+	if (f->lru_next != NO_IDX)
+		uflow_at(w, f->lru_next)->lru_prev = f->lru_prev;
+	else if (l->ulru_tail == f->idx)
+		l->ulru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = NO_IDX;
+}
+
+static void ulru_append(struct worker *w, struct udp_flow *f)
+{
+	struct worker_listener *l = &w->listeners[f->listener];
+	f->lru_next = NO_IDX;
+	f->lru_prev = l->ulru_tail;
+	if (l->ulru_tail != NO_IDX)
+		uflow_at(w, l->ulru_tail)->lru_next = f->idx;
+	else
+		l->ulru_head = f->idx;
+	l->ulru_tail = f->idx;
+}
+
+static void flow_touch(struct worker *w, struct udp_flow *f)
+{
+	f->last_ms = w->now_ms;
+	if (w->listeners[f->listener].ulru_tail != f->idx) {
+		ulru_remove(w, f);
+		ulru_append(w, f);
+	}
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void arm_recv(struct worker *w, int fd, struct msghdr *msg, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_recvmsg_multishot(sqe, fd, msg, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = NLB_UDP_BUF_GROUP;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void udp_arm_listener(struct worker *w, uint32_t lidx)
+{
+	struct worker_listener *wl = &w->listeners[lidx];
+	if (wl->ufd < 0)
+		return;
+	arm_recv(w, wl->ufd, &wl->udp_msg, ud_pack(OP_UDP_RECV, lidx, 0));
+	wl->udp_armed = true;
+	wl->udp_starved = false;
+}
+
+static void arm_flow(struct worker *w, struct udp_flow *f)
+{
+	arm_recv(w, f->fd, &w->uflow_msg, ud_pack(OP_UDP_FLOW_RECV, f->idx, f->gen));
+	f->inflight = 1;
+	f->starved = 0;
+}
+
+static void flow_starved(struct worker *w, struct udp_flow *f)
+{
+	if (w->n_ustarved == w->cap_ustarved) {
+		uint32_t cap = w->cap_ustarved ? w->cap_ustarved * 2 : 64;
+		uint32_t *n = realloc(w->ustarved, cap * sizeof(*n));
+		if (!n)
+			return;	/* the flow stays silent until its next datagram re-arms it */
+		w->ustarved = n;
+		w->cap_ustarved = cap;
+	}
+	f->starved = 1;
+	w->ustarved[w->n_ustarved++] = f->idx;
+}
+
+/* A datagram in buffer bid (res bytes in recvmsg's layout for msg):
+ * its payload, or NULL when it was larger than the buffer (dropped and
+ * counted) or malformed. */
+static void *datagram(struct worker *w, uint16_t bid, int res, struct msghdr *msg,
+		      struct io_uring_recvmsg_out **out, unsigned *len)
+{
+	void *buf = nlb_bufring_addr(&w->ubufs, bid);
+	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, msg);
+	if (!o)
+		return NULL;
+	if (o->flags & MSG_TRUNC) {
+		STAT_INC(&w->stats, udp_too_big);
+		nlb_debug("udp: dropped a datagram of %u bytes (at most %u are forwarded)",
+			  o->payloadlen, NLB_UDP_MAX_DATAGRAM);
+		return NULL;
+	}
+	*out = o;
+	*len = io_uring_recvmsg_payload_length(o, res, msg);
+	return io_uring_recvmsg_payload(o, msg);
+}
+
+/* ---- flows -------------------------------------------------------------- */
+
+static int flow_tuple(const struct worker *w, uint32_t lidx, const struct sockaddr *client,
+		      struct nlb_tuple *key)
+{
+	const struct nlb_listener_conf *lc = w->rt->listeners[lidx].conf;
+	return nlb_tuple_from_sockaddr(key, client, (const struct sockaddr *)&lc->addr.ss,
+				       IPPROTO_UDP);
+}
+
+static void flow_close(struct worker *w, struct udp_flow *f)
+{
+	if (f->state != UFLOW_OPEN)
+		return;
+	struct nlb_tuple key;
+	uint32_t v;
+	if (flow_tuple(w, f->listener, (const struct sockaddr *)&f->client, &key) == 0 &&
+	    nlb_flowtab_lookup(w->uflows, &key, f->key_hash, w->now_ms, &v) == 0 && v == f->idx)
+		nlb_flowtab_remove(w->uflows, &key, f->key_hash);
+	ulru_remove(w, f);
+	const struct nlb_listener_conf *lc = flow_listener(w, f);
+	backend_conn_add(w, lc->group, f->target, -1);
+	atomic_fetch_sub_explicit(&w->rt->listeners[f->listener].udp_flows, 1,
+				  memory_order_relaxed);
+	STAT_DEC(&w->stats, udp_flows_active);
+	f->state = UFLOW_CLOSING;
+	if (!f->inflight) {
+		uflow_free(w, f);
+		return;
+	}
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_cancel64(sqe, ud_pack(OP_UDP_FLOW_RECV, f->idx, f->gen), 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/* May the flow keep its target?  Not once the target is unhealthy while
+ * others take flows (UDP has no connection to keep, so the next datagram
+ * goes elsewhere), nor once its draining has run out.  A healthy target
+ * keeps its flows whatever else changes, and so does a draining one
+ * until its deregistration delay ends. */
+static bool flow_keeps_target(struct worker *w, const struct udp_flow *f)
+{
+	size_t g = flow_listener(w, f)->group;
+	enum target_state st = target_state(w->rt, g, f->target);
+	if (st == TARGET_DRAINING)
+		return true;
+	if (st != TARGET_ACTIVE)
+		return false;
+	const struct group_rt *grt = &w->rt->groups[g];
+	if (atomic_load_explicit(&grt->health[f->target], memory_order_relaxed) != NLB_HC_UNHEALTHY)
+		return true;
+	return backend_eligible(w, g, f->target, 0);	/* fail-open: all are */
+}
+
+static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct nlb_tuple *key,
+				  uint64_t key_hash, const struct io_uring_recvmsg_out *o,
+				  struct msghdr *msg)
+{
+	struct listener_rt *lr = &w->rt->listeners[lidx];
+	const struct nlb_listener_conf *lc = lr->conf;
+	const struct nlb_group_conf *gc = &w->rt->cfg->groups[lc->group];
+	if (o->namelen > sizeof(struct sockaddr_in6))
+		return NULL;
+	uint32_t n = atomic_fetch_add_explicit(&lr->udp_flows, 1, memory_order_relaxed);
+	if (n >= lc->max_flows) {
+		atomic_fetch_sub_explicit(&lr->udp_flows, 1, memory_order_relaxed);
+		STAT_INC(&w->stats, udp_flow_limit);
+		return NULL;
+	}
+	uint64_t lb_hash = nlb_tuple_hash(key, gc->hash_seed, (enum nlb_hash_fields)gc->hash_fields);
+	int t = backend_pick(w, lc->group, lb_hash, 0, 0);
+	int fd = -1;
+	struct udp_flow *f = NULL;
+	if (t < 0) {
+		STAT_INC(&w->stats, udp_no_target);
+		goto fail;
+	}
+	const struct target_rt *tr = target_at(w->rt, lc->group, (uint32_t)t);
+	fd = socket(tr->addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (const struct sockaddr *)&tr->addr.ss, tr->addr.len) < 0 ||
+	    !(f = uflow_alloc(w))) {
+		STAT_INC(&w->stats, udp_nomem);
+		goto fail;
+	}
+	f->fd = fd;
+	f->target = (uint32_t)t;
+	f->listener = (uint16_t)lidx;
+	f->state = UFLOW_OPEN;
+	f->key_hash = key_hash;
+	f->last_ms = w->now_ms;
+	memset(&f->client, 0, sizeof(f->client));
+	memcpy(&f->client, io_uring_recvmsg_name((struct io_uring_recvmsg_out *)o), o->namelen);
+	f->client_len = o->namelen;
+	if (lr->wildcard) {
+		/* The address the client wrote to, for the answers' source. */
+		struct io_uring_recvmsg_out *mo = (struct io_uring_recvmsg_out *)o;
+		for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(mo, msg); c;
+		     c = io_uring_recvmsg_cmsg_nexthdr(mo, msg, c)) {
+			if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+				struct in_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				memset(&f->local, 0, sizeof(f->local));
+				memcpy(&f->local.s6_addr[12], &pi.ipi_addr, 4);
+				f->has_local = 1;
+			} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+				struct in6_pktinfo pi;
+				memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+				f->local = pi.ipi6_addr;
+				f->has_local = 1;
+			}
+		}
+	}
+	nlb_flowtab_insert(w->uflows, key, key_hash, f->idx, w->now_ms);
+	ulru_append(w, f);
+	backend_conn_add(w, lc->group, f->target, 1);
+	STAT_INC(&w->stats, udp_flows);
+	STAT_INC(&w->stats, udp_flows_active);
+	arm_flow(w, f);
+	return f;
+fail:
+	if (fd >= 0)
+		close(fd);
+	atomic_fetch_sub_explicit(&lr->udp_flows, 1, memory_order_relaxed);
+	return NULL;
+}
+
+/* A datagram from a client on listener lidx, in buffer bid. */
+static void on_client_datagram(struct worker *w, uint32_t lidx, uint16_t bid, int res)
+{
+	struct worker_listener *wl = &w->listeners[lidx];
+	struct io_uring_recvmsg_out *o;
+	unsigned len;
+	void *payload = datagram(w, bid, res, &wl->udp_msg, &o, &len);
+	struct nlb_tuple key;
+	if (!payload || flow_tuple(w, lidx, io_uring_recvmsg_name(o), &key) < 0) {
+		ubuf_recycle(w, bid);
+		return;
+	}
+	uint64_t kh = nlb_tuple_hash(&key, 0, NLB_HASH_5TUPLE);
+	struct udp_flow *f = NULL;
+	uint32_t v;
+	if (nlb_flowtab_lookup(w->uflows, &key, kh, w->now_ms, &v) == 0 && v < w->n_uslots) {
+		f = uflow_at(w, v);
+		if (f->state != UFLOW_OPEN) {
+			f = NULL;
+		} else if (!flow_keeps_target(w, f)) {
+			STAT_INC(&w->stats, udp_moved);
+			flow_close(w, f);
+			f = NULL;
+		}
+	}
+	if (!f)
+		f = flow_open(w, lidx, &key, kh, o, &wl->udp_msg);
+	if (!f) {
+		ubuf_recycle(w, bid);
+		return;
+	}
+	flow_touch(w, f);
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_send(sqe, f->fd, payload, len, 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SEND_T, bid, 0));
+	STAT_INC(&w->stats, udp_in);
+	STAT_ADD(&w->stats, bytes_in, len);
+}
+
+static struct udp_send_ctx *uctx_get(struct worker *w, uint32_t *idx)
+{
+	if (w->uctx_free == NO_IDX)
+		return NULL;
+	*idx = w->uctx_free;
+	struct udp_send_ctx *c = w->uctx[*idx];
+	w->uctx_free = c->next_free;
+	return c;
+}
+
+/* An answer from f's target in buffer bid: back to the client from the
+ * listener's socket (and, bound to a wildcard, from the address the
+ * client wrote to). */
+static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bid, int res)
+{
+	struct io_uring_recvmsg_out *o;
+	unsigned len;
+	void *payload = datagram(w, bid, res, &w->uflow_msg, &o, &len);
+	struct worker_listener *wl = &w->listeners[f->listener];
+	uint32_t ci;
+	struct udp_send_ctx *c;
+	if (!payload || wl->ufd < 0 || !(c = uctx_get(w, &ci))) {
+		if (payload && wl->ufd >= 0)
+			STAT_INC(&w->stats, udp_nomem);
+		ubuf_recycle(w, bid);
+		return;
+	}
+	if (!f->target_spoke) {
+		f->target_spoke = 1;
+		backend_live_result(w, flow_listener(w, f)->group, f->target, true);
+	}
+	flow_touch(w, f);
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->iov.iov_base = payload;
+	c->iov.iov_len = len;
+	memcpy(&c->name, &f->client, f->client_len);
+	c->msg.msg_name = &c->name;
+	c->msg.msg_namelen = f->client_len;
+	c->msg.msg_iov = &c->iov;
+	c->msg.msg_iovlen = 1;
+	if (f->has_local) {
+		memset(&c->ctl, 0, sizeof(c->ctl));
+		c->msg.msg_control = c->ctl.buf;
+		struct cmsghdr *cm = (struct cmsghdr *)c->ctl.buf;
+		if (f->client.ss_family == AF_INET) {
+			struct in_pktinfo pi;
+			memset(&pi, 0, sizeof(pi));
+			memcpy(&pi.ipi_spec_dst, &f->local.s6_addr[12], 4);
+			cm->cmsg_level = IPPROTO_IP;
+			cm->cmsg_type = IP_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+			c->msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+		} else {
+			struct in6_pktinfo pi;
+			memset(&pi, 0, sizeof(pi));
+			pi.ipi6_addr = f->local;
+			cm->cmsg_level = IPPROTO_IPV6;
+			cm->cmsg_type = IPV6_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+			c->msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+		}
+	}
+	c->bid = bid;
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_sendmsg(sqe, wl->ufd, &c->msg, 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SEND_C, ci, 0));
+	STAT_INC(&w->stats, udp_out);
+	STAT_ADD(&w->stats, bytes_out, len);
+}
+
+static void on_listener_recv(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t lidx = ud_idx(cqe->user_data);
+	struct worker_listener *wl = &w->listeners[lidx];
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		on_client_datagram(w, lidx, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT),
+				   cqe->res);
+	if (cqe->flags & IORING_CQE_F_MORE)
+		return;
+	wl->udp_armed = false;
+	if (w->stopping || wl->ufd < 0)
+		return;
+	if (cqe->res == -ENOBUFS)
+		wl->udp_starved = true;	/* datagrams wait in the socket meanwhile */
+	else
+		udp_arm_listener(w, lidx);
+}
+
+static void on_flow_recv(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t idx = ud_idx(cqe->user_data);
+	bool buf = cqe->flags & IORING_CQE_F_BUFFER;
+	uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+	struct udp_flow *f = idx < w->n_uslots ? uflow_at(w, idx) : NULL;
+	if (!f || f->gen != ud_gen(cqe->user_data) || f->state == UFLOW_FREE) {
+		if (buf)
+			ubuf_recycle(w, bid);
+		return;
+	}
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	if (!more)
+		f->inflight = 0;
+	if (f->state == UFLOW_CLOSING) {
+		if (buf)
+			ubuf_recycle(w, bid);
+		if (!more)
+			uflow_free(w, f);
+		return;
+	}
+	if (buf)
+		on_target_datagram(w, f, bid, cqe->res);
+	if (cqe->res == -ECONNREFUSED) {
+		/* ICMP port unreachable: nothing listens on the target. */
+		STAT_INC(&w->stats, udp_target_refused);
+		backend_live_result(w, flow_listener(w, f)->group, f->target, false);
+		f->target_spoke = 0;
+	}
+	if (more)
+		return;
+	if (cqe->res == -ENOBUFS)
+		flow_starved(w, f);
+	else
+		arm_flow(w, f);
+}
+
+static void on_send_done(struct worker *w, uint16_t bid, int res)
+{
+	ubuf_recycle(w, bid);
+	if (res >= 0)
+		return;
+	if (res == -ECONNREFUSED)
+		STAT_INC(&w->stats, udp_target_refused);
+	else
+		STAT_INC(&w->stats, udp_send_error);
+}
+
+void udp_complete(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t idx = ud_idx(cqe->user_data);
+	switch (ud_op(cqe->user_data)) {
+	case OP_UDP_RECV:
+		on_listener_recv(w, cqe);
+		break;
+	case OP_UDP_FLOW_RECV:
+		on_flow_recv(w, cqe);
+		break;
+	case OP_UDP_SEND_T:
+		on_send_done(w, (uint16_t)idx, cqe->res);
+		break;
+	case OP_UDP_SEND_C:
+		if (idx < w->n_uctx) {
+			struct udp_send_ctx *c = w->uctx[idx];
+			on_send_done(w, c->bid, cqe->res);
+			c->next_free = w->uctx_free;
+			w->uctx_free = idx;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void udp_rearm_starved(struct worker *w)
+{
+	if (!w->ubufs_returned)
+		return;
+	w->ubufs_returned = false;
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++)
+		if (w->listeners[l].udp_starved && !w->stopping)
+			udp_arm_listener(w, (uint32_t)l);
+	uint32_t n = w->n_ustarved;
+	w->n_ustarved = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct udp_flow *f = uflow_at(w, w->ustarved[i]);
+		if (f->state == UFLOW_OPEN && f->starved && !f->inflight)
+			arm_flow(w, f);
+		else if (f->state == UFLOW_CLOSING && !f->inflight)
+			uflow_free(w, f);
+	}
+}
+
+void udp_tick(struct worker *w)
+{
+	if (!w->uflows)
+		return;
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		while (wl->ulru_head != NO_IDX) {
+			struct udp_flow *f = uflow_at(w, wl->ulru_head);
+			if (f->last_ms + wl->udp_idle_ms > w->now_ms)
+				break;
+			STAT_INC(&w->stats, udp_expired);
+			flow_close(w, f);
+		}
+	}
+}
+
+void udp_reset_drained(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_uslots; i++) {
+		struct udp_flow *f = uflow_at(w, i);
+		if (f->state == UFLOW_OPEN &&
+		    target_state(w->rt, flow_listener(w, f)->group, f->target) == TARGET_DRAIN_CLOSING) {
+			STAT_INC(&w->stats, drain_reset);
+			flow_close(w, f);
+		}
+	}
+}
+
+int udp_worker_init(struct worker *w)
+{
+	const struct nlb_config *cfg = w->rt->cfg;
+	w->ufree_head = NO_IDX;
+	w->uctx_free = NO_IDX;
+	uint64_t flows = 0;
+	for (size_t l = 0; l < cfg->n_listeners; l++)
+		if (cfg->listeners[l].protocol != NLB_PROTO_TCP)
+			flows += cfg->listeners[l].max_flows;
+	if (flows == 0)
+		return 0;
+	/* Room for every flow the listeners allow, so the table never
+	 * evicts a flow whose socket is still open. */
+	if (flows > NLB_FLOWTAB_MAX_CAPACITY)
+		flows = NLB_FLOWTAB_MAX_CAPACITY;
+	int ret = nlb_flowtab_create(&w->uflows, (size_t)flows);
+	if (ret < 0)
+		return ret;
+	ret = nlb_bufring_init(&w->ring, &w->ubufs, NLB_UDP_BUF_GROUP, NLB_UDP_BUF_COUNT,
+			       NLB_UDP_BUF_SIZE);
+	if (ret < 0)
+		return ret;
+	/* Every context holds a buffer while in use: never more than these. */
+	w->uctx = calloc(NLB_UDP_BUF_COUNT, sizeof(*w->uctx));
+	if (!w->uctx)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < NLB_UDP_BUF_COUNT; i++) {
+		if (!(w->uctx[i] = calloc(1, sizeof(**w->uctx))))
+			return -ENOMEM;
+		w->n_uctx = i + 1;
+		w->uctx[i]->next_free = w->uctx_free;
+		w->uctx_free = i;
+	}
+	memset(&w->uflow_msg, 0, sizeof(w->uflow_msg));
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		memset(&wl->udp_msg, 0, sizeof(wl->udp_msg));
+		wl->udp_msg.msg_namelen = sizeof(struct sockaddr_in6);
+		if (w->rt->listeners[l].wildcard)
+			wl->udp_msg.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+	}
+	return 0;
+}
+
+void udp_worker_free(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_uchunks; i++) {
+		for (uint32_t k = 0; k < NLB_UDP_FLOW_CHUNK; k++)
+			if (w->uchunks[i][k].fd >= 0)
+				close(w->uchunks[i][k].fd);
+		free(w->uchunks[i]);
+	}
+	free(w->uchunks);
+	w->uchunks = NULL;
+	for (uint32_t i = 0; i < w->n_uctx; i++)
+		free(w->uctx[i]);
+	free(w->uctx);
+	w->uctx = NULL;
+	free(w->ustarved);
+	w->ustarved = NULL;
+	if (w->uflows)
+		nlb_flowtab_destroy(w->uflows);
+	w->uflows = NULL;
+	if (w->ubufs.br)
+		nlb_bufring_free(&w->ring, &w->ubufs);
+}

@@ -1,0 +1,390 @@
+/* Suite "udp": UDP and TCP_UDP listeners end to end through the real nlb.
+ * Targets are udp_srv.h servers on 127.0.0.1 (or ::1) that answer with
+ * their own port and the port of the nlb socket the datagram came from,
+ * so a client learns which target served its flow and whether the flow
+ * kept its socket. */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "udp_srv.h"
+
+TestSuite(udp, .init = t_setup, .fini = t_teardown);
+
+struct ux {
+	char *conf_path;
+	struct t_nlb *nlb;
+	uint16_t port;
+	const char *ip;
+};
+
+static void ux_failed(struct ux *u, const char *what)
+{
+	t_failed();
+	if (u->nlb && t_nlb_wait(u->nlb, 0) == -ETIMEDOUT)
+		t_nlb_stop(u->nlb, 3000);
+	if (u->nlb)
+		t_nlb_dump_log(u->nlb, what);
+}
+
+#define ux_assert(u, cond, ...) do {					\
+	bool ux_ok_ = (cond);						\
+	if (!ux_ok_)							\
+		ux_failed((u), "failed: " #cond);			\
+	cr_assert(ux_ok_, __VA_ARGS__);					\
+} while (0)
+
+/* nlb with one listener (protocol, on ip) over targets on ip; extra is
+ * written into the listener, group_extra into the group. */
+static void ux_start(struct ux *u, const char *ip, const char *protocol, const char *algorithm,
+		     struct t_udp_server **targets, size_t n, const char *extra,
+		     const char *group_extra)
+{
+	memset(u, 0, sizeof(*u));
+	u->ip = ip;
+	u->port = t_free_port();
+	T_ASSERT(u->port);
+	bool v6 = strchr(ip, ':') != NULL;
+	char list[1024] = "";
+	for (size_t i = 0; i < n; i++) {
+		size_t off = strlen(list);
+		snprintf(list + off, sizeof(list) - off, "%s{ address = \"%s%s%s:%u\"; }",
+			 i ? ", " : "", v6 ? "[" : "", ip, v6 ? "]" : "",
+			 t_udp_server_port(targets[i]));
+	}
+	u->conf_path = t_write_config(
+		"workers = 2;\nlog_level = \"info\";\n"
+		"listeners = ( { name = \"dns\"; protocol = \"%s\"; address = \"%s%s%s:%u\";\n"
+		"  target_group = \"dns\"; %s } );\n"
+		"target_groups = ( { name = \"dns\"; algorithm = \"%s\";\n  %s\n"
+		"  targets = ( %s ); } );\n",
+		protocol, v6 ? "[" : "", ip, v6 ? "]" : "", u->port, extra ? extra : "",
+		algorithm, group_extra ? group_extra : "", list);
+	T_ASSERT(u->conf_path);
+	u->nlb = t_nlb_start(u->conf_path);
+	T_ASSERT(u->nlb);
+	int rc = t_nlb_log_wait(u->nlb, " running: ", 5000);
+	ux_assert(u, rc == 0, "nlb did not start");
+}
+
+static void ux_stop_ok(struct ux *u)
+{
+	int rc = t_nlb_stop(u->nlb, 15000);
+	ux_assert(u, rc == 0, "nlb exit code %d after SIGTERM", rc);
+}
+
+static int64_t ux_stat(struct ux *u, const char *key)
+{
+	int64_t v = t_nlb_stat(u->nlb, key);
+	ux_assert(u, v >= 0, "no counter %s", key);
+	return v;
+}
+
+static void ux_free(struct ux *u)
+{
+	t_nlb_free(u->nlb);
+	t_file_remove(u->conf_path);
+}
+
+/* One request through nlb on fd; the answer's target and nlb socket. */
+static int ask(struct ux *u, int fd, const char *msg, unsigned *target, unsigned *via)
+{
+	char answer[512];
+	ssize_t n = t_udp_ask(fd, u->ip, u->port, msg, strlen(msg), answer, sizeof(answer), 2000);
+	if (n < 0)
+		return (int)n;
+	size_t ml = strlen(msg);
+	if ((size_t)n < ml || strcmp(answer + n - ml, msg) != 0)
+		return -EBADMSG;	/* not the answer to this request */
+	return t_udp_answer_parse(answer, target, via);
+}
+
+static void ask_ok(struct ux *u, int fd, const char *msg, unsigned *target, unsigned *via)
+{
+	int rc = ask(u, fd, msg, target, via);
+	ux_assert(u, rc == 0, "\"%s\" through nlb: %s", msg,
+		  rc == -EPROTO ? "answer not from the listener's address" : strerror(-rc));
+}
+
+static void dns_like(const char *ip)
+{
+	struct t_udp_server *t[2] = { t_udp_server_start(ip, 0, false),
+				      t_udp_server_start(ip, 0, false) };
+	T_ASSERT(t[0] && t[1]);
+	struct ux u;
+	ux_start(&u, ip, "udp", "maglev", t, 2, NULL, NULL);
+	enum { FLOWS = 100, EACH = 5 };
+	int fds[FLOWS];
+	unsigned per_target[2] = { 0, 0 };
+	for (int i = 0; i < FLOWS; i++) {
+		fds[i] = t_udp_socket(ip);
+		T_ASSERT(fds[i] >= 0);
+	}
+	for (int k = 0; k < EACH; k++) {
+		for (int i = 0; i < FLOWS; i++) {
+			static unsigned first_target[FLOWS], first_via[FLOWS];
+			char msg[64];
+			snprintf(msg, sizeof(msg), "query %d.%d", i, k);
+			unsigned target, via;
+			ask_ok(&u, fds[i], msg, &target, &via);
+			ux_assert(&u, target == t_udp_server_port(t[0]) ||
+				      target == t_udp_server_port(t[1]), "answer from %u", target);
+			if (k == 0) {
+				first_target[i] = target;
+				first_via[i] = via;
+				per_target[target == t_udp_server_port(t[1])]++;
+			}
+			ux_assert(&u, target == first_target[i] && via == first_via[i],
+				  "flow %d moved: %u via %u, then %u via %u", i, first_target[i],
+				  first_via[i], target, via);
+		}
+	}
+	for (int i = 0; i < FLOWS; i++)
+		close(fds[i]);
+	cr_log_info("udp %s: 100 flows: %u on one target, %u on the other", ip, per_target[0],
+		    per_target[1]);
+	ux_assert(&u, per_target[0] > 10 && per_target[1] > 10, "split %u/%u",
+		  per_target[0], per_target[1]);
+	ux_stop_ok(&u);
+	cr_expect_eq(ux_stat(&u, "udp_flows"), FLOWS);
+	cr_expect_eq(ux_stat(&u, "udp_in"), FLOWS * EACH);
+	cr_expect_eq(ux_stat(&u, "udp_out"), FLOWS * EACH);
+	ux_free(&u);
+	t_udp_server_free(t[0]);
+	t_udp_server_free(t[1]);
+}
+
+/* The issue's DNS-like test: 100 flows of 5 requests each, each flow on
+ * one target throughout, both targets used, answers from the listener. */
+T_TEST(udp, dns_like_flows, .timeout = 30)
+{
+	dns_like("127.0.0.1");
+}
+
+T_TEST(udp, ipv6, .timeout = 30)
+{
+	dns_like("::1");
+}
+
+/* A silent flow ends after udp_idle_timeout_ms; its next datagram starts
+ * a new flow (a new socket towards the target). */
+T_TEST(udp, idle_flow_expires, .timeout = 30)
+{
+	struct t_udp_server *t = t_udp_server_start("127.0.0.1", 0, false);
+	T_ASSERT(t);
+	struct ux u;
+	ux_start(&u, "127.0.0.1", "udp", "maglev", &t, 1, "udp_idle_timeout_ms = 300;", NULL);
+	int fd = t_udp_socket("127.0.0.1");
+	unsigned target, via1, via2, via3;
+	ask_ok(&u, fd, "one", &target, &via1);
+	t_sleep_ms(100);
+	ask_ok(&u, fd, "two", &target, &via2);
+	ux_assert(&u, via1 == via2, "the flow changed sockets within its idle timeout");
+	t_sleep_ms(800);
+	ask_ok(&u, fd, "three", &target, &via3);
+	ux_assert(&u, via3 != via1, "the flow outlived udp_idle_timeout_ms (same socket %u)", via3);
+	close(fd);
+	ux_stop_ok(&u);
+	cr_expect_eq(ux_stat(&u, "udp_flows"), 2);
+	cr_expect_geq(ux_stat(&u, "udp_expired"), 1);
+	ux_free(&u);
+	t_udp_server_free(t);
+}
+
+/* A target marked down loses its flows to the other on their next
+ * datagram; the other's flows never move. */
+T_TEST(udp, unhealthy_target_flows_move, .timeout = 30)
+{
+	struct t_udp_server *t[2] = { t_udp_server_start("127.0.0.1", 0, true),
+				      t_udp_server_start("127.0.0.1", 0, true) };
+	T_ASSERT(t[0] && t[1]);
+	struct ux u;
+	ux_start(&u, "127.0.0.1", "udp", "maglev", t, 2, NULL,
+		 "health_check = { interval_ms = 100; timeout_ms = 100; healthy_threshold = 1;"
+		 " unhealthy_threshold = 2; };");
+	char line[128];
+	for (int i = 0; i < 2; i++) {
+		snprintf(line, sizeof(line), "127.0.0.1:%u in group dns: initial -> healthy",
+			 t_udp_server_port(t[i]));
+		ux_assert(&u, t_nlb_log_wait(u.nlb, line, 3000) == 0, "target %d never passed", i);
+	}
+	enum { FLOWS = 20 };
+	int fds[FLOWS];
+	unsigned target[FLOWS], via[FLOWS], on_a = 0;
+	for (int i = 0; i < FLOWS; i++) {
+		fds[i] = t_udp_socket("127.0.0.1");
+		ask_ok(&u, fds[i], "before", &target[i], &via[i]);
+		on_a += target[i] == t_udp_server_port(t[0]);
+	}
+	ux_assert(&u, on_a > 0 && on_a < FLOWS, "all %d flows on one target", FLOWS);
+	t_udp_server_stop(t[0]);
+	snprintf(line, sizeof(line), "127.0.0.1:%u in group dns: healthy -> unhealthy",
+		 t_udp_server_port(t[0]));
+	ux_assert(&u, t_nlb_log_wait(u.nlb, line, 3000) == 0, "A was not marked down");
+	for (int i = 0; i < FLOWS; i++) {
+		unsigned t2, v2;
+		ask_ok(&u, fds[i], "after", &t2, &v2);
+		ux_assert(&u, t2 == t_udp_server_port(t[1]), "flow %d answered by %u", i, t2);
+		if (target[i] == t_udp_server_port(t[1]))
+			ux_assert(&u, v2 == via[i], "flow %d on the healthy target moved", i);
+		close(fds[i]);
+	}
+	ux_stop_ok(&u);
+	cr_expect_eq(ux_stat(&u, "udp_moved"), on_a);
+	cr_expect_eq(ux_stat(&u, "udp_flows"), FLOWS + on_a);
+	ux_free(&u);
+	t_udp_server_free(t[0]);
+	t_udp_server_free(t[1]);
+}
+
+/* tcp_udp: both protocols on one port. */
+T_TEST(udp, tcp_udp_one_port, .timeout = 30)
+{
+	struct t_udp_server *t = t_udp_server_start("127.0.0.1", 0, true);
+	T_ASSERT(t);
+	struct ux u;
+	ux_start(&u, "127.0.0.1", "tcp_udp", "round_robin", &t, 1, NULL, NULL);
+	int fd = t_udp_socket("127.0.0.1");
+	unsigned target, via;
+	ask_ok(&u, fd, "over udp", &target, &via);
+	ux_assert(&u, target == t_udp_server_port(t), "answered by %u", target);
+	close(fd);
+	int c = t_connect(u.port);
+	ux_assert(&u, c >= 0, "tcp connect: %s", strerror(-c));
+	int rc = t_round_trip(c, "over tcp", 8, 2000);
+	ux_assert(&u, rc == 0, "tcp round trip: %s", strerror(-rc));
+	t_close(c);
+	ux_stop_ok(&u);
+	cr_expect_eq(ux_stat(&u, "accepted"), 1);
+	cr_expect_eq(ux_stat(&u, "udp_flows"), 1);
+	ux_free(&u);
+	t_udp_server_free(t);
+}
+
+/* A datagram larger than nlb forwards is dropped and counted, never cut;
+ * the flow goes on. */
+T_TEST(udp, oversized_datagram_dropped, .timeout = 30)
+{
+	struct t_udp_server *t = t_udp_server_start("127.0.0.1", 0, false);
+	T_ASSERT(t);
+	struct ux u;
+	ux_start(&u, "127.0.0.1", "udp", "maglev", &t, 1, NULL, NULL);
+	int fd = t_udp_socket("127.0.0.1");
+	static char big[20000];
+	memset(big, 'x', sizeof(big));
+	char answer[512];
+	ssize_t n = t_udp_ask(fd, "127.0.0.1", u.port, big, sizeof(big), answer, sizeof(answer), 300);
+	ux_assert(&u, n == -ETIMEDOUT, "a 20000-byte datagram got an answer (%zd)", n);
+	unsigned target, via;
+	ask_ok(&u, fd, "small", &target, &via);
+	n = t_udp_ask(fd, "127.0.0.1", u.port, big, 9000, answer, sizeof(answer), 2000);
+	ux_assert(&u, n > 0, "a 9000-byte datagram was not forwarded: %s", strerror((int)-n));
+	close(fd);
+	ux_stop_ok(&u);
+	cr_expect_eq(ux_stat(&u, "udp_too_big"), 1);
+	ux_free(&u);
+	t_udp_server_free(t);
+}
+
+/* max_flows: a new flow beyond it is dropped and counted; once flows
+ * expire, new ones are taken again. */
+T_TEST(udp, max_flows, .timeout = 30)
+{
+	struct t_udp_server *t = t_udp_server_start("127.0.0.1", 0, false);
+	T_ASSERT(t);
+	struct ux u;
+	ux_start(&u, "127.0.0.1", "udp", "maglev", &t, 1,
+		 "max_flows = 3; udp_idle_timeout_ms = 400;", NULL);
+	int fds[4];
+	unsigned target, via;
+	for (int i = 0; i < 4; i++)
+		fds[i] = t_udp_socket("127.0.0.1");
+	for (int i = 0; i < 3; i++)
+		ask_ok(&u, fds[i], "in", &target, &via);
+	char answer[256];
+	ssize_t rc = t_udp_ask(fds[3], u.ip, u.port, "over", 4, answer, sizeof(answer), 300);
+	ux_assert(&u, rc == -ETIMEDOUT, "a fourth flow was served (%zd)", rc);
+	t_sleep_ms(1000);
+	ask_ok(&u, fds[3], "later", &target, &via);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	ux_stop_ok(&u);
+	cr_expect_geq(ux_stat(&u, "udp_flow_limit"), 1);
+	cr_expect_eq(ux_stat(&u, "udp_flows"), 4);
+	ux_free(&u);
+	t_udp_server_free(t);
+}
+
+/* 10,000 flows open at once, each answered.  Datagrams the kernel drops
+ * in the burst are sent again (same socket, so the same flow). */
+T_TEST(udp, ten_thousand_flows, .timeout = 60)
+{
+	struct t_udp_server *t[2] = { t_udp_server_start("127.0.0.1", 0, false),
+				      t_udp_server_start("127.0.0.1", 0, false) };
+	T_ASSERT(t[0] && t[1]);
+	struct ux u;
+	ux_start(&u, "127.0.0.1", "udp", "maglev", t, 2, NULL, NULL);
+	enum { FLOWS = 10000, BATCH = 100 };
+	int *fds = malloc(FLOWS * sizeof(int));
+	bool *done = calloc(FLOWS, sizeof(bool));
+	T_ASSERT(fds && done);
+	for (int i = 0; i < FLOWS; i++) {
+		fds[i] = t_udp_socket("127.0.0.1");
+		ux_assert(&u, fds[i] >= 0, "socket %d: %s", i, strerror(-fds[i]));
+	}
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(u.port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	unsigned answered = 0;
+	for (int round = 0; round < 20 && answered < FLOWS; round++) {
+		for (int b = 0; b < FLOWS; b += BATCH) {
+			struct pollfd p[BATCH];
+			int n = 0;
+			for (int i = b; i < b + BATCH; i++) {
+				if (done[i])
+					continue;
+				sendto(fds[i], "hello", 5, 0, (struct sockaddr *)&to, sizeof(to));
+				p[n++] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+			}
+			int64_t until = t_now_ms() + 200;
+			int waiting = n;
+			while (waiting && t_now_ms() < until) {
+				if (poll(p, (nfds_t)n, 50) <= 0)
+					continue;
+				for (int k = 0; k < n; k++) {
+					char buf[128];
+					if (!(p[k].revents & POLLIN) || recv(p[k].fd, buf, sizeof(buf), 0) <= 0)
+						continue;
+					for (int i = b; i < b + BATCH; i++)
+						if (fds[i] == p[k].fd && !done[i]) {
+							done[i] = true;
+							answered++;
+							waiting--;
+						}
+					p[k].fd = -p[k].fd - 1;	/* poll ignores negative fds */
+				}
+			}
+		}
+	}
+	cr_log_info("udp: %u of %d flows answered", answered, FLOWS);
+	ux_assert(&u, answered == FLOWS, "%u of %d flows answered", answered, FLOWS);
+	ux_stop_ok(&u);
+	cr_expect_eq(ux_stat(&u, "udp_flows"), FLOWS);
+	cr_expect_eq(ux_stat(&u, "udp_flows_active"), FLOWS, "flows ended early");
+	for (int i = 0; i < FLOWS; i++)
+		close(fds[i]);
+	free(fds);
+	free(done);
+	ux_free(&u);
+	t_udp_server_free(t[0]);
+	t_udp_server_free(t[1]);
+}

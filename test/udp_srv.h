@@ -1,0 +1,40 @@
+/* UDP test targets and clients.  A target answers every datagram with
+ * "<its port>:<the sender's port>:<the datagram>", so a client sees which
+ * target served it and through which of nlb's sockets (one per flow).
+ * With tcp set it also echoes TCP on the same port (tcp_udp listeners,
+ * and health checks, which probe over TCP). */
+#ifndef NLB_TEST_UDP_SRV_H
+#define NLB_TEST_UDP_SRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct t_udp_server;
+
+/* On ip ("127.0.0.1" or "::1"), port 0 = a free one; NULL on failure. */
+struct t_udp_server *t_udp_server_start(const char *ip, uint16_t port, bool tcp);
+/* Closes its sockets and joins its thread; the port is kept for restart. */
+void t_udp_server_stop(struct t_udp_server *s);
+int t_udp_server_restart(struct t_udp_server *s);
+void t_udp_server_free(struct t_udp_server *s);
+uint16_t t_udp_server_port(const struct t_udp_server *s);
+unsigned t_udp_server_datagrams(struct t_udp_server *s);	/* answered so far */
+
+/* A UDP socket bound to ip, any port (non-blocking); -errno on failure. */
+int t_udp_socket(const char *ip);
+/* Local port of fd. */
+uint16_t t_udp_local_port(int fd);
+
+/* Sends len bytes of msg to ip:port and waits up to timeout_ms for one
+ * datagram, which must come from ip:port (else -EPROTO).  Returns its
+ * length (copied into answer, NUL-terminated, cap > 0) or -ETIMEDOUT. */
+ssize_t t_udp_ask(int fd, const char *ip, uint16_t port, const void *msg, size_t len,
+		  char *answer, size_t cap, int timeout_ms);
+
+/* Parses an answer "<target>:<via>:..." into the target's port and the
+ * port of nlb's socket it came through; 0 or -EINVAL. */
+int t_udp_answer_parse(const char *answer, unsigned *target, unsigned *via);
+
+#endif
