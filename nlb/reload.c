@@ -48,7 +48,8 @@ static bool listener_differs(const struct nlb_listener_conf *a, const struct nlb
 {
 	return strcmp(a->name, b->name) != 0 || a->protocol != b->protocol ||
 	       !nlb_addr_equal(&a->addr, &b->addr) || strcmp(a->target_group, b->target_group) != 0 ||
-	       a->idle_timeout_ms != b->idle_timeout_ms || a->max_connections != b->max_connections;
+	       a->idle_timeout_ms != b->idle_timeout_ms || a->max_connections != b->max_connections ||
+	       a->udp_idle_timeout_ms != b->udp_idle_timeout_ms || a->max_flows != b->max_flows;
 }
 
 static const struct nlb_group_conf *group_named(const struct nlb_config *cfg, const char *name)

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +47,11 @@ static void ux_failed(struct ux *u, const char *what)
 
 /* nlb with one listener (protocol, on ip) over targets on ip; extra is
  * written into the listener, group_extra into the group. */
-static void ux_start(struct ux *u, const char *ip, const char *protocol, const char *algorithm,
+static char *ux_text(const struct ux *u, const char *protocol, const char *algorithm,
 		     struct t_udp_server **targets, size_t n, const char *extra,
 		     const char *group_extra)
 {
-	memset(u, 0, sizeof(*u));
-	u->ip = ip;
-	u->port = t_free_port();
-	T_ASSERT(u->port);
+	const char *ip = u->ip;
 	bool v6 = strchr(ip, ':') != NULL;
 	char list[1024] = "";
 	for (size_t i = 0; i < n; i++) {
@@ -62,7 +60,8 @@ static void ux_start(struct ux *u, const char *ip, const char *protocol, const c
 			 i ? ", " : "", v6 ? "[" : "", ip, v6 ? "]" : "",
 			 t_udp_server_port(targets[i]));
 	}
-	u->conf_path = t_write_config(
+	char *text = NULL;
+	int rc = asprintf(&text,
 		"workers = 2;\nlog_level = \"info\";\n"
 		"listeners = ( { name = \"dns\"; protocol = \"%s\"; address = \"%s%s%s:%u\";\n"
 		"  target_group = \"dns\"; %s } );\n"
@@ -70,6 +69,21 @@ static void ux_start(struct ux *u, const char *ip, const char *protocol, const c
 		"  targets = ( %s ); } );\n",
 		protocol, v6 ? "[" : "", ip, v6 ? "]" : "", u->port, extra ? extra : "",
 		algorithm, group_extra ? group_extra : "", list);
+	T_ASSERT(rc > 0);
+	return text;
+}
+
+static void ux_start(struct ux *u, const char *ip, const char *protocol, const char *algorithm,
+		     struct t_udp_server **targets, size_t n, const char *extra,
+		     const char *group_extra)
+{
+	memset(u, 0, sizeof(*u));
+	u->ip = ip;
+	u->port = t_free_port();
+	T_ASSERT(u->port);
+	char *text = ux_text(u, protocol, algorithm, targets, n, extra, group_extra);
+	u->conf_path = t_write_config("%s", text);
+	free(text);
 	T_ASSERT(u->conf_path);
 	u->nlb = t_nlb_start(u->conf_path);
 	T_ASSERT(u->nlb);
@@ -323,6 +337,59 @@ T_TEST(udp, max_flows, .timeout = 30)
 	cr_expect_eq(ux_stat(&u, "udp_flows"), 4);
 	ux_free(&u);
 	t_udp_server_free(t);
+}
+
+/* A target removed by reload keeps its flows until the deregistration
+ * delay, then they end; new flows go to the targets left. */
+T_TEST(udp, removed_target_drains, .timeout = 30)
+{
+	struct t_udp_server *t[2] = { t_udp_server_start("127.0.0.1", 0, false),
+				      t_udp_server_start("127.0.0.1", 0, false) };
+	T_ASSERT(t[0] && t[1]);
+	struct ux u;
+	const char *drain = "deregistration_delay_ms = 1000;";
+	ux_start(&u, "127.0.0.1", "udp", "maglev", t, 2, NULL, drain);
+	enum { FLOWS = 20 };
+	int fds[FLOWS];
+	unsigned target[FLOWS], via[FLOWS], on_a = 0;
+	unsigned a = t_udp_server_port(t[0]), b = t_udp_server_port(t[1]);
+	for (int i = 0; i < FLOWS; i++) {
+		fds[i] = t_udp_socket("127.0.0.1");
+		ask_ok(&u, fds[i], "before", &target[i], &via[i]);
+		on_a += target[i] == a;
+	}
+	ux_assert(&u, on_a > 0 && on_a < FLOWS, "all %d flows on one target", FLOWS);
+
+	char *text = ux_text(&u, "udp", "maglev", &t[1], 1, NULL, drain);
+	FILE *f = fopen(u.conf_path, "w");
+	T_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0);
+	free(text);
+	kill(u.nlb->pid, SIGHUP);
+	ux_assert(&u, t_nlb_log_wait(u.nlb, "applied: targets added=0 removed=1", 3000) == 0,
+		  "the reload was not applied");
+	for (int i = 0; i < FLOWS; i++) {
+		unsigned t2, v2;
+		ask_ok(&u, fds[i], "draining", &t2, &v2);
+		ux_assert(&u, t2 == target[i] && v2 == via[i], "flow %d moved while draining", i);
+	}
+	int fresh = t_udp_socket("127.0.0.1");
+	unsigned t3, v3;
+	ask_ok(&u, fresh, "new", &t3, &v3);
+	ux_assert(&u, t3 == b, "a new flow went to the removed target");
+	close(fresh);
+	ux_assert(&u, t_nlb_log_wait(u.nlb, "in group dns: draining ended", 4000) == 0,
+		  "draining did not end");
+	for (int i = 0; i < FLOWS; i++) {
+		unsigned t2, v2;
+		ask_ok(&u, fds[i], "after", &t2, &v2);
+		ux_assert(&u, t2 == b, "flow %d still on the removed target after the delay", i);
+		close(fds[i]);
+	}
+	ux_stop_ok(&u);
+	cr_expect_eq(ux_stat(&u, "drain_reset"), on_a);
+	ux_free(&u);
+	t_udp_server_free(t[0]);
+	t_udp_server_free(t[1]);
 }
 
 /* 10,000 flows open at once, each answered.  Datagrams the kernel drops
