@@ -182,17 +182,17 @@ static int run(struct nlb_config *cfg)
 	 * every 100 ms between signals. */
 	const struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000000 };
 	for (;;) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		targets_tick(&rt, (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u);
 		int sig = sigtimedwait(&sigs, NULL, &tick);
-		if (sig < 0)
-			continue;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 		if (sig == SIGHUP) {
 			nlb_info("SIGHUP: reloading %s", cfg->path);
-			reload_config(&rt, cfg->path);
-			continue;
+			reload_config(&rt, cfg->path, now);
 		}
+		targets_tick(&rt, now);
+		if (sig < 0 || sig == SIGHUP)
+			continue;
 		nlb_info("%s: stopping, draining connections for up to %llu ms",
 			 sig == SIGINT ? "SIGINT" : "SIGTERM",
 			 (unsigned long long)cfg->shutdown_timeout_ms);

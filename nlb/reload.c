@@ -7,18 +7,10 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "log.h"
 #include "target_set.h"
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static bool str_differ(const char *a, const char *b)
 {
@@ -94,7 +86,7 @@ static unsigned report_unapplied(const struct nlb_config *old, const struct nlb_
 	return n;
 }
 
-int reload_config(struct nlb_runtime *rt, const char *path)
+int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms)
 {
 	struct nlb_config *nc = NULL;
 	char err[1024];
@@ -116,13 +108,12 @@ int reload_config(struct nlb_runtime *rt, const char *path)
 		}
 	}
 	struct targets_diff sum = { 0 };
-	uint64_t now = now_ms();
 	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
 		const struct nlb_group_conf *ng = group_named(nc, rt->groups[g].conf->name);
 		if (!ng)
 			continue;
 		struct targets_diff d;
-		targets_apply(rt, g, ng, now, &d);
+		targets_apply(rt, g, ng, now_ms, &d);
 		sum.added += d.added;
 		sum.removed += d.removed;
 		sum.reweighted += d.reweighted;

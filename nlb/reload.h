@@ -5,11 +5,14 @@
 #ifndef NLB_RELOAD_H
 #define NLB_RELOAD_H
 
+#include <stdint.h>
+
 #include "runtime.h"
 
-/* Returns 0 when the file was valid and its target changes applied (other
+/* now_ms (CLOCK_MONOTONIC) starts the drain of removed targets.
+ * Returns 0 when the file was valid and its target changes applied (other
  * changes are logged as needing a restart), or a negative errno with
  * the reason logged. */
-int reload_config(struct nlb_runtime *rt, const char *path);
+int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms);
 
 #endif

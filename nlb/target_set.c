@@ -196,6 +196,15 @@ static int slot_find(const struct group_rt *grt, const struct nlb_addr *addr)
 	return -1;
 }
 
+/* Does nc list a target at addr? */
+static bool listed_in(const struct nlb_group_conf *nc, const struct nlb_addr *addr)
+{
+	for (size_t k = 0; k < nc->n_targets; k++)
+		if (nlb_addr_equal(&nc->targets[k].addr, addr))
+			return true;
+	return false;
+}
+
 int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *nc,
 		  char *err, size_t errlen)
 {
@@ -205,12 +214,8 @@ int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group
 	size_t need = nc->n_targets, eligible = 0;
 	for (uint32_t i = 0; i < grt->n_slots; i++) {
 		const struct target_rt *t = &grt->targets[i];
-		if (atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_FREE)
-			continue;
-		bool listed = false;
-		for (size_t k = 0; k < nc->n_targets && !listed; k++)
-			listed = nlb_addr_equal(&nc->targets[k].addr, &t->addr);
-		need += !listed;
+		if (atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_FREE)
+			need += !listed_in(nc, &t->addr);
 	}
 	for (size_t k = 0; k < nc->n_targets; k++)
 		eligible += nc->targets[k].weight > 0;
@@ -239,12 +244,8 @@ void targets_apply(struct nlb_runtime *rt, size_t g, const struct nlb_group_conf
 	/* Leaving first, so that their slots are not handed out below. */
 	for (uint32_t i = 0; i < grt->n_slots; i++) {
 		struct target_rt *t = &grt->targets[i];
-		if (atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_ACTIVE)
-			continue;
-		bool listed = false;
-		for (size_t k = 0; k < nc->n_targets && !listed; k++)
-			listed = nlb_addr_equal(&nc->targets[k].addr, &t->addr);
-		if (listed)
+		if (atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_ACTIVE ||
+		    listed_in(nc, &t->addr))
 			continue;
 		t->drain_start_ms = now_ms;
 		t->drain_until_ms = now_ms + grt->drain_ms;
