@@ -10,7 +10,6 @@
 #include <netinet/in.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,32 +17,19 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "px.h"
 #include "udp_srv.h"
 
 TestSuite(udp, .init = t_setup, .fini = t_teardown);
 
+/* The nlb process and its file are px's (so px_assert, px_stop_ok,
+ * px_stat, px_reload_text and px_free apply); the listener is ux's own,
+ * as px writes TCP-only configurations. */
 struct ux {
-	char *conf_path;
-	struct t_nlb *nlb;
+	struct px p;
 	uint16_t port;
 	const char *ip;
 };
-
-static void ux_failed(struct ux *u, const char *what)
-{
-	t_failed();
-	if (u->nlb && t_nlb_wait(u->nlb, 0) == -ETIMEDOUT)
-		t_nlb_stop(u->nlb, 3000);
-	if (u->nlb)
-		t_nlb_dump_log(u->nlb, what);
-}
-
-#define ux_assert(u, cond, ...) do {					\
-	bool ux_ok_ = (cond);						\
-	if (!ux_ok_)							\
-		ux_failed((u), "failed: " #cond);			\
-	cr_assert(ux_ok_, __VA_ARGS__);					\
-} while (0)
 
 /* nlb with one listener (protocol, on ip) over targets on ip; extra is
  * written into the listener, group_extra into the group. */
@@ -82,32 +68,13 @@ static void ux_start(struct ux *u, const char *ip, const char *protocol, const c
 	u->port = t_free_port();
 	T_ASSERT(u->port);
 	char *text = ux_text(u, protocol, algorithm, targets, n, extra, group_extra);
-	u->conf_path = t_write_config("%s", text);
+	u->p.conf_path = t_write_config("%s", text);
 	free(text);
-	T_ASSERT(u->conf_path);
-	u->nlb = t_nlb_start(u->conf_path);
-	T_ASSERT(u->nlb);
-	int rc = t_nlb_log_wait(u->nlb, " running: ", 5000);
-	ux_assert(u, rc == 0, "nlb did not start");
-}
-
-static void ux_stop_ok(struct ux *u)
-{
-	int rc = t_nlb_stop(u->nlb, 15000);
-	ux_assert(u, rc == 0, "nlb exit code %d after SIGTERM", rc);
-}
-
-static int64_t ux_stat(struct ux *u, const char *key)
-{
-	int64_t v = t_nlb_stat(u->nlb, key);
-	ux_assert(u, v >= 0, "no counter %s", key);
-	return v;
-}
-
-static void ux_free(struct ux *u)
-{
-	t_nlb_free(u->nlb);
-	t_file_remove(u->conf_path);
+	T_ASSERT(u->p.conf_path);
+	u->p.nlb = t_nlb_start(u->p.conf_path);
+	T_ASSERT(u->p.nlb);
+	int rc = t_nlb_log_wait(u->p.nlb, " running: ", 5000);
+	px_assert(&u->p, rc == 0, "nlb did not start");
 }
 
 /* One request through nlb on fd; the answer's target and nlb socket. */
@@ -126,7 +93,7 @@ static int ask(struct ux *u, int fd, const char *msg, unsigned *target, unsigned
 static void ask_ok(struct ux *u, int fd, const char *msg, unsigned *target, unsigned *via)
 {
 	int rc = ask(u, fd, msg, target, via);
-	ux_assert(u, rc == 0, "\"%s\" through nlb: %s", msg,
+	px_assert(&u->p, rc == 0, "\"%s\" through nlb: %s", msg,
 		  rc == -EPROTO ? "answer not from the listener's address" : strerror(-rc));
 }
 
@@ -151,14 +118,14 @@ static void dns_like(const char *ip)
 			snprintf(msg, sizeof(msg), "query %d.%d", i, k);
 			unsigned target, via;
 			ask_ok(&u, fds[i], msg, &target, &via);
-			ux_assert(&u, target == t_udp_server_port(t[0]) ||
+			px_assert(&u.p, target == t_udp_server_port(t[0]) ||
 				      target == t_udp_server_port(t[1]), "answer from %u", target);
 			if (k == 0) {
 				first_target[i] = target;
 				first_via[i] = via;
 				per_target[target == t_udp_server_port(t[1])]++;
 			}
-			ux_assert(&u, target == first_target[i] && via == first_via[i],
+			px_assert(&u.p, target == first_target[i] && via == first_via[i],
 				  "flow %d moved: %u via %u, then %u via %u", i, first_target[i],
 				  first_via[i], target, via);
 		}
@@ -167,13 +134,13 @@ static void dns_like(const char *ip)
 		close(fds[i]);
 	cr_log_info("udp %s: 100 flows: %u on one target, %u on the other", ip, per_target[0],
 		    per_target[1]);
-	ux_assert(&u, per_target[0] > 10 && per_target[1] > 10, "split %u/%u",
+	px_assert(&u.p, per_target[0] > 10 && per_target[1] > 10, "split %u/%u",
 		  per_target[0], per_target[1]);
-	ux_stop_ok(&u);
-	cr_expect_eq(ux_stat(&u, "udp_flows"), FLOWS);
-	cr_expect_eq(ux_stat(&u, "udp_in"), FLOWS * EACH);
-	cr_expect_eq(ux_stat(&u, "udp_out"), FLOWS * EACH);
-	ux_free(&u);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "udp_flows"), FLOWS);
+	cr_expect_eq(px_stat(&u.p, "udp_in"), FLOWS * EACH);
+	cr_expect_eq(px_stat(&u.p, "udp_out"), FLOWS * EACH);
+	px_free(&u.p);
 	t_udp_server_free(t[0]);
 	t_udp_server_free(t[1]);
 }
@@ -203,15 +170,15 @@ T_TEST(udp, idle_flow_expires, .timeout = 30)
 	ask_ok(&u, fd, "one", &target, &via1);
 	t_sleep_ms(100);
 	ask_ok(&u, fd, "two", &target, &via2);
-	ux_assert(&u, via1 == via2, "the flow changed sockets within its idle timeout");
+	px_assert(&u.p, via1 == via2, "the flow changed sockets within its idle timeout");
 	t_sleep_ms(800);
 	ask_ok(&u, fd, "three", &target, &via3);
-	ux_assert(&u, via3 != via1, "the flow outlived udp_idle_timeout_ms (same socket %u)", via3);
+	px_assert(&u.p, via3 != via1, "the flow outlived udp_idle_timeout_ms (same socket %u)", via3);
 	close(fd);
-	ux_stop_ok(&u);
-	cr_expect_eq(ux_stat(&u, "udp_flows"), 2);
-	cr_expect_geq(ux_stat(&u, "udp_expired"), 1);
-	ux_free(&u);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "udp_flows"), 2);
+	cr_expect_geq(px_stat(&u.p, "udp_expired"), 1);
+	px_free(&u.p);
 	t_udp_server_free(t);
 }
 
@@ -230,7 +197,7 @@ T_TEST(udp, unhealthy_target_flows_move, .timeout = 30)
 	for (int i = 0; i < 2; i++) {
 		snprintf(line, sizeof(line), "127.0.0.1:%u in group dns: initial -> healthy",
 			 t_udp_server_port(t[i]));
-		ux_assert(&u, t_nlb_log_wait(u.nlb, line, 3000) == 0, "target %d never passed", i);
+		px_assert(&u.p, t_nlb_log_wait(u.p.nlb, line, 3000) == 0, "target %d never passed", i);
 	}
 	enum { FLOWS = 20 };
 	int fds[FLOWS];
@@ -240,23 +207,23 @@ T_TEST(udp, unhealthy_target_flows_move, .timeout = 30)
 		ask_ok(&u, fds[i], "before", &target[i], &via[i]);
 		on_a += target[i] == t_udp_server_port(t[0]);
 	}
-	ux_assert(&u, on_a > 0 && on_a < FLOWS, "all %d flows on one target", FLOWS);
+	px_assert(&u.p, on_a > 0 && on_a < FLOWS, "all %d flows on one target", FLOWS);
 	t_udp_server_stop(t[0]);
 	snprintf(line, sizeof(line), "127.0.0.1:%u in group dns: healthy -> unhealthy",
 		 t_udp_server_port(t[0]));
-	ux_assert(&u, t_nlb_log_wait(u.nlb, line, 3000) == 0, "A was not marked down");
+	px_assert(&u.p, t_nlb_log_wait(u.p.nlb, line, 3000) == 0, "A was not marked down");
 	for (int i = 0; i < FLOWS; i++) {
 		unsigned t2, v2;
 		ask_ok(&u, fds[i], "after", &t2, &v2);
-		ux_assert(&u, t2 == t_udp_server_port(t[1]), "flow %d answered by %u", i, t2);
+		px_assert(&u.p, t2 == t_udp_server_port(t[1]), "flow %d answered by %u", i, t2);
 		if (target[i] == t_udp_server_port(t[1]))
-			ux_assert(&u, v2 == via[i], "flow %d on the healthy target moved", i);
+			px_assert(&u.p, v2 == via[i], "flow %d on the healthy target moved", i);
 		close(fds[i]);
 	}
-	ux_stop_ok(&u);
-	cr_expect_eq(ux_stat(&u, "udp_moved"), on_a);
-	cr_expect_eq(ux_stat(&u, "udp_flows"), FLOWS + on_a);
-	ux_free(&u);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "udp_moved"), on_a);
+	cr_expect_eq(px_stat(&u.p, "udp_flows"), FLOWS + on_a);
+	px_free(&u.p);
 	t_udp_server_free(t[0]);
 	t_udp_server_free(t[1]);
 }
@@ -271,17 +238,17 @@ T_TEST(udp, tcp_udp_one_port, .timeout = 30)
 	int fd = t_udp_socket("127.0.0.1");
 	unsigned target, via;
 	ask_ok(&u, fd, "over udp", &target, &via);
-	ux_assert(&u, target == t_udp_server_port(t), "answered by %u", target);
+	px_assert(&u.p, target == t_udp_server_port(t), "answered by %u", target);
 	close(fd);
 	int c = t_connect(u.port);
-	ux_assert(&u, c >= 0, "tcp connect: %s", strerror(-c));
+	px_assert(&u.p, c >= 0, "tcp connect: %s", strerror(-c));
 	int rc = t_round_trip(c, "over tcp", 8, 2000);
-	ux_assert(&u, rc == 0, "tcp round trip: %s", strerror(-rc));
+	px_assert(&u.p, rc == 0, "tcp round trip: %s", strerror(-rc));
 	t_close(c);
-	ux_stop_ok(&u);
-	cr_expect_eq(ux_stat(&u, "accepted"), 1);
-	cr_expect_eq(ux_stat(&u, "udp_flows"), 1);
-	ux_free(&u);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "accepted"), 1);
+	cr_expect_eq(px_stat(&u.p, "udp_flows"), 1);
+	px_free(&u.p);
 	t_udp_server_free(t);
 }
 
@@ -298,15 +265,15 @@ T_TEST(udp, oversized_datagram_dropped, .timeout = 30)
 	memset(big, 'x', sizeof(big));
 	char answer[512];
 	ssize_t n = t_udp_ask(fd, "127.0.0.1", u.port, big, sizeof(big), answer, sizeof(answer), 300);
-	ux_assert(&u, n == -ETIMEDOUT, "a 20000-byte datagram got an answer (%zd)", n);
+	px_assert(&u.p, n == -ETIMEDOUT, "a 20000-byte datagram got an answer (%zd)", n);
 	unsigned target, via;
 	ask_ok(&u, fd, "small", &target, &via);
 	n = t_udp_ask(fd, "127.0.0.1", u.port, big, 9000, answer, sizeof(answer), 2000);
-	ux_assert(&u, n > 0, "a 9000-byte datagram was not forwarded: %s", strerror((int)-n));
+	px_assert(&u.p, n > 0, "a 9000-byte datagram was not forwarded: %s", strerror((int)-n));
 	close(fd);
-	ux_stop_ok(&u);
-	cr_expect_eq(ux_stat(&u, "udp_too_big"), 1);
-	ux_free(&u);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "udp_too_big"), 1);
+	px_free(&u.p);
 	t_udp_server_free(t);
 }
 
@@ -327,15 +294,15 @@ T_TEST(udp, max_flows, .timeout = 30)
 		ask_ok(&u, fds[i], "in", &target, &via);
 	char answer[256];
 	ssize_t rc = t_udp_ask(fds[3], u.ip, u.port, "over", 4, answer, sizeof(answer), 300);
-	ux_assert(&u, rc == -ETIMEDOUT, "a fourth flow was served (%zd)", rc);
+	px_assert(&u.p, rc == -ETIMEDOUT, "a fourth flow was served (%zd)", rc);
 	t_sleep_ms(1000);
 	ask_ok(&u, fds[3], "later", &target, &via);
 	for (int i = 0; i < 4; i++)
 		close(fds[i]);
-	ux_stop_ok(&u);
-	cr_expect_geq(ux_stat(&u, "udp_flow_limit"), 1);
-	cr_expect_eq(ux_stat(&u, "udp_flows"), 4);
-	ux_free(&u);
+	px_stop_ok(&u.p);
+	cr_expect_geq(px_stat(&u.p, "udp_flow_limit"), 1);
+	cr_expect_eq(px_stat(&u.p, "udp_flows"), 4);
+	px_free(&u.p);
 	t_udp_server_free(t);
 }
 
@@ -358,36 +325,35 @@ T_TEST(udp, removed_target_drains, .timeout = 30)
 		ask_ok(&u, fds[i], "before", &target[i], &via[i]);
 		on_a += target[i] == a;
 	}
-	ux_assert(&u, on_a > 0 && on_a < FLOWS, "all %d flows on one target", FLOWS);
+	px_assert(&u.p, on_a > 0 && on_a < FLOWS, "all %d flows on one target", FLOWS);
 
 	char *text = ux_text(&u, "udp", "maglev", &t[1], 1, NULL, drain);
-	FILE *f = fopen(u.conf_path, "w");
-	T_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0);
+	int applied = px_reload_text(&u.p, text);
 	free(text);
-	kill(u.nlb->pid, SIGHUP);
-	ux_assert(&u, t_nlb_log_wait(u.nlb, "applied: targets added=0 removed=1", 3000) == 0,
+	px_assert(&u.p, applied == 1 &&
+		  t_nlb_log_contains(u.p.nlb, "applied: targets added=0 removed=1"),
 		  "the reload was not applied");
 	for (int i = 0; i < FLOWS; i++) {
 		unsigned t2, v2;
 		ask_ok(&u, fds[i], "draining", &t2, &v2);
-		ux_assert(&u, t2 == target[i] && v2 == via[i], "flow %d moved while draining", i);
+		px_assert(&u.p, t2 == target[i] && v2 == via[i], "flow %d moved while draining", i);
 	}
 	int fresh = t_udp_socket("127.0.0.1");
 	unsigned t3, v3;
 	ask_ok(&u, fresh, "new", &t3, &v3);
-	ux_assert(&u, t3 == b, "a new flow went to the removed target");
+	px_assert(&u.p, t3 == b, "a new flow went to the removed target");
 	close(fresh);
-	ux_assert(&u, t_nlb_log_wait(u.nlb, "in group dns: draining ended", 4000) == 0,
+	px_assert(&u.p, t_nlb_log_wait(u.p.nlb, "in group dns: draining ended", 4000) == 0,
 		  "draining did not end");
 	for (int i = 0; i < FLOWS; i++) {
 		unsigned t2, v2;
 		ask_ok(&u, fds[i], "after", &t2, &v2);
-		ux_assert(&u, t2 == b, "flow %d still on the removed target after the delay", i);
+		px_assert(&u.p, t2 == b, "flow %d still on the removed target after the delay", i);
 		close(fds[i]);
 	}
-	ux_stop_ok(&u);
-	cr_expect_eq(ux_stat(&u, "drain_reset"), on_a);
-	ux_free(&u);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "drain_reset"), on_a);
+	px_free(&u.p);
 	t_udp_server_free(t[0]);
 	t_udp_server_free(t[1]);
 }
@@ -407,7 +373,7 @@ T_TEST(udp, ten_thousand_flows, .timeout = 60)
 	T_ASSERT(fds && done);
 	for (int i = 0; i < FLOWS; i++) {
 		fds[i] = t_udp_socket("127.0.0.1");
-		ux_assert(&u, fds[i] >= 0, "socket %d: %s", i, strerror(-fds[i]));
+		px_assert(&u.p, fds[i] >= 0, "socket %d: %s", i, strerror(-fds[i]));
 	}
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(u.port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -443,15 +409,15 @@ T_TEST(udp, ten_thousand_flows, .timeout = 60)
 		}
 	}
 	cr_log_info("udp: %u of %d flows answered", answered, FLOWS);
-	ux_assert(&u, answered == FLOWS, "%u of %d flows answered", answered, FLOWS);
-	ux_stop_ok(&u);
-	cr_expect_eq(ux_stat(&u, "udp_flows"), FLOWS);
-	cr_expect_eq(ux_stat(&u, "udp_flows_active"), FLOWS, "flows ended early");
+	px_assert(&u.p, answered == FLOWS, "%u of %d flows answered", answered, FLOWS);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "udp_flows"), FLOWS);
+	cr_expect_eq(px_stat(&u.p, "udp_flows_active"), FLOWS, "flows ended early");
 	for (int i = 0; i < FLOWS; i++)
 		close(fds[i]);
 	free(fds);
 	free(done);
-	ux_free(&u);
+	px_free(&u.p);
 	t_udp_server_free(t[0]);
 	t_udp_server_free(t[1]);
 }
