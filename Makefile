@@ -41,7 +41,7 @@ NLB_OBJ   := $(NLB_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd
+DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd iproute2
 
 .PHONY: all deps test run install clean
 

@@ -139,6 +139,10 @@ static const struct key_spec top_keys[] = {
 	/* 65536 flows per worker: about 6 MiB of address space, touched
 	 * only as flows arrive. */
 	UINT_KEY(struct nlb_config, flow_table_size, 1024, 16777216, 65536),
+	/* The largest UDP datagram forwarded; larger ones are dropped and
+	 * counted.  At 65535 (any datagram) GRO batches fit the buffers too,
+	 * so nlb receives and forwards them whole; below it GRO is off. */
+	UINT_KEY(struct nlb_config, udp_max_datagram, 512, 65535, 65535),
 	LIST_KEY("listeners"),
 	LIST_KEY("target_groups"),
 };

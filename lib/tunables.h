@@ -62,16 +62,20 @@
 #define NLB_TICK_MIN_MS 10u
 #define NLB_TICK_MAX_MS 100u
 
-/* UDP.  The largest datagram forwarded: as the AWS NLB, which carries
- * 8,500-byte jumbo frames, plus room; a larger one is dropped and
- * counted (udp_too_big), never truncated.  Each buffer also holds
- * recvmsg's header, the sender's address and IP_PKTINFO. */
-#define NLB_UDP_MAX_DATAGRAM 9216u
-#define NLB_UDP_BUF_SIZE     (NLB_UDP_MAX_DATAGRAM + 128u)
+/* UDP.  Each buffer holds one datagram (or one GRO batch: up to 64 KiB
+ * of same-sized datagrams from one sender) after recvmsg's header, the
+ * sender's address and the control messages (IP_PKTINFO, UDP_GRO).  Its
+ * payload room is the configuration's udp_max_datagram; a larger datagram
+ * is dropped and counted (udp_too_big), never truncated. */
+#define NLB_UDP_BUF_HEADROOM 256u
+/* The largest GRO batch the kernel builds: 64 KiB of payload. */
+#define NLB_UDP_GRO_MAX      65536u
 /* Buffers per worker: a datagram holds one from receipt until its send
- * completes, so this bounds datagrams in flight, not flows.  Small
- * datagrams touch one page of each (2 MiB resident at most). */
-#define NLB_UDP_BUF_COUNT    512u
+ * completes, so this bounds datagrams (or batches) in flight, not flows.
+ * Small datagrams touch one page of each (2 MiB resident at most); 64 KiB
+ * buffers get half as many, so a bulk flood pins at most 16 MiB. */
+#define NLB_UDP_BUF_COUNT       512u
+#define NLB_UDP_BUF_COUNT_LARGE 256u
 #define NLB_UDP_BUF_GROUP    1
 /* Receive buffer asked for on listening UDP sockets (the kernel caps it
  * at net.core.rmem_max): bursts wait there while the worker is busy. */

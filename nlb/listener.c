@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,23 @@ static bool is_wildcard(const struct nlb_addr *a)
 	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
 }
 
-static int open_one(const struct nlb_listener_conf *lc, int type)
+/* UDP GRO (Linux 5.0) and GSO (4.18) are used when the buffers can hold
+ * a whole batch and the kernel has both. */
+static bool udp_gro_usable(const struct nlb_config *cfg)
+{
+	if (cfg->udp_max_datagram < 65535)
+		return false;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	int one = 1, seg = 1000;
+	bool ok = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0 &&
+		  setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) == 0;
+	close(fd);
+	return ok;
+}
+
+static int open_one(const struct nlb_runtime *rt, const struct nlb_listener_conf *lc, int type)
 {
 	int fd = socket(lc->addr.ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -46,6 +63,8 @@ static int open_one(const struct nlb_listener_conf *lc, int type)
 		    (v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))
 			: setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) < 0)
 			goto fail;
+		if (rt->udp_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
+			goto fail;
 	}
 	if (bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len) < 0 ||
 	    (type == SOCK_STREAM && listen(fd, NLB_LISTEN_BACKLOG) < 0))
@@ -69,7 +88,7 @@ static int open_set(const struct nlb_runtime *rt, const struct listener_rt *lr, 
 	for (unsigned i = 0; i < rt->n_workers; i++)
 		(*fds)[i] = -1;
 	for (unsigned i = 0; i < rt->n_workers; i++) {
-		int fd = open_one(lr->conf, type);
+		int fd = open_one(rt, lr->conf, type);
 		if (fd < 0) {
 			snprintf(err, errlen, "%s:%d: listener \"%s\": cannot %s on %s: %s",
 				 rt->cfg->path, lr->conf->line, lr->conf->name,
@@ -85,6 +104,7 @@ static int open_set(const struct nlb_runtime *rt, const struct listener_rt *lr, 
 int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen)
 {
 	const struct nlb_config *cfg = rt->cfg;
+	rt->udp_gro = udp_gro_usable(cfg);
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		struct listener_rt *lr = &rt->listeners[l];
 		enum nlb_protocol p = lr->conf->protocol;

@@ -76,6 +76,7 @@ struct nlb_runtime {
 	const struct nlb_config *cfg;
 	enum nlb_forwarding forwarding;	/* auto = copy, moving bulk directions to splice */
 	unsigned n_workers;
+	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
 	struct listener_rt *listeners;
 	struct group_rt *groups;
 	struct nlb_qsbr qsbr;		/* one reader per worker */

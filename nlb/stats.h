@@ -34,7 +34,9 @@
 	X(udp_flows_active) /* UDP flows open now (gauge) */                  \
 	X(udp_expired)     /* flows ended by udp_idle_timeout_ms */           \
 	X(udp_moved)       /* flows moved off a target that went unhealthy */ \
-	X(udp_too_big)     /* datagrams dropped: larger than NLB_UDP_MAX_DATAGRAM */ \
+	X(udp_too_big)     /* datagrams dropped: larger than udp_max_datagram */ \
+	X(udp_gro_batches) /* GRO batches received (their datagrams count in udp_in, udp_out) */ \
+	X(udp_gso_split)   /* batches sent one datagram at a time: GSO refused (path MTU) */ \
 	X(udp_flow_limit)  /* datagrams dropped: max_flows reached */         \
 	X(udp_no_target)   /* datagrams dropped: no (healthy) target */       \
 	X(udp_nomem)       /* datagrams dropped: no socket, flow or buffer */ \

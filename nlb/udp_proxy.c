@@ -11,6 +11,7 @@
 #include "udp_proxy.h"
 
 #include <errno.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ static struct udp_flow *uflow_alloc(struct worker *w)
 	w->ufree_head = f->lru_next;
 	f->lru_prev = f->lru_next = NO_IDX;
 	f->inflight = f->target_spoke = f->starved = f->has_local = 0;
+	f->split_to_target = f->split_to_client = 0;
 	return f;
 }
 
@@ -170,25 +172,95 @@ static void flow_starved(struct worker *w, struct udp_flow *f)
 	w->ustarved[w->n_ustarved++] = f->idx;
 }
 
-/* A datagram in buffer bid (res bytes in recvmsg's layout for msg):
- * its payload, or NULL when it was larger than the buffer (dropped and
- * counted) or malformed. */
-static void *datagram(struct worker *w, uint16_t bid, int res, struct msghdr *msg,
-		      struct io_uring_recvmsg_out **out, unsigned *len)
+/* A datagram, or a GRO batch: datagrams of gso bytes each from one
+ * sender (the last may be shorter), as the kernel coalesced them. */
+struct dgram {
+	struct io_uring_recvmsg_out *o;
+	char *payload;
+	unsigned len;
+	unsigned gso;		/* 0: one datagram */
+	unsigned count;		/* datagrams in it */
+};
+
+/* What recvmsg put in buffer bid (res bytes in msg's layout), or false
+ * when it is larger than udp_max_datagram (dropped and counted) or
+ * malformed. */
+static bool datagram(struct worker *w, uint16_t bid, int res, struct msghdr *msg,
+		     struct dgram *d)
 {
 	void *buf = nlb_bufring_addr(&w->ubufs, bid);
 	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, res, msg);
 	if (!o)
-		return NULL;
-	if (o->flags & MSG_TRUNC) {
+		return false;
+	d->o = o;
+	d->payload = io_uring_recvmsg_payload(o, msg);
+	d->len = io_uring_recvmsg_payload_length(o, res, msg);
+	d->gso = 0;
+	d->count = 1;
+	if (w->rt->udp_gro) {
+		for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, msg); c;
+		     c = io_uring_recvmsg_cmsg_nexthdr(o, msg, c)) {
+			int gso;
+			if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO)
+				continue;
+			memcpy(&gso, CMSG_DATA(c), sizeof(gso));
+			if (gso > 0 && (unsigned)gso < d->len) {
+				d->gso = (unsigned)gso;
+				d->count = (d->len + d->gso - 1) / d->gso;
+				STAT_INC(&w->stats, udp_gro_batches);
+			}
+		}
+	}
+	if ((o->flags & MSG_TRUNC) || (!d->gso && d->len > w->udp_max_datagram)) {
 		STAT_INC(&w->stats, udp_too_big);
 		nlb_debug("udp: dropped a datagram of %u bytes (at most %u are forwarded)",
-			  o->payloadlen, NLB_UDP_MAX_DATAGRAM);
-		return NULL;
+			  o->payloadlen, w->udp_max_datagram);
+		return false;
 	}
-	*out = o;
-	*len = io_uring_recvmsg_payload_length(o, res, msg);
-	return io_uring_recvmsg_payload(o, msg);
+	return true;
+}
+
+/* Appends a control message at *off in buf; the caller sized buf. */
+static void put_cmsg(char *buf, size_t *off, int level, int type, const void *data, size_t len)
+{
+	struct cmsghdr *cm = (struct cmsghdr *)(buf + *off);
+	cm->cmsg_level = level;
+	cm->cmsg_type = type;
+	cm->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(cm), data, len);
+	*off += CMSG_SPACE(len);
+}
+
+/* Sends a batch one datagram at a time, at once: the kernel refuses a
+ * GSO send whose segments exceed the path MTU, where plain sends are
+ * fragmented instead.  That is rare (a client on a jumbo-frame link, a
+ * target behind a narrower one), so this is one sendmmsg per 64
+ * datagrams rather than ring operations sharing a buffer.  tmpl gives
+ * the address and control messages, or NULL on a connected socket. */
+static void send_split(struct worker *w, int fd, const struct msghdr *tmpl,
+		       char *payload, unsigned len, unsigned gso)
+{
+	struct mmsghdr mm[64];
+	struct iovec iov[64];
+	unsigned off = 0;
+	STAT_INC(&w->stats, udp_gso_split);
+	while (off < len) {
+		unsigned n = 0;
+		for (; n < 64 && off < len; n++) {
+			unsigned seg = len - off < gso ? len - off : gso;
+			iov[n].iov_base = payload + off;
+			iov[n].iov_len = seg;
+			memset(&mm[n], 0, sizeof(mm[n]));
+			if (tmpl)
+				mm[n].msg_hdr = *tmpl;
+			mm[n].msg_hdr.msg_iov = &iov[n];
+			mm[n].msg_hdr.msg_iovlen = 1;
+			off += seg;
+		}
+		int sent = sendmmsg(fd, mm, n, MSG_DONTWAIT);
+		if (sent < (int)n)
+			STAT_ADD(&w->stats, udp_send_error, n - (unsigned)(sent > 0 ? sent : 0));
+	}
 }
 
 /* ---- flows -------------------------------------------------------------- */
@@ -271,6 +343,9 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 	}
 	const struct target_rt *tr = target_at(w->rt, lc->group, (uint32_t)t);
 	fd = socket(tr->addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0 && w->rt->udp_gro)
+		setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));	/* batches are an optimisation */
 	if (fd < 0 || connect(fd, (const struct sockaddr *)&tr->addr.ss, tr->addr.len) < 0 ||
 	    !(f = uflow_alloc(w))) {
 		STAT_INC(&w->stats, udp_nomem);
@@ -318,15 +393,57 @@ fail:
 	return NULL;
 }
 
-/* A datagram from a client on listener lidx, in buffer bid. */
+static struct udp_send_ctx *uctx_get(struct worker *w, uint32_t *idx)
+{
+	if (w->uctx_free == NO_IDX)
+		return NULL;
+	*idx = w->uctx_free;
+	struct udp_send_ctx *c = w->uctx[*idx];
+	w->uctx_free = c->next_free;
+	return c;
+}
+
+static void uctx_put(struct worker *w, uint32_t idx)
+{
+	w->uctx[idx]->next_free = w->uctx_free;
+	w->uctx_free = idx;
+}
+
+/* Readies c to carry d (from buffer bid, on flow f) as one sendmsg. */
+static void uctx_fill(struct udp_send_ctx *c, const struct udp_flow *f, uint16_t bid,
+		      const struct dgram *d, bool to_client)
+{
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->iov.iov_base = d->payload;
+	c->iov.iov_len = d->len;
+	c->msg.msg_iov = &c->iov;
+	c->msg.msg_iovlen = 1;
+	c->flow = f->idx;
+	c->gen = f->gen;
+	c->bid = bid;
+	c->gso = (uint16_t)d->gso;
+	c->to_client = to_client;
+}
+
+/* Adds the UDP_SEGMENT control message that makes c's batch leave as
+ * the datagrams it arrived as. */
+static void uctx_add_gso(struct udp_send_ctx *c)
+{
+	size_t off = c->msg.msg_controllen;
+	uint16_t gso = c->gso;
+	put_cmsg(c->ctl.buf, &off, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso));
+	c->msg.msg_control = c->ctl.buf;
+	c->msg.msg_controllen = off;
+}
+
+/* A datagram or batch from a client on listener lidx, in buffer bid. */
 static void on_client_datagram(struct worker *w, uint32_t lidx, uint16_t bid, int res)
 {
 	struct worker_listener *wl = &w->listeners[lidx];
-	struct io_uring_recvmsg_out *o;
-	unsigned len;
-	void *payload = datagram(w, bid, res, &wl->udp_msg, &o, &len);
+	struct dgram d;
 	struct nlb_tuple key;
-	if (!payload || flow_tuple(w, lidx, io_uring_recvmsg_name(o), &key) < 0) {
+	if (!datagram(w, bid, res, &wl->udp_msg, &d) ||
+	    flow_tuple(w, lidx, io_uring_recvmsg_name(d.o), &key) < 0) {
 		ubuf_recycle(w, bid);
 		return;
 	}
@@ -344,43 +461,51 @@ static void on_client_datagram(struct worker *w, uint32_t lidx, uint16_t bid, in
 		}
 	}
 	if (!f)
-		f = flow_open(w, lidx, &key, kh, o, &wl->udp_msg);
+		f = flow_open(w, lidx, &key, kh, d.o, &wl->udp_msg);
 	if (!f) {
 		ubuf_recycle(w, bid);
 		return;
 	}
 	flow_touch(w, f);
-	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_send(sqe, f->fd, payload, len, 0);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SEND_T, bid, 0));
-	STAT_INC(&w->stats, udp_in);
-	STAT_ADD(&w->stats, bytes_in, len);
+	STAT_ADD(&w->stats, udp_in, d.count);
+	STAT_ADD(&w->stats, bytes_in, d.len);
+	struct io_uring_sqe *sqe;
+	if (d.count == 1) {
+		sqe = nlb_ring_sqe(&w->ring);
+		io_uring_prep_send(sqe, f->fd, d.payload, d.len, 0);
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SEND_T, bid, 0));
+		return;
+	}
+	uint32_t ci;
+	struct udp_send_ctx *c;
+	if (f->split_to_target || !(c = uctx_get(w, &ci))) {
+		/* Without a context the batch still goes, only not through the ring. */
+		send_split(w, f->fd, NULL, d.payload, d.len, d.gso);
+		ubuf_recycle(w, bid);
+		return;
+	}
+	uctx_fill(c, f, bid, &d, false);
+	uctx_add_gso(c);
+	sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_sendmsg(sqe, f->fd, &c->msg, 0);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SENDMSG, ci, 0));
 }
 
-static struct udp_send_ctx *uctx_get(struct worker *w, uint32_t *idx)
-{
-	if (w->uctx_free == NO_IDX)
-		return NULL;
-	*idx = w->uctx_free;
-	struct udp_send_ctx *c = w->uctx[*idx];
-	w->uctx_free = c->next_free;
-	return c;
-}
-
-/* An answer from f's target in buffer bid: back to the client from the
- * listener's socket (and, bound to a wildcard, from the address the
- * client wrote to). */
+/* An answer (or batch) from f's target in buffer bid: back to the client
+ * from the listener's socket (and, bound to a wildcard, from the address
+ * the client wrote to). */
 static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bid, int res)
 {
-	struct io_uring_recvmsg_out *o;
-	unsigned len;
-	void *payload = datagram(w, bid, res, &w->uflow_msg, &o, &len);
+	struct dgram d;
 	struct worker_listener *wl = &w->listeners[f->listener];
 	uint32_t ci;
 	struct udp_send_ctx *c;
-	if (!payload || wl->ufd < 0 || !(c = uctx_get(w, &ci))) {
-		if (payload && wl->ufd >= 0)
-			STAT_INC(&w->stats, udp_nomem);
+	if (!datagram(w, bid, res, &w->uflow_msg, &d) || wl->ufd < 0) {
+		ubuf_recycle(w, bid);
+		return;
+	}
+	if (!(c = uctx_get(w, &ci))) {
+		STAT_INC(&w->stats, udp_nomem);
 		ubuf_recycle(w, bid);
 		return;
 	}
@@ -389,44 +514,40 @@ static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bi
 		backend_live_result(w, flow_listener(w, f)->group, f->target, true);
 	}
 	flow_touch(w, f);
-	memset(&c->msg, 0, sizeof(c->msg));
-	c->iov.iov_base = payload;
-	c->iov.iov_len = len;
+	STAT_ADD(&w->stats, udp_out, d.count);
+	STAT_ADD(&w->stats, bytes_out, d.len);
+	uctx_fill(c, f, bid, &d, true);
 	memcpy(&c->name, &f->client, f->client_len);
 	c->msg.msg_name = &c->name;
 	c->msg.msg_namelen = f->client_len;
-	c->msg.msg_iov = &c->iov;
-	c->msg.msg_iovlen = 1;
 	if (f->has_local) {
+		size_t off = 0;
 		memset(&c->ctl, 0, sizeof(c->ctl));
-		c->msg.msg_control = c->ctl.buf;
-		struct cmsghdr *cm = (struct cmsghdr *)c->ctl.buf;
 		if (f->client.ss_family == AF_INET) {
 			struct in_pktinfo pi;
 			memset(&pi, 0, sizeof(pi));
 			memcpy(&pi.ipi_spec_dst, &f->local.s6_addr[12], 4);
-			cm->cmsg_level = IPPROTO_IP;
-			cm->cmsg_type = IP_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-			c->msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+			put_cmsg(c->ctl.buf, &off, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 		} else {
 			struct in6_pktinfo pi;
 			memset(&pi, 0, sizeof(pi));
 			pi.ipi6_addr = f->local;
-			cm->cmsg_level = IPPROTO_IPV6;
-			cm->cmsg_type = IPV6_PKTINFO;
-			cm->cmsg_len = CMSG_LEN(sizeof(pi));
-			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-			c->msg.msg_controllen = CMSG_SPACE(sizeof(pi));
+			put_cmsg(c->ctl.buf, &off, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 		}
+		c->msg.msg_control = c->ctl.buf;
+		c->msg.msg_controllen = off;
 	}
-	c->bid = bid;
+	if (d.count > 1 && f->split_to_client) {
+		send_split(w, wl->ufd, &c->msg, d.payload, d.len, d.gso);
+		uctx_put(w, ci);
+		ubuf_recycle(w, bid);
+		return;
+	}
+	if (d.count > 1)
+		uctx_add_gso(c);
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	io_uring_prep_sendmsg(sqe, wl->ufd, &c->msg, 0);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SEND_C, ci, 0));
-	STAT_INC(&w->stats, udp_out);
-	STAT_ADD(&w->stats, bytes_out, len);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SENDMSG, ci, 0));
 }
 
 static void on_listener_recv(struct worker *w, const struct io_uring_cqe *cqe)
@@ -495,6 +616,35 @@ static void on_send_done(struct worker *w, uint16_t bid, int res)
 		STAT_INC(&w->stats, udp_send_error);
 }
 
+/* A sendmsg through c ended.  A batch the kernel refused as a batch
+ * (EINVAL or EMSGSIZE: segments above the path MTU; EIO: no checksum
+ * offload) goes again one datagram at a time, and so does every later
+ * batch of that flow in that direction. */
+static void on_sendmsg_done(struct worker *w, struct udp_send_ctx *c, int res)
+{
+	struct udp_flow *f = c->flow < w->n_uslots ? uflow_at(w, c->flow) : NULL;
+	bool refused = res == -EINVAL || res == -EMSGSIZE || res == -EIO;
+	if (c->gso && refused && f && f->gen == c->gen && f->state == UFLOW_OPEN) {
+		char *payload = c->iov.iov_base;
+		unsigned len = (unsigned)c->iov.iov_len;
+		if (c->to_client) {
+			struct worker_listener *wl = &w->listeners[f->listener];
+			/* the same address and source, without UDP_SEGMENT */
+			c->msg.msg_controllen -= CMSG_SPACE(sizeof(uint16_t));
+			if (!c->msg.msg_controllen)
+				c->msg.msg_control = NULL;
+			f->split_to_client = 1;
+			if (wl->ufd >= 0)
+				send_split(w, wl->ufd, &c->msg, payload, len, c->gso);
+		} else {
+			f->split_to_target = 1;
+			send_split(w, f->fd, NULL, payload, len, c->gso);
+		}
+		res = 0;
+	}
+	on_send_done(w, c->bid, res);
+}
+
 void udp_complete(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	uint32_t idx = ud_idx(cqe->user_data);
@@ -508,12 +658,10 @@ void udp_complete(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_UDP_SEND_T:
 		on_send_done(w, (uint16_t)idx, cqe->res);
 		break;
-	case OP_UDP_SEND_C:
+	case OP_UDP_SENDMSG:
 		if (idx < w->n_uctx) {
-			struct udp_send_ctx *c = w->uctx[idx];
-			on_send_done(w, c->bid, cqe->res);
-			c->next_free = w->uctx_free;
-			w->uctx_free = idx;
+			on_sendmsg_done(w, w->uctx[idx], cqe->res);
+			uctx_put(w, idx);
 		}
 		break;
 	default:
@@ -586,29 +734,42 @@ int udp_worker_init(struct worker *w)
 	int ret = nlb_flowtab_create(&w->uflows, (size_t)flows);
 	if (ret < 0)
 		return ret;
-	ret = nlb_bufring_init(&w->ring, &w->ubufs, NLB_UDP_BUF_GROUP, NLB_UDP_BUF_COUNT,
-			       NLB_UDP_BUF_SIZE);
+	/* Payload room for the largest datagram, or GRO batch, after the
+	 * recvmsg header, the address and the control messages. */
+	w->udp_max_datagram = cfg->udp_max_datagram;
+	unsigned room = w->rt->udp_gro ? NLB_UDP_GRO_MAX : cfg->udp_max_datagram;
+	/* a multiple of 64: each buffer's control messages stay aligned */
+	unsigned size = (room + NLB_UDP_BUF_HEADROOM + 63) & ~63u;
+	unsigned count = size > 16384 ? NLB_UDP_BUF_COUNT_LARGE : NLB_UDP_BUF_COUNT;
+	ret = nlb_bufring_init(&w->ring, &w->ubufs, NLB_UDP_BUF_GROUP, count, size);
 	if (ret < 0)
 		return ret;
 	/* Every context holds a buffer while in use: never more than these. */
-	w->uctx = calloc(NLB_UDP_BUF_COUNT, sizeof(*w->uctx));
+	w->uctx = calloc(count, sizeof(*w->uctx));
 	if (!w->uctx)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < NLB_UDP_BUF_COUNT; i++) {
+	for (uint32_t i = 0; i < count; i++) {
 		if (!(w->uctx[i] = calloc(1, sizeof(**w->uctx))))
 			return -ENOMEM;
 		w->n_uctx = i + 1;
 		w->uctx[i]->next_free = w->uctx_free;
 		w->uctx_free = i;
 	}
+	size_t gro_room = w->rt->udp_gro ? CMSG_SPACE(sizeof(int)) : 0;
 	memset(&w->uflow_msg, 0, sizeof(w->uflow_msg));
+	w->uflow_msg.msg_controllen = gro_room;
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
 		memset(&wl->udp_msg, 0, sizeof(wl->udp_msg));
-		wl->udp_msg.msg_namelen = sizeof(struct sockaddr_in6);
+		/* rounded up so that the control messages after it are aligned */
+		wl->udp_msg.msg_namelen = CMSG_ALIGN(sizeof(struct sockaddr_in6));
+		wl->udp_msg.msg_controllen = gro_room;
 		if (w->rt->listeners[l].wildcard)
-			wl->udp_msg.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+			wl->udp_msg.msg_controllen += CMSG_SPACE(sizeof(struct in6_pktinfo));
 	}
+	_Static_assert(sizeof(struct io_uring_recvmsg_out) + CMSG_ALIGN(sizeof(struct sockaddr_in6)) +
+		       CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) <=
+		       NLB_UDP_BUF_HEADROOM, "recvmsg's headroom fits in NLB_UDP_BUF_HEADROOM");
 	return 0;
 }
 

@@ -180,7 +180,7 @@ static void dispatch(struct worker *w, const struct io_uring_cqe *cqe)
 	case OP_UDP_RECV:
 	case OP_UDP_FLOW_RECV:
 	case OP_UDP_SEND_T:
-	case OP_UDP_SEND_C:
+	case OP_UDP_SENDMSG:
 		udp_complete(w, cqe);
 		break;
 	default:

@@ -38,7 +38,7 @@ enum op {
 	OP_UDP_RECV,		/* multishot recvmsg on a listener; idx = listener */
 	OP_UDP_FLOW_RECV,	/* multishot recvmsg on a flow's target socket */
 	OP_UDP_SEND_T,		/* a datagram to a target; idx = buffer id */
-	OP_UDP_SEND_C,		/* a datagram to a client; idx = send context */
+	OP_UDP_SENDMSG,		/* a datagram or GSO batch; idx = send context */
 	OP__COUNT,
 };
 
@@ -133,21 +133,29 @@ struct udp_flow {
 	uint8_t target_spoke;		/* an answer came (passive health) */
 	uint8_t starved;		/* recv ended for lack of buffers */
 	uint8_t has_local;		/* local: the address the client wrote to */
+	uint8_t split_to_target;	/* GSO refused on the way: send one by one */
+	uint8_t split_to_client;
 	struct sockaddr_storage client;	/* as received, for answers */
 	socklen_t client_len;
 	struct in6_addr local;		/* wildcard listeners (IPv4 mapped) */
 };
 
-/* An answer to a client: sendmsg reads these until it completes. */
+/* A sendmsg in flight reads these until it completes: an answer to a
+ * client (its address, IP_PKTINFO when the listener is a wildcard) or a
+ * GRO batch to either side (UDP_SEGMENT).  flow and gen find the flow
+ * again if the kernel refuses the batch and it must go one by one. */
 struct udp_send_ctx {
 	struct msghdr msg;
 	struct iovec iov;
 	struct sockaddr_storage name;
 	union {
-		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
 	} ctl;
+	uint32_t flow, gen;
 	uint16_t bid;
+	uint16_t gso;			/* segment size, 0: one datagram */
+	bool to_client;
 	uint32_t next_free;
 };
 
@@ -217,6 +225,7 @@ struct worker {
 
 	/* udp */
 	struct nlb_bufring ubufs;
+	uint32_t udp_max_datagram;	/* the configuration's */
 	struct udp_flow **uchunks;
 	uint32_t n_uchunks, n_uslots, ufree_head;
 	struct nlb_flowtab *uflows;	/* tuple -> flow slot */

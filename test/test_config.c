@@ -183,6 +183,8 @@ Test(config, out_of_range)
 		  "\"workers\" must be between 0 and 1024 (got 1025)", 1 },
 		{ "flow table too small", "workers = 1;\nflow_table_size = 100;\n", 2,
 		  "\"flow_table_size\" must be between 1024 and 16777216 (got 100)", 1 },
+		{ "udp datagram too small", "udp_max_datagram = 100;\n", 1,
+		  "\"udp_max_datagram\" must be between 512 and 65535 (got 100)", 1 },
 		{ "idle timeout 0",
 		  GROUP_WEB
 		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
@@ -458,6 +460,7 @@ Test(config, defaults_when_keys_absent)
 	cr_expect_eq(cfg->shutdown_timeout_ms, 10000);
 	cr_expect_eq(cfg->forwarding, NLB_FWD_AUTO);
 	cr_expect_eq(cfg->flow_table_size, 65536);
+	cr_expect_eq(cfg->udp_max_datagram, 65535);
 
 	cr_assert_eq(cfg->n_listeners, 1);
 	const struct nlb_listener_conf *l = &cfg->listeners[0];

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,12 @@ struct ux {
 	const char *ip;
 };
 
-/* nlb with one listener (protocol, on ip) over targets on ip; extra is
- * written into the listener, group_extra into the group. */
+/* nlb with one listener (protocol, on ip) over targets on ip at ports;
+ * top is written first (global settings), extra into the listener,
+ * group_extra into the group. */
 static char *ux_text(const struct ux *u, const char *protocol, const char *algorithm,
-		     struct t_udp_server **targets, size_t n, const char *extra,
-		     const char *group_extra)
+		     const char *target_ip, const uint16_t *ports, size_t n, const char *top,
+		     const char *extra, const char *group_extra)
 {
 	const char *ip = u->ip;
 	bool v6 = strchr(ip, ':') != NULL;
@@ -43,31 +45,32 @@ static char *ux_text(const struct ux *u, const char *protocol, const char *algor
 	for (size_t i = 0; i < n; i++) {
 		size_t off = strlen(list);
 		snprintf(list + off, sizeof(list) - off, "%s{ address = \"%s%s%s:%u\"; }",
-			 i ? ", " : "", v6 ? "[" : "", ip, v6 ? "]" : "",
-			 t_udp_server_port(targets[i]));
+			 i ? ", " : "", v6 ? "[" : "", target_ip, v6 ? "]" : "", ports[i]);
 	}
 	char *text = NULL;
 	int rc = asprintf(&text,
-		"workers = 2;\nlog_level = \"info\";\n"
+		"workers = 2;\nlog_level = \"info\";\n%s\n"
 		"listeners = ( { name = \"dns\"; protocol = \"%s\"; address = \"%s%s%s:%u\";\n"
 		"  target_group = \"dns\"; %s } );\n"
 		"target_groups = ( { name = \"dns\"; algorithm = \"%s\";\n  %s\n"
 		"  targets = ( %s ); } );\n",
-		protocol, v6 ? "[" : "", ip, v6 ? "]" : "", u->port, extra ? extra : "",
-		algorithm, group_extra ? group_extra : "", list);
+		top ? top : "", protocol, v6 ? "[" : "", ip, v6 ? "]" : "", u->port,
+		extra ? extra : "", algorithm, group_extra ? group_extra : "", list);
 	T_ASSERT(rc > 0);
 	return text;
 }
 
-static void ux_start(struct ux *u, const char *ip, const char *protocol, const char *algorithm,
-		     struct t_udp_server **targets, size_t n, const char *extra,
-		     const char *group_extra)
+/* nlb on ip: one listener over targets at target_ip and ports. */
+static void ux_start_at(struct ux *u, const char *ip, const char *protocol,
+			const char *algorithm, const char *target_ip, const uint16_t *ports,
+			size_t n, const char *top, const char *extra, const char *group_extra)
 {
 	memset(u, 0, sizeof(*u));
 	u->ip = ip;
 	u->port = t_free_port();
 	T_ASSERT(u->port);
-	char *text = ux_text(u, protocol, algorithm, targets, n, extra, group_extra);
+	char *text = ux_text(u, protocol, algorithm, target_ip, ports, n, top, extra,
+			     group_extra);
 	u->p.conf_path = t_write_config("%s", text);
 	free(text);
 	T_ASSERT(u->p.conf_path);
@@ -75,6 +78,17 @@ static void ux_start(struct ux *u, const char *ip, const char *protocol, const c
 	T_ASSERT(u->p.nlb);
 	int rc = t_nlb_log_wait(u->p.nlb, " running: ", 5000);
 	px_assert(&u->p, rc == 0, "nlb did not start");
+}
+
+static void ux_start(struct ux *u, const char *ip, const char *protocol, const char *algorithm,
+		     struct t_udp_server **targets, size_t n, const char *extra,
+		     const char *group_extra)
+{
+	uint16_t ports[8];
+	T_ASSERT(n <= 8);
+	for (size_t i = 0; i < n; i++)
+		ports[i] = t_udp_server_port(targets[i]);
+	ux_start_at(u, ip, protocol, algorithm, ip, ports, n, NULL, extra, group_extra);
 }
 
 /* One request through nlb on fd; the answer's target and nlb socket. */
@@ -252,27 +266,196 @@ T_TEST(udp, tcp_udp_one_port, .timeout = 30)
 	t_udp_server_free(t);
 }
 
-/* A datagram larger than nlb forwards is dropped and counted, never cut;
- * the flow goes on. */
+/* A datagram larger than udp_max_datagram is dropped and counted, never
+ * cut; the flow goes on. */
 T_TEST(udp, oversized_datagram_dropped, .timeout = 30)
 {
 	struct t_udp_server *t = t_udp_server_start("127.0.0.1", 0, false);
 	T_ASSERT(t);
 	struct ux u;
-	ux_start(&u, "127.0.0.1", "udp", "maglev", &t, 1, NULL, NULL);
+	uint16_t port = t_udp_server_port(t);
+	ux_start_at(&u, "127.0.0.1", "udp", "maglev", "127.0.0.1", &port, 1,
+		    "udp_max_datagram = 9216;", NULL, NULL);
 	int fd = t_udp_socket("127.0.0.1");
 	static char big[20000];
 	memset(big, 'x', sizeof(big));
 	char answer[512];
 	ssize_t n = t_udp_ask(fd, "127.0.0.1", u.port, big, sizeof(big), answer, sizeof(answer), 300);
 	px_assert(&u.p, n == -ETIMEDOUT, "a 20000-byte datagram got an answer (%zd)", n);
+	n = t_udp_ask(fd, "127.0.0.1", u.port, big, 9217, answer, sizeof(answer), 300);
+	px_assert(&u.p, n == -ETIMEDOUT, "a 9217-byte datagram got an answer (%zd)", n);
 	unsigned target, via;
 	ask_ok(&u, fd, "small", &target, &via);
-	n = t_udp_ask(fd, "127.0.0.1", u.port, big, 9000, answer, sizeof(answer), 2000);
-	px_assert(&u.p, n > 0, "a 9000-byte datagram was not forwarded: %s", strerror((int)-n));
+	/* its answer, with the target's "port:port:" before it, fits too */
+	n = t_udp_ask(fd, "127.0.0.1", u.port, big, 9200, answer, sizeof(answer), 2000);
+	px_assert(&u.p, n > 0, "a 9200-byte datagram was not forwarded: %s", strerror((int)-n));
 	close(fd);
 	px_stop_ok(&u.p);
-	cr_expect_eq(px_stat(&u.p, "udp_too_big"), 1);
+	cr_expect_eq(px_stat(&u.p, "udp_too_big"), 2);
+	px_free(&u.p);
+	t_udp_server_free(t);
+}
+
+/* By default any datagram passes, whole: 60,000 bytes each way. */
+T_TEST(udp, largest_datagrams_pass, .timeout = 30)
+{
+	struct t_udp_server *t = t_udp_server_start("127.0.0.1", 0, false);
+	T_ASSERT(t);
+	struct ux u;
+	ux_start(&u, "127.0.0.1", "udp", "maglev", &t, 1, NULL, NULL);
+	int fd = t_udp_socket("127.0.0.1");
+	static char big[60000], answer[60100];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	ssize_t n = t_udp_ask(fd, "127.0.0.1", u.port, big, sizeof(big), answer, sizeof(answer),
+			      2000);
+	px_assert(&u.p, n > (ssize_t)sizeof(big), "no answer to 60000 bytes: %s",
+		  strerror((int)-n));
+	px_assert(&u.p, memcmp(answer + n - sizeof(big), big, sizeof(big)) == 0,
+		  "the 60000 bytes came back changed");
+	close(fd);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "udp_too_big"), 0);
+	cr_expect_eq(px_stat(&u.p, "bytes_in"), sizeof(big));
+	px_free(&u.p);
+	t_udp_server_free(t);
+}
+
+/* N datagrams of SEG bytes, datagram i filled with letter 'A' + i. */
+static void fill_batch(char *buf, unsigned n, unsigned seg)
+{
+	for (unsigned i = 0; i < n; i++)
+		memset(buf + (size_t)i * seg, 'A' + (int)i, seg);
+}
+
+/* Receives n answers from udp_srv targets on fd, each "<t>:<v>:" and one
+ * datagram of seg bytes of one letter; expects every letter of the batch
+ * once.  Returns 0 or a message. */
+static const char *expect_batch_answers(int fd, unsigned n, unsigned seg)
+{
+	static char msg[128];
+	bool seen[64] = { false };
+	char buf[4096];
+	for (unsigned k = 0; k < n; k++) {
+		ssize_t len = t_udp_recv_from(fd, buf, sizeof(buf), 2000, NULL);
+		if (len < 0)
+			return snprintf(msg, sizeof(msg), "answer %u of %u: %s", k, n,
+					strerror((int)-len)), msg;
+		char *p = memchr(buf, ':', (size_t)len);
+		p = p ? memchr(p + 1, ':', (size_t)(len - (p + 1 - buf))) : NULL;
+		if (!p || buf + len - (p + 1) != (ssize_t)seg)
+			return snprintf(msg, sizeof(msg), "answer %u is not one %u-byte datagram "
+					"(%zd bytes)", k, seg, len), msg;
+		unsigned letter = (unsigned)(p[1] - 'A');
+		for (unsigned i = 0; i < seg; i++)
+			if (p[1 + i] != p[1])
+				return "a datagram mixes two of the batch";
+		if (letter >= n || seen[letter])
+			return snprintf(msg, sizeof(msg), "datagram %u seen twice or unknown", letter),
+			       msg;
+		seen[letter] = true;
+	}
+	return NULL;
+}
+
+/* GSO/GRO: a client's batch of 16 datagrams (one sendmsg with
+ * UDP_SEGMENT) reaches nlb whole, as one GRO batch, leaves it as one GSO
+ * send, and arrives at the target as 16 datagrams, each intact. */
+T_TEST(udp, gso_batch_keeps_datagrams, .timeout = 30)
+{
+	enum { N = 16, SEG = 1200 };
+	struct t_udp_server *t = t_udp_server_start("127.0.0.1", 0, false);
+	T_ASSERT(t);
+	struct ux u;
+	ux_start(&u, "127.0.0.1", "udp", "maglev", &t, 1, NULL, NULL);
+	int fd = t_udp_socket("127.0.0.1");
+	static char batch[N * SEG];
+	fill_batch(batch, N, SEG);
+	int rc = t_udp_send_gso(fd, "127.0.0.1", u.port, batch, sizeof(batch), SEG);
+	px_assert(&u.p, rc == 0, "GSO send: %s", strerror(-rc));
+	const char *err = expect_batch_answers(fd, N, SEG);
+	px_assert(&u.p, !err, "%s", err);
+	close(fd);
+	px_stop_ok(&u.p);
+	cr_expect_eq(t_udp_server_datagrams(t), N);
+	cr_expect_eq(px_stat(&u.p, "udp_in"), N);
+	cr_expect_eq(px_stat(&u.p, "udp_out"), N);
+	cr_expect_geq(px_stat(&u.p, "udp_gro_batches"), 1, "the batch did not arrive whole");
+	cr_expect_eq(px_stat(&u.p, "udp_gso_split"), 0);
+	px_free(&u.p);
+	t_udp_server_free(t);
+}
+
+/* The other way: a target's batch of 8 answers leaves nlb as one GSO
+ * send and reaches the client as 8 datagrams from the listener. */
+T_TEST(udp, gso_answers_to_client, .timeout = 30)
+{
+	enum { N = 8, SEG = 1000 };
+	int tfd = t_udp_socket("127.0.0.1");
+	T_ASSERT(tfd >= 0);
+	uint16_t tport = t_udp_local_port(tfd);
+	struct ux u;
+	ux_start_at(&u, "127.0.0.1", "udp", "maglev", "127.0.0.1", &tport, 1, NULL, NULL, NULL);
+	int fd = t_udp_socket("127.0.0.1");
+	struct sockaddr_storage to;
+	int rc = t_udp_send_to(fd, "127.0.0.1", u.port, "go", 2);
+	px_assert(&u.p, rc == 0, "send: %s", strerror(-rc));
+	char buf[64];
+	ssize_t n = t_udp_recv_from(tfd, buf, sizeof(buf), 2000, &to);
+	px_assert(&u.p, n == 2, "the target got %zd", n);
+	static char batch[N * SEG], got[2048];
+	fill_batch(batch, N, SEG);
+	rc = t_udp_send_gso_sa(tfd, &to, batch, sizeof(batch), SEG);
+	px_assert(&u.p, rc == 0, "GSO send: %s", strerror(-rc));
+	bool seen[N] = { false };
+	for (unsigned k = 0; k < N; k++) {
+		struct sockaddr_storage from;
+		n = t_udp_recv_from(fd, got, sizeof(got), 2000, &from);
+		px_assert(&u.p, n == SEG, "answer %u: %zd bytes, not %d", k, n, SEG);
+		px_assert(&u.p, t_sockaddr_port(&from) == u.port, "answer %u not from the listener", k);
+		unsigned letter = (unsigned)(got[0] - 'A');
+		px_assert(&u.p, letter < N && !seen[letter] && got[SEG - 1] == got[0],
+			  "answer %u is not one datagram of the batch", k);
+		seen[letter] = true;
+	}
+	close(fd);
+	close(tfd);
+	px_stop_ok(&u.p);
+	cr_expect_eq(px_stat(&u.p, "udp_out"), N);
+	cr_expect_geq(px_stat(&u.p, "udp_gro_batches"), 1, "the answers did not arrive whole");
+	px_free(&u.p);
+}
+
+/* A path narrower than the batch's datagrams: the kernel refuses the GSO
+ * send (a segment may not exceed the path MTU), so nlb sends them one by
+ * one, fragmented, and every datagram arrives whole.  In a network
+ * namespace of the test's own whose route to 127.0.0.2 has MTU 1300. */
+T_TEST(udp, gso_refused_goes_one_by_one, .timeout = 30)
+{
+	enum { N = 8, SEG = 1400 };
+	T_ASSERT(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+	T_ASSERT(system("ip link set lo up") == 0);
+	T_ASSERT(system("ip route add local 127.0.0.2/32 dev lo table local mtu lock 1300") == 0);
+	struct t_udp_server *t = t_udp_server_start("127.0.0.2", 0, false);
+	T_ASSERT(t);
+	struct ux u;
+	uint16_t tport = t_udp_server_port(t);
+	ux_start_at(&u, "127.0.0.1", "udp", "maglev", "127.0.0.2", &tport, 1, NULL, NULL, NULL);
+	int fd = t_udp_socket("127.0.0.1");
+	static char batch[N * SEG];
+	fill_batch(batch, N, SEG);
+	for (int round = 0; round < 2; round++) {
+		int rc = t_udp_send_gso(fd, "127.0.0.1", u.port, batch, sizeof(batch), SEG);
+		px_assert(&u.p, rc == 0, "GSO send: %s", strerror(-rc));
+		const char *err = expect_batch_answers(fd, N, SEG);
+		px_assert(&u.p, !err, "round %d: %s", round, err);
+	}
+	close(fd);
+	px_stop_ok(&u.p);
+	cr_expect_eq(t_udp_server_datagrams(t), 2 * N);
+	cr_expect_eq(px_stat(&u.p, "udp_in"), 2 * N);
+	cr_expect_geq(px_stat(&u.p, "udp_gso_split"), 2, "the batches were not split");
+	cr_expect_eq(px_stat(&u.p, "udp_send_error"), 0);
 	px_free(&u.p);
 	t_udp_server_free(t);
 }
@@ -327,7 +510,8 @@ T_TEST(udp, removed_target_drains, .timeout = 30)
 	}
 	px_assert(&u.p, on_a > 0 && on_a < FLOWS, "all %d flows on one target", FLOWS);
 
-	char *text = ux_text(&u, "udp", "maglev", &t[1], 1, NULL, drain);
+	uint16_t left = (uint16_t)b;
+	char *text = ux_text(&u, "udp", "maglev", "127.0.0.1", &left, 1, NULL, NULL, drain);
 	int applied = px_reload_text(&u.p, text);
 	free(text);
 	px_assert(&u.p, applied == 1 &&

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,7 +50,7 @@ static int fill_addr(const char *ip, uint16_t port, struct sockaddr_storage *ss,
 	return -EINVAL;
 }
 
-static uint16_t port_of(const struct sockaddr_storage *ss)
+uint16_t t_sockaddr_port(const struct sockaddr_storage *ss)
 {
 	return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
 					      : ((const struct sockaddr_in6 *)ss)->sin6_port);
@@ -87,7 +88,7 @@ static void serve_udp(struct t_udp_server *s)
 		ssize_t n = recvfrom(s->ufd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
 		if (n < 0)
 			return;
-		int h = snprintf(out, sizeof(out), "%u:%u:", s->port, port_of(&from));
+		int h = snprintf(out, sizeof(out), "%u:%u:", s->port, t_sockaddr_port(&from));
 		memcpy(out + h, buf, (size_t)n);
 		sendto(s->ufd, out, (size_t)h + (size_t)n, 0, (struct sockaddr *)&from, flen);
 		atomic_fetch_add(&s->datagrams, 1);
@@ -222,7 +223,7 @@ uint16_t t_udp_local_port(int fd)
 	socklen_t len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return 0;
-	return port_of(&ss);
+	return t_sockaddr_port(&ss);
 }
 
 ssize_t t_udp_ask(int fd, const char *ip, uint16_t port, const void *msg, size_t len,
@@ -249,4 +250,63 @@ ssize_t t_udp_ask(int fd, const char *ip, uint16_t port, const void *msg, size_t
 int t_udp_answer_parse(const char *answer, unsigned *target, unsigned *via)
 {
 	return sscanf(answer, "%u:%u:", target, via) == 2 ? 0 : -EINVAL;
+}
+
+int t_udp_send_to(int fd, const char *ip, uint16_t port, const void *buf, size_t len)
+{
+	struct sockaddr_storage to;
+	socklen_t tlen;
+	if (fill_addr(ip, port, &to, &tlen) < 0)
+		return -EINVAL;
+	return sendto(fd, buf, len, 0, (struct sockaddr *)&to, tlen) == (ssize_t)len ? 0 : -errno;
+}
+
+int t_udp_send_gso_sa(int fd, const struct sockaddr_storage *to, const void *buf, size_t len,
+		      uint16_t seg)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_name = (void *)to,
+		.msg_namelen = to->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+							: sizeof(struct sockaddr_in6),
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	return sendmsg(fd, &msg, 0) == (ssize_t)len ? 0 : -errno;
+}
+
+int t_udp_send_gso(int fd, const char *ip, uint16_t port, const void *buf, size_t len,
+		   uint16_t seg)
+{
+	struct sockaddr_storage to;
+	socklen_t tlen;
+	if (fill_addr(ip, port, &to, &tlen) < 0)
+		return -EINVAL;
+	return t_udp_send_gso_sa(fd, &to, buf, len, seg);
+}
+
+ssize_t t_udp_recv_from(int fd, void *buf, size_t cap, int timeout_ms,
+			struct sockaddr_storage *from)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	struct sockaddr_storage ss;
+	socklen_t flen = sizeof(ss);
+	ssize_t n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&ss, &flen);
+	if (n < 0)
+		return -errno;
+	if (from)
+		*from = ss;
+	return n;
 }

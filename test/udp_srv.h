@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 struct t_udp_server;
@@ -32,6 +33,20 @@ uint16_t t_udp_local_port(int fd);
  * length (copied into answer, NUL-terminated, cap > 0) or -ETIMEDOUT. */
 ssize_t t_udp_ask(int fd, const char *ip, uint16_t port, const void *msg, size_t len,
 		  char *answer, size_t cap, int timeout_ms);
+
+/* Sends one datagram to ip:port; 0 or -errno. */
+int t_udp_send_to(int fd, const char *ip, uint16_t port, const void *buf, size_t len);
+/* Sends len bytes as one GSO batch of seg-byte datagrams (one sendmsg
+ * with UDP_SEGMENT); 0 or -errno. */
+int t_udp_send_gso(int fd, const char *ip, uint16_t port, const void *buf, size_t len,
+		   uint16_t seg);
+int t_udp_send_gso_sa(int fd, const struct sockaddr_storage *to, const void *buf, size_t len,
+		      uint16_t seg);
+/* Waits up to timeout_ms for one datagram; its length (and sender, when
+ * from is not NULL) or -ETIMEDOUT. */
+ssize_t t_udp_recv_from(int fd, void *buf, size_t cap, int timeout_ms,
+			struct sockaddr_storage *from);
+uint16_t t_sockaddr_port(const struct sockaddr_storage *ss);
 
 /* Parses an answer "<target>:<via>:..." into the target's port and the
  * port of nlb's socket it came through; 0 or -EINVAL. */
