@@ -10,7 +10,7 @@
 #include "tunables.h"
 
 /* Slots are uint32_t with NLB_SRCLIMIT_NO_SLOT as "none"; 2^24 sources
- * (about 900 MiB of table) is beyond any worker's listener. */
+ * (about 830 MiB of table) is beyond any worker's listener. */
 #define NLB_SRCLIMIT_MAX_CAPACITY (1u << 24)
 #define NLB_SRCLIMIT_NO_SLOT      UINT32_MAX
 
