@@ -88,4 +88,12 @@
  * only guards against thread growth if something ever does. */
 #define NLB_IOWQ_MAX_WORKERS 2u
 
+/* Per-source limits (max_connections_per_source,
+ * new_connections_per_source_per_s): sources tracked per worker and
+ * listener when the listener's max_connections does not bound them lower
+ * (lib/srclimit.h).  A source takes 52-56 bytes, so 65536 is 3.25 MiB of
+ * address space, resident only as sources arrive; -ENOSPC then needs
+ * 65536 distinct clients each holding a connection on one worker. */
+#define NLB_SRCLIMIT_SOURCES 65536u
+
 #endif
