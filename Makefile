@@ -42,8 +42,23 @@ BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd iproute2
+# clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
+FUZZ_PKGS := clang libclang-rt-14-dev
 
-.PHONY: all deps test run install clean
+# `make fuzz`: libFuzzer targets in test/fuzz, built with clang against
+# their own instrumented copy of lib/ (gcc's objects carry no coverage).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ         := build/fuzz
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
+                -DNLB_VERSION=\"$(VERSION)\"
+FUZZ_NAMES   := proxyproto config
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
+FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
+
+.PHONY: all deps test run install clean fuzz fuzz-deps
 
 all: $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/maglev-bench
 
@@ -73,18 +88,25 @@ $(BUILD)/nlb-tests: $(TEST_OBJ) $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
-# Installs whatever Debian packages are missing.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# Installs whatever Debian packages of the list $(1) are missing.
+define install_missing
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
-		echo "make deps: missing Debian packages:$$missing"; \
-		echo "make deps: run as root, or: sudo apt-get install -y$$missing"; exit 1; \
+		echo "make $@: missing Debian packages:$$missing"; \
+		echo "make $@: run as root, or: sudo apt-get install -y$$missing"; exit 1; \
 	fi; \
-	echo "make deps: installing$$missing"; \
+	echo "make $@: installing$$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
+endef
+
+deps:
+	$(call install_missing,$(DEB_PKGS))
+
+fuzz-deps:
+	$(call install_missing,$(DEB_PKGS) $(FUZZ_PKGS))
 
 # Tests run the real binaries; TEST_ARGS passes options to Criterion
 # (e.g. TEST_ARGS='--filter=proxy/*').
@@ -102,6 +124,38 @@ run: deps $(BUILD)/nlb $(BUILD)/nlb-bench
 	echo "demo targets on 127.0.0.1:9001 and 127.0.0.1:9002; try: nc 127.0.0.1 8080"; \
 	$(BUILD)/nlb -c etc/nlb.conf
 
+$(FUZZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CLANG   $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ)/libnlb.a: $(FUZZ_LIB_OBJ)
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Kept, not deleted as intermediates of the pattern chain.
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ)/fuzz_%: $(FUZZ)/obj/test/fuzz/fuzz_%.o $(FUZZ)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Runs each target for FUZZ_SECONDS.  test/fuzz/corpus/<name> is only
+# read (seeds); new inputs go to build/fuzz/work-<name> and crashes to
+# build/fuzz/crash-<name>/, so the tree stays clean.  A crash, leak or
+# sanitizer report fails the target.
+fuzz: fuzz-deps $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ)/work-$$f $(FUZZ)/crash-$$f; \
+		echo "  FUZZ    $$f for $(FUZZ_SECONDS) s"; \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/test/fuzz/lsan.supp:print_suppressions=0 \
+		$(FUZZ)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ)/crash-$$f/ \
+			$(FUZZ)/work-$$f test/fuzz/corpus/$$f 2>$(FUZZ)/$$f.log || { \
+			tail -n 60 $(FUZZ)/$$f.log; echo "make fuzz: $$f failed; see $(FUZZ)/$$f.log"; exit 1; }; \
+		grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$$f.log | sed 's/^/    /'; \
+	done
+
 install: $(BUILD)/nlb
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc/nlb $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BUILD)/nlb $(DESTDIR)$(PREFIX)/sbin/nlb
@@ -114,3 +168,4 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(NLB_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
