@@ -45,7 +45,7 @@ DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-d
 
 .PHONY: all deps test run install clean
 
-all: $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/maglev-bench
+all: $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,6 +66,11 @@ $(BUILD)/nlb-bench: $(BENCH_OBJ) $(BUILD)/libnlb.a
 
 # Micro-benchmark of Maglev lookup and build times (README, "Balancing").
 $(BUILD)/maglev-bench: $(BUILD)/obj/bench/micro/maglev_bench.o $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Micro-benchmark of allow/deny list load time, memory and lookups.
+$(BUILD)/acl-bench: $(BUILD)/obj/bench/micro/acl_bench.o $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
