@@ -60,7 +60,7 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
 .PHONY: all deps test run install clean fuzz fuzz-deps
 
-all: $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/maglev-bench
+all: $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,6 +81,11 @@ $(BUILD)/nlb-bench: $(BENCH_OBJ) $(BUILD)/libnlb.a
 
 # Micro-benchmark of Maglev lookup and build times (README, "Balancing").
 $(BUILD)/maglev-bench: $(BUILD)/obj/bench/micro/maglev_bench.o $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Micro-benchmark of allow/deny list load time, memory and lookups.
+$(BUILD)/acl-bench: $(BUILD)/obj/bench/micro/acl_bench.o $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -4,6 +4,7 @@
 #include "acl.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -209,14 +210,27 @@ int nlb_acl_add(struct nlb_acl *acl, const struct nlb_cidr *c)
 	return 0;
 }
 
+/* Eight bytes of an address as a number, first byte most significant. */
+static uint64_t load_be64(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, sizeof(v));
+	return be64toh(v);
+}
+
 /* Address order, shorter first among equal addresses: a prefix then
- * comes before every prefix it contains. */
+ * comes before every prefix it contains.  Two 64-bit compares instead of
+ * memcmp: sorting is most of a build. */
 static int by_addr_then_len(const void *a, const void *b)
 {
 	const struct nlb_cidr *x = a, *y = b;
-	int r = memcmp(x->addr, y->addr, sizeof(x->addr));
-	if (r != 0)
-		return r;
+	uint64_t xh = load_be64(x->addr), yh = load_be64(y->addr);
+	if (xh != yh)
+		return xh < yh ? -1 : 1;
+	uint64_t xl = load_be64(x->addr + 8), yl = load_be64(y->addr + 8);
+	if (xl != yl)
+		return xl < yl ? -1 : 1;
 	return (int)x->len - (int)y->len;
 }
 
