@@ -3,6 +3,8 @@
  * applies the tables and reports the first error as "FILE:LINE: message". */
 #include "config.h"
 
+#include "acl.h"
+
 #include "maglev.h"
 #include "tuple_hash.h"
 
@@ -45,6 +47,13 @@ static const char *const hash_field_names[] = {
 
 /* Same order as enum nlb_log_level; log.c owns the names, but the key
  * table needs them as an array to list the choices in an error. */
+static const char *const proxy_protocol_names[] = {
+	[NLB_PP_NONE] = "none",
+	[NLB_PP_V1] = "v1",
+	[NLB_PP_V2] = "v2",
+};
+_Static_assert(sizeof(enum nlb_proxy_protocol) == sizeof(unsigned int), "enum size");
+
 static const char *const log_level_names[] = {
 	[NLB_LOG_ERROR] = "error",
 	[NLB_LOG_WARN] = "warn",
@@ -90,6 +99,7 @@ enum key_type {
 	KEY_STRING,	/* non-empty string, strdup'd into a char * */
 	KEY_ADDR,	/* host:port, into struct nlb_addr + text copy */
 	KEY_LIST,	/* a ( ) list; the caller walks its elements */
+	KEY_CIDRS,	/* [ "10.0.0.0/8", ... ]: an nlb_acl *, NULL when empty */
 	KEY_BOOL,	/* true / false, stored as unsigned int 0 or 1 */
 	KEY_GROUP,	/* a { } group; the caller applies its own table */
 };
@@ -125,6 +135,8 @@ struct key_spec {
 	.name = #field, .type = KEY_BOOL, .offset = offsetof(s, field),	\
 	.def = (dflt) }
 #define GROUP_KEY(key) { .name = (key), .type = KEY_GROUP }
+#define CIDRS_KEY(s, field) {						\
+	.name = #field, .type = KEY_CIDRS, .offset = offsetof(s, field) }
 /* An optional string; its default is filled by the section's loader. */
 #define OPT_STRING_KEY(s, key, field) {					\
 	.name = (key), .type = KEY_STRING, .offset = offsetof(s, field) }
@@ -160,6 +172,14 @@ static const struct key_spec listener_keys[] = {
 	 * (each costs a socket to its target). */
 	UINT_KEY(struct nlb_listener_conf, udp_idle_timeout_ms, 1, 86400000, 120000),
 	UINT_KEY(struct nlb_listener_conf, max_flows, 1, 10000000, 100000),
+	/* Behind another balancer: HAProxy's accept-proxy and its 3 s
+	 * default for a client to send the header. */
+	BOOL_KEY(struct nlb_listener_conf, accept_proxy_protocol, 0),
+	UINT_KEY(struct nlb_listener_conf, proxy_protocol_timeout_ms, 1, 60000, 3000),
+	UINT_KEY(struct nlb_listener_conf, max_connections_per_source, 0, 10000000, 0),
+	UINT_KEY(struct nlb_listener_conf, new_connections_per_source_per_s, 0, 10000000, 0),
+	CIDRS_KEY(struct nlb_listener_conf, allow),
+	CIDRS_KEY(struct nlb_listener_conf, deny),
 };
 
 static const struct key_spec group_keys[] = {
@@ -180,6 +200,7 @@ static const struct key_spec group_keys[] = {
 	/* Targets (draining ones included) a group can hold at run time;
 	 * each slot costs a few hundred bytes. */
 	UINT_KEY(struct nlb_group_conf, max_targets, 1, NLB_MAGLEV_MAX_BACKENDS, 1024),
+	ENUM_KEY(struct nlb_group_conf, proxy_protocol, proxy_protocol_names, NLB_PP_NONE),
 	GROUP_KEY("health_check"),
 	LIST_KEY("targets"),
 };
@@ -201,6 +222,9 @@ static const struct key_spec health_keys[] = {
 	UINT_KEY(struct nlb_health_conf, unhealthy_threshold, 1, 100, 2),
 	OPT_STRING_KEY(struct nlb_health_conf, "path", path),
 	OPT_STRING_KEY(struct nlb_health_conf, "matcher", matcher_text),
+	/* Off by default: a probe is not a client, and a target that
+	 * requires the header says so by failing it. */
+	BOOL_KEY(struct nlb_health_conf, proxy_protocol, 0),
 };
 
 static const struct key_spec target_keys[] = {
@@ -293,6 +317,50 @@ static void store_uint(void *field, size_t size, unsigned long long v)
 	}
 }
 
+/* An allow or deny list: an array of prefixes, each checked (the error
+ * names its line), into a built nlb_acl.  An empty array is no list. */
+static int set_cidrs(const struct loader *ld, const struct section *sec,
+		     const struct key_spec *k, const config_setting_t *s, void *field)
+{
+	int type = config_setting_type(s);
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+		return fail(ld, s, "%s\"%s\" must be an array of prefixes "
+			    "[ \"10.0.0.0/8\", \"2001:db8::/32\" ]", sec->prefix, k->name);
+	int n = config_setting_length(s);
+	struct nlb_acl *old;
+	memcpy(&old, field, sizeof(old));
+	nlb_acl_free(old);
+	old = NULL;
+	memcpy(field, &old, sizeof(old));
+	if (n == 0)
+		return 0;
+	struct nlb_acl *acl = nlb_acl_new();
+	if (acl == NULL)
+		return fail_nomem(ld);
+	/* Stored at once, so nlb_config_free frees it whatever fails next. */
+	memcpy(field, &acl, sizeof(acl));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		struct nlb_cidr c;
+		if (v == NULL)
+			return fail(ld, e, "%s\"%s\": entry %d must be a string", sec->prefix,
+				    k->name, i + 1);
+		if (nlb_cidr_parse(v, &c) < 0)
+			return fail(ld, e, "%s\"%s\": bad prefix \"%s\" (expected a.b.c.d/len or "
+				    "v6/len with no bits set past len)", sec->prefix, k->name, v);
+		int r = nlb_acl_add(acl, &c);
+		if (r == -ENOSPC)
+			return fail(ld, e, "%s\"%s\": more than %u prefixes", sec->prefix,
+				    k->name, NLB_ACL_MAX_PREFIXES);
+		if (r < 0)
+			return fail_nomem(ld);
+	}
+	if (nlb_acl_build(acl) < 0)
+		return fail_nomem(ld);
+	return 0;
+}
+
 static int set_key(const struct loader *ld, const struct section *sec,
 		   const struct key_spec *k, const config_setting_t *s,
 		   void *base)
@@ -382,6 +450,8 @@ static int set_key(const struct loader *ld, const struct section *sec,
 		memcpy(field, &b, sizeof(b));
 		return 0;
 	}
+	case KEY_CIDRS:
+		return set_cidrs(ld, sec, k, s, field);
 	case KEY_GROUP:
 		if (config_setting_type(s) != CONFIG_TYPE_GROUP)
 			return fail(ld, s, "%s\"%s\" must be a group { ... }",
@@ -654,6 +724,14 @@ static int load_listener(const struct loader *ld, const config_setting_t *g,
 		return fail(ld, member_or(g, "target_group"),
 			    "%s: unknown target_group \"%s\"", label, l->target_group);
 	l->group = gi;
+	if (l->protocol != NLB_PROTO_TCP && cfg->groups[gi].proxy_protocol == NLB_PP_V1)
+		return fail(ld, member_or(g, "target_group"),
+			    "%s: target group \"%s\" sends PROXY protocol v1, which cannot carry "
+			    "UDP; use \"v2\"", label, l->target_group);
+	if (l->protocol == NLB_PROTO_UDP && l->accept_proxy_protocol)
+		return fail(ld, member_or(g, "accept_proxy_protocol"),
+			    "%s: \"accept_proxy_protocol\" applies to TCP connections; this "
+			    "listener is udp", label);
 	return 0;
 }
 
@@ -929,6 +1007,8 @@ void nlb_config_free(struct nlb_config *cfg)
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		free(cfg->listeners[i].name);
 		free(cfg->listeners[i].target_group);
+		nlb_acl_free(cfg->listeners[i].allow);
+		nlb_acl_free(cfg->listeners[i].deny);
 	}
 	free(cfg->listeners);
 	for (size_t i = 0; i < cfg->n_groups; i++) {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "health_check.h"
 #include "log.h"
@@ -33,6 +34,13 @@ enum nlb_algorithm {
 	NLB_ALG_RANDOM2,
 };
 
+/* The PROXY protocol header a target group's targets are sent. */
+enum nlb_proxy_protocol {
+	NLB_PP_NONE = 0,
+	NLB_PP_V1,
+	NLB_PP_V2,
+};
+
 enum nlb_hc_protocol {
 	NLB_HC_TCP = 0,
 	NLB_HC_HTTP,
@@ -51,6 +59,7 @@ struct nlb_health_conf {
 	char *path;			/* http */
 	char *matcher_text;		/* http */
 	struct nlb_hc_matcher matcher;
+	unsigned proxy_protocol;	/* probes start with the group's PROXY header */
 	int line;
 };
 
@@ -72,6 +81,7 @@ struct nlb_group_conf {
 	unsigned fail_open;		/* no healthy target: send to all */
 	uint32_t deregistration_delay_ms;	/* a removed target's connections live this long */
 	uint32_t max_targets;		/* slots for targets added at run time */
+	enum nlb_proxy_protocol proxy_protocol;	/* header sent to targets first */
 	struct nlb_health_conf health;
 	struct nlb_target_conf *targets;
 	size_t n_targets;
@@ -89,6 +99,11 @@ struct nlb_listener_conf {
 	uint32_t max_connections;	/* 0 = unlimited */
 	uint64_t udp_idle_timeout_ms;	/* udp, tcp_udp */
 	uint32_t max_flows;		/* udp, tcp_udp: flows at once, all workers */
+	unsigned accept_proxy_protocol;	/* tcp: clients start with a PROXY header */
+	uint32_t proxy_protocol_timeout_ms;	/* ... which must arrive within this */
+	uint32_t max_connections_per_source;	/* per worker; 0 = no limit */
+	uint32_t new_connections_per_source_per_s;	/* per worker; 0 = no limit */
+	struct nlb_acl *allow, *deny;	/* NULL = no list; deny wins */
 	int line;
 };
 

@@ -23,7 +23,8 @@ static bool health_differ(const struct nlb_health_conf *a, const struct nlb_heal
 	       a->interval_ms != b->interval_ms || a->timeout_ms != b->timeout_ms ||
 	       a->healthy_threshold != b->healthy_threshold ||
 	       a->unhealthy_threshold != b->unhealthy_threshold ||
-	       str_differ(a->path, b->path) || str_differ(a->matcher_text, b->matcher_text);
+	       str_differ(a->path, b->path) || str_differ(a->matcher_text, b->matcher_text) ||
+	       a->proxy_protocol != b->proxy_protocol;
 }
 
 /* Settings of a group other than its targets and deregistration delay. */
@@ -33,7 +34,8 @@ static bool group_differs(const struct nlb_group_conf *a, const struct nlb_group
 	       a->connect_retries != b->connect_retries ||
 	       a->maglev_table_size != b->maglev_table_size || a->hash_fields != b->hash_fields ||
 	       a->hash_seed != b->hash_seed || a->fail_open != b->fail_open ||
-	       a->max_targets != b->max_targets || health_differ(&a->health, &b->health);
+	       a->max_targets != b->max_targets || a->proxy_protocol != b->proxy_protocol ||
+	       health_differ(&a->health, &b->health);
 }
 
 static bool listener_differs(const struct nlb_listener_conf *a, const struct nlb_listener_conf *b)
@@ -41,7 +43,11 @@ static bool listener_differs(const struct nlb_listener_conf *a, const struct nlb
 	return strcmp(a->name, b->name) != 0 || a->protocol != b->protocol ||
 	       !nlb_addr_equal(&a->addr, &b->addr) || strcmp(a->target_group, b->target_group) != 0 ||
 	       a->idle_timeout_ms != b->idle_timeout_ms || a->max_connections != b->max_connections ||
-	       a->udp_idle_timeout_ms != b->udp_idle_timeout_ms || a->max_flows != b->max_flows;
+	       a->udp_idle_timeout_ms != b->udp_idle_timeout_ms || a->max_flows != b->max_flows ||
+	       a->accept_proxy_protocol != b->accept_proxy_protocol ||
+	       a->proxy_protocol_timeout_ms != b->proxy_protocol_timeout_ms ||
+	       a->max_connections_per_source != b->max_connections_per_source ||
+	       a->new_connections_per_source_per_s != b->new_connections_per_source_per_s;
 }
 
 static const struct nlb_group_conf *group_named(const struct nlb_config *cfg, const char *name)

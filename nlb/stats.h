@@ -17,6 +17,11 @@
 	X(no_target)       /* clients closed: no target left to try */        \
 	X(no_healthy)      /* clients closed: no healthy target, fail-closed */ \
 	X(limit)           /* clients refused by max_connections */           \
+	X(acl_denied)      /* clients (connections, UDP flows) refused by allow/deny */ \
+	X(source_limit)    /* ... refused by max_connections_per_source */     \
+	X(source_rate)     /* ... refused by new_connections_per_source_per_s */ \
+	X(proxy_header_invalid) /* clients closed: malformed or oversized PROXY header */ \
+	X(proxy_header_timeout) /* clients closed: no whole PROXY header in time */ \
 	X(idle_timeout)    /* connections reset after idle_timeout_ms */      \
 	X(client_reset)    /* resets received from clients */                 \
 	X(target_reset)    /* resets received from targets */                 \

@@ -17,7 +17,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "backend.h"
+#include "proxyproto.h"
 #include "target_set.h"
 #include "log.h"
 #include "tunables.h"
@@ -91,6 +93,7 @@ static struct conn *conn_alloc(struct worker *w)
 		c->half[d].send_ctx = NO_IDX;
 	}
 	c->lru_prev = c->lru_next = NO_IDX;
+	c->src_slot = NLB_SRCLIMIT_NO_SLOT;
 	w->live++;
 	return c;
 }
@@ -285,6 +288,12 @@ static void conn_finalize(struct worker *w, struct conn *c)
 	if (c->tfd >= 0)
 		close(c->tfd);
 	conn_uncount(w, c);
+	admission_release(w, c->listener, c->src_slot);
+	if (c->ext) {
+		c->ext->next_free = w->ext_free;
+		w->ext_free = c->ext;
+		c->ext = NULL;
+	}
 	if (lr->conf->max_connections)
 		atomic_fetch_sub_explicit(&((struct listener_rt *)lr)->active, 1,
 					  memory_order_relaxed);
@@ -750,14 +759,36 @@ struct flow {
 	struct nlb_tuple key;
 };
 
+/* The client's address: the one its PROXY header gave, or its own. */
+static const struct sockaddr *conn_client(const struct conn *c, struct sockaddr_storage *ss)
+{
+	if (c->ext && c->ext->has_addr)
+		return (const struct sockaddr *)&c->ext->client;
+	socklen_t len = sizeof(*ss);
+	if (getpeername(c->cfd, (struct sockaddr *)ss, &len) < 0)
+		return NULL;
+	return (const struct sockaddr *)ss;
+}
+
+/* The address the client connected to, likewise. */
+static const struct sockaddr *conn_local(const struct conn *c, struct sockaddr_storage *ss)
+{
+	if (c->ext && c->ext->has_addr)
+		return (const struct sockaddr *)&c->ext->local;
+	socklen_t len = sizeof(*ss);
+	if (getsockname(c->cfd, (struct sockaddr *)ss, &len) < 0)
+		return NULL;
+	return (const struct sockaddr *)ss;
+}
+
 static int flow_of(const struct conn *c, const struct nlb_listener_conf *lc,
 		   const struct nlb_group_conf *gc, struct flow *f)
 {
 	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-	if (getpeername(c->cfd, (struct sockaddr *)&peer, &len) < 0)
+	const struct sockaddr *client = conn_client(c, &peer);
+	if (!client)
 		return -errno;
-	int ret = nlb_tuple_from_sockaddr(&f->key, (const struct sockaddr *)&peer,
+	int ret = nlb_tuple_from_sockaddr(&f->key, client,
 					  (const struct sockaddr *)&lc->addr.ss, IPPROTO_TCP);
 	if (ret < 0)
 		return ret;
@@ -861,6 +892,28 @@ static void start_connect(struct worker *w, struct conn *c)
 	c->inflight += 2;
 }
 
+/* The PROXY header for c's target, before any byte of the client's.
+ * Just connected, the socket's send buffer is empty, so these few bytes
+ * leave at once and whole: a plain send, not a ring operation. */
+static int send_proxy_header(const struct conn *c, enum nlb_proxy_protocol version)
+{
+	struct sockaddr_storage peer, local;
+	const struct sockaddr *src = conn_client(c, &peer);
+	const struct sockaddr *dst = conn_local(c, &local);
+	if (!src || !dst)
+		return -errno;
+	uint8_t hdr[NLB_PROXYPROTO_V1_MAX];
+	_Static_assert(NLB_PROXYPROTO_V1_MAX >= NLB_PROXYPROTO_V2_MAX_OUT, "room for v2");
+	int n = version == NLB_PP_V1 ? nlb_proxyproto_write_v1(hdr, sizeof(hdr), src, dst) :
+		nlb_proxyproto_write_v2(hdr, sizeof(hdr), SOCK_STREAM, src, dst);
+	if (n < 0)
+		return n;
+	ssize_t sent = send(c->tfd, hdr, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (sent < 0)
+		return -errno;
+	return sent == n ? 0 : -EAGAIN;
+}
+
 static void on_connect(struct worker *w, struct conn *c, int res)
 {
 	c->inflight--;
@@ -873,6 +926,16 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	if (res == 0) {
 		if (target_state(w->rt, lr->conf->group, c->target) == TARGET_DRAIN_CLOSING) {
 			STAT_INC(&w->stats, drain_reset);
+			conn_close(w, c, true);
+			return;
+		}
+		int ret = g->proxy_protocol == NLB_PP_NONE ? 0 :
+			  send_proxy_header(c, g->proxy_protocol);
+		if (ret < 0) {
+			STAT_INC(&w->stats, connect_error);
+			nlb_debug("target %s in group %s: PROXY header not sent: %s",
+				  target_at(w->rt, lr->conf->group, c->target)->addr_text, g->name,
+				  strerror(-ret));
 			conn_close(w, c, true);
 			return;
 		}
@@ -910,6 +973,142 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 
 /* ---- entry points ---------------------------------------------------- */
 
+/* The listener's allow/deny lists and per-source limits for c's client
+ * (from its PROXY header, when it sent one); a refused client is reset
+ * at once and costs no target connection.  False when refused. */
+static bool conn_admit(struct worker *w, struct conn *c)
+{
+	const struct nlb_listener_conf *lc = w->rt->listeners[c->listener].conf;
+	if (!lc->allow && !lc->deny && !w->listeners[c->listener].srclimit.entries)
+		return true;
+	struct sockaddr_storage ss;
+	const struct sockaddr *client = conn_client(c, &ss);
+	struct sockaddr none = { .sa_family = AF_UNSPEC };
+	if (admission_check(w, c->listener, client ? client : &none, &c->src_slot) == 0)
+		return true;
+	conn_close(w, c, true);
+	return false;
+}
+
+/* ---- the client's PROXY header -------------------------------------- */
+
+/* Waits for more of the header (or its timeout): a poll, so that bytes
+ * are only looked at, never taken, until a whole header is there. */
+static void header_arm(struct worker *w, struct conn *c)
+{
+	struct conn_ext *x = c->ext;
+	uint64_t left = x->deadline_ms > w->now_ms ? x->deadline_ms - w->now_ms : 0;
+	x->left.tv_sec = (long long)(left / 1000);
+	x->left.tv_nsec = (long long)(left % 1000) * 1000000;
+	if (io_uring_sq_space_left(&w->ring) < 2)
+		io_uring_submit(&w->ring);
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_poll_add(sqe, c->cfd, POLLIN | POLLRDHUP);
+	io_uring_sqe_set_data64(sqe, conn_ud(c, OP_HEADER_POLL));
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_link_timeout(sqe, &x->left, 0);
+	io_uring_sqe_set_data64(sqe, conn_ud(c, OP_HEADER_TIMEOUT));
+	c->inflight += 2;
+}
+
+static void header_start(struct worker *w, struct conn *c)
+{
+	struct conn_ext *x = w->ext_free;
+	if (x)
+		w->ext_free = x->next_free;
+	else if (!(x = malloc(sizeof(*x)))) {
+		STAT_INC(&w->stats, nomem);
+		conn_close(w, c, true);
+		return;
+	}
+	c->ext = x;
+	x->has_addr = false;
+	x->lowat = false;
+	x->deadline_ms = w->now_ms + w->rt->listeners[c->listener].conf->proxy_protocol_timeout_ms;
+	c->state = CONN_HEADER;
+	header_arm(w, c);
+}
+
+static void header_refuse(struct worker *w, struct conn *c, const char *why)
+{
+	STAT_INC(&w->stats, proxy_header_invalid);
+	nlb_debug("listener %s: client closed: %s", w->rt->listeners[c->listener].conf->name, why);
+	conn_close(w, c, true);
+}
+
+/* Bytes (or the end) arrived: peek at all of them; a whole header is
+ * then read off the socket, exactly, and the rest stays for the target. */
+static void header_read(struct worker *w, struct conn *c, unsigned revents)
+{
+	struct conn_ext *x = c->ext;
+	ssize_t n = recv(c->cfd, x->buf, sizeof(x->buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		header_arm(w, c);
+		return;
+	}
+	if (n <= 0) {
+		header_refuse(w, c, n == 0 ? "closed before a PROXY header" : strerror(errno));
+		return;
+	}
+	struct nlb_proxyproto pp;
+	int r = nlb_proxyproto_parse(x->buf, (size_t)n, &pp);
+	if (r == -EAGAIN) {
+		if (revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+			header_refuse(w, c, "closed in the middle of a PROXY header");
+			return;
+		}
+		/* Wake up only once there is more than what was seen. */
+		int want = (int)n + 1;
+		setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof(want));
+		x->lowat = true;
+		header_arm(w, c);
+		return;
+	}
+	if (r < 0) {
+		header_refuse(w, c, r == -EMSGSIZE ? "PROXY header too long" : "bad PROXY header");
+		return;
+	}
+	if (recv(c->cfd, x->buf, (size_t)r, MSG_DONTWAIT) != r) {
+		header_refuse(w, c, "PROXY header could not be read off the socket");
+		return;
+	}
+	if (x->lowat) {
+		int one = 1;
+		setsockopt(c->cfd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	}
+	if (pp.has_addr) {
+		x->client = pp.src;
+		x->local = pp.dst;
+		x->has_addr = true;
+	}
+	c->state = CONN_CONNECTING;
+	if (conn_admit(w, c))
+		start_connect(w, c);
+}
+
+static void on_header_poll(struct worker *w, struct conn *c, int res)
+{
+	c->inflight--;
+	if (c->state != CONN_HEADER) {
+		conn_maybe_finalize(w, c);
+		return;
+	}
+	if (res == -ECANCELED) {
+		/* the linked timeout went off first */
+		STAT_INC(&w->stats, proxy_header_timeout);
+		conn_close(w, c, true);
+		return;
+	}
+	if (res < 0) {
+		header_refuse(w, c, strerror(-res));
+		return;
+	}
+	header_read(w, c, (unsigned)res);
+}
+
+/* ---- entry points ---------------------------------------------------- */
+
 void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 {
 	struct listener_rt *lr = &w->rt->listeners[lidx];
@@ -943,7 +1142,10 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 	c->state = CONN_CONNECTING;
 	c->last_active_ms = w->now_ms;
 	lru_append(w, c);
-	start_connect(w, c);
+	if (lr->conf->accept_proxy_protocol)
+		header_start(w, c);
+	else if (conn_admit(w, c))
+		start_connect(w, c);
 }
 
 void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe)
@@ -967,8 +1169,12 @@ void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe)
 		on_connect(w, c, cqe->res);
 		break;
 	case OP_CONNECT_TIMEOUT:
+	case OP_HEADER_TIMEOUT:
 		c->inflight--;
 		conn_maybe_finalize(w, c);
+		break;
+	case OP_HEADER_POLL:
+		on_header_poll(w, c, cqe->res);
 		break;
 	case OP_RECV:
 	case OP_RECV_T:
@@ -1032,7 +1238,7 @@ void tcp_reset_all(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->n_slots; i++) {
 		struct conn *c = conn_at(w, i);
-		if (c->state == CONN_CONNECTING || c->state == CONN_OPEN) {
+		if (c->state == CONN_HEADER || c->state == CONN_CONNECTING || c->state == CONN_OPEN) {
 			STAT_INC(&w->stats, shutdown_reset);
 			conn_close(w, c, true);
 		}
@@ -1074,10 +1280,17 @@ int tcp_worker_init(struct worker *w)
 
 void tcp_worker_free(struct worker *w)
 {
+	for (uint32_t i = 0; i < w->n_slots; i++)
+		free(conn_at(w, i)->ext);	/* a worker that stopped early */
 	for (uint32_t i = 0; i < w->n_chunks; i++)
 		free(w->chunks[i]);
 	free(w->chunks);
 	w->chunks = NULL;
+	while (w->ext_free) {
+		struct conn_ext *x = w->ext_free;
+		w->ext_free = x->next_free;
+		free(x);
+	}
 	for (uint32_t i = 0; i < w->n_sctx; i++)
 		free(w->sctx[i]);
 	free(w->sctx);

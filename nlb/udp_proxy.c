@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "backend.h"
 #include "flowtab.h"
 #include "health_check.h"
@@ -285,6 +286,7 @@ static void flow_close(struct worker *w, struct udp_flow *f)
 	ulru_remove(w, f);
 	const struct nlb_listener_conf *lc = flow_listener(w, f);
 	backend_conn_add(w, lc->group, f->target, -1);
+	admission_release(w, f->listener, f->src_slot);
 	atomic_fetch_sub_explicit(&w->rt->listeners[f->listener].udp_flows, 1,
 				  memory_order_relaxed);
 	STAT_DEC(&w->stats, udp_flows_active);
@@ -327,9 +329,14 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 	const struct nlb_group_conf *gc = &w->rt->cfg->groups[lc->group];
 	if (o->namelen > sizeof(struct sockaddr_in6))
 		return NULL;
+	uint32_t slot;
+	if (admission_check(w, lidx, io_uring_recvmsg_name((struct io_uring_recvmsg_out *)o),
+			    &slot) < 0)
+		return NULL;
 	uint32_t n = atomic_fetch_add_explicit(&lr->udp_flows, 1, memory_order_relaxed);
 	if (n >= lc->max_flows) {
 		atomic_fetch_sub_explicit(&lr->udp_flows, 1, memory_order_relaxed);
+		admission_release(w, lidx, slot);
 		STAT_INC(&w->stats, udp_flow_limit);
 		return NULL;
 	}
@@ -352,6 +359,7 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 		goto fail;
 	}
 	f->fd = fd;
+	f->src_slot = slot;
 	f->target = (uint32_t)t;
 	f->listener = (uint16_t)lidx;
 	f->state = UFLOW_OPEN;
@@ -389,6 +397,7 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 fail:
 	if (fd >= 0)
 		close(fd);
+	admission_release(w, lidx, slot);
 	atomic_fetch_sub_explicit(&lr->udp_flows, 1, memory_order_relaxed);
 	return NULL;
 }

@@ -5,6 +5,8 @@
  * stop eventfd and read its counters. */
 #include "worker.h"
 
+#include "admission.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "backend.h"
 #include "log.h"
 #include "tcp_proxy.h"
@@ -258,6 +261,11 @@ static int worker_init(struct worker *w)
 		wl->idle_ms = cfg->listeners[l].idle_timeout_ms;
 		wl->udp_idle_ms = cfg->listeners[l].udp_idle_timeout_ms;
 	}
+	ret = admission_worker_init(w);
+	if (ret < 0) {
+		nlb_err("worker %u: per-source limits: %s", w->id, strerror(-ret));
+		return ret;
+	}
 	ret = udp_worker_init(w);
 	if (ret < 0) {
 		nlb_err("worker %u: udp: %s", w->id, strerror(-ret));
@@ -329,6 +337,7 @@ static void *worker_main(void *arg)
 		io_uring_queue_exit(&w->ring);
 	}
 	backend_worker_free(w);
+	admission_worker_free(w);
 	if (w->listeners && w->reserve_fd >= 0)
 		close(w->reserve_fd);
 	free(w->listeners);

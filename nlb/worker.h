@@ -11,7 +11,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "proxyproto.h"
 #include "ring.h"
+#include "srclimit.h"
 #include "tunables.h"
 #include "runtime.h"
 #include "stats.h"
@@ -25,6 +27,8 @@ enum op {
 	OP_ACCEPT,		/* multishot accept; idx = listener */
 	OP_CONNECT,
 	OP_CONNECT_TIMEOUT,
+	OP_HEADER_POLL,		/* the client's PROXY header: more bytes readable */
+	OP_HEADER_TIMEOUT,	/* ... linked timeout: proxy_protocol_timeout_ms */
 	OP_RECV,		/* copy path, multishot recv; dir in op */
 	OP_RECV_T,
 	OP_SEND,
@@ -79,6 +83,7 @@ struct half {
 
 enum conn_state {
 	CONN_FREE = 0,
+	CONN_HEADER,			/* reading the client's PROXY header */
 	CONN_CONNECTING,
 	CONN_OPEN,
 	CONN_CLOSING,
@@ -101,7 +106,23 @@ struct conn {
 	uint8_t reset;			/* close with RST (SO_LINGER 0) */
 	uint8_t counted;		/* counted in the target's connections */
 	uint8_t target_spoke;		/* the target has sent bytes */
+	uint32_t src_slot;		/* per-source limit handle (admission.c) */
+	struct conn_ext *ext;		/* accept_proxy_protocol only, else NULL */
 	struct half half[2];
+};
+
+/* What a connection on an accept_proxy_protocol listener needs while it
+ * reads the client's PROXY header, and the addresses the header gave,
+ * which stand for the connection's own from then on.  From a per-worker
+ * free list: other connections do not pay for it. */
+struct conn_ext {
+	struct sockaddr_storage client, local;
+	bool has_addr;
+	bool lowat;			/* SO_RCVLOWAT raised while waiting */
+	uint64_t deadline_ms;
+	struct __kernel_timespec left;	/* the linked timeout reads it */
+	struct conn_ext *next_free;
+	uint8_t buf[NLB_PROXYPROTO_V2_MAX];
 };
 
 struct pipe_pair {
@@ -125,6 +146,7 @@ struct udp_flow {
 	uint32_t idx, gen;
 	uint32_t target;		/* slot in the group */
 	uint32_t lru_prev, lru_next;	/* idle order per listener; free-list link */
+	uint32_t src_slot;		/* per-source limit handle (admission.c) */
 	uint64_t last_ms;
 	uint64_t key_hash;
 	uint16_t listener;
@@ -172,6 +194,7 @@ struct worker_listener {
 	uint64_t resume_ms;
 	uint32_t lru_head, lru_tail;	/* least recently active first */
 	uint64_t idle_ms;
+	struct nlb_srclimit srclimit;	/* per-source limits (admission.c) */
 };
 
 struct worker {
@@ -202,6 +225,7 @@ struct worker {
 	/* connection slots, in chunks that never move */
 	struct conn **chunks;
 	uint32_t n_chunks, n_slots, free_head, live;
+	struct conn_ext *ext_free;	/* PROXY header state, for reuse */
 
 	/* copy path */
 	struct nlb_bufring bufs;

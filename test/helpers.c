@@ -482,7 +482,7 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		"listeners = (\n"
 		"  { name = \"web\"; protocol = \"tcp\"; address = \"127.0.0.1:%u\";"
 		" target_group = \"web\"; idle_timeout_ms = %" PRIu64 ";"
-		" max_connections = %u; }\n"
+		" max_connections = %u;%s%s }\n"
 		");\n"
 		"target_groups = (\n"
 		"  { name = \"web\"; algorithm = \"%s\";%s"
@@ -491,6 +491,7 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		");\n",
 		c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
 		c->listen_port, c->idle_timeout_ms, c->max_connections,
+		c->listener_extra ? " " : "", c->listener_extra ? c->listener_extra : "",
 		c->algorithm ? c->algorithm : "round_robin", hash_fields,
 		c->connect_timeout_ms, c->connect_retries,
 		c->group_extra ? " " : "", c->group_extra ? c->group_extra : "",

@@ -117,6 +117,7 @@ struct t_proxy_conf {
 	const char *group_extra;	/* NULL, or written verbatim at the
 					 * end of the target group's keys, e.g.
 					 * "health_check = { ... }; fail_open = false;" */
+	const char *listener_extra;	/* likewise, at the end of the listener's */
 };
 
 /* Defaults: 1 worker, round_robin, every weight 1. */

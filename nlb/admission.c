@@ -1,0 +1,87 @@
+/* Allow/deny lists and per-source limits at the door of each listener
+ * (see admission.h).  The lists live in the configuration snapshot and
+ * are only read; the per-source tables are the worker's own. */
+#include "admission.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "srclimit.h"
+
+int admission_worker_init(struct worker *w)
+{
+	const struct nlb_config *cfg = w->rt->cfg;
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_listener_conf *lc = &cfg->listeners[l];
+		if (!lc->max_connections_per_source && !lc->new_connections_per_source_per_s)
+			continue;
+		/* Sources are the attacker's choice: the table's hash is keyed
+		 * with a secret of this worker's. */
+		uint8_t key[16];
+		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+			return -EIO;
+		int ret = nlb_srclimit_init(&w->listeners[l].srclimit,
+					    lc->max_connections_per_source,
+					    lc->new_connections_per_source_per_s,
+					    nlb_srclimit_capacity(lc->max_connections), key);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+void admission_worker_free(struct worker *w)
+{
+	if (!w->listeners)
+		return;
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++)
+		nlb_srclimit_free(&w->listeners[l].srclimit);
+}
+
+/* The 16-byte form the lists and tables use: IPv4 as ::ffff:a.b.c.d. */
+static int addr16(const struct sockaddr *sa, uint8_t out[16])
+{
+	if (sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return 0;
+	}
+	if (sa->sa_family != AF_INET)
+		return -EAFNOSUPPORT;
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	return 0;
+}
+
+int admission_check(struct worker *w, uint32_t lidx, const struct sockaddr *client,
+		    uint32_t *slot)
+{
+	const struct nlb_listener_conf *lc = w->rt->listeners[lidx].conf;
+	*slot = NLB_SRCLIMIT_NO_SLOT;
+	uint8_t a[16];
+	if (addr16(client, a) < 0) {
+		/* No address to judge (never for TCP or UDP over IP): only a
+		 * listener without lists or limits lets it in. */
+		if (!lc->allow && !lc->deny && !w->listeners[lidx].srclimit.entries)
+			return 0;
+		STAT_INC(&w->stats, acl_denied);
+		return -EACCES;
+	}
+	if ((lc->deny && nlb_acl_match(lc->deny, a)) || (lc->allow && !nlb_acl_match(lc->allow, a))) {
+		STAT_INC(&w->stats, acl_denied);
+		return -EACCES;
+	}
+	int ret = nlb_srclimit_admit(&w->listeners[lidx].srclimit, a, w->now_ms * 1000000ull, slot);
+	if (ret == -EAGAIN)
+		STAT_INC(&w->stats, source_rate);
+	else if (ret < 0)
+		STAT_INC(&w->stats, source_limit);
+	return ret;
+}
+
+void admission_release(struct worker *w, uint32_t lidx, uint32_t slot)
+{
+	nlb_srclimit_release(&w->listeners[lidx].srclimit, slot);
+}

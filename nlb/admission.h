@@ -1,0 +1,26 @@
+/* Who may connect: a listener's allow and deny lists and its per-source
+ * limits, decided per TCP connection and per new UDP flow on the worker
+ * that received it, from the worker's own tables (no locks). */
+#ifndef NLB_ADMISSION_H
+#define NLB_ADMISSION_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "worker.h"
+
+/* Sets up the per-source tables of w's listeners; 0 or -ENOMEM. */
+int admission_worker_init(struct worker *w);
+void admission_worker_free(struct worker *w);
+
+/* May client open a connection or flow on listener lidx?  The allow and
+ * deny lists first (deny wins, no allow list allows all), then the
+ * per-source limits.  Returns 0 with *slot to pass to admission_release
+ * when it ends, or -EACCES (acl_denied), -EMFILE (source_limit), -EAGAIN
+ * (source_rate) or -ENOSPC (source_limit: every tracked source holds
+ * connections), each counted. */
+int admission_check(struct worker *w, uint32_t lidx, const struct sockaddr *client,
+		    uint32_t *slot);
+void admission_release(struct worker *w, uint32_t lidx, uint32_t slot);
+
+#endif
