@@ -41,7 +41,7 @@ NLB_OBJ   := $(NLB_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd iproute2
+DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd iproute2 nginx curl
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
 
