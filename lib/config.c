@@ -620,6 +620,9 @@ static int load_health(const struct loader *ld, const config_setting_t *g,
 	if (hc->path[0] != '/' || strpbrk(hc->path, " \t\r\n"))
 		return fail(ld, member_or(h, "path"), "%s\"path\" must start with / and "
 			    "hold no spaces (got \"%s\")", prefix, hc->path);
+	if (hc->proxy_protocol && grp->proxy_protocol == NLB_PP_NONE)
+		return fail(ld, member_or(h, "proxy_protocol"), "%s\"proxy_protocol\" needs the "
+			    "group's proxy_protocol (\"v1\" or \"v2\") to say which header", prefix);
 	if (nlb_hc_matcher_parse(hc->matcher_text, &hc->matcher) < 0)
 		return fail(ld, member_or(h, "matcher"), "%s\"matcher\" must be codes "
 			    "100-599 like \"200\", \"200-399\" or \"200,204,301\" (got \"%s\")",

@@ -602,3 +602,23 @@ int nlb_proxyproto_write_v2(uint8_t *buf, size_t cap, int transport,
 	}
 	return (int)(sizeof(h) + alen);
 }
+
+int nlb_proxyproto_write_local(uint8_t *buf, size_t cap, int version)
+{
+	static const char v1[] = "PROXY UNKNOWN\r\n";
+	if (version == 1) {
+		if (cap < sizeof(v1) - 1)
+			return -ENOSPC;
+		memcpy(buf, v1, sizeof(v1) - 1);
+		return (int)sizeof(v1) - 1;
+	}
+	if (version != 2)
+		return -EINVAL;
+	if (cap < sizeof(v2_sig) + 4)
+		return -ENOSPC;
+	memcpy(buf, v2_sig, sizeof(v2_sig));
+	buf[12] = 0x20 | NLB_PP_LOCAL;
+	buf[13] = 0x00;		/* AF_UNSPEC, UNSPEC: no addresses */
+	buf[14] = buf[15] = 0;
+	return (int)sizeof(v2_sig) + 4;
+}

@@ -71,4 +71,11 @@ int nlb_proxyproto_write_v1(uint8_t *buf, size_t cap,
 int nlb_proxyproto_write_v2(uint8_t *buf, size_t cap, int transport,
 			    const struct sockaddr *src, const struct sockaddr *dst);
 
+/* A header that names no client: v1 "PROXY UNKNOWN\r\n", v2 LOCAL with
+ * no addresses.  The spec's form for connections the proxy makes on its
+ * own behalf, such as health checks; the receiver keeps the connection's
+ * own addresses.  Returns the bytes written, -ENOSPC or -EINVAL (version
+ * not 1 or 2). */
+int nlb_proxyproto_write_local(uint8_t *buf, size_t cap, int version);
+
 #endif

@@ -22,6 +22,7 @@
 #include "target_set.h"
 #include "health_check.h"
 #include "log.h"
+#include "proxyproto.h"
 
 enum probe_phase {
 	PROBE_IDLE = 0,
@@ -151,16 +152,26 @@ static void probe_event(struct health *h, struct health_probe *p)
 			probe_done(h, p, false, err == ECONNREFUSED ? "connect refused" : strerror(err));
 			return;
 		}
-		if (hc->protocol == NLB_HC_TCP) {
-			probe_done(h, p, true, "connected");
-			return;
-		}
-		int n = nlb_hc_http_request(p->buf, sizeof(p->buf), hc->path, p->addr_text);
-		if (n < 0) {
+		/* health_check.proxy_protocol: the spec's header for a
+		 * connection of the proxy's own (v1 UNKNOWN, v2 LOCAL), so
+		 * a target that requires one accepts the probe. */
+		int pp = 0;
+		if (hc->proxy_protocol)
+			pp = nlb_proxyproto_write_local((uint8_t *)p->buf, sizeof(p->buf),
+				h->rt->groups[p->group].conf->proxy_protocol == NLB_PP_V1 ? 1 : 2);
+		int n = 0;
+		if (hc->protocol == NLB_HC_HTTP)
+			n = nlb_hc_http_request(p->buf + pp, sizeof(p->buf) - (size_t)pp, hc->path,
+						p->addr_text);
+		if (pp < 0 || n < 0) {
 			probe_done(h, p, false, "request does not fit");
 			return;
 		}
-		p->got = (size_t)n;	/* request length while sending */
+		if (pp + n == 0) {
+			probe_done(h, p, true, "connected");
+			return;
+		}
+		p->got = (size_t)(pp + n);	/* request length while sending */
 		p->phase = PROBE_SENDING;
 	}
 	if (p->phase == PROBE_SENDING) {
@@ -173,6 +184,10 @@ static void probe_event(struct health *h, struct health_probe *p)
 			p->sent += (size_t)w;
 		if (p->sent < p->got)
 			return;
+		if (hc->protocol == NLB_HC_TCP) {
+			probe_done(h, p, true, "connected, PROXY header sent");
+			return;
+		}
 		p->phase = PROBE_READING;
 		p->got = 0;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };

@@ -183,6 +183,25 @@ Test(config, out_of_range)
 		  "\"workers\" must be between 0 and 1024 (got 1025)", 1 },
 		{ "flow table too small", "workers = 1;\nflow_table_size = 100;\n", 2,
 		  "\"flow_table_size\" must be between 1024 and 16777216 (got 100)", 1 },
+		{ "health proxy header without the group's",
+		  "target_groups = ( { name = \"g\";\n"
+		  "  health_check = {\n    proxy_protocol = true; };\n"
+		  "  targets = ( { address = \"127.0.0.1:9001\"; } ); } );\n", 3,
+		  "target group \"g\": health_check: \"proxy_protocol\" needs the group's "
+		  "proxy_protocol (\"v1\" or \"v2\") to say which header", 1 },
+		{ "proxy v1 over udp",
+		  "target_groups = ( { name = \"g\"; proxy_protocol = \"v1\";\n"
+		  "  targets = ( { address = \"127.0.0.1:9001\"; } ); } );\n"
+		  "listeners = ( { name = \"u\"; protocol = \"udp\"; address = \"127.0.0.1:53\";\n"
+		  "  target_group = \"g\"; } );\n", 4,
+		  "listener \"u\": target group \"g\" sends PROXY protocol v1, which cannot carry "
+		  "UDP; use \"v2\"", 1 },
+		{ "bad allow prefix",
+		  "target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:9001\"; } ); } );\n"
+		  "listeners = ( { name = \"w\"; address = \"127.0.0.1:80\"; target_group = \"g\";\n"
+		  "  allow = [ \"10.0.0.0/8\",\n \"10.0.0.1/8\" ]; } );\n", 4,
+		  "listener \"w\": \"allow\": bad prefix \"10.0.0.1/8\" (expected a.b.c.d/len or "
+		  "v6/len with no bits set past len)", 1 },
 		{ "udp datagram too small", "udp_max_datagram = 100;\n", 1,
 		  "\"udp_max_datagram\" must be between 512 and 65535 (got 100)", 1 },
 		{ "idle timeout 0",

@@ -467,3 +467,40 @@ T_TEST(proxy_header, nginx_sees_the_client, .timeout = 60)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	T_ASSERT(system(cmd) == 0);
 }
+
+/* Health probes send a header only when health_check.proxy_protocol says
+ * so, and then the spec's LOCAL form (v2) or UNKNOWN (v1): a probe relays
+ * no client. */
+T_TEST(proxy_header, health_probes, .timeout = 30)
+{
+	const struct {
+		const char *group;
+		const char *expect;
+		size_t len;
+	} cases[] = {
+		{ "proxy_protocol = \"v2\"; health_check = { interval_ms = 100; proxy_protocol = true; };",
+		  "\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16 },
+		{ "proxy_protocol = \"v1\"; health_check = { interval_ms = 100; proxy_protocol = true; };",
+		  "PROXY UNKNOWN\r\n", 15 },
+		{ "proxy_protocol = \"v2\"; health_check = { interval_ms = 100; };", "", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t tport, lport = t_free_port();
+		int lfd = listen_on("127.0.0.1", &tport);
+		struct px p;
+		start(&p, "127.0.0.1", lport, "127.0.0.1", tport, cases[i].group, NULL);
+		int t = accept_within(lfd, 3000);
+		px_assert(&p, t >= 0, "case %zu: no probe came", i);
+		char buf[64];
+		ssize_t n = recv(t, buf, sizeof(buf), MSG_WAITALL);
+		/* without a header the probe just closes (a FIN or a reset) */
+		bool ok = cases[i].len ? n == (ssize_t)cases[i].len &&
+					 memcmp(buf, cases[i].expect, cases[i].len) == 0 : n <= 0;
+		px_assert(&p, ok,
+			  "case %zu: the probe sent %zd bytes, not the %zu expected", i, n, cases[i].len);
+		close(t);
+		close(lfd);
+		px_stop_ok(&p);
+		px_free(&p);
+	}
+}

@@ -526,3 +526,23 @@ Test(proxyproto, scope_id_is_dropped)
 	cr_assert_eq(nlb_proxyproto_parse(buf, (size_t)n, &pp), n);
 	cr_expect_eq(((struct sockaddr_in6 *)&pp.src)->sin6_scope_id, 0);
 }
+
+/* The health-check form: it parses back as "no addresses". */
+Test(proxyproto, local_headers)
+{
+	uint8_t b[64];
+	struct nlb_proxyproto pp;
+	int n = nlb_proxyproto_write_local(b, sizeof(b), 1);
+	cr_assert_eq(n, 15);
+	cr_expect(memcmp(b, "PROXY UNKNOWN\r\n", 15) == 0);
+	cr_assert_eq(nlb_proxyproto_parse(b, (size_t)n, &pp), n);
+	cr_expect_eq(pp.has_addr, 0);
+	n = nlb_proxyproto_write_local(b, sizeof(b), 2);
+	cr_assert_eq(n, 16);
+	cr_assert_eq(nlb_proxyproto_parse(b, (size_t)n, &pp), 16);
+	cr_expect_eq(pp.command, NLB_PP_LOCAL);
+	cr_expect_eq(pp.has_addr, 0);
+	cr_expect_eq(nlb_proxyproto_write_local(b, 15, 2), -ENOSPC);
+	cr_expect_eq(nlb_proxyproto_write_local(b, 14, 1), -ENOSPC);
+	cr_expect_eq(nlb_proxyproto_write_local(b, sizeof(b), 3), -EINVAL);
+}
