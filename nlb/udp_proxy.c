@@ -239,23 +239,27 @@ static void put_cmsg(char *buf, size_t *off, int level, int type, const void *da
  * datagrams rather than ring operations sharing a buffer.  tmpl gives
  * the address and control messages, or NULL on a connected socket. */
 static void send_split(struct worker *w, int fd, const struct msghdr *tmpl,
-		       char *payload, unsigned len, unsigned gso)
+		       char *payload, unsigned len, unsigned gso, const struct udp_flow *pp)
 {
 	struct mmsghdr mm[64];
-	struct iovec iov[64];
+	struct iovec iov[64][2];
 	unsigned off = 0;
-	STAT_INC(&w->stats, udp_gso_split);
 	while (off < len) {
 		unsigned n = 0;
 		for (; n < 64 && off < len; n++) {
 			unsigned seg = len - off < gso ? len - off : gso;
-			iov[n].iov_base = payload + off;
-			iov[n].iov_len = seg;
+			struct iovec *v = iov[n];
+			if (pp) {
+				v->iov_base = (void *)pp->pp_hdr;
+				v++->iov_len = pp->pp_len;
+			}
+			v->iov_base = payload + off;
+			v->iov_len = seg;
 			memset(&mm[n], 0, sizeof(mm[n]));
 			if (tmpl)
 				mm[n].msg_hdr = *tmpl;
-			mm[n].msg_hdr.msg_iov = &iov[n];
-			mm[n].msg_hdr.msg_iovlen = 1;
+			mm[n].msg_hdr.msg_iov = iov[n];
+			mm[n].msg_hdr.msg_iovlen = pp ? 2 : 1;
 			off += seg;
 		}
 		int sent = sendmmsg(fd, mm, n, MSG_DONTWAIT);
@@ -318,6 +322,34 @@ static bool flow_keeps_target(struct worker *w, const struct udp_flow *f)
 	if (atomic_load_explicit(&grt->health[f->target], memory_order_relaxed) != NLB_HC_UNHEALTHY)
 		return true;
 	return backend_eligible(w, g, f->target, 0);	/* fail-open: all are */
+}
+
+/* proxy_protocol v2 for UDP: the header every datagram of f to its
+ * target starts with (the spec's DGRAM form): the client, and the
+ * address it wrote to. */
+static void flow_proxy_header(struct udp_flow *f, const struct nlb_listener_conf *lc)
+{
+	struct sockaddr_storage dst = lc->addr.ss;
+	if (f->has_local) {
+		uint16_t port = (uint16_t)htons((uint16_t)nlb_addr_port((const struct sockaddr *)&dst));
+		memset(&dst, 0, sizeof(dst));
+		if (f->client.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&dst;
+			a->sin_family = AF_INET;
+			a->sin_port = port;
+			memcpy(&a->sin_addr, &f->local.s6_addr[12], 4);
+		} else {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&dst;
+			a->sin6_family = AF_INET6;
+			a->sin6_port = port;
+			a->sin6_addr = f->local;
+		}
+	}
+	int n = nlb_proxyproto_write_v2(f->pp_hdr, sizeof(f->pp_hdr), SOCK_DGRAM,
+					(const struct sockaddr *)&f->client,
+					(const struct sockaddr *)&dst);
+	if (n > 0)
+		f->pp_len = (uint8_t)n;
 }
 
 static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct nlb_tuple *key,
@@ -387,6 +419,9 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 			}
 		}
 	}
+	f->pp_len = 0;
+	if (gc->proxy_protocol == NLB_PP_V2)
+		flow_proxy_header(f, lc);
 	nlb_flowtab_insert(w->uflows, key, key_hash, f->idx, w->now_ms);
 	ulru_append(w, f);
 	backend_conn_add(w, lc->group, f->target, 1);
@@ -423,9 +458,9 @@ static void uctx_fill(struct udp_send_ctx *c, const struct udp_flow *f, uint16_t
 		      const struct dgram *d, bool to_client)
 {
 	memset(&c->msg, 0, sizeof(c->msg));
-	c->iov.iov_base = d->payload;
-	c->iov.iov_len = d->len;
-	c->msg.msg_iov = &c->iov;
+	c->iov[0].iov_base = d->payload;
+	c->iov[0].iov_len = d->len;
+	c->msg.msg_iov = c->iov;
 	c->msg.msg_iovlen = 1;
 	c->flow = f->idx;
 	c->gen = f->gen;
@@ -479,22 +514,35 @@ static void on_client_datagram(struct worker *w, uint32_t lidx, uint16_t bid, in
 	STAT_ADD(&w->stats, udp_in, d.count);
 	STAT_ADD(&w->stats, bytes_in, d.len);
 	struct io_uring_sqe *sqe;
-	if (d.count == 1) {
+	if (d.count == 1 && !f->pp_len) {
 		sqe = nlb_ring_sqe(&w->ring);
 		io_uring_prep_send(sqe, f->fd, d.payload, d.len, 0);
 		io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SEND_T, bid, 0));
 		return;
 	}
 	uint32_t ci;
-	struct udp_send_ctx *c;
-	if (f->split_to_target || !(c = uctx_get(w, &ci))) {
-		/* Without a context the batch still goes, only not through the ring. */
-		send_split(w, f->fd, NULL, d.payload, d.len, d.gso);
+	struct udp_send_ctx *c = NULL;
+	/* A batch whose datagrams each need a PROXY header cannot go as one
+	 * GSO send; nor can one the path refused as such. */
+	bool split = d.count > 1 && (f->split_to_target || f->pp_len);
+	if (split || !(c = uctx_get(w, &ci))) {
+		/* Without a context it still goes, only not through the ring. */
+		send_split(w, f->fd, NULL, d.payload, d.len, d.gso ? d.gso : d.len,
+			   f->pp_len ? f : NULL);
+		if (split && !f->pp_len)
+			STAT_INC(&w->stats, udp_gso_split);
 		ubuf_recycle(w, bid);
 		return;
 	}
 	uctx_fill(c, f, bid, &d, false);
-	uctx_add_gso(c);
+	if (f->pp_len) {
+		c->iov[1] = c->iov[0];
+		c->iov[0].iov_base = f->pp_hdr;
+		c->iov[0].iov_len = f->pp_len;
+		c->msg.msg_iovlen = 2;
+	} else {
+		uctx_add_gso(c);
+	}
 	sqe = nlb_ring_sqe(&w->ring);
 	io_uring_prep_sendmsg(sqe, f->fd, &c->msg, 0);
 	io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SENDMSG, ci, 0));
@@ -547,7 +595,8 @@ static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bi
 		c->msg.msg_controllen = off;
 	}
 	if (d.count > 1 && f->split_to_client) {
-		send_split(w, wl->ufd, &c->msg, d.payload, d.len, d.gso);
+		STAT_INC(&w->stats, udp_gso_split);
+		send_split(w, wl->ufd, &c->msg, d.payload, d.len, d.gso, NULL);
 		uctx_put(w, ci);
 		ubuf_recycle(w, bid);
 		return;
@@ -634,8 +683,9 @@ static void on_sendmsg_done(struct worker *w, struct udp_send_ctx *c, int res)
 	struct udp_flow *f = c->flow < w->n_uslots ? uflow_at(w, c->flow) : NULL;
 	bool refused = res == -EINVAL || res == -EMSGSIZE || res == -EIO;
 	if (c->gso && refused && f && f->gen == c->gen && f->state == UFLOW_OPEN) {
-		char *payload = c->iov.iov_base;
-		unsigned len = (unsigned)c->iov.iov_len;
+		STAT_INC(&w->stats, udp_gso_split);
+		char *payload = c->iov[0].iov_base;
+		unsigned len = (unsigned)c->iov[0].iov_len;
 		if (c->to_client) {
 			struct worker_listener *wl = &w->listeners[f->listener];
 			/* the same address and source, without UDP_SEGMENT */
@@ -644,10 +694,10 @@ static void on_sendmsg_done(struct worker *w, struct udp_send_ctx *c, int res)
 				c->msg.msg_control = NULL;
 			f->split_to_client = 1;
 			if (wl->ufd >= 0)
-				send_split(w, wl->ufd, &c->msg, payload, len, c->gso);
+				send_split(w, wl->ufd, &c->msg, payload, len, c->gso, NULL);
 		} else {
 			f->split_to_target = 1;
-			send_split(w, f->fd, NULL, payload, len, c->gso);
+			send_split(w, f->fd, NULL, payload, len, c->gso, NULL);
 		}
 		res = 0;
 	}

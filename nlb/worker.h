@@ -160,6 +160,8 @@ struct udp_flow {
 	struct sockaddr_storage client;	/* as received, for answers */
 	socklen_t client_len;
 	struct in6_addr local;		/* wildcard listeners (IPv4 mapped) */
+	uint8_t pp_len;			/* proxy_protocol v2: this header before */
+	uint8_t pp_hdr[NLB_PROXYPROTO_V2_MAX_OUT];	/* each datagram to the target */
 };
 
 /* A sendmsg in flight reads these until it completes: an answer to a
@@ -168,7 +170,7 @@ struct udp_flow {
  * again if the kernel refuses the batch and it must go one by one. */
 struct udp_send_ctx {
 	struct msghdr msg;
-	struct iovec iov;
+	struct iovec iov[2];		/* [0] the payload, or a PROXY header and [1] it */
 	struct sockaddr_storage name;
 	union {
 		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t))];

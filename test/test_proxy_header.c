@@ -20,6 +20,7 @@
 
 #include "helpers.h"
 #include "px.h"
+#include "udp_srv.h"
 
 TestSuite(proxy_header, .init = t_setup, .fini = t_teardown);
 
@@ -503,4 +504,59 @@ T_TEST(proxy_header, health_probes, .timeout = 30)
 		px_stop_ok(&p);
 		px_free(&p);
 	}
+}
+
+/* UDP: with v2 every datagram to the target starts with a DGRAM header
+ * naming the client and the listener; answers go back without one. */
+T_TEST(proxy_header, udp_v2_prefixes_each_datagram, .timeout = 30)
+{
+	int tfd = t_udp_socket("127.0.0.1");
+	T_ASSERT(tfd >= 0);
+	uint16_t tport = t_udp_local_port(tfd), lport = t_free_port();
+	char *conf = t_write_config(
+		"workers = 1;\n"
+		"listeners = ( { name = \"u\"; protocol = \"udp\"; address = \"127.0.0.1:%u\";"
+		" target_group = \"g\"; } );\n"
+		"target_groups = ( { name = \"g\"; proxy_protocol = \"v2\";"
+		" targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n", lport, tport);
+	T_ASSERT(conf);
+	struct px p;
+	memset(&p, 0, sizeof(p));
+	p.conf_path = conf;
+	p.nlb = t_nlb_start(conf);
+	T_ASSERT(p.nlb);
+	px_assert(&p, t_nlb_log_wait(p.nlb, " running: ", 5000) == 0, "nlb did not start");
+	int c = t_udp_socket("127.0.0.5");
+	T_ASSERT(c >= 0);
+	for (int i = 0; i < 2; i++) {
+		char msg[16];
+		int len = snprintf(msg, sizeof(msg), "dgram %d", i);
+		px_assert(&p, t_udp_send_to(c, "127.0.0.1", lport, msg, (size_t)len) == 0, "send");
+		uint8_t b[256];
+		struct sockaddr_storage from;
+		ssize_t n = t_udp_recv_from(tfd, b, sizeof(b), 2000, &from);
+		px_assert(&p, n == 28 + len, "datagram %d reached the target with %zd bytes", i, n);
+		static const uint8_t sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
+						 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };
+		cr_expect(memcmp(b, sig, 12) == 0, "no v2 signature");
+		cr_expect_eq(b[12], 0x21, "not PROXY");
+		cr_expect_eq(b[13], 0x12, "not AF_INET over DGRAM");
+		cr_expect_eq(b[14] << 8 | b[15], 12);
+		char src[32], dst[32];
+		inet_ntop(AF_INET, b + 16, src, sizeof(src));
+		inet_ntop(AF_INET, b + 20, dst, sizeof(dst));
+		cr_expect_str_eq(src, "127.0.0.5");
+		cr_expect_str_eq(dst, "127.0.0.1");
+		cr_expect_eq(b[24] << 8 | b[25], t_udp_local_port(c));
+		cr_expect_eq(b[26] << 8 | b[27], lport);
+		cr_expect(memcmp(b + 28, msg, (size_t)len) == 0, "the payload after the header changed");
+		px_assert(&p, sendto(tfd, "answer", 6, 0, (struct sockaddr *)&from,
+				     sizeof(struct sockaddr_in)) == 6, "answer");
+		n = t_udp_recv_from(c, b, sizeof(b), 2000, NULL);
+		px_assert(&p, n == 6 && memcmp(b, "answer", 6) == 0, "the answer came back as %zd bytes", n);
+	}
+	close(c);
+	close(tfd);
+	px_stop_ok(&p);
+	px_free(&p);
 }
