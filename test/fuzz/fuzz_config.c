@@ -1,8 +1,8 @@
 /* libFuzzer target for nlb_config_load.  The loader takes a path, so each
  * input is written to one memfd made per process and loaded through
- * /proc/self/fd/N; ASan and LeakSanitizer check every iteration, and the
- * loader's contract (config on success only, one "FILE..." error line on
- * failure) is checked here. */
+ * /proc/self/fd/N; ASan and LeakSanitizer check memory every iteration,
+ * and this file checks descriptors and the loader's contract (config on
+ * success only, one "FILE..." error line on failure). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +22,15 @@
 
 static int fd = -1;
 static char path[64];
+/* The lowest free descriptor: it moves when the load leaks one.  Taken
+ * around each load, not once: libFuzzer opens files between runs. */
+static int lowest_free_fd(void)
+{
+	int probe = dup(fd);
+	CHECK(probe >= 0);
+	close(probe);
+	return probe;
+}
 
 /* libconfig's @include reads another file (any path, even a device that
  * never ends); that is libconfig's code, not the loader's, and only
@@ -61,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct nlb_config *cfg = (struct nlb_config *)&cfg;	/* must be reset */
 	char err[512];
+	int free_fd = lowest_free_fd();
 	int r = nlb_config_load(path, &cfg, err, sizeof(err));
 	if (r == 0) {
 		CHECK(cfg != NULL);
@@ -76,5 +86,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(err[strlen(path)] == ':');
 		CHECK(strchr(err, '\n') == NULL);
 	}
+	CHECK(lowest_free_fd() == free_fd);
 	return 0;
 }
