@@ -516,3 +516,23 @@ bool nlb_acl_match_sockaddr(const struct nlb_acl *acl,
 	}
 	return false;
 }
+
+bool nlb_acl_equal(const struct nlb_acl *a, const struct nlb_acl *b)
+{
+	uint32_t na = a && a->built ? a->n_nodes : 0;
+	uint32_t nb = b && b->built ? b->n_nodes : 0;
+	if (na != nb)
+		return false;
+	/* Field by field: a node has padding, which memcmp would read. */
+	for (uint32_t i = 0; i < na; i++) {
+		const struct acl_node *x = &a->nodes[i], *y = &b->nodes[i];
+		if (x->child_base != y->child_base || x->depth != y->depth ||
+		    memcmp(x->rank, y->rank, sizeof(x->rank)) != 0 ||
+		    memcmp(x->key, y->key, sizeof(x->key)) != 0)
+			return false;
+		for (int w = 0; w < 4; w++)
+			if (x->slot[w].child != y->slot[w].child || x->slot[w].full != y->slot[w].full)
+				return false;
+	}
+	return true;
+}

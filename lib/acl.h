@@ -87,4 +87,10 @@ bool nlb_acl_match(const struct nlb_acl *acl, const uint8_t addr[16]);
 bool nlb_acl_match_sockaddr(const struct nlb_acl *acl,
 			    const struct sockaddr *sa);
 
+/* Whether two built sets were built from the same prefixes, in any
+ * order, duplicates and prefixes inside others aside (NULL and empty
+ * sets are equal).  The same addresses split differently (a /24 and two
+ * /25s) may compare unequal: for telling whether a list changed. */
+bool nlb_acl_equal(const struct nlb_acl *a, const struct nlb_acl *b);
+
 #endif

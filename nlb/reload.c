@@ -47,7 +47,8 @@ static bool listener_differs(const struct nlb_listener_conf *a, const struct nlb
 	       a->accept_proxy_protocol != b->accept_proxy_protocol ||
 	       a->proxy_protocol_timeout_ms != b->proxy_protocol_timeout_ms ||
 	       a->max_connections_per_source != b->max_connections_per_source ||
-	       a->new_connections_per_source_per_s != b->new_connections_per_source_per_s;
+	       a->new_connections_per_source_per_s != b->new_connections_per_source_per_s ||
+	       !nlb_acl_equal(a->allow, b->allow) || !nlb_acl_equal(a->deny, b->deny);
 }
 
 static const struct nlb_group_conf *group_named(const struct nlb_config *cfg, const char *name)

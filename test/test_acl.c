@@ -808,3 +808,36 @@ Test(acl, refuses_prefixes_past_the_cap, .timeout = 120)
 	expect_out(acl, "192.0.3.1");
 	nlb_acl_free(acl);
 }
+
+/* The same prefixes compare equal whatever their order, duplicates and
+ * covered prefixes; one address more does not. */
+Test(acl, equal_sets)
+{
+	const char *a_list[] = { "10.0.0.0/8", "192.0.2.0/25", "192.0.2.128/25", "::1" };
+	const char *b_list[] = { "192.0.2.128/25", "::1", "192.0.2.0/25", "10.0.0.0/8",
+				 "10.1.0.0/16", "::1" };
+	struct nlb_acl *a = nlb_acl_new(), *b = nlb_acl_new(), *c = nlb_acl_new();
+	cr_assert(a && b && c);
+	struct nlb_cidr x;
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(nlb_cidr_parse(a_list[i], &x), 0);
+		cr_assert_eq(nlb_acl_add(a, &x), 0);
+		cr_assert_eq(nlb_acl_add(c, &x), 0);
+	}
+	for (size_t i = 0; i < 6; i++) {
+		cr_assert_eq(nlb_cidr_parse(b_list[i], &x), 0);
+		cr_assert_eq(nlb_acl_add(b, &x), 0);
+	}
+	cr_assert_eq(nlb_cidr_parse("::2", &x), 0);
+	cr_assert_eq(nlb_acl_add(c, &x), 0);
+	cr_assert_eq(nlb_acl_build(a), 0);
+	cr_assert_eq(nlb_acl_build(b), 0);
+	cr_assert_eq(nlb_acl_build(c), 0);
+	cr_expect(nlb_acl_equal(a, b));
+	cr_expect(!nlb_acl_equal(a, c));
+	cr_expect(!nlb_acl_equal(a, NULL));
+	cr_expect(nlb_acl_equal(NULL, NULL));
+	nlb_acl_free(a);
+	nlb_acl_free(b);
+	nlb_acl_free(c);
+}
