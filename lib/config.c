@@ -155,6 +155,8 @@ static const struct key_spec top_keys[] = {
 	 * counted.  At 65535 (any datagram) GRO batches fit the buffers too,
 	 * so nlb receives and forwards them whole; below it GRO is off. */
 	UINT_KEY(struct nlb_config, udp_max_datagram, 512, 65535, 65535),
+	/* Off only to measure what it gains, or around a kernel bug. */
+	BOOL_KEY(struct nlb_config, udp_gro, 1),
 	LIST_KEY("listeners"),
 	LIST_KEY("target_groups"),
 };

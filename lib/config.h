@@ -114,7 +114,8 @@ struct nlb_config {
 	uint64_t shutdown_timeout_ms;
 	enum nlb_forwarding forwarding;
 	uint32_t flow_table_size;	/* flows per worker */
-	uint32_t udp_max_datagram;	/* bytes; 65535 = any, and UDP GRO on */
+	uint32_t udp_max_datagram;	/* bytes; 65535 = any */
+	unsigned udp_gro;		/* GRO/GSO batching, with udp_max_datagram 65535 */
 	struct nlb_listener_conf *listeners;
 	size_t n_listeners;
 	struct nlb_group_conf *groups;

@@ -26,7 +26,7 @@ static bool is_wildcard(const struct nlb_addr *a)
  * a whole batch and the kernel has both. */
 static bool udp_gro_usable(const struct nlb_config *cfg)
 {
-	if (cfg->udp_max_datagram < 65535)
+	if (!cfg->udp_gro || cfg->udp_max_datagram < 65535)
 		return false;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

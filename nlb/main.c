@@ -108,6 +108,15 @@ static int run(struct nlb_config *cfg)
 		nlb_err("%s", err);
 		goto out;
 	}
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		if (cfg->listeners[l].protocol == NLB_PROTO_TCP)
+			continue;
+		nlb_info("udp: GRO/GSO batching %s", rt.udp_gro ? "on" :
+			 !cfg->udp_gro ? "off (udp_gro = false)" :
+			 cfg->udp_max_datagram < 65535 ? "off (udp_max_datagram < 65535)" :
+			 "off (the kernel lacks UDP_GRO or UDP_SEGMENT)");
+		break;
+	}
 
 	/* Workers inherit this mask: signals reach only this thread. */
 	sigset_t sigs;

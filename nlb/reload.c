@@ -68,7 +68,7 @@ static unsigned report_unapplied(const struct nlb_config *old, const struct nlb_
 		UNAPPLIED("\"workers\" changed; not applied until a restart");
 	if (old->forwarding != new->forwarding || old->flow_table_size != new->flow_table_size ||
 	    old->shutdown_timeout_ms != new->shutdown_timeout_ms ||
-	    old->udp_max_datagram != new->udp_max_datagram ||
+	    old->udp_max_datagram != new->udp_max_datagram || old->udp_gro != new->udp_gro ||
 	    old->log_level != new->log_level)
 		UNAPPLIED("global settings changed; not applied until a restart");
 	bool listeners = old->n_listeners != new->n_listeners;

@@ -361,14 +361,18 @@ static const char *expect_batch_answers(int fd, unsigned n, unsigned seg)
 
 /* GSO/GRO: a client's batch of 16 datagrams (one sendmsg with
  * UDP_SEGMENT) reaches nlb whole, as one GRO batch, leaves it as one GSO
- * send, and arrives at the target as 16 datagrams, each intact. */
-T_TEST(udp, gso_batch_keeps_datagrams, .timeout = 30)
+ * send, and arrives at the target as 16 datagrams, each intact.  With
+ * udp_gro = false the kernel splits the batch before nlb sees it. */
+static void gso_batch(const char *top, bool batched)
 {
 	enum { N = 16, SEG = 1200 };
 	struct t_udp_server *t = t_udp_server_start("127.0.0.1", 0, false);
 	T_ASSERT(t);
 	struct ux u;
-	ux_start(&u, "127.0.0.1", "udp", "maglev", &t, 1, NULL, NULL);
+	uint16_t port = t_udp_server_port(t);
+	ux_start_at(&u, "127.0.0.1", "udp", "maglev", "127.0.0.1", &port, 1, top, NULL, NULL);
+	px_assert(&u.p, t_nlb_log_contains(u.p.nlb, batched ? "GRO/GSO batching on" :
+					   "GRO/GSO batching off"), "GRO/GSO not as configured");
 	int fd = t_udp_socket("127.0.0.1");
 	static char batch[N * SEG];
 	fill_batch(batch, N, SEG);
@@ -381,10 +385,23 @@ T_TEST(udp, gso_batch_keeps_datagrams, .timeout = 30)
 	cr_expect_eq(t_udp_server_datagrams(t), N);
 	cr_expect_eq(px_stat(&u.p, "udp_in"), N);
 	cr_expect_eq(px_stat(&u.p, "udp_out"), N);
-	cr_expect_geq(px_stat(&u.p, "udp_gro_batches"), 1, "the batch did not arrive whole");
+	if (batched)
+		cr_expect_geq(px_stat(&u.p, "udp_gro_batches"), 1, "the batch did not arrive whole");
+	else
+		cr_expect_eq(px_stat(&u.p, "udp_gro_batches"), 0);
 	cr_expect_eq(px_stat(&u.p, "udp_gso_split"), 0);
 	px_free(&u.p);
 	t_udp_server_free(t);
+}
+
+T_TEST(udp, gso_batch_keeps_datagrams, .timeout = 30)
+{
+	gso_batch(NULL, true);
+}
+
+T_TEST(udp, gro_off, .timeout = 30)
+{
+	gso_batch("udp_gro = false;", false);
 }
 
 /* The other way: a target's batch of 8 answers leaves nlb as one GSO
