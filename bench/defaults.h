@@ -31,10 +31,13 @@
  * one none; when all are out, receives wait for one to come back. */
 #define SERVE_TCP_BUFS          512u
 #define SERVE_TCP_BUF_SIZE      (32u * 1024)
-/* UDP buffers: any datagram (64 KiB) + io_uring_recvmsg_out + the
- * sender's address; 128 of them = 8.3 MiB.  A buffer is held until the
- * echo's sendmsg completes, which is at once on a healthy socket. */
-#define SERVE_UDP_BUFS          128u
+/* UDP buffers: any datagram or UDP GRO batch (64 KiB) + io_uring_recvmsg_out
+ * (16) + the sender's address (128) + the UDP_GRO cmsg (24); 256 of them =
+ * 16.1 MiB.  A buffer is held until the echo's sendmsg completes, which is
+ * at once on a healthy socket; 256 holds a 16-datagram burst from each of
+ * 16 flows even when GRO batches nothing (serve --no-gro, or bursts sent
+ * without GSO on loopback, where nothing coalesces separate datagrams). */
+#define SERVE_UDP_BUFS          256u
 #define SERVE_UDP_BUF_SIZE      (65536u + 256u)
 #define SERVE_SQ_ENTRIES        1024u
 /* Room for a burst of multishot completions without the kernel's overflow

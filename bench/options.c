@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 const char bench_usage[] =
-"usage: nlb-bench serve [--mode echo|discard|source] [--udp|--tcp-udp]\n"
+"usage: nlb-bench serve [--mode echo|discard|source] [--udp|--tcp-udp] [--no-gro]\n"
 "                       [--size N] [-t THREADS] ADDR\n"
 "       nlb-bench MODE ADDR [-t THREADS] [-c CONNS] [-d SECONDS | -n COUNT]\n"
 "                       [--size REQ[,RESP]] [--rate PER_SEC] [--timeout MS] [--json]\n"
@@ -23,6 +23,9 @@ const char bench_usage[] =
 "  --mode source   write --size chunks (default 64k) until the peer closes\n"
 "  --udp           UDP only: each datagram back to its sender (--mode discard:\n"
 "                  dropped); --tcp-udp: both on the same port\n"
+"  --no-gro        UDP without UDP_GRO: by default a batch of one sender's\n"
+"                  datagrams is received at once and echoed as one UDP_SEGMENT\n"
+"                  (GSO) send of the same datagrams\n"
 "  -t THREADS      default 1\n"
 "\n"
 "client MODEs:\n"
@@ -122,6 +125,7 @@ enum {
 	OPT_MODE = 256,
 	OPT_UDP,
 	OPT_TCP_UDP,
+	OPT_NO_GRO,
 	OPT_SIZE,
 	OPT_RATE,
 	OPT_TIMEOUT,
@@ -132,6 +136,7 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "udp", no_argument, NULL, OPT_UDP },
 	{ "tcp-udp", no_argument, NULL, OPT_TCP_UDP },
+	{ "no-gro", no_argument, NULL, OPT_NO_GRO },
 	{ "size", required_argument, NULL, OPT_SIZE },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -198,6 +203,10 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 			serve_only = 1;
 			o->tcp = 1;
 			o->udp = 1;
+			break;
+		case OPT_NO_GRO:
+			serve_only = 1;
+			o->no_gro = 1;
 			break;
 		case OPT_SIZE:
 			if (parse_size(optarg, &o->req_size, &end) != 0)
@@ -270,7 +279,7 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 
 	if (o->mode == BENCH_SERVE) {
 		if (client_only)
-			FAIL("serve takes --mode, --udp, --tcp-udp, --size N and -t only");
+			FAIL("serve takes --mode, --udp, --tcp-udp, --no-gro, --size N and -t only");
 		if (!threads_given)
 			o->threads = 1;
 		if (!o->size_given)
@@ -281,7 +290,7 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 	}
 
 	if (serve_only)
-		FAIL("--mode, --udp and --tcp-udp are for serve");
+		FAIL("--mode, --udp, --tcp-udp and --no-gro are for serve");
 	if (!threads_given) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		o->threads = n > 0 ? (unsigned)n : 1;

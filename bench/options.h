@@ -33,6 +33,7 @@ struct bench_opts {
 	enum bench_serve_mode serve_mode;
 	int tcp;			/* serve TCP */
 	int udp;			/* serve UDP */
+	int no_gro;			/* serve UDP without UDP_GRO (and GSO echoes) */
 
 	/* both: serve --size is the source chunk; clients: request size */
 	size_t req_size;
