@@ -39,6 +39,11 @@
  * without GSO on loopback, where nothing coalesces separate datagrams). */
 #define SERVE_UDP_BUFS          256u
 #define SERVE_UDP_BUF_SIZE      (65536u + 256u)
+/* The UDP socket's receive buffer (the kernel doubles it): the default
+ * 208 KiB drops datagrams when 16 flows send bursts of 16 x 1200-byte
+ * datagrams at once (about 600 KiB of skb truesize, GSO or not), and each
+ * lost datagram costs a client a --timeout. */
+#define SERVE_UDP_RCVBUF        (4 * 1024 * 1024)
 #define SERVE_SQ_ENTRIES        1024u
 /* Room for a burst of multishot completions without the kernel's overflow
  * list. */

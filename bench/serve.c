@@ -619,6 +619,8 @@ int bench_serve(const struct bench_opts *o)
 		}
 		if (o->udp) {
 			w->ufd = bench_listen_socket(&addr, SOCK_DGRAM);
+			if (w->ufd >= 0)
+				bench_set_rcvbuf(w->ufd, SERVE_UDP_RCVBUF);
 			if (w->ufd >= 0 && !o->no_gro) {
 				int one = 1;
 				if (setsockopt(w->ufd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) {
