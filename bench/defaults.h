@@ -18,6 +18,15 @@
 #define BENCH_MAX_SIZE          (64u * 1024 * 1024)
 #define BENCH_MAX_UDP_SIZE      65507u		/* IPv4 UDP payload limit */
 #define BENCH_MIN_UDP_SIZE      8u		/* udp_rr's sequence number */
+/* udp_stream: a QUIC-sized datagram (QUIC's minimum datagram is 1200 bytes
+ * and many stacks send exactly that) ... */
+#define BENCH_DEF_UDP_STREAM_SIZE 1200u
+/* ... in bursts of 16 (a typical QUIC GSO batch), at most 64: the kernel's
+ * limit on segments per UDP GSO send (UDP_MAX_SEGMENTS before 6.x) and per
+ * GRO batch (UDP_GRO_CNT_MAX).  A burst is one datagram's worth of bytes
+ * at most (BENCH_MAX_UDP_SIZE), so it fits one GSO send and one GRO batch. */
+#define BENCH_DEF_BURST         16u
+#define BENCH_MAX_BURST         64u
 #define BENCH_MAX_THREADS       256u
 #define BENCH_MAX_CONNS         1000000u	/* < 2^24 slots in user_data */
 
@@ -70,6 +79,10 @@
 /* At the end, cancelled requests get this long to complete before the ring
  * is torn down (they normally take microseconds). */
 #define LOAD_DRAIN_MS           1000
+/* udp_stream: each flow's socket receive buffer (the kernel doubles it),
+ * room for a whole burst of small datagrams (64 of them at up to 4 KiB of
+ * skb truesize each) with some to spare. */
+#define LOAD_UDP_STREAM_RCVBUF  (512 * 1024)
 #define LOAD_SQ_ENTRIES         4096u
 #define LOAD_CQ_MAX             65536u		/* the kernel's limit */
 
