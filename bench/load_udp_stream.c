@@ -157,7 +157,9 @@ static void on_send(struct load_worker *w, struct load_conn *c, int res)
 	const struct bench_opts *o = w->o;
 	c->sending--;
 	if (res < 0) {
-		if (use_gso(o) && (res == -EIO || res == -EINVAL)) {
+		/* EIO: no checksum offload on the way; EMSGSIZE (EINVAL
+		 * before 6.x): segments above the route's MTU. */
+		if (use_gso(o) && (res == -EIO || res == -EINVAL || res == -EMSGSIZE)) {
 			char why[320];
 			snprintf(why, sizeof(why), "nlb-bench udp_stream: a UDP_SEGMENT (GSO) send "
 				 "to %s failed: %s: the route there cannot take UDP GSO (no "
