@@ -98,6 +98,8 @@ static int report(const struct bench_opts *o, struct load_run *run,
 			r.st.errors[k] += s->errors[k];
 		r.st.bytes_out += s->bytes_out;
 		r.st.bytes_in += s->bytes_in;
+		r.st.dgrams_out += s->dgrams_out;
+		r.st.dgrams_in += s->dgrams_in;
 		if (s->end_ns > end)
 			end = s->end_ns;
 		if (ws[i].hist)
@@ -136,7 +138,8 @@ int bench_client(const struct bench_opts *o)
 	for (unsigned i = 0; i < nt; i++) {
 		struct load_worker *w = &ws[i];
 		w->o = o;
-		w->mode = o->mode == BENCH_UDP_RR ? &load_mode_udp : &load_mode_tcp;
+		w->mode = o->mode == BENCH_UDP_RR ? &load_mode_udp :
+			o->mode == BENCH_UDP_STREAM ? &load_mode_udp_stream : &load_mode_tcp;
 		w->run = &run;
 		w->id = i;
 		w->nconns = o->conns / nt + (i < o->conns % nt);

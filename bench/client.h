@@ -1,4 +1,5 @@
-/* nlb-bench client modes: tcp_rr, tcp_crr, tcp_stream, udp_rr. */
+/* nlb-bench client modes: tcp_rr, tcp_crr, tcp_stream, udp_rr,
+ * udp_stream. */
 #ifndef BENCH_CLIENT_H
 #define BENCH_CLIENT_H
 

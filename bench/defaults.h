@@ -18,6 +18,15 @@
 #define BENCH_MAX_SIZE          (64u * 1024 * 1024)
 #define BENCH_MAX_UDP_SIZE      65507u		/* IPv4 UDP payload limit */
 #define BENCH_MIN_UDP_SIZE      8u		/* udp_rr's sequence number */
+/* udp_stream: a QUIC-sized datagram (QUIC's minimum datagram is 1200 bytes
+ * and many stacks send exactly that) ... */
+#define BENCH_DEF_UDP_STREAM_SIZE 1200u
+/* ... in bursts of 16 (a typical QUIC GSO batch), at most 64: the kernel's
+ * limit on segments per UDP GSO send (UDP_MAX_SEGMENTS before 6.x) and per
+ * GRO batch (UDP_GRO_CNT_MAX).  A burst is one datagram's worth of bytes
+ * at most (BENCH_MAX_UDP_SIZE), so it fits one GSO send and one GRO batch. */
+#define BENCH_DEF_BURST         16u
+#define BENCH_MAX_BURST         64u
 #define BENCH_MAX_THREADS       256u
 #define BENCH_MAX_CONNS         1000000u	/* < 2^24 slots in user_data */
 
@@ -31,11 +40,19 @@
  * one none; when all are out, receives wait for one to come back. */
 #define SERVE_TCP_BUFS          512u
 #define SERVE_TCP_BUF_SIZE      (32u * 1024)
-/* UDP buffers: any datagram (64 KiB) + io_uring_recvmsg_out + the
- * sender's address; 128 of them = 8.3 MiB.  A buffer is held until the
- * echo's sendmsg completes, which is at once on a healthy socket. */
-#define SERVE_UDP_BUFS          128u
+/* UDP buffers: any datagram or UDP GRO batch (64 KiB) + io_uring_recvmsg_out
+ * (16) + the sender's address (128) + the UDP_GRO cmsg (24); 256 of them =
+ * 16.1 MiB.  A buffer is held until the echo's sendmsg completes, which is
+ * at once on a healthy socket; 256 holds a 16-datagram burst from each of
+ * 16 flows even when GRO batches nothing (serve --no-gro, or bursts sent
+ * without GSO on loopback, where nothing coalesces separate datagrams). */
+#define SERVE_UDP_BUFS          256u
 #define SERVE_UDP_BUF_SIZE      (65536u + 256u)
+/* The UDP socket's receive buffer (the kernel doubles it): the default
+ * 208 KiB drops datagrams when 16 flows send bursts of 16 x 1200-byte
+ * datagrams at once (about 600 KiB of skb truesize, GSO or not), and each
+ * lost datagram costs a client a --timeout. */
+#define SERVE_UDP_RCVBUF        (4 * 1024 * 1024)
 #define SERVE_SQ_ENTRIES        1024u
 /* Room for a burst of multishot completions without the kernel's overflow
  * list. */
@@ -62,6 +79,10 @@
 /* At the end, cancelled requests get this long to complete before the ring
  * is torn down (they normally take microseconds). */
 #define LOAD_DRAIN_MS           1000
+/* udp_stream: each flow's socket receive buffer (the kernel doubles it),
+ * room for a whole burst of small datagrams (64 of them at up to 4 KiB of
+ * skb truesize each) with some to spare. */
+#define LOAD_UDP_STREAM_RCVBUF  (512 * 1024)
 #define LOAD_SQ_ENTRIES         4096u
 #define LOAD_CQ_MAX             65536u		/* the kernel's limit */
 

@@ -115,6 +115,18 @@ void load_schedule(struct load_worker *w, struct load_conn *c)
 	w->mode->kick(w, c);
 }
 
+void load_abort(struct load_worker *w, int err, const char *why)
+{
+	if (w->err == 0)
+		w->err = err;
+	if (atomic_exchange(&w->run->aborted, 1))
+		return;
+	nlb_err("%s", why);
+	uint64_t one = 1;
+	if (write(w->run->stop_fd, &one, sizeof(one)) != sizeof(one))
+		nlb_err("nlb-bench: eventfd write: %s", strerror(errno));
+}
+
 static void arm_tick(struct load_worker *w)
 {
 	bench_ts_set(&w->tick_ts, w->tick_ns);
@@ -240,6 +252,8 @@ static void teardown(struct load_worker *w)
 	w->sendbuf = NULL;
 	free(w->sink);
 	w->sink = NULL;
+	free(w->iovs);
+	w->iovs = NULL;
 }
 
 static void run_loop(struct load_worker *w)

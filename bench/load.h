@@ -1,8 +1,8 @@
 /* The load engine behind the client modes: a thread per -t with its own
  * ring and its share of the connections, the life of a request (begin, then
  * exactly one of ok or fail), open-loop pacing, per-request timeouts and the
- * deadline.  A mode (load_tcp.c, load_udp.c) supplies what a request is on
- * the wire through struct load_mode.
+ * deadline.  A mode (load_tcp.c, load_udp.c, load_udp_stream.c) supplies
+ * what a request is on the wire through struct load_mode.
  *
  * Accounting, exact by construction: load_req_begin counts a request and
  * marks the connection busy; load_req_ok and load_req_fail each clear busy
@@ -49,6 +49,8 @@ struct load_stats {
 	uint64_t errors[LOAD_ERR_KINDS];
 	uint64_t bytes_out;
 	uint64_t bytes_in;
+	uint64_t dgrams_out;	/* udp_stream: datagrams sent */
+	uint64_t dgrams_in;	/* udp_stream: datagrams received, stale ones too */
 	uint64_t end_ns;
 };
 
@@ -60,14 +62,14 @@ struct load_conn {
 	uint8_t closing;	/* cancelled; the fd is closed when pending == 0 */
 	uint8_t timer;		/* its timer is armed */
 	uint8_t sent;		/* the request's bytes are all sent */
-	uint8_t answered;	/* udp: the reply arrived */
-	uint8_t sending;	/* udp: a sendmsg is in the ring */
+	uint8_t answered;	/* udp: the reply arrived (udp_stream: all of it) */
+	uint8_t sending;	/* udp: sendmsgs in the ring */
 	uint8_t kick_deferred;	/* udp: start the next request when it completes */
 	uint64_t origin_ns;	/* latency is measured from here */
 	uint64_t started_ns;	/* when the request really started (timeouts) */
 	uint64_t next_ns;	/* --rate: intended start of the next request */
 	uint64_t retry_ns;	/* after an error: no new request before this */
-	uint64_t got;		/* reply bytes so far */
+	uint64_t got;		/* reply bytes so far (udp_stream: datagrams) */
 	uint64_t seq;		/* udp: the current request's number */
 	struct __kernel_timespec ts;
 	/* udp: 8-byte sequence header + shared payload, both ways */
@@ -77,6 +79,11 @@ struct load_conn {
 	struct msghdr rmsg;
 	struct iovec siov[2];
 	struct iovec riov[2];
+	/* udp_stream: room for the UDP_GRO cmsg of a receive */
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} rctl;
 };
 
 struct load_worker;
@@ -99,6 +106,7 @@ struct load_mode {
 
 extern const struct load_mode load_mode_tcp;
 extern const struct load_mode load_mode_udp;
+extern const struct load_mode load_mode_udp_stream;
 
 /* State shared by the threads of one run. */
 struct load_run {
@@ -110,6 +118,7 @@ struct load_run {
 	uint64_t start_ns;
 	int stop_fd;			/* eventfd, written once to stop every thread */
 	atomic_uint done;		/* threads finished */
+	atomic_int aborted;		/* load_abort was called */
 	uint32_t total_conns;
 };
 
@@ -137,6 +146,14 @@ struct load_worker {
 
 	char *sendbuf;		/* request payload, shared by all connections */
 	char *sink;		/* replies are read here and never looked at */
+	/* udp_stream with GSO: each connection's burst, 2 x N iovecs (its
+	 * sequence number, the payload) ... */
+	struct iovec *iovs;
+	/* ... sent with this UDP_SEGMENT cmsg (gso_size = REQ) */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} gso_ctl;
 
 	struct __kernel_timespec tick_ts;
 	struct __kernel_timespec deadline_ts;
@@ -172,5 +189,10 @@ struct io_uring_sqe *load_conn_sqe(struct load_worker *w, struct load_conn *c, u
 
 /* Cancels everything c has in the ring and marks it closing. */
 void load_conn_cancel(struct load_worker *w, struct load_conn *c);
+
+/* The run cannot go on (the kernel lacks something it needs): the first
+ * thread to call it prints why, every thread stops, and the run ends with
+ * err (-EIO: already said). */
+void load_abort(struct load_worker *w, int err, const char *why);
 
 #endif

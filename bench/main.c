@@ -1,5 +1,5 @@
 /* nlb-bench: the target server (serve) and the load generators (tcp_rr,
- * tcp_crr, tcp_stream, udp_rr) in one binary. */
+ * tcp_crr, tcp_stream, udp_rr, udp_stream) in one binary. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -20,6 +20,12 @@ void bench_set_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+void bench_set_rcvbuf(int fd, int bytes)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
 int bench_listen_socket(struct nlb_addr *a, int type)
 {
 	int fd = socket(a->ss.ss_family, type | SOCK_CLOEXEC, 0);

@@ -20,4 +20,9 @@ int bench_udp_connected(const struct nlb_addr *a);
 /* Sets TCP_NODELAY; a failure is ignored (it costs latency only). */
 void bench_set_nodelay(int fd);
 
+/* Asks for a socket receive buffer of bytes: SO_RCVBUFFORCE (root, past
+ * net.core.rmem_max), else SO_RCVBUF (capped at rmem_max).  Best effort: a
+ * failure leaves the default. */
+void bench_set_rcvbuf(int fd, int bytes);
+
 #endif

@@ -10,10 +10,11 @@
 #include <unistd.h>
 
 const char bench_usage[] =
-"usage: nlb-bench serve [--mode echo|discard|source] [--udp|--tcp-udp]\n"
+"usage: nlb-bench serve [--mode echo|discard|source] [--udp|--tcp-udp] [--no-gro]\n"
 "                       [--size N] [-t THREADS] ADDR\n"
 "       nlb-bench MODE ADDR [-t THREADS] [-c CONNS] [-d SECONDS | -n COUNT]\n"
 "                       [--size REQ[,RESP]] [--rate PER_SEC] [--timeout MS] [--json]\n"
+"       nlb-bench udp_stream ADDR [--gso N] [--no-gso] [--size REQ] [options as above]\n"
 "\n"
 "ADDR is 127.0.0.1:9001 or [::1]:9001.  Sizes take a k or m suffix (KiB, MiB).\n"
 "\n"
@@ -23,6 +24,9 @@ const char bench_usage[] =
 "  --mode source   write --size chunks (default 64k) until the peer closes\n"
 "  --udp           UDP only: each datagram back to its sender (--mode discard:\n"
 "                  dropped); --tcp-udp: both on the same port\n"
+"  --no-gro        UDP without UDP_GRO: by default a batch of one sender's\n"
+"                  datagrams is received at once and echoed as one UDP_SEGMENT\n"
+"                  (GSO) send of the same datagrams\n"
 "  -t THREADS      default 1\n"
 "\n"
 "client MODEs:\n"
@@ -30,20 +34,32 @@ const char bench_usage[] =
 "  tcp_crr     connect, one request/response, close; reports connections/s\n"
 "  tcp_stream  send REQ-byte chunks (default 64k) as fast as possible; Gbit/s\n"
 "  udp_rr      datagram request/response, one UDP socket (source port) per flow\n"
+"  udp_stream  bursts of N datagrams of REQ bytes (default 16 x 1200) per flow,\n"
+"              each burst echoed back in full before the flow sends the next;\n"
+"              reports datagrams/s (answered bursts x N / s).  Every datagram\n"
+"              starts with the burst's 8-byte number; the flows' sockets have\n"
+"              UDP_GRO on, so a batch of echoed datagrams is one receive\n"
+"    --gso N      N datagrams per burst, 1..64 (default 16), sent as one sendmsg\n"
+"                 with UDP_SEGMENT = REQ (GSO); N x REQ must be <= 65507\n"
+"    --no-gso     (or --gso-off) send the same N datagrams one sendmsg each\n"
 "  -t THREADS     threads, each with its own io_uring (default: CPUs)\n"
 "  -c CONNS       connections or flows, split across threads (default 16)\n"
 "  -d SECONDS     run time (default 10); -n COUNT: stop after COUNT requests\n"
 "  --size REQ[,RESP]  request and response bytes (default 64,REQ); against\n"
-"                 serve --mode echo RESP must equal REQ; udp_rr needs REQ >= 8\n"
+"                 serve --mode echo RESP must equal REQ; udp_rr needs REQ >= 8;\n"
+"                 udp_stream takes REQ only (8..65507, default 1200)\n"
 "  --rate PER_SEC open loop: total requests/s spread over connections, latency\n"
-"                 measured from each request's intended send time\n"
+"                 measured from each request's intended send time (udp_stream:\n"
+"                 a request is a burst)\n"
 "  --timeout MS   a request unanswered this long is a timeout (default 5000)\n"
 "  --json         print one JSON object instead of text\n"
 "\n"
 "Output: throughput; latency p50 p90 p99 p99.9 max in microseconds; requests =\n"
 "answered + errors (refused, reset, timeout, short, other) + in flight at the\n"
 "deadline (0 with -n).  tcp_stream counts each send as a request, answered when\n"
-"the kernel has taken all of it.  Progress each second when stdout is a tty.\n";
+"the kernel has taken all of it.  udp_stream counts a burst as a request,\n"
+"answered when all N of its datagrams are back, and a timeout when any is lost;\n"
+"latency is the burst's round trip.  Progress each second when stdout is a tty.\n";
 
 static const char *const mode_names[] = {
 	[BENCH_SERVE] = "serve",
@@ -51,6 +67,7 @@ static const char *const mode_names[] = {
 	[BENCH_TCP_CRR] = "tcp_crr",
 	[BENCH_TCP_STREAM] = "tcp_stream",
 	[BENCH_UDP_RR] = "udp_rr",
+	[BENCH_UDP_STREAM] = "udp_stream",
 };
 
 static const char *const serve_mode_names[] = {
@@ -122,20 +139,27 @@ enum {
 	OPT_MODE = 256,
 	OPT_UDP,
 	OPT_TCP_UDP,
+	OPT_NO_GRO,
 	OPT_SIZE,
 	OPT_RATE,
 	OPT_TIMEOUT,
 	OPT_JSON,
+	OPT_GSO,
+	OPT_NO_GSO,
 };
 
 static const struct option long_opts[] = {
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "udp", no_argument, NULL, OPT_UDP },
 	{ "tcp-udp", no_argument, NULL, OPT_TCP_UDP },
+	{ "no-gro", no_argument, NULL, OPT_NO_GRO },
 	{ "size", required_argument, NULL, OPT_SIZE },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "gso", required_argument, NULL, OPT_GSO },
+	{ "no-gso", no_argument, NULL, OPT_NO_GSO },
+	{ "gso-off", no_argument, NULL, OPT_NO_GSO },
 	{ "threads", required_argument, NULL, 't' },
 	{ "connections", required_argument, NULL, 'c' },
 	{ "duration", required_argument, NULL, 'd' },
@@ -154,7 +178,9 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 	o->conns = BENCH_DEF_CONNS;
 	o->timeout_ms = BENCH_DEF_TIMEOUT_MS;
 	int threads_given = 0, duration_given = 0, mode_given = 0;
-	int client_only = 0, serve_only = 0;
+	int client_only = 0, serve_only = 0, stream_only = 0, resp_given = 0;
+	o->burst = BENCH_DEF_BURST;
+	o->gso = 1;
 	err[0] = '\0';
 
 	if (argc < 2)
@@ -166,7 +192,8 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 		if (strcmp(argv[1], mode_names[m]) == 0)
 			break;
 	if (m == sizeof(mode_names) / sizeof(mode_names[0]))
-		FAIL("unknown mode '%s' (serve, tcp_rr, tcp_crr, tcp_stream, udp_rr)", argv[1]);
+		FAIL("unknown mode '%s' (serve, tcp_rr, tcp_crr, tcp_stream, udp_rr, udp_stream)",
+		     argv[1]);
 	o->mode = (enum bench_mode)m;
 	o->mode_name = mode_names[m];
 
@@ -199,6 +226,10 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 			o->tcp = 1;
 			o->udp = 1;
 			break;
+		case OPT_NO_GRO:
+			serve_only = 1;
+			o->no_gro = 1;
+			break;
 		case OPT_SIZE:
 			if (parse_size(optarg, &o->req_size, &end) != 0)
 				FAIL("--size: '%s' is not a size in 1..64m", optarg);
@@ -207,6 +238,7 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 				if (parse_size(end + 1, &o->resp_size, &end) != 0 || *end != '\0')
 					FAIL("--size: '%s' is not REQ[,RESP]", optarg);
 				client_only = 1;
+				resp_given = 1;
 			} else if (*end != '\0') {
 				FAIL("--size: '%s' is not REQ[,RESP]", optarg);
 			}
@@ -226,6 +258,17 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 		case OPT_JSON:
 			client_only = 1;
 			o->json = 1;
+			break;
+		case OPT_GSO:
+			stream_only = 1;
+			if (parse_uint(optarg, BENCH_MAX_BURST, &u) != 0)
+				FAIL("--gso: '%s' is not a number of datagrams per burst in 1..%u",
+				     optarg, BENCH_MAX_BURST);
+			o->burst = (unsigned)u;
+			break;
+		case OPT_NO_GSO:
+			stream_only = 1;
+			o->gso = 0;
 			break;
 		case 't':
 			if (parse_uint(optarg, BENCH_MAX_THREADS, &u) != 0)
@@ -269,8 +312,8 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 	snprintf(o->addr_text, sizeof(o->addr_text), "%s", addr);
 
 	if (o->mode == BENCH_SERVE) {
-		if (client_only)
-			FAIL("serve takes --mode, --udp, --tcp-udp, --size N and -t only");
+		if (client_only || stream_only)
+			FAIL("serve takes --mode, --udp, --tcp-udp, --no-gro, --size N and -t only");
 		if (!threads_given)
 			o->threads = 1;
 		if (!o->size_given)
@@ -281,7 +324,9 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 	}
 
 	if (serve_only)
-		FAIL("--mode, --udp and --tcp-udp are for serve");
+		FAIL("--mode, --udp, --tcp-udp and --no-gro are for serve");
+	if (stream_only && o->mode != BENCH_UDP_STREAM)
+		FAIL("--gso and --no-gso are for udp_stream");
 	if (!threads_given) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		o->threads = n > 0 ? (unsigned)n : 1;
@@ -289,7 +334,8 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 			o->threads = BENCH_MAX_THREADS;
 	}
 	if (!o->size_given) {
-		o->req_size = o->mode == BENCH_TCP_STREAM ? BENCH_DEF_STREAM_SIZE : BENCH_DEF_RR_SIZE;
+		o->req_size = o->mode == BENCH_TCP_STREAM ? BENCH_DEF_STREAM_SIZE :
+			o->mode == BENCH_UDP_STREAM ? BENCH_DEF_UDP_STREAM_SIZE : BENCH_DEF_RR_SIZE;
 		o->resp_size = o->req_size;
 	}
 	if (o->mode == BENCH_TCP_STREAM)
@@ -298,6 +344,18 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 		if (o->req_size < BENCH_MIN_UDP_SIZE || o->req_size > BENCH_MAX_UDP_SIZE ||
 		    o->resp_size < BENCH_MIN_UDP_SIZE || o->resp_size > BENCH_MAX_UDP_SIZE)
 			FAIL("udp_rr: --size must be in %u..%u", BENCH_MIN_UDP_SIZE, BENCH_MAX_UDP_SIZE);
+	}
+	if (o->mode == BENCH_UDP_STREAM) {
+		if (resp_given)
+			FAIL("udp_stream: --size takes REQ only (every datagram comes back as sent)");
+		if (o->req_size < BENCH_MIN_UDP_SIZE || o->req_size > BENCH_MAX_UDP_SIZE)
+			FAIL("udp_stream: --size must be in %u..%u", BENCH_MIN_UDP_SIZE,
+			     BENCH_MAX_UDP_SIZE);
+		if ((uint64_t)o->burst * o->req_size > BENCH_MAX_UDP_SIZE)
+			FAIL("udp_stream: a burst of %u x %zu bytes is %llu bytes, more than the "
+			     "%u a GSO send (and a GRO batch) can carry: lower --gso or --size",
+			     o->burst, o->req_size,
+			     (unsigned long long)o->burst * o->req_size, BENCH_MAX_UDP_SIZE);
 	}
 	if (!duration_given)
 		o->duration_s = o->count ? 0.0 : BENCH_DEF_DURATION_S;

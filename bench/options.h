@@ -15,6 +15,7 @@ enum bench_mode {
 	BENCH_TCP_CRR,
 	BENCH_TCP_STREAM,
 	BENCH_UDP_RR,
+	BENCH_UDP_STREAM,
 };
 
 enum bench_serve_mode {
@@ -33,6 +34,7 @@ struct bench_opts {
 	enum bench_serve_mode serve_mode;
 	int tcp;			/* serve TCP */
 	int udp;			/* serve UDP */
+	int no_gro;			/* serve UDP without UDP_GRO (and GSO echoes) */
 
 	/* both: serve --size is the source chunk; clients: request size */
 	size_t req_size;
@@ -46,6 +48,11 @@ struct bench_opts {
 	double rate;			/* total requests per second, 0 = closed loop */
 	uint64_t timeout_ms;
 	int json;
+
+	/* udp_stream: datagrams per burst (--gso N), sent as one UDP_SEGMENT
+	 * sendmsg when gso is set (default) or one sendmsg each (--no-gso) */
+	unsigned burst;
+	int gso;
 };
 
 extern const char bench_usage[];

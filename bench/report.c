@@ -31,6 +31,16 @@ double bench_result_gbit(const struct bench_result *r)
 	return (double)(r->st.bytes_out + r->st.bytes_in) * 8.0 / r->duration_s / 1e9;
 }
 
+double bench_result_dgram_rate(const struct bench_result *r)
+{
+	return bench_result_rate(r) * r->o->burst;
+}
+
+static double gbit_of(const struct bench_result *r, uint64_t bytes)
+{
+	return r->duration_s > 0 ? (double)bytes * 8.0 / r->duration_s / 1e9 : 0.0;
+}
+
 static const char *rate_unit(const struct bench_opts *o)
 {
 	switch (o->mode) {
@@ -40,6 +50,8 @@ static const char *rate_unit(const struct bench_opts *o)
 		return "datagrams/s";
 	case BENCH_TCP_STREAM:
 		return "sends/s";
+	case BENCH_UDP_STREAM:
+		return "bursts/s";
 	default:
 		return "req/s";
 	}
@@ -58,6 +70,9 @@ void bench_report_text(FILE *f, const struct bench_result *r)
 		r->duration_s);
 	if (o->mode == BENCH_TCP_STREAM)
 		fprintf(f, "%zu-byte sends", o->req_size);
+	else if (o->mode == BENCH_UDP_STREAM)
+		fprintf(f, "bursts of %u x %zu-byte datagrams%s", o->burst, o->req_size,
+			o->burst == 1 ? "" : o->gso ? " (GSO)" : " (no GSO)");
 	else
 		fprintf(f, "%zu/%zu bytes", o->req_size, o->resp_size);
 	if (o->rate > 0)
@@ -68,6 +83,10 @@ void bench_report_text(FILE *f, const struct bench_result *r)
 	if (o->mode == BENCH_TCP_STREAM)
 		fprintf(f, "  throughput  %.2f Gbit/s  (%.0f %s)\n", bench_result_gbit(r),
 			bench_result_rate(r), rate_unit(o));
+	else if (o->mode == BENCH_UDP_STREAM)
+		fprintf(f, "  throughput  %.0f datagrams/s  (%.1f %s; payload out %.3f, "
+			"in %.3f Gbit/s)\n", bench_result_dgram_rate(r), bench_result_rate(r),
+			rate_unit(o), gbit_of(r, r->st.bytes_out), gbit_of(r, r->st.bytes_in));
 	else
 		fprintf(f, "  throughput  %.1f %s  (%.3f Gbit/s payload)\n", bench_result_rate(r),
 			rate_unit(o), bench_result_gbit(r));
@@ -77,6 +96,10 @@ void bench_report_text(FILE *f, const struct bench_result *r)
 	fprintf(f, "  requests    %" PRIu64 " = %" PRIu64 " answered + %" PRIu64
 		" errors + %" PRIu64 " in flight\n", r->st.requests, r->st.responses,
 		bench_result_errors(r), r->st.in_flight);
+	if (o->mode == BENCH_UDP_STREAM)
+		fprintf(f, "  datagrams   %" PRIu64 " sent, %" PRIu64 " received, %" PRIu64
+			" in answered bursts\n", r->st.dgrams_out, r->st.dgrams_in,
+			r->st.responses * o->burst);
 	fprintf(f, "  errors     ");
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		fprintf(f, " %s %" PRIu64, err_names[k], r->st.errors[k]);
@@ -97,6 +120,13 @@ void bench_report_json(FILE *f, const struct bench_result *r)
 		"\"bytes_sent\":%" PRIu64 ",\"bytes_received\":%" PRIu64 ",",
 		r->st.requests, r->st.responses, r->st.in_flight, bench_result_errors(r),
 		bench_result_rate(r), bench_result_gbit(r), r->st.bytes_out, r->st.bytes_in);
+	if (o->mode == BENCH_UDP_STREAM)
+		fprintf(f, "\"burst_datagrams\":%u,\"gso\":%s,\"datagrams_per_s\":%.3f,"
+			"\"datagrams_answered\":%" PRIu64 ",\"datagrams_sent\":%" PRIu64
+			",\"datagrams_received\":%" PRIu64 ",\"gbit_per_s_out\":%.6f,"
+			"\"gbit_per_s_in\":%.6f,", o->burst, o->gso && o->burst > 1 ? "true" : "false",
+			bench_result_dgram_rate(r), r->st.responses * o->burst, r->st.dgrams_out,
+			r->st.dgrams_in, gbit_of(r, r->st.bytes_out), gbit_of(r, r->st.bytes_in));
 	fprintf(f, "\"latency_us\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
 		"\"max\":%.3f,\"mean\":%.3f},", us(r, 50), us(r, 90), us(r, 99), us(r, 99.9),
 		us(r, 100), nlb_hist_mean(r->hist) / 1000.0);

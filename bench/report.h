@@ -22,6 +22,9 @@ uint64_t bench_result_errors(const struct bench_result *r);
 double bench_result_rate(const struct bench_result *r);
 /* Payload bits per second both ways, in Gbit/s. */
 double bench_result_gbit(const struct bench_result *r);
+/* udp_stream: datagrams delivered per second, answered bursts x N / s:
+ * only the datagrams of bursts that came back whole. */
+double bench_result_dgram_rate(const struct bench_result *r);
 
 void bench_report_text(FILE *f, const struct bench_result *r);
 void bench_report_json(FILE *f, const struct bench_result *r);

@@ -11,7 +11,11 @@
  *            multishot recv that drops input and notices EOF -> close.
  * UDP: multishot recvmsg into a buffer ring; each datagram is sent back to
  * its sender straight from the buffer it arrived in (discard: dropped;
- * source means echo for UDP).
+ * source means echo for UDP).  The socket has UDP_GRO on (unless --no-gro):
+ * a buffer can then hold a batch of datagrams of one sender, all of
+ * gso_size bytes but the last, which the UDP_GRO cmsg gives; such a batch
+ * goes back as one sendmsg with UDP_SEGMENT = gso_size, so the sender gets
+ * the same datagrams, of the same sizes, as it sent.
  * A connection is closed only when none of its requests is in the ring
  * (cancel first, close when the last completion is seen). */
 #include "serve.h"
@@ -24,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,6 +68,11 @@ struct serve_conn {
 struct serve_udp_tx {
 	struct msghdr msg;
 	struct iovec iov;
+	/* UDP_SEGMENT, for echoing a GRO batch */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
 };
 
 struct serve_worker {
@@ -89,8 +100,10 @@ struct serve_worker {
 	struct __kernel_timespec accept_pause;
 	int udp_parked;		/* UDP recvmsg ended for lack of buffers */
 
-	struct msghdr udp_msg;	/* recvmsg template: name room, no control */
+	/* recvmsg template: name room, and control room for UDP_GRO */
+	struct msghdr udp_msg;
 	struct serve_udp_tx *udp_tx;	/* one per UDP buffer */
+	uint64_t udp_send_errors;
 
 	char *chunk;		/* source mode payload */
 	uint64_t accept_errors;
@@ -337,6 +350,36 @@ static void on_send(struct serve_worker *w, struct serve_conn *c, struct io_urin
 	arm_recv_one(w, c);
 }
 
+/* The UDP_GRO cmsg's segment size of a received buffer, 0 if it has none
+ * (a single datagram). */
+static unsigned udp_gro_size(struct io_uring_recvmsg_out *out, struct msghdr *msg)
+{
+	if (msg->msg_controllen == 0)
+		return 0;
+	for (struct cmsghdr *cm = io_uring_recvmsg_cmsg_firsthdr(out, msg); cm;
+	     cm = io_uring_recvmsg_cmsg_nexthdr(out, msg, cm)) {
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int g;
+			memcpy(&g, CMSG_DATA(cm), sizeof(g));
+			return g > 0 && g <= UINT16_MAX ? (unsigned)g : 0;
+		}
+	}
+	return 0;
+}
+
+static void on_udp_send(struct serve_worker *w, struct io_uring_cqe *cqe)
+{
+	unsigned bid = bench_ud_slot(cqe->user_data);
+	/* A GSO echo the path cannot take (EIO: no checksum offload,
+	 * EINVAL: segments above the MTU) is lost: say so now and then. */
+	if (cqe->res < 0 && cqe->res != -ECANCELED && w->udp_tx[bid].msg.msg_controllen &&
+	    (w->udp_send_errors++ & 1023) == 0)
+		nlb_warn("nlb-bench serve: UDP echo with UDP_SEGMENT: %s (serve --no-gro "
+			 "echoes datagram by datagram)", strerror(-cqe->res));
+	bench_buf_recycle(&w->udpbuf, bid);
+}
+
 static void on_udp_recv(struct serve_worker *w, struct io_uring_cqe *cqe)
 {
 	int bid = bench_cqe_buf(&w->udpbuf, cqe);
@@ -364,6 +407,18 @@ static void on_udp_recv(struct serve_worker *w, struct io_uring_cqe *cqe)
 	tx->msg.msg_namelen = out->namelen;
 	tx->msg.msg_iov = &tx->iov;
 	tx->msg.msg_iovlen = 1;
+	unsigned gso = udp_gro_size(out, &w->udp_msg);
+	if (gso > 0 && tx->iov.iov_len > gso) {
+		/* A GRO batch: back as the datagrams it was made of. */
+		tx->msg.msg_control = tx->ctl.buf;
+		tx->msg.msg_controllen = sizeof(tx->ctl.buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&tx->msg);
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+		uint16_t seg = (uint16_t)gso;
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	}
 	struct io_uring_sqe *sqe = bench_sqe(&w->ring);
 	io_uring_prep_sendmsg(sqe, w->ufd, &tx->msg, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, bench_ud(SOP_UDP_SEND, (uint32_t)bid, 0));
@@ -405,7 +460,7 @@ static void dispatch(struct serve_worker *w, struct io_uring_cqe *cqe)
 		on_udp_recv(w, cqe);
 		return;
 	case SOP_UDP_SEND:
-		bench_buf_recycle(&w->udpbuf, bench_ud_slot(ud));
+		on_udp_send(w, cqe);
 		return;
 	case SOP_RECV:
 	case SOP_SEND: {
@@ -465,6 +520,8 @@ static int worker_setup(struct serve_worker *w)
 		if (!w->udp_tx)
 			return -ENOMEM;
 		w->udp_msg.msg_namelen = sizeof(struct sockaddr_storage);
+		if (!w->o->no_gro)
+			w->udp_msg.msg_controllen = CMSG_SPACE(sizeof(int));
 	}
 	return 0;
 }
@@ -543,7 +600,7 @@ int bench_serve(const struct bench_opts *o)
 		return -errno;
 	}
 
-	int ret = 0;
+	int ret = 0, gro_err = 0;
 	unsigned made = 0;
 	for (; made < nt; made++) {
 		struct serve_worker *w = &ws[made];
@@ -562,6 +619,16 @@ int bench_serve(const struct bench_opts *o)
 		}
 		if (o->udp) {
 			w->ufd = bench_listen_socket(&addr, SOCK_DGRAM);
+			if (w->ufd >= 0)
+				bench_set_rcvbuf(w->ufd, SERVE_UDP_RCVBUF);
+			if (w->ufd >= 0 && !o->no_gro) {
+				int one = 1;
+				if (setsockopt(w->ufd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) {
+					gro_err = -errno;
+					close(w->ufd);
+					w->ufd = gro_err;
+				}
+			}
 			if (w->ufd < 0) {
 				ret = w->ufd;
 				if (w->lfd >= 0)
@@ -572,6 +639,11 @@ int bench_serve(const struct bench_opts *o)
 	}
 	char text[NLB_ADDRSTRLEN];
 	nlb_addr_format((const struct sockaddr *)&addr.ss, text, sizeof(text));
+	if (ret < 0 && gro_err) {
+		fprintf(stderr, "nlb-bench serve: cannot enable UDP_GRO on %s: %s (serve --no-gro "
+			"works without it)\n", text, strerror(-ret));
+		goto out;
+	}
 	if (ret < 0) {
 		fprintf(stderr, "nlb-bench serve: cannot listen on %s: %s\n", text, strerror(-ret));
 		goto out;
@@ -588,8 +660,9 @@ int bench_serve(const struct bench_opts *o)
 		}
 	}
 	if (ret == 0) {
-		fprintf(stderr, "nlb-bench serve: %s on %s%s\n", bench_serve_mode_name(o->serve_mode),
-			text, o->udp ? (o->tcp ? " (tcp+udp)" : " (udp)") : "");
+		fprintf(stderr, "nlb-bench serve: %s on %s%s%s\n", bench_serve_mode_name(o->serve_mode),
+			text, o->udp ? (o->tcp ? " (tcp+udp)" : " (udp)") : "",
+			o->udp && o->no_gro ? " without UDP GRO" : "");
 		for (;;) {
 			int sig = bench_sys_wait_signal(-1);
 			if (sig == SIGINT || sig == SIGTERM)

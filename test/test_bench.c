@@ -1,7 +1,9 @@
 /* nlb-bench end to end: `serve` as the target, each client mode for a
  * second with --json, and a target killed in the middle of a run.  Checks
  * accounting (requests = responses + errors + in_flight) and that runs end;
- * no throughput or latency thresholds.
+ * no throughput or latency thresholds.  udp_stream: its datagram counts,
+ * GSO and not, the options it refuses, and that serve --udp echoes a UDP
+ * GSO burst as the datagrams it was made of, with and without --no-gro.
  *
  * The binary is $NLB_BENCH (make test sets it), else build/nlb-bench.
  * The server listens on port 0 and the test reads the port the kernel gave
@@ -10,12 +12,18 @@
  * Every process is a t_spawn child: t_teardown kills and reaps whatever a
  * failed test left behind. */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -38,9 +46,10 @@ struct served {
 	char addr[32];		/* 127.0.0.1:PORT */
 };
 
-/* Starts `nlb-bench serve --mode MODE [extra] 127.0.0.1:0` and learns its
- * port. */
-static void serve_start(struct served *s, const char *mode, const char *extra)
+/* Starts `nlb-bench serve --mode MODE [extra] [extra2] 127.0.0.1:0` and
+ * learns its port. */
+static void serve_start2(struct served *s, const char *mode, const char *extra,
+			 const char *extra2)
 {
 	const char *argv[8];
 	int n = 0;
@@ -50,6 +59,8 @@ static void serve_start(struct served *s, const char *mode, const char *extra)
 	argv[n++] = mode;
 	if (extra)
 		argv[n++] = extra;
+	if (extra2)
+		argv[n++] = extra2;
 	argv[n++] = "127.0.0.1:0";
 	argv[n] = NULL;
 	s->h = t_spawn(argv, NULL);
@@ -73,6 +84,11 @@ static void serve_start(struct served *s, const char *mode, const char *extra)
 		cr_assert_fail("serve did not start");
 	}
 	snprintf(s->addr, sizeof(s->addr), "127.0.0.1:%lu", port);
+}
+
+static void serve_start(struct served *s, const char *mode, const char *extra)
+{
+	serve_start2(s, mode, extra, NULL);
 }
 
 static void serve_stop(struct served *s)
@@ -101,6 +117,18 @@ static int json_u64(const char *obj, const char *key, uint64_t *out)
 		return -1;
 	char *end;
 	*out = strtoull(p + strlen(pat), &end, 10);
+	return end == p + strlen(pat) ? -1 : 0;
+}
+
+static int json_double(const char *obj, const char *key, double *out)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *p = strstr(obj, pat);
+	if (!p)
+		return -1;
+	char *end;
+	*out = strtod(p + strlen(pat), &end);
 	return end == p + strlen(pat) ? -1 : 0;
 }
 
@@ -285,4 +313,260 @@ Test(bench, serve_sigint_and_usage)
 	cr_expect_eq(t_run(bad, 5000, &out), 2, "a bad option is exit code 2");
 	cr_expect(out && strstr(out, "usage:"), "a bad option prints the usage");
 	free(out);
+}
+
+/* ---- udp_stream ------------------------------------------------------ */
+
+/* A one-second udp_stream of 4 flows, bursts of 16 x 1200 bytes (client
+ * extra: --no-gso or NULL) against serve --udp (serve extra: --no-gro or
+ * NULL): bursts are answered, nothing is lost, and datagrams_per_s is
+ * answered bursts x 16 / duration. */
+static void udp_stream_second(const char *client_extra, const char *serve_extra)
+{
+	struct served s;
+	serve_start2(&s, "echo", "--udp", serve_extra);
+	const char *args[] = { "-c", "4", "-d", "1", "--gso", "16", "--size", "1200",
+			       client_extra, NULL };
+	struct outcome o;
+	char *out = NULL;
+	run_client("udp_stream", s.addr, args, 10000, &o, &out);
+	cr_expect_eq(o.rc, 0, "udp_stream exit code %d", o.rc);
+	expect_accounting(&o, out);
+	cr_expect_gt(o.responses, 0, "no burst answered");
+	cr_expect_eq(o.errors, 0, "%llu errors against a healthy serve",
+		     (unsigned long long)o.errors);
+
+	const char *obj = out ? strstr(out, "{\"mode\":\"udp_stream\"") : NULL;
+	double dps = -1;
+	uint64_t burst = 0, answered = 0, sent = 0, received = 0;
+	cr_assert(obj && json_double(obj, "datagrams_per_s", &dps) == 0 &&
+		  json_u64(obj, "burst_datagrams", &burst) == 0 &&
+		  json_u64(obj, "datagrams_answered", &answered) == 0 &&
+		  json_u64(obj, "datagrams_sent", &sent) == 0 &&
+		  json_u64(obj, "datagrams_received", &received) == 0,
+		  "no udp_stream figures in: %s", out ? out : "(none)");
+	cr_expect_eq(burst, 16);
+	cr_expect(strstr(obj, client_extra ? "\"gso\":false" : "\"gso\":true") != NULL,
+		  "gso flag wrong in: %s", obj);
+	cr_expect_eq(answered, o.responses * 16, "datagrams_answered %llu, responses %llu",
+		     (unsigned long long)answered, (unsigned long long)o.responses);
+	cr_expect_gt(o.duration_s, 0.9);
+	/* duration_s is printed to the millisecond: 0.2% is plenty. */
+	double want = (double)o.responses * 16 / o.duration_s;
+	cr_expect(fabs(dps - want) <= want * 0.002, "datagrams_per_s %.3f, answered x 16 / "
+		  "duration_s %.3f", dps, want);
+	/* Every sent datagram of an answered burst came back; at most the
+	 * bursts in flight at the deadline are partly sent or received. */
+	cr_expect_geq(sent, answered);
+	cr_expect_geq(received, answered);
+	cr_expect_leq(sent, (o.responses + o.in_flight) * 16);
+	cr_expect_leq(received, (o.responses + o.in_flight) * 16);
+	if (o.rc != 0 || o.errors != 0 || o.responses == 0)
+		fprintf(stderr, "---- udp_stream output ----\n%s\n----\n", out ? out : "");
+	free(out);
+	serve_stop(&s);
+}
+
+Test(bench, udp_stream_gso)
+{
+	udp_stream_second(NULL, NULL);
+}
+
+Test(bench, udp_stream_no_gso)
+{
+	udp_stream_second("--no-gso", NULL);
+}
+
+Test(bench, udp_stream_serve_no_gro)
+{
+	/* GSO bursts into a socket without UDP_GRO: the kernel splits them,
+	 * serve echoes datagram by datagram. */
+	udp_stream_second(NULL, "--no-gro");
+}
+
+/* `nlb-bench args...` must exit 2 with a message containing want. */
+static void expect_refused(const char *const args[], const char *want)
+{
+	const char *argv[16];
+	int n = 0;
+	argv[n++] = bench_bin();
+	for (int i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	char *out = NULL;
+	int rc = t_run(argv, 5000, &out);
+	cr_expect_eq(rc, 2, "%s %s ...: exit code %d, not 2", args[0], args[2], rc);
+	cr_expect(out && strstr(out, want), "no \"%s\" in: %s", want, out ? out : "(none)");
+	free(out);
+}
+
+Test(bench, udp_stream_refused_options)
+{
+	/* Nothing listens: these must fail before any packet is sent. */
+	static const char *const gso65[] = { "udp_stream", "127.0.0.1:9", "--gso", "65", NULL };
+	expect_refused(gso65, "--gso: '65' is not a number of datagrams per burst in 1..64");
+	/* 64 x 1200 = 76800 bytes: more than one GSO send can carry. */
+	static const char *const big[] = { "udp_stream", "127.0.0.1:9", "--gso", "64",
+					   "--size", "1200", NULL };
+	expect_refused(big, "76800 bytes, more than the 65507");
+	static const char *const big_nogso[] = { "udp_stream", "127.0.0.1:9", "--no-gso",
+						 "--size", "5000", NULL };
+	expect_refused(big_nogso, "16 x 5000 bytes is 80000 bytes");
+	static const char *const resp[] = { "udp_stream", "127.0.0.1:9", "--size", "100,200",
+					    NULL };
+	expect_refused(resp, "--size takes REQ only");
+	static const char *const tiny[] = { "udp_stream", "127.0.0.1:9", "--size", "7", NULL };
+	expect_refused(tiny, "udp_stream: --size must be in 8..65507");
+	static const char *const rr[] = { "udp_rr", "127.0.0.1:9", "--gso", "4", NULL };
+	expect_refused(rr, "--gso and --no-gso are for udp_stream");
+	static const char *const srv[] = { "serve", "--udp", "--no-gso", "127.0.0.1:0", NULL };
+	expect_refused(srv, "serve takes --mode");
+	static const char *const cli[] = { "udp_stream", "127.0.0.1:9", "--no-gro", NULL };
+	expect_refused(cli, "--no-gro are for serve");
+}
+
+/* A UDP socket connected to serve, UDP_GRO on if gro. */
+static int gso_client(const struct served *s, int gro)
+{
+	unsigned long port = strtoul(strchr(s->addr, ':') + 1, NULL, 10);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	T_ASSERT(fd >= 0, ": %s", strerror(errno));
+	int one = 1;
+	if (gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) != 0) {
+		close(fd);
+		T_ASSERT(0, ": UDP_GRO: %s", strerror(errno));
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		T_ASSERT(0, ": connect: %s", strerror(errno));
+	}
+	return fd;
+}
+
+/* Sends 4 datagrams of 1000 bytes (the first of each byte 'A'+i, the rest
+ * 'a'+i) as one sendmsg with UDP_SEGMENT = 1000. */
+static void send_gso_burst(int fd)
+{
+	static char data[4000];
+	for (int i = 0; i < 4; i++) {
+		memset(data + i * 1000, 'a' + i, 1000);
+		data[i * 1000] = (char)('A' + i);
+	}
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t seg = 1000;
+	memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	ssize_t n = sendmsg(fd, &msg, 0);
+	cr_assert_eq(n, 4000, "UDP_SEGMENT sendmsg: %zd (%s)", n, n < 0 ? strerror(errno) : "");
+}
+
+struct rx {
+	size_t len;
+	int gso;		/* the UDP_GRO cmsg's segment size, 0 if none */
+	char first, last;	/* bytes at 0 and len - 1 */
+};
+
+/* Receives until 4000 bytes have come back or 2 s pass; returns the
+ * number of receives. */
+static int recv_echo(int fd, struct rx *rx, int max)
+{
+	static char buf[70000];
+	size_t total = 0;
+	int n = 0;
+	int64_t deadline = t_now_ms() + 2000;
+	while (total < 4000 && n < max) {
+		int64_t left = deadline - t_now_ms();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			break;
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		memset(&ctl, 0, sizeof(ctl));
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		ssize_t len = recvmsg(fd, &msg, MSG_DONTWAIT);
+		if (len <= 0)
+			break;
+		rx[n].len = (size_t)len;
+		rx[n].gso = 0;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+			if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO)
+				memcpy(&rx[n].gso, CMSG_DATA(cm), sizeof(int));
+		rx[n].first = buf[0];
+		rx[n].last = buf[len - 1];
+		total += (size_t)len;
+		n++;
+	}
+	return n;
+}
+
+/* Without GRO on the client's side the echo must be 4 separate 1000-byte
+ * datagrams, in order, with their own contents, whether serve received
+ * them as one GRO batch or not. */
+static void expect_four_datagrams(const struct served *s, int gro, const char *what)
+{
+	int fd = gso_client(s, gro);
+	send_gso_burst(fd);
+	struct rx rx[8];
+	int n = recv_echo(fd, rx, 8);
+	close(fd);
+	cr_expect_eq(n, 4, "%s: %d receives, want 4 datagrams", what, n);
+	for (int i = 0; i < n && i < 4; i++) {
+		cr_expect_eq(rx[i].len, 1000, "%s: datagram %d is %zu bytes", what, i, rx[i].len);
+		cr_expect_eq(rx[i].gso, 0, "%s: datagram %d has a UDP_GRO cmsg", what, i);
+		cr_expect_eq(rx[i].first, 'A' + i, "%s: datagram %d starts with '%c'", what, i,
+			     rx[i].first);
+		cr_expect_eq(rx[i].last, 'a' + i, "%s: datagram %d ends with '%c'", what, i,
+			     rx[i].last);
+	}
+}
+
+Test(bench, serve_gro_echo_keeps_datagram_sizes)
+{
+	struct served s;
+	serve_start(&s, "echo", "--udp");
+	expect_four_datagrams(&s, 0, "client without GRO");
+
+	/* A client with GRO gets the echo as it left serve: one batch of
+	 * 4000 bytes in 1000-byte segments, i.e. one UDP_SEGMENT send (on
+	 * loopback nothing coalesces separate datagrams). */
+	int fd = gso_client(&s, 1);
+	send_gso_burst(fd);
+	struct rx rx[8];
+	int n = recv_echo(fd, rx, 8);
+	close(fd);
+	cr_expect_eq(n, 1, "client with GRO: %d receives, want one batch", n);
+	if (n >= 1) {
+		cr_expect_eq(rx[0].len, 4000, "batch of %zu bytes", rx[0].len);
+		cr_expect_eq(rx[0].gso, 1000, "UDP_GRO segment size %d", rx[0].gso);
+		cr_expect_eq(rx[0].first, 'A');
+		cr_expect_eq(rx[0].last, 'd');
+	}
+	serve_stop(&s);
+}
+
+Test(bench, serve_no_gro_echo)
+{
+	struct served s;
+	serve_start2(&s, "echo", "--udp", "--no-gro");
+	expect_four_datagrams(&s, 0, "client without GRO");
+	/* serve --no-gro sends 4 datagrams: a GRO client gets them one by
+	 * one on loopback. */
+	expect_four_datagrams(&s, 1, "client with GRO, serve --no-gro");
+	serve_stop(&s);
 }
