@@ -73,9 +73,11 @@ static void set_state(struct health *h, struct health_probe *p, enum nlb_hc_stat
 	    atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE) {
 		atomic_store_explicit(&g->health[p->target], (uint8_t)to, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
+		targets_publish(rt, p->group);
+		/* Logged once the workers' table says so too: whoever reads
+		 * this line (an operator, a test) sees the change in force. */
 		nlb_info("target %s in group %s: %s -> %s (%s)", p->addr_text, g->conf->name,
 			 nlb_hc_state_name(from), nlb_hc_state_name(to), why);
-		targets_publish(rt, p->group);
 	}
 	pthread_mutex_unlock(&rt->ctl_lock);
 }
