@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* ---- names of enumerated values ---------------------------------------- */
@@ -157,8 +158,31 @@ static const struct key_spec top_keys[] = {
 	UINT_KEY(struct nlb_config, udp_max_datagram, 512, 65535, 65535),
 	/* Off only to measure what it gains, or around a kernel bug. */
 	BOOL_KEY(struct nlb_config, udp_gro, 1),
+	GROUP_KEY("stats"),
+	GROUP_KEY("admin"),
+	OPT_STRING_KEY(struct nlb_config, "user", user),
+	OPT_STRING_KEY(struct nlb_config, "group", group),
+	BOOL_KEY(struct nlb_config, allow_root, 0),
 	LIST_KEY("listeners"),
 	LIST_KEY("target_groups"),
+};
+
+struct admin_keys {
+	char *socket;
+	uint32_t mode;
+};
+
+static const struct key_spec stats_keys[] = {
+	{ .name = "listen", .type = KEY_ADDR, .required = 1,
+	  .offset = offsetof(struct nlb_config, stats_listen),
+	  .text_offset = offsetof(struct nlb_config, stats_listen_text) },
+};
+
+/* mode is read as libconfig gives it: 1.5 drops the leading zero of
+ * 0600 and reads 600 in decimal, so the digits are taken as octal. */
+static const struct key_spec admin_keys[] = {
+	STRING_KEY(struct admin_keys, "socket", socket),
+	UINT_KEY(struct admin_keys, mode, 0, 777, 600),
 };
 
 /* idle_timeout_ms default is AWS NLB's 350 s, so clients tuned for that
@@ -905,6 +929,42 @@ static long online_cpus(void)
 	return n;
 }
 
+static int load_stats_admin(const struct loader *ld, const config_setting_t *root,
+			    struct nlb_config *cfg)
+{
+	const config_setting_t *g = config_setting_get_member(root, "stats");
+	int r;
+	if (g) {
+		const struct section sec = { "stats: ", "in stats", "stats" };
+		if ((r = apply_keys(ld, &sec, stats_keys, ARRAY_LEN(stats_keys), g, cfg)) < 0)
+			return r;
+		cfg->stats_enabled = 1;
+	}
+	g = config_setting_get_member(root, "admin");
+	if (g) {
+		const struct section sec = { "admin: ", "in admin", "admin" };
+		struct admin_keys a = { NULL, 0 };
+		r = apply_keys(ld, &sec, admin_keys, ARRAY_LEN(admin_keys), g, &a);
+		cfg->admin_socket = a.socket;
+		if (r < 0)
+			return r;
+		uint32_t mode = 0;
+		for (uint32_t v = a.mode, shift = 0; v; v /= 10, shift += 3) {
+			if (v % 10 > 7)
+				return fail(ld, member_or(g, "mode"), "admin: \"mode\" is octal, as "
+					    "in chmod: 0600, 0660 (got %u)", (unsigned)a.mode);
+			mode |= (v % 10) << shift;
+		}
+		cfg->admin_mode = mode;
+		if (cfg->admin_socket[0] != '/' ||
+		    strlen(cfg->admin_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return fail(ld, member_or(g, "socket"), "admin: \"socket\" must be an "
+				    "absolute path shorter than %zu bytes",
+				    sizeof(((struct sockaddr_un *)0)->sun_path));
+	}
+	return 0;
+}
+
 static int load_root(const struct loader *ld, const config_setting_t *root,
 		     struct nlb_config *cfg)
 {
@@ -917,6 +977,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
 		return r;
 	if (cfg->workers == 0)
 		cfg->workers = (uint32_t)online_cpus();
+	if ((r = load_stats_admin(ld, root, cfg)) < 0)
+		return r;
 
 	/* Groups first: listeners refer to them by name. */
 	if ((r = get_list(ld, root, "target_groups", "target group", &list, &n)) < 0)
@@ -1023,6 +1085,9 @@ void nlb_config_free(struct nlb_config *cfg)
 		free(cfg->groups[i].health.matcher_text);
 	}
 	free(cfg->groups);
+	free(cfg->admin_socket);
+	free(cfg->user);
+	free(cfg->group);
 	free(cfg->path);
 	free(cfg);
 }

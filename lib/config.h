@@ -114,6 +114,18 @@ struct nlb_config {
 	uint64_t shutdown_timeout_ms;
 	enum nlb_forwarding forwarding;
 	uint32_t flow_table_size;	/* flows per worker */
+	/* stats = { listen = "127.0.0.1:9100"; }: Prometheus metrics */
+	unsigned stats_enabled;
+	struct nlb_addr stats_listen;
+	char stats_listen_text[NLB_ADDRSTRLEN];
+	/* admin = { socket = "/run/nlb/admin.sock"; mode = 0600; } */
+	char *admin_socket;		/* NULL: no admin socket */
+	uint32_t admin_mode;		/* permission bits, e.g. 0600 */
+	/* Privileges: dropped to user (and group) once the sockets are
+	 * bound; as root without a user nlb refuses to run unless
+	 * allow_root. */
+	char *user, *group;
+	unsigned allow_root;
 	uint32_t udp_max_datagram;	/* bytes; 65535 = any */
 	unsigned udp_gro;		/* GRO/GSO batching, with udp_max_datagram 65535 */
 	struct nlb_listener_conf *listeners;

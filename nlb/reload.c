@@ -69,6 +69,11 @@ static unsigned report_unapplied(const struct nlb_config *old, const struct nlb_
 	if (old->forwarding != new->forwarding || old->flow_table_size != new->flow_table_size ||
 	    old->shutdown_timeout_ms != new->shutdown_timeout_ms ||
 	    old->udp_max_datagram != new->udp_max_datagram || old->udp_gro != new->udp_gro ||
+	    old->stats_enabled != new->stats_enabled ||
+	    (old->stats_enabled && !nlb_addr_equal(&old->stats_listen, &new->stats_listen)) ||
+	    str_differ(old->admin_socket, new->admin_socket) ||
+	    old->admin_mode != new->admin_mode || str_differ(old->user, new->user) ||
+	    str_differ(old->group, new->group) || old->allow_root != new->allow_root ||
 	    old->log_level != new->log_level)
 		UNAPPLIED("global settings changed; not applied until a restart");
 	bool listeners = old->n_listeners != new->n_listeners;

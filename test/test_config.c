@@ -202,6 +202,12 @@ Test(config, out_of_range)
 		  "  allow = [ \"10.0.0.0/8\",\n \"10.0.0.1/8\" ]; } );\n", 4,
 		  "listener \"w\": \"allow\": bad prefix \"10.0.0.1/8\" (expected a.b.c.d/len or "
 		  "v6/len with no bits set past len)", 1 },
+		{ "admin mode not octal", "admin = { socket = \"/tmp/a.sock\";\n  mode = 0680; };\n", 2,
+		  "admin: \"mode\" is octal, as in chmod: 0600, 0660 (got 680)", 1 },
+		{ "admin socket relative", "admin = {\n  socket = \"a.sock\"; };\n", 2,
+		  "admin: \"socket\" must be an absolute path", 0 },
+		{ "stats without listen", "workers = 1;\nstats = { };\n", 2,
+		  "stats is missing \"listen\"", 1 },
 		{ "udp datagram too small", "udp_max_datagram = 100;\n", 1,
 		  "\"udp_max_datagram\" must be between 512 and 65535 (got 100)", 1 },
 		{ "idle timeout 0",
@@ -480,6 +486,10 @@ Test(config, defaults_when_keys_absent)
 	cr_expect_eq(cfg->forwarding, NLB_FWD_AUTO);
 	cr_expect_eq(cfg->flow_table_size, 65536);
 	cr_expect_eq(cfg->udp_max_datagram, 65535);
+	cr_expect_eq(cfg->stats_enabled, 0);
+	cr_expect_null(cfg->admin_socket);
+	cr_expect_null(cfg->user);
+	cr_expect_eq(cfg->allow_root, 0);
 
 	cr_assert_eq(cfg->n_listeners, 1);
 	const struct nlb_listener_conf *l = &cfg->listeners[0];
@@ -767,5 +777,24 @@ Test(config, health_check)
 	cr_expect_str_eq(b->health.matcher_text, "200-399");
 	cr_expect(nlb_hc_matcher_match(&b->health.matcher, 301));
 	cr_expect(!nlb_hc_matcher_match(&b->health.matcher, 404));
+	nlb_config_free(cfg);
+}
+
+Test(config, stats_admin_privileges)
+{
+	struct nlb_config *cfg = load_ok(
+		"stats = { listen = \"127.0.0.1:9100\"; };\n"
+		"admin = { socket = \"/run/nlb/admin.sock\"; mode = 0660; };\n"
+		"user = \"nobody\"; group = \"nogroup\"; allow_root = true;\n");
+	cr_expect_eq(cfg->stats_enabled, 1);
+	cr_expect_str_eq(cfg->stats_listen_text, "127.0.0.1:9100");
+	cr_expect_str_eq(cfg->admin_socket, "/run/nlb/admin.sock");
+	cr_expect_eq(cfg->admin_mode, 0660);
+	cr_expect_str_eq(cfg->user, "nobody");
+	cr_expect_str_eq(cfg->group, "nogroup");
+	cr_expect_eq(cfg->allow_root, 1);
+	nlb_config_free(cfg);
+	cfg = load_ok("admin = { socket = \"/tmp/x.sock\"; };\n");
+	cr_expect_eq(cfg->admin_mode, 0600);
 	nlb_config_free(cfg);
 }
