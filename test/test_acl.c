@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include "acl.h"
+#include "helpers.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
@@ -143,7 +144,7 @@ static const struct good_case good[] = {
 	{ "::fffe:0:0/95", "::fffe:0:0", 95, "::fffe:0:0/95" },
 };
 
-Test(acl, parses_good_forms)
+T_UNIT(acl, parses_good_forms)
 {
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		const struct good_case *g = &good[i];
@@ -214,7 +215,7 @@ static const char *const bad[] = {
 	"0000:0000:0000:0000:0000:0000:0000:0000:0000/128",
 };
 
-Test(acl, refuses_bad_forms)
+T_UNIT(acl, refuses_bad_forms)
 {
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct nlb_cidr c;
@@ -232,7 +233,7 @@ Test(acl, refuses_bad_forms)
 
 /* Decided: a length is plain decimal, so "08" is refused ("0" itself is
  * the /0 length). */
-Test(acl, prefix_length_has_no_leading_zeros)
+T_UNIT(acl, prefix_length_has_no_leading_zeros)
 {
 	struct nlb_cidr c;
 	cr_expect_eq(nlb_cidr_parse("10.0.0.0/08", &c), -EINVAL);
@@ -249,7 +250,7 @@ Test(acl, prefix_length_has_no_leading_zeros)
 	cr_expect_eq(c.len, 100);
 }
 
-Test(acl, format_truncates_and_terminates)
+T_UNIT(acl, format_truncates_and_terminates)
 {
 	struct nlb_cidr c = C("192.168.100.0/24");
 	char buf[8];
@@ -267,7 +268,7 @@ Test(acl, format_truncates_and_terminates)
 	cr_expect_str_eq(big, "255.255.255.255/32");
 }
 
-Test(acl, cidr_contains)
+T_UNIT(acl, cidr_contains)
 {
 	struct nlb_cidr c = C("10.0.0.0/8");
 	uint8_t a[16];
@@ -282,7 +283,7 @@ Test(acl, cidr_contains)
 /* ------------------------------------------------------------------ */
 /* Building */
 
-Test(acl, add_refuses_bad_prefixes)
+T_UNIT(acl, add_refuses_bad_prefixes)
 {
 	struct nlb_acl *acl = nlb_acl_new();
 	cr_assert_not_null(acl);
@@ -300,7 +301,7 @@ Test(acl, add_refuses_bad_prefixes)
 	nlb_acl_free(acl);
 }
 
-Test(acl, frozen_after_build)
+T_UNIT(acl, frozen_after_build)
 {
 	struct nlb_acl *acl = nlb_acl_new();
 	cr_assert_not_null(acl);
@@ -323,7 +324,7 @@ Test(acl, frozen_after_build)
 	nlb_acl_free(NULL);
 }
 
-Test(acl, empty_and_null_match_nothing)
+T_UNIT(acl, empty_and_null_match_nothing)
 {
 	uint8_t a[16];
 	A("10.0.0.1", a);
@@ -347,7 +348,7 @@ Test(acl, empty_and_null_match_nothing)
 /* ------------------------------------------------------------------ */
 /* Membership */
 
-Test(acl, nested_prefixes)
+T_UNIT(acl, nested_prefixes)
 {
 	static const char *const p[] = {
 		"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32",
@@ -387,7 +388,7 @@ Test(acl, nested_prefixes)
 	nlb_acl_free(acl);
 }
 
-Test(acl, zero_length_prefixes)
+T_UNIT(acl, zero_length_prefixes)
 {
 	static const char *const v4_all[] = { "0.0.0.0/0", NULL };
 	struct nlb_acl *acl = make_acl(v4_all);
@@ -413,7 +414,7 @@ Test(acl, zero_length_prefixes)
 	nlb_acl_free(acl);
 }
 
-Test(acl, host_prefixes_are_exact)
+T_UNIT(acl, host_prefixes_are_exact)
 {
 	static const char *const p[] = {
 		"192.0.2.7/32", "198.51.100.0", "2001:db8::7/128", "::1",
@@ -437,7 +438,7 @@ Test(acl, host_prefixes_are_exact)
 	nlb_acl_free(acl);
 }
 
-Test(acl, loopback)
+T_UNIT(acl, loopback)
 {
 	static const char *const p[] = { "127.0.0.0/8", "::1/128", NULL };
 	struct nlb_acl *acl = make_acl(p);
@@ -454,7 +455,7 @@ Test(acl, loopback)
 
 /* First and last address in, one below and one above out, for lengths on
  * and off byte boundaries in both families. */
-Test(acl, prefix_boundaries)
+T_UNIT(acl, prefix_boundaries)
 {
 	static const char *const p[] = {
 		"10.0.0.0/8", "172.16.0.0/12", "192.168.16.0/20",
@@ -490,7 +491,7 @@ Test(acl, prefix_boundaries)
 
 /* One IPv4 client, three views: IPv4-mapped bytes, an AF_INET sockaddr
  * and the AF_INET6 sockaddr a dual-stack socket reports. */
-Test(acl, ipv4_rule_matches_every_view_of_a_client)
+T_UNIT(acl, ipv4_rule_matches_every_view_of_a_client)
 {
 	static const char *const p[] = { "192.0.2.0/24", NULL };
 	struct nlb_acl *acl = make_acl(p);
@@ -523,7 +524,7 @@ Test(acl, ipv4_rule_matches_every_view_of_a_client)
 
 /* Documented consequence of the mapped form: an IPv6 rule over
  * ::ffff:0:0/96 is an IPv4 rule too. */
-Test(acl, ipv6_rule_over_mapped_range_matches_ipv4)
+T_UNIT(acl, ipv6_rule_over_mapped_range_matches_ipv4)
 {
 	static const char *const p[] = { "::ffff:0:0/96", NULL };
 	struct nlb_acl *acl = make_acl(p);
@@ -664,7 +665,7 @@ static void random_lookup(uint64_t *rng, const struct nlb_cidr *p, size_t n,
 	}
 }
 
-Test(acl, random_cross_check, .timeout = 120)
+T_UNIT(acl, random_cross_check, .timeout = 120)
 {
 	struct nlb_cidr *p = malloc(CROSS_PREFIXES * sizeof(*p));
 	struct ref_prefix *ref = malloc(CROSS_PREFIXES * sizeof(*ref));
@@ -738,7 +739,7 @@ Test(acl, random_cross_check, .timeout = 120)
 /* 100,000 prefixes, from text as a config file would give them: half
  * inside 10.0.0.0/8, half inside 2001:db8::/32, so that addresses outside
  * both are known misses. */
-Test(acl, loads_100k_prefixes, .timeout = 120)
+T_UNIT(acl, loads_100k_prefixes, .timeout = 120)
 {
 	struct nlb_acl *acl = nlb_acl_new();
 	struct nlb_cidr *p = malloc(LOAD_PREFIXES * sizeof(*p));
@@ -793,7 +794,7 @@ Test(acl, loads_100k_prefixes, .timeout = 120)
 
 /* The cap on a list's length is enforced at add, and what was added
  * still builds. */
-Test(acl, refuses_prefixes_past_the_cap, .timeout = 120)
+T_UNIT(acl, refuses_prefixes_past_the_cap, .timeout = 120)
 {
 	struct nlb_acl *acl = nlb_acl_new();
 	struct nlb_cidr c = C("192.0.2.0/24");
@@ -811,7 +812,7 @@ Test(acl, refuses_prefixes_past_the_cap, .timeout = 120)
 
 /* The same prefixes compare equal whatever their order, duplicates and
  * covered prefixes; one address more does not. */
-Test(acl, equal_sets)
+T_UNIT(acl, equal_sets)
 {
 	const char *a_list[] = { "10.0.0.0/8", "192.0.2.0/25", "192.0.2.128/25", "::1" };
 	const char *b_list[] = { "192.0.2.128/25", "::1", "192.0.2.0/25", "10.0.0.0/8",

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "helpers.h"
 
 struct good_case {
 	const char *text;
@@ -37,7 +38,7 @@ static const struct good_case good[] = {
 	{ "127.0.0.1:00080", AF_INET, 80, "127.0.0.1:80" },
 };
 
-Test(addr, parses_good_forms)
+T_UNIT(addr, parses_good_forms)
 {
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		const struct good_case *c = &good[i];
@@ -65,7 +66,7 @@ Test(addr, parses_good_forms)
 	}
 }
 
-Test(addr, stores_address_bytes)
+T_UNIT(addr, stores_address_bytes)
 {
 	struct nlb_addr a;
 	cr_assert_eq(nlb_addr_parse("192.0.2.7:9001", 0, &a), 0);
@@ -130,7 +131,7 @@ static const char *const bad[] = {
 	"[0000:0000:0000:0000:0000:0000:0000:0001%lo]:0000000000000000000000080",
 };
 
-Test(addr, refuses_bad_forms)
+T_UNIT(addr, refuses_bad_forms)
 {
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct nlb_addr a;
@@ -142,7 +143,7 @@ Test(addr, refuses_bad_forms)
 	cr_expect_eq(nlb_addr_parse(NULL, 0, &a), -EINVAL);
 }
 
-Test(addr, port0_only_when_allowed)
+T_UNIT(addr, port0_only_when_allowed)
 {
 	struct nlb_addr a;
 	cr_expect_eq(nlb_addr_parse("127.0.0.1:0", 0, &a), -EINVAL);
@@ -157,7 +158,7 @@ Test(addr, port0_only_when_allowed)
 	cr_expect_eq(nlb_addr_parse("127.0.0.1", 1, &a), -EINVAL);
 }
 
-Test(addr, equal_compares_family_address_port)
+T_UNIT(addr, equal_compares_family_address_port)
 {
 	struct nlb_addr a, b;
 	static const struct {
@@ -185,7 +186,7 @@ Test(addr, equal_compares_family_address_port)
 	}
 }
 
-Test(addr, format_truncates_and_terminates)
+T_UNIT(addr, format_truncates_and_terminates)
 {
 	struct nlb_addr a;
 	cr_assert_eq(nlb_addr_parse("192.168.100.200:65535", 0, &a), 0);
@@ -204,7 +205,7 @@ Test(addr, format_truncates_and_terminates)
 	cr_expect_eq(nlb_addr_port((struct sockaddr *)&ss), -EAFNOSUPPORT);
 }
 
-Test(addr, format_longest_v6_fits)
+T_UNIT(addr, format_longest_v6_fits)
 {
 	struct nlb_addr a;
 	cr_assert_eq(nlb_addr_parse("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%lo]:65535",

@@ -218,38 +218,38 @@ static void one_second(const char *mode, const char *smode, const char *sextra,
 	serve_stop(&s);
 }
 
-Test(bench, tcp_rr)
+T_TEST(bench, tcp_rr)
 {
 	static const char *const args[] = { "-d", "1", "-c", "8", "-t", "2", NULL };
 	one_second("tcp_rr", "echo", NULL, args);
 }
 
-Test(bench, tcp_crr)
+T_TEST(bench, tcp_crr)
 {
 	static const char *const args[] = { "-d", "1", "-c", "8", "-t", "2", NULL };
 	one_second("tcp_crr", "echo", NULL, args);
 }
 
-Test(bench, tcp_stream)
+T_TEST(bench, tcp_stream)
 {
 	static const char *const args[] = { "-d", "1", "-c", "2", "-t", "2", NULL };
 	one_second("tcp_stream", "discard", NULL, args);
 }
 
-Test(bench, udp_rr)
+T_TEST(bench, udp_rr)
 {
 	static const char *const args[] = { "-d", "1", "-c", "8", "-t", "2", NULL };
 	one_second("udp_rr", "echo", "--udp", args);
 }
 
-Test(bench, tcp_rr_open_loop)
+T_TEST(bench, tcp_rr_open_loop)
 {
 	static const char *const args[] = { "-d", "1", "-c", "4", "-t", "1",
 					    "--rate", "2000", "--size", "100", NULL };
 	one_second("tcp_rr", "echo", NULL, args);
 }
 
-Test(bench, tcp_rr_count)
+T_TEST(bench, tcp_rr_count)
 {
 	/* -n: every request is settled when the run ends, and a healthy
 	 * target answers them all. */
@@ -269,7 +269,7 @@ Test(bench, tcp_rr_count)
 	serve_stop(&s);
 }
 
-Test(bench, killed_server)
+T_TEST(bench, killed_server)
 {
 	/* SIGKILL the target half-way through a 2 s run: the client must
 	 * count errors (reset, short, refused) and end on time. */
@@ -300,7 +300,7 @@ Test(bench, killed_server)
 	t_nlb_free(c);
 }
 
-Test(bench, serve_sigint_and_usage)
+T_TEST(bench, serve_sigint_and_usage)
 {
 	struct served s;
 	serve_start(&s, "discard", NULL);
@@ -367,17 +367,17 @@ static void udp_stream_second(const char *client_extra, const char *serve_extra)
 	serve_stop(&s);
 }
 
-Test(bench, udp_stream_gso)
+T_TEST(bench, udp_stream_gso)
 {
 	udp_stream_second(NULL, NULL);
 }
 
-Test(bench, udp_stream_no_gso)
+T_TEST(bench, udp_stream_no_gso)
 {
 	udp_stream_second("--no-gso", NULL);
 }
 
-Test(bench, udp_stream_serve_no_gro)
+T_TEST(bench, udp_stream_serve_no_gro)
 {
 	/* GSO bursts into a socket without UDP_GRO: the kernel splits them,
 	 * serve echoes datagram by datagram. */
@@ -400,7 +400,7 @@ static void expect_refused(const char *const args[], const char *want)
 	free(out);
 }
 
-Test(bench, udp_stream_refused_options)
+T_TEST(bench, udp_stream_refused_options)
 {
 	/* Nothing listens: these must fail before any packet is sent. */
 	static const char *const gso65[] = { "udp_stream", "127.0.0.1:9", "--gso", "65", NULL };
@@ -536,7 +536,7 @@ static void expect_four_datagrams(const struct served *s, int gro, const char *w
 	}
 }
 
-Test(bench, serve_gro_echo_keeps_datagram_sizes)
+T_TEST(bench, serve_gro_echo_keeps_datagram_sizes)
 {
 	struct served s;
 	serve_start(&s, "echo", "--udp");
@@ -560,7 +560,7 @@ Test(bench, serve_gro_echo_keeps_datagram_sizes)
 	serve_stop(&s);
 }
 
-Test(bench, serve_no_gro_echo)
+T_TEST(bench, serve_no_gro_echo)
 {
 	struct served s;
 	serve_start2(&s, "echo", "--udp", "--no-gro");

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "tuple_hash.h"
+#include "helpers.h"
 
 struct loaded {
 	int r;
@@ -98,7 +99,7 @@ static void expect_errors(const struct err_case *cases, size_t n)
 
 /* ---- one test per kind of error ----------------------------------------- */
 
-Test(config, syntax_error)
+T_UNIT(config, syntax_error)
 {
 	static const struct err_case cases[] = {
 		{ "missing value", "workers = 1;\nlog_level = ;\n", 2, "syntax error", 1 },
@@ -110,7 +111,7 @@ Test(config, syntax_error)
 	RUN(cases);
 }
 
-Test(config, unknown_key)
+T_UNIT(config, unknown_key)
 {
 	static const struct err_case cases[] = {
 		{ "top level", "workers = 1;\nworker = 2;\n", 2,
@@ -136,7 +137,7 @@ Test(config, unknown_key)
 	RUN(cases);
 }
 
-Test(config, wrong_type)
+T_UNIT(config, wrong_type)
 {
 	static const struct err_case cases[] = {
 		{ "string for int", "log_level = \"info\";\nworkers = \"4\";\n", 2,
@@ -171,7 +172,7 @@ Test(config, wrong_type)
 	RUN(cases);
 }
 
-Test(config, out_of_range)
+T_UNIT(config, out_of_range)
 {
 	static const struct err_case cases[] = {
 		{ "negative timeout", "workers = 1;\nlog_level = \"info\";\nforwarding = \"auto\";\n"
@@ -246,7 +247,7 @@ Test(config, out_of_range)
 	RUN(cases);
 }
 
-Test(config, bad_enum)
+T_UNIT(config, bad_enum)
 {
 	static const struct err_case cases[] = {
 		{ "forwarding", "workers = 1;\nlog_level = \"info\";\nshutdown_timeout_ms = 1;\n"
@@ -271,7 +272,7 @@ Test(config, bad_enum)
 	RUN(cases);
 }
 
-Test(config, bad_address)
+T_UNIT(config, bad_address)
 {
 	static const struct err_case cases[] = {
 		{ "missing port",
@@ -302,7 +303,7 @@ Test(config, bad_address)
 	RUN(cases);
 }
 
-Test(config, unknown_target_group)
+T_UNIT(config, unknown_target_group)
 {
 	static const struct err_case cases[] = {
 		{ "no such group",
@@ -318,7 +319,7 @@ Test(config, unknown_target_group)
 	RUN(cases);
 }
 
-Test(config, duplicate_listener_name)
+T_UNIT(config, duplicate_listener_name)
 {
 	static const struct err_case cases[] = {
 		{ "same name",
@@ -332,7 +333,7 @@ Test(config, duplicate_listener_name)
 	RUN(cases);
 }
 
-Test(config, duplicate_group_name)
+T_UNIT(config, duplicate_group_name)
 {
 	static const struct err_case cases[] = {
 		{ "same name",
@@ -345,7 +346,7 @@ Test(config, duplicate_group_name)
 	RUN(cases);
 }
 
-Test(config, duplicate_listener_address)
+T_UNIT(config, duplicate_listener_address)
 {
 	static const struct err_case cases[] = {
 		{ "same text",
@@ -367,7 +368,7 @@ Test(config, duplicate_listener_address)
 	RUN(cases);
 }
 
-Test(config, duplicate_target_address)
+T_UNIT(config, duplicate_target_address)
 {
 	static const struct err_case cases[] = {
 		{ "same target twice",
@@ -381,7 +382,7 @@ Test(config, duplicate_target_address)
 	RUN(cases);
 }
 
-Test(config, missing_required_key)
+T_UNIT(config, missing_required_key)
 {
 	static const struct err_case cases[] = {
 		{ "listener address",
@@ -415,7 +416,7 @@ Test(config, missing_required_key)
 	RUN(cases);
 }
 
-Test(config, udp_listeners)
+T_UNIT(config, udp_listeners)
 {
 	static const struct err_case cases[] = {
 		{ "idle 0",
@@ -446,7 +447,7 @@ Test(config, udp_listeners)
 	nlb_config_free(cfg);
 }
 
-Test(config, unreadable_file)
+T_UNIT(config, unreadable_file)
 {
 	struct nlb_config *cfg = (struct nlb_config *)&cfg;	/* must be reset */
 	char err[256];
@@ -474,7 +475,7 @@ static long expected_workers(void)
 	return n > NLB_CONFIG_MAX_WORKERS ? NLB_CONFIG_MAX_WORKERS : n;
 }
 
-Test(config, defaults_when_keys_absent)
+T_UNIT(config, defaults_when_keys_absent)
 {
 	struct nlb_config *cfg = load_ok(
 		"listeners = ( { name = \"l\"; address = \"127.0.0.1:8080\"; target_group = \"g\"; } );\n"
@@ -513,7 +514,7 @@ Test(config, defaults_when_keys_absent)
 	nlb_config_free(cfg);
 }
 
-Test(config, empty_file_is_valid)
+T_UNIT(config, empty_file_is_valid)
 {
 	struct nlb_config *cfg = load_ok("# nothing here\n");
 	cr_expect_eq(cfg->n_listeners, 0);
@@ -524,7 +525,7 @@ Test(config, empty_file_is_valid)
 	nlb_config_free(cfg);
 }
 
-Test(config, groups_without_targets_are_valid)
+T_UNIT(config, groups_without_targets_are_valid)
 {
 	struct nlb_config *cfg = load_ok(
 		"target_groups = ( { name = \"a\"; targets = ( ); },\n"
@@ -537,7 +538,7 @@ Test(config, groups_without_targets_are_valid)
 	nlb_config_free(cfg);
 }
 
-Test(config, workers_zero_is_cpu_count)
+T_UNIT(config, workers_zero_is_cpu_count)
 {
 	struct nlb_config *cfg = load_ok("workers = 0;\n");
 	cr_expect_eq(cfg->workers, (uint32_t)expected_workers(),
@@ -570,7 +571,7 @@ static const char full_conf[] =
 	"    targets = ( { address = \"10.0.0.7:65535\"; } ); }\n" /* 17 */
 	");\n";
 
-Test(config, full_file_reads_back)
+T_UNIT(config, full_file_reads_back)
 {
 	struct loaded lf;
 	load_text(full_conf, &lf);
@@ -641,7 +642,7 @@ Test(config, full_file_reads_back)
 	nlb_config_free(cfg);
 }
 
-Test(config, shipped_example_loads)
+T_UNIT(config, shipped_example_loads)
 {
 	const char *dir = getenv("NLB_SRCDIR");
 	char path[4096];
@@ -667,7 +668,7 @@ Test(config, shipped_example_loads)
 	nlb_config_free(cfg);
 }
 
-Test(config, error_buffer_may_be_small_or_absent)
+T_UNIT(config, error_buffer_may_be_small_or_absent)
 {
 	static const char text[] = "workers = 5000;\n";
 	struct loaded l;
@@ -695,7 +696,7 @@ Test(config, error_buffer_may_be_small_or_absent)
 
 /* Maglev's table must be a prime of at least 100 x targets with weight
  * (Eisenbud et al., section 3.4): both are checked at load. */
-Test(config, maglev_table_size)
+T_UNIT(config, maglev_table_size)
 {
 	static const struct err_case cases[] = {
 		{ "not prime",
@@ -733,7 +734,7 @@ Test(config, maglev_table_size)
 }
 
 /* health_check and fail_open: defaults, and each kind of bad value. */
-Test(config, health_check)
+T_UNIT(config, health_check)
 {
 	static const struct err_case cases[] = {
 		{ "bad matcher",
@@ -780,7 +781,7 @@ Test(config, health_check)
 	nlb_config_free(cfg);
 }
 
-Test(config, stats_admin_privileges)
+T_UNIT(config, stats_admin_privileges)
 {
 	struct nlb_config *cfg = load_ok(
 		"stats = { listen = \"127.0.0.1:9100\"; };\n"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "flowtab.h"
+#include "helpers.h"
 
 /* Flow number k: 10.x.y.z:(k & 0xffff) -> 192.0.2.1:80, TCP. */
 static struct nlb_tuple flow(uint32_t k)
@@ -63,7 +64,7 @@ static struct nlb_flowtab *make(size_t capacity)
 	return t;
 }
 
-Test(flowtab, create_refuses_bad_capacity)
+T_UNIT(flowtab, create_refuses_bad_capacity)
 {
 	struct nlb_flowtab *t = (struct nlb_flowtab *)1;
 
@@ -77,7 +78,7 @@ Test(flowtab, create_refuses_bad_capacity)
 	nlb_flowtab_destroy(NULL);
 }
 
-Test(flowtab, insert_lookup_update_remove)
+T_UNIT(flowtab, insert_lookup_update_remove)
 {
 	struct nlb_flowtab *t = make(100);
 	struct nlb_flowtab_stats st;
@@ -123,7 +124,7 @@ Test(flowtab, insert_lookup_update_remove)
 	nlb_flowtab_destroy(t);
 }
 
-Test(flowtab, full_table_evicts_least_recently_used)
+T_UNIT(flowtab, full_table_evicts_least_recently_used)
 {
 	struct nlb_flowtab *t = make(4);
 	struct nlb_flowtab_stats st;
@@ -153,7 +154,7 @@ Test(flowtab, full_table_evicts_least_recently_used)
 	nlb_flowtab_destroy(t);
 }
 
-Test(flowtab, expire_removes_only_idle_and_respects_max_work)
+T_UNIT(flowtab, expire_removes_only_idle_and_respects_max_work)
 {
 	struct nlb_flowtab *t = make(1000);
 	struct nlb_flowtab_stats st;
@@ -200,7 +201,7 @@ Test(flowtab, expire_removes_only_idle_and_respects_max_work)
 	nlb_flowtab_destroy(t);
 }
 
-Test(flowtab, colliding_hashes_stay_reachable)
+T_UNIT(flowtab, colliding_hashes_stay_reachable)
 {
 	/* Every flow has the same hash: one long cluster, so removal in the
 	 * middle must shift the rest back correctly. */
@@ -365,12 +366,12 @@ static void stress(size_t capacity, int weak, unsigned ops, uint64_t rng)
 	nlb_flowtab_destroy(t);
 }
 
-Test(flowtab, million_random_ops_match_model, .timeout = 120)
+T_UNIT(flowtab, million_random_ops_match_model, .timeout = 120)
 {
 	stress(200, 0, 1000000, 1);
 }
 
-Test(flowtab, random_ops_with_colliding_hashes_match_model, .timeout = 120)
+T_UNIT(flowtab, random_ops_with_colliding_hashes_match_model, .timeout = 120)
 {
 	stress(100, 1, 200000, 2);
 }

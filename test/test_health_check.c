@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "health_check.h"
 
 TestSuite(health_check);
@@ -38,7 +39,7 @@ static const struct matcher_good matcher_good[] = {
 	  { { 200, 200 }, { 201, 201 }, { 202, 202 }, { 203, 203 } } },
 };
 
-Test(health_check, matcher_good_forms)
+T_UNIT(health_check, matcher_good_forms)
 {
 	for (size_t i = 0; i < sizeof(matcher_good) / sizeof(matcher_good[0]); i++) {
 		const struct matcher_good *c = &matcher_good[i];
@@ -65,7 +66,7 @@ static const char *const matcher_bad[] = {
 	"200-201,202,203,204,205,206,207,208,209,210,211,212,213,214,215,216-299,300",
 };
 
-Test(health_check, matcher_bad_forms)
+T_UNIT(health_check, matcher_bad_forms)
 {
 	for (size_t i = 0; i < sizeof(matcher_bad) / sizeof(matcher_bad[0]); i++) {
 		struct nlb_hc_matcher m, before;
@@ -106,7 +107,7 @@ static const struct matcher_probe matcher_probe[] = {
 	{ "200,201,202,203,204,205,206,207,208,209,210,211,212,213,214,215", 216, false },
 };
 
-Test(health_check, matcher_match_edges)
+T_UNIT(health_check, matcher_match_edges)
 {
 	for (size_t i = 0; i < sizeof(matcher_probe) / sizeof(matcher_probe[0]); i++) {
 		const struct matcher_probe *c = &matcher_probe[i];
@@ -118,7 +119,7 @@ Test(health_check, matcher_match_edges)
 	}
 }
 
-Test(health_check, matcher_empty_matches_nothing)
+T_UNIT(health_check, matcher_empty_matches_nothing)
 {
 	struct nlb_hc_matcher m = { 0 };
 
@@ -227,24 +228,24 @@ static void check_status_table(const struct status_case *t, size_t n)
 	}
 }
 
-Test(health_check, status_complete)
+T_UNIT(health_check, status_complete)
 {
 	check_status_table(status_ok, sizeof(status_ok) / sizeof(status_ok[0]));
 }
 
-Test(health_check, status_garbage)
+T_UNIT(health_check, status_garbage)
 {
 	check_status_table(status_bad, sizeof(status_bad) / sizeof(status_bad[0]));
 }
 
-Test(health_check, status_incomplete)
+T_UNIT(health_check, status_incomplete)
 {
 	check_status_table(status_partial, sizeof(status_partial) / sizeof(status_partial[0]));
 }
 
 /* Every prefix of a valid response: -EAGAIN while the line is short of
  * its terminator, then the same answer however many more bytes came. */
-Test(health_check, status_every_split)
+T_UNIT(health_check, status_every_split)
 {
 	for (size_t i = 0; i < sizeof(status_ok) / sizeof(status_ok[0]); i++) {
 		const struct status_case *c = &status_ok[i];
@@ -266,7 +267,7 @@ Test(health_check, status_every_split)
 
 /* Every prefix of garbage: -EAGAIN at first perhaps, but once -EINVAL
  * always -EINVAL, and -EINVAL for the whole. */
-Test(health_check, status_garbage_every_split)
+T_UNIT(health_check, status_garbage_every_split)
 {
 	for (size_t i = 0; i < sizeof(status_bad) / sizeof(status_bad[0]); i++) {
 		const struct status_case *c = &status_bad[i];
@@ -287,7 +288,7 @@ Test(health_check, status_garbage_every_split)
 }
 
 /* "HTTP/2 200" fails at its sixth byte, not after a timeout. */
-Test(health_check, status_fails_early)
+T_UNIT(health_check, status_fails_early)
 {
 	int status;
 
@@ -311,7 +312,7 @@ static char *long_line(size_t total, const char *end)
 	return b;
 }
 
-Test(health_check, status_length_limit)
+T_UNIT(health_check, status_length_limit)
 {
 	const size_t max = NLB_HC_STATUS_LINE_MAX;
 	int status;
@@ -348,7 +349,7 @@ Test(health_check, status_length_limit)
 
 /* ---- request ---- */
 
-Test(health_check, request_exact)
+T_UNIT(health_check, request_exact)
 {
 	static const char want[] = "GET /health HTTP/1.1\r\n"
 				   "Host: 10.0.0.1:8080\r\n"
@@ -370,7 +371,7 @@ Test(health_check, request_exact)
 			      "Connection: close\r\nUser-Agent: nlb-health-check\r\n\r\n");
 }
 
-Test(health_check, request_nospc)
+T_UNIT(health_check, request_nospc)
 {
 	const int n = (int)strlen("GET /health HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
 				  "User-Agent: nlb-health-check\r\n\r\n");
@@ -394,7 +395,7 @@ Test(health_check, request_nospc)
 	}
 }
 
-Test(health_check, request_bad_input)
+T_UNIT(health_check, request_bad_input)
 {
 	static const char *const bad_path[] = {
 		"", "health", "*", "http://h/", " /", "/a b", "/a\tb", "/a\r\nX-Injected: 1",
@@ -452,7 +453,7 @@ static enum nlb_hc_state state_of(char c)
 	return c == 'H' ? NLB_HC_HEALTHY : c == 'U' ? NLB_HC_UNHEALTHY : NLB_HC_INITIAL;
 }
 
-Test(health_check, state_scripts)
+T_UNIT(health_check, state_scripts)
 {
 	for (size_t i = 0; i < sizeof(hc_scripts) / sizeof(hc_scripts[0]); i++) {
 		const struct hc_script *s = &hc_scripts[i];
@@ -480,7 +481,7 @@ Test(health_check, state_scripts)
  * rules stated from the history alone: leave INITIAL on the first pass or
  * the u-th fail in a row, HEALTHY on the u-th fail in a row since it was
  * entered, UNHEALTHY on the h-th pass in a row; otherwise stay. */
-Test(health_check, state_exhaustive)
+T_UNIT(health_check, state_exhaustive)
 {
 	for (uint32_t h = 1; h <= 4; h++)
 	for (uint32_t u = 1; u <= 4; u++)
@@ -507,7 +508,7 @@ Test(health_check, state_exhaustive)
 	}
 }
 
-Test(health_check, state_lowered_threshold)
+T_UNIT(health_check, state_lowered_threshold)
 {
 	/* Unhealthy with 2 passes towards 5; a reload to 3 lets the next
 	 * pass through rather than waiting for a streak of exactly 3. */
@@ -523,7 +524,7 @@ Test(health_check, state_lowered_threshold)
 	cr_expect_eq(nlb_hc_observe(&t2, false, 2, 1), NLB_HC_UNHEALTHY);
 }
 
-Test(health_check, state_counters_saturate)
+T_UNIT(health_check, state_counters_saturate)
 {
 	struct nlb_hc_target t = { NLB_HC_HEALTHY, UINT32_MAX, 0 };
 
@@ -538,7 +539,7 @@ Test(health_check, state_counters_saturate)
 	cr_expect_eq(t2.fails, UINT32_MAX);
 }
 
-Test(health_check, state_out_of_range_is_initial)
+T_UNIT(health_check, state_out_of_range_is_initial)
 {
 	struct nlb_hc_target t = { (enum nlb_hc_state)42, 0, 0 };
 
@@ -547,7 +548,7 @@ Test(health_check, state_out_of_range_is_initial)
 	cr_expect_eq(nlb_hc_observe(&t, true, 3, 3), NLB_HC_HEALTHY);
 }
 
-Test(health_check, state_names)
+T_UNIT(health_check, state_names)
 {
 	cr_expect_str_eq(nlb_hc_state_name(NLB_HC_INITIAL), "initial");
 	cr_expect_str_eq(nlb_hc_state_name(NLB_HC_HEALTHY), "healthy");

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "histogram.h"
 
 static struct nlb_hist *h;
@@ -30,7 +31,7 @@ static void expect_near(uint64_t got, uint64_t want, double rel, const char *wha
 		  (unsigned long long)got, (unsigned long long)want, rel * 100, err * 100);
 }
 
-Test(histogram, empty)
+T_UNIT(histogram, empty)
 {
 	cr_expect_eq(nlb_hist_count(h), 0);
 	cr_expect_eq(nlb_hist_min(h), 0);
@@ -40,7 +41,7 @@ Test(histogram, empty)
 	cr_expect(nlb_hist_mean(h) == 0.0);
 }
 
-Test(histogram, uniform)
+T_UNIT(histogram, uniform)
 {
 	for (uint64_t v = 1; v <= 1000000; v++)
 		nlb_hist_record(h, v);
@@ -56,7 +57,7 @@ Test(histogram, uniform)
 	expect_near((uint64_t)nlb_hist_mean(h), 500000, 0.0001, "mean");
 }
 
-Test(histogram, constant)
+T_UNIT(histogram, constant)
 {
 	nlb_hist_record_n(h, 123457, 1000);
 	cr_expect_eq(nlb_hist_count(h), 1000);
@@ -67,7 +68,7 @@ Test(histogram, constant)
 	cr_expect(nlb_hist_mean(h) == 123457.0);
 }
 
-Test(histogram, bimodal)
+T_UNIT(histogram, bimodal)
 {
 	/* 90% at 100 us, 10% at 10 ms: the tail must not bleed into p50. */
 	nlb_hist_record_n(h, 100000, 9000);
@@ -80,7 +81,7 @@ Test(histogram, bimodal)
 	expect_near((uint64_t)nlb_hist_mean(h), 1090000, 0.0001, "mean");
 }
 
-Test(histogram, merge_equals_single)
+T_UNIT(histogram, merge_equals_single)
 {
 	struct nlb_hist *a = nlb_hist_new(), *b = nlb_hist_new();
 	cr_assert(a && b);
@@ -113,7 +114,7 @@ Test(histogram, merge_equals_single)
 	nlb_hist_free(b);
 }
 
-Test(histogram, edge_values)
+T_UNIT(histogram, edge_values)
 {
 	nlb_hist_record(h, 0);
 	cr_expect_eq(nlb_hist_percentile(h, 50), 0);
@@ -133,7 +134,7 @@ Test(histogram, edge_values)
 	cr_expect_eq(nlb_hist_percentile(h, 250), UINT64_MAX);
 }
 
-Test(histogram, bucket_geometry)
+T_UNIT(histogram, bucket_geometry)
 {
 	/* Buckets tile [0, UINT64_MAX] without gaps, each at most 1/128 of
 	 * its lowest value wide. */
@@ -151,7 +152,7 @@ Test(histogram, bucket_geometry)
 	}
 }
 
-Test(histogram, precision_1ns_to_1h)
+T_UNIT(histogram, precision_1ns_to_1h)
 {
 	/* A single value anywhere from 1 ns to an hour comes back within 1%
 	 * (clamping aside: record a neighbour so min/max do not help). */

@@ -9,6 +9,7 @@
 
 #include "lb_table.h"
 #include "tuple_hash.h"
+#include "helpers.h"
 
 enum { N_TARGETS = 4 };
 
@@ -34,7 +35,7 @@ static struct nlb_group_conf group(enum nlb_algorithm alg)
 	return g;
 }
 
-Test(lb_table, build_counts_and_excludes_weight_zero)
+T_UNIT(lb_table, build_counts_and_excludes_weight_zero)
 {
 	struct nlb_group_conf g = group(NLB_ALG_MAGLEV);
 	const uint32_t w[N_TARGETS] = { 1, 0, 2, 1 };
@@ -100,7 +101,7 @@ static void *reader(void *p)
 	return NULL;
 }
 
-Test(lb_table, publish_under_readers, .timeout = 60)
+T_UNIT(lb_table, publish_under_readers, .timeout = 60)
 {
 	struct nlb_group_conf g = group(NLB_ALG_MAGLEV);
 	struct shared s;

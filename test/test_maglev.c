@@ -13,6 +13,7 @@
 
 #include "maglev.h"
 #include "tuple_hash.h"
+#include "helpers.h"
 
 #define MAXB 1000
 
@@ -65,7 +66,7 @@ static uint64_t rng_next(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-Test(maglev, equal_weights_own_floor_or_ceil_of_share)
+T_UNIT(maglev, equal_weights_own_floor_or_ceil_of_share)
 {
 	static struct nlb_maglev_backend b[100];
 	struct nlb_maglev m;
@@ -81,7 +82,7 @@ Test(maglev, equal_weights_own_floor_or_ceil_of_share)
 	nlb_maglev_free(&m);
 }
 
-Test(maglev, weights_1_2_3_give_shares_1_2_3_sixths)
+T_UNIT(maglev, weights_1_2_3_give_shares_1_2_3_sixths)
 {
 	struct nlb_maglev_backend b[3];
 	struct nlb_maglev m;
@@ -102,7 +103,7 @@ Test(maglev, weights_1_2_3_give_shares_1_2_3_sixths)
 	nlb_maglev_free(&m);
 }
 
-Test(maglev, extreme_weight_ratio_stays_proportional)
+T_UNIT(maglev, extreme_weight_ratio_stays_proportional)
 {
 	/* 1 : 1000 is the widest ratio allowed; 65537 * 1/1001 = 65.5. */
 	struct nlb_maglev_backend b[2];
@@ -119,7 +120,7 @@ Test(maglev, extreme_weight_ratio_stays_proportional)
 	nlb_maglev_free(&m);
 }
 
-Test(maglev, removing_one_of_ten_moves_at_most_12_percent)
+T_UNIT(maglev, removing_one_of_ten_moves_at_most_12_percent)
 {
 	struct nlb_maglev_backend b[10], rest[9];
 	struct nlb_maglev full, less;
@@ -142,7 +143,7 @@ Test(maglev, removing_one_of_ten_moves_at_most_12_percent)
 	nlb_maglev_free(&full);
 }
 
-Test(maglev, random_flows_spread_within_5_percent)
+T_UNIT(maglev, random_flows_spread_within_5_percent)
 {
 	static struct nlb_maglev_backend b[100];
 	struct nlb_maglev m;
@@ -179,7 +180,7 @@ Test(maglev, random_flows_spread_within_5_percent)
 	nlb_maglev_free(&m);
 }
 
-Test(maglev, list_order_does_not_matter)
+T_UNIT(maglev, list_order_does_not_matter)
 {
 	static struct nlb_maglev_backend b[50], shuffled[50];
 	struct nlb_maglev x, y;
@@ -202,7 +203,7 @@ Test(maglev, list_order_does_not_matter)
 	nlb_maglev_free(&y);
 }
 
-Test(maglev, seed_decides_the_table)
+T_UNIT(maglev, seed_decides_the_table)
 {
 	static struct nlb_maglev_backend b[20];
 	struct nlb_maglev x, y, z;
@@ -227,7 +228,7 @@ Test(maglev, seed_decides_the_table)
  * change to the permutation, the weighting or the lookup is a deliberate
  * one.  The values were reproduced by a separate Python model written
  * from the comments in maglev.c. */
-Test(maglev, table_is_pinned)
+T_UNIT(maglev, table_is_pinned)
 {
 	struct nlb_maglev_backend b[3] = {
 		{ "127.0.0.1:9001", 1 },
@@ -259,7 +260,7 @@ Test(maglev, table_is_pinned)
 	nlb_maglev_free(&m);
 }
 
-Test(maglev, weight_zero_owns_nothing)
+T_UNIT(maglev, weight_zero_owns_nothing)
 {
 	struct nlb_maglev_backend b[5], without[4];
 	struct nlb_maglev m, w;
@@ -283,7 +284,7 @@ Test(maglev, weight_zero_owns_nothing)
 	nlb_maglev_free(&w);
 }
 
-Test(maglev, every_weighted_backend_owns_something)
+T_UNIT(maglev, every_weighted_backend_owns_something)
 {
 	static struct nlb_maglev_backend b[100];
 	struct nlb_maglev m;
@@ -297,7 +298,7 @@ Test(maglev, every_weighted_backend_owns_something)
 	nlb_maglev_free(&m);
 }
 
-Test(maglev, empty_table_lookup_is_enoent)
+T_UNIT(maglev, empty_table_lookup_is_enoent)
 {
 	struct nlb_maglev_backend b[3];
 	struct nlb_maglev m;
@@ -315,7 +316,7 @@ Test(maglev, empty_table_lookup_is_enoent)
 	cr_assert_eq(nlb_maglev_lookup(&m, 1), -ENOENT);
 }
 
-Test(maglev, single_backend_owns_all)
+T_UNIT(maglev, single_backend_owns_all)
 {
 	struct nlb_maglev_backend b[1];
 	struct nlb_maglev m;
@@ -328,7 +329,7 @@ Test(maglev, single_backend_owns_all)
 	nlb_maglev_free(&m);
 }
 
-Test(maglev, build_refuses_bad_input)
+T_UNIT(maglev, build_refuses_bad_input)
 {
 	struct nlb_maglev_backend b[3];
 	struct nlb_maglev m;
@@ -362,7 +363,7 @@ Test(maglev, build_refuses_bad_input)
 				      NLB_MAGLEV_MAX_BACKENDS + 1, 0), -EINVAL);
 }
 
-Test(maglev, check_enforces_prime_and_100_per_backend)
+T_UNIT(maglev, check_enforces_prime_and_100_per_backend)
 {
 	cr_assert_eq(nlb_maglev_check(65537, 655), 0);
 	cr_assert_eq(nlb_maglev_check(65537, 656), -EINVAL);
@@ -381,7 +382,7 @@ Test(maglev, check_enforces_prime_and_100_per_backend)
 	cr_assert_eq(nlb_maglev_check(2147483647, 1), -EINVAL);
 }
 
-Test(maglev, is_prime_is_exact)
+T_UNIT(maglev, is_prime_is_exact)
 {
 	static const size_t primes[] = {
 		2, 3, 5, 37, 41, 101, 65537, 100003, 655373, 2147483647,
@@ -447,7 +448,7 @@ static void v6_tuple(struct nlb_tuple *t, const char *src, int sport,
 
 /* SipHash-1-3 under the key (0, 0), as CPython 3.11 computes hash(bytes)
  * with PYTHONHASHSEED=0: an implementation written independently. */
-Test(tuple_hash, siphash13_matches_cpython)
+T_UNIT(tuple_hash, siphash13_matches_cpython)
 {
 	static const struct { const char *in; uint64_t out; } kat[] = {
 		{ "a", 4644417185603328019ULL },
@@ -466,7 +467,7 @@ Test(tuple_hash, siphash13_matches_cpython)
  * Every nlb must agree on these values; change them only on purpose.
  * They were cross-checked against CPython 3.11 (PYTHONHASHSEED=0, so
  * SipHash-1-3 under the key (0, 0)) hashing the same 40 and 16 bytes. */
-Test(tuple_hash, known_answers)
+T_UNIT(tuple_hash, known_answers)
 {
 	struct nlb_tuple t;
 	uint64_t h;
@@ -488,7 +489,7 @@ Test(tuple_hash, known_answers)
 		     (unsigned long long)h);
 }
 
-Test(tuple_hash, layout_is_network_order_and_v4_mapped)
+T_UNIT(tuple_hash, layout_is_network_order_and_v4_mapped)
 {
 	struct nlb_tuple t;
 	static const uint8_t src[16] = {
@@ -511,7 +512,7 @@ Test(tuple_hash, layout_is_network_order_and_v4_mapped)
 		     nlb_tuple_hash(&m, 5, NLB_HASH_5TUPLE));
 }
 
-Test(tuple_hash, source_ip_ignores_ports_5tuple_does_not)
+T_UNIT(tuple_hash, source_ip_ignores_ports_5tuple_does_not)
 {
 	struct nlb_tuple a, b, c, d;
 
@@ -543,7 +544,7 @@ Test(tuple_hash, source_ip_ignores_ports_5tuple_does_not)
 	cr_assert_neq(fa, nlb_tuple_hash(&e, 11, NLB_HASH_5TUPLE));
 }
 
-Test(tuple_hash, seed_changes_hash_and_is_deterministic)
+T_UNIT(tuple_hash, seed_changes_hash_and_is_deterministic)
 {
 	struct nlb_tuple t;
 
@@ -555,7 +556,7 @@ Test(tuple_hash, seed_changes_hash_and_is_deterministic)
 		      nlb_tuple_hash(&t, 1, NLB_HASH_SOURCE_IP));
 }
 
-Test(tuple_hash, constructors_refuse_and_zero)
+T_UNIT(tuple_hash, constructors_refuse_and_zero)
 {
 	struct nlb_tuple t;
 	struct sockaddr_in s;

@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "proxyproto.h"
+#include "helpers.h"
 
 /* The v2 signature; a string literal, so sizeof counts its NUL byte. */
 #define SIG "\r\n\r\n\0\r\nQUIT\n"
@@ -163,13 +164,13 @@ static void check_good(const struct good_case *c)
 	}
 }
 
-Test(proxyproto, valid_headers_and_their_prefixes)
+T_UNIT(proxyproto, valid_headers_and_their_prefixes)
 {
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		check_good(&good[i]);
 }
 
-Test(proxyproto, valid_big_v2_headers)
+T_UNIT(proxyproto, valid_big_v2_headers)
 {
 	build_big_headers();
 	const struct good_case big[] = {
@@ -183,7 +184,7 @@ Test(proxyproto, valid_big_v2_headers)
 		check_good(&big[i]);
 }
 
-Test(proxyproto, v1_unknown_line_of_107_bytes)
+T_UNIT(proxyproto, v1_unknown_line_of_107_bytes)
 {
 	/* "PROXY UNKNOWN " + 91 bytes + CRLF = 107: the longest line. */
 	uint8_t line[107];
@@ -298,13 +299,13 @@ static void check_bad(const struct bad_case *c)
 	}
 }
 
-Test(proxyproto, garbage_fails_at_the_first_bad_byte)
+T_UNIT(proxyproto, garbage_fails_at_the_first_bad_byte)
 {
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		check_bad(&bad[i]);
 }
 
-Test(proxyproto, wrong_signature_byte_at_each_position)
+T_UNIT(proxyproto, wrong_signature_byte_at_each_position)
 {
 	static const uint8_t v2[] = SIG "\x21\x11\x00\x0c" V4_BLOCK;
 	static const uint8_t v1[] = "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n";
@@ -328,7 +329,7 @@ Test(proxyproto, wrong_signature_byte_at_each_position)
 	}
 }
 
-Test(proxyproto, unknown_line_without_crlf_in_107_bytes)
+T_UNIT(proxyproto, unknown_line_without_crlf_in_107_bytes)
 {
 	uint8_t line[120];
 	memcpy(line, "PROXY UNKNOWN ", 14);
@@ -352,7 +353,7 @@ Test(proxyproto, unknown_line_without_crlf_in_107_bytes)
 	check_bad(&none);
 }
 
-Test(proxyproto, null_out_is_allowed)
+T_UNIT(proxyproto, null_out_is_allowed)
 {
 	static const char h[] = "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n";
 	cr_expect_eq(nlb_proxyproto_parse((const uint8_t *)h, sizeof(h) - 1, NULL),
@@ -416,7 +417,7 @@ static const struct enc_case enc[] = {
 	  "[" F39 "]:65535", "[" F39 "]:65535" },
 };
 
-Test(proxyproto, encoders_round_trip)
+T_UNIT(proxyproto, encoders_round_trip)
 {
 	for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
 		const struct enc_case *c = &enc[i];
@@ -461,7 +462,7 @@ Test(proxyproto, encoders_round_trip)
 	}
 }
 
-Test(proxyproto, v2_encoding_bytes)
+T_UNIT(proxyproto, v2_encoding_bytes)
 {
 	struct sockaddr_storage s = sa("192.0.2.1:40000"), d = sa("198.51.100.2:443");
 	uint8_t buf[NLB_PROXYPROTO_V2_MAX_OUT];
@@ -476,7 +477,7 @@ Test(proxyproto, v2_encoding_bytes)
 	cr_expect_arr_eq(buf, want6, 52);
 }
 
-Test(proxyproto, encoder_errors)
+T_UNIT(proxyproto, encoder_errors)
 {
 	struct sockaddr_storage s4 = sa("192.0.2.1:1"), d4 = sa("192.0.2.2:2");
 	struct sockaddr_storage s6 = sa("[2001:db8::1]:1");
@@ -515,7 +516,7 @@ Test(proxyproto, encoder_errors)
 }
 
 /* The encoder drops what the wire cannot carry: a v6 scope id. */
-Test(proxyproto, scope_id_is_dropped)
+T_UNIT(proxyproto, scope_id_is_dropped)
 {
 	struct sockaddr_storage s = sa("[fe80::1%lo]:1"), d = sa("[fe80::2]:2");
 	uint8_t buf[NLB_PROXYPROTO_V1_MAX];
@@ -528,7 +529,7 @@ Test(proxyproto, scope_id_is_dropped)
 }
 
 /* The health-check form: it parses back as "no addresses". */
-Test(proxyproto, local_headers)
+T_UNIT(proxyproto, local_headers)
 {
 	uint8_t b[64];
 	struct nlb_proxyproto pp;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "srclimit.h"
+#include "helpers.h"
 
 /* Bytes allocated and not freed, for heap_is_given_back: LeakSanitizer
  * cannot tell here, as test/lsan.supp suppresses every leak whose stack
@@ -90,7 +91,7 @@ static int64_t conns(const struct nlb_srclimit *t, struct addr a)
 	return nlb_srclimit_conns(t, a.b);
 }
 
-Test(srclimit, init_refuses_bad_capacity)
+T_UNIT(srclimit, init_refuses_bad_capacity)
 {
 	struct nlb_srclimit t;
 
@@ -104,7 +105,7 @@ Test(srclimit, init_refuses_bad_capacity)
 	nlb_srclimit_free(&t);	/* twice is harmless */
 }
 
-Test(srclimit, disabled_table_admits_everything)
+T_UNIT(srclimit, disabled_table_admits_everything)
 {
 	struct nlb_srclimit zero;
 	struct nlb_srclimit off;
@@ -130,7 +131,7 @@ Test(srclimit, disabled_table_admits_everything)
 	nlb_srclimit_free(&off);
 }
 
-Test(srclimit, concurrent_limit)
+T_UNIT(srclimit, concurrent_limit)
 {
 	struct nlb_srclimit t;
 	struct addr a = v4(10, 0, 0, 1);
@@ -182,7 +183,7 @@ Test(srclimit, concurrent_limit)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, rate_ten_per_second)
+T_UNIT(srclimit, rate_ten_per_second)
 {
 	struct nlb_srclimit t;
 	struct addr a = v6(1, 0), b = v6(2, 0);
@@ -223,7 +224,7 @@ Test(srclimit, rate_ten_per_second)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, rate_one_per_second)
+T_UNIT(srclimit, rate_one_per_second)
 {
 	struct nlb_srclimit t;
 	struct addr a = v4(192, 0, 2, 7);
@@ -244,7 +245,7 @@ Test(srclimit, rate_one_per_second)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, rate_one_million_per_second)
+T_UNIT(srclimit, rate_one_million_per_second)
 {
 	struct nlb_srclimit t;
 	struct addr a = v6(7, 0);
@@ -276,7 +277,7 @@ Test(srclimit, rate_one_million_per_second)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, rate_largest)
+T_UNIT(srclimit, rate_largest)
 {
 	struct nlb_srclimit t;
 	struct addr a = v6(8, 0);
@@ -295,7 +296,7 @@ Test(srclimit, rate_largest)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, clock_going_backwards_adds_nothing)
+T_UNIT(srclimit, clock_going_backwards_adds_nothing)
 {
 	struct nlb_srclimit t;
 	struct addr a = v4(10, 1, 1, 1);
@@ -311,7 +312,7 @@ Test(srclimit, clock_going_backwards_adds_nothing)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, both_limits)
+T_UNIT(srclimit, both_limits)
 {
 	struct nlb_srclimit t;
 	struct addr a = v4(10, 0, 0, 9);
@@ -350,7 +351,7 @@ Test(srclimit, both_limits)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, full_table_evicts_least_recently_used_idle_source)
+T_UNIT(srclimit, full_table_evicts_least_recently_used_idle_source)
 {
 	struct nlb_srclimit t;
 
@@ -383,7 +384,7 @@ Test(srclimit, full_table_evicts_least_recently_used_idle_source)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, sources_holding_connections_are_never_evicted)
+T_UNIT(srclimit, sources_holding_connections_are_never_evicted)
 {
 	struct nlb_srclimit t;
 	uint32_t slot[5];
@@ -425,7 +426,7 @@ Test(srclimit, sources_holding_connections_are_never_evicted)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, concurrent_only_frees_slots_without_eviction)
+T_UNIT(srclimit, concurrent_only_frees_slots_without_eviction)
 {
 	struct nlb_srclimit t;
 	uint32_t slot[4];
@@ -443,7 +444,7 @@ Test(srclimit, concurrent_only_frees_slots_without_eviction)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, one_chain_holds_every_source)
+T_UNIT(srclimit, one_chain_holds_every_source)
 {
 	/* Capacity 1 has one chain, so does the eviction path of capacity
 	 * 1; capacity 3 (4 chains) with 40 sources makes chains collide. */
@@ -476,7 +477,7 @@ Test(srclimit, one_chain_holds_every_source)
 	nlb_srclimit_free(&t);
 }
 
-Test(srclimit, hash_is_keyed)
+T_UNIT(srclimit, hash_is_keyed)
 {
 	/* The same sources under two keys land on different chains. */
 	struct nlb_srclimit a, b;
@@ -498,7 +499,7 @@ Test(srclimit, hash_is_keyed)
 	nlb_srclimit_free(&b);
 }
 
-Test(srclimit, heap_is_given_back)
+T_UNIT(srclimit, heap_is_given_back)
 {
 	static const uint32_t conf[][3] = {
 		{ 3, 0, 64 }, { 0, 10, 64 }, { 2, 5, 1000 }, { 1, 1, 1 },
@@ -751,27 +752,27 @@ static void stress(uint32_t max_conns, uint32_t rate, uint32_t capacity,
 	free(m);
 }
 
-Test(srclimit, random_ops_both_limits_match_model, .timeout = 60)
+T_UNIT(srclimit, random_ops_both_limits_match_model, .timeout = 60)
 {
 	stress(3, 5, 16, 200000, 1);
 }
 
-Test(srclimit, random_ops_concurrent_limit_match_model, .timeout = 60)
+T_UNIT(srclimit, random_ops_concurrent_limit_match_model, .timeout = 60)
 {
 	stress(4, 0, 16, 200000, 2);
 }
 
-Test(srclimit, random_ops_rate_limit_match_model, .timeout = 60)
+T_UNIT(srclimit, random_ops_rate_limit_match_model, .timeout = 60)
 {
 	stress(0, 3, 16, 200000, 3);
 }
 
-Test(srclimit, random_ops_fast_rate_small_table_match_model, .timeout = 60)
+T_UNIT(srclimit, random_ops_fast_rate_small_table_match_model, .timeout = 60)
 {
 	stress(2, 1000000, 5, 200000, 4);
 }
 
-Test(srclimit, random_ops_roomy_table_match_model, .timeout = 60)
+T_UNIT(srclimit, random_ops_roomy_table_match_model, .timeout = 60)
 {
 	stress(3, 7, 64, 200000, 5);
 }
