@@ -48,22 +48,26 @@ static void raise_nofile(void)
 		nlb_info("file descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/* The counters of every worker and listener, summed; UDP flows refused
+ * at the door are folded back into the names the line always had. */
 static void log_stats(struct worker *workers, unsigned n, const struct health *h)
 {
+	struct stats_sum sum;
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned i = 0; i < n; i++)
+		for (size_t l = 0; l < workers[i].n_stats; l++)
+			stats_sum_add(&sum, &workers[i].stats[l]);
+	sum.acl_denied += sum.udp_acl_denied;
+	sum.source_limit += sum.udp_source_limit;
+	sum.source_rate += sum.udp_source_rate;
 	char line[2048];
 	int off = snprintf(line, sizeof(line), "stats");
-#define NLB_STAT_SUM(name)                                                           \
-	{                                                                            \
-		uint64_t sum = 0;                                                    \
-		for (unsigned i = 0; i < n; i++)                                     \
-			sum += atomic_load_explicit(&workers[i].stats.name,          \
-						    memory_order_relaxed);           \
-		if (off < (int)sizeof(line))                                         \
-			off += snprintf(line + off, sizeof(line) - (size_t)off,      \
-					" " #name "=%llu", (unsigned long long)sum); \
-	}
-	NLB_WORKER_STATS(NLB_STAT_SUM)
-#undef NLB_STAT_SUM
+#define NLB_STAT_PRINT(name)                                                         \
+	if (off < (int)sizeof(line))                                                 \
+		off += snprintf(line + off, sizeof(line) - (size_t)off, " " #name "=%llu", \
+				(unsigned long long)sum.name);
+	NLB_WORKER_STATS(NLB_STAT_PRINT)
+#undef NLB_STAT_PRINT
 	if (off < (int)sizeof(line))
 		snprintf(line + off, sizeof(line) - (size_t)off, " health_probes=%llu health_changes=%llu",
 			 (unsigned long long)atomic_load(&h->probes_done),
@@ -229,6 +233,8 @@ join:
 out:
 	if (rt.groups)
 		targets_free(&rt);
+	for (unsigned i = 0; workers && i < rt.n_workers; i++)
+		worker_free_stats(&workers[i]);
 	free(workers);
 	free(rt.listeners);
 	free(rt.groups);
