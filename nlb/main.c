@@ -18,6 +18,7 @@
 #include "health.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "reload.h"
 #include "runtime.h"
 #include "target_set.h"
@@ -48,8 +49,9 @@ static void raise_nofile(void)
 		nlb_info("file descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
-/* The counters of every worker and listener, summed; UDP flows refused
- * at the door are folded back into the names the line always had. */
+/* The counters of every worker and listener, summed; the UDP parts kept
+ * apart for the metrics are folded back into the names the line always
+ * had. */
 static void log_stats(struct worker *workers, unsigned n, const struct health *h)
 {
 	struct stats_sum sum;
@@ -60,6 +62,7 @@ static void log_stats(struct worker *workers, unsigned n, const struct health *h
 	sum.acl_denied += sum.udp_acl_denied;
 	sum.source_limit += sum.udp_source_limit;
 	sum.source_rate += sum.udp_source_rate;
+	sum.drain_reset += sum.udp_drain_reset;
 	char line[2048];
 	int off = snprintf(line, sizeof(line), "stats");
 #define NLB_STAT_PRINT(name)                                                         \
@@ -86,6 +89,9 @@ static int run(struct nlb_config *cfg)
 	struct health health;
 	memset(&health, 0, sizeof(health));
 	health.epfd = health.stop_fd = -1;
+	struct metrics metrics;
+	memset(&metrics, 0, sizeof(metrics));
+	metrics.lfd = metrics.stop_fd = -1;
 	rt.listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*rt.listeners));
 	rt.groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*rt.groups));
 	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
@@ -110,6 +116,14 @@ static int run(struct nlb_config *cfg)
 	char err[512];
 	if (listeners_open(&rt, err, sizeof(err)) < 0) {
 		nlb_err("%s", err);
+		goto out;
+	}
+	/* The metrics socket is bound here, with the listeners: every bind
+	 * must come before the privilege drop that follows them (user,
+	 * group), since a low port may need root.  Keep new binds above it. */
+	if (metrics_open(&metrics, &rt, err, sizeof(err)) < 0) {
+		nlb_err("%s", err);
+		listeners_close(&rt);
 		goto out;
 	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
@@ -181,6 +195,13 @@ static int run(struct nlb_config *cfg)
 			worker_stop(&workers[i]);
 		goto join;
 	}
+	int mret = metrics_start(&metrics, workers, rt.n_workers, &health);
+	if (mret < 0) {
+		nlb_err("cannot start the metrics thread: %s", strerror(-mret));
+		for (unsigned i = 0; i < rt.n_workers; i++)
+			worker_stop(&workers[i]);
+		goto join;
+	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
 		const struct nlb_group_conf *gc = &cfg->groups[lc->group];
@@ -221,6 +242,9 @@ join:
 	}
 	if (started == rt.n_workers && rt.n_workers)
 		pthread_barrier_destroy(&barrier);
+	/* Scrapes go on while connections drain; the metrics thread reads
+	 * the health thread's counters, so it stops first. */
+	metrics_stop(&metrics);
 	health_stop(&health);
 	log_stats(workers, started, &health);
 	if (status == 0)

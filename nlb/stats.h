@@ -50,15 +50,16 @@
 	X(udp_send_error)  /* datagrams the kernel refused to send */         \
 	X(udp_target_refused) /* ICMP port unreachable from a target */
 
-/* UDP flows refused at the door.  Kept apart from acl_denied,
- * source_limit and source_rate (which then count TCP connections only)
- * so that the metrics can tell a tcp_udp listener's refused connections
- * from its dropped datagrams; the exit stats line adds them back into
- * those three names, as it always printed them. */
-#define NLB_WORKER_STATS_UDP_DOOR(X)                                          \
+/* The UDP part of four counters, kept apart from acl_denied,
+ * source_limit, source_rate and drain_reset (which then count TCP
+ * connections only) so that the metrics can tell a tcp_udp listener's
+ * connections from its flows; the exit stats line adds them back into
+ * those four names, as it always printed them. */
+#define NLB_WORKER_STATS_UDP_SPLIT(X)                                         \
 	X(udp_acl_denied)   /* new UDP flows refused by allow/deny */          \
 	X(udp_source_limit) /* ... by max_connections_per_source */            \
-	X(udp_source_rate)  /* ... by new_connections_per_source_per_s */
+	X(udp_source_rate)  /* ... by new_connections_per_source_per_s */      \
+	X(udp_drain_reset)  /* UDP flows ended at a removed target's deregistration delay */
 
 /* One worker's counters for one listener.  A worker holds a row per
  * listener (its index in cfg->listeners); rows are cache-line aligned so
@@ -66,7 +67,7 @@
 struct worker_stats {
 #define NLB_STAT_FIELD(name) _Atomic uint64_t name;
 	NLB_WORKER_STATS(NLB_STAT_FIELD)
-	NLB_WORKER_STATS_UDP_DOOR(NLB_STAT_FIELD)
+	NLB_WORKER_STATS_UDP_SPLIT(NLB_STAT_FIELD)
 #undef NLB_STAT_FIELD
 } __attribute__((aligned(64)));
 
@@ -74,7 +75,7 @@ struct worker_stats {
 struct stats_sum {
 #define NLB_STAT_FIELD(name) uint64_t name;
 	NLB_WORKER_STATS(NLB_STAT_FIELD)
-	NLB_WORKER_STATS_UDP_DOOR(NLB_STAT_FIELD)
+	NLB_WORKER_STATS_UDP_SPLIT(NLB_STAT_FIELD)
 #undef NLB_STAT_FIELD
 };
 
@@ -84,7 +85,7 @@ static inline void stats_sum_add(struct stats_sum *sum, const struct worker_stat
 {
 #define NLB_STAT_ADD(name) sum->name += atomic_load_explicit(&row->name, memory_order_relaxed);
 	NLB_WORKER_STATS(NLB_STAT_ADD)
-	NLB_WORKER_STATS_UDP_DOOR(NLB_STAT_ADD)
+	NLB_WORKER_STATS_UDP_SPLIT(NLB_STAT_ADD)
 #undef NLB_STAT_ADD
 }
 

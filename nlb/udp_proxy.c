@@ -776,7 +776,7 @@ void udp_reset_drained(struct worker *w)
 		struct udp_flow *f = uflow_at(w, i);
 		if (f->state == UFLOW_OPEN &&
 		    target_state(w->rt, flow_listener(w, f)->group, f->target) == TARGET_DRAIN_CLOSING) {
-			STAT_INC(wstats(w, f->listener), drain_reset);
+			STAT_INC(wstats(w, f->listener), udp_drain_reset);
 			flow_close(w, f);
 		}
 	}
