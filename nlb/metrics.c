@@ -1,9 +1,6 @@
-/* The metrics endpoint's HTTP side: one listening socket, bound with the
- * listeners, and a thread that serves it with a poll loop over
- * non-blocking client sockets, each with a deadline, so a slow or silent
- * client never holds up the others.  One request per connection
- * (Connection: close).  What a scrape contains is metrics_render's
- * business (metrics_render.c). */
+/* The metrics endpoint's HTTP side: its listening socket (bound with the
+ * listeners) and the thread serving it, one poll loop over non-blocking
+ * clients with a deadline each, one request per connection. */
 #include "metrics.h"
 
 #include <errno.h>

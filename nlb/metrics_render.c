@@ -1,7 +1,6 @@
-/* What a scrape says: every metric family in Prometheus text format
- * 0.0.4, from the workers' counter rows (summed per listener and per
- * worker with relaxed loads), the target slots (copied under ctl_lock)
- * and the health thread's counters.  README "Metrics" lists them all. */
+/* What a scrape says: every metric family (README "Metrics") in text
+ * format 0.0.4, from the workers' counter rows, the target slots (copied
+ * under ctl_lock) and the health thread's per-group counters. */
 #include "metrics.h"
 
 #include <stdio.h>
@@ -302,7 +301,7 @@ static void render_targets(struct metrics *m, struct nlb_strbuf *b)
 	enum { HEALTH, STATE, DRAINING, ACTIVE, WEIGHT, N_FAM };
 	struct family fams[N_FAM] = {
 		[HEALTH] = FAMILY("nlb_target_health", "gauge",
-			"1 when the target takes new flows by its health (healthy, or no health check), else 0; 0 while draining."),
+			"1 for a registered target that is healthy (or whose group has no health check), else 0; 0 while it drains."),
 		[STATE] = FAMILY("nlb_target_health_state", "gauge",
 			"The health check's state of each registered target: 1 for the state it is in, 0 for the others."),
 		[DRAINING] = FAMILY("nlb_target_draining", "gauge",
