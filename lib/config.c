@@ -939,6 +939,7 @@ static int load_stats_admin(const struct loader *ld, const config_setting_t *roo
 		if ((r = apply_keys(ld, &sec, stats_keys, ARRAY_LEN(stats_keys), g, cfg)) < 0)
 			return r;
 		cfg->stats_enabled = 1;
+		cfg->stats_line = config_setting_source_line(member_or(g, "listen"));
 	}
 	g = config_setting_get_member(root, "admin");
 	if (g) {

@@ -118,6 +118,7 @@ struct nlb_config {
 	unsigned stats_enabled;
 	struct nlb_addr stats_listen;
 	char stats_listen_text[NLB_ADDRSTRLEN];
+	int stats_line;			/* of listen, for bind errors */
 	/* admin = { socket = "/run/nlb/admin.sock"; mode = 0600; } */
 	char *admin_socket;		/* NULL: no admin socket */
 	uint32_t admin_mode;		/* permission bits, e.g. 0600 */

@@ -96,4 +96,20 @@
  * 65536 distinct clients each holding a connection on one worker. */
 #define NLB_SRCLIMIT_SOURCES 65536u
 
+/* The metrics endpoint (stats = { listen }).  A scrape is one request
+ * per connection; these bound what clients can hold: request heads up to
+ * 8 KiB (an HTTP client sends a few hundred bytes; NGINX's default for a
+ * large header buffer is 8 KiB too), at most 16 connections at once (more
+ * wait in the backlog: Prometheus scrapes one target with one
+ * connection), and 5 s from accept to the last byte of the answer (the
+ * half of Prometheus's default 10 s scrape timeout).  After its answer a
+ * client's leftover bytes are read and dropped for up to 1 s before the
+ * close, so the close is not a reset that could destroy the answer in
+ * flight. */
+#define NLB_METRICS_HEAD_MAX    8192u
+#define NLB_METRICS_MAX_CLIENTS 16u
+#define NLB_METRICS_TIMEOUT_MS  5000
+#define NLB_METRICS_LINGER_MS   1000
+#define NLB_METRICS_BACKLOG     64
+
 #endif

@@ -55,29 +55,43 @@ static int addr16(const struct sockaddr *sa, uint8_t out[16])
 	return 0;
 }
 
-int admission_check(struct worker *w, uint32_t lidx, const struct sockaddr *client,
+int admission_check(struct worker *w, uint32_t lidx, const struct sockaddr *client, bool udp,
 		    uint32_t *slot)
 {
 	const struct nlb_listener_conf *lc = w->rt->listeners[lidx].conf;
+	struct worker_stats *st = wstats(w, lidx);
 	*slot = NLB_SRCLIMIT_NO_SLOT;
 	uint8_t a[16];
+	int ret;
 	if (addr16(client, a) < 0) {
 		/* No address to judge (never for TCP or UDP over IP): only a
 		 * listener without lists or limits lets it in. */
 		if (!lc->allow && !lc->deny && !w->listeners[lidx].srclimit.entries)
 			return 0;
-		STAT_INC(&w->stats, acl_denied);
-		return -EACCES;
+		ret = -EACCES;
+	} else if ((lc->deny && nlb_acl_match(lc->deny, a)) ||
+		   (lc->allow && !nlb_acl_match(lc->allow, a))) {
+		ret = -EACCES;
+	} else {
+		ret = nlb_srclimit_admit(&w->listeners[lidx].srclimit, a, w->now_ms * 1000000ull,
+					 slot);
 	}
-	if ((lc->deny && nlb_acl_match(lc->deny, a)) || (lc->allow && !nlb_acl_match(lc->allow, a))) {
-		STAT_INC(&w->stats, acl_denied);
-		return -EACCES;
+	if (ret == -EACCES) {
+		if (udp)
+			STAT_INC(st, udp_acl_denied);
+		else
+			STAT_INC(st, acl_denied);
+	} else if (ret == -EAGAIN) {
+		if (udp)
+			STAT_INC(st, udp_source_rate);
+		else
+			STAT_INC(st, source_rate);
+	} else if (ret < 0) {
+		if (udp)
+			STAT_INC(st, udp_source_limit);
+		else
+			STAT_INC(st, source_limit);
 	}
-	int ret = nlb_srclimit_admit(&w->listeners[lidx].srclimit, a, w->now_ms * 1000000ull, slot);
-	if (ret == -EAGAIN)
-		STAT_INC(&w->stats, source_rate);
-	else if (ret < 0)
-		STAT_INC(&w->stats, source_limit);
 	return ret;
 }
 

@@ -4,6 +4,7 @@
 #ifndef NLB_ADMISSION_H
 #define NLB_ADMISSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -13,13 +14,14 @@
 int admission_worker_init(struct worker *w);
 void admission_worker_free(struct worker *w);
 
-/* May client open a connection or flow on listener lidx?  The allow and
- * deny lists first (deny wins, no allow list allows all), then the
- * per-source limits.  Returns 0 with *slot to pass to admission_release
- * when it ends, or -EACCES (acl_denied), -EMFILE (source_limit), -EAGAIN
- * (source_rate) or -ENOSPC (source_limit: every tracked source holds
- * connections), each counted. */
-int admission_check(struct worker *w, uint32_t lidx, const struct sockaddr *client,
+/* May client open a connection (udp false) or flow (udp true) on
+ * listener lidx?  The allow and deny lists first (deny wins, no allow
+ * list allows all), then the per-source limits.  Returns 0 with *slot to
+ * pass to admission_release when it ends, or -EACCES (acl_denied),
+ * -EMFILE (source_limit), -EAGAIN (source_rate) or -ENOSPC (source_limit:
+ * every tracked source holds connections), each counted in the
+ * listener's row (the udp_ counters for flows). */
+int admission_check(struct worker *w, uint32_t lidx, const struct sockaddr *client, bool udp,
 		    uint32_t *slot);
 void admission_release(struct worker *w, uint32_t lidx, uint32_t slot);
 

@@ -73,6 +73,7 @@ static void set_state(struct health *h, struct health_probe *p, enum nlb_hc_stat
 	    atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE) {
 		atomic_store_explicit(&g->health[p->target], (uint8_t)to, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->groups[p->group].changes, 1, memory_order_relaxed);
 		targets_publish(rt, p->group);
 		/* Logged once the workers' table says so too: whoever reads
 		 * this line (an operator, a test) sees the change in force. */
@@ -101,6 +102,8 @@ static void probe_done(struct health *h, struct health_probe *p, bool pass, cons
 	const struct nlb_health_conf *hc = probe_conf(h, p);
 	probe_close(p);
 	atomic_fetch_add_explicit(&h->probes_done, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(pass ? &h->groups[p->group].passed : &h->groups[p->group].failed,
+				  1, memory_order_relaxed);
 	enum nlb_hc_state from = p->st.state;
 	enum nlb_hc_state to = nlb_hc_observe(&p->st, pass, hc->healthy_threshold,
 					       hc->unhealthy_threshold);
@@ -349,9 +352,10 @@ int health_start(struct health *h, struct nlb_runtime *rt)
 	if (h->n_probes == 0)
 		return 0;
 	h->probes = calloc(h->n_probes, sizeof(*h->probes));
+	h->groups = calloc(cfg->n_groups, sizeof(*h->groups));
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!h->probes || h->epfd < 0 || h->stop_fd < 0) {
+	if (!h->probes || !h->groups || h->epfd < 0 || h->stop_fd < 0) {
 		health_stop(h);
 		return -ENOMEM;
 	}
@@ -395,4 +399,6 @@ void health_stop(struct health *h)
 		close(h->stop_fd);
 	free(h->probes);
 	h->probes = NULL;
+	free(h->groups);
+	h->groups = NULL;
 }

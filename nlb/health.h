@@ -13,6 +13,14 @@
 
 struct health_probe;
 
+/* One target group's probe results and state changes, written by the
+ * probe thread only, read by the metrics thread. */
+struct health_group_stats {
+	_Atomic uint64_t passed;
+	_Atomic uint64_t failed;
+	_Atomic uint64_t changes;	/* probe and passive state changes */
+};
+
 struct health {
 	struct nlb_runtime *rt;
 	pthread_t thread;
@@ -23,6 +31,10 @@ struct health {
 	uint64_t version;		/* rt->targets_version last followed */
 	_Atomic uint64_t probes_done;
 	_Atomic uint64_t changes;
+	/* Per target group (cfg->groups index); NULL when no group has a
+	 * check.  Freed by health_stop: the metrics thread must be stopped
+	 * first. */
+	struct health_group_stats *groups;
 	int running;
 };
 

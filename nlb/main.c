@@ -18,6 +18,7 @@
 #include "health.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "reload.h"
 #include "runtime.h"
 #include "target_set.h"
@@ -48,22 +49,28 @@ static void raise_nofile(void)
 		nlb_info("file descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
+/* The counters of every worker and listener, summed; the UDP parts kept
+ * apart for the metrics are folded back into the names the line always
+ * had. */
 static void log_stats(struct worker *workers, unsigned n, const struct health *h)
 {
+	struct stats_sum sum;
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned i = 0; i < n; i++)
+		for (size_t l = 0; l < workers[i].n_stats; l++)
+			stats_sum_add(&sum, &workers[i].stats[l]);
+	sum.acl_denied += sum.udp_acl_denied;
+	sum.source_limit += sum.udp_source_limit;
+	sum.source_rate += sum.udp_source_rate;
+	sum.drain_reset += sum.udp_drain_reset;
 	char line[2048];
 	int off = snprintf(line, sizeof(line), "stats");
-#define NLB_STAT_SUM(name)                                                           \
-	{                                                                            \
-		uint64_t sum = 0;                                                    \
-		for (unsigned i = 0; i < n; i++)                                     \
-			sum += atomic_load_explicit(&workers[i].stats.name,          \
-						    memory_order_relaxed);           \
-		if (off < (int)sizeof(line))                                         \
-			off += snprintf(line + off, sizeof(line) - (size_t)off,      \
-					" " #name "=%llu", (unsigned long long)sum); \
-	}
-	NLB_WORKER_STATS(NLB_STAT_SUM)
-#undef NLB_STAT_SUM
+#define NLB_STAT_PRINT(name)                                                         \
+	if (off < (int)sizeof(line))                                                 \
+		off += snprintf(line + off, sizeof(line) - (size_t)off, " " #name "=%llu", \
+				(unsigned long long)sum.name);
+	NLB_WORKER_STATS(NLB_STAT_PRINT)
+#undef NLB_STAT_PRINT
 	if (off < (int)sizeof(line))
 		snprintf(line + off, sizeof(line) - (size_t)off, " health_probes=%llu health_changes=%llu",
 			 (unsigned long long)atomic_load(&h->probes_done),
@@ -82,6 +89,9 @@ static int run(struct nlb_config *cfg)
 	struct health health;
 	memset(&health, 0, sizeof(health));
 	health.epfd = health.stop_fd = -1;
+	struct metrics metrics;
+	memset(&metrics, 0, sizeof(metrics));
+	metrics.lfd = metrics.stop_fd = -1;
 	rt.listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*rt.listeners));
 	rt.groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*rt.groups));
 	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
@@ -106,6 +116,14 @@ static int run(struct nlb_config *cfg)
 	char err[512];
 	if (listeners_open(&rt, err, sizeof(err)) < 0) {
 		nlb_err("%s", err);
+		goto out;
+	}
+	/* The metrics socket is bound here, with the listeners: every bind
+	 * must come before the privilege drop that follows them (user,
+	 * group), since a low port may need root.  Keep new binds above it. */
+	if (metrics_open(&metrics, &rt, err, sizeof(err)) < 0) {
+		nlb_err("%s", err);
+		listeners_close(&rt);
 		goto out;
 	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
@@ -177,6 +195,13 @@ static int run(struct nlb_config *cfg)
 			worker_stop(&workers[i]);
 		goto join;
 	}
+	int mret = metrics_start(&metrics, workers, rt.n_workers, &health);
+	if (mret < 0) {
+		nlb_err("cannot start the metrics thread: %s", strerror(-mret));
+		for (unsigned i = 0; i < rt.n_workers; i++)
+			worker_stop(&workers[i]);
+		goto join;
+	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
 		const struct nlb_group_conf *gc = &cfg->groups[lc->group];
@@ -217,6 +242,9 @@ join:
 	}
 	if (started == rt.n_workers && rt.n_workers)
 		pthread_barrier_destroy(&barrier);
+	/* Scrapes go on while connections drain; the metrics thread reads
+	 * the health thread's counters, so it stops first. */
+	metrics_stop(&metrics);
 	health_stop(&health);
 	log_stats(workers, started, &health);
 	if (status == 0)
@@ -229,6 +257,8 @@ join:
 out:
 	if (rt.groups)
 		targets_free(&rt);
+	for (unsigned i = 0; workers && i < rt.n_workers; i++)
+		worker_free_stats(&workers[i]);
 	free(workers);
 	free(rt.listeners);
 	free(rt.groups);

@@ -1,5 +1,7 @@
-/* Per-worker counters: written only by their worker (relaxed load+store,
- * no atomic read-modify-write on the hot path), summed by whoever reads. */
+/* Counters, one row per (worker, listener): written only by their worker
+ * (relaxed load+store, no atomic read-modify-write on the hot path),
+ * summed with relaxed loads by whoever reads (the exit stats line, the
+ * metrics thread). */
 #ifndef NLB_STATS_H
 #define NLB_STATS_H
 
@@ -48,11 +50,44 @@
 	X(udp_send_error)  /* datagrams the kernel refused to send */         \
 	X(udp_target_refused) /* ICMP port unreachable from a target */
 
+/* The UDP part of four counters, kept apart from acl_denied,
+ * source_limit, source_rate and drain_reset (which then count TCP
+ * connections only) so that the metrics can tell a tcp_udp listener's
+ * connections from its flows; the exit stats line adds them back into
+ * those four names, as it always printed them. */
+#define NLB_WORKER_STATS_UDP_SPLIT(X)                                         \
+	X(udp_acl_denied)   /* new UDP flows refused by allow/deny */          \
+	X(udp_source_limit) /* ... by max_connections_per_source */            \
+	X(udp_source_rate)  /* ... by new_connections_per_source_per_s */      \
+	X(udp_drain_reset)  /* UDP flows ended at a removed target's deregistration delay */
+
+/* One worker's counters for one listener.  A worker holds a row per
+ * listener (its index in cfg->listeners); rows are cache-line aligned so
+ * no two workers ever write the same line. */
 struct worker_stats {
 #define NLB_STAT_FIELD(name) _Atomic uint64_t name;
 	NLB_WORKER_STATS(NLB_STAT_FIELD)
+	NLB_WORKER_STATS_UDP_SPLIT(NLB_STAT_FIELD)
 #undef NLB_STAT_FIELD
 } __attribute__((aligned(64)));
+
+/* Plain sums of rows, for readers. */
+struct stats_sum {
+#define NLB_STAT_FIELD(name) uint64_t name;
+	NLB_WORKER_STATS(NLB_STAT_FIELD)
+	NLB_WORKER_STATS_UDP_SPLIT(NLB_STAT_FIELD)
+#undef NLB_STAT_FIELD
+};
+
+/* Adds row into sum, one relaxed load per counter: each value is one the
+ * row held, though not all from the same instant. */
+static inline void stats_sum_add(struct stats_sum *sum, const struct worker_stats *row)
+{
+#define NLB_STAT_ADD(name) sum->name += atomic_load_explicit(&row->name, memory_order_relaxed);
+	NLB_WORKER_STATS(NLB_STAT_ADD)
+	NLB_WORKER_STATS_UDP_SPLIT(NLB_STAT_ADD)
+#undef NLB_STAT_ADD
+}
 
 #define STAT_ADD(st, name, n)                                                  \
 	atomic_store_explicit(&(st)->name,                                     \

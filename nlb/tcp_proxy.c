@@ -297,8 +297,8 @@ static void conn_finalize(struct worker *w, struct conn *c)
 	if (lr->conf->max_connections)
 		atomic_fetch_sub_explicit(&((struct listener_rt *)lr)->active, 1,
 					  memory_order_relaxed);
-	STAT_DEC(&w->stats, active);
-	STAT_INC(&w->stats, closed);
+	STAT_DEC(wstats(w, c->listener), active);
+	STAT_INC(wstats(w, c->listener), closed);
 	c->gen = (c->gen + 1) & 0xffffff;
 	c->state = CONN_FREE;
 	c->lru_next = w->free_head;
@@ -335,12 +335,12 @@ static void count_reset(struct worker *w, const struct conn *c, int dir, bool on
 {
 	bool target = (dir == DIR_C2T) != on_src;
 	if (target) {
-		STAT_INC(&w->stats, target_reset);
+		STAT_INC(wstats(w, c->listener), target_reset);
 		/* A target resetting live connections counts toward passive
 		 * health detection, like a refused connect. */
 		backend_live_result(w, w->rt->listeners[c->listener].conf->group, c->target, false);
 	} else {
-		STAT_INC(&w->stats, client_reset);
+		STAT_INC(wstats(w, c->listener), client_reset);
 	}
 }
 
@@ -424,7 +424,7 @@ static void start_send(struct worker *w, struct conn *c, int dir)
 		if (!s) {
 			io_uring_prep_nop(sqe);
 			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-			STAT_INC(&w->stats, nomem);
+			STAT_INC(wstats(w, c->listener), nomem);
 			conn_close(w, c, true);
 			return;
 		}
@@ -454,12 +454,12 @@ static inline void note_target_spoke(struct worker *w, struct conn *c, int dir)
 	backend_live_result(w, w->rt->listeners[c->listener].conf->group, c->target, true);
 }
 
-static inline void count_bytes(struct worker *w, int dir, uint64_t n)
+static inline void count_bytes(struct worker *w, const struct conn *c, int dir, uint64_t n)
 {
 	if (dir == DIR_C2T)
-		STAT_ADD(&w->stats, bytes_in, n);
+		STAT_ADD(wstats(w, c->listener), bytes_in, n);
 	else
-		STAT_ADD(&w->stats, bytes_out, n);
+		STAT_ADD(wstats(w, c->listener), bytes_out, n);
 }
 
 static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_uring_cqe *cqe)
@@ -483,7 +483,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 		return;
 	}
 	if (res > 0) {
-		count_bytes(w, dir, (uint64_t)res);
+		count_bytes(w, c, dir, (uint64_t)res);
 		note_target_spoke(w, c, dir);
 		conn_touch(w, c);
 		start_send(w, c, dir);
@@ -493,7 +493,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 			h->full_streak = (uint32_t)res == NLB_BUF_SIZE ? h->full_streak + 1 : 0;
 			if (h->full_streak >= NLB_AUTO_SPLICE_STREAK) {
 				h->flags |= HALF_SPLICE;
-				STAT_INC(&w->stats, auto_splice);
+				STAT_INC(wstats(w, c->listener), auto_splice);
 				cancel_recv(w, c, dir);
 			}
 		}
@@ -525,7 +525,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 			uint32_t cap = w->cap_starved ? w->cap_starved * 2 : 64;
 			uint64_t *arr = realloc(w->starved, cap * sizeof(*arr));
 			if (!arr) {
-				STAT_INC(&w->stats, nomem);
+				STAT_INC(wstats(w, c->listener), nomem);
 				conn_close(w, c, true);
 				return;
 			}
@@ -653,7 +653,7 @@ static void splice_pump(struct worker *w, struct conn *c, int dir)
 					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				h->queued -= (uint32_t)n;
-				count_bytes(w, dir, (uint64_t)n);
+				count_bytes(w, c, dir, (uint64_t)n);
 				conn_touch(w, c);
 				continue;
 			}
@@ -671,7 +671,7 @@ static void splice_pump(struct worker *w, struct conn *c, int dir)
 		if (h->pipe == NO_IDX) {
 			h->pipe = pipe_get(w);
 			if (h->pipe == NO_IDX) {
-				STAT_INC(&w->stats, nomem);
+				STAT_INC(wstats(w, c->listener), nomem);
 				conn_close(w, c, true);
 				return;
 			}
@@ -817,7 +817,7 @@ static int pick_flow(struct worker *w, struct conn *c, size_t group,
 	if (w->flows && c->attempts == 0 &&
 	    nlb_flowtab_lookup(w->flows, &f.key, f.key_hash, w->now_ms, &v) == 0 &&
 	    backend_eligible(w, group, v, c->tried)) {
-		STAT_INC(&w->stats, flow_hits);
+		STAT_INC(wstats(w, c->listener), flow_hits);
 		return (int)v;
 	}
 	int t = backend_pick(w, group, f.lb_hash, c->attempts, c->tried);
@@ -844,9 +844,9 @@ static void start_connect(struct worker *w, struct conn *c)
 		backend_pick(w, group, 0, c->attempts, c->tried);
 	if (t < 0) {
 		if (c->attempts == 0 && backend_fail_closed(w, group))
-			STAT_INC(&w->stats, no_healthy);
+			STAT_INC(wstats(w, c->listener), no_healthy);
 		else
-			STAT_INC(&w->stats, no_target);
+			STAT_INC(wstats(w, c->listener), no_target);
 		nlb_debug("listener %s: no target left for a client after %u attempts",
 			  lr->conf->name, c->attempts);
 		conn_close(w, c, true);
@@ -872,7 +872,7 @@ static void start_connect(struct worker *w, struct conn *c)
 		fd = socket(tc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	}
 	if (fd < 0) {
-		STAT_INC(&w->stats, nomem);
+		STAT_INC(wstats(w, c->listener), nomem);
 		conn_close(w, c, true);
 		return;
 	}
@@ -925,14 +925,14 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	const struct nlb_group_conf *g = &w->rt->cfg->groups[lr->conf->group];
 	if (res == 0) {
 		if (target_state(w->rt, lr->conf->group, c->target) == TARGET_DRAIN_CLOSING) {
-			STAT_INC(&w->stats, drain_reset);
+			STAT_INC(wstats(w, c->listener), drain_reset);
 			conn_close(w, c, true);
 			return;
 		}
 		int ret = g->proxy_protocol == NLB_PP_NONE ? 0 :
 			  send_proxy_header(c, g->proxy_protocol);
 		if (ret < 0) {
-			STAT_INC(&w->stats, connect_error);
+			STAT_INC(wstats(w, c->listener), connect_error);
 			nlb_debug("target %s in group %s: PROXY header not sent: %s",
 				  target_at(w->rt, lr->conf->group, c->target)->addr_text, g->name,
 				  strerror(-ret));
@@ -944,13 +944,13 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	}
 	const char *why;
 	if (res == -ECANCELED || res == -ETIME) {
-		STAT_INC(&w->stats, connect_timeout);
+		STAT_INC(wstats(w, c->listener), connect_timeout);
 		why = "timeout";
 	} else if (res == -ECONNREFUSED) {
-		STAT_INC(&w->stats, connect_refused);
+		STAT_INC(wstats(w, c->listener), connect_refused);
 		why = "refused";
 	} else {
-		STAT_INC(&w->stats, connect_error);
+		STAT_INC(wstats(w, c->listener), connect_error);
 		why = strerror(-res);
 	}
 	nlb_debug("target %s in group %s: connect failed (%s), attempt %u of %u",
@@ -964,7 +964,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	c->tfd = -1;
 	conn_uncount(w, c);
 	if (c->attempts > g->connect_retries) {
-		STAT_INC(&w->stats, no_target);
+		STAT_INC(wstats(w, c->listener), no_target);
 		conn_close(w, c, true);
 		return;
 	}
@@ -984,7 +984,7 @@ static bool conn_admit(struct worker *w, struct conn *c)
 	struct sockaddr_storage ss;
 	const struct sockaddr *client = conn_client(c, &ss);
 	struct sockaddr none = { .sa_family = AF_UNSPEC };
-	if (admission_check(w, c->listener, client ? client : &none, &c->src_slot) == 0)
+	if (admission_check(w, c->listener, client ? client : &none, false, &c->src_slot) == 0)
 		return true;
 	conn_close(w, c, true);
 	return false;
@@ -1018,7 +1018,7 @@ static void header_start(struct worker *w, struct conn *c)
 	if (x)
 		w->ext_free = x->next_free;
 	else if (!(x = malloc(sizeof(*x)))) {
-		STAT_INC(&w->stats, nomem);
+		STAT_INC(wstats(w, c->listener), nomem);
 		conn_close(w, c, true);
 		return;
 	}
@@ -1032,7 +1032,7 @@ static void header_start(struct worker *w, struct conn *c)
 
 static void header_refuse(struct worker *w, struct conn *c, const char *why)
 {
-	STAT_INC(&w->stats, proxy_header_invalid);
+	STAT_INC(wstats(w, c->listener), proxy_header_invalid);
 	nlb_debug("listener %s: client closed: %s", w->rt->listeners[c->listener].conf->name, why);
 	conn_close(w, c, true);
 }
@@ -1096,7 +1096,7 @@ static void on_header_poll(struct worker *w, struct conn *c, int res)
 	}
 	if (res == -ECANCELED) {
 		/* the linked timeout went off first */
-		STAT_INC(&w->stats, proxy_header_timeout);
+		STAT_INC(wstats(w, c->listener), proxy_header_timeout);
 		conn_close(w, c, true);
 		return;
 	}
@@ -1121,7 +1121,7 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 		uint32_t n = atomic_fetch_add_explicit(&lr->active, 1, memory_order_relaxed);
 		if (n >= max) {
 			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
-			STAT_INC(&w->stats, limit);
+			STAT_INC(wstats(w, lidx), limit);
 			tcp_close_reset(fd);
 			return;
 		}
@@ -1130,12 +1130,12 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 	if (!c) {
 		if (max)
 			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
-		STAT_INC(&w->stats, nomem);
+		STAT_INC(wstats(w, lidx), nomem);
 		tcp_close_reset(fd);
 		return;
 	}
-	STAT_INC(&w->stats, accepted);
-	STAT_INC(&w->stats, active);
+	STAT_INC(wstats(w, lidx), accepted);
+	STAT_INC(wstats(w, lidx), active);
 	set_nodelay(fd);
 	c->cfd = fd;
 	c->listener = (uint16_t)lidx;
@@ -1211,7 +1211,7 @@ void tcp_reset_drained(struct worker *w)
 			continue;
 		size_t group = w->rt->listeners[c->listener].conf->group;
 		if (target_state(w->rt, group, c->target) == TARGET_DRAIN_CLOSING) {
-			STAT_INC(&w->stats, drain_reset);
+			STAT_INC(wstats(w, c->listener), drain_reset);
 			conn_close(w, c, true);
 		}
 	}
@@ -1228,7 +1228,7 @@ void tcp_tick(struct worker *w)
 			struct conn *c = conn_at(w, wl->lru_head);
 			if (c->last_active_ms + wl->idle_ms > w->now_ms)
 				break;
-			STAT_INC(&w->stats, idle_timeout);
+			STAT_INC(wstats(w, c->listener), idle_timeout);
 			conn_close(w, c, true);
 		}
 	}
@@ -1239,7 +1239,7 @@ void tcp_reset_all(struct worker *w)
 	for (uint32_t i = 0; i < w->n_slots; i++) {
 		struct conn *c = conn_at(w, i);
 		if (c->state == CONN_HEADER || c->state == CONN_CONNECTING || c->state == CONN_OPEN) {
-			STAT_INC(&w->stats, shutdown_reset);
+			STAT_INC(wstats(w, c->listener), shutdown_reset);
 			conn_close(w, c, true);
 		}
 	}

@@ -184,9 +184,9 @@ struct dgram {
 };
 
 /* What recvmsg put in buffer bid (res bytes in msg's layout), or false
- * when it is larger than udp_max_datagram (dropped and counted) or
- * malformed. */
-static bool datagram(struct worker *w, uint16_t bid, int res, struct msghdr *msg,
+ * when it is larger than udp_max_datagram (dropped and counted on
+ * listener lidx) or malformed. */
+static bool datagram(struct worker *w, uint32_t lidx, uint16_t bid, int res, struct msghdr *msg,
 		     struct dgram *d)
 {
 	void *buf = nlb_bufring_addr(&w->ubufs, bid);
@@ -208,12 +208,12 @@ static bool datagram(struct worker *w, uint16_t bid, int res, struct msghdr *msg
 			if (gso > 0 && (unsigned)gso < d->len) {
 				d->gso = (unsigned)gso;
 				d->count = (d->len + d->gso - 1) / d->gso;
-				STAT_INC(&w->stats, udp_gro_batches);
+				STAT_INC(wstats(w, lidx), udp_gro_batches);
 			}
 		}
 	}
 	if ((o->flags & MSG_TRUNC) || (!d->gso && d->len > w->udp_max_datagram)) {
-		STAT_INC(&w->stats, udp_too_big);
+		STAT_INC(wstats(w, lidx), udp_too_big);
 		nlb_debug("udp: dropped a datagram of %u bytes (at most %u are forwarded)",
 			  o->payloadlen, w->udp_max_datagram);
 		return false;
@@ -237,8 +237,9 @@ static void put_cmsg(char *buf, size_t *off, int level, int type, const void *da
  * fragmented instead.  That is rare (a client on a jumbo-frame link, a
  * target behind a narrower one), so this is one sendmmsg per 64
  * datagrams rather than ring operations sharing a buffer.  tmpl gives
- * the address and control messages, or NULL on a connected socket. */
-static void send_split(struct worker *w, int fd, const struct msghdr *tmpl,
+ * the address and control messages, or NULL on a connected socket;
+ * failures count on listener lidx. */
+static void send_split(struct worker *w, uint32_t lidx, int fd, const struct msghdr *tmpl,
 		       char *payload, unsigned len, unsigned gso, const struct udp_flow *pp)
 {
 	struct mmsghdr mm[64];
@@ -264,7 +265,8 @@ static void send_split(struct worker *w, int fd, const struct msghdr *tmpl,
 		}
 		int sent = sendmmsg(fd, mm, n, MSG_DONTWAIT);
 		if (sent < (int)n)
-			STAT_ADD(&w->stats, udp_send_error, n - (unsigned)(sent > 0 ? sent : 0));
+			STAT_ADD(wstats(w, lidx), udp_send_error,
+				 n - (unsigned)(sent > 0 ? sent : 0));
 	}
 }
 
@@ -293,7 +295,7 @@ static void flow_close(struct worker *w, struct udp_flow *f)
 	admission_release(w, f->listener, f->src_slot);
 	atomic_fetch_sub_explicit(&w->rt->listeners[f->listener].udp_flows, 1,
 				  memory_order_relaxed);
-	STAT_DEC(&w->stats, udp_flows_active);
+	STAT_DEC(wstats(w, f->listener), udp_flows_active);
 	f->state = UFLOW_CLOSING;
 	if (!f->inflight) {
 		uflow_free(w, f);
@@ -363,13 +365,13 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 		return NULL;
 	uint32_t slot;
 	if (admission_check(w, lidx, io_uring_recvmsg_name((struct io_uring_recvmsg_out *)o),
-			    &slot) < 0)
+			    true, &slot) < 0)
 		return NULL;
 	uint32_t n = atomic_fetch_add_explicit(&lr->udp_flows, 1, memory_order_relaxed);
 	if (n >= lc->max_flows) {
 		atomic_fetch_sub_explicit(&lr->udp_flows, 1, memory_order_relaxed);
 		admission_release(w, lidx, slot);
-		STAT_INC(&w->stats, udp_flow_limit);
+		STAT_INC(wstats(w, lidx), udp_flow_limit);
 		return NULL;
 	}
 	uint64_t lb_hash = nlb_tuple_hash(key, gc->hash_seed, (enum nlb_hash_fields)gc->hash_fields);
@@ -377,7 +379,7 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 	int fd = -1;
 	struct udp_flow *f = NULL;
 	if (t < 0) {
-		STAT_INC(&w->stats, udp_no_target);
+		STAT_INC(wstats(w, lidx), udp_no_target);
 		goto fail;
 	}
 	const struct target_rt *tr = target_at(w->rt, lc->group, (uint32_t)t);
@@ -387,7 +389,7 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 		setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));	/* batches are an optimisation */
 	if (fd < 0 || connect(fd, (const struct sockaddr *)&tr->addr.ss, tr->addr.len) < 0 ||
 	    !(f = uflow_alloc(w))) {
-		STAT_INC(&w->stats, udp_nomem);
+		STAT_INC(wstats(w, lidx), udp_nomem);
 		goto fail;
 	}
 	f->fd = fd;
@@ -425,8 +427,8 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 	nlb_flowtab_insert(w->uflows, key, key_hash, f->idx, w->now_ms);
 	ulru_append(w, f);
 	backend_conn_add(w, lc->group, f->target, 1);
-	STAT_INC(&w->stats, udp_flows);
-	STAT_INC(&w->stats, udp_flows_active);
+	STAT_INC(wstats(w, lidx), udp_flows);
+	STAT_INC(wstats(w, lidx), udp_flows_active);
 	arm_flow(w, f);
 	return f;
 fail:
@@ -464,6 +466,7 @@ static void uctx_fill(struct udp_send_ctx *c, const struct udp_flow *f, uint16_t
 	c->msg.msg_iovlen = 1;
 	c->flow = f->idx;
 	c->gen = f->gen;
+	c->listener = f->listener;
 	c->bid = bid;
 	c->gso = (uint16_t)d->gso;
 	c->to_client = to_client;
@@ -486,7 +489,7 @@ static void on_client_datagram(struct worker *w, uint32_t lidx, uint16_t bid, in
 	struct worker_listener *wl = &w->listeners[lidx];
 	struct dgram d;
 	struct nlb_tuple key;
-	if (!datagram(w, bid, res, &wl->udp_msg, &d) ||
+	if (!datagram(w, lidx, bid, res, &wl->udp_msg, &d) ||
 	    flow_tuple(w, lidx, io_uring_recvmsg_name(d.o), &key) < 0) {
 		ubuf_recycle(w, bid);
 		return;
@@ -499,7 +502,7 @@ static void on_client_datagram(struct worker *w, uint32_t lidx, uint16_t bid, in
 		if (f->state != UFLOW_OPEN) {
 			f = NULL;
 		} else if (!flow_keeps_target(w, f)) {
-			STAT_INC(&w->stats, udp_moved);
+			STAT_INC(wstats(w, lidx), udp_moved);
 			flow_close(w, f);
 			f = NULL;
 		}
@@ -511,13 +514,15 @@ static void on_client_datagram(struct worker *w, uint32_t lidx, uint16_t bid, in
 		return;
 	}
 	flow_touch(w, f);
-	STAT_ADD(&w->stats, udp_in, d.count);
-	STAT_ADD(&w->stats, bytes_in, d.len);
+	STAT_ADD(wstats(w, lidx), udp_in, d.count);
+	STAT_ADD(wstats(w, lidx), bytes_in, d.len);
 	struct io_uring_sqe *sqe;
 	if (d.count == 1 && !f->pp_len) {
 		sqe = nlb_ring_sqe(&w->ring);
 		io_uring_prep_send(sqe, f->fd, d.payload, d.len, 0);
-		io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SEND_T, bid, 0));
+		/* gen is free in this user_data: it carries the listener,
+		 * whose row counts a failed send. */
+		io_uring_sqe_set_data64(sqe, ud_pack(OP_UDP_SEND_T, bid, lidx));
 		return;
 	}
 	uint32_t ci;
@@ -527,10 +532,10 @@ static void on_client_datagram(struct worker *w, uint32_t lidx, uint16_t bid, in
 	bool split = d.count > 1 && (f->split_to_target || f->pp_len);
 	if (split || !(c = uctx_get(w, &ci))) {
 		/* Without a context it still goes, only not through the ring. */
-		send_split(w, f->fd, NULL, d.payload, d.len, d.gso ? d.gso : d.len,
+		send_split(w, lidx, f->fd, NULL, d.payload, d.len, d.gso ? d.gso : d.len,
 			   f->pp_len ? f : NULL);
 		if (split && !f->pp_len)
-			STAT_INC(&w->stats, udp_gso_split);
+			STAT_INC(wstats(w, lidx), udp_gso_split);
 		ubuf_recycle(w, bid);
 		return;
 	}
@@ -557,12 +562,13 @@ static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bi
 	struct worker_listener *wl = &w->listeners[f->listener];
 	uint32_t ci;
 	struct udp_send_ctx *c;
-	if (!datagram(w, bid, res, &w->uflow_msg, &d) || wl->ufd < 0) {
+	struct worker_stats *st = wstats(w, f->listener);
+	if (!datagram(w, f->listener, bid, res, &w->uflow_msg, &d) || wl->ufd < 0) {
 		ubuf_recycle(w, bid);
 		return;
 	}
 	if (!(c = uctx_get(w, &ci))) {
-		STAT_INC(&w->stats, udp_nomem);
+		STAT_INC(st, udp_nomem);
 		ubuf_recycle(w, bid);
 		return;
 	}
@@ -571,8 +577,8 @@ static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bi
 		backend_live_result(w, flow_listener(w, f)->group, f->target, true);
 	}
 	flow_touch(w, f);
-	STAT_ADD(&w->stats, udp_out, d.count);
-	STAT_ADD(&w->stats, bytes_out, d.len);
+	STAT_ADD(st, udp_out, d.count);
+	STAT_ADD(st, bytes_out, d.len);
 	uctx_fill(c, f, bid, &d, true);
 	memcpy(&c->name, &f->client, f->client_len);
 	c->msg.msg_name = &c->name;
@@ -595,8 +601,8 @@ static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bi
 		c->msg.msg_controllen = off;
 	}
 	if (d.count > 1 && f->split_to_client) {
-		STAT_INC(&w->stats, udp_gso_split);
-		send_split(w, wl->ufd, &c->msg, d.payload, d.len, d.gso, NULL);
+		STAT_INC(st, udp_gso_split);
+		send_split(w, f->listener, wl->ufd, &c->msg, d.payload, d.len, d.gso, NULL);
 		uctx_put(w, ci);
 		ubuf_recycle(w, bid);
 		return;
@@ -651,7 +657,7 @@ static void on_flow_recv(struct worker *w, const struct io_uring_cqe *cqe)
 		on_target_datagram(w, f, bid, cqe->res);
 	if (cqe->res == -ECONNREFUSED) {
 		/* ICMP port unreachable: nothing listens on the target. */
-		STAT_INC(&w->stats, udp_target_refused);
+		STAT_INC(wstats(w, f->listener), udp_target_refused);
 		backend_live_result(w, flow_listener(w, f)->group, f->target, false);
 		f->target_spoke = 0;
 	}
@@ -663,15 +669,15 @@ static void on_flow_recv(struct worker *w, const struct io_uring_cqe *cqe)
 		arm_flow(w, f);
 }
 
-static void on_send_done(struct worker *w, uint16_t bid, int res)
+static void on_send_done(struct worker *w, uint32_t lidx, uint16_t bid, int res)
 {
 	ubuf_recycle(w, bid);
 	if (res >= 0)
 		return;
 	if (res == -ECONNREFUSED)
-		STAT_INC(&w->stats, udp_target_refused);
+		STAT_INC(wstats(w, lidx), udp_target_refused);
 	else
-		STAT_INC(&w->stats, udp_send_error);
+		STAT_INC(wstats(w, lidx), udp_send_error);
 }
 
 /* A sendmsg through c ended.  A batch the kernel refused as a batch
@@ -683,7 +689,7 @@ static void on_sendmsg_done(struct worker *w, struct udp_send_ctx *c, int res)
 	struct udp_flow *f = c->flow < w->n_uslots ? uflow_at(w, c->flow) : NULL;
 	bool refused = res == -EINVAL || res == -EMSGSIZE || res == -EIO;
 	if (c->gso && refused && f && f->gen == c->gen && f->state == UFLOW_OPEN) {
-		STAT_INC(&w->stats, udp_gso_split);
+		STAT_INC(wstats(w, c->listener), udp_gso_split);
 		char *payload = c->iov[0].iov_base;
 		unsigned len = (unsigned)c->iov[0].iov_len;
 		if (c->to_client) {
@@ -694,14 +700,15 @@ static void on_sendmsg_done(struct worker *w, struct udp_send_ctx *c, int res)
 				c->msg.msg_control = NULL;
 			f->split_to_client = 1;
 			if (wl->ufd >= 0)
-				send_split(w, wl->ufd, &c->msg, payload, len, c->gso, NULL);
+				send_split(w, c->listener, wl->ufd, &c->msg, payload, len,
+					   c->gso, NULL);
 		} else {
 			f->split_to_target = 1;
-			send_split(w, f->fd, NULL, payload, len, c->gso, NULL);
+			send_split(w, c->listener, f->fd, NULL, payload, len, c->gso, NULL);
 		}
 		res = 0;
 	}
-	on_send_done(w, c->bid, res);
+	on_send_done(w, c->listener, c->bid, res);
 }
 
 void udp_complete(struct worker *w, const struct io_uring_cqe *cqe)
@@ -715,7 +722,7 @@ void udp_complete(struct worker *w, const struct io_uring_cqe *cqe)
 		on_flow_recv(w, cqe);
 		break;
 	case OP_UDP_SEND_T:
-		on_send_done(w, (uint16_t)idx, cqe->res);
+		on_send_done(w, ud_gen(cqe->user_data), (uint16_t)idx, cqe->res);
 		break;
 	case OP_UDP_SENDMSG:
 		if (idx < w->n_uctx) {
@@ -757,7 +764,7 @@ void udp_tick(struct worker *w)
 			struct udp_flow *f = uflow_at(w, wl->ulru_head);
 			if (f->last_ms + wl->udp_idle_ms > w->now_ms)
 				break;
-			STAT_INC(&w->stats, udp_expired);
+			STAT_INC(wstats(w, (uint32_t)l), udp_expired);
 			flow_close(w, f);
 		}
 	}
@@ -769,7 +776,7 @@ void udp_reset_drained(struct worker *w)
 		struct udp_flow *f = uflow_at(w, i);
 		if (f->state == UFLOW_OPEN &&
 		    target_state(w->rt, flow_listener(w, f)->group, f->target) == TARGET_DRAIN_CLOSING) {
-			STAT_INC(&w->stats, drain_reset);
+			STAT_INC(wstats(w, f->listener), udp_drain_reset);
 			flow_close(w, f);
 		}
 	}

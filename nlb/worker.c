@@ -73,7 +73,7 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		if (!wl->paused) {
 			nlb_warn("worker %u: listener %s: accept paused: %s", w->id,
 				 w->rt->listeners[lidx].conf->name, strerror(-cqe->res));
-			STAT_INC(&w->stats, accept_paused);
+			STAT_INC(wstats(w, lidx), accept_paused);
 		}
 		wl->paused = true;
 		wl->resume_ms = w->now_ms + NLB_ACCEPT_PAUSE_MS;
@@ -131,7 +131,7 @@ void worker_pause_accept(struct worker *w)
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
 		if (!wl->paused)
-			STAT_INC(&w->stats, accept_paused);
+			STAT_INC(wstats(w, (uint32_t)l), accept_paused);
 		wl->paused = true;
 		wl->resume_ms = w->now_ms + NLB_ACCEPT_PAUSE_MS;
 	}
@@ -347,15 +347,35 @@ static void *worker_main(void *arg)
 
 int worker_start(struct worker *w)
 {
+	/* Rows are allocated here, not by the thread, so that the exit
+	 * stats line and the metrics thread can read them from the start
+	 * to the end whatever the worker does. */
+	size_t n = w->rt->cfg->n_listeners ? w->rt->cfg->n_listeners : 1;
+	w->stats = aligned_alloc(64, n * sizeof(*w->stats));
+	if (!w->stats)
+		return -ENOMEM;
+	w->n_stats = n;
+	memset(w->stats, 0, n * sizeof(*w->stats));
 	w->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (w->stop_fd < 0)
-		return -errno;
+	if (w->stop_fd < 0) {
+		int err = -errno;
+		worker_free_stats(w);
+		return err;
+	}
 	int ret = pthread_create(&w->thread, NULL, worker_main, w);
 	if (ret != 0) {
 		close(w->stop_fd);
+		worker_free_stats(w);
 		return -ret;
 	}
 	return 0;
+}
+
+void worker_free_stats(struct worker *w)
+{
+	free(w->stats);
+	w->stats = NULL;
+	w->n_stats = 0;
 }
 
 void worker_stop(struct worker *w)

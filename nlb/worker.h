@@ -1,6 +1,6 @@
 /* One worker: a pinned thread with its own io_uring, its own listening
  * sockets, connections, buffers and pipes.  Nothing here is touched by
- * another thread except the stop eventfd and the counters (read-only). */
+ * another thread except the stop eventfd and the counter rows (read-only). */
 #ifndef NLB_WORKER_H
 #define NLB_WORKER_H
 
@@ -41,7 +41,7 @@ enum op {
 	OP_SPLICE_MORE_T,
 	OP_UDP_RECV,		/* multishot recvmsg on a listener; idx = listener */
 	OP_UDP_FLOW_RECV,	/* multishot recvmsg on a flow's target socket */
-	OP_UDP_SEND_T,		/* a datagram to a target; idx = buffer id */
+	OP_UDP_SEND_T,		/* a datagram to a target; idx = buffer id, gen = listener */
 	OP_UDP_SENDMSG,		/* a datagram or GSO batch; idx = send context */
 	OP__COUNT,
 };
@@ -177,6 +177,7 @@ struct udp_send_ctx {
 		struct cmsghdr align;
 	} ctl;
 	uint32_t flow, gen;
+	uint16_t listener;		/* whose counter row a failure goes to */
 	uint16_t bid;
 	uint16_t gso;			/* segment size, 0: one datagram */
 	bool to_client;
@@ -268,12 +269,23 @@ struct worker {
 	uint64_t rng;			/* random2 */
 	uint32_t drain_close_seen;	/* rt->drain_close_seq last acted on */
 
-	struct worker_stats stats;
+	/* Counters, one row per listener (index into cfg->listeners),
+	 * allocated by worker_start and freed by worker_free_stats once
+	 * nobody reads them; other threads only load them. */
+	struct worker_stats *stats;
+	size_t n_stats;
 };
 
 int worker_start(struct worker *w);
 void worker_pause_accept(struct worker *w);
 void worker_stop(struct worker *w);	/* from another thread */
+void worker_free_stats(struct worker *w);	/* after the join and the last reader */
+
+/* This worker's counter row for listener lidx. */
+static inline struct worker_stats *wstats(struct worker *w, uint32_t lidx)
+{
+	return &w->stats[lidx];
+}
 
 static inline struct conn *conn_at(struct worker *w, uint32_t idx)
 {
