@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "http_req.h"
 #include "strbuf.h"
 
@@ -41,7 +42,7 @@ static const struct valid_case valid[] = {
 	{ "GET /x HTTP/1.1\r\nA: b\n\r\n", "GET", "/x", 1, 0 },
 };
 
-Test(http_req, valid_heads_at_every_prefix)
+T_UNIT(http_req, valid_heads_at_every_prefix)
 {
 	for (size_t k = 0; k < sizeof(valid) / sizeof(valid[0]); k++) {
 		const struct valid_case *c = &valid[k];
@@ -89,7 +90,7 @@ static const struct invalid_case invalid[] = {
 	{ "\r\r\n", 1 },
 };
 
-Test(http_req, invalid_heads_refused_at_the_first_bad_byte)
+T_UNIT(http_req, invalid_heads_refused_at_the_first_bad_byte)
 {
 	for (size_t k = 0; k < sizeof(invalid) / sizeof(invalid[0]); k++) {
 		const struct invalid_case *c = &invalid[k];
@@ -108,7 +109,7 @@ Test(http_req, invalid_heads_refused_at_the_first_bad_byte)
 
 /* A head of exactly max bytes fits; one byte more does not, and a head
  * that has not ended by max is -E2BIG whatever follows. */
-Test(http_req, size_cap)
+T_UNIT(http_req, size_cap)
 {
 	const size_t max = 8192;
 	char *buf = malloc(max + 64);
@@ -133,7 +134,7 @@ Test(http_req, size_cap)
 	free(buf);
 }
 
-Test(strbuf, grows_and_escapes)
+T_UNIT(strbuf, grows_and_escapes)
 {
 	struct nlb_strbuf b = { 0 };
 	cr_assert_eq(nlb_strbuf_status(&b), 0);
