@@ -217,7 +217,12 @@ static int worker_init(struct worker *w)
 
 	int ret = nlb_ring_init(&w->ring, NLB_RING_SQ_ENTRIES, NLB_RING_CQ_ENTRIES, &w->feat);
 	if (ret < 0) {
-		nlb_err("worker %u: io_uring setup failed: %s", w->id, strerror(-ret));
+		/* Not root, each ring counts against RLIMIT_MEMLOCK (per
+		 * user): say so, ENOMEM alone sends one looking for RAM. */
+		nlb_err("worker %u: io_uring setup failed: %s%s", w->id, strerror(-ret),
+			ret == -ENOMEM && geteuid() != 0 ?
+			" (rings count against RLIMIT_MEMLOCK when not root: raise it, "
+			"e.g. LimitMEMLOCK=infinity, or start nlb as root with \"user\" set)" : "");
 		return ret;
 	}
 	if (!w->feat.recv_multishot || !w->feat.accept_multishot) {
