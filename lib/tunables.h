@@ -96,4 +96,11 @@
  * 65536 distinct clients each holding a connection on one worker. */
 #define NLB_SRCLIMIT_SOURCES 65536u
 
+/* Rate-limited log lines (nlb_warn_rl and the like), per call site: a
+ * burst of 20 shows what is going on; then one line every 200 ms (5 a
+ * second) is at most 432,000 lines a day from one site, about 65 MB at
+ * 150 bytes a line, however hard clients push. */
+#define NLB_LOG_RL_BURST       20u
+#define NLB_LOG_RL_INTERVAL_MS 200u
+
 #endif

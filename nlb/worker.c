@@ -71,14 +71,14 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		/* Out of descriptors: back off instead of spinning on
 		 * accept; clients wait in the backlog meanwhile. */
 		if (!wl->paused) {
-			nlb_warn("worker %u: listener %s: accept paused: %s", w->id,
+			nlb_warn_rl("worker %u: listener %s: accept paused: %s", w->id,
 				 w->rt->listeners[lidx].conf->name, strerror(-cqe->res));
 			STAT_INC(&w->stats, accept_paused);
 		}
 		wl->paused = true;
 		wl->resume_ms = w->now_ms + NLB_ACCEPT_PAUSE_MS;
 	} else if (cqe->res != -ECANCELED && cqe->res != -EINTR && cqe->res != -ECONNABORTED) {
-		nlb_warn("worker %u: listener %s: accept: %s", w->id,
+		nlb_warn_rl("worker %u: listener %s: accept: %s", w->id,
 			 w->rt->listeners[lidx].conf->name, strerror(-cqe->res));
 	}
 	if (!wl->accepting && !wl->paused && !w->stopping && wl->fd >= 0)
