@@ -85,6 +85,18 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		arm_accept(w, lidx);
 }
 
+/* Whether a multishot accept has yet to post its last completion.  A
+ * stopping worker waits for it: a client it accepted after the cancel was
+ * sent still arrives in a completion, and a worker gone by then would
+ * leave its descriptor to be closed at exit, a reset for the client. */
+static bool accept_armed(const struct worker *w)
+{
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++)
+		if (w->listeners[l].accepting)
+			return true;
+	return false;
+}
+
 static void begin_stop(struct worker *w)
 {
 	w->stopping = true;
@@ -120,8 +132,9 @@ static void begin_stop(struct worker *w)
 		close(wl->fd);
 		wl->fd = -1;
 	}
-	if (w->live)
-		nlb_info("worker %u: stopped accepting, %u connections to drain", w->id, w->live);
+	/* Also with nothing to drain: the line says the listening sockets are
+	 * closed, which is what a binary upgrade waits for. */
+	nlb_info("worker %u: stopped accepting, %u connections to drain", w->id, w->live);
 }
 
 /* Out of descriptors: stop accepting for a while.  An armed multishot
@@ -314,7 +327,7 @@ static void worker_run(struct worker *w)
 			nlb_bufring_flush(&w->ubufs);
 			udp_rearm_starved(w);
 		}
-		if (w->stopping && w->live == 0)
+		if (w->stopping && w->live == 0 && !accept_armed(w))
 			w->done = true;
 	}
 }
