@@ -320,6 +320,42 @@ T_TEST(privileges, not_root_runs_only_as_itself, .timeout = 30)
 	t_server_free(echo);
 }
 
+/* systemd's other way (User=nlb, AmbientCapabilities=CAP_NET_BIND_SERVICE):
+ * nlb starts as nobody holding that one capability, binds a port below
+ * 1024 with it, and drops it. */
+T_TEST(privileges, ambient_capability_dropped_after_binding, .timeout = 30)
+{
+	const char *setpriv = "/usr/bin/setpriv";
+	if (access(setpriv, X_OK) != 0)
+		cr_skip_test("no %s", setpriv);
+	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(echo);
+	struct px p;
+	memset(&p, 0, sizeof p);
+	p.conf.listen_port = low_port();
+	T_ASSERT(p.conf.listen_port, ": no free port below 1024");
+	char *text = conf_text("user = \"nobody\";", p.conf.listen_port, t_server_port(echo));
+	p.conf_path = t_write_config_exact("%s", text);
+	free(text);
+	T_ASSERT(p.conf_path && chmod(p.conf_path, 0644) == 0);
+	const char *argv[] = { setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+			       "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
+			       t_nlb_bin(), "-c", p.conf_path, NULL };
+	p.nlb = t_spawn(argv, NULL);
+	T_ASSERT(p.nlb);
+	int rc = t_nlb_log_wait(p.nlb, " running: ", 5000);
+	px_assert(&p, rc == 0, "nlb as nobody with CAP_NET_BIND_SERVICE did not start");
+	round_trip_ok(&p);
+	pid_t pid = p.nlb->pid;
+	px_assert(&p, ids_all(pid, "Uid:", 65534), "Uid is not 65534 x4");
+	px_assert(&p, caps_empty(pid, "CapEff:") && caps_empty(pid, "CapPrm:") &&
+		  caps_empty(pid, "CapInh:") && caps_empty(pid, "CapAmb:"),
+		  "the capability is still held after binding");
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(echo);
+}
+
 /* The kernel forgets a process's parent-death signal when its uid
  * changes; nlb sets it again, so a supervisor (here a child of the test
  * that asked for SIGKILL) that dies still takes nlb with it. */
