@@ -289,8 +289,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	nlb_log_set_level(cfg->log_level);
-	/* Before anything is bound: a refusal (root with no "user", a user
-	 * that does not exist) must not leave a socket half-open. */
+	/* Before anything is bound, so that a refusal (root with no "user",
+	 * a user that does not exist) never holds a port, even briefly. */
 	if (privileges_check(cfg) < 0) {
 		nlb_config_free(cfg);
 		return 1;

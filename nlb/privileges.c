@@ -212,9 +212,14 @@ int privileges_drop(const struct nlb_config *cfg)
 			nlb_err("privileges: cannot drop capabilities: %s", strerror(-ret));
 			return ret;
 		}
+		/* Without "group" the gid is left as it was started, which need
+		 * not be the user's primary group: say which it is. */
+		gid_t gid = getegid();
+		if (gid != ids.gid)
+			snprintf(ids.group, sizeof(ids.group), "%u", (unsigned)gid);
 		nlb_info("privileges: running as user %s (uid %u), group %s (gid %u), already "
 			 "(no change of user)", ids.user, (unsigned)ids.uid, ids.group,
-			 (unsigned)ids.gid);
+			 (unsigned)gid);
 		return 0;
 	}
 
