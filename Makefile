@@ -165,8 +165,10 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 	done
 
 install: $(BUILD)/nlb
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc/nlb $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc/nlb $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/doc/nlb
 	install -m 0755 $(BUILD)/nlb $(DESTDIR)$(PREFIX)/sbin/nlb
+	install -m 0644 README $(DESTDIR)$(PREFIX)/share/doc/nlb/README
 	install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf.example
 	[ -e $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf ] || install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf
 	sed 's|@PREFIX@|$(PREFIX)|g' etc/nlb.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/nlb.service

@@ -976,6 +976,10 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
 
 	if ((r = apply_keys(ld, &top, top_keys, ARRAY_LEN(top_keys), root, cfg)) < 0)
 		return r;
+	/* A group is what the user switches to: alone it means nothing. */
+	if (cfg->group && !cfg->user)
+		return fail(ld, member_or(root, "group"), "\"group\" needs \"user\" (nlb "
+			    "switches to both once its sockets are bound)");
 	if (cfg->workers == 0)
 		cfg->workers = (uint32_t)online_cpus();
 	if ((r = load_stats_admin(ld, root, cfg)) < 0)

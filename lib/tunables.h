@@ -112,4 +112,11 @@
 #define NLB_METRICS_LINGER_MS   1000
 #define NLB_METRICS_BACKLOG     64
 
+/* Rate-limited log lines (nlb_warn_rl and the like), per call site: a
+ * burst of 20 shows what is going on; then one line every 200 ms (5 a
+ * second) is at most 432,000 lines a day from one site, about 65 MB at
+ * 150 bytes a line, however hard clients push. */
+#define NLB_LOG_RL_BURST       20u
+#define NLB_LOG_RL_INTERVAL_MS 200u
+
 #endif

@@ -131,7 +131,7 @@ static void probe_start(struct health *h, struct health_probe *p, uint64_t now)
 	p->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
 		/* Our own shortage, not the target's fault: try next time. */
-		nlb_warn("health check of %s: socket: %s", p->addr_text, strerror(errno));
+		nlb_warn_rl("health check of %s: socket: %s", p->addr_text, strerror(errno));
 		p->phase = PROBE_IDLE;
 		p->next_ms = now + hc->interval_ms;
 		return;

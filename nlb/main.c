@@ -1,6 +1,6 @@
 /* nlb's entry point: the command line, start-up (configuration, listening
- * sockets, workers), signals, and the orderly stop that lets open
- * connections finish. */
+ * sockets, the privilege drop, workers), signals, and the orderly stop
+ * that lets open connections finish. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "privileges.h"
 #include "reload.h"
 #include "runtime.h"
 #include "target_set.h"
@@ -123,6 +124,15 @@ static int run(struct nlb_config *cfg)
 	 * group), since a low port may need root.  Keep new binds above it. */
 	if (metrics_open(&metrics, &rt, err, sizeof(err)) < 0) {
 		nlb_err("%s", err);
+		listeners_close(&rt);
+		goto out;
+	}
+	/* ---- Every socket is bound above this line: the privilege drop ----
+	 * Anything else that needs root to open (ports below 1024, sockets
+	 * in root-owned directories) goes above.  Below, nlb runs as "user":
+	 * no thread and no ring exists yet, so none ever ran as root, and a
+	 * reload re-reads the configuration file as that user. */
+	if (privileges_drop(cfg) < 0) {
 		listeners_close(&rt);
 		goto out;
 	}
@@ -309,6 +319,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	nlb_log_set_level(cfg->log_level);
+	/* Before anything is bound, so that a refusal (root with no "user",
+	 * a user that does not exist) never holds a port, even briefly. */
+	if (privileges_check(cfg) < 0) {
+		nlb_config_free(cfg);
+		return 1;
+	}
 	raise_nofile();
 	int status = run(cfg);
 	nlb_config_free(cfg);

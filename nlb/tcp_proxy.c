@@ -847,7 +847,7 @@ static void start_connect(struct worker *w, struct conn *c)
 			STAT_INC(wstats(w, c->listener), no_healthy);
 		else
 			STAT_INC(wstats(w, c->listener), no_target);
-		nlb_debug("listener %s: no target left for a client after %u attempts",
+		nlb_debug_rl("listener %s: no target left for a client after %u attempts",
 			  lr->conf->name, c->attempts);
 		conn_close(w, c, true);
 		return;
@@ -933,7 +933,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 			  send_proxy_header(c, g->proxy_protocol);
 		if (ret < 0) {
 			STAT_INC(wstats(w, c->listener), connect_error);
-			nlb_debug("target %s in group %s: PROXY header not sent: %s",
+			nlb_debug_rl("target %s in group %s: PROXY header not sent: %s",
 				  target_at(w->rt, lr->conf->group, c->target)->addr_text, g->name,
 				  strerror(-ret));
 			conn_close(w, c, true);
@@ -953,7 +953,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 		STAT_INC(wstats(w, c->listener), connect_error);
 		why = strerror(-res);
 	}
-	nlb_debug("target %s in group %s: connect failed (%s), attempt %u of %u",
+	nlb_debug_rl("target %s in group %s: connect failed (%s), attempt %u of %u",
 		  target_at(w->rt, lr->conf->group, c->target)->addr_text, g->name, why, c->attempts,
 		  g->connect_retries + 1);
 	if (res == -ECANCELED || res == -ETIME || res == -ECONNREFUSED)
@@ -1033,7 +1033,7 @@ static void header_start(struct worker *w, struct conn *c)
 static void header_refuse(struct worker *w, struct conn *c, const char *why)
 {
 	STAT_INC(wstats(w, c->listener), proxy_header_invalid);
-	nlb_debug("listener %s: client closed: %s", w->rt->listeners[c->listener].conf->name, why);
+	nlb_debug_rl("listener %s: client closed: %s", w->rt->listeners[c->listener].conf->name, why);
 	conn_close(w, c, true);
 }
 
@@ -1113,10 +1113,10 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 {
 	struct listener_rt *lr = &w->rt->listeners[lidx];
 	uint32_t max = lr->conf->max_connections;
-	if (w->stopping) {
-		tcp_close_reset(fd);
-		return;
-	}
+	/* Accepted while stopping (its completion came in the batch that
+	 * stopped the worker, or before the cancel took effect): the kernel
+	 * gave the client to us, so it drains like the others.  A reset here
+	 * broke a few connections in every binary upgrade under load. */
 	if (max) {
 		uint32_t n = atomic_fetch_add_explicit(&lr->active, 1, memory_order_relaxed);
 		if (n >= max) {
@@ -1160,7 +1160,7 @@ void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe)
 		 * must still go back, whatever it arrived with. */
 		if (cqe->flags & IORING_CQE_F_BUFFER)
 			buf_recycle(w, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
-		nlb_warn("stale completion op=%d slot=%u", (int)ud_op(ud), idx);
+		nlb_warn_rl("stale completion op=%d slot=%u", (int)ud_op(ud), idx);
 		return;
 	}
 	enum op op = ud_op(ud);

@@ -214,7 +214,7 @@ static bool datagram(struct worker *w, uint32_t lidx, uint16_t bid, int res, str
 	}
 	if ((o->flags & MSG_TRUNC) || (!d->gso && d->len > w->udp_max_datagram)) {
 		STAT_INC(wstats(w, lidx), udp_too_big);
-		nlb_debug("udp: dropped a datagram of %u bytes (at most %u are forwarded)",
+		nlb_debug_rl("udp: dropped a datagram of %u bytes (at most %u are forwarded)",
 			  o->payloadlen, w->udp_max_datagram);
 		return false;
 	}

@@ -71,18 +71,30 @@ static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		/* Out of descriptors: back off instead of spinning on
 		 * accept; clients wait in the backlog meanwhile. */
 		if (!wl->paused) {
-			nlb_warn("worker %u: listener %s: accept paused: %s", w->id,
+			nlb_warn_rl("worker %u: listener %s: accept paused: %s", w->id,
 				 w->rt->listeners[lidx].conf->name, strerror(-cqe->res));
 			STAT_INC(wstats(w, lidx), accept_paused);
 		}
 		wl->paused = true;
 		wl->resume_ms = w->now_ms + NLB_ACCEPT_PAUSE_MS;
 	} else if (cqe->res != -ECANCELED && cqe->res != -EINTR && cqe->res != -ECONNABORTED) {
-		nlb_warn("worker %u: listener %s: accept: %s", w->id,
+		nlb_warn_rl("worker %u: listener %s: accept: %s", w->id,
 			 w->rt->listeners[lidx].conf->name, strerror(-cqe->res));
 	}
 	if (!wl->accepting && !wl->paused && !w->stopping && wl->fd >= 0)
 		arm_accept(w, lidx);
+}
+
+/* Whether a multishot accept has yet to post its last completion.  A
+ * stopping worker waits for it: a client it accepted after the cancel was
+ * sent still arrives in a completion, and a worker gone by then would
+ * leave its descriptor to be closed at exit, a reset for the client. */
+static bool accept_armed(const struct worker *w)
+{
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++)
+		if (w->listeners[l].accepting)
+			return true;
+	return false;
 }
 
 static void begin_stop(struct worker *w)
@@ -120,8 +132,9 @@ static void begin_stop(struct worker *w)
 		close(wl->fd);
 		wl->fd = -1;
 	}
-	if (w->live)
-		nlb_info("worker %u: stopped accepting, %u connections to drain", w->id, w->live);
+	/* Also with nothing to drain: the line says the listening sockets are
+	 * closed, which is what a binary upgrade waits for. */
+	nlb_info("worker %u: stopped accepting, %u connections to drain", w->id, w->live);
 }
 
 /* Out of descriptors: stop accepting for a while.  An armed multishot
@@ -217,7 +230,12 @@ static int worker_init(struct worker *w)
 
 	int ret = nlb_ring_init(&w->ring, NLB_RING_SQ_ENTRIES, NLB_RING_CQ_ENTRIES, &w->feat);
 	if (ret < 0) {
-		nlb_err("worker %u: io_uring setup failed: %s", w->id, strerror(-ret));
+		/* Not root, each ring counts against RLIMIT_MEMLOCK (per
+		 * user): say so, ENOMEM alone sends one looking for RAM. */
+		nlb_err("worker %u: io_uring setup failed: %s%s", w->id, strerror(-ret),
+			ret == -ENOMEM && geteuid() != 0 ?
+			" (rings count against RLIMIT_MEMLOCK when not root: raise it, "
+			"e.g. LimitMEMLOCK=infinity, or start nlb as root with \"user\" set)" : "");
 		return ret;
 	}
 	if (!w->feat.recv_multishot || !w->feat.accept_multishot) {
@@ -309,7 +327,7 @@ static void worker_run(struct worker *w)
 			nlb_bufring_flush(&w->ubufs);
 			udp_rearm_starved(w);
 		}
-		if (w->stopping && w->live == 0)
+		if (w->stopping && w->live == 0 && !accept_armed(w))
 			w->done = true;
 	}
 }

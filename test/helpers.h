@@ -104,9 +104,19 @@ void t_sleep_ms(int ms);
  * same twice in one process.  Returns 0 if none was found. */
 uint16_t t_free_port(void);
 
-/* printf-formats a file into a fresh mkstemp() file in /tmp; returns its
- * malloc'd path (free with t_file_remove) or NULL. */
+/* printf-formats a file into a fresh mkstemp() file in /tmp (mode 0600);
+ * returns its malloc'd path (free with t_file_remove) or NULL.  The tests
+ * run as root, which nlb refuses without "user": unless the text mentions
+ * allow_root or has a line starting with "user", "allow_root = true; " is
+ * put before its first line (on it, so error line numbers do not move). */
 char *t_write_config(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* text as t_write_config writes it, malloc'd (free it), or NULL. */
+char *t_config_text(const char *text);
+
+/* The same as t_write_config, written exactly as formatted. */
+char *t_write_config_exact(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
 /* Unlinks and frees a path from t_write_config/t_file_* helpers. */

@@ -100,9 +100,13 @@ int px_connect(struct px *p)
 
 int px_reload_text(struct px *p, const char *text)
 {
+	/* Written as t_write_config would, so allow_root does not change. */
+	char *t = t_config_text(text);
+	T_ASSERT(t);
 	FILE *f = fopen(p->conf_path, "w");
 	T_ASSERT(f != NULL, ": %s: %s", p->conf_path, strerror(errno));
-	T_ASSERT(fputs(text, f) >= 0 && fclose(f) == 0, ": writing %s", p->conf_path);
+	T_ASSERT(fputs(t, f) >= 0 && fclose(f) == 0, ": writing %s", p->conf_path);
+	free(t);
 	int applied = t_nlb_log_count(p->nlb, PX_APPLIED);
 	int refused = t_nlb_log_count(p->nlb, PX_REFUSED);
 	px_assert(p, kill(p->nlb->pid, SIGHUP) == 0, "SIGHUP: %s", strerror(errno));

@@ -412,6 +412,8 @@ T_UNIT(config, missing_required_key)
 		  "a target of target group \"g\" is missing \"address\"", 1 },
 		{ "empty name", "target_groups = (\n  { name = \"\"; }\n);\n", 2,
 		  "\"name\" must not be empty", 0 },
+		{ "group without user", "workers = 1;\ngroup = \"nogroup\";\n", 2,
+		  "\"group\" needs \"user\" (nlb switches to both once its sockets are bound)", 1 },
 	};
 	RUN(cases);
 }
@@ -654,6 +656,10 @@ T_UNIT(config, shipped_example_loads)
 	cr_assert_eq(r, 0, "%s: %s", path, err);
 
 	cr_expect_eq(cfg->workers, (uint32_t)expected_workers());
+	/* make run starts nlb on it as root: it must name a user. */
+	cr_assert_not_null(cfg->user);
+	cr_expect_str_eq(cfg->user, "nobody");
+	cr_expect_eq(cfg->allow_root, 0);
 	cr_assert_eq(cfg->n_listeners, 1);
 	cr_expect_str_eq(cfg->listeners[0].name, "web");
 	cr_expect_eq(cfg->listeners[0].protocol, NLB_PROTO_TCP);
