@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "log.h"
 #include "tunables.h"
 
@@ -25,7 +26,7 @@ static uint64_t fake_clock(void)
 }
 
 /* The limiter alone. */
-Test(log, burst_then_steady_rate)
+T_UNIT(log, burst_then_steady_rate)
 {
 	struct nlb_log_rl rl = { 0 };
 	uint64_t sup = 99, t = 5000;
@@ -64,7 +65,7 @@ Test(log, burst_then_steady_rate)
 
 /* A clock that goes back (it should not; a test clock might) never
  * opens the gate wider than the burst. */
-Test(log, earlier_time_grants_nothing_extra)
+T_UNIT(log, earlier_time_grants_nothing_extra)
 {
 	struct nlb_log_rl rl = { 0 };
 	uint64_t sup;
@@ -96,7 +97,7 @@ static void *flood_main(void *arg)
 
 /* Four threads on one site at one instant: exactly a burst passes, and
  * every other line is counted as suppressed, none lost or counted twice. */
-Test(log, threads_share_a_site_exactly)
+T_UNIT(log, threads_share_a_site_exactly)
 {
 	enum { THREADS = 4, LINES = 50000 };
 	struct nlb_log_rl rl = { 0 };
@@ -160,7 +161,7 @@ static void warn_site(unsigned i)
 	nlb_warn_rl("accept: \"%s\" %u", "Too many open files", i);
 }
 
-Test(log, macro_writes_suppressed_count)
+T_UNIT(log, macro_writes_suppressed_count)
 {
 	nlb_log_set_clock(fake_clock);
 	nlb_log_set_level(NLB_LOG_INFO);
@@ -193,7 +194,7 @@ static void debug_site(void)
 	nlb_debug_rl("per connection");
 }
 
-Test(log, lines_below_the_level_take_no_budget)
+T_UNIT(log, lines_below_the_level_take_no_budget)
 {
 	nlb_log_set_clock(fake_clock);
 	nlb_log_set_level(NLB_LOG_INFO);

@@ -580,7 +580,7 @@ T_TEST(metrics, promtool_accepts_the_body, .timeout = 60)
 	char *b = scrape(&p, stats);
 	px_assert(&p, strstr(b, "nlb_new_flows_total{listener=\"t\\\"q\\\\b\",protocol=\"tcp\"} 1\n"),
 		  "escaped listener name");
-	char *path = t_write_config("%s", b);
+	char *path = t_write_config_exact("%s", b);
 	T_ASSERT(path);
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "/usr/bin/promtool check metrics < %s", path);
