@@ -77,6 +77,7 @@ static int run(struct nlb_config *cfg)
 		.cfg = cfg,
 		.forwarding = cfg->forwarding,
 		.n_workers = cfg->workers,
+		.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int status = 1;
 	struct health health;
@@ -196,8 +197,9 @@ static int run(struct nlb_config *cfg)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 		if (sig == SIGHUP) {
+			char msg[1024];	/* logged already */
 			nlb_info("SIGHUP: reloading %s", cfg->path);
-			reload_config(&rt, cfg->path, now);
+			reload_config(&rt, cfg->path, now, msg, sizeof(msg));
 		}
 		targets_tick(&rt, now);
 		if (sig < 0 || sig == SIGHUP)

@@ -86,6 +86,9 @@ struct nlb_runtime {
 	 * target slots and publish tables under this lock; replaced tables
 	 * wait on retired until the workers have passed them. */
 	pthread_mutex_t ctl_lock;
+	/* Held through a whole reload (reload.c), SIGHUP's or the admin
+	 * socket's: two reloads never interleave. */
+	pthread_mutex_t reload_lock;
 	struct retired_table *retired;
 	unsigned n_draining;
 	_Atomic uint64_t targets_version;	/* bumped on any slot change */
