@@ -104,6 +104,17 @@ static int open_set(const struct nlb_runtime *rt, const struct listener_rt *lr, 
 int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen)
 {
 	const struct nlb_config *cfg = rt->cfg;
+	/* 16 counters of 4 bytes fill a cache line: whole lines per worker.
+	 * Freed by the caller with rt->listeners. */
+	rt->listener_stride = (cfg->n_listeners + 16) / 16 * 16;
+	size_t cells = rt->n_workers * rt->listener_stride;
+	rt->listener_conns = aligned_alloc(64, cells * sizeof(uint32_t));
+	if (!rt->listener_conns) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cells; i++)
+		atomic_init(&rt->listener_conns[i], 0);
 	rt->udp_gro = udp_gro_usable(cfg);
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		struct listener_rt *lr = &rt->listeners[l];
@@ -140,4 +151,13 @@ void listeners_close(struct nlb_runtime *rt)
 		close_set(rt, &rt->listeners[l].fds);
 		close_set(rt, &rt->listeners[l].udp_fds);
 	}
+}
+
+uint64_t listener_conns(const struct nlb_runtime *rt, size_t l)
+{
+	uint64_t sum = 0;
+	for (unsigned w = 0; w < rt->n_workers; w++)
+		sum += atomic_load_explicit(&rt->listener_conns[w * rt->listener_stride + l],
+					    memory_order_relaxed);
+	return sum;
 }

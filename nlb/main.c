@@ -232,6 +232,7 @@ out:
 	if (rt.groups)
 		targets_free(&rt);
 	free(workers);
+	free(rt.listener_conns);
 	free(rt.listeners);
 	free(rt.groups);
 	return status;

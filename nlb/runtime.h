@@ -79,6 +79,10 @@ struct nlb_runtime {
 	unsigned n_workers;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
 	struct listener_rt *listeners;
+	/* TCP connections open per listener: a cache-line row per worker,
+	 * each written only by its worker (listener_conn_add). */
+	_Atomic uint32_t *listener_conns;
+	size_t listener_stride;
 	struct group_rt *groups;
 	struct nlb_qsbr qsbr;		/* one reader per worker */
 

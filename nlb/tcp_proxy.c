@@ -19,6 +19,7 @@
 
 #include "admission.h"
 #include "backend.h"
+#include "listener.h"
 #include "proxyproto.h"
 #include "target_set.h"
 #include "log.h"
@@ -297,6 +298,7 @@ static void conn_finalize(struct worker *w, struct conn *c)
 	if (lr->conf->max_connections)
 		atomic_fetch_sub_explicit(&((struct listener_rt *)lr)->active, 1,
 					  memory_order_relaxed);
+	listener_conn_add(w->rt, w->id, c->listener, -1);
 	STAT_DEC(&w->stats, active);
 	STAT_INC(&w->stats, closed);
 	c->gen = (c->gen + 1) & 0xffffff;
@@ -1139,6 +1141,7 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 	set_nodelay(fd);
 	c->cfd = fd;
 	c->listener = (uint16_t)lidx;
+	listener_conn_add(w->rt, w->id, lidx, 1);
 	c->state = CONN_CONNECTING;
 	c->last_active_ms = w->now_ms;
 	lru_append(w, c);
