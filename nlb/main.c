@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "backend.h"
 #include "config.h"
 #include "health.h"
@@ -48,27 +49,26 @@ static void raise_nofile(void)
 		nlb_info("file descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
-static void log_stats(struct worker *workers, unsigned n, const struct health *h)
+struct stats_line {
+	char buf[2048];
+	size_t off;
+};
+
+static void stats_append(void *arg, const char *name, uint64_t value)
 {
-	char line[2048];
-	int off = snprintf(line, sizeof(line), "stats");
-#define NLB_STAT_SUM(name)                                                           \
-	{                                                                            \
-		uint64_t sum = 0;                                                    \
-		for (unsigned i = 0; i < n; i++)                                     \
-			sum += atomic_load_explicit(&workers[i].stats.name,          \
-						    memory_order_relaxed);           \
-		if (off < (int)sizeof(line))                                         \
-			off += snprintf(line + off, sizeof(line) - (size_t)off,      \
-					" " #name "=%llu", (unsigned long long)sum); \
-	}
-	NLB_WORKER_STATS(NLB_STAT_SUM)
-#undef NLB_STAT_SUM
-	if (off < (int)sizeof(line))
-		snprintf(line + off, sizeof(line) - (size_t)off, " health_probes=%llu health_changes=%llu",
-			 (unsigned long long)atomic_load(&h->probes_done),
-			 (unsigned long long)atomic_load(&h->changes));
-	nlb_info("%s", line);
+	struct stats_line *l = arg;
+	if (l->off < sizeof(l->buf))
+		l->off += (size_t)snprintf(l->buf + l->off, sizeof(l->buf) - l->off, " %s=%llu",
+					   name, (unsigned long long)value);
+}
+
+static void log_stats(const struct worker *workers, unsigned n, const struct health *h,
+		      const struct admin *a)
+{
+	struct stats_line l = { .off = 0 };
+	l.buf[0] = '\0';
+	stats_visit(workers, n, h, a, stats_append, &l);
+	nlb_info("stats%s", l.buf);
 }
 
 static int run(struct nlb_config *cfg)
@@ -81,6 +81,7 @@ static int run(struct nlb_config *cfg)
 	};
 	int status = 1;
 	struct health health;
+	struct admin admin;
 	memset(&health, 0, sizeof(health));
 	health.epfd = health.stop_fd = -1;
 	rt.listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*rt.listeners));
@@ -107,6 +108,13 @@ static int run(struct nlb_config *cfg)
 	char err[512];
 	if (listeners_open(&rt, err, sizeof(err)) < 0) {
 		nlb_err("%s", err);
+		goto out;
+	}
+	/* Every socket is bound here, before privileges are dropped: the
+	 * admin socket's directory (/run/nlb) is root's. */
+	if (admin_open(&admin, &rt, err, sizeof(err)) < 0) {
+		nlb_err("%s", err);
+		listeners_close(&rt);
 		goto out;
 	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
@@ -178,6 +186,13 @@ static int run(struct nlb_config *cfg)
 			worker_stop(&workers[i]);
 		goto join;
 	}
+	int aret = admin_start(&admin, workers, rt.n_workers, &health);
+	if (aret < 0) {
+		nlb_err("cannot start the admin socket's thread: %s", strerror(-aret));
+		for (unsigned i = 0; i < rt.n_workers; i++)
+			worker_stop(&workers[i]);
+		goto join;
+	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
 		const struct nlb_group_conf *gc = &cfg->groups[lc->group];
@@ -219,8 +234,12 @@ join:
 	}
 	if (started == rt.n_workers && rt.n_workers)
 		pthread_barrier_destroy(&barrier);
+	/* The admin socket answers until the workers have drained (show
+	 * stats, show targets watch it); it reads their counters, so it
+	 * stops before they are freed. */
+	admin_stop(&admin);
 	health_stop(&health);
-	log_stats(workers, started, &health);
+	log_stats(workers, started, &health, &admin);
 	if (status == 0)
 		nlb_info("stopped");
 	/* Workers closed their own listening sockets. */
