@@ -147,6 +147,16 @@ static char *ctl_expect(struct adm *a, int want, const char *fmt, ...)
 	return out ? out : strdup("");
 }
 
+/* nlbctl COMMAND must fail with exit 1 and say want. */
+#define ctl_error(a, want, ...) do {					\
+	char *ctl_out_ = ctl_expect((a), 1, __VA_ARGS__);		\
+	bool ctl_has_ = strstr(ctl_out_, (want)) != NULL;		\
+	if (!ctl_has_)							\
+		px_failed(&(a)->p, "nlbctl's error");			\
+	cr_assert(ctl_has_, "nlbctl said \"%s\", want \"%s\"", ctl_out_, (want)); \
+	free(ctl_out_);							\
+} while (0)
+
 /* The line of text containing needle, copied into line; false if none. */
 static bool find_line(const char *text, const char *needle, char *line, size_t cap)
 {
@@ -198,23 +208,6 @@ static int ctl_wait(struct adm *a, const char *cmd, const char *want, int timeou
 		if (t_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		t_sleep_ms(20);
-	}
-}
-
-/* ---- traffic ------------------------------------------------------------ */
-
-static void round_trip_ok(struct px *p, int fd, const char *what)
-{
-	int rc = t_round_trip(fd, "ping", 4, 3000);
-	px_assert(p, rc == 0, "%s: round trip through nlb: %s", what, strerror(-rc));
-}
-
-static void connect_n(struct px *p, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		int fd = px_connect(p);
-		round_trip_ok(p, fd, "new connection");
-		t_close(fd);
 	}
 }
 
@@ -306,41 +299,90 @@ static void raw_expect_error(struct adm *a, struct raw *r, const void *line, siz
 		  rc == 1 ? "ok" : rc < 0 ? strerror(-rc) : final);
 }
 
+/* ---- a fixture: nlb with an admin socket over echo targets ------------- */
+
+#define FIX_SERVERS 3
+
+struct fix {
+	struct adm a;
+	struct t_server *srv[FIX_SERVERS];
+	uint16_t port[FIX_SERVERS];
+};
+
+/* FIX_SERVERS echo servers, the first n_listed of them targets in the
+ * file; group_extra as t_proxy_conf's.  nlb serves when it returns. */
+static void fix_start(struct fix *f, unsigned n_listed, const char *group_extra)
+{
+	memset(f, 0, sizeof(*f));
+	adm_init(&f->a, 0600);
+	f->a.p.conf.group_extra = group_extra;
+	for (unsigned i = 0; i < FIX_SERVERS; i++) {
+		f->srv[i] = t_server_start(T_SRV_ECHO, 0);
+		T_ASSERT(f->srv[i] != NULL);
+		f->port[i] = t_server_port(f->srv[i]);
+		if (i < n_listed)
+			px_target(&f->a.p, f->port[i]);
+	}
+	adm_start(&f->a);
+}
+
+static unsigned fix_accepted(struct fix *f, unsigned i)
+{
+	return t_server_accepted(f->srv[i]);
+}
+
+/* Are the servers' accept counts exactly want[]? */
+static bool fix_counts(struct fix *f, const unsigned want[FIX_SERVERS])
+{
+	for (unsigned i = 0; i < FIX_SERVERS; i++)
+		if (fix_accepted(f, i) != want[i])
+			return false;
+	return true;
+}
+
+#define fix_assert_counts(f, what, ...) do {				\
+	const unsigned want_[FIX_SERVERS] = { __VA_ARGS__ };		\
+	px_assert(&(f)->a.p, fix_counts((f), want_),			\
+		  "%s: accepted %u %u %u, want %u %u %u", (what),	\
+		  fix_accepted((f), 0), fix_accepted((f), 1), fix_accepted((f), 2), \
+		  want_[0], want_[1], want_[2]);			\
+} while (0)
+
+/* Stops nlb (exit 0 expected; its stats line is then read with px_stat). */
+static void fix_stop(struct fix *f)
+{
+	px_stop_ok(&f->a.p);
+}
+
+static void fix_free(struct fix *f)
+{
+	adm_free(&f->a);
+	for (unsigned i = 0; i < FIX_SERVERS; i++)
+		t_server_free(f->srv[i]);
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 /* A target added through the socket takes new connections at once: round
  * robin over the two sends each half. */
 T_TEST(admin, add_target_takes_connections, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *b_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv && b_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	px_target(&a.p, t_server_port(a_srv));
-	adm_start(&a);
-	uint16_t b = t_server_port(b_srv);
-
-	free(ctl_ok(&a, "add target web 127.0.0.1:%u", b));
+	struct fix f;
+	fix_start(&f, 1, NULL);
+	struct adm *a = &f.a;
+	free(ctl_ok(a, "add target web 127.0.0.1:%u", f.port[1]));
 	char line[512];
-	target_line(&a, b, line, sizeof(line));
-	px_assert(&a.p, strstr(line, "weight=1 health=unchecked state=active connections=0"),
+	target_line(a, f.port[1], line, sizeof(line));
+	px_assert(&a->p, strstr(line, "weight=1 health=unchecked state=active connections=0"),
 		  "show targets after add: \"%s\"", line);
-	px_assert(&a.p, t_nlb_log_contains(a.p.nlb, "in group web: added (weight 1)"));
-	connect_n(&a.p, 10);
-	px_assert(&a.p, t_server_accepted(a_srv) == 5 && t_server_accepted(b_srv) == 5,
-		  "round robin over A and the added B: A %u, B %u (want 5 each)",
-		  t_server_accepted(a_srv), t_server_accepted(b_srv));
-
+	px_assert(&a->p, t_nlb_log_contains(a->p.nlb, "in group web: added (weight 1)"));
+	px_connect_n(&a->p, 10);
+	fix_assert_counts(&f, "round robin over A and the added B", 5, 5, 0);
 	/* Adding it again is an error, with a weight or without. */
-	char *out = ctl_expect(&a, 1, "add target web 127.0.0.1:%u weight 3", b);
-	px_assert(&a.p, strstr(out, "already in group web"), "output: %s", out);
-	free(out);
-	px_stop_ok(&a.p);
-	cr_expect_eq(px_stat(&a.p, "admin_errors"), 1);
-	adm_free(&a);
-	t_server_free(a_srv);
-	t_server_free(b_srv);
+	ctl_error(a, "already in group web", "add target web 127.0.0.1:%u weight 3", f.port[1]);
+	fix_stop(&f);
+	cr_expect_eq(px_stat(&a->p, "admin_errors"), 1);
+	fix_free(&f);
 }
 
 /* The issue's test: a drained target gets no new connection and its open
@@ -348,66 +390,52 @@ T_TEST(admin, add_target_takes_connections, .timeout = 30)
  * brings it back with the connection still open. */
 T_TEST(admin, drain_keeps_open_connection, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *b_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv && b_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	a.p.conf.group_extra = "deregistration_delay_ms = 200;";
-	px_target(&a.p, t_server_port(a_srv));
-	adm_start(&a);
-	uint16_t ap = t_server_port(a_srv), bp = t_server_port(b_srv);
-	int c = px_connect(&a.p);
-	round_trip_ok(&a.p, c, "before the drain");
-	free(ctl_ok(&a, "add target web 127.0.0.1:%u", bp));
-	free(ctl_ok(&a, "drain target web 127.0.0.1:%u", ap));
+	struct fix f;
+	fix_start(&f, 1, "deregistration_delay_ms = 200;");
+	struct adm *a = &f.a;
+	uint16_t ap = f.port[0];
+	int c = px_connect(&a->p);
+	px_round_trip_ok(&a->p, c, "before the drain");
+	free(ctl_ok(a, "add target web 127.0.0.1:%u", f.port[1]));
+	free(ctl_ok(a, "drain target web 127.0.0.1:%u", ap));
 
-	connect_n(&a.p, 6);
-	px_assert(&a.p, t_server_accepted(a_srv) == 1 && t_server_accepted(b_srv) == 6,
-		  "after the drain: A %u (want 1), B %u (want 6)", t_server_accepted(a_srv),
-		  t_server_accepted(b_srv));
-	round_trip_ok(&a.p, c, "draining");
+	px_connect_n(&a->p, 6);
+	fix_assert_counts(&f, "after the drain", 1, 6, 0);
+	px_round_trip_ok(&a->p, c, "draining");
 	char line[512];
-	target_line(&a, ap, line, sizeof(line));
-	px_assert(&a.p, strstr(line, "state=draining connections=1 deadline_ms=none"),
+	target_line(a, ap, line, sizeof(line));
+	px_assert(&a->p, strstr(line, "state=draining connections=1 deadline_ms=none"),
 		  "show targets of the drained A: \"%s\"", line);
 	/* Three times the group's deregistration delay: drain has none. */
 	t_sleep_ms(600);
-	round_trip_ok(&a.p, c, "drained, past deregistration_delay_ms");
-	px_assert(&a.p, !t_nlb_log_contains(a.p.nlb, "draining ended"));
+	px_round_trip_ok(&a->p, c, "drained, past deregistration_delay_ms");
+	px_assert(&a->p, !t_nlb_log_contains(a->p.nlb, "draining ended"));
 
 	/* Commands that do not apply to a drained target say why. */
-	char *out = ctl_expect(&a, 1, "drain target web 127.0.0.1:%u", ap);
-	px_assert(&a.p, strstr(out, "is drained"), "drain twice: %s", out);
-	free(out);
-	out = ctl_expect(&a, 1, "set weight web 127.0.0.1:%u 5", ap);
-	px_assert(&a.p, strstr(out, "is drained (add target brings it back)"), "%s", out);
-	free(out);
+	ctl_error(a, "is drained", "drain target web 127.0.0.1:%u", ap);
+	ctl_error(a, "is drained (add target brings it back)", "set weight web 127.0.0.1:%u 5",
+		  ap);
 
 	/* Back, with its weight, keeping its connection. */
-	free(ctl_ok(&a, "add target web 127.0.0.1:%u", ap));
-	px_assert(&a.p, t_nlb_log_contains(a.p.nlb, "added again while draining (weight 1)"));
-	connect_n(&a.p, 4);
-	px_assert(&a.p, t_server_accepted(a_srv) == 1 + 2 && t_server_accepted(b_srv) == 6 + 2,
-		  "A back: A %u (want 1 + 2), B %u (want 6 + 2)", t_server_accepted(a_srv),
-		  t_server_accepted(b_srv));
-	round_trip_ok(&a.p, c, "after add brought A back");
+	free(ctl_ok(a, "add target web 127.0.0.1:%u", ap));
+	px_assert(&a->p, t_nlb_log_contains(a->p.nlb, "added again while draining (weight 1)"));
+	px_connect_n(&a->p, 4);
+	fix_assert_counts(&f, "A back", 1 + 2, 6 + 2, 0);
+	px_round_trip_ok(&a->p, c, "after add brought A back");
 	t_close(c);
 
 	/* A drained target keeps its slot when its connections are gone,
 	 * until it is removed. */
-	free(ctl_ok(&a, "drain target web 127.0.0.1:%u", ap));
-	px_assert(&a.p, ctl_wait(&a, "show targets", "state=draining connections=0 "
-				 "deadline_ms=none", 3000) == 0, "A is not listed drained and idle");
-	free(ctl_ok(&a, "remove target web 127.0.0.1:%u", ap));
-	px_assert(&a.p, t_nlb_log_wait(a.p.nlb, "in group web: draining ended", 3000) == 0);
-	target_line(&a, ap, line, sizeof(line));
-	px_assert(&a.p, line[0] == '\0', "A still listed after remove: %s", line);
-	px_stop_ok(&a.p);
-	cr_expect_eq(px_stat(&a.p, "drain_reset"), 0);
-	adm_free(&a);
-	t_server_free(a_srv);
-	t_server_free(b_srv);
+	free(ctl_ok(a, "drain target web 127.0.0.1:%u", ap));
+	px_assert(&a->p, ctl_wait(a, "show targets", "state=draining connections=0 "
+				  "deadline_ms=none", 3000) == 0, "A is not listed drained and idle");
+	free(ctl_ok(a, "remove target web 127.0.0.1:%u", ap));
+	px_assert(&a->p, t_nlb_log_wait(a->p.nlb, "in group web: draining ended", 3000) == 0);
+	target_line(a, ap, line, sizeof(line));
+	px_assert(&a->p, line[0] == '\0', "A still listed after remove: %s", line);
+	fix_stop(&f);
+	cr_expect_eq(px_stat(&a->p, "drain_reset"), 0);
+	fix_free(&f);
 }
 
 /* remove is a reload that drops the target: its connection is reset at
@@ -415,215 +443,171 @@ T_TEST(admin, drain_keeps_open_connection, .timeout = 30)
  * it (max_targets 2 leaves no other). */
 T_TEST(admin, remove_resets_after_delay_and_slot_reused, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *b_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *d_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv && b_srv && d_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	a.p.conf.group_extra = "deregistration_delay_ms = 1000; max_targets = 2;";
-	px_target(&a.p, t_server_port(a_srv));
-	px_target(&a.p, t_server_port(b_srv));
-	adm_start(&a);
-	uint16_t ap = t_server_port(a_srv), dp = t_server_port(d_srv);
-	int c = px_connect(&a.p);
-	round_trip_ok(&a.p, c, "before the removal");
-	px_assert(&a.p, t_server_accepted(a_srv) == 1, "the first connection did not go to A");
+	struct fix f;
+	fix_start(&f, 2, "deregistration_delay_ms = 1000; max_targets = 2;");
+	struct adm *a = &f.a;
+	uint16_t ap = f.port[0], dp = f.port[2];
+	int c = px_connect(&a->p);
+	px_round_trip_ok(&a->p, c, "before the removal");
+	fix_assert_counts(&f, "the first connection", 1, 0, 0);
 
-	free(ctl_ok(&a, "remove target web 127.0.0.1:%u", ap));
+	free(ctl_ok(a, "remove target web 127.0.0.1:%u", ap));
 	char line[512];
-	target_line(&a, ap, line, sizeof(line));
+	target_line(a, ap, line, sizeof(line));
 	long long left = kv(line, "deadline_ms");
-	px_assert(&a.p, strstr(line, "state=draining connections=1") && left >= 0 && left <= 1000,
-		  "show targets of the removed A: \"%s\"", line);
-	connect_n(&a.p, 4);
-	px_assert(&a.p, t_server_accepted(a_srv) == 1 && t_server_accepted(b_srv) == 4,
-		  "after remove: A %u (want 1), B %u (want 4)", t_server_accepted(a_srv),
-		  t_server_accepted(b_srv));
-	char *out = ctl_expect(&a, 1, "add target web 127.0.0.1:%u", dp);
-	px_assert(&a.p, strstr(out, "more than max_targets 2"), "add while A drains: %s", out);
-	free(out);
-	out = ctl_expect(&a, 1, "remove target web 127.0.0.1:%u", ap);
-	px_assert(&a.p, strstr(out, "already being removed"), "remove twice: %s", out);
-	free(out);
-	round_trip_ok(&a.p, c, "draining, before the delay");
+	px_assert(&a->p, strstr(line, "state=draining connections=1") && left >= 0 &&
+		  left <= 1000, "show targets of the removed A: \"%s\"", line);
+	px_connect_n(&a->p, 4);
+	fix_assert_counts(&f, "after remove", 1, 4, 0);
+	ctl_error(a, "more than max_targets 2", "add target web 127.0.0.1:%u", dp);
+	ctl_error(a, "already being removed", "remove target web 127.0.0.1:%u", ap);
+	px_round_trip_ok(&a->p, c, "draining, before the delay");
 
 	int rc = t_wait_closed(c, 5000);
-	px_assert(&a.p, rc == -ECONNRESET, "the removed target's connection ended with %s, "
+	px_assert(&a->p, rc == -ECONNRESET, "the removed target's connection ended with %s, "
 		  "want a reset", rc == 0 ? "EOF" : strerror(-rc));
 	t_close(c);
-	px_assert(&a.p, t_nlb_log_wait(a.p.nlb, "in group web: draining ended", 3000) == 0);
-	px_assert(&a.p, t_nlb_log_contains(a.p.nlb, "connections reset at the deadline"));
-	free(ctl_ok(&a, "add target web 127.0.0.1:%u", dp));
-	connect_n(&a.p, 4);
-	px_assert(&a.p, t_server_accepted(d_srv) == 2 && t_server_accepted(b_srv) == 4 + 2 &&
-		  t_server_accepted(a_srv) == 1, "D in A's slot: A %u (want 1), B %u (want 6), "
-		  "D %u (want 2)", t_server_accepted(a_srv), t_server_accepted(b_srv),
-		  t_server_accepted(d_srv));
-	px_stop_ok(&a.p);
-	cr_expect_eq(px_stat(&a.p, "drain_reset"), 1);
-	cr_expect_eq(px_stat(&a.p, "admin_errors"), 2);
-	adm_free(&a);
-	t_server_free(a_srv);
-	t_server_free(b_srv);
-	t_server_free(d_srv);
+	px_assert(&a->p, t_nlb_log_wait(a->p.nlb, "in group web: draining ended", 3000) == 0);
+	px_assert(&a->p, t_nlb_log_contains(a->p.nlb, "connections reset at the deadline"));
+	free(ctl_ok(a, "add target web 127.0.0.1:%u", dp));
+	px_connect_n(&a->p, 4);
+	fix_assert_counts(&f, "D in A's slot", 1, 4 + 2, 2);
+	fix_stop(&f);
+	cr_expect_eq(px_stat(&a->p, "drain_reset"), 1);
+	cr_expect_eq(px_stat(&a->p, "admin_errors"), 2);
+	fix_free(&f);
 }
 
 /* set weight changes the split of new connections. */
 T_TEST(admin, set_weight_splits_round_robin, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *b_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv && b_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	px_target(&a.p, t_server_port(a_srv));
-	px_target(&a.p, t_server_port(b_srv));
-	adm_start(&a);
-	uint16_t bp = t_server_port(b_srv);
-	free(ctl_ok(&a, "set weight web 127.0.0.1:%u 3", bp));
-	px_assert(&a.p, t_nlb_log_contains(a.p.nlb, "in group web: weight 1 -> 3"));
-	connect_n(&a.p, 8);
-	px_assert(&a.p, t_server_accepted(a_srv) == 2 && t_server_accepted(b_srv) == 6,
-		  "weights 1:3 over 8 connections: A %u (want 2), B %u (want 6)",
-		  t_server_accepted(a_srv), t_server_accepted(b_srv));
-	free(ctl_ok(&a, "set weight web 127.0.0.1:%u 0", bp));
-	connect_n(&a.p, 3);
-	px_assert(&a.p, t_server_accepted(a_srv) == 2 + 3 && t_server_accepted(b_srv) == 6,
-		  "weight 0: A %u (want 5), B %u (want 6)", t_server_accepted(a_srv),
-		  t_server_accepted(b_srv));
+	struct fix f;
+	fix_start(&f, 2, NULL);
+	struct adm *a = &f.a;
+	uint16_t bp = f.port[1];
+	free(ctl_ok(a, "set weight web 127.0.0.1:%u 3", bp));
+	px_assert(&a->p, t_nlb_log_contains(a->p.nlb, "in group web: weight 1 -> 3"));
+	px_connect_n(&a->p, 8);
+	fix_assert_counts(&f, "weights 1:3 over 8 connections", 2, 6, 0);
+	free(ctl_ok(a, "set weight web 127.0.0.1:%u 0", bp));
+	px_connect_n(&a->p, 3);
+	fix_assert_counts(&f, "weight 0", 2 + 3, 6, 0);
 	char line[512];
-	target_line(&a, bp, line, sizeof(line));
-	px_assert(&a.p, kv(line, "weight") == 0 && strstr(line, "state=active"), "%s", line);
+	target_line(a, bp, line, sizeof(line));
+	px_assert(&a->p, kv(line, "weight") == 0 && strstr(line, "state=active"), "%s", line);
 
-	char *out = ctl_expect(&a, 1, "set weight web 127.0.0.1:%u 1001", bp);
-	px_assert(&a.p, strstr(out, "weight must be an integer from 0 to 1000"), "%s", out);
-	free(out);
-	out = ctl_expect(&a, 1, "set weight web 127.0.0.1:%u -1", bp);
-	px_assert(&a.p, strstr(out, "weight must be"), "%s", out);
-	free(out);
-	out = ctl_expect(&a, 1, "set weight web 127.0.0.1:1 2");
-	px_assert(&a.p, strstr(out, "no target 127.0.0.1:1 in group web"), "%s", out);
-	free(out);
-	px_stop_ok(&a.p);
-	adm_free(&a);
-	t_server_free(a_srv);
-	t_server_free(b_srv);
+	ctl_error(a, "weight must be an integer from 0 to 1000 (got \"1001\")",
+		  "set weight web 127.0.0.1:%u 1001", bp);
+	ctl_error(a, "weight must be", "set weight web 127.0.0.1:%u -1", bp);
+	ctl_error(a, "no target 127.0.0.1:1 in group web", "set weight web 127.0.0.1:1 2");
+	fix_stop(&f);
+	fix_free(&f);
 }
 
 /* show targets, show listeners and show stats after known traffic: four
  * connections, three closed, one open. */
 T_TEST(admin, show_output_after_traffic, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *b_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv && b_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	px_target(&a.p, t_server_port(a_srv));
-	px_target_weight(&a.p, t_server_port(b_srv), 2);
-	adm_start(&a);
-	connect_n(&a.p, 3);
-	int c = px_connect(&a.p);
-	round_trip_ok(&a.p, c, "the open one");
-	px_assert(&a.p, ctl_wait(&a, "show stats", "\nactive=1\n", 3000) == 0 &&
-		  ctl_wait(&a, "show stats", "\nclosed=3\n", 3000) == 0,
+	struct fix f;
+	fix_start(&f, 1, NULL);
+	struct adm *a = &f.a;
+	free(ctl_ok(a, "add target web 127.0.0.1:%u weight 2", f.port[1]));
+	px_connect_n(&a->p, 3);
+	int c = px_connect(&a->p);
+	px_round_trip_ok(&a->p, c, "the open one");
+	px_assert(&a->p, ctl_wait(a, "show stats", "\nactive=1\n", 3000) == 0 &&
+		  ctl_wait(a, "show stats", "\nclosed=3\n", 3000) == 0,
 		  "show stats never said active=1 closed=3");
 
-	char *out = ctl_ok(&a, "show stats");
+	char *out = ctl_ok(a, "show stats");
 	char line[512];
-	px_assert(&a.p, find_line(out, "accepted=", line, sizeof(line)) &&
+	px_assert(&a->p, find_line(out, "accepted=", line, sizeof(line)) &&
 		  kv(line, "accepted") == 4, "show stats: %s", out);
-	px_assert(&a.p, strstr(out, "\nbytes_in=16\n") && strstr(out, "\nbytes_out=16\n") &&
+	px_assert(&a->p, strstr(out, "\nbytes_in=16\n") && strstr(out, "\nbytes_out=16\n") &&
 		  strstr(out, "\nno_target=0\n") && strstr(out, "\nadmin_errors=0\n"),
 		  "show stats: %s", out);
-	/* Every counter of the exit stats line, and nothing else. */
 	unsigned lines = 0;
 	for (const char *p = out; (p = strchr(p, '\n')) != NULL; p++)
 		lines++;
 	free(out);
 
-	out = ctl_ok(&a, "show listeners");
+	out = ctl_ok(a, "show listeners");
 	char want[128];
 	snprintf(want, sizeof(want), "listener=web protocol=tcp address=127.0.0.1:%u group=web "
-		 "connections=1\n", a.p.conf.listen_port);
-	px_assert(&a.p, strcmp(out, want) == 0, "show listeners: \"%s\", want \"%s\"", out, want);
+		 "connections=1\n", a->p.conf.listen_port);
+	px_assert(&a->p, strcmp(out, want) == 0, "show listeners: \"%s\", want \"%s\"", out,
+		  want);
 	free(out);
 
-	out = ctl_ok(&a, "show targets");
+	out = ctl_ok(a, "show targets");
 	long long conns = 0;
 	unsigned targets = 0;
 	for (unsigned i = 0; i < 2; i++) {
-		uint16_t port = t_server_port(i ? b_srv : a_srv);
 		char needle[128];
 		snprintf(needle, sizeof(needle), "group=web target=127.0.0.1:%u weight=%u "
-			 "health=unchecked state=active connections=", port, i + 1);
+			 "health=unchecked state=active connections=", f.port[i], i + 1);
 		if (find_line(out, needle, line, sizeof(line))) {
 			targets++;
 			conns += kv(line, "connections");
 		}
 	}
-	px_assert(&a.p, targets == 2 && conns == 1, "show targets (want both, 1 connection "
+	px_assert(&a->p, targets == 2 && conns == 1, "show targets (want both, 1 connection "
 		  "between them): %s", out);
 	free(out);
-	out = ctl_expect(&a, 1, "show targets nope");
-	px_assert(&a.p, strstr(out, "unknown target group \"nope\""), "%s", out);
-	free(out);
+	ctl_error(a, "unknown target group \"nope\"", "show targets nope");
 
 	t_close(c);
-	px_stop_ok(&a.p);
-	/* The exit line has the same counters (admin_commands counts on). */
-	char *log = t_nlb_log(a.p.nlb);
+	fix_stop(&f);
+	/* The exit line has the same counters as show stats. */
+	char *log = t_nlb_log(a->p.nlb);
 	char stats[4096];
-	px_assert(&a.p, find_line(log, "msg=\"stats ", stats, sizeof(stats)));
+	px_assert(&a->p, find_line(log, "msg=\"stats ", stats, sizeof(stats)));
 	unsigned fields = 0;
 	for (const char *p = stats; (p = strchr(p, '=')) != NULL; p++)
 		fields++;
 	free(log);
-	px_assert(&a.p, fields == lines + 3, "show stats has %u lines, the stats line %u "
+	px_assert(&a->p, fields == lines + 3, "show stats has %u lines, the stats line %u "
 		  "counters", lines, fields - 3);	/* ts=, level=, msg= */
-	cr_expect_eq(px_stat(&a.p, "admin_errors"), 1);
-	cr_expect_eq(px_stat(&a.p, "accepted"), 4);
-	adm_free(&a);
-	t_server_free(a_srv);
-	t_server_free(b_srv);
+	cr_expect_eq(px_stat(&a->p, "admin_errors"), 1);
+	cr_expect_eq(px_stat(&a->p, "accepted"), 4);
+	fix_free(&f);
 }
 
 /* With a health check, an added target starts "initial" and is shown
  * with its state as the probes find it. */
 T_TEST(admin, show_health_of_added_targets, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *b_srv = t_server_start(T_SRV_ECHO, 0);
 	struct t_blackhole *bh = t_blackhole_start();
-	T_ASSERT(a_srv && b_srv && bh);
-	struct adm a;
-	adm_init(&a, 0600);
-	a.p.conf.group_extra = "health_check = { interval_ms = 100; timeout_ms = 10000; "
-			       "healthy_threshold = 1; };";
-	px_target(&a.p, t_server_port(a_srv));
-	adm_start(&a);
-	uint16_t bp = t_server_port(b_srv);
+	T_ASSERT(bh);
+	struct fix f;
+	fix_start(&f, 1, "health_check = { interval_ms = 100; timeout_ms = 10000; "
+		  "healthy_threshold = 1; };");
+	struct adm *a = &f.a;
 	char want[128];
 	snprintf(want, sizeof(want), "target 127.0.0.1:%u in group web: initial -> healthy",
-		 t_server_port(a_srv));
-	px_assert(&a.p, t_nlb_log_wait(a.p.nlb, want, 3000) == 0, "A never passed");
+		 f.port[0]);
+	px_assert(&a->p, t_nlb_log_wait(a->p.nlb, want, 3000) == 0, "A never passed");
 
 	/* A probe of the black hole stays pending for 10 s: still initial. */
-	free(ctl_ok(&a, "add target web 127.0.0.1:%u weight 2", bh->port));
-	free(ctl_ok(&a, "add target web 127.0.0.1:%u", bp));
+	free(ctl_ok(a, "add target web 127.0.0.1:%u weight 2", bh->port));
+	free(ctl_ok(a, "add target web 127.0.0.1:%u", f.port[1]));
 	char line[512];
-	target_line(&a, bh->port, line, sizeof(line));
-	px_assert(&a.p, strstr(line, "weight=2 health=initial state=active"), "%s", line);
-	snprintf(want, sizeof(want), "target 127.0.0.1:%u in group web: initial -> healthy", bp);
-	px_assert(&a.p, t_nlb_log_wait(a.p.nlb, want, 3000) == 0, "the added B never passed");
-	target_line(&a, bp, line, sizeof(line));
-	px_assert(&a.p, strstr(line, "weight=1 health=healthy state=active"), "%s", line);
-	px_stop_ok(&a.p);
-	adm_free(&a);
+	target_line(a, bh->port, line, sizeof(line));
+	px_assert(&a->p, strstr(line, "weight=2 health=initial state=active"), "%s", line);
+	snprintf(want, sizeof(want), "target 127.0.0.1:%u in group web: initial -> healthy",
+		 f.port[1]);
+	px_assert(&a->p, t_nlb_log_wait(a->p.nlb, want, 3000) == 0, "the added B never passed");
+	target_line(a, f.port[1], line, sizeof(line));
+	px_assert(&a->p, strstr(line, "weight=1 health=healthy state=active"), "%s", line);
+	fix_stop(&f);
+	fix_free(&f);
 	t_blackhole_free(bh);
-	t_server_free(a_srv);
-	t_server_free(b_srv);
+}
+
+static void rewrite_config(struct adm *a, const char *text)
+{
+	FILE *f = fopen(a->p.conf_path, "w");
+	T_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0, ": writing %s", a->p.conf_path);
 }
 
 /* reload through the socket: the file's changes applied with the summary
@@ -632,70 +616,47 @@ T_TEST(admin, show_health_of_added_targets, .timeout = 30)
  * file:line and nothing changes. */
 T_TEST(admin, reload_through_socket, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *b_srv = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *d_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv && b_srv && d_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	a.p.conf.group_extra = "deregistration_delay_ms = 0;";
-	px_target(&a.p, t_server_port(a_srv));
-	adm_start(&a);
-	uint16_t bp = t_server_port(b_srv);
-	free(ctl_ok(&a, "add target web 127.0.0.1:%u", bp));
+	struct fix f;
+	fix_start(&f, 1, "deregistration_delay_ms = 0;");
+	struct adm *a = &f.a;
+	free(ctl_ok(a, "add target web 127.0.0.1:%u", f.port[1]));
 
-	/* The file now lists A and D; B is the admin socket's only. */
-	px_target(&a.p, t_server_port(d_srv));
-	char *text = adm_conf_text(&a);
-	FILE *f = fopen(a.p.conf_path, "w");
-	T_ASSERT(f && fputs(text, f) >= 0 && fclose(f) == 0);
+	/* The file now lists A and C; B is the admin socket's only. */
+	px_target(&a->p, f.port[2]);
+	char *text = adm_conf_text(a);
+	rewrite_config(a, text);
 	free(text);
-	char *out = ctl_ok(&a, "reload");
-	px_assert(&a.p, strstr(out, "applied: targets added=1 removed=1 reweighted=0 "
-			   "returned=0; 0 changes need a restart"), "reload: %s", out);
+	char *out = ctl_ok(a, "reload");
+	px_assert(&a->p, strstr(out, "applied: targets added=1 removed=1 reweighted=0 "
+			    "returned=0; 0 changes need a restart"), "reload: %s", out);
 	free(out);
 	char line[512];
-	target_line(&a, bp, line, sizeof(line));
-	px_assert(&a.p, line[0] == '\0' || strstr(line, "state=draining"),
+	target_line(a, f.port[1], line, sizeof(line));
+	px_assert(&a->p, line[0] == '\0' || strstr(line, "state=draining"),
 		  "B, absent from the file, is still active: %s", line);
-	connect_n(&a.p, 4);
-	px_assert(&a.p, t_server_accepted(a_srv) == 2 && t_server_accepted(d_srv) == 2 &&
-		  t_server_accepted(b_srv) == 0, "after the reload: A %u D %u (want 2 each), "
-		  "B %u (want 0)", t_server_accepted(a_srv), t_server_accepted(d_srv),
-		  t_server_accepted(b_srv));
+	px_connect_n(&a->p, 4);
+	fix_assert_counts(&f, "after the reload", 2, 0, 2);
 
-	f = fopen(a.p.conf_path, "w");
-	T_ASSERT(f && fputs("workers = 1;\nlisteners = (\n  { name = 1; }\n);\n", f) >= 0 &&
-		 fclose(f) == 0);
-	out = ctl_expect(&a, 1, "reload");
+	rewrite_config(a, "workers = 1;\nlisteners = (\n  { name = 1; }\n);\n");
 	char want[PATH_MAX + 16];
-	snprintf(want, sizeof(want), "nlbctl: %s:3: ", a.p.conf_path);
-	px_assert(&a.p, strstr(out, want), "a broken file: \"%s\", want \"%s...\"", out, want);
-	free(out);
-	px_assert(&a.p, t_nlb_log_contains(a.p.nlb, "reload failed, still running"));
-	connect_n(&a.p, 2);
-	px_assert(&a.p, t_server_accepted(a_srv) == 3 && t_server_accepted(d_srv) == 3,
-		  "after the refused reload: A %u D %u (want 3 each)", t_server_accepted(a_srv),
-		  t_server_accepted(d_srv));
-	px_stop_ok(&a.p);
-	adm_free(&a);
-	t_server_free(a_srv);
-	t_server_free(b_srv);
-	t_server_free(d_srv);
+	snprintf(want, sizeof(want), "nlbctl: %s:3: ", a->p.conf_path);
+	ctl_error(a, want, "reload");
+	px_assert(&a->p, t_nlb_log_contains(a->p.nlb, "reload failed, still running"));
+	px_connect_n(&a->p, 2);
+	fix_assert_counts(&f, "after the refused reload", 3, 0, 3);
+	fix_stop(&f);
+	fix_free(&f);
 }
 
 /* Bad input on the socket: each bad line gets an error line, an oversized
  * one closes the connection after its error, and nlb serves on. */
 T_TEST(admin, bad_input_is_refused, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	px_target(&a.p, t_server_port(a_srv));
-	adm_start(&a);
+	struct fix f;
+	fix_start(&f, 1, NULL);
+	struct adm *a = &f.a;
 	struct raw r;
-	px_assert(&a.p, raw_connect(a.sock, &r) == 0, "connect to %s", a.sock);
+	px_assert(&a->p, raw_connect(a->sock, &r) == 0, "connect to %s", a->sock);
 	char final[1024];
 	static const struct {
 		const char *line;
@@ -715,116 +676,110 @@ T_TEST(admin, bad_input_is_refused, .timeout = 30)
 		BAD("add target web 127.0.0.1:9 wait 3\n", "error: usage: add target"),
 		BAD("add target api 127.0.0.1:9\n", "error: unknown target group \"api\""),
 		BAD("drain target web 127.0.0.1:9\n", "error: no target 127.0.0.1:9 in group web"),
-		BAD("\x01\x02\xfe\xff garbage\x7f\r\n", "error: unknown command \"\\x01\\x02\\xfe\\xff\""),
+		BAD("\x01\x02\xfe\xff garbage\x7f\r\n",
+		    "error: unknown command \"\\x01\\x02\\xfe\\xff\""),
 		BAD("show\0stats\n", "error: NUL byte in the command line"),
 		BAD("\0\0\0\n", "error: NUL byte in the command line"),
 #undef BAD
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		raw_expect_error(&a, &r, bad[i].line, bad[i].len, final, sizeof(final));
-		px_assert(&a.p, strncmp(final, bad[i].want, strlen(bad[i].want)) == 0,
+		raw_expect_error(a, &r, bad[i].line, bad[i].len, final, sizeof(final));
+		px_assert(&a->p, strncmp(final, bad[i].want, strlen(bad[i].want)) == 0,
 			  "line %zu: \"%s\", want \"%s...\"", i, final, bad[i].want);
 	}
 	/* Empty lines are no command: no reply; the connection goes on. */
 	const char *empty = "\n \t\n\r\nhelp\n";
-	px_assert(&a.p, raw_send(&r, empty, strlen(empty)) == 0);
+	px_assert(&a->p, raw_send(&r, empty, strlen(empty)) == 0);
 	unsigned data = 0;
-	px_assert(&a.p, raw_reply(&r, final, sizeof(final), &data) == 1 && data >= 8,
+	px_assert(&a->p, raw_reply(&r, final, sizeof(final), &data) == 1 && data >= 8,
 		  "help after empty lines: \"%s\" after %u lines", final, data);
 
 	/* 5000 bytes with no end of line: an error, then the close. */
 	char *big = malloc(5000);
 	T_ASSERT(big);
 	memset(big, 'x', 5000);
-	raw_expect_error(&a, &r, big, 5000, final, sizeof(final));
+	raw_expect_error(a, &r, big, 5000, final, sizeof(final));
 	free(big);
-	px_assert(&a.p, strcmp(final, "error: line longer than 4096 bytes; closing the "
-			   "connection") == 0, "%s", final);
+	px_assert(&a->p, strcmp(final, "error: line longer than 4096 bytes; closing the "
+			    "connection") == 0, "%s", final);
 	int rc = raw_line(&r, final, sizeof(final), 3000);
-	px_assert(&a.p, rc == -EPIPE, "after the oversized line: %d, want EOF", rc);
+	px_assert(&a->p, rc == -EPIPE, "after the oversized line: %d, want EOF", rc);
 	close(r.fd);
 
 	/* A line of exactly 4096 bytes is a line (an unknown command). */
-	px_assert(&a.p, raw_connect(a.sock, &r) == 0);
+	px_assert(&a->p, raw_connect(a->sock, &r) == 0);
 	char *max = malloc(4097);
 	T_ASSERT(max);
 	memset(max, 'y', 4096);
 	max[4096] = '\n';
-	raw_expect_error(&a, &r, max, 4097, final, sizeof(final));
+	raw_expect_error(a, &r, max, 4097, final, sizeof(final));
 	free(max);
-	px_assert(&a.p, strstr(final, "unknown command \"yyyy"), "%s", final);
+	px_assert(&a->p, strstr(final, "unknown command \"yyyy"), "%s", final);
 
 	/* Half-closed: the last command without '\n', then our FIN. */
-	px_assert(&a.p, raw_send(&r, "show listeners", 14) == 0 && shutdown(r.fd, SHUT_WR) == 0);
-	px_assert(&a.p, raw_reply(&r, final, sizeof(final), &data) == 1 && data == 1,
+	px_assert(&a->p, raw_send(&r, "show listeners", 14) == 0 && shutdown(r.fd, SHUT_WR) == 0);
+	px_assert(&a->p, raw_reply(&r, final, sizeof(final), &data) == 1 && data == 1,
 		  "half-closed show listeners: \"%s\"", final);
-	px_assert(&a.p, raw_line(&r, final, sizeof(final), 3000) == -EPIPE);
+	px_assert(&a->p, raw_line(&r, final, sizeof(final), 3000) == -EPIPE);
 	close(r.fd);
 
-	/* Closed at once after a command, without reading the reply. */
-	px_assert(&a.p, raw_connect(a.sock, &r) == 0);
+	/* Closed at once after two commands, without reading the replies. */
+	px_assert(&a->p, raw_connect(a->sock, &r) == 0);
 	const char *two = "show stats\nshow targets\n";
-	px_assert(&a.p, raw_send(&r, two, strlen(two)) == 0);
+	px_assert(&a->p, raw_send(&r, two, strlen(two)) == 0);
 	close(r.fd);
 
-	int c = px_connect(&a.p);
-	round_trip_ok(&a.p, c, "after the bad input");
+	int c = px_connect(&a->p);
+	px_round_trip_ok(&a->p, c, "after the bad input");
 	t_close(c);
-	char *out = ctl_ok(&a, "show stats");
-	px_assert(&a.p, strstr(out, "\nadmin_errors=17\n"), "show stats: %s", out);
+	char *out = ctl_ok(a, "show stats");
+	px_assert(&a->p, strstr(out, "\nadmin_errors=17\n"), "show stats: %s", out);
 	free(out);
-	px_stop_ok(&a.p);
-	cr_expect_eq(px_stat(&a.p, "admin_errors"), 17);
-	adm_free(&a);
-	t_server_free(a_srv);
+	fix_stop(&f);
+	cr_expect_eq(px_stat(&a->p, "admin_errors"), 17);
+	fix_free(&f);
 }
 
 /* Many clients at once: 16 are served together, the rest wait in the
  * backlog until one of those leaves, and every one is answered. */
 T_TEST(admin, many_clients_wait_their_turn, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	px_target(&a.p, t_server_port(a_srv));
-	adm_start(&a);
+	struct fix f;
+	fix_start(&f, 1, NULL);
+	struct adm *a = &f.a;
 	enum { N = 24, SERVED = 16 };
 	struct raw *r = calloc(N, sizeof(*r));
 	T_ASSERT(r);
 	for (int i = 0; i < N; i++) {
-		px_assert(&a.p, raw_connect(a.sock, &r[i]) == 0, "client %d", i);
-		px_assert(&a.p, raw_send(&r[i], "show listeners\n", 15) == 0);
+		px_assert(&a->p, raw_connect(a->sock, &r[i]) == 0, "client %d", i);
+		px_assert(&a->p, raw_send(&r[i], "show listeners\n", 15) == 0);
 	}
 	char final[256];
 	for (int i = 0; i < SERVED; i++)
-		px_assert(&a.p, raw_reply(&r[i], final, sizeof(final), NULL) == 1,
+		px_assert(&a->p, raw_reply(&r[i], final, sizeof(final), NULL) == 1,
 			  "client %d of the first 16: \"%s\"", i, final);
 	struct pollfd pfd = { .fd = r[SERVED].fd, .events = POLLIN };
-	px_assert(&a.p, poll(&pfd, 1, 200) == 0, "a 17th client was served with 16 open");
+	px_assert(&a->p, poll(&pfd, 1, 200) == 0, "a 17th client was served with 16 open");
 	for (int i = 0; i < SERVED; i++)
 		close(r[i].fd);
 	for (int i = SERVED; i < N; i++) {
-		px_assert(&a.p, raw_reply(&r[i], final, sizeof(final), NULL) == 1,
+		px_assert(&a->p, raw_reply(&r[i], final, sizeof(final), NULL) == 1,
 			  "client %d, after the first 16 left: \"%s\"", i, final);
 		close(r[i].fd);
 	}
 	free(r);
-	int c = px_connect(&a.p);
-	round_trip_ok(&a.p, c, "after 24 admin clients");
+	int c = px_connect(&a->p);
+	px_round_trip_ok(&a->p, c, "after 24 admin clients");
 	t_close(c);
-	px_stop_ok(&a.p);
-	cr_expect_eq(px_stat(&a.p, "admin_commands"), N);
-	adm_free(&a);
-	t_server_free(a_srv);
+	fix_stop(&f);
+	cr_expect_eq(px_stat(&a->p, "admin_commands"), N);
+	fix_free(&f);
 }
 
 /* The socket file: its mode is exactly the configured one whatever the
- * umask, missing directories are made, and it is gone after exit. */
+ * umask, missing directories are made (0755), and it is gone after exit. */
 static void check_mode(unsigned mode, mode_t umask_now, const char *subdir)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv);
 	struct adm a;
 	adm_init(&a, mode);
 	if (subdir) {
@@ -832,7 +787,7 @@ static void check_mode(unsigned mode, mode_t umask_now, const char *subdir)
 		snprintf(dir, sizeof(dir), "%s", a.dir);
 		snprintf(a.sock, sizeof(a.sock), "%s/%s/admin.sock", dir, subdir);
 	}
-	px_target(&a.p, t_server_port(a_srv));
+	px_target(&a.p, t_free_port());	/* no traffic here */
 	mode_t old = umask(umask_now);
 	adm_start(&a);
 	umask(old);
@@ -856,7 +811,6 @@ static void check_mode(unsigned mode, mode_t umask_now, const char *subdir)
 		rmdir(dir);
 	}
 	adm_free(&a);
-	t_server_free(a_srv);
 }
 
 T_TEST(admin, socket_mode_0600, .timeout = 30)
@@ -870,30 +824,37 @@ T_TEST(admin, socket_mode_0660_any_umask, .timeout = 30)
 	check_mode(0660, 077, "run/nlb");
 }
 
+/* Runs nlb on a's configuration, expecting it to refuse to start with
+ * reason in its log. */
+static void expect_refused(struct adm *a, const char *reason)
+{
+	char *text = adm_conf_text(a);
+	a->p.conf_path = t_write_config("%s", text);
+	free(text);
+	struct t_nlb *h = t_nlb_start(a->p.conf_path);
+	T_ASSERT(h);
+	int rc = t_nlb_wait(h, 5000);
+	char *log = t_nlb_log(h);
+	bool ok = rc == 1 && log && strstr(log, reason);
+	if (!ok)
+		t_nlb_dump_log(h, "nlb started");
+	free(log);
+	t_nlb_free(h);
+	T_ASSERT(ok, ": exit %d (want 1 and \"%s\" in the log)", rc, reason);
+}
+
 /* A stale socket file is replaced; any other file, or a socket another
  * nlb serves, stops nlb at start with the reason. */
 T_TEST(admin, socket_file_kept_or_replaced, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv);
 	struct adm a;
 	adm_init(&a, 0600);
-	px_target(&a.p, t_server_port(a_srv));
+	px_target(&a.p, t_free_port());
 
 	/* A regular file where the socket goes: refused, left alone. */
 	FILE *f = fopen(a.sock, "w");
 	T_ASSERT(f && fputs("keep me\n", f) >= 0 && fclose(f) == 0);
-	char *text = adm_conf_text(&a);
-	a.p.conf_path = t_write_config("%s", text);
-	free(text);
-	struct t_nlb *h = t_nlb_start(a.p.conf_path);
-	T_ASSERT(h);
-	int rc = t_nlb_wait(h, 5000);
-	char *log = t_nlb_log(h);
-	T_ASSERT(rc == 1 && log && strstr(log, "the file exists and is not a socket"),
-		 ": exit %d, log:\n%s", rc, log ? log : "");
-	free(log);
-	t_nlb_free(h);
+	expect_refused(&a, "the file exists and is not a socket");
 	char *kept = t_file_read(a.sock, NULL);
 	T_ASSERT(kept && strcmp(kept, "keep me\n") == 0, ": the file was changed");
 	free(kept);
@@ -912,76 +873,58 @@ T_TEST(admin, socket_file_kept_or_replaced, .timeout = 30)
 	struct adm b;
 	adm_init(&b, 0600);
 	snprintf(b.sock, sizeof(b.sock), "%s", a.sock);
-	px_target(&b.p, t_server_port(a_srv));
-	text = adm_conf_text(&b);
-	b.p.conf_path = t_write_config("%s", text);
-	free(text);
-	h = t_nlb_start(b.p.conf_path);
-	T_ASSERT(h);
-	rc = t_nlb_wait(h, 5000);
-	log = t_nlb_log(h);
-	px_assert(&a.p, rc == 1 && log && strstr(log, "in use by another process"),
-		  "second nlb: exit %d, log:\n%s", rc, log ? log : "");
-	free(log);
-	t_nlb_free(h);
+	px_target(&b.p, t_free_port());
+	expect_refused(&b, "in use by another process");
 	free(ctl_ok(&a, "show stats"));
 	px_stop_ok(&a.p);
 	t_file_remove(b.p.conf_path);
 	rmdir(b.dir);
 	adm_free(&a);
-	t_server_free(a_srv);
 }
 
 /* nlbctl's exit codes: 0 ok, 1 an error from nlb (its message on
  * stderr), 2 usage errors and sockets it cannot reach. */
 T_TEST(admin, nlbctl_exit_codes, .timeout = 30)
 {
-	struct t_server *a_srv = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(a_srv);
-	struct adm a;
-	adm_init(&a, 0600);
-	px_target(&a.p, t_server_port(a_srv));
-	adm_start(&a);
-
-	char *out = ctl_ok(&a, "help");
-	px_assert(&a.p, strstr(out, "add target GROUP ADDR [weight N]") &&
-		  !strstr(out, "\nok"), "help: %s", out);
+	struct fix f;
+	fix_start(&f, 1, NULL);
+	struct adm *a = &f.a;
+	char *out = ctl_ok(a, "help");
+	px_assert(&a->p, strstr(out, "add target GROUP ADDR [weight N]") && !strstr(out, "\nok"),
+		  "help: %s", out);
 	free(out);
-	out = ctl_expect(&a, 1, "drain target nope 127.0.0.1:1");
-	px_assert(&a.p, strcmp(out, "nlbctl: unknown target group \"nope\"\n") == 0, "%s", out);
+	out = ctl_expect(a, 1, "drain target nope 127.0.0.1:1");
+	px_assert(&a->p, strcmp(out, "nlbctl: unknown target group \"nope\"\n") == 0, "%s", out);
 	free(out);
-	out = ctl_expect(&a, 1, "fly");
-	px_assert(&a.p, strstr(out, "unknown command \"fly\""), "%s", out);
-	free(out);
+	ctl_error(a, "unknown command \"fly\"", "fly");
 
 	/* The socket from the environment when there is no -s. */
-	setenv("NLB_ADMIN_SOCKET", a.sock, 1);
+	setenv("NLB_ADMIN_SOCKET", a->sock, 1);
 	int rc = ctl_run(NULL, &out, "show listeners");
-	px_assert(&a.p, rc == 0 && strstr(out, "listener=web "), "NLB_ADMIN_SOCKET: exit %d, %s",
+	px_assert(&a->p, rc == 0 && strstr(out, "listener=web "), "NLB_ADMIN_SOCKET: exit %d, %s",
 		  rc, out ? out : "");
 	free(out);
 
 	char missing[128];
-	snprintf(missing, sizeof(missing), "%s/none.sock", a.dir);
+	snprintf(missing, sizeof(missing), "%s/none.sock", a->dir);
 	rc = ctl_run(missing, &out, "show stats");
-	px_assert(&a.p, rc == 2 && strstr(out, missing) && strstr(out, "No such file"),
+	px_assert(&a->p, rc == 2 && strstr(out, missing) && strstr(out, "No such file"),
 		  "unreachable socket: exit %d, %s", rc, out ? out : "");
 	free(out);
-	rc = ctl_run(a.sock, &out, "%s", "");
-	px_assert(&a.p, rc == 2 && strstr(out, "usage: nlbctl"), "no command: exit %d, %s", rc,
+	rc = ctl_run(a->sock, &out, "%s", "");
+	px_assert(&a->p, rc == 2 && strstr(out, "usage: nlbctl"), "no command: exit %d, %s", rc,
 		  out ? out : "");
 	free(out);
-	rc = ctl_run(a.sock, &out, "-x show stats");
-	px_assert(&a.p, rc == 2, "unknown option: exit %d, %s", rc, out ? out : "");
+	rc = ctl_run(a->sock, &out, "-x show stats");
+	px_assert(&a->p, rc == 2, "unknown option: exit %d, %s", rc, out ? out : "");
 	free(out);
-	px_stop_ok(&a.p);
+	fix_stop(&f);
 
 	/* nlb gone: its socket file with it, so nothing to reach. */
-	rc = ctl_run(a.sock, &out, "show stats");
-	px_assert(&a.p, rc == 2 && strstr(out, "cannot connect to"), "after exit: %d, %s", rc,
+	rc = ctl_run(a->sock, &out, "show stats");
+	px_assert(&a->p, rc == 2 && strstr(out, "cannot connect to"), "after exit: %d, %s", rc,
 		  out ? out : "");
 	free(out);
 	unsetenv("NLB_ADMIN_SOCKET");
-	adm_free(&a);
-	t_server_free(a_srv);
+	fix_free(&f);
 }
