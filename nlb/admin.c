@@ -532,7 +532,9 @@ static void client_event(struct admin *a, struct admin_client *c, short revents,
 		client_close(c);
 		return;
 	}
-	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+	/* POLLHUP and POLLERR come unasked, also while the line buffer is
+	 * full and replies wait: a recv of 0 bytes would read as EOF. */
+	if ((revents & (POLLIN | POLLHUP | POLLERR)) && c->in_len < sizeof(c->in)) {
 		ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
 		if (r < 0 && errno != EAGAIN && errno != EINTR) {
 			client_close(c);
