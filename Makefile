@@ -1,5 +1,5 @@
 # nlb: a Layer-4 TCP/UDP load balancer on io_uring.
-# `make` builds build/nlb and build/nlb-bench; `make test` runs every test;
+# `make` builds build/nlb, build/nlbctl and build/nlb-bench; `make test` runs every test;
 # `make run` starts nlb on etc/nlb.conf with two local demo targets.
 
 VERSION  := 0.1.0
@@ -63,7 +63,7 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
 .PHONY: all deps test run install clean fuzz fuzz-deps
 
-all: $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench
+all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,6 +77,13 @@ $(BUILD)/libnlb.a: $(LIB_OBJ)
 $(BUILD)/nlb: $(NLB_OBJ) $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MALLOC)
+
+# The admin socket's client: libc only (nlb/ctl/, outside nlb/*.c).
+NLBCTL_OBJ := $(BUILD)/obj/nlb/ctl/nlbctl.o
+
+$(BUILD)/nlbctl: $(NLBCTL_OBJ)
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/nlb-bench: $(BENCH_OBJ) $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
@@ -118,9 +125,10 @@ fuzz-deps:
 
 # Tests run the real binaries; TEST_ARGS passes options to Criterion
 # (e.g. TEST_ARGS='--filter=proxy/*').
-test: deps $(BUILD)/nlb $(BUILD)/nlb-bench $(BUILD)/nlb-tests
+test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench $(BUILD)/nlb-tests
 	LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
+	NLB_CTL=$(abspath $(BUILD)/nlbctl) \
 	NLB_SRCDIR=$(CURDIR) $(BUILD)/nlb-tests --jobs=2 $(TEST_ARGS)
 
 # Two echo targets on 127.0.0.1:9001 and :9002, then nlb in the foreground.
@@ -164,10 +172,11 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 		grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$$f.log | sed 's/^/    /'; \
 	done
 
-install: $(BUILD)/nlb
+install: $(BUILD)/nlb $(BUILD)/nlbctl
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc/nlb $(DESTDIR)$(PREFIX)/lib/systemd/system \
 		$(DESTDIR)$(PREFIX)/share/doc/nlb
 	install -m 0755 $(BUILD)/nlb $(DESTDIR)$(PREFIX)/sbin/nlb
+	install -m 0755 $(BUILD)/nlbctl $(DESTDIR)$(PREFIX)/sbin/nlbctl
 	install -m 0644 README $(DESTDIR)$(PREFIX)/share/doc/nlb/README
 	install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf.example
 	[ -e $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf ] || install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf
@@ -177,5 +186,5 @@ install: $(BUILD)/nlb
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(NLB_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(NLB_OBJ:.o=.d) $(NLBCTL_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

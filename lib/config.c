@@ -255,7 +255,7 @@ static const struct key_spec health_keys[] = {
 
 static const struct key_spec target_keys[] = {
 	ADDR_KEY(struct nlb_target_conf, addr, addr_text),
-	UINT_KEY(struct nlb_target_conf, weight, 0, 1000, 1),
+	UINT_KEY(struct nlb_target_conf, weight, 0, NLB_TARGET_WEIGHT_MAX, 1),
 };
 
 /* ---- errors ---------------------------------------------------------------- */

@@ -15,6 +15,9 @@
 /* Upper bound of "workers"; 0 (one per online CPU) is capped to it too. */
 #define NLB_CONFIG_MAX_WORKERS 1024
 
+/* A target's weight is 0 .. this (the file's and the admin socket's). */
+#define NLB_TARGET_WEIGHT_MAX 1000u
+
 enum nlb_forwarding {
 	NLB_FWD_AUTO = 0,
 	NLB_FWD_SPLICE,
@@ -66,7 +69,7 @@ struct nlb_health_conf {
 struct nlb_target_conf {
 	struct nlb_addr addr;
 	char addr_text[NLB_ADDRSTRLEN];	/* as written in the file */
-	uint32_t weight;		/* 0..1000 */
+	uint32_t weight;		/* 0..NLB_TARGET_WEIGHT_MAX */
 	int line;
 };
 

@@ -1,5 +1,5 @@
-/* Every data-path constant in one place, with its unit and why it has
- * the value it has.  Change them here, measure with bench/, and say the
+/* Every data-path constant in one place (and the admin socket's limits),
+ * with its unit and why it has the value it has.  Change them here, measure with bench/, and say the
  * figures in the README. */
 #ifndef NLB_TUNABLES_H
 #define NLB_TUNABLES_H
@@ -118,5 +118,24 @@
  * 150 bytes a line, however hard clients push. */
 #define NLB_LOG_RL_BURST       20u
 #define NLB_LOG_RL_INTERVAL_MS 200u
+
+/* The admin socket (control plane, not the data path).  A command line
+ * is at most NLB_ADMIN_LINE_MAX bytes; a longer one is an error and the
+ * connection is closed, so a client cannot make nlb buffer without
+ * bound.  At most NLB_ADMIN_CLIENTS connections are served at once; more
+ * wait in the listen backlog (NLB_ADMIN_BACKLOG) until one ends, and one
+ * silent for NLB_ADMIN_IDLE_MS is closed, so 16 stuck clients hold the
+ * socket up for a minute at worst.  Commands are read only while less
+ * than NLB_ADMIN_OUT_HIGH bytes of replies wait to be sent: a client that
+ * pipelines "show targets" without reading costs one reply at a time. */
+#define NLB_ADMIN_LINE_MAX 4096u
+#define NLB_ADMIN_CLIENTS  16u
+#define NLB_ADMIN_BACKLOG  64
+#define NLB_ADMIN_IDLE_MS  60000u
+#define NLB_ADMIN_OUT_HIGH (64u * 1024u)
+/* A connection closed for an oversized line (or quit) first reads and
+ * drops what the client still sends, so that its last reply is not lost
+ * to a reset; at most this much (and NLB_ADMIN_IDLE_MS), then it closes. */
+#define NLB_ADMIN_LINGER_MAX (1024u * 1024u)
 
 #endif

@@ -141,3 +141,4 @@ void listeners_close(struct nlb_runtime *rt)
 		close_set(rt, &rt->listeners[l].udp_fds);
 	}
 }
+

@@ -1,10 +1,12 @@
 /* Listening sockets: one SO_REUSEPORT socket per listener per worker,
  * all bound before any worker starts so that a bind error stops nlb
- * with the address and the reason. */
+ * with the address and the reason; and each listener's open-connection
+ * count, kept per worker. */
 #ifndef NLB_LISTENER_H
 #define NLB_LISTENER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runtime.h"
 
@@ -12,5 +14,6 @@
  * On error closes what it opened and writes the reason into err. */
 int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen);
 void listeners_close(struct nlb_runtime *rt);
+
 
 #endif

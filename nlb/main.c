@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "backend.h"
 #include "config.h"
 #include "health.h"
@@ -50,33 +51,26 @@ static void raise_nofile(void)
 		nlb_info("file descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
-/* The counters of every worker and listener, summed; the UDP parts kept
- * apart for the metrics are folded back into the names the line always
- * had. */
-static void log_stats(struct worker *workers, unsigned n, const struct health *h)
+struct stats_line {
+	char buf[2048];
+	size_t off;
+};
+
+static void stats_append(void *arg, const char *name, uint64_t value)
 {
-	struct stats_sum sum;
-	memset(&sum, 0, sizeof(sum));
-	for (unsigned i = 0; i < n; i++)
-		for (size_t l = 0; l < workers[i].n_stats; l++)
-			stats_sum_add(&sum, &workers[i].stats[l]);
-	sum.acl_denied += sum.udp_acl_denied;
-	sum.source_limit += sum.udp_source_limit;
-	sum.source_rate += sum.udp_source_rate;
-	sum.drain_reset += sum.udp_drain_reset;
-	char line[2048];
-	int off = snprintf(line, sizeof(line), "stats");
-#define NLB_STAT_PRINT(name)                                                         \
-	if (off < (int)sizeof(line))                                                 \
-		off += snprintf(line + off, sizeof(line) - (size_t)off, " " #name "=%llu", \
-				(unsigned long long)sum.name);
-	NLB_WORKER_STATS(NLB_STAT_PRINT)
-#undef NLB_STAT_PRINT
-	if (off < (int)sizeof(line))
-		snprintf(line + off, sizeof(line) - (size_t)off, " health_probes=%llu health_changes=%llu",
-			 (unsigned long long)atomic_load(&h->probes_done),
-			 (unsigned long long)atomic_load(&h->changes));
-	nlb_info("%s", line);
+	struct stats_line *l = arg;
+	if (l->off < sizeof(l->buf))
+		l->off += (size_t)snprintf(l->buf + l->off, sizeof(l->buf) - l->off, " %s=%llu",
+					   name, (unsigned long long)value);
+}
+
+static void log_stats(const struct worker *workers, unsigned n, const struct health *h,
+		      const struct admin *a)
+{
+	struct stats_line l = { .off = 0 };
+	l.buf[0] = '\0';
+	stats_visit(workers, n, h, a, stats_append, &l);
+	nlb_info("stats%s", l.buf);
 }
 
 static int run(struct nlb_config *cfg)
@@ -85,9 +79,11 @@ static int run(struct nlb_config *cfg)
 		.cfg = cfg,
 		.forwarding = cfg->forwarding,
 		.n_workers = cfg->workers,
+		.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int status = 1;
 	struct health health;
+	struct admin admin;
 	memset(&health, 0, sizeof(health));
 	health.epfd = health.stop_fd = -1;
 	struct metrics metrics;
@@ -123,6 +119,12 @@ static int run(struct nlb_config *cfg)
 	 * must come before the privilege drop that follows them (user,
 	 * group), since a low port may need root.  Keep new binds above it. */
 	if (metrics_open(&metrics, &rt, err, sizeof(err)) < 0) {
+		nlb_err("%s", err);
+		listeners_close(&rt);
+		goto out;
+	}
+	/* The admin socket's directory (/run/nlb) is root's. */
+	if (admin_open(&admin, &rt, err, sizeof(err)) < 0) {
 		nlb_err("%s", err);
 		listeners_close(&rt);
 		goto out;
@@ -212,6 +214,13 @@ static int run(struct nlb_config *cfg)
 			worker_stop(&workers[i]);
 		goto join;
 	}
+	int aret = admin_start(&admin, workers, rt.n_workers, &health);
+	if (aret < 0) {
+		nlb_err("cannot start the admin socket's thread: %s", strerror(-aret));
+		for (unsigned i = 0; i < rt.n_workers; i++)
+			worker_stop(&workers[i]);
+		goto join;
+	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
 		const struct nlb_group_conf *gc = &cfg->groups[lc->group];
@@ -231,8 +240,9 @@ static int run(struct nlb_config *cfg)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 		if (sig == SIGHUP) {
+			char msg[1024];	/* logged already */
 			nlb_info("SIGHUP: reloading %s", cfg->path);
-			reload_config(&rt, cfg->path, now);
+			reload_config(&rt, cfg->path, now, msg, sizeof(msg));
 		}
 		targets_tick(&rt, now);
 		if (sig < 0 || sig == SIGHUP)
@@ -253,10 +263,13 @@ join:
 	if (started == rt.n_workers && rt.n_workers)
 		pthread_barrier_destroy(&barrier);
 	/* Scrapes go on while connections drain; the metrics thread reads
-	 * the health thread's counters, so it stops first. */
+	 * the health thread's counters, so it stops first.  The admin socket
+	 * answers until the workers have drained too (show stats, show
+	 * targets watch it). */
 	metrics_stop(&metrics);
+	admin_stop(&admin);
 	health_stop(&health);
-	log_stats(workers, started, &health);
+	log_stats(workers, started, &health, &admin);
 	if (status == 0)
 		nlb_info("stopped");
 	/* Workers closed their own listening sockets. */

@@ -6,6 +6,7 @@
 #include "reload.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -99,12 +100,14 @@ static unsigned report_unapplied(const struct nlb_config *old, const struct nlb_
 	return n;
 }
 
-int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms)
+static int reload_locked(struct nlb_runtime *rt, const char *path, uint64_t now_ms,
+			 char *msg, size_t msglen)
 {
 	struct nlb_config *nc = NULL;
 	char err[1024];
 	int ret = nlb_config_load(path, &nc, err, sizeof(err));
 	if (ret < 0) {
+		snprintf(msg, msglen, "%s", err);
 		nlb_err("reload failed, still running the previous configuration: %s", err);
 		return ret;
 	}
@@ -115,6 +118,7 @@ int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms)
 		const struct nlb_group_conf *ng = group_named(nc, rt->groups[g].conf->name);
 		if (ng && (ret = targets_check(rt, g, ng, err, sizeof(err))) < 0) {
 			pthread_mutex_unlock(&rt->ctl_lock);
+			snprintf(msg, msglen, "%s", err);
 			nlb_err("reload failed, still running the previous configuration: %s", err);
 			nlb_config_free(nc);
 			return ret;
@@ -133,9 +137,21 @@ int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms)
 		sum.returned += d.returned;
 	}
 	pthread_mutex_unlock(&rt->ctl_lock);
-	nlb_info("reload: %s applied: targets added=%u removed=%u reweighted=%u "
+	snprintf(msg, msglen, "reload: %s applied: targets added=%u removed=%u reweighted=%u "
 		 "returned=%u; %u changes need a restart", path, sum.added, sum.removed,
 		 sum.reweighted, sum.returned, unapplied);
+	nlb_info("%s", msg);
 	nlb_config_free(nc);
 	return 0;
+}
+
+int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms,
+		  char *msg, size_t msglen)
+{
+	/* Not ctl_lock: loading a large file (allow lists) must not stall
+	 * the health thread; ctl_lock is taken only to check and apply. */
+	pthread_mutex_lock(&rt->reload_lock);
+	int ret = reload_locked(rt, path, now_ms, msg, msglen);
+	pthread_mutex_unlock(&rt->reload_lock);
+	return ret;
 }

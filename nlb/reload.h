@@ -5,6 +5,7 @@
 #ifndef NLB_RELOAD_H
 #define NLB_RELOAD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime.h"
@@ -12,7 +13,11 @@
 /* now_ms (CLOCK_MONOTONIC) starts the drain of removed targets.
  * Returns 0 when the file was valid and its target changes applied (other
  * changes are logged as needing a restart), or a negative errno with
- * the reason logged. */
-int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms);
+ * the reason logged.  Either way the outcome, as logged (the summary, or
+ * the FILE:LINE error), goes into msg.  Callable from any thread: reloads
+ * run one at a time (rt->reload_lock), so each applies the file as it
+ * read it, in the order they were asked for. */
+int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms,
+		  char *msg, size_t msglen);
 
 #endif

@@ -26,7 +26,8 @@ struct listener_rt {
 };
 
 /* A target slot's life: taken by a target (ACTIVE), left by it on
- * removal (DRAINING: no new flows, open connections go on), told to
+ * removal or drain (DRAINING: no new flows, open connections go on;
+ * a drained target has no deadline and keeps the slot), told to
  * reset what is left once deregistration_delay_ms has passed
  * (DRAIN_CLOSING), and FREE again once no connection and no table a
  * worker may still read refers to it. */
@@ -46,7 +47,7 @@ struct target_rt {
 	_Atomic uint32_t gen;		/* bumped whenever the slot is (re)taken */
 	/* control plane only, under ctl_lock */
 	uint32_t weight;		/* as configured */
-	uint64_t drain_start_ms, drain_until_ms, drain_epoch;
+	uint64_t drain_start_ms, drain_until_ms, drain_epoch;	/* until: TARGET_NO_DEADLINE */
 };
 
 struct group_rt {
@@ -85,6 +86,9 @@ struct nlb_runtime {
 	 * target slots and publish tables under this lock; replaced tables
 	 * wait on retired until the workers have passed them. */
 	pthread_mutex_t ctl_lock;
+	/* Held through a whole reload (reload.c), SIGHUP's or the admin
+	 * socket's: two reloads never interleave. */
+	pthread_mutex_t reload_lock;
 	struct retired_table *retired;
 	unsigned n_draining;
 	_Atomic uint64_t targets_version;	/* bumped on any slot change */

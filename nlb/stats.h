@@ -1,7 +1,8 @@
 /* Counters, one row per (worker, listener): written only by their worker
  * (relaxed load+store, no atomic read-modify-write on the hot path),
  * summed with relaxed loads by whoever reads (the exit stats line, the
- * metrics thread). */
+ * metrics thread, the admin socket); and the one list of every counter
+ * nlb reports (stats_visit). */
 #ifndef NLB_STATS_H
 #define NLB_STATS_H
 
@@ -95,5 +96,17 @@ static inline void stats_sum_add(struct stats_sum *sum, const struct worker_stat
 			      memory_order_relaxed)
 #define STAT_INC(st, name) STAT_ADD(st, name, 1)
 #define STAT_DEC(st, name) STAT_ADD(st, name, (uint64_t)-1)
+
+struct worker;
+struct health;
+struct admin;
+
+/* Every counter nlb reports, as (name, value) to fn, in one order for
+ * the exit stats line and the admin socket's show stats: the workers'
+ * sums, then the health thread's, then the admin socket's (a may be
+ * NULL).  Safe while the workers run: relaxed loads. */
+typedef void stats_fn(void *arg, const char *name, uint64_t value);
+void stats_visit(const struct worker *workers, unsigned n, const struct health *h,
+		 const struct admin *a, stats_fn *fn, void *arg);
 
 #endif

@@ -205,6 +205,28 @@ static bool listed_in(const struct nlb_group_conf *nc, const struct nlb_addr *ad
 	return false;
 }
 
+/* Would group g fit need slots in use and eligible targets with weight?
+ * max_targets is fixed at start, and so is a running Maglev table's size.
+ * 0, or -ENOSPC / -EINVAL with the reason in err. */
+static int room_check(const struct group_rt *grt, size_t need, size_t eligible,
+		      char *err, size_t errlen)
+{
+	if (need > grt->max_targets) {
+		snprintf(err, errlen, "target group %s: %zu targets with those still draining, "
+			 "more than max_targets %u (a restart applies a new max_targets)",
+			 grt->conf->name, need, grt->max_targets);
+		return -ENOSPC;
+	}
+	if (grt->conf->algorithm == NLB_ALG_MAGLEV &&
+	    nlb_maglev_check(grt->conf->maglev_table_size, eligible) < 0) {
+		snprintf(err, errlen, "target group %s: %zu targets need a larger maglev_table_size "
+			 "than the running %u (a restart applies a new one)",
+			 grt->conf->name, eligible, (unsigned)grt->conf->maglev_table_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *nc,
 		  char *err, size_t errlen)
 {
@@ -219,20 +241,79 @@ int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group
 	}
 	for (size_t k = 0; k < nc->n_targets; k++)
 		eligible += nc->targets[k].weight > 0;
-	if (need > grt->max_targets) {
-		snprintf(err, errlen, "target group %s: %zu targets with those still draining, "
-			 "more than max_targets %u (a restart applies a new max_targets)",
-			 nc->name, need, grt->max_targets);
-		return -EINVAL;
+	return room_check(grt, need, eligible, err, errlen) < 0 ? -EINVAL : 0;
+}
+
+/* Slot i of group g takes no new flow from the next table on; its open
+ * connections are reset at until (TARGET_NO_DEADLINE: never).  An ACTIVE
+ * target starts draining; a drained one (no deadline) gets a deadline. */
+static void slot_leave(struct nlb_runtime *rt, size_t g, uint32_t i, uint64_t now_ms,
+		       uint64_t until)
+{
+	struct group_rt *grt = &rt->groups[g];
+	struct target_rt *t = &grt->targets[i];
+	if (atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE) {
+		t->drain_epoch = 0;	/* set when the table without it is out */
+		atomic_store_explicit(&t->state, TARGET_DRAINING, memory_order_release);
+		rt->n_draining++;
 	}
-	if (grt->conf->algorithm == NLB_ALG_MAGLEV &&
-	    nlb_maglev_check(grt->conf->maglev_table_size, eligible) < 0) {
-		snprintf(err, errlen, "target group %s: %zu targets need a larger maglev_table_size "
-			 "than the running %u (a restart applies a new one)",
-			 nc->name, eligible, (unsigned)grt->conf->maglev_table_size);
-		return -EINVAL;
+	t->drain_start_ms = now_ms;
+	t->drain_until_ms = until;
+	if (until == TARGET_NO_DEADLINE)
+		nlb_info("target %s in group %s: drained, takes no new flows; its open "
+			 "connections stay until they end", t->addr_text, grt->conf->name);
+	else
+		nlb_info("target %s in group %s: removed, draining for up to %llu ms",
+			 t->addr_text, grt->conf->name, (unsigned long long)(until - now_ms));
+}
+
+/* A draining target listed or added again: back as if new (health checks
+ * start over), keeping its open connections. */
+static void slot_return(struct nlb_runtime *rt, size_t g, uint32_t i, uint32_t weight)
+{
+	struct group_rt *grt = &rt->groups[g];
+	struct target_rt *t = &grt->targets[i];
+	t->weight = weight;
+	atomic_store_explicit(&grt->health[i], initial_health(grt), memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
+	atomic_store_explicit(&t->state, TARGET_ACTIVE, memory_order_release);
+	rt->n_draining--;
+	nlb_info("target %s in group %s: added again while draining (weight %u)",
+		 t->addr_text, grt->conf->name, (unsigned)weight);
+}
+
+/* A new target takes the first free slot, or the next never used one
+ * (the caller checked there is room). */
+static void slot_add(struct nlb_runtime *rt, size_t g, const struct nlb_target_conf *tc)
+{
+	struct group_rt *grt = &rt->groups[g];
+	uint32_t slot = grt->n_slots;
+	for (uint32_t s = 0; s < grt->n_slots; s++) {
+		if (atomic_load_explicit(&grt->targets[s].state, memory_order_relaxed) ==
+		    TARGET_FREE) {
+			slot = s;
+			break;
+		}
 	}
-	return 0;
+	if (slot == grt->n_slots)
+		grt->n_slots++;
+	slot_take(rt, g, slot, tc);
+	nlb_info("target %s in group %s: added (weight %u)", tc->addr_text, grt->conf->name,
+		 (unsigned)tc->weight);
+}
+
+/* After any change of group g's slots: the health thread follows
+ * targets_version, the workers the new table. */
+static void group_changed(struct nlb_runtime *rt, size_t g)
+{
+	atomic_fetch_add_explicit(&rt->targets_version, 1, memory_order_release);
+	targets_publish(rt, g);
+}
+
+static bool drained(const struct target_rt *t)
+{
+	return atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_DRAINING &&
+	       t->drain_until_ms == TARGET_NO_DEADLINE;
 }
 
 void targets_apply(struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *nc,
@@ -241,63 +322,144 @@ void targets_apply(struct nlb_runtime *rt, size_t g, const struct nlb_group_conf
 	struct group_rt *grt = &rt->groups[g];
 	memset(d, 0, sizeof(*d));
 	grt->drain_ms = nc->deregistration_delay_ms;
-	/* Leaving first, so that their slots are not handed out below. */
+	/* Leaving first, so that their slots are not handed out below.  The
+	 * file is the whole truth: a drained target it leaves out is removed
+	 * as well. */
 	for (uint32_t i = 0; i < grt->n_slots; i++) {
 		struct target_rt *t = &grt->targets[i];
-		if (atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_ACTIVE ||
-		    listed_in(nc, &t->addr))
+		if ((atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_ACTIVE &&
+		     !drained(t)) || listed_in(nc, &t->addr))
 			continue;
-		t->drain_start_ms = now_ms;
-		t->drain_until_ms = now_ms + grt->drain_ms;
-		t->drain_epoch = 0;	/* set when the table without it is out */
-		atomic_store_explicit(&t->state, TARGET_DRAINING, memory_order_release);
-		rt->n_draining++;
+		slot_leave(rt, g, i, now_ms, now_ms + grt->drain_ms);
 		d->removed++;
-		nlb_info("target %s in group %s: removed, draining for up to %llu ms",
-			 t->addr_text, grt->conf->name, (unsigned long long)grt->drain_ms);
 	}
 	for (size_t k = 0; k < nc->n_targets; k++) {
 		const struct nlb_target_conf *tc = &nc->targets[k];
 		int i = slot_find(grt, &tc->addr);
-		if (i >= 0) {
-			struct target_rt *t = &grt->targets[i];
-			if (atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE) {
-				if (t->weight != tc->weight) {
-					t->weight = tc->weight;
-					d->reweighted++;
-				}
-				continue;
-			}
-			/* Listed again while draining: back as if new (health
-			 * checks start over), keeping its open connections. */
-			t->weight = tc->weight;
-			atomic_store_explicit(&grt->health[i], initial_health(grt),
-					      memory_order_relaxed);
-			atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
-			atomic_store_explicit(&t->state, TARGET_ACTIVE, memory_order_release);
-			rt->n_draining--;
+		if (i < 0) {
+			slot_add(rt, g, tc);	/* targets_check saw to the room */
+			d->added++;
+		} else if (atomic_load_explicit(&grt->targets[i].state, memory_order_relaxed) !=
+			   TARGET_ACTIVE) {
+			slot_return(rt, g, (uint32_t)i, tc->weight);
 			d->returned++;
-			nlb_info("target %s in group %s: added again while draining",
-				 t->addr_text, grt->conf->name);
-			continue;
+		} else if (grt->targets[i].weight != tc->weight) {
+			grt->targets[i].weight = tc->weight;
+			d->reweighted++;
 		}
-		uint32_t slot = grt->n_slots;
-		for (uint32_t s = 0; s < grt->n_slots; s++) {
-			if (atomic_load_explicit(&grt->targets[s].state, memory_order_relaxed) ==
-			    TARGET_FREE) {
-				slot = s;
-				break;
-			}
-		}
-		if (slot == grt->n_slots)
-			grt->n_slots++;	/* targets_check saw to the room */
-		slot_take(rt, g, slot, tc);
-		d->added++;
-		nlb_info("target %s in group %s: added (weight %u)", tc->addr_text,
-			 grt->conf->name, (unsigned)tc->weight);
 	}
-	atomic_fetch_add_explicit(&rt->targets_version, 1, memory_order_release);
-	targets_publish(rt, g);
+	group_changed(rt, g);
+}
+
+/* ---- one target at a time (the admin socket) -------------------------- */
+
+/* Slots in use and eligible targets (ACTIVE, weight > 0) of a group. */
+static void group_usage(const struct group_rt *grt, size_t *used, size_t *eligible)
+{
+	*used = *eligible = 0;
+	for (uint32_t i = 0; i < grt->n_slots; i++) {
+		const struct target_rt *t = &grt->targets[i];
+		enum target_state st = atomic_load_explicit(&t->state, memory_order_relaxed);
+		*used += st != TARGET_FREE;
+		*eligible += st == TARGET_ACTIVE && t->weight > 0;
+	}
+}
+
+/* The ACTIVE target at addr, or -ENOENT / -EBUSY (draining) with the
+ * reason in err. */
+static int find_active(const struct group_rt *grt, const struct nlb_addr *addr,
+		       const char *text, char *err, size_t errlen)
+{
+	int i = slot_find(grt, addr);
+	if (i < 0) {
+		snprintf(err, errlen, "no target %s in group %s", text, grt->conf->name);
+		return -ENOENT;
+	}
+	if (atomic_load_explicit(&grt->targets[i].state, memory_order_relaxed) != TARGET_ACTIVE) {
+		snprintf(err, errlen, "target %s in group %s is %s (add target brings it back)",
+			 text, grt->conf->name, drained(&grt->targets[i]) ? "drained" :
+			 "being removed");
+		return -EBUSY;
+	}
+	return i;
+}
+
+int targets_add_one(struct nlb_runtime *rt, size_t g, const struct nlb_target_conf *tc,
+		    bool weight_given, char *err, size_t errlen)
+{
+	struct group_rt *grt = &rt->groups[g];
+	size_t used, eligible;
+	group_usage(grt, &used, &eligible);
+	int i = slot_find(grt, &tc->addr);
+	if (i >= 0 && atomic_load_explicit(&grt->targets[i].state, memory_order_relaxed) ==
+		      TARGET_ACTIVE) {
+		snprintf(err, errlen, "target %s is already in group %s (set weight changes "
+			 "its weight)", tc->addr_text, grt->conf->name);
+		return -EEXIST;
+	}
+	uint32_t weight = i >= 0 && !weight_given ? grt->targets[i].weight : tc->weight;
+	int ret = room_check(grt, used + (i < 0), eligible + (weight > 0), err, errlen);
+	if (ret < 0)
+		return ret;
+	if (i >= 0)
+		slot_return(rt, g, (uint32_t)i, weight);
+	else
+		slot_add(rt, g, tc);
+	group_changed(rt, g);
+	return 0;
+}
+
+int targets_set_weight(struct nlb_runtime *rt, size_t g, const struct nlb_addr *addr,
+		       const char *text, uint32_t weight, char *err, size_t errlen)
+{
+	struct group_rt *grt = &rt->groups[g];
+	int i = find_active(grt, addr, text, err, errlen);
+	if (i < 0)
+		return i;
+	struct target_rt *t = &grt->targets[i];
+	size_t used, eligible;
+	group_usage(grt, &used, &eligible);
+	eligible += (weight > 0) - (t->weight > 0);
+	int ret = room_check(grt, used, eligible, err, errlen);
+	if (ret < 0)
+		return ret;
+	nlb_info("target %s in group %s: weight %u -> %u", t->addr_text, grt->conf->name,
+		 (unsigned)t->weight, (unsigned)weight);
+	t->weight = weight;
+	group_changed(rt, g);
+	return 0;
+}
+
+int targets_drain_one(struct nlb_runtime *rt, size_t g, const struct nlb_addr *addr,
+		      const char *text, uint64_t now_ms, char *err, size_t errlen)
+{
+	int i = find_active(&rt->groups[g], addr, text, err, errlen);
+	if (i < 0)
+		return i;
+	slot_leave(rt, g, (uint32_t)i, now_ms, TARGET_NO_DEADLINE);
+	group_changed(rt, g);
+	return 0;
+}
+
+int targets_remove_one(struct nlb_runtime *rt, size_t g, const struct nlb_addr *addr,
+		       const char *text, uint64_t now_ms, char *err, size_t errlen)
+{
+	struct group_rt *grt = &rt->groups[g];
+	int i = slot_find(grt, addr);
+	if (i < 0) {
+		snprintf(err, errlen, "no target %s in group %s", text, grt->conf->name);
+		return -ENOENT;
+	}
+	struct target_rt *t = &grt->targets[i];
+	if (atomic_load_explicit(&t->state, memory_order_relaxed) != TARGET_ACTIVE &&
+	    !drained(t)) {
+		snprintf(err, errlen, "target %s in group %s is already being removed", text,
+			 grt->conf->name);
+		return -EALREADY;
+	}
+	slot_leave(rt, g, (uint32_t)i, now_ms, now_ms + grt->drain_ms);
+	group_changed(rt, g);
+	return 0;
 }
 
 void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
@@ -316,7 +478,8 @@ void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
 			if (st == TARGET_DRAINING && now_ms >= t->drain_until_ms && open) {
 				nlb_info("target %s in group %s: deregistration delay of %llu ms "
 					 "passed, resetting its %llu open connections", t->addr_text,
-					 grt->conf->name, (unsigned long long)grt->drain_ms,
+					 grt->conf->name,
+					 (unsigned long long)(t->drain_until_ms - t->drain_start_ms),
 					 (unsigned long long)open);
 				atomic_store_explicit(&t->state, TARGET_DRAIN_CLOSING,
 						      memory_order_release);
@@ -324,7 +487,9 @@ void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
 							  memory_order_release);
 				st = TARGET_DRAIN_CLOSING;
 			}
-			if (open || t->drain_epoch == 0 || !nlb_qsbr_passed(&rt->qsbr, t->drain_epoch))
+			/* A drained target stays until added back or removed. */
+			if (open || t->drain_until_ms == TARGET_NO_DEADLINE || t->drain_epoch == 0 ||
+			    !nlb_qsbr_passed(&rt->qsbr, t->drain_epoch))
 				continue;
 			nlb_info("target %s in group %s: draining ended after %llu ms (%s)",
 				 t->addr_text, grt->conf->name,

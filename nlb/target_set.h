@@ -1,6 +1,6 @@
 /* Each target group's targets at run time: slots that targets take and
- * leave (reload, later the admin socket), the balancing table built from
- * them and published to the workers, and draining of removed targets.
+ * leave (reload, the admin socket), the balancing table built from them
+ * and published to the workers, and draining of removed targets.
  * Everything here runs on the control plane, under rt->ctl_lock. */
 #ifndef NLB_TARGET_SET_H
 #define NLB_TARGET_SET_H
@@ -36,13 +36,43 @@ int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group
 
 /* Reload: makes group g's targets those of nc (checked first).  New
  * addresses take a free slot, weights change in place, missing ones
- * start draining for nc's deregistration_delay_ms, and a draining one
- * listed again comes back.  Publishes the table; counts what changed. */
+ * (drained ones too) start draining for nc's deregistration_delay_ms,
+ * and a draining one listed again comes back.  Publishes the table; counts what changed. */
 struct targets_diff {
 	unsigned added, removed, reweighted, returned;
 };
 void targets_apply(struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *nc,
 		   uint64_t now_ms, struct targets_diff *d);
+
+/* A drained target (the admin socket's drain) has no deadline: its open
+ * connections are never reset, and it keeps its slot until it is added
+ * back or removed. */
+#define TARGET_NO_DEADLINE UINT64_MAX
+
+/* The admin socket's changes to one target of group g, under ctl_lock.
+ * They take the same slot steps as a reload (targets_apply) and the same
+ * checks (max_targets, the running Maglev table's size), and publish the
+ * group's table.  Each returns 0, or -errno with the reason in err:
+ *
+ * add:    a new target takes a free slot (health "initial" with a health
+ *         check); a draining one comes back with its connections, at
+ *         tc->weight if weight_given, else its old weight.  -EEXIST if
+ *         it is active already, -ENOSPC past max_targets, -EINVAL when
+ *         the Maglev table is too small.
+ * set_weight: an active target's weight.  -ENOENT, -EBUSY if draining.
+ * drain:  an active target takes no new flows; its connections stay
+ *         with no deadline (TARGET_NO_DEADLINE) and so does its slot.
+ * remove: an active or drained target drains for the group's
+ *         deregistration_delay_ms, as if a reload had dropped it;
+ *         -EALREADY if it is being removed. */
+int targets_add_one(struct nlb_runtime *rt, size_t g, const struct nlb_target_conf *tc,
+		    bool weight_given, char *err, size_t errlen);
+int targets_set_weight(struct nlb_runtime *rt, size_t g, const struct nlb_addr *addr,
+		       const char *text, uint32_t weight, char *err, size_t errlen);
+int targets_drain_one(struct nlb_runtime *rt, size_t g, const struct nlb_addr *addr,
+		      const char *text, uint64_t now_ms, char *err, size_t errlen);
+int targets_remove_one(struct nlb_runtime *rt, size_t g, const struct nlb_addr *addr,
+		       const char *text, uint64_t now_ms, char *err, size_t errlen);
 
 /* Periodic (takes ctl_lock): ends draining whose connections are gone,
  * tells workers to reset what a passed delay leaves, republishes tables

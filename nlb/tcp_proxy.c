@@ -19,6 +19,7 @@
 
 #include "admission.h"
 #include "backend.h"
+#include "listener.h"
 #include "proxyproto.h"
 #include "target_set.h"
 #include "log.h"

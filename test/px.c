@@ -95,6 +95,21 @@ int px_connect(struct px *p)
 	return fd;
 }
 
+void px_round_trip_ok(struct px *p, int fd, const char *what)
+{
+	int rc = t_round_trip(fd, "ping", 4, 3000);
+	px_assert(p, rc == 0, "%s: round trip through nlb: %s", what, strerror(-rc));
+}
+
+void px_connect_n(struct px *p, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int fd = px_connect(p);
+		px_round_trip_ok(p, fd, "new connection");
+		t_close(fd);
+	}
+}
+
 #define PX_APPLIED "applied: targets added="
 #define PX_REFUSED "reload failed, still running"
 

@@ -50,5 +50,9 @@ void px_free(struct px *p);
 int px_reload(struct px *p);
 int px_reload_text(struct px *p, const char *text);
 int px_connect(struct px *p);
+/* "ping" there and back on fd within 3 s, or the test fails naming what. */
+void px_round_trip_ok(struct px *p, int fd, const char *what);
+/* n connections through nlb, one round trip each, closed again. */
+void px_connect_n(struct px *p, unsigned n);
 
 #endif

@@ -17,22 +17,6 @@
 
 TestSuite(drain, .init = t_setup, .fini = t_teardown);
 
-static void round_trip_ok(struct px *p, int fd, const char *what)
-{
-	int rc = t_round_trip(fd, "ping", 4, 3000);
-	px_assert(p, rc == 0, "%s: round trip through nlb: %s", what, strerror(-rc));
-}
-
-/* Opens n connections through nlb, one round trip each, and closes them. */
-static void connect_n(struct px *p, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		int fd = px_connect(p);
-		round_trip_ok(p, fd, "new connection");
-		t_close(fd);
-	}
-}
-
 static void set_targets(struct px *p, const uint16_t *ports, size_t n)
 {
 	p->conf.n_targets = 0;
@@ -60,7 +44,7 @@ static void swap_a_for_b(struct swapped *s, const char *extra)
 	px_target(p, t_server_port(s->a));
 	px_start(p);
 	s->c = px_connect(p);
-	round_trip_ok(p, s->c, "before the reload");
+	px_round_trip_ok(p, s->c, "before the reload");
 	px_assert(p, t_server_accepted(s->a) == 1, "A accepted %u", t_server_accepted(s->a));
 
 	uint16_t b = t_server_port(s->b);
@@ -88,13 +72,13 @@ T_TEST(drain, removed_target_keeps_connection_until_delay, .timeout = 30)
 	swap_a_for_b(&s, "deregistration_delay_ms = 1500;");
 	struct px *p = &s.p;
 
-	connect_n(p, 10);
+	px_connect_n(p, 10);
 	px_assert(p, t_server_accepted(s.b) == 10 && t_server_accepted(s.a) == 1,
 		  "after the reload A accepted %u (want 1), B %u (want 10)",
 		  t_server_accepted(s.a), t_server_accepted(s.b));
-	round_trip_ok(p, s.c, "draining, before the delay");
+	px_round_trip_ok(p, s.c, "draining, before the delay");
 	t_sleep_ms(500);
-	round_trip_ok(p, s.c, "draining, 500 ms in");
+	px_round_trip_ok(p, s.c, "draining, 500 ms in");
 
 	int rc = t_wait_closed(s.c, 5000);
 	int64_t closed_after = t_now_ms() - s.t_reload;
@@ -110,7 +94,7 @@ T_TEST(drain, removed_target_keeps_connection_until_delay, .timeout = 30)
 		  "the end of draining does not say the connection was reset");
 	px_assert(p, t_server_wait_closed(s.a, 1, 3000) == 0, "A's side of it is still open");
 	t_close(s.c);
-	connect_n(p, 3);
+	px_connect_n(p, 3);
 	px_assert(p, t_server_accepted(s.a) == 1, "A got %u connections after removal",
 		  t_server_accepted(s.a) - 1);
 	px_stop_ok(p);
@@ -126,7 +110,7 @@ T_TEST(drain, ends_when_connections_finish, .timeout = 30)
 	struct swapped s;
 	swap_a_for_b(&s, "deregistration_delay_ms = 60000;");
 	struct px *p = &s.p;
-	round_trip_ok(p, s.c, "draining");
+	px_round_trip_ok(p, s.c, "draining");
 	px_assert(p, !t_nlb_log_contains(p->nlb, "draining ended"),
 		  "draining ended with a connection open");
 	t_close(s.c);
@@ -138,7 +122,7 @@ T_TEST(drain, ends_when_connections_finish, .timeout = 30)
 	uint16_t both[2] = { t_server_port(s.a), t_server_port(s.b) };
 	set_targets(p, both, 2);
 	px_assert(p, px_reload(p) == 1, "the reload was not applied");
-	connect_n(p, 10);
+	px_connect_n(p, 10);
 	px_assert(p, t_server_accepted(s.a) == 6 && t_server_accepted(s.b) == 5,
 		  "round robin over A and B: A accepted %u (want 1 + 5), B %u (want 5)",
 		  t_server_accepted(s.a), t_server_accepted(s.b));
@@ -158,13 +142,13 @@ T_TEST(drain, readded_while_draining, .timeout = 30)
 	set_targets(p, both, 2);
 	px_assert(p, px_reload(p) == 1, "the reload was not applied");
 	px_assert(p, t_nlb_log_contains(p->nlb, "in group web: added again while draining"));
-	connect_n(p, 10);
+	px_connect_n(p, 10);
 	px_assert(p, t_server_accepted(s.a) == 6 && t_server_accepted(s.b) == 5,
 		  "A accepted %u (want 1 + 5), B %u (want 5)",
 		  t_server_accepted(s.a), t_server_accepted(s.b));
 	/* Past the old delay, the connection is still there. */
 	t_sleep_ms(1500);
-	round_trip_ok(p, s.c, "after the delay of its cancelled draining");
+	px_round_trip_ok(p, s.c, "after the delay of its cancelled draining");
 	t_close(s.c);
 	px_stop_ok(p);
 	cr_expect_eq(px_stat(p, "drain_reset"), 0);
@@ -183,22 +167,22 @@ T_TEST(drain, reload_adds_and_reweights, .timeout = 30)
 	px_target(&p, t_server_port(a));
 	px_start(&p);
 	int c = px_connect(&p);
-	round_trip_ok(&p, c, "before");
+	px_round_trip_ok(&p, c, "before");
 	px_target_weight(&p, t_server_port(b), 3);
 	px_assert(&p, px_reload(&p) == 1, "the reload was not applied");
 	px_assert(&p, t_nlb_log_contains(p.nlb, "added=1 removed=0 reweighted=0"));
-	connect_n(&p, 8);
+	px_connect_n(&p, 8);
 	px_assert(&p, t_server_accepted(a) == 1 + 2 && t_server_accepted(b) == 6,
 		  "weights 1:3 over 8 connections: A %u (want 1 + 2), B %u (want 6)",
 		  t_server_accepted(a), t_server_accepted(b));
 	p.conf.weights[1] = 1;
 	px_assert(&p, px_reload(&p) == 1, "the reload was not applied");
 	px_assert(&p, t_nlb_log_contains(p.nlb, "added=0 removed=0 reweighted=1"));
-	connect_n(&p, 8);
+	px_connect_n(&p, 8);
 	px_assert(&p, t_server_accepted(a) == 3 + 4 && t_server_accepted(b) == 6 + 4,
 		  "weights 1:1 over 8 more: A %u (want 3 + 4), B %u (want 6 + 4)",
 		  t_server_accepted(a), t_server_accepted(b));
-	round_trip_ok(&p, c, "after two reloads");
+	px_round_trip_ok(&p, c, "after two reloads");
 	t_close(c);
 	px_stop_ok(&p);
 	px_free(&p);
@@ -220,7 +204,7 @@ T_TEST(drain, invalid_reload_keeps_configuration, .timeout = 30)
 	px_target(&p, t_server_port(a));
 	px_start(&p);
 	int c = px_connect(&p);
-	round_trip_ok(&p, c, "before");
+	px_round_trip_ok(&p, c, "before");
 
 	px_assert(&p, px_reload_text(&p, "workers = 1;\nlisteners = (\n  { name = 1; }\n);\n") == 0,
 		  "a broken file was applied");
@@ -240,12 +224,12 @@ T_TEST(drain, invalid_reload_keeps_configuration, .timeout = 30)
 	px_assert(&p, px_reload(&p) == 0, "a fourth slot beyond max_targets 3 was taken");
 	px_assert(&p, t_nlb_log_contains(p.nlb, "more than max_targets 3"));
 
-	connect_n(&p, 4);
+	px_connect_n(&p, 4);
 	px_assert(&p, t_server_accepted(b) == 2 && t_server_accepted(d) == 2 &&
 		      t_server_accepted(a) == 1,
 		  "after the refused reloads: A %u (want 1), B %u, D %u (want 2 each)",
 		  t_server_accepted(a), t_server_accepted(b), t_server_accepted(d));
-	round_trip_ok(&p, c, "after the refused reloads");
+	px_round_trip_ok(&p, c, "after the refused reloads");
 	t_close(c);
 	px_stop_ok(&p);
 	px_free(&p);
@@ -284,7 +268,7 @@ T_TEST(drain, health_follows_reload, .timeout = 30)
 	px_assert(&p, t_server_accepted(a) == a_seen, "A was probed %u times after removal",
 		  t_server_accepted(a) - a_seen);
 	px_assert(&p, t_server_accepted(b) > b_before, "B is not probed");
-	connect_n(&p, 4);
+	px_connect_n(&p, 4);
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "no_target"), 0);
 	cr_expect_eq(px_stat(&p, "no_healthy"), 0);
