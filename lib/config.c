@@ -670,6 +670,8 @@ static int load_group(const struct loader *ld, const config_setting_t *g,
 	const struct section sec = { prefix, where, "target group" };
 	if ((r = apply_keys(ld, &sec, group_keys, ARRAY_LEN(group_keys), g, grp)) < 0)
 		return r;
+	grp->connect_timeout_ts.tv_sec = grp->connect_timeout_ms / 1000;
+	grp->connect_timeout_ts.tv_nsec = (long long)(grp->connect_timeout_ms % 1000) * 1000000;
 
 	for (const struct nlb_group_conf *o = cfg->groups; o < grp; o++) {
 		if (strcmp(o->name, grp->name) == 0)

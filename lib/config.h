@@ -4,6 +4,7 @@
 #ifndef NLB_CONFIG_H
 #define NLB_CONFIG_H
 
+#include <linux/time_types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,7 @@ struct nlb_group_conf {
 	char *name;
 	enum nlb_algorithm algorithm;
 	uint32_t connect_timeout_ms;
+	struct __kernel_timespec connect_timeout_ts;	/* the same, for linked timeouts */
 	uint32_t connect_retries;
 	uint32_t maglev_table_size;	/* prime, >= 100 x targets with weight */
 	unsigned hash_fields;		/* enum nlb_hash_fields */

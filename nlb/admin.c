@@ -612,7 +612,11 @@ static void *admin_main(void *arg)
 		if (room && !listen_now && accept_resume_ms < wake)
 			wake = accept_resume_ms;
 		int timeout = wake == UINT64_MAX ? -1 : wake > now ? (int)(wake - now) : 0;
+		/* Commands read the configuration between polls only:
+		 * offline while waiting (QSBR, runtime.h). */
+		nlb_qsbr_offline(&a->rt->qsbr, NLB_QSBR_READER(a->rt, NLB_QSBR_ADMIN));
 		int n = poll(pfd, 2 + NLB_ADMIN_CLIENTS, timeout);
+		nlb_qsbr_quiescent(&a->rt->qsbr, NLB_QSBR_READER(a->rt, NLB_QSBR_ADMIN));
 		if (n < 0 && errno != EINTR) {
 			nlb_err("admin socket: poll: %s", strerror(errno));
 			break;
@@ -633,6 +637,7 @@ static void *admin_main(void *arg)
 			}
 		}
 	}
+	nlb_qsbr_offline(&a->rt->qsbr, NLB_QSBR_READER(a->rt, NLB_QSBR_ADMIN));
 	return NULL;
 }
 

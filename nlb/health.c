@@ -307,7 +307,11 @@ static void *health_main(void *arg)
 	struct health *h = arg;
 	struct epoll_event stop_ev = { .events = EPOLLIN, .data.ptr = NULL };
 	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->stop_fd, &stop_ev);
+	struct nlb_qsbr *q = (struct nlb_qsbr *)&h->rt->qsbr;
+	unsigned reader = NLB_QSBR_READER(h->rt, NLB_QSBR_HEALTH);
 	for (;;) {
+		/* Nothing read from a configuration survives an iteration. */
+		nlb_qsbr_quiescent(q, reader);
 		uint64_t now = now_ms();
 		uint64_t wake = now + 50;	/* passive checks and slot changes at least this often */
 		sync_slots(h, now);
@@ -327,7 +331,9 @@ static void *health_main(void *arg)
 		now = now_ms();
 		int timeout = wake > now ? (int)(wake - now) : 0;
 		struct epoll_event evs[64];
+		nlb_qsbr_offline(q, reader);
 		int n = epoll_wait(h->epfd, evs, 64, timeout);
+		nlb_qsbr_quiescent(q, reader);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == NULL)
 				goto out;
@@ -335,6 +341,7 @@ static void *health_main(void *arg)
 		}
 	}
 out:
+	nlb_qsbr_offline(q, reader);
 	for (size_t i = 0; i < h->n_probes; i++)
 		probe_close(&h->probes[i]);
 	return NULL;

@@ -73,6 +73,7 @@ static void log_stats(const struct worker *workers, unsigned n, const struct hea
 	nlb_info("stats%s", l.buf);
 }
 
+/* Takes cfg: it (or what a reload replaced it with) is freed here. */
 static int run(struct nlb_config *cfg)
 {
 	struct nlb_runtime rt = {
@@ -100,9 +101,6 @@ static int run(struct nlb_config *cfg)
 		rt.listeners[l].conf = &cfg->listeners[l];
 	for (size_t g = 0; g < cfg->n_groups; g++) {
 		rt.groups[g].conf = &cfg->groups[g];
-		rt.groups[g].connect_timeout.tv_sec = cfg->groups[g].connect_timeout_ms / 1000;
-		rt.groups[g].connect_timeout.tv_nsec =
-			(long long)(cfg->groups[g].connect_timeout_ms % 1000) * 1000000;
 	}
 
 	int bret = targets_init(&rt);
@@ -241,15 +239,17 @@ static int run(struct nlb_config *cfg)
 		uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 		if (sig == SIGHUP) {
 			char msg[1024];	/* logged already */
-			nlb_info("SIGHUP: reloading %s", cfg->path);
-			reload_config(&rt, cfg->path, now, msg, sizeof(msg));
+			/* rt.cfg, not cfg: a reload may have replaced (and
+			 * freed) the configuration nlb started with. */
+			nlb_info("SIGHUP: reloading %s", rt.cfg->path);
+			reload_config(&rt, rt.cfg->path, now, msg, sizeof(msg));
 		}
 		targets_tick(&rt, now);
 		if (sig < 0 || sig == SIGHUP)
 			continue;
 		nlb_info("%s: stopping, draining connections for up to %llu ms",
 			 sig == SIGINT ? "SIGINT" : "SIGTERM",
-			 (unsigned long long)cfg->shutdown_timeout_ms);
+			 (unsigned long long)rt.cfg->shutdown_timeout_ms);
 		break;
 	}
 	for (unsigned i = 0; i < rt.n_workers; i++)
@@ -273,7 +273,7 @@ join:
 	if (status == 0)
 		nlb_info("stopped");
 	/* Workers closed their own listening sockets. */
-	for (size_t l = 0; l < cfg->n_listeners; l++) {
+	for (size_t l = 0; l < rt.cfg->n_listeners; l++) {
 		free(rt.listeners[l].fds);
 		free(rt.listeners[l].udp_fds);
 	}
@@ -285,6 +285,9 @@ out:
 	free(workers);
 	free(rt.listeners);
 	free(rt.groups);
+	/* The configuration in force; those it replaced went with
+	 * targets_free. */
+	nlb_config_free((struct nlb_config *)rt.cfg);
 	return status;
 }
 
@@ -340,6 +343,5 @@ int main(int argc, char **argv)
 	}
 	raise_nofile();
 	int status = run(cfg);
-	nlb_config_free(cfg);
 	return status;
 }

@@ -275,7 +275,11 @@ static void *metrics_main(void *arg)
 			wake = m->accept_resume_ms;
 		}
 		int timeout = wake < 0 ? -1 : wake > now ? (int)(wake - now) : 0;
+		/* A scrape reads the configuration (names, groups) between
+		 * polls only: offline while waiting (QSBR, runtime.h). */
+		nlb_qsbr_offline(&m->rt->qsbr, NLB_QSBR_READER(m->rt, NLB_QSBR_METRICS));
 		int r = poll(pfd, n, timeout);
+		nlb_qsbr_quiescent(&m->rt->qsbr, NLB_QSBR_READER(m->rt, NLB_QSBR_METRICS));
 		if (r < 0 && errno != EINTR) {
 			nlb_err("metrics: poll: %s", strerror(errno));
 			break;
@@ -297,6 +301,7 @@ static void *metrics_main(void *arg)
 		if (lidx && pfd[lidx].revents)
 			accept_clients(m, now);
 	}
+	nlb_qsbr_offline(&m->rt->qsbr, NLB_QSBR_READER(m->rt, NLB_QSBR_METRICS));
 	return NULL;
 }
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -18,38 +19,22 @@ static bool str_differ(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
-static bool health_differ(const struct nlb_health_conf *a, const struct nlb_health_conf *b)
+/* A listener's settings that only a restart applies: what it is bound
+ * to and where it sends (its identity here), and what is counted
+ * against tables sized or armed at start (flow tables, per-source
+ * tables, the shared connection count). */
+static bool listener_moved(const struct nlb_listener_conf *a, const struct nlb_listener_conf *b)
 {
-	return a->enabled != b->enabled || a->protocol != b->protocol || a->port != b->port ||
-	       a->interval_ms != b->interval_ms || a->timeout_ms != b->timeout_ms ||
-	       a->healthy_threshold != b->healthy_threshold ||
-	       a->unhealthy_threshold != b->unhealthy_threshold ||
-	       str_differ(a->path, b->path) || str_differ(a->matcher_text, b->matcher_text) ||
-	       a->proxy_protocol != b->proxy_protocol;
+	return a->protocol != b->protocol || !nlb_addr_equal(&a->addr, &b->addr) ||
+	       strcmp(a->target_group, b->target_group) != 0;
 }
 
-/* Settings of a group other than its targets and deregistration delay. */
-static bool group_differs(const struct nlb_group_conf *a, const struct nlb_group_conf *b)
+static bool listener_restart_only(const struct nlb_listener_conf *a,
+				  const struct nlb_listener_conf *b)
 {
-	return a->algorithm != b->algorithm || a->connect_timeout_ms != b->connect_timeout_ms ||
-	       a->connect_retries != b->connect_retries ||
-	       a->maglev_table_size != b->maglev_table_size || a->hash_fields != b->hash_fields ||
-	       a->hash_seed != b->hash_seed || a->fail_open != b->fail_open ||
-	       a->max_targets != b->max_targets || a->proxy_protocol != b->proxy_protocol ||
-	       health_differ(&a->health, &b->health);
-}
-
-static bool listener_differs(const struct nlb_listener_conf *a, const struct nlb_listener_conf *b)
-{
-	return strcmp(a->name, b->name) != 0 || a->protocol != b->protocol ||
-	       !nlb_addr_equal(&a->addr, &b->addr) || strcmp(a->target_group, b->target_group) != 0 ||
-	       a->idle_timeout_ms != b->idle_timeout_ms || a->max_connections != b->max_connections ||
-	       a->udp_idle_timeout_ms != b->udp_idle_timeout_ms || a->max_flows != b->max_flows ||
-	       a->accept_proxy_protocol != b->accept_proxy_protocol ||
-	       a->proxy_protocol_timeout_ms != b->proxy_protocol_timeout_ms ||
+	return a->max_connections != b->max_connections || a->max_flows != b->max_flows ||
 	       a->max_connections_per_source != b->max_connections_per_source ||
-	       a->new_connections_per_source_per_s != b->new_connections_per_source_per_s ||
-	       !nlb_acl_equal(a->allow, b->allow) || !nlb_acl_equal(a->deny, b->deny);
+	       a->new_connections_per_source_per_s != b->new_connections_per_source_per_s;
 }
 
 static const struct nlb_group_conf *group_named(const struct nlb_config *cfg, const char *name)
@@ -60,44 +45,155 @@ static const struct nlb_group_conf *group_named(const struct nlb_config *cfg, co
 	return NULL;
 }
 
-/* Logs each change that only a restart applies; returns how many. */
-static unsigned report_unapplied(const struct nlb_config *old, const struct nlb_config *new)
+static const struct nlb_listener_conf *listener_named(const struct nlb_config *cfg,
+						      const char *name)
+{
+	for (size_t l = 0; l < cfg->n_listeners; l++)
+		if (strcmp(cfg->listeners[l].name, name) == 0)
+			return &cfg->listeners[l];
+	return NULL;
+}
+
+/* Whether new has the listeners (names, protocols, addresses, groups)
+ * and target groups (names) of old: then its settings replace the
+ * running ones in place.  Otherwise only target lists are applied. */
+static bool same_shape(const struct nlb_config *old, const struct nlb_config *new)
+{
+	if (old->n_listeners != new->n_listeners || old->n_groups != new->n_groups)
+		return false;
+	for (size_t l = 0; l < old->n_listeners; l++) {
+		const struct nlb_listener_conf *n = listener_named(new, old->listeners[l].name);
+		if (!n || listener_moved(&old->listeners[l], n))
+			return false;
+	}
+	for (size_t g = 0; g < old->n_groups; g++)
+		if (!group_named(new, old->groups[g].name))
+			return false;
+	return true;
+}
+
+/* Puts new's listeners and groups in old's order (same_shape held), so
+ * that their indexes, which connections, counters and workers hold, keep
+ * meaning the same listener and group. */
+static int align(const struct nlb_config *old, struct nlb_config *new)
+{
+	struct nlb_listener_conf *ls = calloc(old->n_listeners ? old->n_listeners : 1, sizeof(*ls));
+	struct nlb_group_conf *gs = calloc(old->n_groups ? old->n_groups : 1, sizeof(*gs));
+	if (!ls || !gs) {
+		free(ls);
+		free(gs);
+		return -ENOMEM;
+	}
+	for (size_t l = 0; l < old->n_listeners; l++)
+		ls[l] = *listener_named(new, old->listeners[l].name);
+	for (size_t g = 0; g < old->n_groups; g++)
+		gs[g] = *group_named(new, old->groups[g].name);
+	memcpy(new->listeners, ls, old->n_listeners * sizeof(*ls));
+	memcpy(new->groups, gs, old->n_groups * sizeof(*gs));
+	for (size_t l = 0; l < old->n_listeners; l++)
+		new->listeners[l].group = old->listeners[l].group;
+	free(ls);
+	free(gs);
+	return 0;
+}
+
+static void swap_str(char **a, char **b)
+{
+	char *t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* Logs each change that only a restart applies; returns how many.  With
+ * in_place, new replaces old: what it cannot change is set back to old's
+ * value in new (strings swapped, so each configuration frees its own),
+ * so that the configuration in force says what runs. */
+static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new, bool in_place)
 {
 	unsigned n = 0;
 #define UNAPPLIED(...) do { nlb_warn("reload: " __VA_ARGS__); n++; } while (0)
 	if (old->workers != new->workers)
 		UNAPPLIED("\"workers\" changed; not applied until a restart");
 	if (old->forwarding != new->forwarding || old->flow_table_size != new->flow_table_size ||
-	    old->shutdown_timeout_ms != new->shutdown_timeout_ms ||
 	    old->udp_max_datagram != new->udp_max_datagram || old->udp_gro != new->udp_gro ||
 	    old->stats_enabled != new->stats_enabled ||
 	    (old->stats_enabled && !nlb_addr_equal(&old->stats_listen, &new->stats_listen)) ||
 	    str_differ(old->admin_socket, new->admin_socket) ||
 	    old->admin_mode != new->admin_mode || str_differ(old->user, new->user) ||
 	    str_differ(old->group, new->group) || old->allow_root != new->allow_root ||
-	    old->log_level != new->log_level)
-		UNAPPLIED("global settings changed; not applied until a restart");
-	bool listeners = old->n_listeners != new->n_listeners;
-	for (size_t l = 0; !listeners && l < old->n_listeners; l++)
-		listeners = listener_differs(&old->listeners[l], &new->listeners[l]);
-	if (listeners)
-		UNAPPLIED("listeners changed; not applied until a restart");
-	for (size_t g = 0; g < new->n_groups; g++) {
-		const struct nlb_group_conf *o = group_named(old, new->groups[g].name);
-		if (!o)
-			UNAPPLIED("new target group %s; not applied until a restart",
-				  new->groups[g].name);
-		else if (group_differs(o, &new->groups[g]))
-			UNAPPLIED("settings of target group %s other than its targets and "
-				  "deregistration_delay_ms changed; not applied until a restart",
-				  o->name);
+	    (!in_place && (old->shutdown_timeout_ms != new->shutdown_timeout_ms ||
+			   old->log_level != new->log_level)))
+		UNAPPLIED("global settings other than log_level and shutdown_timeout_ms changed "
+			  "(workers, forwarding, flow_table_size, udp_*, stats, admin, user, "
+			  "group, allow_root); not applied until a restart");
+	if (in_place) {
+		new->workers = old->workers;
+		new->forwarding = old->forwarding;
+		new->flow_table_size = old->flow_table_size;
+		new->udp_max_datagram = old->udp_max_datagram;
+		new->udp_gro = old->udp_gro;
+		new->stats_enabled = old->stats_enabled;
+		new->stats_listen = old->stats_listen;
+		memcpy(new->stats_listen_text, old->stats_listen_text, sizeof(new->stats_listen_text));
+		new->stats_line = old->stats_line;
+		swap_str(&old->admin_socket, &new->admin_socket);
+		new->admin_mode = old->admin_mode;
+		swap_str(&old->user, &new->user);
+		swap_str(&old->group, &new->group);
+		new->allow_root = old->allow_root;
+		for (size_t l = 0; l < new->n_listeners; l++) {
+			struct nlb_listener_conf *a = &old->listeners[l], *b = &new->listeners[l];
+			if (listener_restart_only(a, b)) {
+				UNAPPLIED("listener %s: max_connections, max_flows or the per-source "
+					  "limits changed; not applied until a restart", a->name);
+				b->max_connections = a->max_connections;
+				b->max_flows = a->max_flows;
+				b->max_connections_per_source = a->max_connections_per_source;
+				b->new_connections_per_source_per_s =
+					a->new_connections_per_source_per_s;
+			}
+		}
+		for (size_t g = 0; g < new->n_groups; g++) {
+			struct nlb_group_conf *a = &old->groups[g], *b = &new->groups[g];
+			if (a->max_targets != b->max_targets) {
+				UNAPPLIED("target group %s: max_targets changed; not applied until a "
+					  "restart", a->name);
+				b->max_targets = a->max_targets;
+			}
+			/* The probe thread sizes its probes for the groups that
+			 * have a check at start; its settings change in place. */
+			if (a->health.enabled != b->health.enabled) {
+				UNAPPLIED("target group %s: health_check %s; not applied until a "
+					  "restart", a->name, b->health.enabled ? "added" : "removed");
+				struct nlb_health_conf t = a->health;
+				a->health = b->health;
+				b->health = t;
+			}
+		}
+	} else {
+		UNAPPLIED("listeners or target groups added, removed, renamed or moved "
+			  "(protocol, address, target_group); only target lists applied, the "
+			  "rest not until a restart");
 	}
-	for (size_t g = 0; g < old->n_groups; g++)
-		if (!group_named(new, old->groups[g].name))
-			UNAPPLIED("target group %s is gone from the file; it keeps running "
-				  "until a restart", old->groups[g].name);
 #undef UNAPPLIED
 	return n;
+}
+
+/* Replaces the running settings by nc's (aligned): listeners and groups
+ * first, then the configuration; the old one is retired.  Under ctl_lock;
+ * target lists are applied afterwards (they publish the new tables). */
+static void swap_in(struct nlb_runtime *rt, struct nlb_config *nc)
+{
+	const struct nlb_config *old = rt->cfg;
+	for (size_t g = 0; g < nc->n_groups; g++)
+		atomic_store_explicit(&rt->groups[g].conf, &nc->groups[g], memory_order_release);
+	for (size_t l = 0; l < nc->n_listeners; l++)
+		atomic_store_explicit(&rt->listeners[l].conf, &nc->listeners[l], memory_order_release);
+	atomic_store_explicit(&rt->cfg, nc, memory_order_release);
+	nlb_log_set_level(nc->log_level);
+	/* The health thread re-reads its probes' settings. */
+	atomic_fetch_add_explicit(&rt->targets_version, 1, memory_order_release);
+	targets_retire_config(rt, old);
 }
 
 static int reload_locked(struct nlb_runtime *rt, const char *path, uint64_t now_ms,
@@ -106,43 +202,57 @@ static int reload_locked(struct nlb_runtime *rt, const char *path, uint64_t now_
 	struct nlb_config *nc = NULL;
 	char err[1024];
 	int ret = nlb_config_load(path, &nc, err, sizeof(err));
-	if (ret < 0) {
-		snprintf(msg, msglen, "%s", err);
-		nlb_err("reload failed, still running the previous configuration: %s", err);
-		return ret;
-	}
-	unsigned unapplied = report_unapplied(rt->cfg, nc);
-
-	pthread_mutex_lock(&rt->ctl_lock);
-	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
-		const struct nlb_group_conf *ng = group_named(nc, rt->groups[g].conf->name);
-		if (ng && (ret = targets_check(rt, g, ng, err, sizeof(err))) < 0) {
-			pthread_mutex_unlock(&rt->ctl_lock);
-			snprintf(msg, msglen, "%s", err);
-			nlb_err("reload failed, still running the previous configuration: %s", err);
-			nlb_config_free(nc);
-			return ret;
+	if (ret == 0) {
+		bool in_place = same_shape(rt->cfg, nc);
+		if (in_place && align(rt->cfg, nc) < 0) {
+			snprintf(err, sizeof(err), "out of memory");
+			ret = -ENOMEM;
 		}
+		if (ret == 0) {
+			pthread_mutex_lock(&rt->ctl_lock);
+			for (size_t g = 0; ret == 0 && g < rt->cfg->n_groups; g++) {
+				const struct nlb_group_conf *ng = in_place ? &nc->groups[g] :
+					group_named(nc, rt->groups[g].conf->name);
+				if (ng)
+					ret = targets_check(rt, g, ng, in_place, err, sizeof(err));
+			}
+			if (ret == 0) {
+				/* Reported (and reverted in nc) only now: nothing
+				 * is said of a reload that fails. */
+				unsigned unapplied = report_unapplied(
+					(struct nlb_config *)rt->cfg, nc, in_place);
+				struct targets_diff sum = { 0 };
+				if (in_place)
+					swap_in(rt, nc);
+				for (size_t g = 0; g < rt->cfg->n_groups; g++) {
+					const struct nlb_group_conf *ng = in_place ? &nc->groups[g] :
+						group_named(nc, rt->groups[g].conf->name);
+					if (!ng)
+						continue;
+					struct targets_diff d;
+					targets_apply(rt, g, ng, now_ms, &d);
+					sum.added += d.added;
+					sum.removed += d.removed;
+					sum.reweighted += d.reweighted;
+					sum.returned += d.returned;
+				}
+				pthread_mutex_unlock(&rt->ctl_lock);
+				snprintf(msg, msglen, "reload: %s applied: targets added=%u removed=%u "
+					 "reweighted=%u returned=%u; settings %s; %u changes need a "
+					 "restart", path, sum.added, sum.removed, sum.reweighted,
+					 sum.returned, in_place ? "applied" : "not applied", unapplied);
+				nlb_info("%s", msg);
+				if (!in_place)
+					nlb_config_free(nc);
+				return 0;
+			}
+			pthread_mutex_unlock(&rt->ctl_lock);
+		}
+		nlb_config_free(nc);
 	}
-	struct targets_diff sum = { 0 };
-	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
-		const struct nlb_group_conf *ng = group_named(nc, rt->groups[g].conf->name);
-		if (!ng)
-			continue;
-		struct targets_diff d;
-		targets_apply(rt, g, ng, now_ms, &d);
-		sum.added += d.added;
-		sum.removed += d.removed;
-		sum.reweighted += d.reweighted;
-		sum.returned += d.returned;
-	}
-	pthread_mutex_unlock(&rt->ctl_lock);
-	snprintf(msg, msglen, "reload: %s applied: targets added=%u removed=%u reweighted=%u "
-		 "returned=%u; %u changes need a restart", path, sum.added, sum.removed,
-		 sum.reweighted, sum.returned, unapplied);
-	nlb_info("%s", msg);
-	nlb_config_free(nc);
-	return 0;
+	snprintf(msg, msglen, "%s", err);
+	nlb_err("reload failed, still running the previous configuration: %s", err);
+	return ret;
 }
 
 int reload_config(struct nlb_runtime *rt, const char *path, uint64_t now_ms,

@@ -16,8 +16,22 @@
 #include "lb_table.h"
 #include "qsbr.h"
 
+/* QSBR readers after the workers' (reader i for worker i): the threads
+ * that read configurations besides them. */
+enum {
+	NLB_QSBR_HEALTH = 0,
+	NLB_QSBR_METRICS,
+	NLB_QSBR_ADMIN,
+	NLB_QSBR_THREADS,
+};
+
+/* A thread other than a worker: reader n_workers + which. */
+#define NLB_QSBR_READER(rt, which) ((rt)->n_workers + (which))
+
 struct listener_rt {
-	const struct nlb_listener_conf *conf;
+	/* Replaced by a reload that changes the listener's settings; read
+	 * within one QSBR period (see cfg). */
+	_Atomic(const struct nlb_listener_conf *) conf;
 	int *fds;			/* tcp: one SO_REUSEPORT socket per worker */
 	int *udp_fds;			/* udp: the same */
 	bool wildcard;			/* bound to 0.0.0.0 or [::]: answers need IP_PKTINFO */
@@ -51,7 +65,7 @@ struct target_rt {
 };
 
 struct group_rt {
-	const struct nlb_group_conf *conf;
+	_Atomic(const struct nlb_group_conf *) conf;	/* replaced by reloads, as cfg */
 	/* max_targets slots that never move; the first n_slots have been
 	 * used (tables cover those).  Changed under ctl_lock only. */
 	struct target_rt *targets;
@@ -59,7 +73,6 @@ struct group_rt {
 	uint32_t max_targets;
 	uint64_t drain_ms;		/* deregistration_delay_ms, control plane */
 	bool stale;			/* the table could not be rebuilt: retry */
-	struct __kernel_timespec connect_timeout;
 	_Atomic(struct nlb_lb_table *) table;
 	/* Connections per target, one row per worker written only by its
 	 * worker; least_conn and random2 sum the rows.  Rows are padded to
@@ -74,7 +87,14 @@ struct group_rt {
 };
 
 struct nlb_runtime {
-	const struct nlb_config *cfg;
+	/* The configuration in force.  A reload that changes settings
+	 * publishes a new one (and new listener and group confs into it);
+	 * the old is freed once every reader has passed a quiescent point:
+	 * the workers, the health, metrics and admin threads (QSBR readers
+	 * n_workers + NLB_QSBR_*).  Hold nothing from it across one. */
+	_Atomic(const struct nlb_config *) cfg;
+	uint32_t n_readers;		/* QSBR readers: workers and three threads */
+	struct retired_cfg *retired_cfgs;	/* under ctl_lock */
 	enum nlb_forwarding forwarding;	/* auto = copy, moving bulk directions to splice */
 	unsigned n_workers;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */

@@ -52,9 +52,13 @@ static void slot_take(struct nlb_runtime *rt, size_t g, uint32_t i,
 
 int targets_init(struct nlb_runtime *rt)
 {
-	int ret = nlb_qsbr_init(&rt->qsbr, rt->n_workers);
+	int ret = nlb_qsbr_init(&rt->qsbr, rt->n_workers + NLB_QSBR_THREADS);
 	if (ret < 0)
 		return ret;
+	/* Offline until they run (the metrics and admin threads only when
+	 * configured), so that they hold no reclamation back. */
+	for (unsigned k = 0; k < NLB_QSBR_THREADS; k++)
+		nlb_qsbr_offline(&rt->qsbr, NLB_QSBR_READER(rt, k));
 	pthread_mutex_init(&rt->ctl_lock, NULL);
 	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
 		struct group_rt *grt = &rt->groups[g];
@@ -169,8 +173,38 @@ int targets_publish(struct nlb_runtime *rt, size_t g)
 	return 0;
 }
 
+struct retired_cfg {
+	struct nlb_config *cfg;
+	uint64_t epoch;
+	struct retired_cfg *next;
+};
+
+void targets_retire_config(struct nlb_runtime *rt, const struct nlb_config *old)
+{
+	struct retired_cfg *r = malloc(sizeof(*r));
+	if (!r) {
+		/* Kept for good rather than freed under a reader. */
+		nlb_warn("reload: out of memory; the replaced configuration is kept");
+		return;
+	}
+	r->cfg = (struct nlb_config *)old;
+	r->epoch = nlb_qsbr_advance(&rt->qsbr);
+	r->next = rt->retired_cfgs;
+	rt->retired_cfgs = r;
+}
+
 void targets_reclaim(struct nlb_runtime *rt, bool all)
 {
+	for (struct retired_cfg **pp = &rt->retired_cfgs; *pp;) {
+		struct retired_cfg *r = *pp;
+		if (all || nlb_qsbr_passed(&rt->qsbr, r->epoch)) {
+			*pp = r->next;
+			nlb_config_free(r->cfg);
+			free(r);
+		} else {
+			pp = &r->next;
+		}
+	}
 	struct retired_table **pp = &rt->retired;
 	while (*pp) {
 		struct retired_table *r = *pp;
@@ -208,8 +242,10 @@ static bool listed_in(const struct nlb_group_conf *nc, const struct nlb_addr *ad
 /* Would group g fit need slots in use and eligible targets with weight?
  * max_targets is fixed at start, and so is a running Maglev table's size.
  * 0, or -ENOSPC / -EINVAL with the reason in err. */
-static int room_check(const struct group_rt *grt, size_t need, size_t eligible,
-		      char *err, size_t errlen)
+/* settings: the group's configuration the table will be built from (the
+ * running one, or a reload's that replaces it). */
+static int room_check(const struct group_rt *grt, const struct nlb_group_conf *settings,
+		      size_t need, size_t eligible, char *err, size_t errlen)
 {
 	if (need > grt->max_targets) {
 		snprintf(err, errlen, "target group %s: %zu targets with those still draining, "
@@ -217,18 +253,17 @@ static int room_check(const struct group_rt *grt, size_t need, size_t eligible,
 			 grt->conf->name, need, grt->max_targets);
 		return -ENOSPC;
 	}
-	if (grt->conf->algorithm == NLB_ALG_MAGLEV &&
-	    nlb_maglev_check(grt->conf->maglev_table_size, eligible) < 0) {
+	if (settings->algorithm == NLB_ALG_MAGLEV &&
+	    nlb_maglev_check(settings->maglev_table_size, eligible) < 0) {
 		snprintf(err, errlen, "target group %s: %zu targets need a larger maglev_table_size "
-			 "than the running %u (a restart applies a new one)",
-			 grt->conf->name, eligible, (unsigned)grt->conf->maglev_table_size);
+			 "than %u", settings->name, eligible, (unsigned)settings->maglev_table_size);
 		return -EINVAL;
 	}
 	return 0;
 }
 
 int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *nc,
-		  char *err, size_t errlen)
+		  bool settings_too, char *err, size_t errlen)
 {
 	const struct group_rt *grt = &rt->groups[g];
 	/* Slots in use after the change: every listed target, plus those
@@ -241,7 +276,8 @@ int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group
 	}
 	for (size_t k = 0; k < nc->n_targets; k++)
 		eligible += nc->targets[k].weight > 0;
-	return room_check(grt, need, eligible, err, errlen) < 0 ? -EINVAL : 0;
+	return room_check(grt, settings_too ? nc : grt->conf, need, eligible, err, errlen) < 0 ?
+		-EINVAL : 0;
 }
 
 /* Slot i of group g takes no new flow from the next table on; its open
@@ -398,7 +434,7 @@ int targets_add_one(struct nlb_runtime *rt, size_t g, const struct nlb_target_co
 		return -EEXIST;
 	}
 	uint32_t weight = i >= 0 && !weight_given ? grt->targets[i].weight : tc->weight;
-	int ret = room_check(grt, used + (i < 0), eligible + (weight > 0), err, errlen);
+	int ret = room_check(grt, grt->conf, used + (i < 0), eligible + (weight > 0), err, errlen);
 	if (ret < 0)
 		return ret;
 	if (i >= 0)
@@ -420,7 +456,7 @@ int targets_set_weight(struct nlb_runtime *rt, size_t g, const struct nlb_addr *
 	size_t used, eligible;
 	group_usage(grt, &used, &eligible);
 	eligible += (weight > 0) - (t->weight > 0);
-	int ret = room_check(grt, used, eligible, err, errlen);
+	int ret = room_check(grt, grt->conf, used, eligible, err, errlen);
 	if (ret < 0)
 		return ret;
 	nlb_info("target %s in group %s: weight %u -> %u", t->addr_text, grt->conf->name,

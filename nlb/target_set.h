@@ -29,10 +29,15 @@ int targets_publish(struct nlb_runtime *rt, size_t g);
 void targets_reclaim(struct nlb_runtime *rt, bool all);
 
 /* Reload: can group g take the target list of nc (enough free slots,
- * the running Maglev table big enough)?  0, or -EINVAL with the reason
- * in err. */
+ * the Maglev table big enough: nc's when settings_too, as a reload that
+ * replaces the group's settings, else the running one)?  0, or -EINVAL
+ * with the reason in err. */
 int targets_check(const struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *nc,
-		  char *err, size_t errlen);
+		  bool settings_too, char *err, size_t errlen);
+
+/* Reload: a replaced configuration, freed once no reader can hold it
+ * (targets_reclaim).  Under ctl_lock. */
+void targets_retire_config(struct nlb_runtime *rt, const struct nlb_config *old);
 
 /* Reload: makes group g's targets those of nc (checked first).  New
  * addresses take a free slot, weights change in place, missing ones

@@ -888,7 +888,11 @@ static void start_connect(struct worker *w, struct conn *c)
 	io_uring_sqe_set_data64(sqe, conn_ud(c, OP_CONNECT));
 	sqe->flags |= IOSQE_IO_LINK;
 	sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_link_timeout(sqe, (struct __kernel_timespec *)&grt->connect_timeout, 0);
+	/* In the group's configuration: a reload that replaces it retires
+	 * the old one only after this worker's next quiescent point, and
+	 * the kernel reads it at submission, before that. */
+	io_uring_prep_link_timeout(sqe, (struct __kernel_timespec *)&grt->conf->connect_timeout_ts,
+				   0);
 	io_uring_sqe_set_data64(sqe, conn_ud(c, OP_CONNECT_TIMEOUT));
 	c->inflight += 2;
 }
@@ -1260,11 +1264,7 @@ int tcp_worker_init(struct worker *w)
 		int fret = nlb_flowtab_create(&w->flows, cfg->flow_table_size);
 		if (fret < 0)
 			return fret;
-		/* A flow is forgotten after the longest idle timeout of the
-		 * listeners: as long as a connection of it could live. */
-		for (size_t l = 0; l < cfg->n_listeners; l++)
-			if (cfg->listeners[l].idle_timeout_ms > w->flow_idle_ms)
-				w->flow_idle_ms = cfg->listeners[l].idle_timeout_ms;
+		/* flow_idle_ms: config_cache (worker.c). */
 	}
 	if (w->rt->forwarding == NLB_FWD_SPLICE)
 		return 0;

@@ -150,8 +150,33 @@ void worker_pause_accept(struct worker *w)
 	}
 }
 
+static uint64_t tick_ms(const struct nlb_config *cfg);
+
+/* What this worker keeps from the configuration, read again after a
+ * reload replaced it: timeouts, and the tick that enforces them. */
+static void config_cache(struct worker *w)
+{
+	const struct nlb_config *cfg = w->rt->cfg;
+	w->cfg_seen = cfg;
+	uint64_t t = tick_ms(cfg);
+	w->tick_ts.tv_sec = (long long)(t / 1000);
+	w->tick_ts.tv_nsec = (long long)(t % 1000) * 1000000;
+	w->flow_idle_ms = 0;
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		wl->idle_ms = cfg->listeners[l].idle_timeout_ms;
+		wl->udp_idle_ms = cfg->listeners[l].udp_idle_timeout_ms;
+		/* A flow is forgotten after the longest idle timeout of the
+		 * listeners: as long as a connection of it could live. */
+		if (wl->idle_ms > w->flow_idle_ms)
+			w->flow_idle_ms = wl->idle_ms;
+	}
+}
+
 static void on_tick(struct worker *w)
 {
+	if (w->rt->cfg != w->cfg_seen)
+		config_cache(w);
 	uint32_t seq = atomic_load_explicit(&w->rt->drain_close_seq, memory_order_acquire);
 	if (seq != w->drain_close_seen) {
 		w->drain_close_seen = seq;
@@ -266,9 +291,6 @@ static int worker_init(struct worker *w)
 		return -ENOMEM;
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->now_ms = clock_ms();
-	uint64_t t = tick_ms(cfg);
-	w->tick_ts.tv_sec = (long long)(t / 1000);
-	w->tick_ts.tv_nsec = (long long)(t % 1000) * 1000000;
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct listener_rt *lr = &w->rt->listeners[l];
 		struct worker_listener *wl = &w->listeners[l];
@@ -276,9 +298,8 @@ static int worker_init(struct worker *w)
 		wl->ufd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
 		wl->lru_head = wl->lru_tail = NO_IDX;
 		wl->ulru_head = wl->ulru_tail = NO_IDX;
-		wl->idle_ms = cfg->listeners[l].idle_timeout_ms;
-		wl->udp_idle_ms = cfg->listeners[l].udp_idle_timeout_ms;
 	}
+	config_cache(w);
 	ret = admission_worker_init(w);
 	if (ret < 0) {
 		nlb_err("worker %u: per-source limits: %s", w->id, strerror(-ret));

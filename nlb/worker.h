@@ -214,6 +214,7 @@ struct worker {
 	pthread_barrier_t *barrier;
 
 	uint64_t now_ms;
+	const struct nlb_config *cfg_seen;	/* cached from (config_cache) */
 	bool stopping;
 	bool done;
 	uint64_t stop_deadline_ms;

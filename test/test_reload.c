@@ -1,0 +1,299 @@
+/* Suite "reload": SIGHUP applies the settings of listeners and target
+ * groups in place, end to end through the real nlb, without dropping an
+ * established connection or a UDP flow; what only a restart applies
+ * (listeners or groups added, removed or moved, workers) is reported and
+ * the rest still applied.  (Target lists and draining are suite "drain".) */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "px.h"
+#include "udp_srv.h"
+
+TestSuite(reload, .init = t_setup, .fini = t_teardown);
+
+static void round_trip_ok(struct px *p, int fd, const char *what)
+{
+	int rc = t_round_trip(fd, "ping", 4, 3000);
+	px_assert(p, rc == 0, "%s: round trip through nlb: %s", what, strerror(-rc));
+}
+
+/* nlb on text, serving once it says so. */
+static void start_text(struct px *p, const char *text)
+{
+	memset(p, 0, sizeof(*p));
+	p->conf_path = t_write_config("%s", text);
+	T_ASSERT(p->conf_path);
+	p->nlb = t_nlb_start(p->conf_path);
+	T_ASSERT(p->nlb);
+	px_assert(p, t_nlb_log_wait(p->nlb, " running: ", 5000) == 0, "nlb did not start");
+}
+
+static void reload_ok(struct px *p, const char *text)
+{
+	int applied = px_reload_text(p, text);
+	px_assert(p, applied == 1, "the reload was not applied (%d)", applied);
+}
+
+/* Listeners added or removed need a restart: nlb says so, keeps serving
+ * as before, and still applies the file's target lists. */
+T_TEST(reload, added_listener_needs_a_restart, .timeout = 30)
+{
+	struct t_server *t = t_server_start(T_SRV_ECHO, 0), *t2 = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(t && t2);
+	uint16_t pa = t_free_port(), pb = t_free_port();
+	char v1[1024], v2[1024];
+	snprintf(v1, sizeof(v1),
+		 "workers = 2;\n"
+		 "listeners = ( { name = \"a\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; } );\n"
+		 "target_groups = ( { name = \"g\"; algorithm = \"round_robin\";"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n", pa, t_server_port(t));
+	snprintf(v2, sizeof(v2),
+		 "workers = 2;\n"
+		 "listeners = ( { name = \"a\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; },\n"
+		 "  { name = \"b\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; } );\n"
+		 "target_groups = ( { name = \"g\"; algorithm = \"least_conn\";"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n", pa, pb, t_server_port(t2));
+	struct px p;
+	start_text(&p, v1);
+	int c = t_connect(pa);
+	round_trip_ok(&p, c, "before");
+	reload_ok(&p, v2);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "settings not applied; 1 changes need a restart"),
+		  "no summary saying the settings were not applied");
+	px_assert(&p, t_nlb_log_contains(p.nlb, "listeners or target groups added, removed"),
+		  "no line naming what needs a restart");
+	round_trip_ok(&p, c, "after");
+	int rc = t_connect(pb);
+	px_assert(&p, rc == -ECONNREFUSED, "the added listener serves before a restart (%d)", rc);
+	int d = t_connect(pa);
+	round_trip_ok(&p, d, "a new connection");
+	t_close(d);
+	px_assert(&p, t_server_accepted(t2) == 1, "the new target list was not applied");
+	t_close(c);
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(t);
+	t_server_free(t2);
+}
+
+/* A listener changed in place: a deny list added by reload refuses new
+ * clients from that address while an open connection from it goes on. */
+T_TEST(reload, listener_changed_in_place, .timeout = 30)
+{
+	struct t_server *t = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(t);
+	uint16_t pl = t_free_port(), pt = t_server_port(t);
+	char v1[1024], v2[1024];
+	const char *fmt =
+		"workers = 1;\n"
+		"listeners = ( { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; %s } );\n"
+		"target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n";
+	snprintf(v1, sizeof(v1), fmt, pl, "", pt);
+	snprintf(v2, sizeof(v2), fmt, pl, "deny = [ \"127.0.0.5\" ]; idle_timeout_ms = 60000;", pt);
+	struct px p;
+	start_text(&p, v1);
+	int c = t_connect_from("127.0.0.5", 0, pl);
+	px_assert(&p, c >= 0, "connect: %s", strerror(-c));
+	round_trip_ok(&p, c, "before");
+	reload_ok(&p, v2);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "needs a restart") ||
+		  t_nlb_log_contains(p.nlb, "0 changes need a restart"), "no summary");
+	round_trip_ok(&p, c, "the open connection from the newly denied address");
+	int d = t_connect_from("127.0.0.5", 0, pl);
+	px_assert(&p, d >= 0, "connect: %s", strerror(-d));
+	int rc = t_round_trip(d, "ping", 4, 2000);
+	px_assert(&p, rc == -ECONNRESET || rc == -EPIPE, "a new client from 127.0.0.5 got in (%d)", rc);
+	t_close(d);
+	int e = t_connect_from("127.0.0.6", 0, pl);
+	round_trip_ok(&p, e, "another address");
+	t_close(e);
+	t_close(c);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "acl_denied"), 1);
+	px_free(&p);
+	t_server_free(t);
+}
+
+/* Accepts one connection nlb makes to lfd within 3 s; -1 if none. */
+static int accept_one(int lfd)
+{
+	for (int i = 0; i < 300; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		t_sleep_ms(10);
+	}
+	return -1;
+}
+
+/* A group changed in place: PROXY headers for new connections (the open
+ * one is not touched), and other settings, in a file whose listeners and
+ * groups are also written in another order. */
+T_TEST(reload, group_changed_in_place, .timeout = 30)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	T_ASSERT(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, alen) == 0 && listen(lfd, 16) == 0);
+	T_ASSERT(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
+	uint16_t tport = ntohs(a.sin_port), lport = t_free_port(), lport2 = t_free_port();
+	struct t_server *other = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(other);
+	char v1[1536], v2[1536];
+	snprintf(v1, sizeof(v1),
+		 "workers = 1;\n"
+		 "listeners = ( { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; },\n"
+		 "  { name = \"m\"; address = \"127.0.0.1:%u\"; target_group = \"h\"; } );\n"
+		 "target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
+		 "  { name = \"h\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 lport, lport2, tport, t_server_port(other));
+	snprintf(v2, sizeof(v2),
+		 "workers = 1;\n"
+		 "listeners = ( { name = \"m\"; address = \"127.0.0.1:%u\"; target_group = \"h\"; },\n"
+		 "  { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; } );\n"
+		 "target_groups = ( { name = \"h\"; algorithm = \"round_robin\";"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
+		 "  { name = \"g\"; proxy_protocol = \"v1\"; connect_timeout_ms = 500;"
+		 " algorithm = \"least_conn\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 lport2, lport, t_server_port(other), tport);
+	struct px p;
+	start_text(&p, v1);
+	int c = t_connect(lport);
+	px_assert(&p, c >= 0 && t_write_all(c, "one", 3) == 0, "connect before");
+	int t1 = accept_one(lfd);
+	px_assert(&p, t1 >= 0, "nlb did not connect to the target");
+	char buf[128];
+	ssize_t n = t_read_full(t1, buf, 3, 2000);
+	px_assert(&p, n == 3 && memcmp(buf, "one", 3) == 0, "before: the target got %zd bytes", n);
+	reload_ok(&p, v2);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "settings applied; 0 changes need a restart"),
+		  "the settings were not applied in place");
+	int d = t_connect(lport);
+	px_assert(&p, d >= 0 && t_write_all(d, "two", 3) == 0, "connect after");
+	int t2 = accept_one(lfd);
+	px_assert(&p, t2 >= 0, "nlb did not connect to the target after the reload");
+	char want[64];
+	int wl = snprintf(want, sizeof(want), "PROXY TCP4 127.0.0.1 127.0.0.1 %u %u\r\ntwo",
+			  t_udp_local_port(d), lport);
+	n = t_read_full(t2, buf, (size_t)wl, 2000);
+	buf[n > 0 ? n : 0] = '\0';
+	px_assert(&p, n == wl && memcmp(buf, want, (size_t)wl) == 0,
+		  "after: the target got \"%s\", not \"%s\"", buf, want);
+	/* the open connection goes on, without a header in the middle */
+	px_assert(&p, t_write_all(c, "three", 5) == 0, "write");
+	n = t_read_full(t1, buf, 5, 2000);
+	px_assert(&p, n == 5 && memcmp(buf, "three", 5) == 0, "the open connection got %zd bytes", n);
+	int e = t_connect(lport2);
+	round_trip_ok(&p, e, "the other listener, written in another order");
+	t_close(e);
+	t_close(c);
+	t_close(d);
+	close(t1);
+	close(t2);
+	close(lfd);
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(other);
+}
+
+/* The issue's test: a long-lived TCP connection and a live UDP flow both
+ * keep working through a reload that replaces the target set and changes
+ * listener and group settings; new flows see the new targets. */
+T_TEST(reload, connections_and_flows_survive, .timeout = 30)
+{
+	struct t_udp_server *a = t_udp_server_start("127.0.0.1", 0, true);
+	struct t_udp_server *b = t_udp_server_start("127.0.0.1", 0, true);
+	T_ASSERT(a && b);
+	uint16_t pl = t_free_port();
+	char v1[1536], v2[1536];
+	snprintf(v1, sizeof(v1),
+		 "workers = 2;\n"
+		 "listeners = ( { name = \"l\"; protocol = \"tcp_udp\"; address = \"127.0.0.1:%u\";"
+		 " target_group = \"g\"; } );\n"
+		 "target_groups = ( { name = \"g\"; deregistration_delay_ms = 60000;"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 pl, t_udp_server_port(a));
+	snprintf(v2, sizeof(v2),
+		 "workers = 2;\n"
+		 "listeners = ( { name = \"l\"; protocol = \"tcp_udp\"; address = \"127.0.0.1:%u\";"
+		 " target_group = \"g\"; udp_idle_timeout_ms = 60000; } );\n"
+		 "target_groups = ( { name = \"g\"; deregistration_delay_ms = 60000;"
+		 " connect_timeout_ms = 1000; connect_retries = 1;"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 pl, t_udp_server_port(b));
+	struct px p;
+	start_text(&p, v1);
+	int c = t_connect(pl);
+	round_trip_ok(&p, c, "tcp before");
+	int u = t_udp_socket("127.0.0.1");
+	char ans[256];
+	unsigned target, via, target2, via2;
+	ssize_t n = t_udp_ask(u, "127.0.0.1", pl, "one", 3, ans, sizeof(ans), 2000);
+	px_assert(&p, n > 0 && t_udp_answer_parse(ans, &target, &via) == 0, "udp before");
+	px_assert(&p, target == t_udp_server_port(a), "udp flow on %u", target);
+	reload_ok(&p, v2);
+	round_trip_ok(&p, c, "tcp after");
+	n = t_udp_ask(u, "127.0.0.1", pl, "two", 3, ans, sizeof(ans), 2000);
+	px_assert(&p, n > 0 && t_udp_answer_parse(ans, &target2, &via2) == 0, "udp after");
+	px_assert(&p, target2 == target && via2 == via, "the UDP flow moved: %u via %u, then %u via %u",
+		  target, via, target2, via2);
+	int u2 = t_udp_socket("127.0.0.1");
+	n = t_udp_ask(u2, "127.0.0.1", pl, "new", 3, ans, sizeof(ans), 2000);
+	px_assert(&p, n > 0 && t_udp_answer_parse(ans, &target2, &via2) == 0, "new udp flow");
+	px_assert(&p, target2 == t_udp_server_port(b), "a new flow went to %u", target2);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "settings applied; 0 changes need a restart"),
+		  "not applied in place");
+	t_close(c);
+	close(u);
+	close(u2);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "client_reset") + px_stat(&p, "target_reset") +
+		     px_stat(&p, "drain_reset"), 0);
+	px_free(&p);
+	t_udp_server_free(a);
+	t_udp_server_free(b);
+}
+
+/* workers cannot change without a restart: nlb says so and applies the
+ * rest (here a deny list). */
+T_TEST(reload, workers_need_a_restart, .timeout = 30)
+{
+	struct t_server *t = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(t);
+	uint16_t pl = t_free_port(), pt = t_server_port(t);
+	char v1[1024], v2[1024];
+	snprintf(v1, sizeof(v1),
+		 "workers = 1;\n"
+		 "listeners = ( { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; } );\n"
+		 "target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 pl, pt);
+	snprintf(v2, sizeof(v2),
+		 "workers = 2;\n"
+		 "listeners = ( { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\";"
+		 " deny = [ \"127.0.0.7\" ]; } );\n"
+		 "target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 pl, pt);
+	struct px p;
+	start_text(&p, v1);
+	reload_ok(&p, v2);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "workers\\\" changed; not applied until a restart"),
+		  "no restart line for workers");
+	px_assert(&p, t_nlb_log_contains(p.nlb, "settings applied; 1 changes need a restart"),
+		  "the rest was not applied");
+	int c = t_connect_from("127.0.0.7", 0, pl);
+	int rc = t_round_trip(c, "ping", 4, 2000);
+	px_assert(&p, rc == -ECONNRESET || rc == -EPIPE, "the deny list was not applied (%d)", rc);
+	t_close(c);
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(t);
+}
