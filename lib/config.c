@@ -6,6 +6,7 @@
 #include "acl.h"
 
 #include "maglev.h"
+#include "tunables.h"
 #include "tuple_hash.h"
 
 #include <errno.h>
@@ -1004,6 +1005,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
 
 	if ((r = get_list(ld, root, "listeners", "listener", &list, &n)) < 0)
 		return r;
+	if (n > NLB_MAX_LISTENERS)
+		return fail(ld, list, "%zu listeners, more than %u", n, NLB_MAX_LISTENERS);
 	if (n > 0 && (cfg->listeners = calloc(n, sizeof(*cfg->listeners))) == NULL)
 		return fail_nomem(ld);
 	for (size_t i = 0; i < n; i++) {

@@ -109,6 +109,9 @@ struct nlb_listener_conf {
 	uint32_t max_connections_per_source;	/* per worker; 0 = no limit */
 	uint32_t new_connections_per_source_per_s;	/* per worker; 0 = no limit */
 	struct nlb_acl *allow, *deny;	/* NULL = no list; deny wins */
+	/* Not in the file: a removed listener whose slot still drains (or
+	 * has drained), kept by reloads at its index (reload.c). */
+	unsigned removed;
 	int line;
 };
 

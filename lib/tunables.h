@@ -58,6 +58,13 @@
 /* After EMFILE/ENFILE on accept, wait this long before accepting again. */
 #define NLB_ACCEPT_PAUSE_MS 100u
 
+/* Listener slots over the life of a process: a listener added by a
+ * reload takes a new one, and a removed listener's is never reused (its
+ * counters and worker state stay its own), so a process can see this
+ * many listeners in all; past it, adding one needs a restart.  Each
+ * costs a worker some 1 KiB (state and a counter row). */
+#define NLB_MAX_LISTENERS 256u
+
 /* Housekeeping tick bounds (idle sweep, drain deadline, accept resume). */
 #define NLB_TICK_MIN_MS 10u
 #define NLB_TICK_MAX_MS 100u

@@ -239,8 +239,14 @@ static int cmd_show_listeners(struct admin *a, struct admin_client *c, int op, c
 	const struct nlb_runtime *rt = a->rt;
 	for (size_t l = 0; l < rt->cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &rt->cfg->listeners[l];
+		enum listener_state st = atomic_load_explicit(&rt->listeners[l].state,
+							      memory_order_relaxed);
+		if (st == LISTENER_CLOSED)
+			continue;
 		out_printf(c, "listener=%s protocol=%s address=%s group=%s", lc->name,
 			   nlb_protocol_name(lc->protocol), lc->addr_text, lc->target_group);
+		if (st == LISTENER_CLOSING)
+			out_printf(c, " state=closing");
 		if (lc->protocol != NLB_PROTO_UDP) {
 			uint64_t open = 0;
 			for (unsigned i = 0; i < a->n_workers; i++)

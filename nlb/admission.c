@@ -10,22 +10,25 @@
 
 #include "srclimit.h"
 
+int admission_listener_init(struct worker *w, uint32_t l)
+{
+	const struct nlb_listener_conf *lc = w->rt->listeners[l].conf;
+	if (!lc->max_connections_per_source && !lc->new_connections_per_source_per_s)
+		return 0;
+	/* Sources are the attacker's choice: the table's hash is keyed
+	 * with a secret of this worker's. */
+	uint8_t key[16];
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		return -EIO;
+	return nlb_srclimit_init(&w->listeners[l].srclimit, lc->max_connections_per_source,
+				 lc->new_connections_per_source_per_s,
+				 nlb_srclimit_capacity(lc->max_connections), key);
+}
+
 int admission_worker_init(struct worker *w)
 {
-	const struct nlb_config *cfg = w->rt->cfg;
-	for (size_t l = 0; l < cfg->n_listeners; l++) {
-		const struct nlb_listener_conf *lc = &cfg->listeners[l];
-		if (!lc->max_connections_per_source && !lc->new_connections_per_source_per_s)
-			continue;
-		/* Sources are the attacker's choice: the table's hash is keyed
-		 * with a secret of this worker's. */
-		uint8_t key[16];
-		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
-			return -EIO;
-		int ret = nlb_srclimit_init(&w->listeners[l].srclimit,
-					    lc->max_connections_per_source,
-					    lc->new_connections_per_source_per_s,
-					    nlb_srclimit_capacity(lc->max_connections), key);
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		int ret = admission_listener_init(w, (uint32_t)l);
 		if (ret < 0)
 			return ret;
 	}

@@ -12,6 +12,8 @@
 
 /* Sets up the per-source tables of w's listeners; 0 or -ENOMEM. */
 int admission_worker_init(struct worker *w);
+/* The same for listener l alone (one added by a reload). */
+int admission_listener_init(struct worker *w, uint32_t l);
 void admission_worker_free(struct worker *w);
 
 /* May client open a connection (udp false) or flow (udp true) on

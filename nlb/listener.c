@@ -142,3 +142,20 @@ void listeners_close(struct nlb_runtime *rt)
 	}
 }
 
+
+int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_conf *lc,
+		  char *err, size_t errlen)
+{
+	struct listener_rt *lr = &rt->listeners[l];
+	atomic_store_explicit(&lr->conf, lc, memory_order_relaxed);
+	lr->wildcard = is_wildcard(&lc->addr);
+	int ret = open_set(rt, lr, SOCK_STREAM, &lr->fds, err, errlen);
+	if (ret < 0)
+		close_set(rt, &lr->fds);
+	return ret;
+}
+
+void listener_unbind(struct nlb_runtime *rt, size_t l)
+{
+	close_set(rt, &rt->listeners[l].fds);
+}

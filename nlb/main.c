@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "privileges.h"
 #include "reload.h"
+#include "tunables.h"
 #include "runtime.h"
 #include "target_set.h"
 #include "worker.h"
@@ -90,7 +91,7 @@ static int run(struct nlb_config *cfg)
 	struct metrics metrics;
 	memset(&metrics, 0, sizeof(metrics));
 	metrics.lfd = metrics.stop_fd = -1;
-	rt.listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*rt.listeners));
+	rt.listeners = calloc(NLB_MAX_LISTENERS, sizeof(*rt.listeners));
 	rt.groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*rt.groups));
 	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
 	if (!rt.listeners || !rt.groups || !workers) {

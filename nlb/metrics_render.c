@@ -385,8 +385,26 @@ int metrics_render(struct metrics *m, struct nlb_strbuf *b)
 		for (size_t l = 0; l < w->n_stats && l < cfg->n_listeners; l++)
 			stats_sum_add(&ls[l], &w->stats[l]);
 	}
+	/* Listeners a reload removed are left out: their counters stop, and
+	 * a listener moved to another address under the same name would
+	 * otherwise give two series the same labels. */
+	struct nlb_config view = *cfg;
+	struct nlb_listener_conf *lv = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*lv));
+	if (!lv) {
+		free(ls);
+		return -ENOMEM;
+	}
+	view.listeners = lv;
+	view.n_listeners = 0;
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		if (cfg->listeners[l].removed)
+			continue;
+		lv[view.n_listeners] = cfg->listeners[l];
+		ls[view.n_listeners++] = ls[l];
+	}
 	render_process(m, b);
-	render_listeners(cfg, ls, b);
+	render_listeners(&view, ls, b);
+	free(lv);
 	render_workers(m, b);
 	render_targets(m, b);
 	render_health(m, b);

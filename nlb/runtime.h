@@ -28,10 +28,24 @@ enum {
 /* A thread other than a worker: reader n_workers + which. */
 #define NLB_QSBR_READER(rt, which) ((rt)->n_workers + (which))
 
+/* A listener slot's life: bound at start or by a reload (ACTIVE),
+ * removed by a reload (CLOSING: no new clients, open connections and
+ * flows go on), done once every worker has let go of it (CLOSED).  A
+ * slot is never taken again. */
+enum listener_state {
+	LISTENER_ACTIVE = 0,
+	LISTENER_CLOSING,
+	LISTENER_CLOSED,
+};
+
 struct listener_rt {
 	/* Replaced by a reload that changes the listener's settings; read
 	 * within one QSBR period (see cfg). */
 	_Atomic(const struct nlb_listener_conf *) conf;
+	_Atomic uint8_t state;		/* enum listener_state */
+	/* CLOSING: workers that still hold the slot (a socket, a
+	 * connection or a flow on it). */
+	_Atomic uint32_t holders;
 	int *fds;			/* tcp: one SO_REUSEPORT socket per worker */
 	int *udp_fds;			/* udp: the same */
 	bool wildcard;			/* bound to 0.0.0.0 or [::]: answers need IP_PKTINFO */

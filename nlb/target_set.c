@@ -501,6 +501,19 @@ int targets_remove_one(struct nlb_runtime *rt, size_t g, const struct nlb_addr *
 void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
 {
 	pthread_mutex_lock(&rt->ctl_lock);
+	for (size_t l = 0; l < rt->cfg->n_listeners; l++) {
+		struct listener_rt *lr = &rt->listeners[l];
+		if (atomic_load_explicit(&lr->state, memory_order_relaxed) != LISTENER_CLOSING ||
+		    atomic_load_explicit(&lr->holders, memory_order_acquire) != 0)
+			continue;
+		/* Every worker closed its sockets and has nothing left on it. */
+		free(lr->fds);
+		free(lr->udp_fds);
+		lr->fds = lr->udp_fds = NULL;
+		atomic_store_explicit(&lr->state, LISTENER_CLOSED, memory_order_release);
+		nlb_info("listener %s: closed (removed by a reload; its connections have ended)",
+			 lr->conf->name);
+	}
 	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
 		struct group_rt *grt = &rt->groups[g];
 		if (grt->stale)

@@ -363,6 +363,11 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 	const struct nlb_group_conf *gc = &w->rt->cfg->groups[lc->group];
 	if (o->namelen > sizeof(struct sockaddr_in6))
 		return NULL;
+	if (atomic_load_explicit(&lr->state, memory_order_relaxed) != LISTENER_ACTIVE) {
+		/* Removed by a reload: its flows go on, no new one starts. */
+		STAT_INC(wstats(w, lidx), udp_no_target);
+		return NULL;
+	}
 	uint32_t slot;
 	if (admission_check(w, lidx, io_uring_recvmsg_name((struct io_uring_recvmsg_out *)o),
 			    true, &slot) < 0)

@@ -150,6 +150,79 @@ void worker_pause_accept(struct worker *w)
 	}
 }
 
+/* Stops listening on fd (a listening socket of this worker's): cancels
+ * what is armed on it and takes it out of its SO_REUSEPORT group now. */
+static void listen_stop(struct worker *w, int fd, bool tcp)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	/* The cancel must reach the kernel while the fd still exists. */
+	io_uring_submit(&w->ring);
+	if (tcp)
+		shutdown(fd, SHUT_RD);
+	close(fd);
+}
+
+/* A TCP listener added by a reload: this worker's socket, armed. */
+static void listener_start(struct worker *w, uint32_t l)
+{
+	const struct listener_rt *lr = &w->rt->listeners[l];
+	struct worker_listener *wl = &w->listeners[l];
+	wl->fd = lr->fds ? lr->fds[w->id] : -1;
+	wl->ufd = -1;	/* reloads add TCP listeners only (reload.c) */
+	wl->lru_head = wl->lru_tail = NO_IDX;
+	wl->ulru_head = wl->ulru_tail = NO_IDX;
+	wl->started = true;
+	if (admission_listener_init(w, l) < 0)
+		nlb_warn("worker %u: listener %s: no per-source table, limits off", w->id,
+			 lr->conf->name);
+	if (wl->fd >= 0 && !w->stopping)
+		arm_accept(w, l);
+}
+
+/* A listener removed by a reload: no new client from now on; the slot
+ * is let go once this worker has nothing of it left (its accept's last
+ * completion, connections, UDP flows). */
+static void listener_close(struct worker *w, uint32_t l)
+{
+	struct listener_rt *lr = (struct listener_rt *)&w->rt->listeners[l];
+	struct worker_listener *wl = &w->listeners[l];
+	if (wl->fd >= 0) {
+		listen_stop(w, wl->fd, true);
+		wl->fd = -1;
+	}
+	/* Answers to open flows leave from the listener's socket. */
+	if (wl->ufd >= 0 && wl->ulru_head == NO_IDX) {
+		listen_stop(w, wl->ufd, false);
+		wl->ufd = -1;
+	}
+	if (wl->fd < 0 && wl->ufd < 0 && !wl->accepting && !wl->udp_armed &&
+	    atomic_load_explicit(&wstats(w, l)->active, memory_order_relaxed) == 0) {
+		wl->released = true;
+		atomic_fetch_sub_explicit(&lr->holders, 1, memory_order_release);
+	}
+}
+
+/* Follows listeners added and removed by reloads. */
+static void listeners_sync(struct worker *w)
+{
+	const struct nlb_config *cfg = w->rt->cfg;
+	w->listeners_closing = false;
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		struct worker_listener *wl = &w->listeners[l];
+		enum listener_state st = atomic_load_explicit(&w->rt->listeners[l].state,
+							      memory_order_acquire);
+		if (st == LISTENER_ACTIVE && !wl->started) {
+			listener_start(w, (uint32_t)l);
+		} else if (st == LISTENER_CLOSING && wl->started && !wl->released) {
+			listener_close(w, (uint32_t)l);
+			w->listeners_closing |= !wl->released;
+		}
+	}
+}
+
 static uint64_t tick_ms(const struct nlb_config *cfg);
 
 /* What this worker keeps from the configuration, read again after a
@@ -175,8 +248,12 @@ static void config_cache(struct worker *w)
 
 static void on_tick(struct worker *w)
 {
-	if (w->rt->cfg != w->cfg_seen)
+	if (w->rt->cfg != w->cfg_seen) {
 		config_cache(w);
+		listeners_sync(w);
+	} else if (w->listeners_closing) {
+		listeners_sync(w);
+	}
 	uint32_t seq = atomic_load_explicit(&w->rt->drain_close_seq, memory_order_acquire);
 	if (seq != w->drain_close_seen) {
 		w->drain_close_seen = seq;
@@ -286,7 +363,7 @@ static int worker_init(struct worker *w)
 	if (ret < 0)
 		return ret;
 
-	w->listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*w->listeners));
+	w->listeners = calloc(NLB_MAX_LISTENERS, sizeof(*w->listeners));
 	if (!w->listeners)
 		return -ENOMEM;
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -298,6 +375,7 @@ static int worker_init(struct worker *w)
 		wl->ufd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
 		wl->lru_head = wl->lru_tail = NO_IDX;
 		wl->ulru_head = wl->ulru_tail = NO_IDX;
+		wl->started = true;
 	}
 	config_cache(w);
 	ret = admission_worker_init(w);
@@ -389,7 +467,7 @@ int worker_start(struct worker *w)
 	/* Rows are allocated here, not by the thread, so that the exit
 	 * stats line and the metrics thread can read them from the start
 	 * to the end whatever the worker does. */
-	size_t n = w->rt->cfg->n_listeners ? w->rt->cfg->n_listeners : 1;
+	size_t n = NLB_MAX_LISTENERS;	/* listeners added by reloads too */
 	w->stats = aligned_alloc(64, n * sizeof(*w->stats));
 	if (!w->stats)
 		return -ENOMEM;

@@ -198,6 +198,8 @@ struct worker_listener {
 	uint32_t lru_head, lru_tail;	/* least recently active first */
 	uint64_t idle_ms;
 	struct nlb_srclimit srclimit;	/* per-source limits (admission.c) */
+	bool started;			/* this worker serves the slot */
+	bool released;			/* ... and, removed, let go of it */
 };
 
 struct worker {
@@ -215,6 +217,7 @@ struct worker {
 
 	uint64_t now_ms;
 	const struct nlb_config *cfg_seen;	/* cached from (config_cache) */
+	bool listeners_closing;		/* a removed listener is not let go yet */
 	bool stopping;
 	bool done;
 	uint64_t stop_deadline_ms;
