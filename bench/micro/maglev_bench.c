@@ -19,25 +19,11 @@
 #include "flowtab.h"
 #include "maglev.h"
 #include "tuple_hash.h"
+#include "micro.h"
 
 #define NTUPLES (1u << 16)	/* 2.5 MiB of tuples: beyond L2, like traffic */
 #define LOOKUPS (1u << 24)
 #define REPEAT  7
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 /* Random IPv4 clients (one in eight IPv6) to one listener. */
 static void make_tuples(struct nlb_tuple *t, size_t n)
