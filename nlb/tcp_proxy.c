@@ -260,14 +260,6 @@ static void half_release_pipe(struct worker *w, struct half *h)
 
 /* ---- closing -------------------------------------------------------- */
 
-static void cancel_fd(struct worker *w, int fd)
-{
-	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-}
-
 static void conn_uncount(struct worker *w, struct conn *c);
 
 static void conn_finalize(struct worker *w, struct conn *c)
@@ -324,9 +316,9 @@ static void conn_close(struct worker *w, struct conn *c, bool reset)
 	c->reset = reset;
 	lru_remove(w, c);
 	if (c->inflight) {
-		cancel_fd(w, c->cfd);
+		worker_cancel_fd(w, c->cfd);
 		if (c->tfd >= 0)
-			cancel_fd(w, c->tfd);
+			worker_cancel_fd(w, c->tfd);
 	}
 	conn_maybe_finalize(w, c);
 }

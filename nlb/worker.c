@@ -97,39 +97,43 @@ static bool accept_armed(const struct worker *w)
 	return false;
 }
 
+void worker_cancel_fd(struct worker *w, int fd)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/* Stops listening on fd (a listening socket of this worker's): cancels
+ * what is armed on it and closes it. */
+static void listen_stop(struct worker *w, int fd, bool tcp)
+{
+	worker_cancel_fd(w, fd);
+	/* The cancel must reach the kernel while the fd still exists. */
+	io_uring_submit(&w->ring);
+	/* shutdown takes the socket out of the SO_REUSEPORT group now;
+	 * close alone leaves it listening until io_uring's teardown drops
+	 * its reference, and connections the kernel queues there meanwhile
+	 * would be reset. */
+	if (tcp)
+		shutdown(fd, SHUT_RD);
+	close(fd);
+}
+
 static void begin_stop(struct worker *w)
 {
 	w->stopping = true;
 	w->stop_deadline_ms = w->now_ms + w->rt->cfg->shutdown_timeout_ms;
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct worker_listener *wl = &w->listeners[l];
-		int fds[2] = { wl->fd, wl->ufd };
-		for (int k = 0; k < 2; k++) {
-			if (fds[k] < 0)
-				continue;
-			struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-			io_uring_prep_cancel_fd(sqe, fds[k], IORING_ASYNC_CANCEL_ALL);
-			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-		}
-	}
-	/* The cancels must reach the kernel while the fds still exist. */
-	io_uring_submit(&w->ring);
-	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
-		struct worker_listener *wl = &w->listeners[l];
 		/* UDP flows end with the worker: there is no connection
 		 * to finish, and answers could not leave anyway. */
 		if (wl->ufd >= 0)
-			close(wl->ufd);
+			listen_stop(w, wl->ufd, false);
 		wl->ufd = -1;
-		if (wl->fd < 0)
-			continue;
-		/* shutdown takes the socket out of the SO_REUSEPORT group
-		 * now; close alone leaves it listening until io_uring's
-		 * teardown drops its reference, and connections the kernel
-		 * queues there meanwhile would be reset. */
-		shutdown(wl->fd, SHUT_RD);
-		close(wl->fd);
+		if (wl->fd >= 0)
+			listen_stop(w, wl->fd, true);
 		wl->fd = -1;
 	}
 	/* Also with nothing to drain: the line says the listening sockets are
@@ -148,21 +152,6 @@ void worker_pause_accept(struct worker *w)
 		wl->paused = true;
 		wl->resume_ms = w->now_ms + NLB_ACCEPT_PAUSE_MS;
 	}
-}
-
-/* Stops listening on fd (a listening socket of this worker's): cancels
- * what is armed on it and takes it out of its SO_REUSEPORT group now. */
-static void listen_stop(struct worker *w, int fd, bool tcp)
-{
-	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	/* The cancel must reach the kernel while the fd still exists. */
-	io_uring_submit(&w->ring);
-	if (tcp)
-		shutdown(fd, SHUT_RD);
-	close(fd);
 }
 
 /* A TCP listener added by a reload: this worker's socket, armed. */

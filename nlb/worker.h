@@ -282,6 +282,9 @@ struct worker {
 
 int worker_start(struct worker *w);
 void worker_pause_accept(struct worker *w);
+/* Queues the cancel of every request on fd (close(2) would not cancel
+ * them); the fd must stay open until the cancel is submitted. */
+void worker_cancel_fd(struct worker *w, int fd);
 void worker_stop(struct worker *w);	/* from another thread */
 void worker_free_stats(struct worker *w);	/* after the join and the last reader */
 
