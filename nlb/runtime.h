@@ -107,8 +107,6 @@ struct nlb_runtime {
 	 * the workers, the health, metrics and admin threads (QSBR readers
 	 * n_workers + NLB_QSBR_*).  Hold nothing from it across one. */
 	_Atomic(const struct nlb_config *) cfg;
-	uint32_t n_readers;		/* QSBR readers: workers and three threads */
-	struct retired_cfg *retired_cfgs;	/* under ctl_lock */
 	enum nlb_forwarding forwarding;	/* auto = copy, moving bulk directions to splice */
 	unsigned n_workers;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
@@ -118,12 +116,13 @@ struct nlb_runtime {
 
 	/* The control plane: the health thread, reload and draining change
 	 * target slots and publish tables under this lock; replaced tables
-	 * wait on retired until the workers have passed them. */
+	 * and configurations wait on retired until every reader has passed
+	 * them. */
 	pthread_mutex_t ctl_lock;
 	/* Held through a whole reload (reload.c), SIGHUP's or the admin
 	 * socket's: two reloads never interleave. */
 	pthread_mutex_t reload_lock;
-	struct retired_table *retired;
+	struct retired *retired;
 	unsigned n_draining;
 	_Atomic uint64_t targets_version;	/* bumped on any slot change */
 	_Atomic uint32_t drain_close_seq;	/* bumped when slots turn DRAIN_CLOSING */

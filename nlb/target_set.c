@@ -14,11 +14,36 @@
 #include "health_check.h"
 #include "log.h"
 
-struct retired_table {
-	struct nlb_lb_table *table;
+/* Something no longer published, freed once every reader has passed
+ * epoch: a group's replaced table, or a replaced configuration. */
+struct retired {
+	void *obj;
+	void (*free_obj)(void *obj);
 	uint64_t epoch;
-	struct retired_table *next;
+	struct retired *next;
 };
+
+static void free_table(void *obj)
+{
+	nlb_lb_table_free(obj);
+}
+
+static void free_config(void *obj)
+{
+	nlb_config_free(obj);
+}
+
+/* Queues r for obj, unpublished just now.  Under ctl_lock. */
+static uint64_t retire(struct nlb_runtime *rt, struct retired *r, void *obj,
+		       void (*free_obj)(void *))
+{
+	r->obj = obj;
+	r->free_obj = free_obj;
+	r->epoch = nlb_qsbr_advance(&rt->qsbr);
+	r->next = rt->retired;
+	rt->retired = r;
+	return r->epoch;
+}
 
 /* Cache-line rows of 32-bit counters. */
 static size_t counter_stride(size_t n_targets)
@@ -147,7 +172,7 @@ int targets_publish(struct nlb_runtime *rt, size_t g)
 {
 	struct group_rt *grt = &rt->groups[g];
 	struct nlb_lb_table *t;
-	struct retired_table *r = malloc(sizeof(*r));
+	struct retired *r = malloc(sizeof(*r));
 	int ret = r ? targets_build(rt, g, &t) : -ENOMEM;
 	if (ret < 0) {
 		free(r);
@@ -158,59 +183,37 @@ int targets_publish(struct nlb_runtime *rt, size_t g)
 		return ret;
 	}
 	grt->stale = false;
-	r->table = atomic_exchange_explicit(&grt->table, t, memory_order_seq_cst);
-	r->epoch = nlb_qsbr_advance(&rt->qsbr);
-	r->next = rt->retired;
-	rt->retired = r;
+	uint64_t epoch = retire(rt, r, atomic_exchange_explicit(&grt->table, t, memory_order_seq_cst),
+				free_table);
 	/* From this epoch on no worker can pick a target this table left
 	 * out: draining slots may count from here. */
 	for (uint32_t i = 0; i < grt->n_slots; i++) {
 		struct target_rt *s = &grt->targets[i];
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) >= TARGET_DRAINING &&
 		    s->drain_epoch == 0)
-			s->drain_epoch = r->epoch;
+			s->drain_epoch = epoch;
 	}
 	return 0;
 }
 
-struct retired_cfg {
-	struct nlb_config *cfg;
-	uint64_t epoch;
-	struct retired_cfg *next;
-};
-
 void targets_retire_config(struct nlb_runtime *rt, const struct nlb_config *old)
 {
-	struct retired_cfg *r = malloc(sizeof(*r));
+	struct retired *r = malloc(sizeof(*r));
 	if (!r) {
 		/* Kept for good rather than freed under a reader. */
 		nlb_warn("reload: out of memory; the replaced configuration is kept");
 		return;
 	}
-	r->cfg = (struct nlb_config *)old;
-	r->epoch = nlb_qsbr_advance(&rt->qsbr);
-	r->next = rt->retired_cfgs;
-	rt->retired_cfgs = r;
+	retire(rt, r, (struct nlb_config *)old, free_config);
 }
 
 void targets_reclaim(struct nlb_runtime *rt, bool all)
 {
-	for (struct retired_cfg **pp = &rt->retired_cfgs; *pp;) {
-		struct retired_cfg *r = *pp;
+	for (struct retired **pp = &rt->retired; *pp;) {
+		struct retired *r = *pp;
 		if (all || nlb_qsbr_passed(&rt->qsbr, r->epoch)) {
 			*pp = r->next;
-			nlb_config_free(r->cfg);
-			free(r);
-		} else {
-			pp = &r->next;
-		}
-	}
-	struct retired_table **pp = &rt->retired;
-	while (*pp) {
-		struct retired_table *r = *pp;
-		if (all || nlb_qsbr_passed(&rt->qsbr, r->epoch)) {
-			*pp = r->next;
-			nlb_lb_table_free(r->table);
+			r->free_obj(r->obj);
 			free(r);
 		} else {
 			pp = &r->next;
