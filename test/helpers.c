@@ -438,35 +438,38 @@ char *t_config_text(const char *text)
 	return asprintf(&t, "allow_root = true; %s", text) < 0 ? NULL : t;
 }
 
+/* The formatted text (through t_config_text unless exact) in a temp file. */
+static char *write_config_v(bool exact, const char *fmt, va_list ap)
+{
+	char *text = NULL;
+	if (vasprintf(&text, fmt, ap) < 0)
+		return NULL;
+	if (!exact) {
+		char *t = t_config_text(text);
+		free(text);
+		if (!(text = t))
+			return NULL;
+	}
+	char *path = write_temp("nlb-test-", ".conf", text, strlen(text));
+	free(text);
+	return path;
+}
+
 char *t_write_config(const char *fmt, ...)
 {
 	va_list ap;
-	char *text = NULL;
 	va_start(ap, fmt);
-	int n = vasprintf(&text, fmt, ap);
+	char *path = write_config_v(false, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return NULL;
-	char *t = t_config_text(text);
-	free(text);
-	if (!t)
-		return NULL;
-	char *path = write_temp("nlb-test-", ".conf", t, strlen(t));
-	free(t);
 	return path;
 }
 
 char *t_write_config_exact(const char *fmt, ...)
 {
 	va_list ap;
-	char *text = NULL;
 	va_start(ap, fmt);
-	int n = vasprintf(&text, fmt, ap);
+	char *path = write_config_v(true, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return NULL;
-	char *path = write_temp("nlb-test-", ".conf", text, (size_t)n);
-	free(text);
 	return path;
 }
 

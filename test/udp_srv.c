@@ -230,19 +230,17 @@ ssize_t t_udp_ask(int fd, const char *ip, uint16_t port, const void *msg, size_t
 		  char *answer, size_t cap, int timeout_ms)
 {
 	struct sockaddr_storage to, from;
-	socklen_t tlen, flen = sizeof(from);
+	socklen_t tlen;
 	if (fill_addr(ip, port, &to, &tlen) < 0)
 		return -EINVAL;
 	if (sendto(fd, msg, len, 0, (struct sockaddr *)&to, tlen) < 0)
 		return -errno;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return -ETIMEDOUT;
-	ssize_t n = recvfrom(fd, answer, cap - 1, 0, (struct sockaddr *)&from, &flen);
+	ssize_t n = t_udp_recv_from(fd, answer, cap - 1, timeout_ms, &from);
 	if (n < 0)
-		return -errno;
+		return n;
 	answer[n] = '\0';
-	if (flen != tlen || memcmp(&from, &to, tlen) != 0)
+	/* the same family, so the same length: tlen bytes of each */
+	if (from.ss_family != to.ss_family || memcmp(&from, &to, tlen) != 0)
 		return -EPROTO;
 	return n;
 }
@@ -302,6 +300,7 @@ ssize_t t_udp_recv_from(int fd, void *buf, size_t cap, int timeout_ms,
 	if (poll(&p, 1, timeout_ms) <= 0)
 		return -ETIMEDOUT;
 	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
 	socklen_t flen = sizeof(ss);
 	ssize_t n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&ss, &flen);
 	if (n < 0)
