@@ -28,28 +28,8 @@ TestSuite(proxy_header, .init = t_setup, .fini = t_teardown);
 
 static int listen_on(const char *ip, uint16_t *port)
 {
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	socklen_t len;
-	int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
-	if (fam == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = AF_INET;
-		inet_pton(AF_INET, ip, &a->sin_addr);
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		a->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, ip, &a->sin6_addr);
-		len = sizeof(*a);
-	}
-	int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	T_ASSERT(fd >= 0);
-	T_ASSERT(bind(fd, (struct sockaddr *)&ss, len) == 0 && listen(fd, 64) == 0,
-		 ": bind %s: %s", ip, strerror(errno));
-	T_ASSERT(getsockname(fd, (struct sockaddr *)&ss, &len) == 0);
-	*port = ntohs(fam == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-				     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	int fd = t_tcp_listener(ip, port);
+	T_ASSERT(fd >= 0, ": listen on %s: %s", ip, strerror(-fd));
 	return fd;
 }
 

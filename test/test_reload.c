@@ -204,12 +204,9 @@ static int accept_one(int lfd)
  * groups are also written in another order. */
 T_TEST(reload, group_changed_in_place, .timeout = 30)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	T_ASSERT(lfd >= 0 && bind(lfd, (struct sockaddr *)&a, alen) == 0 && listen(lfd, 16) == 0);
-	T_ASSERT(getsockname(lfd, (struct sockaddr *)&a, &alen) == 0);
-	uint16_t tport = ntohs(a.sin_port), lport = t_free_port(), lport2 = t_free_port();
+	uint16_t tport, lport = t_free_port(), lport2 = t_free_port();
+	int lfd = t_tcp_listener("127.0.0.1", &tport);
+	T_ASSERT(lfd >= 0);
 	struct t_server *other = t_server_start(T_SRV_ECHO, 0);
 	T_ASSERT(other);
 	char v1[1536], v2[1536];

@@ -217,6 +217,14 @@ int t_udp_socket(const char *ip)
 	return bound(ip, 0, SOCK_DGRAM);
 }
 
+int t_tcp_listener(const char *ip, uint16_t *port)
+{
+	int fd = bound(ip, 0, SOCK_STREAM);
+	if (fd >= 0)
+		*port = t_udp_local_port(fd);
+	return fd;
+}
+
 uint16_t t_udp_local_port(int fd)
 {
 	struct sockaddr_storage ss;

@@ -25,7 +25,11 @@ unsigned t_udp_server_datagrams(struct t_udp_server *s);	/* answered so far */
 
 /* A UDP socket bound to ip, any port (non-blocking); -errno on failure. */
 int t_udp_socket(const char *ip);
-/* Local port of fd. */
+/* A TCP socket listening on ip, any port (non-blocking: poll before
+ * accepting), its port in *port; -errno on failure.  For tests that are
+ * the target themselves. */
+int t_tcp_listener(const char *ip, uint16_t *port);
+/* Local port of fd (any socket). */
 uint16_t t_udp_local_port(int fd);
 
 /* Sends len bytes of msg to ip:port and waits up to timeout_ms for one
