@@ -105,6 +105,9 @@ struct load_mode {
 };
 
 extern const struct load_mode load_mode_tcp;
+/* c's send (hdr_out, then the shared payload) and receive (hdr_in, then
+ * the sink) messages, as udp_rr and udp_stream both lay them out. */
+void load_udp_msgs(struct load_worker *w, struct load_conn *c);
 extern const struct load_mode load_mode_udp;
 extern const struct load_mode load_mode_udp_stream;
 

@@ -18,24 +18,18 @@ static void arm_recv(struct load_worker *w, struct load_conn *c)
 	io_uring_prep_recvmsg(sqe, c->fd, &c->rmsg, 0);
 }
 
-static int udp_conn_init(struct load_worker *w, struct load_conn *c)
+void load_udp_msgs(struct load_worker *w, struct load_conn *c)
 {
-	const struct bench_opts *o = w->o;
-	int fd = bench_udp_connected(&o->addr);
-	if (fd < 0)
-		return fd;
-	c->fd = fd;
-
 	c->siov[0].iov_base = &c->hdr_out;
 	c->siov[0].iov_len = sizeof(c->hdr_out);
 	c->siov[1].iov_base = w->sendbuf;
-	c->siov[1].iov_len = o->req_size - sizeof(c->hdr_out);
+	c->siov[1].iov_len = w->o->req_size - sizeof(c->hdr_out);
 	memset(&c->smsg, 0, sizeof(c->smsg));
 	c->smsg.msg_iov = c->siov;
 	c->smsg.msg_iovlen = 2;
 
 	/* The reply lands in hdr_in and the shared sink, room for any
-	 * datagram: its payload is never looked at. */
+	 * datagram (and GRO batch): its payload is never looked at. */
 	c->riov[0].iov_base = &c->hdr_in;
 	c->riov[0].iov_len = sizeof(c->hdr_in);
 	c->riov[1].iov_base = w->sink;
@@ -43,7 +37,15 @@ static int udp_conn_init(struct load_worker *w, struct load_conn *c)
 	memset(&c->rmsg, 0, sizeof(c->rmsg));
 	c->rmsg.msg_iov = c->riov;
 	c->rmsg.msg_iovlen = 2;
+}
 
+static int udp_conn_init(struct load_worker *w, struct load_conn *c)
+{
+	int fd = bench_udp_connected(&w->o->addr);
+	if (fd < 0)
+		return fd;
+	c->fd = fd;
+	load_udp_msgs(w, c);
 	arm_recv(w, c);
 	return 0;
 }

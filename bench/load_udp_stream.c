@@ -80,7 +80,10 @@ static int stream_conn_init(struct load_worker *w, struct load_conn *c)
 		return fail_setup(w, "no UDP_SEGMENT (a kernel without UDP GSO? --no-gso "
 				  "sends one datagram per sendmsg)", -errno);
 
-	memset(&c->smsg, 0, sizeof(c->smsg));
+	/* The udp_rr layout: one datagram per sendmsg, replies into hdr_in
+	 * and the sink (8 + 64 KiB: any datagram and any GRO batch).  With
+	 * GSO the send is one sendmsg carrying the whole burst. */
+	load_udp_msgs(w, c);
 	if (use_gso(o)) {
 		if (!w->iovs) {
 			w->iovs = calloc((size_t)w->nconns * 2 * n, sizeof(*w->iovs));
@@ -107,24 +110,7 @@ static int stream_conn_init(struct load_worker *w, struct load_conn *c)
 		c->smsg.msg_iovlen = 2 * n;
 		c->smsg.msg_control = w->gso_ctl.buf;
 		c->smsg.msg_controllen = sizeof(w->gso_ctl.buf);
-	} else {
-		c->siov[0].iov_base = &c->hdr_out;
-		c->siov[0].iov_len = sizeof(c->hdr_out);
-		c->siov[1].iov_base = w->sendbuf;
-		c->siov[1].iov_len = o->req_size - sizeof(c->hdr_out);
-		c->smsg.msg_iov = c->siov;
-		c->smsg.msg_iovlen = 2;
 	}
-
-	/* A receive lands in hdr_in and the shared sink: 8 + 64 KiB holds
-	 * any datagram and any GRO batch. */
-	c->riov[0].iov_base = &c->hdr_in;
-	c->riov[0].iov_len = sizeof(c->hdr_in);
-	c->riov[1].iov_base = w->sink;
-	c->riov[1].iov_len = LOAD_SINK_SIZE;
-	memset(&c->rmsg, 0, sizeof(c->rmsg));
-	c->rmsg.msg_iov = c->riov;
-	c->rmsg.msg_iovlen = 2;
 
 	arm_recv(w, c);
 	return 0;
