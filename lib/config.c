@@ -991,6 +991,8 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
 	/* Groups first: listeners refer to them by name. */
 	if ((r = get_list(ld, root, "target_groups", "target group", &list, &n)) < 0)
 		return r;
+	if (n > NLB_MAX_GROUPS)
+		return fail(ld, list, "%zu target groups, more than %u", n, NLB_MAX_GROUPS);
 	if (n > 0 && (cfg->groups = calloc(n, sizeof(*cfg->groups))) == NULL)
 		return fail_nomem(ld);
 	for (size_t i = 0; i < n; i++) {

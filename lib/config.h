@@ -90,6 +90,9 @@ struct nlb_group_conf {
 	struct nlb_health_conf health;
 	struct nlb_target_conf *targets;
 	size_t n_targets;
+	/* Not in the file: a group a reload removed, kept at its slot (no
+	 * targets, no check) while its targets drain (reload.c). */
+	unsigned removed;
 	int line;
 };
 

@@ -65,6 +65,12 @@
  * costs a worker some 1 KiB (state and a counter row). */
 #define NLB_MAX_LISTENERS 256u
 
+/* Target group slots over the life of a process, in the same way: a
+ * group added by a reload takes a new slot, a removed one keeps its slot
+ * (its draining targets, counters and table) and takes it back if a
+ * later reload adds a group of that name again. */
+#define NLB_MAX_GROUPS 256u
+
 /* Housekeeping tick bounds (idle sweep, drain deadline, accept resume). */
 #define NLB_TICK_MIN_MS 10u
 #define NLB_TICK_MAX_MS 100u

@@ -129,7 +129,8 @@ static int group_find(const struct nlb_runtime *rt, const char *name, size_t *g,
 		      char *err, size_t errlen)
 {
 	for (size_t i = 0; i < rt->cfg->n_groups; i++) {
-		if (strcmp(rt->cfg->groups[i].name, name) == 0) {
+		/* A group a reload removed only drains: nothing to do to it. */
+		if (!rt->cfg->groups[i].removed && strcmp(rt->cfg->groups[i].name, name) == 0) {
 			*g = i;
 			return 0;
 		}

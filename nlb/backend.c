@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "health_check.h"
+#include "tunables.h"
 #include "tuple_hash.h"
 
 uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t)
@@ -31,29 +32,36 @@ uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t)
 	return sum;
 }
 
-int backend_worker_init(struct worker *w)
+int backend_worker_sync(struct worker *w)
 {
 	const struct nlb_config *cfg = w->rt->cfg;
-	w->rr_current = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*w->rr_current));
+	int ret = 0;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		if (w->rr_current[g] || cfg->groups[g].removed)
+			continue;
+		size_t n = w->rt->groups[g].max_targets;
+		if (!(w->rr_current[g] = calloc(n ? n : 1, sizeof(int64_t))))
+			ret = -ENOMEM;
+	}
+	return ret;
+}
+
+int backend_worker_init(struct worker *w)
+{
+	w->rr_current = calloc(NLB_MAX_GROUPS, sizeof(*w->rr_current));
 	if (!w->rr_current)
 		return -ENOMEM;
-	for (size_t g = 0; g < cfg->n_groups; g++) {
-		size_t n = w->rt->groups[g].max_targets;
-		w->rr_current[g] = calloc(n ? n : 1, sizeof(int64_t));
-		if (!w->rr_current[g])
-			return -ENOMEM;
-	}
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	w->rng = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (w->id + 1);
-	return 0;
+	return backend_worker_sync(w);
 }
 
 void backend_worker_free(struct worker *w)
 {
 	if (!w->rr_current)
 		return;
-	for (size_t g = 0; g < w->rt->cfg->n_groups; g++)
+	for (size_t g = 0; g < NLB_MAX_GROUPS; g++)
 		free(w->rr_current[g]);
 	free(w->rr_current);
 	w->rr_current = NULL;
@@ -190,7 +198,10 @@ int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt
 		idx = pick_maglev(w, group, t, hash, attempt, tried);
 		break;
 	case NLB_ALG_ROUND_ROBIN:
-		idx = pick_round_robin(w->rr_current[group], t, tried);
+		/* No state for it here (out of memory when a reload
+		 * added the group): the next best spread. */
+		idx = w->rr_current[group] ? pick_round_robin(w->rr_current[group], t, tried)
+					   : pick_least_conn(w, group, t, tried);
 		break;
 	case NLB_ALG_LEAST_CONN:
 		idx = pick_least_conn(w, group, t, tried);

@@ -11,6 +11,8 @@
 #include "worker.h"
 
 int backend_worker_init(struct worker *w);
+/* After a reload: state for groups it added.  0 or -ENOMEM. */
+int backend_worker_sync(struct worker *w);
 void backend_worker_free(struct worker *w);
 
 /* Picks a target of group by its algorithm for a flow whose tuple hashes

@@ -23,6 +23,7 @@
 #include "health_check.h"
 #include "log.h"
 #include "proxyproto.h"
+#include "tunables.h"
 
 enum probe_phase {
 	PROBE_IDLE = 0,
@@ -68,9 +69,11 @@ static void set_state(struct health *h, struct health_probe *p, enum nlb_hc_stat
 	const struct group_rt *g = &rt->groups[p->group];
 	const struct target_rt *t = target_at(rt, p->group, p->target);
 	pthread_mutex_lock(&rt->ctl_lock);
-	/* The slot may have changed hands since the probe began. */
+	/* The slot may have changed hands since the probe began, and a
+	 * reload may have removed the check (targets_health_off). */
 	if (atomic_load_explicit(&t->gen, memory_order_relaxed) == p->gen &&
-	    atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE) {
+	    atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE &&
+	    g->conf->health.enabled) {
 		atomic_store_explicit(&g->health[p->target], (uint8_t)to, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->groups[p->group].changes, 1, memory_order_relaxed);
@@ -97,9 +100,11 @@ static void probe_close(struct health_probe *p)
 	p->phase = PROBE_IDLE;
 }
 
-static void probe_done(struct health *h, struct health_probe *p, bool pass, const char *why)
+/* hc: the probe's settings, read once per event (a reload may replace
+ * them meanwhile; QSBR keeps these valid through the iteration). */
+static void probe_done(struct health *h, struct health_probe *p,
+		       const struct nlb_health_conf *hc, bool pass, const char *why)
 {
-	const struct nlb_health_conf *hc = probe_conf(h, p);
 	probe_close(p);
 	atomic_fetch_add_explicit(&h->probes_done, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(pass ? &h->groups[p->group].passed : &h->groups[p->group].failed,
@@ -116,9 +121,9 @@ static void probe_done(struct health *h, struct health_probe *p, bool pass, cons
 		p->next_ms = now + hc->interval_ms;
 }
 
-static void probe_start(struct health *h, struct health_probe *p, uint64_t now)
+static void probe_start(struct health *h, struct health_probe *p,
+			const struct nlb_health_conf *hc, uint64_t now)
 {
-	const struct nlb_health_conf *hc = probe_conf(h, p);
 	struct sockaddr_storage ss = p->addr.ss;
 	if (hc->port) {
 		if (ss.ss_family == AF_INET)
@@ -138,23 +143,23 @@ static void probe_start(struct health *h, struct health_probe *p, uint64_t now)
 	}
 	p->phase = PROBE_CONNECTING;
 	if (connect(p->fd, (struct sockaddr *)&ss, p->addr.len) < 0 && errno != EINPROGRESS) {
-		probe_done(h, p, false, errno == ECONNREFUSED ? "connect refused" : strerror(errno));
+		probe_done(h, p, hc, false, errno == ECONNREFUSED ? "connect refused" : strerror(errno));
 		return;
 	}
 	struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = p };
 	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, p->fd, &ev) < 0)
-		probe_done(h, p, false, "epoll");
+		probe_done(h, p, hc, false, "epoll");
 }
 
-static void probe_event(struct health *h, struct health_probe *p)
+static void probe_event(struct health *h, struct health_probe *p,
+			const struct nlb_health_conf *hc)
 {
-	const struct nlb_health_conf *hc = probe_conf(h, p);
 	if (p->phase == PROBE_CONNECTING) {
 		int err = 0;
 		socklen_t len = sizeof(err);
 		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err) {
-			probe_done(h, p, false, err == ECONNREFUSED ? "connect refused" : strerror(err));
+			probe_done(h, p, hc, false, err == ECONNREFUSED ? "connect refused" : strerror(err));
 			return;
 		}
 		/* health_check.proxy_protocol: the spec's header for a
@@ -169,11 +174,11 @@ static void probe_event(struct health *h, struct health_probe *p)
 			n = nlb_hc_http_request(p->buf + pp, sizeof(p->buf) - (size_t)pp, hc->path,
 						p->addr_text);
 		if (pp < 0 || n < 0) {
-			probe_done(h, p, false, "request does not fit");
+			probe_done(h, p, hc, false, "request does not fit");
 			return;
 		}
 		if (pp + n == 0) {
-			probe_done(h, p, true, "connected");
+			probe_done(h, p, hc, true, "connected");
 			return;
 		}
 		p->got = (size_t)(pp + n);	/* request length while sending */
@@ -182,7 +187,7 @@ static void probe_event(struct health *h, struct health_probe *p)
 	if (p->phase == PROBE_SENDING) {
 		ssize_t w = send(p->fd, p->buf + p->sent, p->got - p->sent, MSG_NOSIGNAL);
 		if (w < 0 && errno != EAGAIN) {
-			probe_done(h, p, false, strerror(errno));
+			probe_done(h, p, hc, false, strerror(errno));
 			return;
 		}
 		if (w > 0)
@@ -190,7 +195,7 @@ static void probe_event(struct health *h, struct health_probe *p)
 		if (p->sent < p->got)
 			return;
 		if (hc->protocol == NLB_HC_TCP) {
-			probe_done(h, p, true, "connected, PROXY header sent");
+			probe_done(h, p, hc, true, "connected, PROXY header sent");
 			return;
 		}
 		p->phase = PROBE_READING;
@@ -203,11 +208,11 @@ static void probe_event(struct health *h, struct health_probe *p)
 	ssize_t r = recv(p->fd, p->buf + p->got, sizeof(p->buf) - p->got, 0);
 	if (r < 0) {
 		if (errno != EAGAIN)
-			probe_done(h, p, false, strerror(errno));
+			probe_done(h, p, hc, false, strerror(errno));
 		return;
 	}
 	if (r == 0) {
-		probe_done(h, p, false, "closed before a status line");
+		probe_done(h, p, hc, false, "closed before a status line");
 		return;
 	}
 	p->got += (size_t)r;
@@ -216,12 +221,12 @@ static void probe_event(struct health *h, struct health_probe *p)
 	if (n == -EAGAIN && p->got < sizeof(p->buf))
 		return;
 	if (n < 0) {
-		probe_done(h, p, false, "not an HTTP/1.x status line");
+		probe_done(h, p, hc, false, "not an HTTP/1.x status line");
 		return;
 	}
 	char why[48];
 	snprintf(why, sizeof(why), "HTTP %d", status);
-	probe_done(h, p, nlb_hc_matcher_match(&hc->matcher, status), why);
+	probe_done(h, p, hc, nlb_hc_matcher_match(&hc->matcher, status), why);
 }
 
 static uint64_t live_failures(const struct health *h, const struct health_probe *p)
@@ -234,9 +239,42 @@ static uint64_t live_failures(const struct health *h, const struct health_probe 
 	return sum;
 }
 
-/* Follows the slots after reload (or the admin socket) changed them: a
- * new target starts from "initial" and is probed soon; a draining or
- * free slot is not probed. */
+static void group_probes_free(struct health *h, size_t g)
+{
+	struct health_probe *ps = h->probes[g];
+	for (uint32_t t = 0; ps && t < h->n_probes[g]; t++)
+		probe_close(&ps[t]);
+	free(ps);
+	h->probes[g] = NULL;
+	h->n_probes[g] = 0;
+}
+
+/* Group g's probes, one per target slot, once it has a health check. */
+static struct health_probe *group_probes(struct health *h, size_t g)
+{
+	if (h->probes[g])
+		return h->probes[g];
+	uint32_t n = h->rt->groups[g].max_targets;
+	struct health_probe *ps = calloc(n ? n : 1, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	for (uint32_t t = 0; t < n; t++) {
+		ps[t].group = g;
+		ps[t].target = t;
+		ps[t].fd = -1;
+	}
+	h->probes[g] = ps;
+	h->n_probes[g] = n;
+	return ps;
+}
+
+/* Follows the slots after a reload (or the admin socket) changed them:
+ * a group that gained a check gets probes, one that lost it (or was
+ * removed) loses them; a new target starts from "initial" and is probed
+ * soon; a draining or free slot is not probed.  A probe starts from the
+ * target's health as the workers see it: "initial" for a new target,
+ * "healthy" for one of a group whose check a reload just added (it kept
+ * taking flows, and fails its way out). */
 static void sync_slots(struct health *h, uint64_t now)
 {
 	struct nlb_runtime *rt = h->rt;
@@ -245,61 +283,100 @@ static void sync_slots(struct health *h, uint64_t now)
 		return;
 	h->version = v;
 	pthread_mutex_lock(&rt->ctl_lock);
-	for (size_t i = 0; i < h->n_probes; i++) {
-		struct health_probe *p = &h->probes[i];
-		const struct target_rt *t = target_at(rt, p->group, p->target);
-		bool active = atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE;
-		uint32_t gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
-		if (active && p->active && gen == p->gen)
+	const struct nlb_config *cfg = rt->cfg;
+	h->n_groups = cfg->n_groups;
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		const struct group_rt *grt = &rt->groups[g];
+		const struct nlb_health_conf *hc = &grt->conf->health;
+		if (!hc->enabled) {
+			group_probes_free(h, g);
 			continue;
-		probe_close(p);
-		p->active = active;
-		if (!active)
+		}
+		struct health_probe *ps = group_probes(h, g);
+		if (!ps) {
+			nlb_warn_rl("health checks of target group %s: out of memory; retrying",
+				    grt->conf->name);
+			h->version = UINT64_MAX;
 			continue;
-		const struct nlb_health_conf *hc = probe_conf(h, p);
-		p->gen = gen;
-		p->addr = t->addr;
-		memcpy(p->addr_text, t->addr_text, sizeof(p->addr_text));
-		memset(&p->st, 0, sizeof(p->st));
-		p->st.state = NLB_HC_INITIAL;
-		p->passive_base = live_failures(h, p);
-		/* First probes soon (a fresh target takes flows only once it
-		 * passed), spread so they are not one burst. */
-		uint64_t window = hc->interval_ms < 1000 ? hc->interval_ms : 1000;
-		uint32_t n = rt->groups[p->group].n_slots;
-		p->next_ms = now + window * p->target / (n ? n : 1);
+		}
+		for (uint32_t i = 0; i < grt->n_slots; i++) {
+			struct health_probe *p = &ps[i];
+			const struct target_rt *t = &grt->targets[i];
+			bool active = atomic_load_explicit(&t->state, memory_order_relaxed) ==
+				      TARGET_ACTIVE;
+			uint32_t gen = atomic_load_explicit(&t->gen, memory_order_relaxed);
+			if (active && p->active && gen == p->gen)
+				continue;
+			probe_close(p);
+			p->active = active;
+			if (!active)
+				continue;
+			p->gen = gen;
+			p->addr = t->addr;
+			memcpy(p->addr_text, t->addr_text, sizeof(p->addr_text));
+			memset(&p->st, 0, sizeof(p->st));
+			p->st.state = (enum nlb_hc_state)atomic_load_explicit(&grt->health[i],
+									     memory_order_relaxed);
+			p->passive_base = live_failures(h, p);
+			/* First probes soon (a fresh target takes flows only once it
+			 * passed), spread so they are not one burst. */
+			uint64_t window = hc->interval_ms < 1000 ? hc->interval_ms : 1000;
+			p->next_ms = now + window * i / grt->n_slots;
+		}
 	}
 	pthread_mutex_unlock(&rt->ctl_lock);
 }
 
 /* Passive detection: workers count failed connects in a row per target;
  * unhealthy_threshold of them mark a target unhealthy at once. */
-static void passive_check(struct health *h)
+static void passive_check(struct health *h, struct health_probe *p,
+			  const struct nlb_health_conf *hc)
 {
-	for (size_t i = 0; i < h->n_probes; i++) {
-		struct health_probe *p = &h->probes[i];
-		if (!p->active)
-			continue;
-		const struct group_rt *g = &h->rt->groups[p->group];
-		uint64_t sum = live_failures(h, p);
-		if (sum < p->passive_base)	/* a success reset some rows */
-			p->passive_base = sum;
-		if (p->st.state == NLB_HC_UNHEALTHY) {
-			p->passive_base = sum;
-			continue;
-		}
-		if (sum - p->passive_base >= g->conf->health.unhealthy_threshold) {
-			char why[64];
-			snprintf(why, sizeof(why), "passive: %llu failed connects in a row",
-				 (unsigned long long)(sum - p->passive_base));
-			enum nlb_hc_state from = p->st.state;
-			p->st.state = NLB_HC_UNHEALTHY;
-			p->st.passes = 0;
-			p->st.fails = g->conf->health.unhealthy_threshold;
-			p->passive_base = sum;
-			set_state(h, p, from, NLB_HC_UNHEALTHY, why);
+	uint64_t sum = live_failures(h, p);
+	if (sum < p->passive_base)	/* a success reset some rows */
+		p->passive_base = sum;
+	if (p->st.state == NLB_HC_UNHEALTHY) {
+		p->passive_base = sum;
+		return;
+	}
+	if (sum - p->passive_base >= hc->unhealthy_threshold) {
+		char why[64];
+		snprintf(why, sizeof(why), "passive: %llu failed connects in a row",
+			 (unsigned long long)(sum - p->passive_base));
+		enum nlb_hc_state from = p->st.state;
+		p->st.state = NLB_HC_UNHEALTHY;
+		p->st.passes = 0;
+		p->st.fails = hc->unhealthy_threshold;
+		p->passive_base = sum;
+		set_state(h, p, from, NLB_HC_UNHEALTHY, why);
+	}
+}
+
+/* Starts and times out probes, and checks passive failures; returns
+ * the earliest time anything is due. */
+static uint64_t run_probes(struct health *h, uint64_t now, uint64_t wake)
+{
+	for (size_t g = 0; g < h->n_groups; g++) {
+		struct health_probe *ps = h->probes[g];
+		for (uint32_t i = 0; ps && i < h->n_probes[g]; i++) {
+			struct health_probe *p = &ps[i];
+			if (!p->active)
+				continue;
+			const struct nlb_health_conf *hc = probe_conf(h, p);
+			if (!hc->enabled)	/* removed by a reload: sync_slots frees it */
+				continue;
+			if (p->phase == PROBE_IDLE && now >= p->next_ms)
+				probe_start(h, p, hc, now);
+			if (p->phase != PROBE_IDLE && now >= p->deadline_ms)
+				probe_done(h, p, hc, false, "timeout");
+			uint64_t t = p->phase == PROBE_IDLE ? p->next_ms : p->deadline_ms;
+			if (t < wake)
+				wake = t;
+			if (p->active)
+				passive_check(h, p, hc);
 		}
 	}
+	return wake;
 }
 
 static void *health_main(void *arg)
@@ -313,21 +390,9 @@ static void *health_main(void *arg)
 		/* Nothing read from a configuration survives an iteration. */
 		nlb_qsbr_quiescent(q, reader);
 		uint64_t now = now_ms();
-		uint64_t wake = now + 50;	/* passive checks and slot changes at least this often */
 		sync_slots(h, now);
-		for (size_t i = 0; i < h->n_probes; i++) {
-			struct health_probe *p = &h->probes[i];
-			if (!p->active)
-				continue;
-			if (p->phase == PROBE_IDLE && now >= p->next_ms)
-				probe_start(h, p, now);
-			if (p->phase != PROBE_IDLE && now >= p->deadline_ms)
-				probe_done(h, p, false, "timeout");
-			uint64_t t = p->phase == PROBE_IDLE ? p->next_ms : p->deadline_ms;
-			if (t < wake)
-				wake = t;
-		}
-		passive_check(h);
+		/* passive checks and slot changes at least this often */
+		uint64_t wake = run_probes(h, now, now + 50);
 		now = now_ms();
 		int timeout = wake > now ? (int)(wake - now) : 0;
 		struct epoll_event evs[64];
@@ -337,13 +402,18 @@ static void *health_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == NULL)
 				goto out;
-			probe_event(h, evs[i].data.ptr);
+			struct health_probe *p = evs[i].data.ptr;
+			const struct nlb_health_conf *hc = probe_conf(h, p);
+			if (hc->enabled)
+				probe_event(h, p, hc);
+			else
+				probe_close(p);
 		}
 	}
 out:
 	nlb_qsbr_offline(q, reader);
-	for (size_t i = 0; i < h->n_probes; i++)
-		probe_close(&h->probes[i]);
+	for (size_t g = 0; g < NLB_MAX_GROUPS; g++)
+		group_probes_free(h, g);
 	return NULL;
 }
 
@@ -352,30 +422,15 @@ int health_start(struct health *h, struct nlb_runtime *rt)
 	memset(h, 0, sizeof(*h));
 	h->rt = rt;
 	h->epfd = h->stop_fd = -1;
-	const struct nlb_config *cfg = rt->cfg;
-	for (size_t g = 0; g < cfg->n_groups; g++)
-		if (cfg->groups[g].health.enabled)
-			h->n_probes += rt->groups[g].max_targets;
-	if (h->n_probes == 0)
-		return 0;
-	h->probes = calloc(h->n_probes, sizeof(*h->probes));
-	h->groups = calloc(cfg->n_groups, sizeof(*h->groups));
+	/* Always running: a reload may add a check to any group. */
+	h->probes = calloc(NLB_MAX_GROUPS, sizeof(*h->probes));
+	h->n_probes = calloc(NLB_MAX_GROUPS, sizeof(*h->n_probes));
+	h->groups = calloc(NLB_MAX_GROUPS, sizeof(*h->groups));
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!h->probes || !h->groups || h->epfd < 0 || h->stop_fd < 0) {
+	if (!h->probes || !h->n_probes || !h->groups || h->epfd < 0 || h->stop_fd < 0) {
 		health_stop(h);
 		return -ENOMEM;
-	}
-	size_t i = 0;
-	for (size_t g = 0; g < cfg->n_groups; g++) {
-		if (!cfg->groups[g].health.enabled)
-			continue;
-		for (uint32_t t = 0; t < rt->groups[g].max_targets; t++, i++) {
-			struct health_probe *p = &h->probes[i];
-			p->group = g;
-			p->target = t;
-			p->fd = -1;
-		}
 	}
 	h->version = UINT64_MAX;	/* the first sync_slots picks the targets up */
 	int ret = pthread_create(&h->thread, NULL, health_main, h);
@@ -384,6 +439,7 @@ int health_start(struct health *h, struct nlb_runtime *rt)
 		return -ret;
 	}
 	h->running = 1;
+	const struct nlb_config *cfg = rt->cfg;
 	size_t n = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++)
 		n += cfg->groups[g].health.enabled ? cfg->groups[g].n_targets : 0;
@@ -397,15 +453,18 @@ void health_stop(struct health *h)
 		uint64_t one = 1;
 		ssize_t w = write(h->stop_fd, &one, sizeof(one));
 		(void)w;
-		pthread_join(h->thread, NULL);
+		pthread_join(h->thread, NULL);	/* it freed the probes */
 		h->running = 0;
 	}
 	if (h->epfd >= 0)
 		close(h->epfd);
 	if (h->stop_fd >= 0)
 		close(h->stop_fd);
+	h->epfd = h->stop_fd = -1;
 	free(h->probes);
 	h->probes = NULL;
+	free(h->n_probes);
+	h->n_probes = NULL;
 	free(h->groups);
 	h->groups = NULL;
 }

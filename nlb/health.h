@@ -26,20 +26,21 @@ struct health {
 	pthread_t thread;
 	int epfd;
 	int stop_fd;
-	struct health_probe *probes;
-	size_t n_probes;		/* one per target slot of groups with checks */
+	/* Per group slot (NLB_MAX_GROUPS), the probe thread's own: one
+	 * probe per target slot while the group has a check, else NULL. */
+	struct health_probe **probes;
+	uint32_t *n_probes;
+	size_t n_groups;		/* group slots at the last sync */
 	uint64_t version;		/* rt->targets_version last followed */
 	_Atomic uint64_t probes_done;
 	_Atomic uint64_t changes;
-	/* Per target group (cfg->groups index); NULL when no group has a
-	 * check.  Freed by health_stop: the metrics thread must be stopped
-	 * first. */
+	/* Per group slot; freed by health_stop: the metrics thread must be
+	 * stopped first. */
 	struct health_group_stats *groups;
 	int running;
 };
 
-/* Starts the thread when some group has a health check (else does
- * nothing and returns 0). */
+/* Starts the thread (always: a reload may add a check to any group). */
 int health_start(struct health *h, struct nlb_runtime *rt);
 void health_stop(struct health *h);
 

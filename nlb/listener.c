@@ -106,14 +106,7 @@ int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen)
 	const struct nlb_config *cfg = rt->cfg;
 	rt->udp_gro = udp_gro_usable(cfg);
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
-		struct listener_rt *lr = &rt->listeners[l];
-		enum nlb_protocol p = lr->conf->protocol;
-		lr->wildcard = is_wildcard(&lr->conf->addr);
-		int ret = 0;
-		if (p == NLB_PROTO_TCP || p == NLB_PROTO_TCP_UDP)
-			ret = open_set(rt, lr, SOCK_STREAM, &lr->fds, err, errlen);
-		if (ret == 0 && (p == NLB_PROTO_UDP || p == NLB_PROTO_TCP_UDP))
-			ret = open_set(rt, lr, SOCK_DGRAM, &lr->udp_fds, err, errlen);
+		int ret = listener_bind(rt, l, &cfg->listeners[l], err, errlen);
 		if (ret < 0) {
 			listeners_close(rt);
 			return ret;
@@ -149,13 +142,18 @@ int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_co
 	struct listener_rt *lr = &rt->listeners[l];
 	atomic_store_explicit(&lr->conf, lc, memory_order_relaxed);
 	lr->wildcard = is_wildcard(&lc->addr);
-	int ret = open_set(rt, lr, SOCK_STREAM, &lr->fds, err, errlen);
+	int ret = 0;
+	if (lc->protocol != NLB_PROTO_UDP)
+		ret = open_set(rt, lr, SOCK_STREAM, &lr->fds, err, errlen);
+	if (ret == 0 && lc->protocol != NLB_PROTO_TCP)
+		ret = open_set(rt, lr, SOCK_DGRAM, &lr->udp_fds, err, errlen);
 	if (ret < 0)
-		close_set(rt, &lr->fds);
+		listener_unbind(rt, l);
 	return ret;
 }
 
 void listener_unbind(struct nlb_runtime *rt, size_t l)
 {
 	close_set(rt, &rt->listeners[l].fds);
+	close_set(rt, &rt->listeners[l].udp_fds);
 }

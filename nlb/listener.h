@@ -15,12 +15,12 @@
 int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen);
 void listeners_close(struct nlb_runtime *rt);
 
-/* Reload: binds the TCP sockets of listener lc into the unused slot l,
- * which no worker reads until a configuration that has it is published.
- * On error nothing stays open and err says why (FILE:LINE). */
+/* Binds listener lc's sockets (TCP, UDP or both, one per worker) into
+ * the unused slot l: at start, or by a reload, when no worker reads the
+ * slot until a configuration that has it is published.  On error
+ * nothing stays open and err says why (FILE:LINE). */
 int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_conf *lc,
 		  char *err, size_t errlen);
 void listener_unbind(struct nlb_runtime *rt, size_t l);
-
 
 #endif

@@ -92,7 +92,7 @@ static int run(struct nlb_config *cfg)
 	memset(&metrics, 0, sizeof(metrics));
 	metrics.lfd = metrics.stop_fd = -1;
 	rt.listeners = calloc(NLB_MAX_LISTENERS, sizeof(*rt.listeners));
-	rt.groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*rt.groups));
+	rt.groups = calloc(NLB_MAX_GROUPS, sizeof(*rt.groups));	/* reloads add groups */
 	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
 	if (!rt.listeners || !rt.groups || !workers) {
 		nlb_err("out of memory");
@@ -100,9 +100,6 @@ static int run(struct nlb_config *cfg)
 	}
 	for (size_t l = 0; l < cfg->n_listeners; l++)
 		rt.listeners[l].conf = &cfg->listeners[l];
-	for (size_t g = 0; g < cfg->n_groups; g++) {
-		rt.groups[g].conf = &cfg->groups[g];
-	}
 
 	int bret = targets_init(&rt);
 	if (bret < 0) {

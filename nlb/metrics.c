@@ -315,19 +315,11 @@ int metrics_start(struct metrics *m, const struct worker *workers, unsigned n_wo
 	m->health = h;
 	m->start_time = (int64_t)time(NULL);
 	const struct nlb_config *cfg = m->rt->cfg;
-	size_t slots = 0;
-	for (size_t g = 0; g < cfg->n_groups; g++)
-		slots += m->rt->groups[g].max_targets;
 	m->clients = calloc(NLB_METRICS_MAX_CLIENTS, sizeof(*m->clients));
-	m->snap = calloc(slots ? slots : 1, sizeof(*m->snap));
-	m->groups = calloc(cfg->n_groups ? cfg->n_groups : 1, sizeof(*m->groups));
+	m->groups = calloc(NLB_MAX_GROUPS, sizeof(*m->groups));
 	m->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!m->clients || !m->snap || !m->groups || m->stop_fd < 0)
+	if (!m->clients || !m->groups || m->stop_fd < 0)
 		return -ENOMEM;
-	for (size_t g = 0, at = 0; g < cfg->n_groups; g++) {
-		m->groups[g].at = at;
-		at += m->rt->groups[g].max_targets;
-	}
 	for (unsigned i = 0; i < NLB_METRICS_MAX_CLIENTS; i++)
 		m->clients[i].fd = -1;
 	int ret = pthread_create(&m->thread, NULL, metrics_main, m);
@@ -355,6 +347,7 @@ void metrics_stop(struct metrics *m)
 	m->clients = NULL;
 	free(m->snap);
 	m->snap = NULL;
+	m->snap_cap = 0;
 	free(m->groups);
 	m->groups = NULL;
 	nlb_strbuf_free(&m->body);

@@ -46,7 +46,8 @@ struct metrics {
 	struct metrics_client *clients;	/* NLB_METRICS_MAX_CLIENTS */
 	struct nlb_strbuf body;		/* reused from scrape to scrape */
 	struct metrics_target *snap;	/* every group's max_targets slots */
-	struct metrics_group *groups;	/* one per target group */
+	size_t snap_cap;		/* entries; grows as reloads add groups */
+	struct metrics_group *groups;	/* one per group slot (NLB_MAX_GROUPS) */
 	bool accept_paused;		/* out of descriptors: accept later */
 	int64_t accept_resume_ms;
 };

@@ -250,13 +250,26 @@ static void render_workers(struct metrics *m, struct nlb_strbuf *b)
 
 /* Copies every group's used slots, one group at a time under ctl_lock
  * (reload and the health thread change slots under it; addr_text changes
- * when a freed slot is taken again). */
-static void snapshot_targets(struct metrics *m)
+ * when a freed slot is taken again).  cfg: the configuration the caller
+ * renders, so that both see the same groups.  0 or -ENOMEM. */
+static int snapshot_targets(struct metrics *m, const struct nlb_config *cfg)
 {
 	struct nlb_runtime *rt = m->rt;
-	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
+	size_t need = 0;
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		need += rt->groups[g].max_targets;
+	if (need > m->snap_cap) {
+		struct metrics_target *s = realloc(m->snap, need * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		m->snap = s;
+		m->snap_cap = need;
+	}
+	for (size_t g = 0, at = 0; g < cfg->n_groups; g++) {
 		const struct group_rt *grt = &rt->groups[g];
-		struct metrics_target *s = m->snap + m->groups[g].at;
+		struct metrics_target *s = m->snap + at;
+		m->groups[g].at = at;
+		at += grt->max_targets;
 		pthread_mutex_lock(&rt->ctl_lock);
 		uint32_t n = grt->n_slots;
 		for (uint32_t i = 0; i < n; i++) {
@@ -272,18 +285,26 @@ static void snapshot_targets(struct metrics *m)
 		pthread_mutex_unlock(&rt->ctl_lock);
 		m->groups[g].n = n;
 	}
+	return 0;
 }
 
 static void render_targets(struct metrics *m, struct nlb_strbuf *b)
 {
 	const struct nlb_config *cfg = m->rt->cfg;
-	snapshot_targets(m);
+	if (snapshot_targets(m, cfg) < 0) {
+		b->failed = true;	/* a 500 this time */
+		return;
+	}
 
 	struct family healthy = FAMILY("nlb_healthy_hosts", "gauge",
 		"Targets that pass their health check (all targets, without one); draining targets are not counted.");
 	struct family unhealthy = FAMILY("nlb_unhealthy_hosts", "gauge",
 		"Targets that fail their health check or have not passed one yet; draining targets are not counted.");
 	for (size_t g = 0; g < cfg->n_groups; g++) {
+		/* A removed group's draining targets are listed below; its
+		 * host counts are not, so that no alert fires for it. */
+		if (cfg->groups[g].removed)
+			continue;
 		const struct metrics_target *s = m->snap + m->groups[g].at;
 		uint64_t up = 0, down = 0;
 		for (uint32_t i = 0; i < m->groups[g].n; i++) {

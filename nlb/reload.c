@@ -1,8 +1,12 @@
-/* Reload.  The new file is loaded and validated whole; its target lists
- * are checked against every group's free slots before any group changes,
- * so a reload applies entirely or not at all.  Settings that a running
- * worker reads without a lock (listeners, algorithms, timeouts) are
- * compared and reported, not applied. */
+/* Reload.  The new file is loaded and validated whole, then aligned to
+ * the running slots: each listener and target group keeps its index (a
+ * removed one stays as a placeholder while what it holds drains, an
+ * added one takes a new slot), so that the indexes connections, flows,
+ * counters and workers hold keep meaning the same thing.  Target lists
+ * are checked against every group's free slots before anything changes:
+ * a reload applies entirely or not at all.  The few settings sized at
+ * start are reported as needing a restart and kept at their running
+ * value. */
 #include "reload.h"
 
 #include <errno.h>
@@ -21,34 +25,26 @@ static bool str_differ(const char *a, const char *b)
 	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
-/* A listener's settings that only a restart applies: what it is bound
- * to and where it sends (its identity here), and what is counted
- * against tables sized or armed at start (flow tables, per-source
- * tables, the shared connection count). */
+/* A listener is the same one while it keeps its name, protocol and
+ * address; anything else (its target group too: connections and flows
+ * carry their own) changes in place. */
 static bool listener_moved(const struct nlb_listener_conf *a, const struct nlb_listener_conf *b)
 {
-	return a->protocol != b->protocol || !nlb_addr_equal(&a->addr, &b->addr) ||
-	       strcmp(a->target_group, b->target_group) != 0;
+	return a->protocol != b->protocol || !nlb_addr_equal(&a->addr, &b->addr);
 }
 
+/* Settings that only a restart applies: counted against tables sized or
+ * armed at start (per-source tables, the shared connection count). */
 static bool listener_restart_only(const struct nlb_listener_conf *a,
 				  const struct nlb_listener_conf *b)
 {
-	return a->max_connections != b->max_connections || a->max_flows != b->max_flows ||
+	return a->max_connections != b->max_connections ||
 	       a->max_connections_per_source != b->max_connections_per_source ||
 	       a->new_connections_per_source_per_s != b->new_connections_per_source_per_s;
 }
 
-static const struct nlb_group_conf *group_named(const struct nlb_config *cfg, const char *name)
-{
-	for (size_t g = 0; g < cfg->n_groups; g++)
-		if (strcmp(cfg->groups[g].name, name) == 0)
-			return &cfg->groups[g];
-	return NULL;
-}
-
 /* The running listener a listener of the file continues: same name, not
- * removed, not moved (protocol, address, group); -1 if none. */
+ * removed, not moved (protocol, address); -1 if none. */
 static int kept_slot(const struct nlb_runtime *rt, const struct nlb_config *old,
 		     const struct nlb_listener_conf *n)
 {
@@ -60,25 +56,6 @@ static int kept_slot(const struct nlb_runtime *rt, const struct nlb_config *old,
 			return (int)l;
 	}
 	return -1;
-}
-
-/* Whether new's settings can replace the running ones: the same target
- * groups (by name; adding or removing groups needs a restart), and no
- * UDP listener to add (each worker's UDP flow table and buffers are
- * sized at start).  Listeners may be added, removed or moved. */
-static bool can_replace(const struct nlb_runtime *rt, const struct nlb_config *old,
-			const struct nlb_config *new)
-{
-	if (old->n_groups != new->n_groups)
-		return false;
-	for (size_t g = 0; g < old->n_groups; g++)
-		if (!group_named(new, old->groups[g].name))
-			return false;
-	for (size_t l = 0; l < new->n_listeners; l++)
-		if (new->listeners[l].protocol != NLB_PROTO_TCP &&
-		    kept_slot(rt, old, &new->listeners[l]) < 0)
-			return false;
-	return true;
 }
 
 /* A removed listener's entry, kept in every later configuration at its
@@ -93,25 +70,88 @@ static int placeholder(struct nlb_listener_conf *dst, const struct nlb_listener_
 	return dst->name && dst->target_group ? 0 : -ENOMEM;
 }
 
-/* Puts new's groups in old's order, and its listeners at their slots:
- * each kept listener at its own, removed ones as placeholders at theirs,
- * added ones at new slots (bound here), so that the indexes connections,
- * counters and workers hold keep meaning the same listener and group.
- * *first_new is the first added slot; *removed counts listeners removed
- * by this reload. */
-static int align(struct nlb_runtime *rt, const struct nlb_config *old, struct nlb_config *new,
-		 size_t *first_new, unsigned *removed, char *err, size_t errlen)
+/* A removed group's entry, in the same way: no targets (so that they all
+ * drain, for its deregistration_delay_ms), no health check. */
+static int group_placeholder(struct nlb_group_conf *dst, const struct nlb_group_conf *src)
 {
-	size_t n_new = new->n_listeners;
+	*dst = *src;
+	dst->targets = NULL;
+	dst->n_targets = 0;
+	dst->health.enabled = 0;
+	dst->health.path = dst->health.matcher_text = NULL;
+	dst->removed = 1;
+	dst->name = strdup(src->name);
+	return dst->name ? 0 : -ENOMEM;
+}
+
+/* What align changed, for the summary. */
+struct align_diff {
+	size_t first_new;		/* the first listener slot added */
+	size_t first_new_group;		/* the first group slot added */
+	unsigned listeners_removed;
+	unsigned groups_added, groups_removed;	/* added: new slots and ones taken back */
+};
+
+/* The index of the group of new named name, not yet taken; -1 if none. */
+static int group_index(const struct nlb_config *new, const bool *taken, const char *name)
+{
+	for (size_t i = 0; i < new->n_groups; i++)
+		if (!taken[i] && strcmp(new->groups[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int out_of_slots(const struct nlb_config *new, unsigned max, const char *what,
+			char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: more than %u %s over this process's life (removed ones "
+		 "count); a restart applies the file", new->path, max, what);
+	return -ENOSPC;
+}
+
+/* Puts new's groups and listeners at their slots: each kept one at its
+ * own, removed ones as placeholders at theirs, added ones at new slots
+ * (listeners are bound here; groups get their runtime in reload_locked).
+ * A group added under the name of a removed one takes its slot back,
+ * with whatever of it still drains. */
+static int align(struct nlb_runtime *rt, const struct nlb_config *old, struct nlb_config *new,
+		 struct align_diff *d, char *err, size_t errlen)
+{
+	size_t n_new = new->n_listeners, g_new = new->n_groups;
 	struct nlb_listener_conf *ls = calloc(NLB_MAX_LISTENERS, sizeof(*ls));
 	bool *taken = calloc(n_new ? n_new : 1, sizeof(*taken));
-	struct nlb_group_conf *gs = calloc(old->n_groups ? old->n_groups : 1, sizeof(*gs));
+	struct nlb_group_conf *gs = calloc(NLB_MAX_GROUPS, sizeof(*gs));
+	bool *gtaken = calloc(g_new ? g_new : 1, sizeof(*gtaken));
 	int ret = -ENOMEM;
-	size_t n = old->n_listeners, bound_from = old->n_listeners;
-	*removed = 0;
+	size_t n = old->n_listeners, bound_from = old->n_listeners, ng = old->n_groups;
+	memset(d, 0, sizeof(*d));
 	snprintf(err, errlen, "out of memory");
-	if (!ls || !taken || !gs)
+	if (!ls || !taken || !gs || !gtaken)
 		goto fail;
+	for (size_t g = 0; g < old->n_groups; g++) {
+		const struct nlb_group_conf *o = &old->groups[g];
+		int k = group_index(new, gtaken, o->name);
+		if (k >= 0) {
+			gs[g] = new->groups[k];	/* moved: new no longer owns it */
+			gtaken[k] = true;
+			d->groups_added += o->removed;
+			continue;
+		}
+		if (group_placeholder(&gs[g], o) < 0)
+			goto fail;
+		d->groups_removed += !o->removed;
+	}
+	for (size_t i = 0; i < g_new; i++) {
+		if (gtaken[i])
+			continue;
+		if (ng == NLB_MAX_GROUPS) {
+			ret = out_of_slots(new, NLB_MAX_GROUPS, "target groups", err, errlen);
+			goto fail;
+		}
+		gs[ng++] = new->groups[i];
+		gtaken[i] = true;
+		d->groups_added++;
+	}
 	for (size_t l = 0; l < old->n_listeners; l++) {
 		const struct nlb_listener_conf *o = &old->listeners[l];
 		size_t k = n_new;
@@ -125,29 +165,23 @@ static int align(struct nlb_runtime *rt, const struct nlb_config *old, struct nl
 		}
 		if (placeholder(&ls[l], o) < 0)
 			goto fail;
-		*removed += !o->removed;
+		d->listeners_removed += !o->removed;
 	}
 	for (size_t i = 0; i < n_new; i++) {
 		if (taken[i])
 			continue;
 		if (n == NLB_MAX_LISTENERS) {
-			snprintf(err, errlen, "%s: more than %u listeners over this process's life "
-				 "(removed ones count); a restart applies the file", new->path,
-				 NLB_MAX_LISTENERS);
-			ret = -ENOSPC;
+			ret = out_of_slots(new, NLB_MAX_LISTENERS, "listeners", err, errlen);
 			goto fail;
 		}
 		ls[n++] = new->listeners[i];
 		taken[i] = true;
 	}
-	for (size_t g = 0; g < old->n_groups; g++)
-		gs[g] = *group_named(new, old->groups[g].name);
-	memcpy(new->groups, gs, old->n_groups * sizeof(*gs));
+	/* A removed listener keeps the index of its group, which keeps its
+	 * slot; the others find theirs by name. */
 	for (size_t l = 0; l < n; l++) {
-		if (ls[l].removed)
-			continue;	/* its group index is old's, the same */
-		for (size_t g = 0; g < new->n_groups; g++)
-			if (strcmp(new->groups[g].name, ls[l].target_group) == 0)
+		for (size_t g = 0; !ls[l].removed && g < ng; g++)
+			if (!gs[g].removed && strcmp(gs[g].name, ls[l].target_group) == 0)
 				ls[l].group = g;
 	}
 	for (size_t l = bound_from; l < n; l++) {
@@ -160,9 +194,13 @@ static int align(struct nlb_runtime *rt, const struct nlb_config *old, struct nl
 	free(new->listeners);
 	new->listeners = ls;
 	new->n_listeners = n;
-	*first_new = bound_from;
+	free(new->groups);
+	new->groups = gs;
+	new->n_groups = ng;
+	d->first_new = bound_from;
+	d->first_new_group = old->n_groups;
 	free(taken);
-	free(gs);
+	free(gtaken);
 	return 0;
 fail:
 	/* Entries moved from new are still new's; placeholders are ours. */
@@ -172,9 +210,13 @@ fail:
 			free(ls[l].target_group);
 		}
 	}
+	for (size_t g = 0; gs && g < old->n_groups; g++)
+		if (gs[g].removed)
+			free(gs[g].name);
 	free(ls);
 	free(taken);
 	free(gs);
+	free(gtaken);
 	return ret;
 }
 
@@ -185,11 +227,11 @@ static void swap_str(char **a, char **b)
 	*b = t;
 }
 
-/* Logs each change that only a restart applies; returns how many.  With
- * in_place, new replaces old: what it cannot change is set back to old's
- * value in new (strings swapped, so each configuration frees its own),
- * so that the configuration in force says what runs. */
-static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new, bool in_place)
+/* Logs each change that only a restart applies and returns how many.
+ * new replaces old: what it cannot change is set back to old's value in
+ * new (strings swapped, so each configuration frees its own), so that
+ * the configuration in force says what runs. */
+static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new)
 {
 	unsigned n = 0;
 #define UNAPPLIED(...) do { nlb_warn("reload: " __VA_ARGS__); n++; } while (0)
@@ -201,59 +243,42 @@ static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new,
 	    (old->stats_enabled && !nlb_addr_equal(&old->stats_listen, &new->stats_listen)) ||
 	    str_differ(old->admin_socket, new->admin_socket) ||
 	    old->admin_mode != new->admin_mode || str_differ(old->user, new->user) ||
-	    str_differ(old->group, new->group) || old->allow_root != new->allow_root ||
-	    (!in_place && (old->shutdown_timeout_ms != new->shutdown_timeout_ms ||
-			   old->log_level != new->log_level)))
+	    str_differ(old->group, new->group) || old->allow_root != new->allow_root)
 		UNAPPLIED("global settings other than log_level and shutdown_timeout_ms changed "
 			  "(workers, forwarding, flow_table_size, udp_*, stats, admin, user, "
 			  "group, allow_root); not applied until a restart");
-	if (in_place) {
-		new->workers = old->workers;
-		new->forwarding = old->forwarding;
-		new->flow_table_size = old->flow_table_size;
-		new->udp_max_datagram = old->udp_max_datagram;
-		new->udp_gro = old->udp_gro;
-		new->stats_enabled = old->stats_enabled;
-		new->stats_listen = old->stats_listen;
-		memcpy(new->stats_listen_text, old->stats_listen_text, sizeof(new->stats_listen_text));
-		new->stats_line = old->stats_line;
-		swap_str(&old->admin_socket, &new->admin_socket);
-		new->admin_mode = old->admin_mode;
-		swap_str(&old->user, &new->user);
-		swap_str(&old->group, &new->group);
-		new->allow_root = old->allow_root;
-		for (size_t l = 0; l < old->n_listeners; l++) {
-			struct nlb_listener_conf *a = &old->listeners[l], *b = &new->listeners[l];
-			if (!a->removed && !b->removed && listener_restart_only(a, b)) {
-				UNAPPLIED("listener %s: max_connections, max_flows or the per-source "
-					  "limits changed; not applied until a restart", a->name);
-				b->max_connections = a->max_connections;
-				b->max_flows = a->max_flows;
-				b->max_connections_per_source = a->max_connections_per_source;
-				b->new_connections_per_source_per_s =
-					a->new_connections_per_source_per_s;
-			}
+	new->workers = old->workers;
+	new->forwarding = old->forwarding;
+	new->flow_table_size = old->flow_table_size;
+	new->udp_max_datagram = old->udp_max_datagram;
+	new->udp_gro = old->udp_gro;
+	new->stats_enabled = old->stats_enabled;
+	new->stats_listen = old->stats_listen;
+	memcpy(new->stats_listen_text, old->stats_listen_text, sizeof(new->stats_listen_text));
+	new->stats_line = old->stats_line;
+	swap_str(&old->admin_socket, &new->admin_socket);
+	new->admin_mode = old->admin_mode;
+	swap_str(&old->user, &new->user);
+	swap_str(&old->group, &new->group);
+	new->allow_root = old->allow_root;
+	for (size_t l = 0; l < old->n_listeners; l++) {
+		struct nlb_listener_conf *a = &old->listeners[l], *b = &new->listeners[l];
+		if (!a->removed && !b->removed && listener_restart_only(a, b)) {
+			UNAPPLIED("listener %s: max_connections or the per-source limits changed; "
+				  "not applied until a restart", a->name);
+			b->max_connections = a->max_connections;
+			b->max_connections_per_source = a->max_connections_per_source;
+			b->new_connections_per_source_per_s = a->new_connections_per_source_per_s;
 		}
-		for (size_t g = 0; g < new->n_groups; g++) {
-			struct nlb_group_conf *a = &old->groups[g], *b = &new->groups[g];
-			if (a->max_targets != b->max_targets) {
-				UNAPPLIED("target group %s: max_targets changed; not applied until a "
-					  "restart", a->name);
-				b->max_targets = a->max_targets;
-			}
-			/* The probe thread sizes its probes for the groups that
-			 * have a check at start; its settings change in place. */
-			if (a->health.enabled != b->health.enabled) {
-				UNAPPLIED("target group %s: health_check %s; not applied until a "
-					  "restart", a->name, b->health.enabled ? "added" : "removed");
-				struct nlb_health_conf t = a->health;
-				a->health = b->health;
-				b->health = t;
-			}
+	}
+	/* A group's slots are sized at start (or when a reload added it). */
+	for (size_t g = 0; g < old->n_groups; g++) {
+		struct nlb_group_conf *a = &old->groups[g], *b = &new->groups[g];
+		if (a->max_targets != b->max_targets) {
+			UNAPPLIED("target group %s: max_targets changed; not applied until a "
+				  "restart", a->name);
+			b->max_targets = a->max_targets;
 		}
-	} else {
-		UNAPPLIED("target groups added or removed, or a UDP listener added; only "
-			  "target lists applied, the rest not until a restart");
 	}
 #undef UNAPPLIED
 	return n;
@@ -262,16 +287,25 @@ static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new,
 /* Replaces the running settings by nc's (aligned): listeners and groups
  * first, then the configuration; the old one is retired.  Under ctl_lock;
  * target lists are applied afterwards (they publish the new tables). */
-static void swap_in(struct nlb_runtime *rt, struct nlb_config *nc, size_t first_new)
+static void swap_in(struct nlb_runtime *rt, struct nlb_config *nc, const struct align_diff *d)
 {
 	const struct nlb_config *old = rt->cfg;
-	for (size_t g = 0; g < nc->n_groups; g++)
-		atomic_store_explicit(&rt->groups[g].conf, &nc->groups[g], memory_order_release);
+	for (size_t g = 0; g < nc->n_groups; g++) {
+		const struct nlb_group_conf *gc = &nc->groups[g];
+		atomic_store_explicit(&rt->groups[g].conf, gc, memory_order_release);
+		bool was = g < old->n_groups && !old->groups[g].removed;
+		if (!was && !gc->removed)
+			nlb_info("target group %s: added (%zu targets, %s)", gc->name, gc->n_targets,
+				 nlb_algorithm_name(gc->algorithm));
+		else if (was && gc->removed)
+			nlb_info("target group %s: removed: its targets drain for up to %u ms",
+				 gc->name, (unsigned)gc->deregistration_delay_ms);
+	}
 	for (size_t l = 0; l < nc->n_listeners; l++) {
 		struct listener_rt *lr = &rt->listeners[l];
 		const struct nlb_listener_conf *lc = &nc->listeners[l];
 		atomic_store_explicit(&lr->conf, lc, memory_order_release);
-		if (l >= first_new) {
+		if (l >= d->first_new) {
 			nlb_info("listener %s: added: %s %s -> target group %s", lc->name,
 				 nlb_protocol_name(lc->protocol), lc->addr_text, lc->target_group);
 		} else if (lc->removed && atomic_load_explicit(&lr->state, memory_order_relaxed) ==
@@ -282,6 +316,11 @@ static void swap_in(struct nlb_runtime *rt, struct nlb_config *nc, size_t first_
 			atomic_store_explicit(&lr->state, LISTENER_CLOSING, memory_order_release);
 			nlb_info("listener %s: removed: no new clients; its open connections go on",
 				 lc->name);
+		} else if (!lc->removed && strcmp(old->listeners[l].target_group,
+						  lc->target_group) != 0) {
+			nlb_info("listener %s: target group %s -> %s (open connections and flows "
+				 "stay with %s)", lc->name, old->listeners[l].target_group,
+				 lc->target_group, old->listeners[l].target_group);
 		}
 	}
 	atomic_store_explicit(&rt->cfg, nc, memory_order_release);
@@ -296,59 +335,61 @@ static int reload_locked(struct nlb_runtime *rt, const char *path, uint64_t now_
 {
 	struct nlb_config *nc = NULL;
 	char err[1024];
+	struct align_diff ad = { 0 };
 	int ret = nlb_config_load(path, &nc, err, sizeof(err));
-	if (ret == 0) {
-		bool in_place = can_replace(rt, rt->cfg, nc);
-		size_t first_new = 0;
-		unsigned lremoved = 0;
-		if (in_place)
-			ret = align(rt, rt->cfg, nc, &first_new, &lremoved, err, sizeof(err));
-		if (ret == 0) {
-			pthread_mutex_lock(&rt->ctl_lock);
-			for (size_t g = 0; ret == 0 && g < rt->cfg->n_groups; g++) {
-				const struct nlb_group_conf *ng = in_place ? &nc->groups[g] :
-					group_named(nc, rt->groups[g].conf->name);
-				if (ng)
-					ret = targets_check(rt, g, ng, in_place, err, sizeof(err));
-			}
-			if (ret == 0) {
-				/* Reported (and reverted in nc) only now: nothing
-				 * is said of a reload that fails. */
-				unsigned unapplied = report_unapplied(
-					(struct nlb_config *)rt->cfg, nc, in_place);
-				struct targets_diff sum = { 0 };
-				if (in_place)
-					swap_in(rt, nc, first_new);
-				for (size_t g = 0; g < rt->cfg->n_groups; g++) {
-					const struct nlb_group_conf *ng = in_place ? &nc->groups[g] :
-						group_named(nc, rt->groups[g].conf->name);
-					if (!ng)
-						continue;
-					struct targets_diff d;
-					targets_apply(rt, g, ng, now_ms, &d);
-					sum.added += d.added;
-					sum.removed += d.removed;
-					sum.reweighted += d.reweighted;
-					sum.returned += d.returned;
-				}
-				pthread_mutex_unlock(&rt->ctl_lock);
-				snprintf(msg, msglen, "reload: %s applied: targets added=%u removed=%u "
-					 "reweighted=%u returned=%u; listeners added=%zu removed=%u; "
-					 "settings %s; %u changes need a restart", path, sum.added,
-					 sum.removed, sum.reweighted, sum.returned,
-					 in_place ? nc->n_listeners - first_new : 0, lremoved,
-					 in_place ? "applied" : "not applied", unapplied);
-				nlb_info("%s", msg);
-				if (!in_place)
-					nlb_config_free(nc);
-				return 0;
-			}
-			pthread_mutex_unlock(&rt->ctl_lock);
-			for (size_t l = first_new; in_place && l < nc->n_listeners; l++)
-				listener_unbind(rt, l);
-		}
-		nlb_config_free(nc);
+	if (ret == 0)
+		ret = align(rt, rt->cfg, nc, &ad, err, sizeof(err));
+	if (ret < 0)
+		goto fail;
+	/* The old configuration is retired by swap_in, and freed only by
+	 * targets_tick, which takes ctl_lock: it stays valid below. */
+	struct nlb_config *old = (struct nlb_config *)rt->cfg;
+	size_t g_added = ad.first_new_group;
+	pthread_mutex_lock(&rt->ctl_lock);
+	for (size_t g = 0; ret == 0 && g < old->n_groups; g++)
+		ret = targets_check(rt, g, &nc->groups[g], true, err, sizeof(err));
+	/* Added groups are whole before any listener can name them. */
+	for (; ret == 0 && g_added < nc->n_groups; g_added++) {
+		ret = targets_group_add(rt, g_added, &nc->groups[g_added]);
+		if (ret < 0)
+			snprintf(err, sizeof(err), "target group %s: %s",
+				 nc->groups[g_added].name, strerror(-ret));
 	}
+	if (ret < 0) {
+		while (g_added-- > ad.first_new_group)
+			targets_group_free(rt, g_added);
+		pthread_mutex_unlock(&rt->ctl_lock);
+		for (size_t l = ad.first_new; l < nc->n_listeners; l++)
+			listener_unbind(rt, l);
+		goto fail;
+	}
+	/* Reported (and reverted in nc) only now: nothing is said of a
+	 * reload that fails. */
+	unsigned unapplied = report_unapplied(old, nc);
+	struct targets_diff sum = { 0 };
+	for (size_t g = ad.first_new_group; g < nc->n_groups; g++)
+		sum.added += (unsigned)nc->groups[g].n_targets;
+	swap_in(rt, nc, &ad);
+	for (size_t g = 0; g < old->n_groups; g++) {
+		if (old->groups[g].health.enabled && !nc->groups[g].health.enabled)
+			targets_health_off(rt, g);
+		struct targets_diff d;
+		targets_apply(rt, g, &nc->groups[g], now_ms, &d);
+		sum.added += d.added;
+		sum.removed += d.removed;
+		sum.reweighted += d.reweighted;
+		sum.returned += d.returned;
+	}
+	pthread_mutex_unlock(&rt->ctl_lock);
+	snprintf(msg, msglen, "reload: %s applied: targets added=%u removed=%u reweighted=%u "
+		 "returned=%u; target groups added=%u removed=%u; listeners added=%zu "
+		 "removed=%u; %u changes need a restart", path, sum.added, sum.removed,
+		 sum.reweighted, sum.returned, ad.groups_added, ad.groups_removed,
+		 nc->n_listeners - ad.first_new, ad.listeners_removed, unapplied);
+	nlb_info("%s", msg);
+	return 0;
+fail:
+	nlb_config_free(nc);
 	snprintf(msg, msglen, "%s", err);
 	nlb_err("reload failed, still running the previous configuration: %s", err);
 	return ret;

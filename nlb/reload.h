@@ -1,7 +1,7 @@
-/* Configuration reload (SIGHUP): re-reads the file, keeps running on the
- * old configuration when it is invalid, and applies what can change
- * without a restart: the targets of each target group and their
- * deregistration delay. */
+/* Configuration reload (SIGHUP, the admin socket): re-reads the file,
+ * keeps running on the old configuration when it is invalid, and
+ * otherwise applies it as a difference: listeners and target groups
+ * added, removed (what they hold drains) and changed in place. */
 #ifndef NLB_RELOAD_H
 #define NLB_RELOAD_H
 
@@ -11,8 +11,8 @@
 #include "runtime.h"
 
 /* now_ms (CLOCK_MONOTONIC) starts the drain of removed targets.
- * Returns 0 when the file was valid and its target changes applied (other
- * changes are logged as needing a restart), or a negative errno with
+ * Returns 0 when the file was valid and applied (the few changes that
+ * need a restart are logged as such and not applied), or a negative errno with
  * the reason logged.  Either way the outcome, as logged (the summary, or
  * the FILE:LINE error), goes into msg.  Callable from any thread: reloads
  * run one at a time (rt->reload_lock), so each applies the file as it

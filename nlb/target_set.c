@@ -75,6 +75,51 @@ static void slot_take(struct nlb_runtime *rt, size_t g, uint32_t i,
 	atomic_store_explicit(&t->state, TARGET_ACTIVE, memory_order_release);
 }
 
+int targets_group_add(struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *gc)
+{
+	struct group_rt *grt = &rt->groups[g];
+	atomic_store_explicit(&grt->conf, gc, memory_order_relaxed);
+	grt->max_targets = gc->max_targets;
+	grt->drain_ms = gc->deregistration_delay_ms;
+	grt->active_stride = counter_stride(grt->max_targets);
+	size_t cells = rt->n_workers * grt->active_stride;
+	grt->targets = calloc(grt->max_targets, sizeof(*grt->targets));
+	grt->active = aligned_alloc(64, cells * sizeof(uint32_t));
+	grt->live_fail = aligned_alloc(64, cells * sizeof(uint32_t));
+	grt->health = calloc(grt->max_targets, sizeof(*grt->health));
+	struct nlb_lb_table *t = NULL;
+	if (!grt->targets || !grt->active || !grt->live_fail || !grt->health)
+		goto nomem;
+	for (size_t i = 0; i < cells; i++) {
+		atomic_init(&grt->active[i], 0);
+		atomic_init(&grt->live_fail[i], 0);
+	}
+	for (size_t i = 0; i < gc->n_targets; i++)
+		slot_take(rt, g, (uint32_t)i, &gc->targets[i]);
+	grt->n_slots = (uint32_t)gc->n_targets;
+	int ret = targets_build(rt, g, &t);
+	if (ret < 0) {
+		targets_group_free(rt, g);
+		return ret;
+	}
+	atomic_store_explicit(&grt->table, t, memory_order_release);
+	return 0;
+nomem:
+	targets_group_free(rt, g);
+	return -ENOMEM;
+}
+
+void targets_group_free(struct nlb_runtime *rt, size_t g)
+{
+	struct group_rt *grt = &rt->groups[g];
+	nlb_lb_table_free(atomic_load(&grt->table));
+	free(grt->targets);
+	free(grt->active);
+	free(grt->live_fail);
+	free(grt->health);
+	memset(grt, 0, sizeof(*grt));
+}
+
 int targets_init(struct nlb_runtime *rt)
 {
 	int ret = nlb_qsbr_init(&rt->qsbr, rt->n_workers + NLB_QSBR_THREADS);
@@ -85,46 +130,17 @@ int targets_init(struct nlb_runtime *rt)
 	for (unsigned k = 0; k < NLB_QSBR_THREADS; k++)
 		nlb_qsbr_offline(&rt->qsbr, NLB_QSBR_READER(rt, k));
 	pthread_mutex_init(&rt->ctl_lock, NULL);
-	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
-		struct group_rt *grt = &rt->groups[g];
-		const struct nlb_group_conf *gc = grt->conf;
-		grt->max_targets = gc->max_targets;
-		grt->drain_ms = gc->deregistration_delay_ms;
-		grt->active_stride = counter_stride(grt->max_targets);
-		size_t cells = rt->n_workers * grt->active_stride;
-		grt->targets = calloc(grt->max_targets, sizeof(*grt->targets));
-		grt->active = aligned_alloc(64, cells * sizeof(uint32_t));
-		grt->live_fail = aligned_alloc(64, cells * sizeof(uint32_t));
-		grt->health = calloc(grt->max_targets, sizeof(*grt->health));
-		if (!grt->targets || !grt->active || !grt->live_fail || !grt->health)
-			return -ENOMEM;
-		for (size_t i = 0; i < cells; i++) {
-			atomic_init(&grt->active[i], 0);
-			atomic_init(&grt->live_fail[i], 0);
-		}
-		for (size_t i = 0; i < gc->n_targets; i++)
-			slot_take(rt, g, (uint32_t)i, &gc->targets[i]);
-		grt->n_slots = (uint32_t)gc->n_targets;
-		struct nlb_lb_table *t = NULL;
-		ret = targets_build(rt, g, &t);
-		if (ret < 0)
+	for (size_t g = 0; g < rt->cfg->n_groups; g++)
+		if ((ret = targets_group_add(rt, g, &rt->cfg->groups[g])) < 0)
 			return ret;
-		atomic_init(&grt->table, t);
-	}
 	return 0;
 }
 
 void targets_free(struct nlb_runtime *rt)
 {
 	targets_reclaim(rt, true);
-	for (size_t g = 0; rt->groups && g < rt->cfg->n_groups; g++) {
-		struct group_rt *grt = &rt->groups[g];
-		nlb_lb_table_free(atomic_load(&grt->table));
-		free(grt->targets);
-		free(grt->active);
-		free(grt->live_fail);
-		free(grt->health);
-	}
+	for (size_t g = 0; rt->groups && g < rt->cfg->n_groups; g++)
+		targets_group_free(rt, g);
 	nlb_qsbr_free(&rt->qsbr);
 	pthread_mutex_destroy(&rt->ctl_lock);
 }
@@ -339,6 +355,13 @@ static void slot_add(struct nlb_runtime *rt, size_t g, const struct nlb_target_c
 	slot_take(rt, g, slot, tc);
 	nlb_info("target %s in group %s: added (weight %u)", tc->addr_text, grt->conf->name,
 		 (unsigned)tc->weight);
+}
+
+void targets_health_off(struct nlb_runtime *rt, size_t g)
+{
+	struct group_rt *grt = &rt->groups[g];
+	for (uint32_t i = 0; i < grt->n_slots; i++)
+		atomic_store_explicit(&grt->health[i], NLB_HC_HEALTHY, memory_order_relaxed);
 }
 
 /* After any change of group g's slots: the health thread follows

@@ -16,6 +16,19 @@
 int targets_init(struct nlb_runtime *rt);
 void targets_free(struct nlb_runtime *rt);
 
+/* Group slot g's runtime for gc: its slots hold gc's targets, and its
+ * first table is built (not yet offered to anyone: the start, or a
+ * reload before it publishes the configuration that names the group).
+ * 0 or -ENOMEM; on failure the slot is left empty. */
+int targets_group_add(struct nlb_runtime *rt, size_t g, const struct nlb_group_conf *gc);
+/* Frees what targets_group_add allocated; no reader may see the slot. */
+void targets_group_free(struct nlb_runtime *rt, size_t g);
+
+/* A group whose health check a reload removed: every target counts as
+ * healthy again, as in a group that never had one (the caller
+ * publishes). */
+void targets_health_off(struct nlb_runtime *rt, size_t g);
+
 /* Builds group g's table from its slots' weights and health: an ACTIVE
  * target takes new flows when healthy (or when the group has no health
  * check); with none healthy, fail_open sends to all, else the table is

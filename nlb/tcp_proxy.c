@@ -331,7 +331,7 @@ static void count_reset(struct worker *w, const struct conn *c, int dir, bool on
 		STAT_INC(wstats(w, c->listener), target_reset);
 		/* A target resetting live connections counts toward passive
 		 * health detection, like a refused connect. */
-		backend_live_result(w, w->rt->listeners[c->listener].conf->group, c->target, false);
+		backend_live_result(w, c->group, c->target, false);
 	} else {
 		STAT_INC(wstats(w, c->listener), client_reset);
 	}
@@ -444,7 +444,7 @@ static inline void note_target_spoke(struct worker *w, struct conn *c, int dir)
 	if (dir != DIR_T2C || c->target_spoke)
 		return;
 	c->target_spoke = 1;
-	backend_live_result(w, w->rt->listeners[c->listener].conf->group, c->target, true);
+	backend_live_result(w, c->group, c->target, true);
 }
 
 static inline void count_bytes(struct worker *w, const struct conn *c, int dir, uint64_t n)
@@ -789,7 +789,7 @@ static int flow_of(const struct conn *c, const struct nlb_listener_conf *lc,
 	if (gc->hash_fields == NLB_HASH_SOURCE_IP) {
 		memset(f->key.dst, 0, sizeof(f->key.dst));
 		f->key.sport = 0;
-		f->key.dport = (uint16_t)lc->group;
+		f->key.dport = c->group;
 		f->key.proto = 0;
 	}
 	f->key_hash = nlb_tuple_hash(&f->key, 0, NLB_HASH_5TUPLE);
@@ -822,7 +822,7 @@ static int pick_flow(struct worker *w, struct conn *c, size_t group,
 static void conn_uncount(struct worker *w, struct conn *c)
 {
 	if (c->counted) {
-		backend_conn_add(w, w->rt->listeners[c->listener].conf->group, c->target, -1);
+		backend_conn_add(w, c->group, c->target, -1);
 		c->counted = 0;
 	}
 }
@@ -830,7 +830,7 @@ static void conn_uncount(struct worker *w, struct conn *c)
 static void start_connect(struct worker *w, struct conn *c)
 {
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
-	size_t group = lr->conf->group;
+	size_t group = c->group;
 	const struct group_rt *grt = &w->rt->groups[group];
 	int t = grt->conf->algorithm == NLB_ALG_MAGLEV ?
 		pick_flow(w, c, group, lr->conf, grt->conf) :
@@ -918,10 +918,9 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 		conn_maybe_finalize(w, c);
 		return;
 	}
-	const struct listener_rt *lr = &w->rt->listeners[c->listener];
-	const struct nlb_group_conf *g = &w->rt->cfg->groups[lr->conf->group];
+	const struct nlb_group_conf *g = w->rt->groups[c->group].conf;
 	if (res == 0) {
-		if (target_state(w->rt, lr->conf->group, c->target) == TARGET_DRAIN_CLOSING) {
+		if (target_state(w->rt, c->group, c->target) == TARGET_DRAIN_CLOSING) {
 			STAT_INC(wstats(w, c->listener), drain_reset);
 			conn_close(w, c, true);
 			return;
@@ -931,7 +930,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 		if (ret < 0) {
 			STAT_INC(wstats(w, c->listener), connect_error);
 			nlb_debug_rl("target %s in group %s: PROXY header not sent: %s",
-				  target_at(w->rt, lr->conf->group, c->target)->addr_text, g->name,
+				  target_at(w->rt, c->group, c->target)->addr_text, g->name,
 				  strerror(-ret));
 			conn_close(w, c, true);
 			return;
@@ -951,10 +950,10 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 		why = strerror(-res);
 	}
 	nlb_debug_rl("target %s in group %s: connect failed (%s), attempt %u of %u",
-		  target_at(w->rt, lr->conf->group, c->target)->addr_text, g->name, why, c->attempts,
+		  target_at(w->rt, c->group, c->target)->addr_text, g->name, why, c->attempts,
 		  g->connect_retries + 1);
 	if (res == -ECANCELED || res == -ETIME || res == -ECONNREFUSED)
-		backend_live_result(w, lr->conf->group, c->target, false);
+		backend_live_result(w, c->group, c->target, false);
 	/* The connect has completed, and its linked timeout never touches
 	 * the socket: closing it now is safe. */
 	close(c->tfd);
@@ -1136,6 +1135,7 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 	set_nodelay(fd);
 	c->cfd = fd;
 	c->listener = (uint16_t)lidx;
+	c->group = (uint8_t)lr->conf->group;
 	c->state = CONN_CONNECTING;
 	c->last_active_ms = w->now_ms;
 	lru_append(w, c);
@@ -1206,8 +1206,7 @@ void tcp_reset_drained(struct worker *w)
 		struct conn *c = conn_at(w, i);
 		if ((c->state != CONN_CONNECTING && c->state != CONN_OPEN) || !c->counted)
 			continue;
-		size_t group = w->rt->listeners[c->listener].conf->group;
-		if (target_state(w->rt, group, c->target) == TARGET_DRAIN_CLOSING) {
+		if (target_state(w->rt, c->group, c->target) == TARGET_DRAIN_CLOSING) {
 			STAT_INC(wstats(w, c->listener), drain_reset);
 			conn_close(w, c, true);
 		}
@@ -1242,22 +1241,26 @@ void tcp_reset_all(struct worker *w)
 	}
 }
 
+int tcp_worker_sync(struct worker *w)
+{
+	const struct nlb_config *cfg = w->rt->cfg;
+	bool maglev = false;
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		maglev = maglev || (!cfg->groups[g].removed &&
+				    cfg->groups[g].algorithm == NLB_ALG_MAGLEV);
+	/* flow_idle_ms: config_cache (worker.c). */
+	return maglev && !w->flows ? nlb_flowtab_create(&w->flows, cfg->flow_table_size) : 0;
+}
+
 int tcp_worker_init(struct worker *w)
 {
 	w->free_head = NO_IDX;
 	w->sctx_free = NO_IDX;
 	w->pipes_free = NO_IDX;
 	w->pipe_slots_free = NO_IDX;
-	const struct nlb_config *cfg = w->rt->cfg;
-	bool maglev = false;
-	for (size_t g = 0; g < cfg->n_groups; g++)
-		maglev = maglev || cfg->groups[g].algorithm == NLB_ALG_MAGLEV;
-	if (maglev) {
-		int fret = nlb_flowtab_create(&w->flows, cfg->flow_table_size);
-		if (fret < 0)
-			return fret;
-		/* flow_idle_ms: config_cache (worker.c). */
-	}
+	int fret = tcp_worker_sync(w);
+	if (fret < 0)
+		return fret;
 	if (w->rt->forwarding == NLB_FWD_SPLICE)
 		return 0;
 	int ret = nlb_bufring_init(&w->ring, &w->bufs, NLB_BUF_GROUP, NLB_BUF_COUNT, NLB_BUF_SIZE);

@@ -9,6 +9,9 @@
 #include "worker.h"
 
 int tcp_worker_init(struct worker *w);
+/* After a reload: the flow table, once some group uses maglev.  0 or
+ * -ENOMEM. */
+int tcp_worker_sync(struct worker *w);
 void tcp_worker_free(struct worker *w);
 
 /* A client connection accepted on listener lidx. */

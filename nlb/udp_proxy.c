@@ -36,12 +36,6 @@ static inline struct udp_flow *uflow_at(struct worker *w, uint32_t idx)
 	return &w->uchunks[idx / NLB_UDP_FLOW_CHUNK][idx % NLB_UDP_FLOW_CHUNK];
 }
 
-static inline const struct nlb_listener_conf *flow_listener(const struct worker *w,
-							    const struct udp_flow *f)
-{
-	return w->rt->listeners[f->listener].conf;
-}
-
 static void ubuf_recycle(struct worker *w, uint16_t bid)
 {
 	nlb_bufring_recycle(&w->ubufs, bid);
@@ -145,8 +139,8 @@ static void arm_recv(struct worker *w, int fd, struct msghdr *msg, uint64_t ud)
 void udp_arm_listener(struct worker *w, uint32_t lidx)
 {
 	struct worker_listener *wl = &w->listeners[lidx];
-	if (wl->ufd < 0)
-		return;
+	if (wl->ufd < 0 || !w->ubufs.br)
+		return;		/* no buffers (udp_worker_sync failed): logged there */
 	arm_recv(w, wl->ufd, &wl->udp_msg, ud_pack(OP_UDP_RECV, lidx, 0));
 	wl->udp_armed = true;
 	wl->udp_starved = false;
@@ -290,8 +284,7 @@ static void flow_close(struct worker *w, struct udp_flow *f)
 	    nlb_flowtab_lookup(w->uflows, &key, f->key_hash, w->now_ms, &v) == 0 && v == f->idx)
 		nlb_flowtab_remove(w->uflows, &key, f->key_hash);
 	ulru_remove(w, f);
-	const struct nlb_listener_conf *lc = flow_listener(w, f);
-	backend_conn_add(w, lc->group, f->target, -1);
+	backend_conn_add(w, f->group, f->target, -1);
 	admission_release(w, f->listener, f->src_slot);
 	atomic_fetch_sub_explicit(&w->rt->listeners[f->listener].udp_flows, 1,
 				  memory_order_relaxed);
@@ -314,7 +307,7 @@ static void flow_close(struct worker *w, struct udp_flow *f)
  * until its deregistration delay ends. */
 static bool flow_keeps_target(struct worker *w, const struct udp_flow *f)
 {
-	size_t g = flow_listener(w, f)->group;
+	size_t g = f->group;
 	enum target_state st = target_state(w->rt, g, f->target);
 	if (st == TARGET_DRAINING)
 		return true;
@@ -360,7 +353,8 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 {
 	struct listener_rt *lr = &w->rt->listeners[lidx];
 	const struct nlb_listener_conf *lc = lr->conf;
-	const struct nlb_group_conf *gc = &w->rt->cfg->groups[lc->group];
+	size_t group = lc->group;
+	const struct nlb_group_conf *gc = w->rt->groups[group].conf;
 	if (o->namelen > sizeof(struct sockaddr_in6))
 		return NULL;
 	if (atomic_load_explicit(&lr->state, memory_order_relaxed) != LISTENER_ACTIVE) {
@@ -372,6 +366,8 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 	if (admission_check(w, lidx, io_uring_recvmsg_name((struct io_uring_recvmsg_out *)o),
 			    true, &slot) < 0)
 		return NULL;
+	int fd = -1;
+	struct udp_flow *f = NULL;
 	uint32_t n = atomic_fetch_add_explicit(&lr->udp_flows, 1, memory_order_relaxed);
 	if (n >= lc->max_flows) {
 		atomic_fetch_sub_explicit(&lr->udp_flows, 1, memory_order_relaxed);
@@ -379,15 +375,22 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 		STAT_INC(wstats(w, lidx), udp_flow_limit);
 		return NULL;
 	}
+	/* A reload that raised max_flows is in force before this worker's
+	 * next tick grows its table: grow it now rather than evict an open
+	 * flow. */
+	if (nlb_flowtab_count(w->uflows) >= nlb_flowtab_capacity(w->uflows) &&
+	    (udp_worker_sync(w) < 0 ||
+	     nlb_flowtab_count(w->uflows) >= nlb_flowtab_capacity(w->uflows))) {
+		STAT_INC(wstats(w, lidx), udp_nomem);
+		goto fail;
+	}
 	uint64_t lb_hash = nlb_tuple_hash(key, gc->hash_seed, (enum nlb_hash_fields)gc->hash_fields);
-	int t = backend_pick(w, lc->group, lb_hash, 0, 0);
-	int fd = -1;
-	struct udp_flow *f = NULL;
+	int t = backend_pick(w, group, lb_hash, 0, 0);
 	if (t < 0) {
 		STAT_INC(wstats(w, lidx), udp_no_target);
 		goto fail;
 	}
-	const struct target_rt *tr = target_at(w->rt, lc->group, (uint32_t)t);
+	const struct target_rt *tr = target_at(w->rt, group, (uint32_t)t);
 	fd = socket(tr->addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd >= 0 && w->rt->udp_gro)
@@ -401,6 +404,7 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 	f->src_slot = slot;
 	f->target = (uint32_t)t;
 	f->listener = (uint16_t)lidx;
+	f->group = (uint8_t)group;
 	f->state = UFLOW_OPEN;
 	f->key_hash = key_hash;
 	f->last_ms = w->now_ms;
@@ -431,7 +435,7 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 		flow_proxy_header(f, lc);
 	nlb_flowtab_insert(w->uflows, key, key_hash, f->idx, w->now_ms);
 	ulru_append(w, f);
-	backend_conn_add(w, lc->group, f->target, 1);
+	backend_conn_add(w, group, f->target, 1);
 	STAT_INC(wstats(w, lidx), udp_flows);
 	STAT_INC(wstats(w, lidx), udp_flows_active);
 	arm_flow(w, f);
@@ -579,7 +583,7 @@ static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bi
 	}
 	if (!f->target_spoke) {
 		f->target_spoke = 1;
-		backend_live_result(w, flow_listener(w, f)->group, f->target, true);
+		backend_live_result(w, f->group, f->target, true);
 	}
 	flow_touch(w, f);
 	STAT_ADD(st, udp_out, d.count);
@@ -663,7 +667,7 @@ static void on_flow_recv(struct worker *w, const struct io_uring_cqe *cqe)
 	if (cqe->res == -ECONNREFUSED) {
 		/* ICMP port unreachable: nothing listens on the target. */
 		STAT_INC(wstats(w, f->listener), udp_target_refused);
-		backend_live_result(w, flow_listener(w, f)->group, f->target, false);
+		backend_live_result(w, f->group, f->target, false);
 		f->target_spoke = 0;
 	}
 	if (more)
@@ -780,11 +784,108 @@ void udp_reset_drained(struct worker *w)
 	for (uint32_t i = 0; i < w->n_uslots; i++) {
 		struct udp_flow *f = uflow_at(w, i);
 		if (f->state == UFLOW_OPEN &&
-		    target_state(w->rt, flow_listener(w, f)->group, f->target) == TARGET_DRAIN_CLOSING) {
+		    target_state(w->rt, f->group, f->target) == TARGET_DRAIN_CLOSING) {
 			STAT_INC(wstats(w, f->listener), udp_drain_reset);
 			flow_close(w, f);
 		}
 	}
+}
+
+/* The flow table holds every flow open at once (never evicting one whose
+ * socket is open): capacity flows, this worker's open flows moved over
+ * from the table it replaces. */
+static int uflows_resize(struct worker *w, size_t capacity)
+{
+	struct nlb_flowtab *t;
+	int ret = nlb_flowtab_create(&t, capacity);
+	if (ret < 0)
+		return ret;
+	for (uint32_t i = 0; w->uflows && i < w->n_uslots; i++) {
+		struct udp_flow *f = uflow_at(w, i);
+		struct nlb_tuple key;
+		if (f->state == UFLOW_OPEN &&
+		    flow_tuple(w, f->listener, (const struct sockaddr *)&f->client, &key) == 0)
+			nlb_flowtab_insert(t, &key, f->key_hash, f->idx, w->now_ms);
+	}
+	if (w->uflows)
+		nlb_flowtab_destroy(w->uflows);
+	w->uflows = t;
+	return 0;
+}
+
+static void uctx_free_all(struct worker *w)
+{
+	for (uint32_t i = 0; i < w->n_uctx; i++)
+		free(w->uctx[i]);
+	free(w->uctx);
+	w->uctx = NULL;
+	w->n_uctx = 0;
+	w->uctx_free = NO_IDX;
+}
+
+/* The buffer ring and the send contexts, once some listener is UDP. */
+static int ubufs_init(struct worker *w)
+{
+	/* Payload room for the largest datagram, or GRO batch, after the
+	 * recvmsg header, the address and the control messages. */
+	unsigned room = w->rt->udp_gro ? NLB_UDP_GRO_MAX : w->udp_max_datagram;
+	/* a multiple of 64: each buffer's control messages stay aligned */
+	unsigned size = (room + NLB_UDP_BUF_HEADROOM + 63) & ~63u;
+	unsigned count = size > 16384 ? NLB_UDP_BUF_COUNT_LARGE : NLB_UDP_BUF_COUNT;
+	/* Every context holds a buffer while in use: never more than these. */
+	w->uctx = calloc(count, sizeof(*w->uctx));
+	if (!w->uctx)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count; i++) {
+		if (!(w->uctx[i] = calloc(1, sizeof(**w->uctx)))) {
+			uctx_free_all(w);
+			return -ENOMEM;
+		}
+		w->n_uctx = i + 1;
+		w->uctx[i]->next_free = w->uctx_free;
+		w->uctx_free = i;
+	}
+	int ret = nlb_bufring_init(&w->ring, &w->ubufs, NLB_UDP_BUF_GROUP, count, size);
+	if (ret < 0)
+		uctx_free_all(w);
+	return ret;
+}
+
+int udp_worker_sync(struct worker *w)
+{
+	const struct nlb_config *cfg = w->rt->cfg;
+	/* Room for every flow the listeners allow, and for those still open
+	 * on listeners a reload removed. */
+	uint64_t flows = 0;
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_listener_conf *lc = &cfg->listeners[l];
+		if (lc->protocol == NLB_PROTO_TCP)
+			continue;
+		flows += lc->removed ? atomic_load_explicit(&wstats(w, l)->udp_flows_active,
+							    memory_order_relaxed)
+				     : lc->max_flows;
+	}
+	if (flows == 0)
+		return 0;
+	if (flows > NLB_FLOWTAB_MAX_CAPACITY)
+		flows = NLB_FLOWTAB_MAX_CAPACITY;
+	int ret = 0;
+	if (!w->uflows || nlb_flowtab_capacity(w->uflows) < flows)
+		ret = uflows_resize(w, (size_t)flows);
+	if (ret == 0 && !w->ubufs.br)
+		ret = ubufs_init(w);
+	return ret;
+}
+
+void udp_listener_init(struct worker *w, uint32_t lidx)
+{
+	struct worker_listener *wl = &w->listeners[lidx];
+	memset(&wl->udp_msg, 0, sizeof(wl->udp_msg));
+	/* rounded up so that the control messages after it are aligned */
+	wl->udp_msg.msg_namelen = CMSG_ALIGN(sizeof(struct sockaddr_in6));
+	wl->udp_msg.msg_controllen = w->rt->udp_gro ? CMSG_SPACE(sizeof(int)) : 0;
+	if (w->rt->listeners[lidx].wildcard)
+		wl->udp_msg.msg_controllen += CMSG_SPACE(sizeof(struct in6_pktinfo));
 }
 
 int udp_worker_init(struct worker *w)
@@ -792,56 +893,15 @@ int udp_worker_init(struct worker *w)
 	const struct nlb_config *cfg = w->rt->cfg;
 	w->ufree_head = NO_IDX;
 	w->uctx_free = NO_IDX;
-	uint64_t flows = 0;
-	for (size_t l = 0; l < cfg->n_listeners; l++)
-		if (cfg->listeners[l].protocol != NLB_PROTO_TCP)
-			flows += cfg->listeners[l].max_flows;
-	if (flows == 0)
-		return 0;
-	/* Room for every flow the listeners allow, so the table never
-	 * evicts a flow whose socket is still open. */
-	if (flows > NLB_FLOWTAB_MAX_CAPACITY)
-		flows = NLB_FLOWTAB_MAX_CAPACITY;
-	int ret = nlb_flowtab_create(&w->uflows, (size_t)flows);
-	if (ret < 0)
-		return ret;
-	/* Payload room for the largest datagram, or GRO batch, after the
-	 * recvmsg header, the address and the control messages. */
 	w->udp_max_datagram = cfg->udp_max_datagram;
-	unsigned room = w->rt->udp_gro ? NLB_UDP_GRO_MAX : cfg->udp_max_datagram;
-	/* a multiple of 64: each buffer's control messages stay aligned */
-	unsigned size = (room + NLB_UDP_BUF_HEADROOM + 63) & ~63u;
-	unsigned count = size > 16384 ? NLB_UDP_BUF_COUNT_LARGE : NLB_UDP_BUF_COUNT;
-	ret = nlb_bufring_init(&w->ring, &w->ubufs, NLB_UDP_BUF_GROUP, count, size);
-	if (ret < 0)
-		return ret;
-	/* Every context holds a buffer while in use: never more than these. */
-	w->uctx = calloc(count, sizeof(*w->uctx));
-	if (!w->uctx)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < count; i++) {
-		if (!(w->uctx[i] = calloc(1, sizeof(**w->uctx))))
-			return -ENOMEM;
-		w->n_uctx = i + 1;
-		w->uctx[i]->next_free = w->uctx_free;
-		w->uctx_free = i;
-	}
-	size_t gro_room = w->rt->udp_gro ? CMSG_SPACE(sizeof(int)) : 0;
 	memset(&w->uflow_msg, 0, sizeof(w->uflow_msg));
-	w->uflow_msg.msg_controllen = gro_room;
-	for (size_t l = 0; l < cfg->n_listeners; l++) {
-		struct worker_listener *wl = &w->listeners[l];
-		memset(&wl->udp_msg, 0, sizeof(wl->udp_msg));
-		/* rounded up so that the control messages after it are aligned */
-		wl->udp_msg.msg_namelen = CMSG_ALIGN(sizeof(struct sockaddr_in6));
-		wl->udp_msg.msg_controllen = gro_room;
-		if (w->rt->listeners[l].wildcard)
-			wl->udp_msg.msg_controllen += CMSG_SPACE(sizeof(struct in6_pktinfo));
-	}
+	w->uflow_msg.msg_controllen = w->rt->udp_gro ? CMSG_SPACE(sizeof(int)) : 0;
+	for (size_t l = 0; l < cfg->n_listeners; l++)
+		udp_listener_init(w, (uint32_t)l);
 	_Static_assert(sizeof(struct io_uring_recvmsg_out) + CMSG_ALIGN(sizeof(struct sockaddr_in6)) +
 		       CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) <=
 		       NLB_UDP_BUF_HEADROOM, "recvmsg's headroom fits in NLB_UDP_BUF_HEADROOM");
-	return 0;
+	return udp_worker_sync(w);
 }
 
 void udp_worker_free(struct worker *w)
@@ -854,10 +914,7 @@ void udp_worker_free(struct worker *w)
 	}
 	free(w->uchunks);
 	w->uchunks = NULL;
-	for (uint32_t i = 0; i < w->n_uctx; i++)
-		free(w->uctx[i]);
-	free(w->uctx);
-	w->uctx = NULL;
+	uctx_free_all(w);
 	free(w->ustarved);
 	w->ustarved = NULL;
 	if (w->uflows)

@@ -12,6 +12,12 @@
 
 /* Buffers, flow table and send contexts, when some listener is udp. */
 int udp_worker_init(struct worker *w);
+/* After a reload: the flow table grows to the listeners' max_flows (it
+ * never shrinks), and buffers appear once some listener is UDP.  0 or
+ * -ENOMEM (the worker then keeps what it had). */
+int udp_worker_sync(struct worker *w);
+/* Listener lidx's receive header (at start, or when a reload added it). */
+void udp_listener_init(struct worker *w, uint32_t lidx);
 void udp_worker_free(struct worker *w);
 
 /* Starts receiving on listener lidx's UDP socket. */

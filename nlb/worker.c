@@ -154,21 +154,25 @@ void worker_pause_accept(struct worker *w)
 	}
 }
 
-/* A TCP listener added by a reload: this worker's socket, armed. */
+/* A listener added by a reload: this worker's sockets, armed. */
 static void listener_start(struct worker *w, uint32_t l)
 {
 	const struct listener_rt *lr = &w->rt->listeners[l];
 	struct worker_listener *wl = &w->listeners[l];
 	wl->fd = lr->fds ? lr->fds[w->id] : -1;
-	wl->ufd = -1;	/* reloads add TCP listeners only (reload.c) */
+	wl->ufd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
 	wl->lru_head = wl->lru_tail = NO_IDX;
 	wl->ulru_head = wl->ulru_tail = NO_IDX;
 	wl->started = true;
 	if (admission_listener_init(w, l) < 0)
 		nlb_warn("worker %u: listener %s: no per-source table, limits off", w->id,
 			 lr->conf->name);
-	if (wl->fd >= 0 && !w->stopping)
+	if (w->stopping)
+		return;		/* closed with the others when the worker ends */
+	if (wl->fd >= 0)
 		arm_accept(w, l);
+	udp_listener_init(w, l);
+	udp_arm_listener(w, l);
 }
 
 /* A listener removed by a reload: no new client from now on; the slot
@@ -235,10 +239,29 @@ static void config_cache(struct worker *w)
 	}
 }
 
+/* What a reload may need this worker to allocate before it takes up the
+ * configuration's listeners and groups: round robin state for added
+ * groups, a TCP flow table once a group uses maglev, UDP buffers and a
+ * larger UDP flow table.  Run by the worker that owns them. */
+static void worker_provision(struct worker *w)
+{
+	int ret;
+	if ((ret = backend_worker_sync(w)) < 0)
+		nlb_err("worker %u: round robin state for an added group: %s (it is balanced "
+			"by least connections here)", w->id, strerror(-ret));
+	if ((ret = tcp_worker_sync(w)) < 0)
+		nlb_err("worker %u: flow table: %s (maglev places flows by hash alone here)",
+			w->id, strerror(-ret));
+	if ((ret = udp_worker_sync(w)) < 0)
+		nlb_err("worker %u: udp flow table or buffers: %s (added UDP listeners take no "
+			"datagrams here; max_flows as before)", w->id, strerror(-ret));
+}
+
 static void on_tick(struct worker *w)
 {
 	if (w->rt->cfg != w->cfg_seen) {
 		config_cache(w);
+		worker_provision(w);
 		listeners_sync(w);
 	} else if (w->listeners_closing) {
 		listeners_sync(w);

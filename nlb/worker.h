@@ -100,6 +100,9 @@ struct conn {
 	uint64_t last_active_ms;
 	uint32_t lru_prev, lru_next;	/* idle order in the listener's list; free-list link */
 	uint16_t listener;
+	/* Its listener's group when it was accepted: a reload may point the
+	 * listener at another group, and this connection stays with its own. */
+	uint8_t group;
 	uint8_t state;
 	uint8_t attempts;
 	uint8_t inflight;		/* io_uring requests not yet completed */
@@ -110,6 +113,8 @@ struct conn {
 	struct conn_ext *ext;		/* accept_proxy_protocol only, else NULL */
 	struct half half[2];
 };
+
+_Static_assert(NLB_MAX_GROUPS <= 256, "a group index fits struct conn's and udp_flow's group");
 
 /* What a connection on an accept_proxy_protocol listener needs while it
  * reads the client's PROXY header, and the addresses the header gave,
@@ -150,6 +155,7 @@ struct udp_flow {
 	uint64_t last_ms;
 	uint64_t key_hash;
 	uint16_t listener;
+	uint8_t group;			/* as struct conn's */
 	uint8_t state;			/* enum udp_flow_state */
 	uint8_t inflight;		/* the recv, while armed */
 	uint8_t target_spoke;		/* an answer came (passive health) */

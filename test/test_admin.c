@@ -628,7 +628,8 @@ T_TEST(admin, reload_through_socket, .timeout = 30)
 	free(text);
 	char *out = ctl_ok(a, "reload");
 	px_assert(&a->p, strstr(out, "applied: targets added=1 removed=1 reweighted=0 "
-			    "returned=0; listeners added=0 removed=0; settings applied; 0 changes need a "
+			    "returned=0; target groups added=0 removed=0; listeners added=0 removed=0; "
+			    "0 changes need a "
 			    "restart"), "reload: %s", out);
 	free(out);
 	char line[512];

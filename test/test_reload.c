@@ -1,9 +1,8 @@
-/* Suite "reload": SIGHUP adds, removes and moves listeners and applies the
- * settings of listeners and target groups in place, end to end through
- * the real nlb, without dropping an established connection or a UDP flow;
- * what only a restart applies (groups added or removed, UDP listeners
- * added, workers) is reported and the rest still applied.  (Target lists
- * and draining are suite "drain".) */
+/* Suite "reload": SIGHUP adds, removes and moves listeners and target
+ * groups (TCP and UDP) and applies their settings in place, end to end
+ * through the real nlb, without dropping an established connection or a
+ * UDP flow; what only a restart applies (workers) is reported and the
+ * rest still applied.  (Target lists and draining are suite "drain".) */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -73,7 +72,7 @@ T_TEST(reload, listeners_added_and_removed, .timeout = 30)
 	px_assert(&p, c >= 0, "connect a: %s", strerror(-c));
 	round_trip_ok(&p, c, "a, before");
 	reload_ok(&p, v2);
-	px_assert(&p, t_nlb_log_contains(p.nlb, "listeners added=2 removed=2; settings applied"),
+	px_assert(&p, t_nlb_log_contains(p.nlb, "listeners added=2 removed=2; 0 changes need a restart"),
 		  "the summary does not count the listeners");
 	px_assert(&p, t_nlb_log_contains(p.nlb, "listener a: removed"), "no removal line");
 	int b = t_connect(pb);
@@ -108,45 +107,144 @@ T_TEST(reload, listeners_added_and_removed, .timeout = 30)
 	t_server_free(t);
 }
 
-/* Adding a UDP listener needs a restart (each worker's UDP flow table
- * and buffers are sized at start): nlb says so, keeps serving as
- * before, and still applies the file's target lists. */
-T_TEST(reload, added_udp_listener_needs_a_restart, .timeout = 30)
+/* Groups added and removed, and a UDP listener added to an nlb that
+ * started with TCP only (so with no UDP buffers or flow table): the
+ * listener switched to an added group sends new clients there while its
+ * open connection stays with the removed group's target, which drains;
+ * the UDP listener serves at once; a later reload takes the removed
+ * group back (its slot, by name) and removes the UDP listener, whose
+ * open flow goes on. */
+T_TEST(reload, groups_and_udp_listener_added_and_removed, .timeout = 40)
 {
-	struct t_server *t = t_server_start(T_SRV_ECHO, 0), *t2 = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(t && t2);
-	uint16_t pa = t_free_port(), pb = t_free_port();
-	char v1[1024], v2[1024];
+	struct t_server *ta = t_server_start(T_SRV_ECHO, 0), *tb = t_server_start(T_SRV_ECHO, 0);
+	struct t_udp_server *us = t_udp_server_start("127.0.0.1", 0, false);
+	T_ASSERT(ta && tb && us);
+	uint16_t pa = t_free_port(), pu = t_free_port();
+	char v1[1024], v2[1024], v3[1024];
 	snprintf(v1, sizeof(v1),
 		 "workers = 2;\n"
-		 "listeners = ( { name = \"a\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; } );\n"
-		 "target_groups = ( { name = \"g\"; algorithm = \"round_robin\";"
-		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n", pa, t_server_port(t));
+		 "listeners = ( { name = \"a\"; address = \"127.0.0.1:%u\"; target_group = \"g1\"; } );\n"
+		 "target_groups = ( { name = \"g1\"; algorithm = \"round_robin\";"
+		 " deregistration_delay_ms = 60000;"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n", pa, t_server_port(ta));
 	snprintf(v2, sizeof(v2),
 		 "workers = 2;\n"
-		 "listeners = ( { name = \"a\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; },\n"
-		 "  { name = \"u\"; protocol = \"udp\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; } );\n"
-		 "target_groups = ( { name = \"g\"; algorithm = \"least_conn\";"
-		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n", pa, pb, t_server_port(t2));
+		 "listeners = ( { name = \"a\"; address = \"127.0.0.1:%u\"; target_group = \"g2\"; },\n"
+		 "  { name = \"u\"; protocol = \"udp\"; address = \"127.0.0.1:%u\"; target_group = \"g3\"; } );\n"
+		 "target_groups = ( { name = \"g2\"; targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
+		 "  { name = \"g3\"; algorithm = \"least_conn\";"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 pa, pu, t_server_port(tb), t_udp_server_port(us));
+	snprintf(v3, sizeof(v3),
+		 "workers = 2;\n"
+		 "listeners = ( { name = \"a\"; address = \"127.0.0.1:%u\"; target_group = \"g1\"; } );\n"
+		 "target_groups = ( { name = \"g1\"; algorithm = \"round_robin\";"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n", pa, t_server_port(ta));
 	struct px p;
 	start_text(&p, v1);
 	int c = t_connect(pa);
-	round_trip_ok(&p, c, "before");
+	round_trip_ok(&p, c, "a, before");
+
 	reload_ok(&p, v2);
-	px_assert(&p, t_nlb_log_contains(p.nlb, "settings not applied; 1 changes need a restart"),
-		  "no summary saying the settings were not applied");
-	px_assert(&p, t_nlb_log_contains(p.nlb, "or a UDP listener added"),
-		  "no line naming what needs a restart");
-	round_trip_ok(&p, c, "after");
+	px_assert(&p, t_nlb_log_contains(p.nlb, "target groups added=2 removed=1; listeners added=1 "
+					 "removed=0; 0 changes need a restart"),
+		  "the summary does not count the groups and the listener");
+	px_assert(&p, t_nlb_log_contains(p.nlb, "target group g1: removed"), "no removal line");
+	px_assert(&p, t_nlb_log_contains(p.nlb, "listener a: target group g1 -> g2"),
+		  "no line for the listener's new group");
+	round_trip_ok(&p, c, "the open connection, its group removed");
 	int d = t_connect(pa);
-	round_trip_ok(&p, d, "a new connection");
-	t_close(d);
-	px_assert(&p, t_server_accepted(t2) == 1, "the new target list was not applied");
+	round_trip_ok(&p, d, "a new client of a");
+	px_assert(&p, t_server_accepted(tb) == 1 && t_server_accepted(ta) == 1,
+		  "the new client went to the old group (a %u, b %u)", t_server_accepted(ta),
+		  t_server_accepted(tb));
+	int u = t_udp_socket("127.0.0.1");
+	char ans[256];
+	unsigned target = 0, via = 0;
+	ssize_t n = -1;
+	/* the workers take the listener up at their next tick */
+	for (int i = 0; i < 20 && n <= 0; i++)
+		n = t_udp_ask(u, "127.0.0.1", pu, "one", 3, ans, sizeof(ans), 250);
+	px_assert(&p, n > 0 && t_udp_answer_parse(ans, &target, &via) == 0,
+		  "the added UDP listener does not answer");
+	px_assert(&p, target == t_udp_server_port(us), "the flow went to %u", target);
+	px_assert(&p, !t_nlb_log_contains(p.nlb, "in group g1: draining ended"),
+		  "g1's target finished draining with a connection open");
 	t_close(c);
+	px_assert(&p, t_nlb_log_wait(p.nlb, "in group g1: draining ended", 3000) == 0,
+		  "the removed group's target never finished draining");
+
+	reload_ok(&p, v3);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "target groups added=1 removed=2; listeners added=0 "
+					 "removed=1; 0 changes need a restart"),
+		  "the second summary is wrong");
+	round_trip_ok(&p, d, "the connection to g2, removed since");
+	int e = t_connect(pa);
+	round_trip_ok(&p, e, "a new client of a, back on g1");
+	px_assert(&p, t_server_accepted(ta) == 2, "g1 did not come back (%u)", t_server_accepted(ta));
+	unsigned target2 = 0, via2 = 0;
+	n = t_udp_ask(u, "127.0.0.1", pu, "two", 3, ans, sizeof(ans), 2000);
+	px_assert(&p, n > 0 && t_udp_answer_parse(ans, &target2, &via2) == 0,
+		  "the open flow of the removed UDP listener stopped");
+	px_assert(&p, target2 == target && via2 == via, "the flow moved");
+	t_close(d);
+	t_close(e);
+	close(u);
 	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "client_reset") + px_stat(&p, "target_reset") +
+		     px_stat(&p, "drain_reset"), 0);
+	cr_expect_geq(px_stat(&p, "udp_in"), 2);
 	px_free(&p);
-	t_server_free(t);
-	t_server_free(t2);
+	t_server_free(ta);
+	t_server_free(tb);
+	t_udp_server_free(us);
+}
+
+/* A health check added by reload takes a dead target out (the live one
+ * keeps serving meanwhile: it starts from its running state, healthy);
+ * removed again, every target takes flows as in a group without one. */
+T_TEST(reload, health_check_added_and_removed, .timeout = 30)
+{
+	struct t_server *up = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(up);
+	uint16_t pl = t_free_port(), down = t_free_port();
+	char v1[1024], v2[1024];
+	const char *fmt =
+		"workers = 1;\n"
+		"listeners = ( { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\"; } );\n"
+		"target_groups = ( { name = \"g\"; algorithm = \"round_robin\"; connect_retries = 1; %s\n"
+		" targets = ( { address = \"127.0.0.1:%u\"; }, { address = \"127.0.0.1:%u\"; } ); } );\n";
+	snprintf(v1, sizeof(v1), fmt, pl, "", t_server_port(up), down);
+	snprintf(v2, sizeof(v2), fmt, pl, "health_check = { interval_ms = 100; timeout_ms = 500;"
+		 " healthy_threshold = 2; unhealthy_threshold = 2; };", t_server_port(up), down);
+	char down_line[128], up_line[128];
+	snprintf(down_line, sizeof(down_line), "target 127.0.0.1:%u in group g: healthy -> unhealthy",
+		 down);
+	snprintf(up_line, sizeof(up_line), "target 127.0.0.1:%u in group g: healthy ->",
+		 t_server_port(up));
+	struct px p;
+	start_text(&p, v1);
+	reload_ok(&p, v2);
+	px_assert(&p, t_nlb_log_wait(p.nlb, down_line, 3000) == 0,
+		  "the added check did not take the dead target out");
+	px_assert(&p, !t_nlb_log_contains(p.nlb, up_line), "the live target changed state");
+	for (int i = 0; i < 4; i++) {
+		int c = t_connect(pl);
+		round_trip_ok(&p, c, "with the check");
+		t_close(c);
+	}
+	reload_ok(&p, v1);
+	for (int i = 0; i < 4; i++) {
+		int c = t_connect(pl);
+		round_trip_ok(&p, c, "without the check");	/* retried on the live one */
+		t_close(c);
+	}
+	px_stop_ok(&p);
+	/* Round robin over two: the dead one was offered again only once
+	 * the check was gone, 2 of those 4 times. */
+	cr_expect_eq(px_stat(&p, "connect_refused"), 2);
+	px_free(&p);
+	t_server_free(up);
 }
 
 /* A listener changed in place: a deny list added by reload refuses new
@@ -236,7 +334,7 @@ T_TEST(reload, group_changed_in_place, .timeout = 30)
 	ssize_t n = t_read_full(t1, buf, 3, 2000);
 	px_assert(&p, n == 3 && memcmp(buf, "one", 3) == 0, "before: the target got %zd bytes", n);
 	reload_ok(&p, v2);
-	px_assert(&p, t_nlb_log_contains(p.nlb, "settings applied; 0 changes need a restart"),
+	px_assert(&p, t_nlb_log_contains(p.nlb, "removed=0; 0 changes need a restart"),
 		  "the settings were not applied in place");
 	int d = t_connect(lport);
 	px_assert(&p, d >= 0 && t_write_all(d, "two", 3) == 0, "connect after");
@@ -311,7 +409,7 @@ T_TEST(reload, connections_and_flows_survive, .timeout = 30)
 	n = t_udp_ask(u2, "127.0.0.1", pl, "new", 3, ans, sizeof(ans), 2000);
 	px_assert(&p, n > 0 && t_udp_answer_parse(ans, &target2, &via2) == 0, "new udp flow");
 	px_assert(&p, target2 == t_udp_server_port(b), "a new flow went to %u", target2);
-	px_assert(&p, t_nlb_log_contains(p.nlb, "settings applied; 0 changes need a restart"),
+	px_assert(&p, t_nlb_log_contains(p.nlb, "removed=0; 0 changes need a restart"),
 		  "not applied in place");
 	t_close(c);
 	close(u);
@@ -348,7 +446,7 @@ T_TEST(reload, workers_need_a_restart, .timeout = 30)
 	reload_ok(&p, v2);
 	px_assert(&p, t_nlb_log_contains(p.nlb, "workers\\\" changed; not applied until a restart"),
 		  "no restart line for workers");
-	px_assert(&p, t_nlb_log_contains(p.nlb, "settings applied; 1 changes need a restart"),
+	px_assert(&p, t_nlb_log_contains(p.nlb, "; 1 changes need a restart"),
 		  "the rest was not applied");
 	int c = t_connect_from("127.0.0.7", 0, pl);
 	int rc = t_round_trip(c, "ping", 4, 2000);
@@ -357,4 +455,45 @@ T_TEST(reload, workers_need_a_restart, .timeout = 30)
 	px_stop_ok(&p);
 	px_free(&p);
 	t_server_free(t);
+}
+
+/* max_flows applies in place: raised, each worker's flow table grows
+ * (its open flows moved over) and a flow refused before gets in, while
+ * the one open before keeps its target. */
+T_TEST(reload, max_flows_raised, .timeout = 30)
+{
+	struct t_udp_server *us = t_udp_server_start("127.0.0.1", 0, false);
+	T_ASSERT(us);
+	uint16_t pu = t_free_port();
+	char v1[1024], v2[1024];
+	const char *fmt =
+		"workers = 1;\n"
+		"listeners = ( { name = \"u\"; protocol = \"udp\"; address = \"127.0.0.1:%u\";"
+		" target_group = \"g\"; max_flows = %u; } );\n"
+		"target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n";
+	snprintf(v1, sizeof(v1), fmt, pu, 1u, t_udp_server_port(us));
+	snprintf(v2, sizeof(v2), fmt, pu, 2u, t_udp_server_port(us));
+	struct px p;
+	start_text(&p, v1);
+	int a = t_udp_socket("127.0.0.1"), b = t_udp_socket("127.0.0.1");
+	char ans[256];
+	unsigned target, via, target2, via2;
+	ssize_t n = t_udp_ask(a, "127.0.0.1", pu, "a1", 2, ans, sizeof(ans), 2000);
+	px_assert(&p, n > 0 && t_udp_answer_parse(ans, &target, &via) == 0, "the first flow");
+	n = t_udp_ask(b, "127.0.0.1", pu, "b1", 2, ans, sizeof(ans), 300);
+	px_assert(&p, n == -ETIMEDOUT, "a second flow got past max_flows = 1 (%zd)", n);
+	reload_ok(&p, v2);
+	n = -1;
+	for (int i = 0; i < 10 && n <= 0; i++)
+		n = t_udp_ask(b, "127.0.0.1", pu, "b2", 2, ans, sizeof(ans), 300);
+	px_assert(&p, n > 0, "the second flow is still refused after max_flows = 2");
+	n = t_udp_ask(a, "127.0.0.1", pu, "a2", 2, ans, sizeof(ans), 2000);
+	px_assert(&p, n > 0 && t_udp_answer_parse(ans, &target2, &via2) == 0 &&
+		  target2 == target && via2 == via, "the first flow lost its way");
+	close(a);
+	close(b);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "udp_flow_limit"), 1);
+	px_free(&p);
+	t_udp_server_free(us);
 }
