@@ -110,6 +110,8 @@ struct nlb_runtime {
 	enum nlb_forwarding forwarding;	/* auto = copy, moving bulk directions to splice */
 	unsigned n_workers;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
+	/* NLB_MAX_LISTENERS and NLB_MAX_GROUPS slots: the first n of the
+	 * configuration in force are in use, reloads add after them. */
 	struct listener_rt *listeners;
 	struct group_rt *groups;
 	struct nlb_qsbr qsbr;		/* one reader per worker */

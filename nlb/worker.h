@@ -273,7 +273,8 @@ struct worker {
 	uint32_t n_ustarved, cap_ustarved;
 	bool ubufs_returned;
 
-	/* round robin: smooth weighted current weights, per group */
+	/* round robin: smooth weighted current weights, per group slot
+	 * (NLB_MAX_GROUPS; NULL until the group exists: backend_worker_sync) */
 	int64_t **rr_current;
 	uint32_t rotate;		/* least_conn: where ties start */
 	uint64_t rng;			/* random2 */
