@@ -154,8 +154,9 @@ void worker_pause_accept(struct worker *w)
 	}
 }
 
-/* A listener added by a reload: this worker's sockets, armed. */
-static void listener_start(struct worker *w, uint32_t l)
+/* This worker's sockets of listener l (at start, or added by a reload),
+ * with empty idle lists. */
+static struct worker_listener *listener_take(struct worker *w, uint32_t l)
 {
 	const struct listener_rt *lr = &w->rt->listeners[l];
 	struct worker_listener *wl = &w->listeners[l];
@@ -164,6 +165,14 @@ static void listener_start(struct worker *w, uint32_t l)
 	wl->lru_head = wl->lru_tail = NO_IDX;
 	wl->ulru_head = wl->ulru_tail = NO_IDX;
 	wl->started = true;
+	return wl;
+}
+
+/* A listener added by a reload: this worker's sockets, armed. */
+static void listener_start(struct worker *w, uint32_t l)
+{
+	const struct listener_rt *lr = &w->rt->listeners[l];
+	struct worker_listener *wl = listener_take(w, l);
 	if (admission_listener_init(w, l) < 0)
 		nlb_warn("worker %u: listener %s: no per-source table, limits off", w->id,
 			 lr->conf->name);
@@ -380,15 +389,8 @@ static int worker_init(struct worker *w)
 		return -ENOMEM;
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->now_ms = clock_ms();
-	for (size_t l = 0; l < cfg->n_listeners; l++) {
-		const struct listener_rt *lr = &w->rt->listeners[l];
-		struct worker_listener *wl = &w->listeners[l];
-		wl->fd = lr->fds ? lr->fds[w->id] : -1;
-		wl->ufd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
-		wl->lru_head = wl->lru_tail = NO_IDX;
-		wl->ulru_head = wl->ulru_tail = NO_IDX;
-		wl->started = true;
-	}
+	for (size_t l = 0; l < cfg->n_listeners; l++)
+		listener_take(w, (uint32_t)l);
 	config_cache(w);
 	ret = admission_worker_init(w);
 	if (ret < 0) {
