@@ -1615,16 +1615,29 @@ void t_blackhole_free(struct t_blackhole *b)
 
 /* Connects fd to 127.0.0.1:port (retrying on EINTR) with TCP_NODELAY;
  * closes fd on failure.  Returns fd or -errno. */
-static int connect_loopback(int fd, uint16_t port)
+/* Connects fd (of family AF_INET or AF_INET6) to the loopback address
+ * of its family at port; closes it on failure. */
+static int connect_loopback(int fd, int family, uint16_t port)
 {
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_port = htons(port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
+	struct sockaddr_storage ss;
+	socklen_t len;
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		a->sin6_addr = in6addr_loopback;
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*a);
+	}
 	int rc;
 	do
-		rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+		rc = connect(fd, (struct sockaddr *)&ss, len);
 	while (rc < 0 && errno == EINTR);
 	if (rc < 0) {
 		int e = errno;
@@ -1636,17 +1649,30 @@ static int connect_loopback(int fd, uint16_t port)
 	return fd;
 }
 
-int t_connect_raw(uint16_t port)
+static int connect_family(int family, uint16_t port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	return connect_loopback(fd, port);
+	return connect_loopback(fd, family, port);
+}
+
+int t_connect_raw(uint16_t port)
+{
+	return connect_family(AF_INET, port);
 }
 
 int t_connect(uint16_t port)
 {
 	int fd = t_connect_raw(port);
+	if (fd >= 0)
+		reg_fd_set(fd, true);
+	return fd;
+}
+
+int t_connect6(uint16_t port)
+{
+	int fd = connect_family(AF_INET6, port);
 	if (fd >= 0)
 		reg_fd_set(fd, true);
 	return fd;
@@ -1879,7 +1905,7 @@ int t_connect_from(const char *src_ip, uint16_t src_port, uint16_t port)
 		close(fd);
 		return -e;
 	}
-	fd = connect_loopback(fd, port);
+	fd = connect_loopback(fd, AF_INET, port);
 	if (fd >= 0)
 		reg_fd_set(fd, true);
 	return fd;

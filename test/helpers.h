@@ -364,6 +364,8 @@ void t_blackhole_free(struct t_blackhole *b);
 /* A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY, registered
  * for the leak check; -errno on failure.  Close with t_close. */
 int t_connect(uint16_t port);
+/* The same to [::1]:port. */
+int t_connect6(uint16_t port);
 
 /* The same without the fd registry (so usable from any thread, and the
  * caller closes it with close(2)). */

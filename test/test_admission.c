@@ -50,17 +50,6 @@ static int try_from(struct px *p, const char *src, int *keep)
 	return rc;
 }
 
-/* nlb on conf, serving once it says so (UDP listeners have no socket
- * px_spawn could wait for). */
-static void spawn(struct px *p, char *conf)
-{
-	memset(p, 0, sizeof(*p));
-	p->conf_path = conf;
-	p->nlb = t_nlb_start(conf);
-	T_ASSERT(p->nlb);
-	px_assert(p, t_nlb_log_wait(p->nlb, " running: ", 10000) == 0, "nlb did not start");
-}
-
 static bool refused(int rc)
 {
 	return rc == -ECONNRESET || rc == -EPIPE;
@@ -87,21 +76,14 @@ T_TEST(admission, allow_and_deny_ipv4, .timeout = 30)
 	t_server_free(t);
 }
 
-/* A connection from ::1 to [::1]:port; close(2) it. */
+/* A connection from ::1 to [::1]:port whose reads wait 2 s at most;
+ * t_close it. */
 static int connect6(uint16_t port)
 {
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
-				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
+	int fd = t_connect6(port);
 	struct timeval tv = { .tv_sec = 2 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
@@ -135,16 +117,16 @@ T_TEST(admission, ipv6, .timeout = 30)
 		open_port, shut_port, t_server_port(t));
 	T_ASSERT(conf);
 	struct px p;
-	spawn(&p, conf);
+	px_spawn_conf(&p, conf);
 	int fd = connect6(open_port);
 	px_assert(&p, fd >= 0, "connect [::1]:%u: %s", open_port, strerror(-fd));
 	int rc = echo6(fd);
-	close(fd);
+	t_close(fd);
 	px_assert(&p, rc == 0, "::1 allowed was refused: %s", strerror(-rc));
 	fd = connect6(shut_port);
 	px_assert(&p, fd >= 0, "connect [::1]:%u: %s", shut_port, strerror(-fd));
 	rc = echo6(fd);
-	close(fd);
+	t_close(fd);
 	px_assert(&p, refused(rc), "::1 denied got through: %s", strerror(-rc));
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "acl_denied"), 1);
@@ -222,7 +204,7 @@ T_TEST(admission, udp_denied, .timeout = 30)
 		port, t_udp_server_port(t));
 	T_ASSERT(conf);
 	struct px p;
-	spawn(&p, conf);
+	px_spawn_conf(&p, conf);
 	char answer[256];
 	int ok = t_udp_socket("127.0.0.5"), bad = t_udp_socket("127.0.0.6");
 	T_ASSERT(ok >= 0 && bad >= 0);
@@ -264,7 +246,7 @@ T_TEST(admission, hundred_thousand_prefixes, .timeout = 60)
 	free(list);
 	T_ASSERT(conf);
 	struct px p;
-	spawn(&p, conf);
+	px_spawn_conf(&p, conf);
 	p.conf.listen_port = port;
 	int rc = try_from(&p, "127.0.0.5", NULL);
 	px_assert(&p, rc == 0, "127.0.0.5, the last prefix, was refused: %s", strerror(-rc));

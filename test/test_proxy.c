@@ -1072,22 +1072,6 @@ T_TEST(proxy, fd_exhaustion_pauses_accept, .timeout = 60)
 
 /* ---- IPv6: listeners and targets on ::1, and mixed families ------------ */
 
-/* Connects to [::1]:port; the fd is closed by the caller. */
-static int connect6(uint16_t port)
-{
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
-				  .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 T_TEST(proxy, ipv6_and_mixed_families, .timeout = 30)
 {
 	/* The v6 target: nlb-bench serve on [::1] (the in-process servers
@@ -1121,8 +1105,8 @@ T_TEST(proxy, ipv6_and_mixed_families, .timeout = 30)
 	T_ASSERT(t_nlb_log_wait(nlb, " running: ", 5000) == 0, ": nlb did not start");
 
 	struct { const char *name; int fd; } c[] = {
-		{ "[::1] -> [::1]", connect6(l66) },
-		{ "[::1] -> 127.0.0.1", connect6(l64) },
+		{ "[::1] -> [::1]", t_connect6(l66) },
+		{ "[::1] -> 127.0.0.1", t_connect6(l64) },
 		{ "127.0.0.1 -> [::1]", t_connect(l46) },
 	};
 	int ok = 0;
@@ -1132,12 +1116,7 @@ T_TEST(proxy, ipv6_and_mixed_families, .timeout = 30)
 			ok++;
 		else
 			fprintf(stderr, "proxy/ipv6: %s: %s\n", c[i].name, strerror(-rc));
-		if (c[i].fd >= 0) {
-			if (i == 2)
-				t_close(c[i].fd);
-			else
-				close(c[i].fd);
-		}
+		t_close(c[i].fd);
 	}
 	int rc = t_nlb_stop(nlb, 15000);
 	if (ok != 3 || rc != 0) {
