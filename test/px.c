@@ -53,6 +53,15 @@ void px_spawn(struct px *p, const char *path)
 	px_assert(p, rc == 0, "nlb did not log that it is running");
 }
 
+void px_spawn_conf(struct px *p, char *conf)
+{
+	memset(p, 0, sizeof(*p));
+	p->conf_path = conf;
+	p->nlb = t_nlb_start(conf);
+	T_ASSERT(p->nlb);
+	px_assert(p, t_nlb_log_wait(p->nlb, " running: ", 10000) == 0, "nlb did not start");
+}
+
 void px_start(struct px *p)
 {
 	T_ASSERT(t_nlb_bin(), ": NLB_BIN is not set (run through make test)");

@@ -37,6 +37,10 @@ void px_failed(struct px *p, const char *what);
 /* Writes p's configuration and runs nlb on it (px_spawn: on path). */
 void px_start(struct px *p);
 void px_spawn(struct px *p, const char *path);
+/* A fresh p running nlb on conf (a t_write_config path p takes over),
+ * serving once its log says so: for configurations px_spawn cannot wait
+ * on (UDP listeners have no TCP socket to connect to). */
+void px_spawn_conf(struct px *p, char *conf);
 /* SIGTERM and wait; returns the exit code (see t_nlb_wait). */
 int px_stop(struct px *p);
 void px_stop_ok(struct px *p);

@@ -108,28 +108,33 @@ struct outcome {
 	int parsed;
 };
 
-static int json_u64(const char *obj, const char *key, uint64_t *out)
+/* Where the value of "key" starts in obj, or NULL. */
+static const char *json_value(const char *obj, const char *key)
 {
 	char pat[64];
 	snprintf(pat, sizeof(pat), "\"%s\":", key);
 	const char *p = strstr(obj, pat);
-	if (!p)
-		return -1;
+	return p ? p + strlen(pat) : NULL;
+}
+
+static int json_u64(const char *obj, const char *key, uint64_t *out)
+{
+	const char *v = json_value(obj, key);
 	char *end;
-	*out = strtoull(p + strlen(pat), &end, 10);
-	return end == p + strlen(pat) ? -1 : 0;
+	if (!v)
+		return -1;
+	*out = strtoull(v, &end, 10);
+	return end == v ? -1 : 0;
 }
 
 static int json_double(const char *obj, const char *key, double *out)
 {
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *p = strstr(obj, pat);
-	if (!p)
-		return -1;
+	const char *v = json_value(obj, key);
 	char *end;
-	*out = strtod(p + strlen(pat), &end);
-	return end == p + strlen(pat) ? -1 : 0;
+	if (!v)
+		return -1;
+	*out = strtod(v, &end);
+	return end == v ? -1 : 0;
 }
 
 /* Sums every value of the "errors" object. */
@@ -163,8 +168,8 @@ static void parse(const char *out, struct outcome *o)
 		json_u64(obj, "errors_total", &o->errors_total) == 0 &&
 		json_errors(obj, &o->errors) == 0 &&
 		strstr(obj, "\"latency_us\":{\"p50\":") != NULL;
-	const char *d = obj ? strstr(obj, "\"duration_s\":") : NULL;
-	o->duration_s = d ? strtod(d + strlen("\"duration_s\":"), NULL) : -1;
+	if (!obj || json_double(obj, "duration_s", &o->duration_s) < 0)
+		o->duration_s = -1;
 }
 
 static void expect_accounting(const struct outcome *o, const char *out)

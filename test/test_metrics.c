@@ -200,17 +200,6 @@ static char *scrape_until(struct px *p, uint16_t port, const char *series, int64
 	}
 }
 
-/* nlb on conf, serving once it says so (UDP listeners have no TCP
- * socket px_spawn could wait for). */
-static void spawn(struct px *p, char *conf)
-{
-	memset(p, 0, sizeof(*p));
-	p->conf_path = conf;
-	p->nlb = t_nlb_start(conf);
-	T_ASSERT(p->nlb);
-	px_assert(p, t_nlb_log_wait(p->nlb, " running: ", 10000) == 0, "nlb did not start");
-}
-
 /* ---- counters ---------------------------------------------------------- */
 
 /* Five TCP connections of known sizes through "web", one client denied
@@ -246,7 +235,7 @@ T_TEST(metrics, counters_after_known_traffic, .timeout = 60)
 		stats, web, dns, down, t_server_port(echo), t_udp_server_port(usrv), dead);
 	T_ASSERT(conf);
 	struct px p;
-	spawn(&p, conf);
+	px_spawn_conf(&p, conf);
 
 	uint64_t tcp_bytes = 0;
 	char buf[5000];
@@ -387,7 +376,7 @@ T_TEST(metrics, tcp_udp_listener_splits_denials, .timeout = 30)
 		stats, port, t_udp_server_port(usrv));
 	T_ASSERT(conf);
 	struct px p;
-	spawn(&p, conf);
+	px_spawn_conf(&p, conf);
 	for (int i = 0; i < 2; i++) {
 		int fd = t_connect_from(i ? "127.0.0.7" : "127.0.0.6", 0, port);
 		px_assert(&p, fd >= 0, "connect: %s", strerror(-fd));
@@ -439,7 +428,7 @@ T_TEST(metrics, target_health, .timeout = 30)
 		stats, port, t_server_port(live), dead);
 	T_ASSERT(conf);
 	struct px p;
-	spawn(&p, conf);
+	px_spawn_conf(&p, conf);
 	char want[128];
 	snprintf(want, sizeof(want), "target 127.0.0.1:%u in group web: initial -> healthy",
 		 t_server_port(live));
@@ -502,7 +491,7 @@ T_TEST(metrics, draining_target, .timeout = 30)
 	char *conf = t_write_config(fmt, stats, port, t_server_port(a), more);
 	T_ASSERT(conf);
 	struct px p;
-	spawn(&p, conf);
+	px_spawn_conf(&p, conf);
 	/* Round robin on one worker: one connection to each target. */
 	int fds[2];
 	for (int i = 0; i < 2; i++) {
@@ -566,7 +555,7 @@ T_TEST(metrics, promtool_accepts_the_body, .timeout = 60)
 		stats, tport, uport, bport, t_udp_server_port(usrv), t_udp_server_port(usrv));
 	T_ASSERT(conf);
 	struct px p;
-	spawn(&p, conf);
+	px_spawn_conf(&p, conf);
 	int fd = t_connect(tport);
 	px_assert(&p, fd >= 0, "connect: %s", strerror(-fd));
 	px_assert(&p, t_round_trip(fd, "ping", 4, 5000) == 0, "round trip");
@@ -645,7 +634,7 @@ static void minimal_nlb(struct px *p, uint16_t stats, const char *stats_addr)
 		"target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:9\"; } ); } );\n",
 		stats_addr, stats, port);
 	T_ASSERT(conf);
-	spawn(p, conf);
+	px_spawn_conf(p, conf);
 	p->conf.listen_port = port;
 }
 
