@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -546,7 +547,11 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 	if (c->hash_fields)
 		snprintf(hash_fields, sizeof hash_fields, " hash_fields = \"%s\";",
 			 c->hash_fields);
+	char admin[256] = "";
+	if (c->admin_socket)
+		snprintf(admin, sizeof admin, "admin = { socket = \"%s\"; };\n", c->admin_socket);
 	return t_write_config(
+		"%s"
 		"workers = %u;\n"
 		"log_level = \"%s\";\n"
 		"shutdown_timeout_ms = %" PRIu64 ";\n"
@@ -561,7 +566,7 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		" connect_timeout_ms = %u; connect_retries = %u;%s%s\n"
 		"    targets = ( %s ); }\n"
 		");\n",
-		c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
+		admin, c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
 		c->listen_port, c->idle_timeout_ms, c->max_connections,
 		c->listener_extra ? " " : "", c->listener_extra ? c->listener_extra : "",
 		c->algorithm ? c->algorithm : "round_robin", hash_fields,
@@ -1676,6 +1681,70 @@ int t_connect6(uint16_t port)
 	if (fd >= 0)
 		reg_fd_set(fd, true);
 	return fd;
+}
+
+int t_admin_stat(const char *sock_path, const char *key, int64_t *value)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(sock_path) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	static const char cmd[] = "show stats\n";
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    t_write_all(fd, cmd, sizeof cmd - 1) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	/* The reply: "name=value" lines, then "ok". */
+	char buf[8192];
+	size_t len = 0;
+	int ret = -EPROTO;
+	while (len < sizeof buf - 1) {
+		ssize_t n = t_read_full(fd, buf + len, 1, 5000);
+		if (n <= 0) {
+			ret = n < 0 ? (int)n : -EPIPE;
+			break;
+		}
+		len++;
+		buf[len] = '\0';
+		if (len >= 3 && strcmp(buf + len - 3, "ok\n") == 0 &&
+		    (len == 3 || buf[len - 4] == '\n')) {
+			ret = -ENOENT;
+			break;
+		}
+	}
+	close(fd);
+	if (ret != -ENOENT)
+		return ret;
+	size_t klen = strlen(key);
+	for (const char *line = buf; *line; line = strchr(line, '\n') + 1) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
+			*value = strtoll(line + klen + 1, NULL, 10);
+			return 0;
+		}
+		if (!strchr(line, '\n'))
+			break;
+	}
+	return -ENOENT;
+}
+
+int t_admin_wait_stat(const char *sock_path, const char *key, int64_t want, int timeout_ms)
+{
+	int64_t deadline = t_now_ms() + timeout_ms;
+	int ret;
+	for (;;) {
+		int64_t v;
+		ret = t_admin_stat(sock_path, key, &v);
+		if (ret == 0 && v == want)
+			return 0;
+		if (t_now_ms() >= deadline)
+			return ret < 0 ? ret : -ETIMEDOUT;
+		t_sleep_ms(5);
+	}
 }
 
 void t_close(int fd)

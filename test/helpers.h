@@ -148,6 +148,7 @@ struct t_proxy_conf {
 					 * end of the target group's keys, e.g.
 					 * "health_check = { ... }; fail_open = false;" */
 	const char *listener_extra;	/* likewise, at the end of the listener's */
+	const char *admin_socket;	/* NULL, or the path of an admin socket */
 };
 
 /* Defaults: 1 worker, round_robin, every weight 1. */
@@ -408,6 +409,16 @@ struct t_bulk_result {
 
 int t_bulk(int fd, uint64_t send_len, uint64_t seed, bool shut_wr,
 	   int timeout_ms, struct t_bulk_result *r);
+
+/* Counter key of "show stats" on nlb's admin socket at sock_path, read
+ * now (nlb running); 0 with *value set, or -errno (-ENOENT: no such
+ * counter). */
+int t_admin_stat(const char *sock_path, const char *key, int64_t *value);
+
+/* Waits until t_admin_stat(sock_path, key) reads want: 0, or -ETIMEDOUT
+ * (or the last error) after timeout_ms.  For tests that must know nlb
+ * has acted on something (a close, a refusal) before they go on. */
+int t_admin_wait_stat(const char *sock_path, const char *key, int64_t want, int timeout_ms);
 
 /* Like t_connect, but from src_ip:src_port (src_port 0: any).  The socket
  * gets SO_REUSEADDR before bind, so a port the test holds bound (without

@@ -89,8 +89,24 @@ int64_t px_stat(struct px *p, const char *key)
 	return v;
 }
 
+void px_admin(struct px *p)
+{
+	snprintf(p->admin_sock, sizeof p->admin_sock, "/tmp/nlb-px-%d-%u.sock", (int)getpid(),
+		 p->conf.listen_port);
+	p->conf.admin_socket = p->admin_sock;
+}
+
+void px_wait_stat(struct px *p, const char *key, int64_t want, int timeout_ms)
+{
+	int rc = t_admin_wait_stat(p->admin_sock, key, want, timeout_ms);
+	px_assert(p, rc == 0, "nlb's %s did not reach %lld within %d ms: %s", key,
+		  (long long)want, timeout_ms, strerror(-rc));
+}
+
 void px_free(struct px *p)
 {
+	if (p->admin_sock[0])
+		unlink(p->admin_sock);
 	t_nlb_free(p->nlb);
 	t_file_remove(p->conf_path);
 	p->nlb = NULL;

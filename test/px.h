@@ -14,6 +14,7 @@ struct px {
 	struct t_proxy_conf conf;
 	char *conf_path;
 	struct t_nlb *nlb;
+	char admin_sock[64];		/* px_admin's */
 };
 
 /* Defaults of t_proxy_conf_defaults, the given forwarding, a fresh port. */
@@ -33,6 +34,12 @@ void px_failed(struct px *p, const char *what);
 		px_failed((p), "failed: " #cond);			\
 	cr_assert(px_ok_, __VA_ARGS__);					\
 } while (0)
+
+/* Gives p's nlb an admin socket (before px_start), for px_wait_stat. */
+void px_admin(struct px *p);
+/* Waits until nlb's running counter key reads want (the admin socket's
+ * "show stats"), or fails the test after timeout_ms. */
+void px_wait_stat(struct px *p, const char *key, int64_t want, int timeout_ms);
 
 /* Writes p's configuration and runs nlb on it (px_spawn: on path). */
 void px_start(struct px *p);

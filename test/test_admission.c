@@ -30,6 +30,7 @@ static struct t_server *start(struct px *p, const char *listener_extra)
 	px_init(p, "auto");
 	p->conf.listener_extra = listener_extra;
 	px_target(p, t_server_port(t));
+	px_admin(p);
 	px_start(p);
 	return t;
 }
@@ -154,7 +155,9 @@ T_TEST(admission, connections_per_source, .timeout = 30)
 	t_close(a1);
 	/* nlb sees the close when the target's echo of it comes back */
 	px_assert(&p, t_server_wait_closed(t, 1, 2000) == 0, "the first connection never ended");
-	t_sleep_ms(100);
+	/* ... and nlb lets go of it (and of its source's count) after that:
+	 * the other two stay open. */
+	px_wait_stat(&p, "active", 2, 2000);
 	rc = try_from(&p, "127.0.0.5", NULL);
 	px_assert(&p, rc == 0, "127.0.0.5 still refused after one closed: %s", strerror(-rc));
 	t_close(a2);

@@ -730,7 +730,7 @@ static void idle_5000(const char *fwd)
 	px_start(&p);
 	pid_t pid = p.nlb->pid;
 
-	t_sleep_ms(300);	/* let start-up finish */
+	/* px_start waited for "running", logged once every thread is up. */
 	long threads0 = t_proc_threads(pid), rss0 = t_proc_rss_kb(pid);
 	T_ASSERT(threads0 > 0 && rss0 > 0);
 
@@ -778,6 +778,7 @@ T_TEST(proxy, max_connections, .timeout = 30)
 	px_init(&p, "auto");
 	px_target(&p, t_server_port(echo));
 	p.conf.max_connections = MAX;
+	px_admin(&p);
 	px_start(&p);
 
 	int fds[MAX];
@@ -794,7 +795,8 @@ T_TEST(proxy, max_connections, .timeout = 30)
 
 	t_close(fds[0]);
 	px_assert(&p, t_server_wait_closed(echo, 1, 2000) == 0, "close not passed on");
-	t_sleep_ms(100);
+	/* The target saw the FIN before nlb let go of the slot. */
+	px_wait_stat(&p, "active", MAX - 1, 2000);
 	fds[0] = px_connect(&p);
 	px_round_trip(&p, fds[0], "again\n", 6);
 	for (int i = 0; i < MAX; i++)
