@@ -75,7 +75,14 @@ $(BUILD)/libnlb.a: $(LIB_OBJ)
 	@[ "$(V)" = 1 ] || echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/nlb: $(NLB_OBJ) $(BUILD)/libnlb.a
+# The daemon's own modules but main, so the tests can call the code nlb
+# runs (target sets, pickers) rather than copies of it.
+NLB_MAIN_OBJ := $(BUILD)/obj/nlb/main.o
+$(BUILD)/libnlbd.a: $(filter-out $(NLB_MAIN_OBJ),$(NLB_OBJ))
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/nlb: $(NLB_MAIN_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MALLOC)
 
@@ -100,7 +107,9 @@ $(BUILD)/acl-bench: $(BUILD)/obj/bench/micro/acl_bench.o $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/nlb-tests: $(TEST_OBJ) $(BUILD)/libnlb.a
+$(TEST_OBJ): CFLAGS += -Inlb
+
+$(BUILD)/nlb-tests: $(TEST_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 

@@ -1,4 +1,4 @@
-/* Building, publishing and freeing target groups' balancing tables.
+/* Building and freeing target groups' balancing tables.
  * Maglev permutations are keyed by each target's address, not its
  * position, so the same targets build the same table in every nlb. */
 #include "lb_table.h"
@@ -44,14 +44,4 @@ void nlb_lb_table_free(struct nlb_lb_table *t)
 		return;
 	nlb_maglev_free(&t->maglev);
 	free(t);
-}
-
-int nlb_lb_table_publish(_Atomic(struct nlb_lb_table *) *slot, struct nlb_lb_table *t,
-			 struct nlb_qsbr *q, unsigned timeout_ms)
-{
-	struct nlb_lb_table *old = atomic_exchange_explicit(slot, t, memory_order_seq_cst);
-	int ret = nlb_qsbr_synchronize(q, timeout_ms);
-	if (ret == 0)
-		nlb_lb_table_free(old);
-	return ret;
 }

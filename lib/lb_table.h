@@ -1,7 +1,8 @@
 /* A target group's balancing table: what a pick reads (effective weights
  * and, for maglev, the lookup table), immutable once published.  Tables
- * are built off the data path and swapped in through an atomic pointer;
- * the old one is freed once every reader has passed a quiescent point. */
+ * are built off the data path and swapped in through an atomic pointer
+ * (nlb's target_set.c, which frees the old one once every reader has
+ * passed a quiescent point). */
 #ifndef NLB_LB_TABLE_H
 #define NLB_LB_TABLE_H
 
@@ -10,7 +11,6 @@
 
 #include "config.h"
 #include "maglev.h"
-#include "qsbr.h"
 
 struct nlb_lb_table {
 	struct nlb_maglev maglev;	/* algorithm maglev only */
@@ -27,12 +27,5 @@ struct nlb_lb_table {
 int nlb_lb_table_build(const struct nlb_group_conf *g, const char *const *keys,
 		       const uint32_t *weights, size_t n, struct nlb_lb_table **out);
 void nlb_lb_table_free(struct nlb_lb_table *t);
-
-/* Swaps t into *slot, waits until no reader of q can hold the old table
- * and frees it.  If readers do not all pass a quiescent point within
- * timeout_ms the old table is leaked rather than freed under them, and
- * -ETIMEDOUT returned.  Never called by a reader. */
-int nlb_lb_table_publish(_Atomic(struct nlb_lb_table *) *slot, struct nlb_lb_table *t,
-			 struct nlb_qsbr *q, unsigned timeout_ms);
 
 #endif

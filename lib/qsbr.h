@@ -1,7 +1,7 @@
-/* Quiescent-state-based reclamation for tables that workers read without
- * locks.  Each worker announces once per loop iteration that it holds no
- * reference from before; a writer that swapped a pointer waits until
- * every worker has announced since the swap, then frees the old table. */
+/* Quiescent-state-based reclamation for tables and configurations that
+ * workers and control threads read without locks.  Each reader announces
+ * once per loop iteration that it holds no reference from before; what a
+ * writer swapped out is freed once every reader has announced since. */
 #ifndef NLB_QSBR_H
 #define NLB_QSBR_H
 
@@ -38,13 +38,11 @@ static inline void nlb_qsbr_offline(struct nlb_qsbr *q, unsigned r)
 	atomic_store_explicit(&q->readers[r].seen, NLB_QSBR_OFFLINE, memory_order_seq_cst);
 }
 
-/* Returns 0 once every reader has passed a quiescent point after the
- * call began, or -ETIMEDOUT after timeout_ms (then nothing may be freed). */
-int nlb_qsbr_synchronize(struct nlb_qsbr *q, unsigned timeout_ms);
-
-/* The same without waiting, for a writer with its own loop: advance
- * returns an epoch; once passed() says every reader has reached it,
- * what was unpublished before advance may be freed. */
+/* For a writer that unpublished something: advance returns an epoch;
+ * once passed() says every reader has reached it (or is offline), what
+ * was unpublished before the advance may be freed.  The writer never
+ * waits: nlb's control plane keeps a retired list and frees from it on
+ * its own tick (nlb's target_set.c). */
 uint64_t nlb_qsbr_advance(struct nlb_qsbr *q);
 bool nlb_qsbr_passed(const struct nlb_qsbr *q, uint64_t epoch);
 

@@ -237,6 +237,14 @@ void targets_reclaim(struct nlb_runtime *rt, bool all)
 	}
 }
 
+size_t targets_retired(const struct nlb_runtime *rt)
+{
+	size_t n = 0;
+	for (const struct retired *r = rt->retired; r; r = r->next)
+		n++;
+	return n;
+}
+
 /* The slot (not FREE) that holds addr, or -1. */
 static int slot_find(const struct group_rt *grt, const struct nlb_addr *addr)
 {

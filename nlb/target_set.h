@@ -40,6 +40,9 @@ int targets_build(const struct nlb_runtime *rt, size_t g, struct nlb_lb_table **
  * group is then published again by the next targets_tick). */
 int targets_publish(struct nlb_runtime *rt, size_t g);
 void targets_reclaim(struct nlb_runtime *rt, bool all);
+/* Replaced tables and configurations not freed yet (some reader may
+ * still hold them).  Under ctl_lock. */
+size_t targets_retired(const struct nlb_runtime *rt);
 
 /* Reload: can group g take the target list of nc (enough free slots,
  * the Maglev table big enough: nc's when settings_too, as a reload that
