@@ -35,8 +35,10 @@ static void usage(FILE *out)
 		"       nlb -V           print the version\n"
 		"       nlb -h           print this help\n"
 		"signals: TERM/INT stop accepting, drain open connections for up to\n"
-		"shutdown_timeout_ms, then exit 0; HUP re-reads FILE and applies its\n"
-		"target changes (removed targets drain)\n");
+		"shutdown_timeout_ms, then exit 0; HUP re-reads FILE and applies it\n"
+		"(listeners, target groups and targets added and removed, settings;\n"
+		"removed targets drain); what only a restart applies is logged and\n"
+		"kept at its running value\n");
 }
 
 /* A load balancer holds two descriptors per connection: take all the

@@ -1138,3 +1138,19 @@ T_TEST(proxy, ipv6_and_mixed_families, .timeout = 30)
 	t_nlb_free(serve6);
 	t_server_free(echo4);
 }
+
+/* nlb -h says what a reload does now: the whole file, not only targets. */
+T_TEST(proxy, help_says_what_a_reload_applies, .timeout = 30)
+{
+	T_ASSERT(t_nlb_bin(), ": NLB_BIN is not set");
+	const char *argv[] = { t_nlb_bin(), "-h", NULL };
+	char *out = NULL;
+	int rc = t_run(argv, 5000, &out);
+	T_ASSERT(out);
+	cr_expect_eq(rc, 0, "nlb -h: exit %d", rc);
+	cr_expect(strstr(out, "usage: nlb -c FILE"), "%s", out);
+	cr_expect(!strstr(out, "applies its\ntarget changes"), "stale reload text: %s", out);
+	cr_expect(strstr(out, "target groups") && strstr(out, "listeners") &&
+		  strstr(out, "restart"), "nlb -h does not say what HUP applies: %s", out);
+	free(out);
+}
