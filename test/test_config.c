@@ -467,6 +467,86 @@ T_UNIT(config, unreadable_file)
 	cr_expect_str_eq(err, "/tmp: cannot open: Is a directory");
 }
 
+/* ---- reading the file ---------------------------------------------------- */
+
+/* A fresh directory under /tmp holding a FIFO nobody writes to: opening
+ * it for reading blocks, so a test that names it passes, within its
+ * timeout, only if the loader never opens it (or opens it non-blocking). */
+struct fifo_dir {
+	char dir[64];
+	char fifo[96];
+};
+
+static void fifo_make(struct fifo_dir *f)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/nlb-test-config-XXXXXX");
+	cr_assert_not_null(mkdtemp(f->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(f->fifo, sizeof(f->fifo), "%s/fifo", f->dir);
+	cr_assert_eq(mkfifo(f->fifo, 0600), 0, "mkfifo: %s", strerror(errno));
+}
+
+static void fifo_remove(const struct fifo_dir *f)
+{
+	unlink(f->fifo);
+	rmdir(f->dir);
+}
+
+/* @include is refused with its line, before libconfig would open the
+ * file it names: here a FIFO with no writer, so opening it would hang
+ * the test past its timeout. */
+T_UNIT(config, include_is_refused, .timeout = 10)
+{
+	struct fifo_dir f;
+	fifo_make(&f);
+	const char *fmt[] = {
+		"workers = 1;\n\n@include \"%s\"\n",
+		"workers = 1;\n\n  \t@include \"%s\"\nworkers = 2;\n",
+		/* Not where libconfig looks for it (a line's start), but
+		 * refused all the same rather than left to a syntax error. */
+		"/* a\n comment */ workers = 1;\n @include \"%s\"",
+	};
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), fmt[i], f.fifo);
+		struct loaded l;
+		load_text(text, &l);
+		char want[256];
+		snprintf(want, sizeof(want), "%s:3: @include is not supported: the configuration "
+			 "is one file, read once (copy the included settings into it)", l.path);
+		cr_expect_eq(l.r, -EINVAL, "case %zu: %d (%s)", i, l.r, l.err);
+		cr_expect_null(l.cfg, "case %zu", i);
+		nlb_config_free(l.cfg);
+		cr_expect_str_eq(l.err, want, "case %zu", i);
+	}
+	fifo_remove(&f);
+}
+
+/* In a comment or a string "@include" is text, not a directive. */
+T_UNIT(config, include_in_comment_or_string_is_text, .timeout = 10)
+{
+	struct fifo_dir f;
+	fifo_make(&f);
+	const char *fmt[] = {
+		"# @include \"%s\"\nworkers = 2;\n",
+		"// @include \"%s\"\nworkers = 2;\n",
+		"/*\n@include \"%s\"\n*/ workers = 2;\n",
+		"workers = 2; user = \"x\n@include \\\"%s\\\"\";\n",
+	};
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), fmt[i], f.fifo);
+		struct nlb_config *cfg = load_ok(text);
+		cr_expect_eq(cfg->workers, 2, "case %zu", i);
+		if (i == 3) {
+			char want[128];
+			snprintf(want, sizeof(want), "x\n@include \"%s\"", f.fifo);
+			cr_expect_str_eq(cfg->user, want);
+		}
+		nlb_config_free(cfg);
+	}
+	fifo_remove(&f);
+}
+
 /* ---- what a good file loads to ------------------------------------------- */
 
 static long expected_workers(void)
