@@ -10,6 +10,7 @@
 #include "tuple_hash.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -924,11 +925,21 @@ static void next_token(struct scan *sc, struct token *t)
 	t->kind = TOKEN_END;
 }
 
-/* Refuses @include before libconfig reads the text: libconfig opens the
- * file it names itself; nlb reads its one file once, so a reload, run as
- * the unprivileged user, sees one consistent version of it. */
+/* Refuses, before libconfig reads the text, what it would read wrong or
+ * act on: a NUL byte (libconfig reads a C string: the rest of the file
+ * would be dropped unseen) and @include (libconfig opens the file it
+ * names itself; nlb reads its one file once, so a reload, run as the
+ * unprivileged user, sees one consistent version of it). */
 static int check_text(const struct loader *ld, const char *text, size_t len)
 {
+	const char *nul = memchr(text, '\0', len);
+	if (nul != NULL) {
+		unsigned line = 1;
+		for (const char *c = text; c < nul; c++)
+			line += *c == '\n';
+		return fail_line(ld, line, "a NUL byte: a configuration file is text");
+	}
+
 	static const char include[] = "@include";
 	struct scan sc = { text, text + len, 1 };
 	struct token t;
@@ -943,7 +954,7 @@ static int check_text(const struct loader *ld, const char *text, size_t len)
 /* libconfig 1.5 stores a decimal literal too large for 32 bits as its low
  * 32 bits (5000000000 reads back as 705032704), which could land inside a
  * valid range.  Later versions promote it to INT64, which the range checks
- * catch; for 1.5 the file text is scanned for such literals.
+ * catch; for 1.5 the text libconfig parsed is scanned for such literals.
  * Runs only after libconfig accepted it, so tokens are well formed. */
 static int check_int_literals(const struct loader *ld, const char *text, size_t len)
 {
@@ -957,58 +968,89 @@ static int check_int_literals(const struct loader *ld, const char *text, size_t 
 	return 0;
 }
 
-/* Reads the whole file: to report open errors with their errno (libconfig
- * only says "file I/O error"), to refuse directories (which libconfig
- * would read as an empty, valid file), and for check_int_literals. */
+/* Writes "FILE: cannot VERB: reason" and returns -e. */
+static int fail_io(const struct loader *ld, const char *verb, int e)
+{
+	if (ld->err != NULL && ld->errlen > 0)
+		snprintf(ld->err, ld->errlen, "%s: cannot %s: %s", ld->path, verb, strerror(e));
+	return -e;
+}
+
+static int fail_too_big(const struct loader *ld)
+{
+	if (ld->err != NULL && ld->errlen > 0)
+		snprintf(ld->err, ld->errlen, "%s: larger than %u bytes (%u MiB), the limit "
+			 "for a configuration file", ld->path, NLB_CONFIG_MAX_BYTES,
+			 NLB_CONFIG_MAX_BYTES >> 20);
+	return -EFBIG;
+}
+
+/* Reads the whole file, once, into a NUL-terminated buffer: libconfig
+ * parses that buffer and the checks scan it, so they all see one version
+ * of a file that may be replaced at any time.  Only a regular file of at
+ * most NLB_CONFIG_MAX_BYTES is read, and never past that: a directory
+ * (which libconfig would read as an empty, valid file), a device that
+ * never ends (/dev/zero) or a FIFO are refused.  Open errors are reported
+ * with their errno (libconfig only says "file I/O error"). */
 static int read_file(const struct loader *ld, char **out, size_t *len)
 {
-	FILE *f = fopen(ld->path, "r");
-	if (f == NULL) {
-		int e = errno;
+	/* O_NONBLOCK: opening a FIFO with no writer would wait for one. */
+	int fd = open(ld->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fail_io(ld, "open", errno);
+
+	struct stat st;
+	int r = 0;
+	if (fstat(fd, &st) < 0) {
+		r = fail_io(ld, "open", errno);
+	} else if (S_ISDIR(st.st_mode)) {
+		r = fail_io(ld, "open", EISDIR);
+	} else if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
 		if (ld->err != NULL && ld->errlen > 0)
-			snprintf(ld->err, ld->errlen, "%s: cannot open: %s",
-				 ld->path, strerror(e));
-		return -e;
+			snprintf(ld->err, ld->errlen, "%s: not a regular file", ld->path);
+	} else if (st.st_size > NLB_CONFIG_MAX_BYTES) {
+		r = fail_too_big(ld);
 	}
 
-	int r = 0;
-	struct stat st;
-	if (fstat(fileno(f), &st) < 0) {
-		r = -errno;
-	} else if (S_ISDIR(st.st_mode)) {
-		r = -EISDIR;
-	}
+	/* Room for what fstat says and one byte more, to see a file that
+	 * grew; grown as needed up to one byte past the limit. */
 	char *buf = NULL;
 	size_t n = 0, cap = 0;
-	while (r == 0) {
-		if (cap - n < 4096) {
-			cap = cap ? cap * 2 : 8192;
+	if (r == 0) {
+		cap = st.st_size < NLB_CONFIG_MAX_BYTES ? (size_t)st.st_size + 1 :
+			(size_t)NLB_CONFIG_MAX_BYTES + 1;
+		if ((buf = malloc(cap + 1)) == NULL)
+			r = fail_nomem(ld);
+	}
+	while (r == 0 && n <= NLB_CONFIG_MAX_BYTES) {
+		if (n == cap) {
+			cap = cap > NLB_CONFIG_MAX_BYTES / 2 ? (size_t)NLB_CONFIG_MAX_BYTES + 1 :
+				2 * cap;
 			char *nb = realloc(buf, cap + 1);
 			if (nb == NULL) {
-				free(buf);
-				fclose(f);
-				return fail_nomem(ld);
+				r = fail_nomem(ld);
+				break;
 			}
 			buf = nb;
 		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f))
-				r = -EIO;
+		ssize_t got = read(fd, buf + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			r = fail_io(ld, "read", errno);
+		else if (got == 0)
 			break;
-		}
+		else
+			n += (size_t)got;
 	}
-	fclose(f);
+	close(fd);
+	if (r == 0 && n > NLB_CONFIG_MAX_BYTES)
+		r = fail_too_big(ld);
 	if (r < 0) {
 		free(buf);
-		if (ld->err != NULL && ld->errlen > 0)
-			snprintf(ld->err, ld->errlen, "%s: cannot open: %s",
-				 ld->path, strerror(-r));
 		return r;
 	}
-	if (buf == NULL && (buf = malloc(1)) == NULL)
-		return fail_nomem(ld);
 	buf[n] = '\0';
 	*out = buf;
 	*len = n;
@@ -1114,50 +1156,31 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
 	return 0;
 }
 
-int nlb_config_load(const char *path, struct nlb_config **out,
-		    char *err, size_t errlen)
+int nlb_config_parse(const char *path, const char *text, size_t len,
+		     struct nlb_config **out, char *err, size_t errlen)
 {
 	const struct loader ld = { path, err, errlen };
-	char *text = NULL;
-	size_t len = 0;
 	int r;
 
 	*out = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if ((r = read_file(&ld, &text, &len)) < 0)
+	if (text[len] != '\0')
+		return fail_line(&ld, 0, "internal error: the text is not NUL-terminated");
+	if ((r = check_text(&ld, text, len)) < 0)
 		return r;
-	if ((r = check_text(&ld, text, len)) < 0) {
-		free(text);
-		return r;
-	}
 
 	config_t lc;
 	config_init(&lc);
-	if (!config_read_file(&lc, path)) {
-		const char *file = config_error_file(&lc);
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO) {
-			/* The file vanished between read_file and here. */
-			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "%s: cannot open: %s", path,
-					 config_error_text(&lc));
-			r = -EIO;
-		} else {
-			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "%s:%d: %s",
-					 file != NULL ? file : path,
-					 config_error_line(&lc),
-					 config_error_text(&lc));
-			r = -EINVAL;
-		}
+	if (!config_read_string(&lc, text)) {
+		/* A string has no file name: the error is the path's. */
+		r = fail_line(&ld, (unsigned)config_error_line(&lc), "%s",
+			      config_error_text(&lc));
 		config_destroy(&lc);
-		free(text);
 		return r;
 	}
 
 	r = check_int_literals(&ld, text, len);
-	free(text);
-
 	struct nlb_config *cfg = NULL;
 	if (r == 0) {
 		cfg = calloc(1, sizeof(*cfg));
@@ -1174,6 +1197,24 @@ int nlb_config_load(const char *path, struct nlb_config **out,
 	}
 	*out = cfg;
 	return 0;
+}
+
+int nlb_config_load(const char *path, struct nlb_config **out,
+		    char *err, size_t errlen)
+{
+	const struct loader ld = { path, err, errlen };
+	char *text = NULL;
+	size_t len = 0;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	int r = read_file(&ld, &text, &len);
+	if (r < 0)
+		return r;
+	r = nlb_config_parse(path, text, len, out, err, errlen);
+	free(text);
+	return r;
 }
 
 void nlb_config_free(struct nlb_config *cfg)
