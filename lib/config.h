@@ -19,10 +19,11 @@
 /* A target's weight is 0 .. this (the file's and the admin socket's). */
 #define NLB_TARGET_WEIGHT_MAX 1000u
 
-/* Largest configuration file, in bytes: about a million allow or deny
- * prefixes, ten times the 100,000-prefix list the README measures.  It
- * bounds what a load reads and what libconfig builds from it (a reload
- * does that beside the configuration in force); larger is refused. */
+/* Largest configuration file, in bytes.  It bounds what a load reads and
+ * what libconfig builds from it, which a reload does beside the
+ * configuration in force: 16 MiB of allow list (738,701 /24 prefixes,
+ * one a line, seven times the 100,000 the README measures) checks in
+ * 1.1 s with a 136 MiB peak (nlb -t).  Larger files are refused. */
 #define NLB_CONFIG_MAX_BYTES (16u << 20)
 
 enum nlb_forwarding {
