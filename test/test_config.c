@@ -467,6 +467,223 @@ T_UNIT(config, unreadable_file)
 	cr_expect_str_eq(err, "/tmp: cannot open: Is a directory");
 }
 
+/* ---- reading the file ---------------------------------------------------- */
+
+/* A fresh directory under /tmp holding a FIFO nobody writes to: opening
+ * it for reading blocks, so a test that names it passes, within its
+ * timeout, only if the loader never opens it (or opens it non-blocking). */
+struct fifo_dir {
+	char dir[64];
+	char fifo[96];
+};
+
+static void fifo_make(struct fifo_dir *f)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/nlb-test-config-XXXXXX");
+	cr_assert_not_null(mkdtemp(f->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(f->fifo, sizeof(f->fifo), "%s/fifo", f->dir);
+	cr_assert_eq(mkfifo(f->fifo, 0600), 0, "mkfifo: %s", strerror(errno));
+}
+
+static void fifo_remove(const struct fifo_dir *f)
+{
+	unlink(f->fifo);
+	rmdir(f->dir);
+}
+
+/* Writes size bytes of comment lines (a valid, empty configuration) to a
+ * fresh file, then extra, and returns its path in path. */
+static void write_comments(char *path, size_t pathlen, size_t size, const char *extra)
+{
+	static char chunk[64 * 1024];
+	snprintf(path, pathlen, "/tmp/nlb-test-config-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0, "mkstemp: %s", strerror(errno));
+	/* 64-byte lines: "# xxx...x\n". */
+	for (size_t i = 0; i < sizeof(chunk); i += 64) {
+		memset(chunk + i, 'x', 64);
+		chunk[i] = '#';
+		chunk[i + 1] = ' ';
+		chunk[i + 63] = '\n';
+	}
+	cr_assert_eq(size % 64, 0);
+	size_t done = 0;
+	while (done < size) {
+		size_t n = size - done < sizeof(chunk) ? size - done : sizeof(chunk);
+		ssize_t w = write(fd, chunk, n);
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	ssize_t w = write(fd, extra, strlen(extra));
+	close(fd);
+	if (done != size || w != (ssize_t)strlen(extra))
+		unlink(path);
+	cr_assert_eq(done, size, "short write to %s", path);
+	cr_assert_eq(w, (ssize_t)strlen(extra), "short write to %s", path);
+}
+
+/* The whole file is read once, up to NLB_CONFIG_MAX_BYTES: a file of
+ * exactly that size loads, one byte more is refused by its size. */
+T_UNIT(config, size_limit, .timeout = 60)
+{
+	char path[64], err[512];
+	struct nlb_config *cfg = NULL;
+	int fds = t_fd_count();
+
+	write_comments(path, sizeof(path), NLB_CONFIG_MAX_BYTES, "");
+	int r = nlb_config_load(path, &cfg, err, sizeof(err));
+	unlink(path);
+	cr_expect_eq(r, 0, "a file of exactly the limit: %d (%s)", r, err);
+	cr_expect_not_null(cfg);
+	nlb_config_free(cfg);
+
+	write_comments(path, sizeof(path), NLB_CONFIG_MAX_BYTES, "\n");
+	cfg = (struct nlb_config *)&cfg;	/* must be reset */
+	r = nlb_config_load(path, &cfg, err, sizeof(err));
+	unlink(path);
+	cr_expect_eq(r, -EFBIG, "one byte over the limit: %d (%s)", r, err);
+	cr_expect_null(cfg);
+	char want[256];
+	snprintf(want, sizeof(want), "%s: larger than %u bytes (16 MiB), the limit for a "
+		 "configuration file", path, NLB_CONFIG_MAX_BYTES);
+	cr_expect_str_eq(err, want);
+	cr_expect_eq(t_fd_count(), fds, "the loader left a descriptor open");
+}
+
+/* Only regular files: a device or a FIFO could be read forever, or not
+ * at all (a FIFO with no writer); both are refused at once. */
+T_UNIT(config, not_a_regular_file, .timeout = 10)
+{
+	struct nlb_config *cfg = (struct nlb_config *)&cfg;	/* must be reset */
+	char err[256];
+	int fds = t_fd_count();
+
+	int r = nlb_config_load("/dev/zero", &cfg, err, sizeof(err));
+	cr_expect_eq(r, -EINVAL, "/dev/zero: %d (%s)", r, err);
+	cr_expect_null(cfg);
+	cr_expect_str_eq(err, "/dev/zero: not a regular file");
+
+	struct fifo_dir f;
+	fifo_make(&f);
+	cfg = (struct nlb_config *)&cfg;
+	r = nlb_config_load(f.fifo, &cfg, err, sizeof(err));
+	fifo_remove(&f);
+	cr_expect_eq(r, -EINVAL, "a FIFO: %d (%s)", r, err);
+	cr_expect_null(cfg);
+	char want[128];
+	snprintf(want, sizeof(want), "%s: not a regular file", f.fifo);
+	cr_expect_str_eq(err, want);
+	cr_expect_eq(t_fd_count(), fds, "the loader left a descriptor open");
+}
+
+/* @include is refused with its line, before libconfig would open the
+ * file it names: here a FIFO with no writer, so opening it would hang
+ * the test past its timeout. */
+T_UNIT(config, include_is_refused, .timeout = 10)
+{
+	struct fifo_dir f;
+	fifo_make(&f);
+	const char *fmt[] = {
+		"workers = 1;\n\n@include \"%s\"\n",
+		"workers = 1;\n\n  \t@include \"%s\"\nworkers = 2;\n",
+		/* Not where libconfig looks for it (a line's start), but
+		 * refused all the same rather than left to a syntax error. */
+		"/* a\n comment */ workers = 1;\n @include \"%s\"",
+	};
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), fmt[i], f.fifo);
+		struct loaded l;
+		load_text(text, &l);
+		char want[256];
+		snprintf(want, sizeof(want), "%s:3: @include is not supported: the configuration "
+			 "is one file, read once (copy the included settings into it)", l.path);
+		cr_expect_eq(l.r, -EINVAL, "case %zu: %d (%s)", i, l.r, l.err);
+		cr_expect_null(l.cfg, "case %zu", i);
+		nlb_config_free(l.cfg);
+		cr_expect_str_eq(l.err, want, "case %zu", i);
+	}
+	fifo_remove(&f);
+}
+
+/* nlb_config_parse reads only the buffer it is given (nlb_config_load
+ * hands it the file's bytes, read once): the integer check, the other
+ * checks and libconfig all see those bytes, and every error names the
+ * path given, which is never opened. */
+T_UNIT(config, parse_from_buffer)
+{
+	static const char path[] = "/nonexistent/mem.conf";
+#define TEXT(s) s, sizeof(s) - 1
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *err;
+	} cases[] = {
+		{ TEXT("workers = 1;\n\nshutdown_timeout_ms = 4294967297;\n"),
+		  "/nonexistent/mem.conf:3: integer 4294967297 does not fit in 32 bits "
+		  "(write 4294967297L for a 64-bit integer)" },
+		{ TEXT("workers = 1;\nlog_level = ;\n"), "/nonexistent/mem.conf:2: syntax error" },
+		{ TEXT("workers = 1;\nworker = 2;\n"),
+		  "/nonexistent/mem.conf:2: unknown key \"worker\" at top level" },
+		/* libconfig would stop at the NUL and never see what follows. */
+		{ TEXT("workers = 1;\n\0workers = 5000;\n"),
+		  "/nonexistent/mem.conf:2: a NUL byte: a configuration file is text" },
+	};
+#undef TEXT
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nlb_config *cfg = (struct nlb_config *)&cfg;	/* must be reset */
+		char err[256];
+		int r = nlb_config_parse(path, cases[i].text, cases[i].len, &cfg, err, sizeof(err));
+		cr_expect_eq(r, -EINVAL, "case %zu: %d (%s)", i, r, err);
+		cr_expect_null(cfg, "case %zu", i);
+		cr_expect_str_eq(err, cases[i].err, "case %zu", i);
+	}
+
+	static const char ok[] = "workers = 3;\n";
+	struct nlb_config *cfg = NULL;
+	char err[256] = "";
+	int r = nlb_config_parse(path, ok, sizeof(ok) - 1, &cfg, err, sizeof(err));
+	cr_assert_eq(r, 0, "%s", err);
+	cr_expect_eq(cfg->workers, 3);
+	cr_expect_str_eq(cfg->path, path);
+	nlb_config_free(cfg);
+
+	/* fstat gives procfs files size 0: the loader reads to the end
+	 * anyway (and finds the NULs between the arguments). */
+	cfg = (struct nlb_config *)&cfg;
+	r = nlb_config_load("/proc/self/cmdline", &cfg, err, sizeof(err));
+	cr_expect_eq(r, -EINVAL, "%d (%s)", r, err);
+	cr_expect_null(cfg);
+	cr_expect_str_eq(err, "/proc/self/cmdline:1: a NUL byte: a configuration file is text");
+}
+
+/* In a comment or a string "@include" is text, not a directive. */
+T_UNIT(config, include_in_comment_or_string_is_text, .timeout = 10)
+{
+	struct fifo_dir f;
+	fifo_make(&f);
+	const char *fmt[] = {
+		"# @include \"%s\"\nworkers = 2;\n",
+		"// @include \"%s\"\nworkers = 2;\n",
+		"/*\n@include \"%s\"\n*/ workers = 2;\n",
+		"workers = 2; user = \"x\n@include \\\"%s\\\"\";\n",
+	};
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), fmt[i], f.fifo);
+		struct nlb_config *cfg = load_ok(text);
+		cr_expect_eq(cfg->workers, 2, "case %zu", i);
+		if (i == 3) {
+			char want[128];
+			snprintf(want, sizeof(want), "x\n@include \"%s\"", f.fifo);
+			cr_expect_str_eq(cfg->user, want);
+		}
+		nlb_config_free(cfg);
+	}
+	fifo_remove(&f);
+}
+
 /* ---- what a good file loads to ------------------------------------------- */
 
 static long expected_workers(void)
