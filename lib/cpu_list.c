@@ -91,12 +91,16 @@ int nlb_cpu_allowed(cpu_set_t *out)
 			return -ENOMEM;
 		size_t size = CPU_ALLOC_SIZE(ncpus);
 		if (sched_getaffinity(0, size, s) == 0) {
-			CPU_ZERO(out);
+			cpu_set_t low;
+			CPU_ZERO(&low);
 			for (unsigned c = 0; c < NLB_CPU_LIST_MAX; c++)
 				if (CPU_ISSET_S(c, size, s))
-					CPU_SET(c, out);
+					CPU_SET(c, &low);
 			CPU_FREE(s);
-			return CPU_COUNT(out) > 0 ? 0 : -ERANGE;
+			if (CPU_COUNT(&low) == 0)
+				return -ERANGE;
+			*out = low;
+			return 0;
 		}
 		int e = errno;
 		CPU_FREE(s);

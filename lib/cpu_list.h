@@ -30,8 +30,9 @@ size_t nlb_cpu_list_format(const cpu_set_t *set, char *buf, size_t len);
 
 /* The CPUs the calling thread may run on (sched_getaffinity), those below
  * NLB_CPU_LIST_MAX.  Asks with larger masks on machines whose kernel
- * counts more CPUs than a cpu_set_t holds.  Returns 0, -ERANGE if every
- * allowed CPU is at or above NLB_CPU_LIST_MAX, or -errno. */
+ * counts more CPUs than a cpu_set_t holds.  Returns 0, or -ERANGE if
+ * every allowed CPU is at or above NLB_CPU_LIST_MAX, or -errno, and then
+ * leaves *out alone. */
 int nlb_cpu_allowed(cpu_set_t *out);
 
 #endif
