@@ -57,7 +57,7 @@ FUZZ         := build/fuzz
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
                 -DNLB_VERSION=\"$(VERSION)\"
-FUZZ_NAMES   := proxyproto config http_req
+FUZZ_NAMES   := proxyproto config http_req cpu_list
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)

@@ -145,9 +145,11 @@ struct key_spec {
 	.name = (key), .type = KEY_STRING, .offset = offsetof(s, field) }
 
 /* The upper bound on workers keeps per-worker arrays sane; the CPU count
- * that 0 resolves to is capped to the same value. */
+ * that 0 resolves to is capped to the same value.  cpus is checked and
+ * resolved by load_cpus. */
 static const struct key_spec top_keys[] = {
 	UINT_KEY(struct nlb_config, workers, 0, NLB_CONFIG_MAX_WORKERS, 0),
+	OPT_STRING_KEY(struct nlb_config, "cpus", cpus_text),
 	ENUM_KEY(struct nlb_config, log_level, log_level_names, NLB_LOG_INFO),
 	UINT_KEY(struct nlb_config, shutdown_timeout_ms, 0, 3600000, 10000),
 	ENUM_KEY(struct nlb_config, forwarding, forwarding_names, NLB_FWD_AUTO),
@@ -1057,14 +1059,42 @@ static int read_file(const struct loader *ld, char **out, size_t *len)
 	return 0;
 }
 
-static long online_cpus(void)
+/* Resolves the CPUs workers run on: "cpus", each of which must be in the
+ * affinity mask nlb was started with (taskset, systemd's CPUAffinity=, a
+ * container's cpuset), or else that whole mask.  Read from the calling
+ * thread, which at start and at reload (main or admin thread) still has
+ * the mask nlb inherited: only workers ever pin themselves. */
+static int load_cpus(const struct loader *ld, const config_setting_t *root,
+		     struct nlb_config *cfg)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
-	if (n > NLB_CONFIG_MAX_WORKERS)
-		n = NLB_CONFIG_MAX_WORKERS;
-	return n;
+	cpu_set_t allowed, want;
+	int r = nlb_cpu_allowed(&allowed);
+	if (r < 0)
+		return fail(ld, NULL, "cannot read the CPUs nlb may run on "
+			    "(sched_getaffinity): %s", strerror(-r));
+	want = allowed;
+	if (cfg->cpus_text != NULL) {
+		const config_setting_t *s = member_or(root, "cpus");
+		if (nlb_cpu_list_parse(cfg->cpus_text, strlen(cfg->cpus_text), &want) < 0)
+			return fail(ld, s, "\"cpus\": bad CPU list \"%s\" (expected CPU numbers "
+				    "below %d and ranges, comma-separated, no spaces: \"2-5,8\")",
+				    cfg->cpus_text, NLB_CPU_LIST_MAX);
+		for (int c = 0; c < NLB_CPU_LIST_MAX; c++) {
+			if (!CPU_ISSET(c, &want) || CPU_ISSET(c, &allowed))
+				continue;
+			/* Cut with "..." rather than past the error's room. */
+			char list[200];
+			if (nlb_cpu_list_format(&allowed, list, sizeof(list)) >= sizeof(list))
+				memcpy(list + sizeof(list) - 4, "...", 4);
+			return fail(ld, s, "\"cpus\": CPU %d is not one nlb may run on "
+				    "(allowed: %s)", c, list);
+		}
+	}
+	cfg->n_cpus = 0;
+	for (int c = 0; c < NLB_CPU_LIST_MAX; c++)
+		if (CPU_ISSET(c, &want))
+			cfg->cpus[cfg->n_cpus++] = (uint16_t)c;
+	return 0;
 }
 
 static int load_stats_admin(const struct loader *ld, const config_setting_t *root,
@@ -1118,8 +1148,11 @@ static int load_root(const struct loader *ld, const config_setting_t *root,
 	if (cfg->group && !cfg->user)
 		return fail(ld, member_or(root, "group"), "\"group\" needs \"user\" (nlb "
 			    "switches to both once its sockets are bound)");
+	if ((r = load_cpus(ld, root, cfg)) < 0)
+		return r;
 	if (cfg->workers == 0)
-		cfg->workers = (uint32_t)online_cpus();
+		cfg->workers = cfg->n_cpus < NLB_CONFIG_MAX_WORKERS ? cfg->n_cpus :
+			       NLB_CONFIG_MAX_WORKERS;
 	if ((r = load_stats_admin(ld, root, cfg)) < 0)
 		return r;
 
@@ -1238,6 +1271,7 @@ void nlb_config_free(struct nlb_config *cfg)
 	free(cfg->admin_socket);
 	free(cfg->user);
 	free(cfg->group);
+	free(cfg->cpus_text);
 	free(cfg->path);
 	free(cfg);
 }

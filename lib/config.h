@@ -10,10 +10,12 @@
 
 #include "acl.h"
 #include "addr.h"
+#include "cpu_list.h"
 #include "health_check.h"
 #include "log.h"
 
-/* Upper bound of "workers"; 0 (one per online CPU) is capped to it too. */
+/* Upper bound of "workers"; 0 (one per CPU nlb may run on) is capped to
+ * it too. */
 #define NLB_CONFIG_MAX_WORKERS 1024
 
 /* A target's weight is 0 .. this (the file's and the admin socket's). */
@@ -127,7 +129,14 @@ struct nlb_listener_conf {
 
 struct nlb_config {
 	char *path;
-	uint32_t workers;		/* 0 in the file = online CPUs, resolved here */
+	uint32_t workers;		/* 0 in the file = n_cpus, resolved here */
+	char *cpus_text;		/* "cpus" as written; NULL: absent */
+	/* The CPUs workers are pinned to, ascending: those of "cpus", else
+	 * all of the affinity mask nlb was started with (a CPU of "cpus"
+	 * outside that mask is refused).  Worker i runs on
+	 * cpus[i % n_cpus]; n_cpus >= 1. */
+	uint16_t cpus[NLB_CPU_LIST_MAX];
+	uint32_t n_cpus;
 	enum nlb_log_level log_level;
 	uint64_t shutdown_timeout_ms;
 	enum nlb_forwarding forwarding;

@@ -16,6 +16,7 @@
 #include "admin.h"
 #include "backend.h"
 #include "config.h"
+#include "cpu_list.h"
 #include "health.h"
 #include "listener.h"
 #include "log.h"
@@ -155,15 +156,23 @@ static int run(struct nlb_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (ncpu < 1)
-		ncpu = 1;
+	/* Worker i takes the i-th CPU nlb may use, in turn when there are
+	 * more workers than CPUs.  This thread never pins itself: the
+	 * health, metrics and admin threads inherit its mask, nlb's own. */
+	cpu_set_t pinned;
+	CPU_ZERO(&pinned);
+	for (unsigned i = 0; i < rt.n_workers && i < cfg->n_cpus; i++)
+		CPU_SET(cfg->cpus[i], &pinned);
+	char cpu_text[256];
+	if (nlb_cpu_list_format(&pinned, cpu_text, sizeof(cpu_text)) >= sizeof(cpu_text))
+		memcpy(cpu_text + sizeof(cpu_text) - 4, "...", 4);
+	nlb_info("workers: %u on CPUs %s", rt.n_workers, cpu_text);
 	pthread_barrier_t barrier;
 	pthread_barrier_init(&barrier, NULL, rt.n_workers + 1);
 	unsigned started = 0;
 	for (unsigned i = 0; i < rt.n_workers; i++) {
 		workers[i].id = i;
-		workers[i].cpu = (int)(i % (unsigned)ncpu);
+		workers[i].cpu = cfg->cpus[i % cfg->n_cpus];
 		workers[i].rt = &rt;
 		workers[i].barrier = &barrier;
 		int ret = worker_start(&workers[i]);

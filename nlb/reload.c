@@ -237,6 +237,11 @@ static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new)
 #define UNAPPLIED(...) do { nlb_warn("reload: " __VA_ARGS__); n++; } while (0)
 	if (old->workers != new->workers)
 		UNAPPLIED("\"workers\" changed; not applied until a restart");
+	/* Compared as resolved: the same CPUs written another way, or
+	 * "cpus" dropped while naming every CPU of the mask, change nothing. */
+	if (old->n_cpus != new->n_cpus ||
+	    memcmp(old->cpus, new->cpus, old->n_cpus * sizeof(old->cpus[0])) != 0)
+		UNAPPLIED("\"cpus\" changed; not applied until a restart");
 	if (old->forwarding != new->forwarding || old->flow_table_size != new->flow_table_size ||
 	    old->udp_max_datagram != new->udp_max_datagram || old->udp_gro != new->udp_gro ||
 	    old->stats_enabled != new->stats_enabled ||
@@ -248,6 +253,9 @@ static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new)
 			  "(workers, forwarding, flow_table_size, udp_*, stats, admin, user, "
 			  "group, allow_root); not applied until a restart");
 	new->workers = old->workers;
+	new->n_cpus = old->n_cpus;
+	memcpy(new->cpus, old->cpus, sizeof(new->cpus));
+	swap_str(&old->cpus_text, &new->cpus_text);
 	new->forwarding = old->forwarding;
 	new->flow_table_size = old->flow_table_size;
 	new->udp_max_datagram = old->udp_max_datagram;

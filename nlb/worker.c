@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -18,6 +19,7 @@
 
 #include "admission.h"
 #include "backend.h"
+#include "cpu_list.h"
 #include "log.h"
 #include "tcp_proxy.h"
 #include "udp_proxy.h"
@@ -345,11 +347,24 @@ static uint64_t tick_ms(const struct nlb_config *cfg)
 static int worker_init(struct worker *w)
 {
 	const struct nlb_config *cfg = w->rt->cfg;
+	/* The name tells workers apart in top -H, perf and the tests. */
+	char name[16];
+	snprintf(name, sizeof(name), "nlb-worker-%u", w->id);
+	pthread_setname_np(pthread_self(), name);
+	/* w->cpu is one of the CPUs nlb was given (config.c, load_cpus).
+	 * If it cannot be pinned there (gone offline, a cpuset changed
+	 * since), the thread keeps the mask it inherited, nlb's own, and
+	 * its io-wq threads get that mask too: never a CPU outside it. */
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
-	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
-		nlb_warn("worker %u: cannot pin to CPU %d", w->id, w->cpu);
+	int pret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (pret != 0) {
+		nlb_warn("worker %u: cannot pin to CPU %d: %s; it runs on any CPU nlb may use",
+			 w->id, w->cpu, strerror(pret));
+		/* Should even that fail, io-wq is asked for w->cpu. */
+		(void)nlb_cpu_allowed(&set);
+	}
 
 	int ret = nlb_ring_init(&w->ring, NLB_RING_SQ_ENTRIES, NLB_RING_CQ_ENTRIES, &w->feat);
 	if (ret < 0) {
@@ -370,7 +385,11 @@ static int worker_init(struct worker *w)
 	w->ring_ready = true;
 	unsigned iowq[2] = { NLB_IOWQ_MAX_WORKERS, NLB_IOWQ_MAX_WORKERS };
 	io_uring_register_iowq_max_workers(&w->ring, iowq);
-	io_uring_register_iowq_aff(&w->ring, sizeof(set), &set);
+	/* io-wq threads share the worker's CPU (nlb's mask if the pin
+	 * failed), said explicitly rather than left to the kernel. */
+	ret = io_uring_register_iowq_aff(&w->ring, sizeof(set), &set);
+	if (ret < 0)
+		nlb_warn("worker %u: cannot pin io-wq threads: %s", w->id, strerror(-ret));
 	if (w->id == 0)
 		nlb_info("io_uring: single_issuer=%d defer_taskrun=%d coop_taskrun=%d",
 			 w->feat.single_issuer, w->feat.defer_taskrun, w->feat.coop_taskrun);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cpu_list.h"
 #include "tuple_hash.h"
 #include "helpers.h"
 
@@ -686,11 +688,13 @@ T_UNIT(config, include_in_comment_or_string_is_text, .timeout = 10)
 
 /* ---- what a good file loads to ------------------------------------------- */
 
+/* One worker per CPU this process may run on (its affinity mask, which
+ * taskset or a cpuset may have narrowed), not per CPU online. */
 static long expected_workers(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		n = 1;
+	cpu_set_t set;
+	cr_assert_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+	long n = CPU_COUNT(&set);
 	return n > NLB_CONFIG_MAX_WORKERS ? NLB_CONFIG_MAX_WORKERS : n;
 }
 
@@ -761,13 +765,90 @@ T_UNIT(config, workers_zero_is_cpu_count)
 {
 	struct nlb_config *cfg = load_ok("workers = 0;\n");
 	cr_expect_eq(cfg->workers, (uint32_t)expected_workers(),
-		     "workers %u, online CPUs %ld", cfg->workers, expected_workers());
+		     "workers %u, CPUs in the affinity mask %ld", cfg->workers, expected_workers());
 	cr_expect_geq(cfg->workers, 1);
 	nlb_config_free(cfg);
 
 	cfg = load_ok("workers = 1024;\n");
 	cr_expect_eq(cfg->workers, 1024);
 	nlb_config_free(cfg);
+}
+
+/* Without "cpus" workers run on the whole affinity mask, in order; with
+ * it on those CPUs, and workers = 0 is their count. */
+T_UNIT(config, cpus_resolve_within_the_mask)
+{
+	cpu_set_t mask;
+	cr_assert_eq(sched_getaffinity(0, sizeof(mask), &mask), 0);
+	int first = -1, last = -1;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, &mask)) {
+			if (first < 0)
+				first = c;
+			last = c;
+		}
+	}
+	cr_assert_geq(first, 0);
+
+	struct nlb_config *cfg = load_ok("# no cpus\n");
+	cr_assert_eq(cfg->n_cpus, (uint32_t)CPU_COUNT(&mask));
+	cr_expect_null(cfg->cpus_text);
+	for (uint32_t i = 0, c = 0; i < cfg->n_cpus; i++, c++) {
+		while (!CPU_ISSET(c, &mask))
+			c++;
+		cr_expect_eq(cfg->cpus[i], c, "cpus[%u] is %u, want %u", i, cfg->cpus[i], c);
+	}
+	nlb_config_free(cfg);
+
+	char text[128];
+	snprintf(text, sizeof(text), "cpus = \"%d\";\n", last);
+	cfg = load_ok(text);
+	cr_expect_eq(cfg->workers, 1, "workers = 0 with one CPU in \"cpus\"");
+	cr_assert_eq(cfg->n_cpus, 1);
+	cr_expect_eq(cfg->cpus[0], last);
+	char written[16];
+	snprintf(written, sizeof(written), "%d", last);
+	cr_expect_str_eq(cfg->cpus_text, written);
+	nlb_config_free(cfg);
+
+	/* More workers than CPUs is allowed: they share the CPUs in turn. */
+	snprintf(text, sizeof(text), "workers = 5;\ncpus = \"%d,%d\";\n", last, first);
+	cfg = load_ok(text);
+	cr_expect_eq(cfg->workers, 5);
+	cr_assert_eq(cfg->n_cpus, first == last ? 1u : 2u);
+	cr_expect_eq(cfg->cpus[0], first, "ascending, whatever the order written");
+	cr_expect_eq(cfg->cpus[cfg->n_cpus - 1], last);
+	nlb_config_free(cfg);
+}
+
+/* A CPU the mask does not hold is refused naming it and the mask; the
+ * list's form is the parser's (test_cpu_list.c has its cases). */
+T_UNIT(config, cpus_errors)
+{
+	cpu_set_t mask;
+	cr_assert_eq(sched_getaffinity(0, sizeof(mask), &mask), 0);
+	/* Long masks are cut to 200 bytes in the message, as here. */
+	char allowed[200], outside[300];
+	if (nlb_cpu_list_format(&mask, allowed, sizeof(allowed)) >= sizeof(allowed))
+		memcpy(allowed + sizeof(allowed) - 4, "...", 4);
+	cr_assert(!CPU_ISSET(1023, &mask), "this test needs CPU 1023 outside the mask");
+	snprintf(outside, sizeof(outside),
+		 "\"cpus\": CPU 1023 is not one nlb may run on (allowed: %s)", allowed);
+	const struct err_case cases[] = {
+		{ "cpu outside the mask", "workers = 1;\ncpus = \"1023\";\n", 2, outside, 1 },
+		{ "a range reaching outside", "\ncpus = \"0-1023\";\n", 2,
+		  "is not one nlb may run on (allowed: ", 0 },
+		{ "past the largest", "cpus = \"1024\";\n", 1,
+		  "\"cpus\": bad CPU list \"1024\" (expected CPU numbers below 1024 and ranges, "
+		  "comma-separated, no spaces: \"2-5,8\")", 1 },
+		{ "reversed", "cpus = \"3-1\";\n", 1, "\"cpus\": bad CPU list \"3-1\"", 0 },
+		{ "spaces", "cpus = \"0, 1\";\n", 1, "\"cpus\": bad CPU list \"0, 1\"", 0 },
+		{ "newline", "cpus = \"0\\n\";\n", 1, "\"cpus\": bad CPU list \"0 \"", 0 },
+		{ "empty", "cpus = \"\";\n", 1, "\"cpus\" must not be empty", 1 },
+		{ "integer", "cpus = 0;\n", 1, "\"cpus\" must be a string", 1 },
+		{ "array", "cpus = [ 0, 1 ];\n", 1, "\"cpus\" must be a string", 1 },
+	};
+	RUN(cases);
 }
 
 static const char full_conf[] =

@@ -1,11 +1,12 @@
 /* Suite "reload": SIGHUP adds, removes and moves listeners and target
  * groups (TCP and UDP) and applies their settings in place, end to end
  * through the real nlb, without dropping an established connection or a
- * UDP flow; what only a restart applies (workers) is reported and the
- * rest still applied.  (Target lists and draining are suite "drain".) */
+ * UDP flow; what only a restart applies (workers, cpus) is reported and
+ * the rest still applied.  (Target lists and draining are suite "drain".) */
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,53 @@ T_TEST(reload, workers_need_a_restart, .timeout = 30)
 	int c = t_connect_from("127.0.0.7", 0, pl);
 	int rc = t_round_trip(c, "ping", 4, 2000);
 	px_assert(&p, rc == -ECONNRESET || rc == -EPIPE, "the deny list was not applied (%d)", rc);
+	t_close(c);
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(t);
+}
+
+/* cpus cannot change without a restart either: nlb says so, keeps its
+ * CPUs and applies the rest.  The same CPUs written another way are no
+ * change. */
+T_TEST(reload, cpus_need_a_restart, .timeout = 30)
+{
+	cpu_set_t mask;
+	T_ASSERT(sched_getaffinity(0, sizeof(mask), &mask) == 0);
+	if (!CPU_ISSET(0, &mask) || !CPU_ISSET(1, &mask))
+		cr_skip_test("CPUs 0 and 1 are not both among this test's CPUs");
+	struct t_server *t = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(t);
+	uint16_t pl = t_free_port(), pt = t_server_port(t);
+	const char *fmt =
+		"cpus = \"%s\";\n"
+		"listeners = ( { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\";"
+		" %s } );\n"
+		"target_groups = ( { name = \"g\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n";
+	char v1[1024], v2[1024], v3[1024];
+	snprintf(v1, sizeof(v1), fmt, "0", pl, "", pt);
+	snprintf(v2, sizeof(v2), fmt, "1", pl, "deny = [ \"127.0.0.7\" ];", pt);
+	snprintf(v3, sizeof(v3), fmt, "0-0", pl, "", pt);
+	struct px p;
+	start_text(&p, v1);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "workers: 1 on CPUs 0"), "not one worker on CPU 0");
+	reload_ok(&p, v2);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "cpus\\\" changed; not applied until a restart"),
+		  "no restart line for cpus");
+	px_assert(&p, t_nlb_log_contains(p.nlb, "; 1 changes need a restart"),
+		  "not exactly one change needing a restart");
+	int c = t_connect_from("127.0.0.7", 0, pl);
+	int rc = t_round_trip(c, "ping", 4, 2000);
+	px_assert(&p, rc == -ECONNRESET || rc == -EPIPE, "the deny list was not applied (%d)", rc);
+	t_close(c);
+
+	reload_ok(&p, v3);
+	px_assert(&p, t_nlb_log_count(p.nlb, "cpus\\\" changed") == 1,
+		  "\"0-0\" is CPU 0, as running, yet reported as a change");
+	px_assert(&p, t_nlb_log_contains(p.nlb, "; 0 changes need a restart"),
+		  "the second reload needs a restart");
+	c = t_connect_from("127.0.0.7", 0, pl);
+	round_trip_ok(&p, c, "deny list gone");
 	t_close(c);
 	px_stop_ok(&p);
 	px_free(&p);
