@@ -46,8 +46,28 @@ struct health_probe {
 	struct nlb_hc_target st;
 	uint64_t passive_base;	/* live failures already accounted for */
 	size_t sent, got;
-	char buf[256];
+	char *buf;		/* PROBE_BUF_SIZE bytes: request out, status line in */
 };
+
+/* The longest PROXY header an encoder writes: a v1 line, 107 bytes
+ * (NLB_PROXYPROTO_V1_MAX counts a NUL), is longer than any v2 header
+ * nlb writes.  Probes send the 15- or 16-byte LOCAL forms; room for the
+ * longest keeps the buffer right whatever form they send. */
+#define PROBE_PP_MAX								\
+	(NLB_PROXYPROTO_V1_MAX - 1 > NLB_PROXYPROTO_V2_MAX_OUT ?		\
+	 NLB_PROXYPROTO_V1_MAX - 1 : NLB_PROXYPROTO_V2_MAX_OUT)
+
+/* A probe's buffer: the PROXY header, then the request with the longest
+ * path the loader takes (NLB_HC_PATH_MAX) and the longest Host, a
+ * target's address text (an IPv6 one); 1.3 KiB.  It reads the status
+ * line back too. */
+#define PROBE_BUF_SIZE (PROBE_PP_MAX + NLB_HC_REQUEST_ROOM(NLB_ADDRSTRLEN - 1))
+
+_Static_assert(PROBE_BUF_SIZE >= PROBE_PP_MAX +
+	       NLB_HC_REQUEST_ROOM(sizeof(((struct target_rt *)0)->addr_text) - 1),
+	       "a probe's buffer holds a PROXY header and any request the loader allows");
+_Static_assert(PROBE_BUF_SIZE >= NLB_HC_STATUS_LINE_MAX,
+	       "a probe's buffer holds any status line nlb_hc_http_status takes");
 
 static uint64_t now_ms(void)
 {
@@ -167,14 +187,17 @@ static void probe_event(struct health *h, struct health_probe *p,
 		 * a target that requires one accepts the probe. */
 		int pp = 0;
 		if (hc->proxy_protocol)
-			pp = nlb_proxyproto_write_local((uint8_t *)p->buf, sizeof(p->buf),
+			pp = nlb_proxyproto_write_local((uint8_t *)p->buf, PROBE_BUF_SIZE,
 				h->rt->groups[p->group].conf->proxy_protocol == NLB_PP_V1 ? 1 : 2);
 		int n = 0;
 		if (hc->protocol == NLB_HC_HTTP)
-			n = nlb_hc_http_request(p->buf + pp, sizeof(p->buf) - (size_t)pp, hc->path,
+			n = nlb_hc_http_request(p->buf + pp, PROBE_BUF_SIZE - (size_t)pp, hc->path,
 						p->addr_text);
 		if (pp < 0 || n < 0) {
-			probe_done(h, p, hc, false, "request does not fit");
+			/* The loader checked the path and the buffer is sized
+			 * for it: this would be a bug. */
+			probe_done(h, p, hc, false, n == -EINVAL ? "request refused (path or host)" :
+				   "request does not fit");
 			return;
 		}
 		if (pp + n == 0) {
@@ -205,7 +228,7 @@ static void probe_event(struct health *h, struct health_probe *p,
 		return;
 	}
 	/* reading the status line */
-	ssize_t r = recv(p->fd, p->buf + p->got, sizeof(p->buf) - p->got, 0);
+	ssize_t r = recv(p->fd, p->buf + p->got, PROBE_BUF_SIZE - p->got, 0);
 	if (r < 0) {
 		if (errno != EAGAIN)
 			probe_done(h, p, hc, false, strerror(errno));
@@ -218,7 +241,7 @@ static void probe_event(struct health *h, struct health_probe *p,
 	p->got += (size_t)r;
 	int status = 0;
 	int n = nlb_hc_http_status(p->buf, p->got, &status);
-	if (n == -EAGAIN && p->got < sizeof(p->buf))
+	if (n == -EAGAIN && p->got < PROBE_BUF_SIZE)
 		return;
 	if (n < 0) {
 		probe_done(h, p, hc, false, "not an HTTP/1.x status line");
@@ -249,19 +272,24 @@ static void group_probes_free(struct health *h, size_t g)
 	h->n_probes[g] = 0;
 }
 
-/* Group g's probes, one per target slot, once it has a health check. */
+/* Group g's probes, one per target slot, once it has a health check.
+ * Their buffers follow them in the same allocation: a large one is
+ * mapped lazily, so the buffers of slots never probed cost no memory. */
 static struct health_probe *group_probes(struct health *h, size_t g)
 {
 	if (h->probes[g])
 		return h->probes[g];
 	uint32_t n = h->rt->groups[g].max_targets;
-	struct health_probe *ps = calloc(n ? n : 1, sizeof(*ps));
+	size_t each = sizeof(struct health_probe) + PROBE_BUF_SIZE;
+	struct health_probe *ps = calloc(n ? n : 1, each);
 	if (!ps)
 		return NULL;
+	char *bufs = (char *)(ps + n);
 	for (uint32_t t = 0; t < n; t++) {
 		ps[t].group = g;
 		ps[t].target = t;
 		ps[t].fd = -1;
+		ps[t].buf = bufs + (size_t)t * PROBE_BUF_SIZE;
 	}
 	h->probes[g] = ps;
 	h->n_probes[g] = n;

@@ -30,6 +30,7 @@
 
 #include "helpers.h"
 #include "px.h"
+#include "udp_srv.h"
 
 TestSuite(health, .init = t_setup, .fini = t_teardown);
 
@@ -833,4 +834,89 @@ T_TEST(health, passive_counts_target_resets, .timeout = 30)
 	px_free(&p);
 	t_server_free(a);
 	t_server_free(b);
+}
+
+/* ---- 9: the longest path ------------------------------------------------- */
+
+/* Reads from fd until the blank line that ends a request head, at most
+ * cap - 1 bytes (NUL-terminated); returns the head's length, or -1. */
+static ssize_t read_head(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	while (len + 1 < cap) {
+		ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "\r\n\r\n"))
+			return (ssize_t)len;
+	}
+	return -1;
+}
+
+/* An http check whose path is the longest nlb takes (1,024 characters,
+ * the AWS limit) to an IPv6 target (the longest Host value) behind a
+ * PROXY v2 header: all three must fit in the probe's request.  This test
+ * is the target, on [::1]: it reads the LOCAL header, then the request,
+ * finds the whole path in its request line, answers 200, and the target
+ * turns healthy. */
+T_TEST(health, longest_path_ipv6_proxy_v2, .timeout = 30)
+{
+	enum { PATH_LEN = 1024 };
+	static char path[PATH_LEN + 1];
+	path[0] = '/';
+	for (int i = 1; i < PATH_LEN; i++)
+		path[i] = (char)('a' + i % 26);
+	path[PATH_LEN] = '\0';
+	uint16_t tport;
+	int lfd = t_tcp_listener("::1", &tport);
+	T_ASSERT(lfd >= 0, ": listen on [::1]: %s", strerror(-lfd));
+	struct px p;
+	px_init(&p, "auto");
+	char *conf = t_write_config(
+		"workers = 1;\nlog_level = \"info\";\n"
+		"listeners = ( { name = \"web\"; address = \"127.0.0.1:%u\";"
+		" target_group = \"web\"; } );\n"
+		"target_groups = ( { name = \"web\"; proxy_protocol = \"v2\";\n"
+		"  health_check = { protocol = \"http\"; interval_ms = 60000; timeout_ms = 5000;"
+		" proxy_protocol = true;\n    path = \"%s\"; };\n"
+		"  targets = ( { address = \"[::1]:%u\"; } ); } );\n",
+		p.conf.listen_port, path, tport);
+	T_ASSERT(conf, ": writing config: %s", strerror(errno));
+	p.conf_path = conf;
+	px_spawn(&p, conf);
+
+	struct pollfd pf = { .fd = lfd, .events = POLLIN };
+	px_assert(&p, poll(&pf, 1, 3000) == 1, "no probe came within 3 s");
+	int t = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	px_assert(&p, t >= 0, "accept: %s", strerror(errno));
+	struct timeval tv = { .tv_sec = 3 };
+	setsockopt(t, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* v2 signature, then version 2 + LOCAL, no family, no addresses */
+	static const uint8_t local[16] = "\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+	uint8_t hdr[16];
+	px_assert(&p, recv(t, hdr, sizeof hdr, MSG_WAITALL) == (ssize_t)sizeof hdr &&
+		      memcmp(hdr, local, sizeof hdr) == 0, "no PROXY v2 LOCAL header first");
+	static char head[4096];
+	ssize_t n = read_head(t, head, sizeof head);
+	px_assert(&p, n > 0, "no whole request head after the header");
+	char line[PATH_LEN + 32];
+	snprintf(line, sizeof line, "GET %s HTTP/1.1\r\n", path);
+	px_assert(&p, strncmp(head, line, strlen(line)) == 0,
+		  "the request line is not GET with the whole path: %.60s...", head);
+	char host[64];
+	snprintf(host, sizeof host, "\r\nHost: [::1]:%u\r\n", tport);
+	px_assert(&p, strstr(head, host) != NULL, "no Host header naming [::1]:%u", tport);
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+				 "Connection: close\r\n\r\n";
+	px_assert(&p, t_write_all(t, ok, sizeof ok - 1) == 0, "answering the probe");
+	char needle[128];
+	snprintf(needle, sizeof needle, "target [::1]:%u in group web: initial -> healthy", tport);
+	int rc = t_nlb_log_wait(p.nlb, needle, 3000);
+	close(t);
+	close(lfd);
+	px_assert(&p, rc == 0, "no \"%s\" logged", needle);
+	px_stop_ok(&p);
+	px_free(&p);
 }
