@@ -640,6 +640,33 @@ static int check_maglev_size(const struct loader *ld, const config_setting_t *g,
 		    nlb_next_prime(100 * n));
 }
 
+/* health_check.path, by the probe's own rule (nlb_hc_path_check), so
+ * that nlb -t passes no path a probe could not send.  The path is quoted
+ * only when short: the error is one line. */
+static int check_path(const struct loader *ld, const config_setting_t *h, const char *path,
+		      const char *prefix)
+{
+	const config_setting_t *at = member_or(h, "path");
+	size_t bad = 0, len = strlen(path);
+	switch (nlb_hc_path_check(path, &bad)) {
+	case 0:
+		return 0;
+	case -ENAMETOOLONG:
+		return fail(ld, at, "%s\"path\" is %zu characters long, more than %d",
+			    prefix, len, NLB_HC_PATH_MAX);
+	case -EILSEQ: {
+		unsigned char c = (unsigned char)path[bad];
+		return fail(ld, at, "%s\"path\" holds byte 0x%02x (%s) at offset %zu; it takes "
+			    "visible ASCII only (0x21-0x7e): percent-encode others, e.g. a space "
+			    "as %%20", prefix, c, c == ' ' ? "a space" : c < 0x20 || c == 0x7f ?
+			    "a control byte" : "not ASCII", bad);
+	}
+	default:
+		return fail(ld, at, "%s\"path\" must start with / (got \"%.64s%s\")", prefix,
+			    path, len > 64 ? "..." : "");
+	}
+}
+
 static int load_health(const struct loader *ld, const config_setting_t *g,
 		       struct nlb_group_conf *grp, const char *label)
 {
@@ -660,9 +687,8 @@ static int load_health(const struct loader *ld, const config_setting_t *g,
 		return fail_nomem(ld);
 	if (!hc->matcher_text && !(hc->matcher_text = strdup("200-399")))
 		return fail_nomem(ld);
-	if (hc->path[0] != '/' || strpbrk(hc->path, " \t\r\n"))
-		return fail(ld, member_or(h, "path"), "%s\"path\" must start with / and "
-			    "hold no spaces (got \"%s\")", prefix, hc->path);
+	if ((r = check_path(ld, h, hc->path, prefix)) < 0)
+		return r;
 	if (hc->proxy_protocol && grp->proxy_protocol == NLB_PP_NONE)
 		return fail(ld, member_or(h, "proxy_protocol"), "%s\"proxy_protocol\" needs the "
 			    "group's proxy_protocol (\"v1\" or \"v2\") to say which header", prefix);

@@ -128,8 +128,8 @@ int nlb_hc_http_status(const char *buf, size_t len, int *status)
 	return (int)end;
 }
 
-/* A request-target or Host value: no byte that could end the field or
- * line (SP, CR, LF) or any other control character. */
+/* A Host value: no byte that could end the field or line (SP, CR, LF)
+ * or any other control character. */
 static bool is_token_text(const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
@@ -138,20 +138,34 @@ static bool is_token_text(const char *s)
 	return true;
 }
 
+int nlb_hc_path_check(const char *path, size_t *bad)
+{
+	if (path == NULL || path[0] != '/')
+		return -EINVAL;
+	size_t i;
+	/* Bytes first: a long path with a bad byte early is reported for
+	 * the byte, the more useful of the two. */
+	for (i = 0; path[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)path[i];
+
+		if (c < 0x21 || c > 0x7e) {
+			if (bad != NULL)
+				*bad = i;
+			return -EILSEQ;
+		}
+	}
+	return i > NLB_HC_PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
 int nlb_hc_http_request(char *buf, size_t len, const char *path, const char *host)
 {
 	int n;
 
-	if (path == NULL || path[0] != '/' || !is_token_text(path))
+	if (nlb_hc_path_check(path, NULL) < 0)
 		return -EINVAL;
 	if (host == NULL || host[0] == '\0' || !is_token_text(host))
 		return -EINVAL;
-	n = snprintf(buf, len,
-		     "GET %s HTTP/1.1\r\n"
-		     "Host: %s\r\n"
-		     "Connection: close\r\n"
-		     "User-Agent: nlb-health-check\r\n"
-		     "\r\n", path, host);
+	n = snprintf(buf, len, NLB_HC_REQUEST_FMT, path, host);
 	/* n < 0 only when the request would exceed INT_MAX bytes, which
 	 * no buffer here holds either. */
 	if (n < 0 || (size_t)n >= len)

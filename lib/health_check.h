@@ -46,11 +46,40 @@ bool nlb_hc_matcher_match(const struct nlb_hc_matcher *m, int status);
  * NLB_HC_STATUS_LINE_MAX bytes.  *status is only written on success. */
 int nlb_hc_http_status(const char *buf, size_t len, int *status);
 
-/* Writes "GET <path> HTTP/1.1\r\nHost: <host>\r\nConnection: close\r\n
- * User-Agent: nlb-health-check\r\n\r\n" and a terminating NUL (for logs;
- * not part of the request) into buf of len bytes.  Returns the request's
- * length without the NUL; -EINVAL when path does not start with '/' or
- * holds a space or control character, or when host is empty or holds one
+/* The longest path an http check sends, in bytes: 1,024, the AWS
+ * target group's limit, so a path that works there works here.  The
+ * probe's buffer is sized for it (NLB_HC_REQUEST_ROOM). */
+#define NLB_HC_PATH_MAX 1024
+
+/* Checks a path the way nlb_hc_http_request will send it, so that the
+ * configuration loader refuses exactly what a probe could not send: it
+ * starts with '/', is at most NLB_HC_PATH_MAX bytes, and every byte is
+ * visible ASCII, 0x21..0x7e.  A space, a control byte or DEL could end
+ * the request line or inject a header; a byte >= 0x80 is not ASCII,
+ * which an HTTP request-target must be (RFC 9112: percent-encode it).
+ * Returns 0; -EINVAL when path is NULL or does not start with '/';
+ * -EILSEQ for a byte outside 0x21..0x7e, its offset in *bad (if not
+ * NULL); -ENAMETOOLONG when it is longer than NLB_HC_PATH_MAX. */
+int nlb_hc_path_check(const char *path, size_t *bad);
+
+/* The request, host and path in the order given; the two "%s" are not
+ * sent, so the request is NLB_HC_REQUEST_FIXED bytes plus path and host. */
+#define NLB_HC_REQUEST_FMT                                                     \
+	"GET %s HTTP/1.1\r\n"                                                   \
+	"Host: %s\r\n"                                                          \
+	"Connection: close\r\n"                                                 \
+	"User-Agent: nlb-health-check\r\n"                                      \
+	"\r\n"
+#define NLB_HC_REQUEST_FIXED (sizeof(NLB_HC_REQUEST_FMT) - 1 - 4)
+
+/* Bytes that hold any request nlb_hc_http_request accepts, its NUL
+ * included, for a host of at most host_max bytes. */
+#define NLB_HC_REQUEST_ROOM(host_max) (NLB_HC_REQUEST_FIXED + NLB_HC_PATH_MAX + (host_max) + 1)
+
+/* Writes NLB_HC_REQUEST_FMT with path and host and a terminating NUL (for
+ * logs; not part of the request) into buf of len bytes.  Returns the
+ * request's length without the NUL; -EINVAL when nlb_hc_path_check
+ * refuses path, or when host is empty or holds a space or control byte
  * (either would let a config value inject headers); -ENOSPC when the
  * request and its NUL do not fit, buf's contents then unspecified. */
 int nlb_hc_http_request(char *buf, size_t len, const char *path, const char *host);

@@ -3,8 +3,9 @@
  * deadline per probe, so a slow target never holds up the others.  There
  * is one probe per target slot; a slot taken by a new target starts over
  * (first probes spread over min(interval, 1 s)), a draining or free one
- * is not probed.  A state change is logged, stored in the group's health
- * array and published as a new table, under the control-plane lock. */
+ * is not probed.  State changes wait in their probes and go out per group
+ * in batches (publish_due): stored in the group's health array and
+ * published as one new table under the control-plane lock, then logged. */
 #include "health.h"
 
 #include <errno.h>
@@ -46,8 +47,32 @@ struct health_probe {
 	struct nlb_hc_target st;
 	uint64_t passive_base;	/* live failures already accounted for */
 	size_t sent, got;
-	char buf[256];
+	char *buf;		/* PROBE_BUF_SIZE bytes: request out, status line in */
+	/* A change decided, waiting for the group's next publish. */
+	bool pending;
+	enum nlb_hc_state pending_from, pending_to;
+	char pending_why[64];
 };
+
+/* The longest PROXY header an encoder writes: a v1 line, 107 bytes
+ * (NLB_PROXYPROTO_V1_MAX counts a NUL), is longer than any v2 header
+ * nlb writes.  Probes send the 15- or 16-byte LOCAL forms; room for the
+ * longest keeps the buffer right whatever form they send. */
+#define PROBE_PP_MAX								\
+	(NLB_PROXYPROTO_V1_MAX - 1 > NLB_PROXYPROTO_V2_MAX_OUT ?		\
+	 NLB_PROXYPROTO_V1_MAX - 1 : NLB_PROXYPROTO_V2_MAX_OUT)
+
+/* A probe's buffer: the PROXY header, then the request with the longest
+ * path the loader takes (NLB_HC_PATH_MAX) and the longest Host, a
+ * target's address text (an IPv6 one); 1.3 KiB.  It reads the status
+ * line back too. */
+#define PROBE_BUF_SIZE (PROBE_PP_MAX + NLB_HC_REQUEST_ROOM(NLB_ADDRSTRLEN - 1))
+
+_Static_assert(PROBE_BUF_SIZE >= PROBE_PP_MAX +
+	       NLB_HC_REQUEST_ROOM(sizeof(((struct target_rt *)0)->addr_text) - 1),
+	       "a probe's buffer holds a PROXY header and any request the loader allows");
+_Static_assert(PROBE_BUF_SIZE >= NLB_HC_STATUS_LINE_MAX,
+	       "a probe's buffer holds any status line nlb_hc_http_status takes");
 
 static uint64_t now_ms(void)
 {
@@ -62,28 +87,88 @@ static const struct nlb_health_conf *probe_conf(const struct health *h,
 	return &h->rt->groups[p->group].conf->health;
 }
 
+/* Stores, publishes and logs the changes waiting in group g's probes:
+ * one table for all of them.  The health thread's only publish. */
+static void publish_group(struct health *h, size_t g)
+{
+	struct nlb_runtime *rt = h->rt;
+	const struct group_rt *grt = &rt->groups[g];
+	struct health_probe *ps = h->probes[g];
+	h->batches[g].dirty = false;
+	if (!ps)		/* the group lost its check: nothing to say */
+		return;
+	uint32_t applied = 0;
+	pthread_mutex_lock(&rt->ctl_lock);
+	bool enabled = grt->conf->health.enabled;
+	for (uint32_t i = 0; i < h->n_probes[g]; i++) {
+		struct health_probe *p = &ps[i];
+		if (!p->pending)
+			continue;
+		const struct target_rt *t = &grt->targets[i];
+		/* The slot may have changed hands since the probe began, and a
+		 * reload may have removed the check (targets_health_off). */
+		if (atomic_load_explicit(&t->gen, memory_order_relaxed) == p->gen &&
+		    atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE &&
+		    enabled) {
+			atomic_store_explicit(&grt->health[i], (uint8_t)p->pending_to,
+					      memory_order_relaxed);
+			applied++;
+		} else {
+			p->pending = false;
+		}
+	}
+	if (applied) {
+		targets_publish(rt, g);
+		h->batches[g].hold_until_ms = now_ms() + NLB_HEALTH_PUBLISH_HOLD_MS;
+	}
+	pthread_mutex_unlock(&rt->ctl_lock);
+	/* Logged once the workers' table says so too: whoever reads a line
+	 * (an operator, a test) sees the change in force. */
+	for (uint32_t i = 0; applied && i < h->n_probes[g]; i++) {
+		struct health_probe *p = &ps[i];
+		if (!p->pending)
+			continue;
+		p->pending = false;
+		atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->groups[g].changes, 1, memory_order_relaxed);
+		nlb_info("target %s in group %s: %s -> %s (%s)", p->addr_text, grt->conf->name,
+			 nlb_hc_state_name(p->pending_from), nlb_hc_state_name(p->pending_to),
+			 p->pending_why);
+	}
+}
+
+/* Publishes the batch of each group whose hold-down has passed (the
+ * first change after a quiet period goes out at once); returns when the
+ * next waiting batch is due, UINT64_MAX if none waits. */
+static uint64_t publish_due(struct health *h, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	for (size_t g = 0; g < h->n_groups; g++) {
+		const struct health_batch *b = &h->batches[g];
+		if (!b->dirty)
+			continue;
+		if (now >= b->hold_until_ms)
+			publish_group(h, g);
+		else if (b->hold_until_ms < next)
+			next = b->hold_until_ms;
+	}
+	return next;
+}
+
+/* A change of p's target, probe or passive: it waits in p for the
+ * group's batch (publish_due).  A second change of the same target
+ * before then publishes the batch at once, so each change is logged,
+ * in order, after a table that had it. */
 static void set_state(struct health *h, struct health_probe *p, enum nlb_hc_state from,
 		      enum nlb_hc_state to, const char *why)
 {
-	struct nlb_runtime *rt = h->rt;
-	const struct group_rt *g = &rt->groups[p->group];
-	const struct target_rt *t = target_at(rt, p->group, p->target);
-	pthread_mutex_lock(&rt->ctl_lock);
-	/* The slot may have changed hands since the probe began, and a
-	 * reload may have removed the check (targets_health_off). */
-	if (atomic_load_explicit(&t->gen, memory_order_relaxed) == p->gen &&
-	    atomic_load_explicit(&t->state, memory_order_relaxed) == TARGET_ACTIVE &&
-	    g->conf->health.enabled) {
-		atomic_store_explicit(&g->health[p->target], (uint8_t)to, memory_order_relaxed);
-		atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&h->groups[p->group].changes, 1, memory_order_relaxed);
-		targets_publish(rt, p->group);
-		/* Logged once the workers' table says so too: whoever reads
-		 * this line (an operator, a test) sees the change in force. */
-		nlb_info("target %s in group %s: %s -> %s (%s)", p->addr_text, g->conf->name,
-			 nlb_hc_state_name(from), nlb_hc_state_name(to), why);
-	}
-	pthread_mutex_unlock(&rt->ctl_lock);
+	if (p->pending)
+		publish_group(h, p->group);
+	p->pending = true;
+	p->pending_from = from;
+	p->pending_to = to;
+	snprintf(p->pending_why, sizeof(p->pending_why), "%s", why);
+	h->batches[p->group].dirty = true;
 }
 
 static void probe_close(struct health_probe *p)
@@ -167,14 +252,17 @@ static void probe_event(struct health *h, struct health_probe *p,
 		 * a target that requires one accepts the probe. */
 		int pp = 0;
 		if (hc->proxy_protocol)
-			pp = nlb_proxyproto_write_local((uint8_t *)p->buf, sizeof(p->buf),
+			pp = nlb_proxyproto_write_local((uint8_t *)p->buf, PROBE_BUF_SIZE,
 				h->rt->groups[p->group].conf->proxy_protocol == NLB_PP_V1 ? 1 : 2);
 		int n = 0;
 		if (hc->protocol == NLB_HC_HTTP)
-			n = nlb_hc_http_request(p->buf + pp, sizeof(p->buf) - (size_t)pp, hc->path,
+			n = nlb_hc_http_request(p->buf + pp, PROBE_BUF_SIZE - (size_t)pp, hc->path,
 						p->addr_text);
 		if (pp < 0 || n < 0) {
-			probe_done(h, p, hc, false, "request does not fit");
+			/* The loader checked the path and the buffer is sized
+			 * for it: this would be a bug. */
+			probe_done(h, p, hc, false, n == -EINVAL ? "request refused (path or host)" :
+				   "request does not fit");
 			return;
 		}
 		if (pp + n == 0) {
@@ -205,7 +293,7 @@ static void probe_event(struct health *h, struct health_probe *p,
 		return;
 	}
 	/* reading the status line */
-	ssize_t r = recv(p->fd, p->buf + p->got, sizeof(p->buf) - p->got, 0);
+	ssize_t r = recv(p->fd, p->buf + p->got, PROBE_BUF_SIZE - p->got, 0);
 	if (r < 0) {
 		if (errno != EAGAIN)
 			probe_done(h, p, hc, false, strerror(errno));
@@ -218,7 +306,7 @@ static void probe_event(struct health *h, struct health_probe *p,
 	p->got += (size_t)r;
 	int status = 0;
 	int n = nlb_hc_http_status(p->buf, p->got, &status);
-	if (n == -EAGAIN && p->got < sizeof(p->buf))
+	if (n == -EAGAIN && p->got < PROBE_BUF_SIZE)
 		return;
 	if (n < 0) {
 		probe_done(h, p, hc, false, "not an HTTP/1.x status line");
@@ -249,19 +337,24 @@ static void group_probes_free(struct health *h, size_t g)
 	h->n_probes[g] = 0;
 }
 
-/* Group g's probes, one per target slot, once it has a health check. */
+/* Group g's probes, one per target slot, once it has a health check.
+ * Their buffers follow them in the same allocation: a large one is
+ * mapped lazily, so the buffers of slots never probed cost no memory. */
 static struct health_probe *group_probes(struct health *h, size_t g)
 {
 	if (h->probes[g])
 		return h->probes[g];
 	uint32_t n = h->rt->groups[g].max_targets;
-	struct health_probe *ps = calloc(n ? n : 1, sizeof(*ps));
+	size_t each = sizeof(struct health_probe) + PROBE_BUF_SIZE;
+	struct health_probe *ps = calloc(n ? n : 1, each);
 	if (!ps)
 		return NULL;
+	char *bufs = (char *)(ps + n);
 	for (uint32_t t = 0; t < n; t++) {
 		ps[t].group = g;
 		ps[t].target = t;
 		ps[t].fd = -1;
+		ps[t].buf = bufs + (size_t)t * PROBE_BUF_SIZE;
 	}
 	h->probes[g] = ps;
 	h->n_probes[g] = n;
@@ -308,6 +401,7 @@ static void sync_slots(struct health *h, uint64_t now)
 			if (active && p->active && gen == p->gen)
 				continue;
 			probe_close(p);
+			p->pending = false;	/* about a target no longer here */
 			p->active = active;
 			if (!active)
 				continue;
@@ -393,6 +487,12 @@ static void *health_main(void *arg)
 		sync_slots(h, now);
 		/* passive checks and slot changes at least this often */
 		uint64_t wake = run_probes(h, now, now + 50);
+		/* The iteration's end: the changes of run_probes and of the
+		 * last wait's events go out, a batch per group. */
+		now = now_ms();
+		uint64_t due = publish_due(h, now);
+		if (due < wake)
+			wake = due;
 		now = now_ms();
 		int timeout = wake > now ? (int)(wake - now) : 0;
 		struct epoll_event evs[64];
@@ -426,9 +526,11 @@ int health_start(struct health *h, struct nlb_runtime *rt)
 	h->probes = calloc(NLB_MAX_GROUPS, sizeof(*h->probes));
 	h->n_probes = calloc(NLB_MAX_GROUPS, sizeof(*h->n_probes));
 	h->groups = calloc(NLB_MAX_GROUPS, sizeof(*h->groups));
+	h->batches = calloc(NLB_MAX_GROUPS, sizeof(*h->batches));
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!h->probes || !h->n_probes || !h->groups || h->epfd < 0 || h->stop_fd < 0) {
+	if (!h->probes || !h->n_probes || !h->groups || !h->batches || h->epfd < 0 ||
+	    h->stop_fd < 0) {
 		health_stop(h);
 		return -ENOMEM;
 	}
@@ -467,4 +569,6 @@ void health_stop(struct health *h)
 	h->n_probes = NULL;
 	free(h->groups);
 	h->groups = NULL;
+	free(h->batches);
+	h->batches = NULL;
 }

@@ -1,11 +1,14 @@
 /* The health-probe thread: probes every target of every group that has a
  * health_check, on its own epoll loop, keeps each target's state, reads
  * the workers' passive failure counts, and publishes a new balancing
- * table whenever a state changes.  Workers only ever read its results. */
+ * table for each batch of state changes of a group (at most one per
+ * NLB_HEALTH_PUBLISH_HOLD_MS after the first).  Workers only ever read
+ * its results. */
 #ifndef NLB_HEALTH_H
 #define NLB_HEALTH_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -19,6 +22,13 @@ struct health_group_stats {
 	_Atomic uint64_t passed;
 	_Atomic uint64_t failed;
 	_Atomic uint64_t changes;	/* probe and passive state changes */
+};
+
+/* One target group's changes waiting to be published; the probe
+ * thread's own. */
+struct health_batch {
+	bool dirty;			/* a probe of the group holds a change */
+	uint64_t hold_until_ms;		/* no publish before (the last + hold-down) */
 };
 
 struct health {
@@ -37,6 +47,7 @@ struct health {
 	/* Per group slot; freed by health_stop: the metrics thread must be
 	 * stopped first. */
 	struct health_group_stats *groups;
+	struct health_batch *batches;	/* per group slot */
 	int running;
 };
 

@@ -370,6 +370,21 @@ static void render_targets(struct metrics *m, struct nlb_strbuf *b)
 	}
 }
 
+/* Reload, the admin socket and health changes all rebuild a group's
+ * table; this says how often (health changes are coalesced, see
+ * nlb/health.c). */
+static void render_tables(struct metrics *m, struct nlb_strbuf *b)
+{
+	const struct nlb_config *cfg = m->rt->cfg;
+	struct family builds = FAMILY("nlb_table_builds_total", "counter",
+		"Balancing tables built and put in force for the target group: at start, by reloads, the admin socket and health changes.");
+	for (size_t g = 0; g < cfg->n_groups; g++)
+		if (!cfg->groups[g].removed)
+			emit(b, &builds, L("target_group", cfg->groups[g].name),
+			     atomic_load_explicit(&m->rt->groups[g].table_builds,
+						  memory_order_relaxed));
+}
+
 static void render_health(struct metrics *m, struct nlb_strbuf *b)
 {
 	const struct nlb_config *cfg = m->rt->cfg;
@@ -428,6 +443,7 @@ int metrics_render(struct metrics *m, struct nlb_strbuf *b)
 	free(lv);
 	render_workers(m, b);
 	render_targets(m, b);
+	render_tables(m, b);
 	render_health(m, b);
 	free(ls);
 	return nlb_strbuf_status(b);

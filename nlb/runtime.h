@@ -88,6 +88,9 @@ struct group_rt {
 	uint64_t drain_ms;		/* deregistration_delay_ms, control plane */
 	bool stale;			/* the table could not be rebuilt: retry */
 	_Atomic(struct nlb_lb_table *) table;
+	/* Tables built and put in force, the first included: written under
+	 * ctl_lock, read by the metrics thread and the stats (relaxed). */
+	_Atomic uint64_t table_builds;
 	/* Connections per target, one row per worker written only by its
 	 * worker; least_conn and random2 sum the rows.  Rows are padded to
 	 * cache lines so workers never write the same line. */

@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "health.h"
+#include "tunables.h"
 #include "worker.h"
 
 void stats_visit(const struct worker *workers, unsigned n, const struct health *h,
@@ -29,6 +30,12 @@ void stats_visit(const struct worker *workers, unsigned n, const struct health *
 #undef NLB_STAT_EMIT
 	fn(arg, "health_probes", atomic_load_explicit(&h->probes_done, memory_order_relaxed));
 	fn(arg, "health_changes", atomic_load_explicit(&h->changes, memory_order_relaxed));
+	/* Every group slot: a removed group's builds stay in the total. */
+	uint64_t builds = 0;
+	for (size_t g = 0; h->rt && h->rt->groups && g < NLB_MAX_GROUPS; g++)
+		builds += atomic_load_explicit(&h->rt->groups[g].table_builds,
+					       memory_order_relaxed);
+	fn(arg, "table_builds", builds);
 	fn(arg, "admin_commands", a ? atomic_load_explicit(&a->commands, memory_order_relaxed) : 0);
 	fn(arg, "admin_errors", a ? atomic_load_explicit(&a->errors, memory_order_relaxed) : 0);
 }

@@ -103,8 +103,9 @@ struct admin;
 
 /* Every counter nlb reports, as (name, value) to fn, in one order for
  * the exit stats line and the admin socket's show stats: the workers'
- * sums, then the health thread's, then the admin socket's (a may be
- * NULL).  Safe while the workers run: relaxed loads. */
+ * sums, then the health thread's, the balancing tables built (all
+ * groups), then the admin socket's (a may be NULL).  Safe while the
+ * workers run: relaxed loads. */
 typedef void stats_fn(void *arg, const char *name, uint64_t value);
 void stats_visit(const struct worker *workers, unsigned n, const struct health *h,
 		 const struct admin *a, stats_fn *fn, void *arg);

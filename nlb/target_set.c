@@ -103,6 +103,7 @@ int targets_group_add(struct nlb_runtime *rt, size_t g, const struct nlb_group_c
 		return ret;
 	}
 	atomic_store_explicit(&grt->table, t, memory_order_release);
+	atomic_fetch_add_explicit(&grt->table_builds, 1, memory_order_relaxed);
 	return 0;
 nomem:
 	targets_group_free(rt, g);
@@ -199,6 +200,7 @@ int targets_publish(struct nlb_runtime *rt, size_t g)
 		return ret;
 	}
 	grt->stale = false;
+	atomic_fetch_add_explicit(&grt->table_builds, 1, memory_order_relaxed);
 	uint64_t epoch = retire(rt, r, atomic_exchange_explicit(&grt->table, t, memory_order_seq_cst),
 				free_table);
 	/* From this epoch on no worker can pick a target this table left

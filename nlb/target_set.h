@@ -35,9 +35,9 @@ void targets_health_off(struct nlb_runtime *rt, size_t g);
  * marked fail_closed.  Draining and free slots take none. */
 int targets_build(const struct nlb_runtime *rt, size_t g, struct nlb_lb_table **out);
 
-/* Builds and swaps in group g's table; the old one is freed by
- * targets_reclaim once every worker has passed it.  0 or -ENOMEM (the
- * group is then published again by the next targets_tick). */
+/* Builds and swaps in group g's table (counted in table_builds); the old
+ * one is freed by targets_reclaim once every worker has passed it.  0 or
+ * -ENOMEM (the group is then published again by the next targets_tick). */
 int targets_publish(struct nlb_runtime *rt, size_t g);
 void targets_reclaim(struct nlb_runtime *rt, bool all);
 /* Replaced tables and configurations not freed yet (some reader may

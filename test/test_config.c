@@ -1085,6 +1085,63 @@ T_UNIT(config, health_check)
 	nlb_config_free(cfg);
 }
 
+/* health_check.path by the probe's own rule: at most 1,024 bytes of
+ * visible ASCII; either side of each limit, refusals at the path's line. */
+T_UNIT(config, health_check_path)
+{
+	static char text[2048], path[1100];
+	static const char head[] = "target_groups = ( { name = \"g\";\n health_check = {"
+				   " protocol = \"http\";\n path = \"%s\"; }; } );\n";
+	struct err_case c = { "path", text, 3, NULL, 0 };
+
+	memset(path, 'p', sizeof(path));
+	path[0] = '/';
+	path[1024] = '\0';
+	snprintf(text, sizeof(text), head, path);
+	struct nlb_config *cfg = load_ok(text);
+	cr_expect_eq(strlen(cfg->groups[0].health.path), 1024);
+	cr_expect_str_eq(cfg->groups[0].health.path, path);
+	nlb_config_free(cfg);
+
+	path[1024] = 'p';
+	path[1025] = '\0';
+	snprintf(text, sizeof(text), head, path);
+	c.what = "1,025 characters";
+	c.msg = "target group \"g\": health_check: \"path\" is 1025 characters long, more than 1024";
+	c.exact = 1;
+	expect_error(&c);
+
+	/* libconfig turns \xNN into the byte. */
+	static const struct {
+		const char *path;
+		int ok;
+		const char *msg;
+	} bytes[] = {
+		{ "/a!b~", 1, NULL },	/* 0x21 and 0x7e, the first and last allowed */
+		{ "/a b", 0, "\"path\" holds byte 0x20 (a space) at offset 2; it takes visible "
+			     "ASCII only (0x21-0x7e): percent-encode others, e.g. a space as %20" },
+		{ "/a\\x1fb", 0, "byte 0x1f (a control byte) at offset 2" },
+		{ "/\\x01", 0, "byte 0x01 (a control byte) at offset 1" },
+		{ "/a\\tb", 0, "byte 0x09 (a control byte) at offset 2" },
+		{ "/a\\x7f", 0, "byte 0x7f (a control byte) at offset 2" },
+		{ "/caf\\xc3\\xa9", 0, "byte 0xc3 (not ASCII) at offset 4" },
+		{ "/\\x80", 0, "byte 0x80 (not ASCII) at offset 1" },
+		{ "health", 0, "\"path\" must start with / (got \"health\")" },
+	};
+	for (size_t i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++) {
+		snprintf(text, sizeof(text), head, bytes[i].path);
+		if (bytes[i].ok) {
+			cfg = load_ok(text);
+			nlb_config_free(cfg);
+			continue;
+		}
+		c.what = bytes[i].path;
+		c.msg = bytes[i].msg;
+		c.exact = 0;
+		expect_error(&c);
+	}
+}
+
 T_UNIT(config, stats_admin_privileges)
 {
 	struct nlb_config *cfg = load_ok(

@@ -30,6 +30,8 @@
 
 #include "helpers.h"
 #include "px.h"
+#include "tunables.h"
+#include "udp_srv.h"
 
 TestSuite(health, .init = t_setup, .fini = t_teardown);
 
@@ -690,12 +692,11 @@ T_TEST(health, passive_marks_refusing_target, .timeout = 30)
  * probe's handshake in the backlog (128 deep; 3 s at 100 ms is ~31 per
  * target).  Probes keep pace: at least 70% of 1000 x 3000 / 100 complete,
  * and every target is logged initial -> healthy. */
-T_TEST(health, thousand_targets, .timeout = 30)
+/* n listening sockets on 127.0.0.1, never accepted from, their ports
+ * in port[]. */
+static void backlog_targets(int *lfd, uint16_t *port, int n)
 {
-	enum { N = 1000, INTERVAL = 100, RUN_MS = 3000 };
-	static int lfd[N];
-	static uint16_t port[N];
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < n; i++) {
 		lfd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		T_ASSERT(lfd[i] >= 0, ": socket %d: %s", i, strerror(errno));
 		struct sockaddr_in a = {
@@ -709,13 +710,49 @@ T_TEST(health, thousand_targets, .timeout = 30)
 			 ": listener %d: %s", i, strerror(errno));
 		port[i] = ntohs(a.sin_port);
 	}
-	size_t cap = (size_t)N * 64, off = 0;
+}
+
+/* The targets list of a group for those ports, malloc'd. */
+static char *target_list(const uint16_t *port, int n)
+{
+	size_t cap = (size_t)n * 64, off = 0;
 	char *targets = malloc(cap);
 	T_ASSERT(targets);
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < n; i++)
 		off += (size_t)snprintf(targets + off, cap - off,
 					"%s{ address = \"127.0.0.1:%u\"; }\n",
 					i ? "      , " : "", port[i]);
+	return targets;
+}
+
+/* Starts nlb on path and waits for its "running" line.  Not px_spawn:
+ * its wait for the listener reads /proc/net/tcp, which the probes fill
+ * with tens of thousands of sockets (and other tests' leftovers may
+ * too); reading it all can take seconds.  The "running" line comes once
+ * every worker accepts. */
+static void spawn_many(struct px *p, char *path)
+{
+	T_ASSERT(path, ": writing config: %s", strerror(errno));
+	p->conf_path = path;
+	T_ASSERT(t_nlb_bin(), ": NLB_BIN is not set (run through make test)");
+	p->nlb = t_nlb_start(path);
+	T_ASSERT(p->nlb, ": starting nlb: %s", strerror(errno));
+	int64_t deadline = t_now_ms() + 10000;
+	while (!t_nlb_log_contains(p->nlb, " running: ") && t_nlb_wait(p->nlb, 0) == -ETIMEDOUT &&
+	       t_now_ms() < deadline)
+		t_sleep_ms(10);
+	bool exited = t_nlb_wait(p->nlb, 0) != -ETIMEDOUT;
+	px_assert(p, t_nlb_log_contains(p->nlb, " running: "),
+		  "nlb did not log that it is running (%s)", exited ? "it exited" : "in 10 s");
+}
+
+T_TEST(health, thousand_targets, .timeout = 30)
+{
+	enum { N = 1000, INTERVAL = 100, RUN_MS = 3000 };
+	static int lfd[N];
+	static uint16_t port[N];
+	backlog_targets(lfd, port, N);
+	char *targets = target_list(port, N);
 
 	struct px p;
 	px_init(&p, "auto");
@@ -734,22 +771,7 @@ T_TEST(health, thousand_targets, .timeout = 30)
 		");\n",
 		p.conf.listen_port, INTERVAL, INTERVAL, targets);
 	free(targets);
-	T_ASSERT(path, ": writing config: %s", strerror(errno));
-	p.conf_path = path;
-	T_ASSERT(t_nlb_bin(), ": NLB_BIN is not set (run through make test)");
-	/* Not px_spawn: its wait for the listener reads /proc/net/tcp, which
-	 * the probes fill with tens of thousands of sockets (and other tests'
-	 * leftovers may too); reading it all can take seconds.  The "running"
-	 * line comes once every worker accepts. */
-	p.nlb = t_nlb_start(path);
-	T_ASSERT(p.nlb, ": starting nlb: %s", strerror(errno));
-	int64_t deadline = t_now_ms() + 10000;
-	while (!t_nlb_log_contains(p.nlb, " running: ") && t_nlb_wait(p.nlb, 0) == -ETIMEDOUT &&
-	       t_now_ms() < deadline)
-		t_sleep_ms(10);
-	bool exited = t_nlb_wait(p.nlb, 0) != -ETIMEDOUT;
-	px_assert(&p, t_nlb_log_contains(p.nlb, " running: "),
-		  "nlb did not log that it is running (%s)", exited ? "it exited" : "in 10 s");
+	spawn_many(&p, path);
 	t_sleep_ms(RUN_MS);
 	px_stop_ok(&p);
 
@@ -775,6 +797,65 @@ T_TEST(health, thousand_targets, .timeout = 30)
 	int64_t want = (int64_t)N * RUN_MS / INTERVAL * 7 / 10;
 	cr_expect_geq(probes, want, "%" PRId64 " probes in %d ms, want at least %" PRId64,
 		      probes, RUN_MS, want);
+	px_free(&p);
+	for (int i = 0; i < N; i++)
+		close(lfd[i]);
+}
+
+/* Health changes are published in batches.  1,000 targets under maglev
+ * (M = 100003: a build is 1.8 ms) turn healthy at start, their first
+ * probes spread over 1 s; one table per change would be 1,000 builds.
+ * Within a group, health publishes are a hold-down apart (more than
+ * NLB_HEALTH_PUBLISH_HOLD_MS - 1 ms, counting nlb's and the test's
+ * truncation to whole ms), and all of them come after the start and
+ * before the test sees the last change logged (a line is written after
+ * the publish that includes it).  So there are at most 2 + (elapsed + 1)
+ * / (hold - 1) builds: the start's, the first change's, then one per
+ * hold-down.  That holds on any machine, a slow one taking longer and so
+ * allowing more; and it fails without coalescing, since 1,001 builds
+ * would need 99 s, more than the test's 30 s wait. */
+T_TEST(health, thousand_targets_coalesce_rebuilds, .timeout = 60)
+{
+	enum { N = 1000, WAIT_MS = 30000 };
+	static int lfd[N];
+	static uint16_t port[N];
+	backlog_targets(lfd, port, N);
+	char *targets = target_list(port, N);
+
+	struct px p;
+	px_init(&p, "auto");
+	char *path = t_write_config(
+		"workers = 1;\n"
+		"log_level = \"info\";\n"
+		"listeners = (\n"
+		"  { name = \"web\"; protocol = \"tcp\"; address = \"127.0.0.1:%u\";"
+		" target_group = \"web\"; }\n"
+		");\n"
+		"target_groups = (\n"
+		"  { name = \"web\"; algorithm = \"maglev\"; maglev_table_size = 100003;\n"
+		"    health_check = { protocol = \"tcp\"; interval_ms = 60000; timeout_ms = 5000;"
+		" healthy_threshold = 1; };\n"
+		"    targets = ( %s ); }\n"
+		");\n",
+		p.conf.listen_port, targets);
+	free(targets);
+	int64_t t0 = t_now_ms();
+	spawn_many(&p, path);
+	int healthy = 0;
+	while ((healthy = t_nlb_log_count(p.nlb, ": initial -> healthy")) < N &&
+	       t_nlb_wait(p.nlb, 0) == -ETIMEDOUT && t_now_ms() - t0 < WAIT_MS)
+		t_sleep_ms(20);
+	int64_t elapsed = t_now_ms() - t0;
+	px_assert(&p, healthy == N, "%d of %d targets logged healthy in %" PRId64 " ms",
+		  healthy, N, elapsed);
+	px_stop_ok(&p);
+	int64_t builds = px_stat(&p, "table_builds");
+	int64_t bound = 2 + (elapsed + 1) / (NLB_HEALTH_PUBLISH_HOLD_MS - 1);
+	cr_log_info("health: 1000 targets healthy in %" PRId64 " ms with %" PRId64
+		    " table builds (bound %" PRId64 ")", elapsed, builds, bound);
+	cr_expect_leq(builds, bound, "%" PRId64 " table builds for %d health changes in %"
+		      PRId64 " ms: not coalesced (at most %" PRId64 ")", builds, N, elapsed, bound);
+	cr_expect_eq(px_stat(&p, "health_changes"), N);
 	px_free(&p);
 	for (int i = 0; i < N; i++)
 		close(lfd[i]);
@@ -833,4 +914,89 @@ T_TEST(health, passive_counts_target_resets, .timeout = 30)
 	px_free(&p);
 	t_server_free(a);
 	t_server_free(b);
+}
+
+/* ---- 9: the longest path ------------------------------------------------- */
+
+/* Reads from fd until the blank line that ends a request head, at most
+ * cap - 1 bytes (NUL-terminated); returns the head's length, or -1. */
+static ssize_t read_head(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	while (len + 1 < cap) {
+		ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, "\r\n\r\n"))
+			return (ssize_t)len;
+	}
+	return -1;
+}
+
+/* An http check whose path is the longest nlb takes (1,024 characters,
+ * the AWS limit) to an IPv6 target (the longest Host value) behind a
+ * PROXY v2 header: all three must fit in the probe's request.  This test
+ * is the target, on [::1]: it reads the LOCAL header, then the request,
+ * finds the whole path in its request line, answers 200, and the target
+ * turns healthy. */
+T_TEST(health, longest_path_ipv6_proxy_v2, .timeout = 30)
+{
+	enum { PATH_LEN = 1024 };
+	static char path[PATH_LEN + 1];
+	path[0] = '/';
+	for (int i = 1; i < PATH_LEN; i++)
+		path[i] = (char)('a' + i % 26);
+	path[PATH_LEN] = '\0';
+	uint16_t tport;
+	int lfd = t_tcp_listener("::1", &tport);
+	T_ASSERT(lfd >= 0, ": listen on [::1]: %s", strerror(-lfd));
+	struct px p;
+	px_init(&p, "auto");
+	char *conf = t_write_config(
+		"workers = 1;\nlog_level = \"info\";\n"
+		"listeners = ( { name = \"web\"; address = \"127.0.0.1:%u\";"
+		" target_group = \"web\"; } );\n"
+		"target_groups = ( { name = \"web\"; proxy_protocol = \"v2\";\n"
+		"  health_check = { protocol = \"http\"; interval_ms = 60000; timeout_ms = 5000;"
+		" proxy_protocol = true;\n    path = \"%s\"; };\n"
+		"  targets = ( { address = \"[::1]:%u\"; } ); } );\n",
+		p.conf.listen_port, path, tport);
+	T_ASSERT(conf, ": writing config: %s", strerror(errno));
+	p.conf_path = conf;
+	px_spawn(&p, conf);
+
+	struct pollfd pf = { .fd = lfd, .events = POLLIN };
+	px_assert(&p, poll(&pf, 1, 3000) == 1, "no probe came within 3 s");
+	int t = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	px_assert(&p, t >= 0, "accept: %s", strerror(errno));
+	struct timeval tv = { .tv_sec = 3 };
+	setsockopt(t, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* v2 signature, then version 2 + LOCAL, no family, no addresses */
+	static const uint8_t local[16] = "\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+	uint8_t hdr[16];
+	px_assert(&p, recv(t, hdr, sizeof hdr, MSG_WAITALL) == (ssize_t)sizeof hdr &&
+		      memcmp(hdr, local, sizeof hdr) == 0, "no PROXY v2 LOCAL header first");
+	static char head[4096];
+	ssize_t n = read_head(t, head, sizeof head);
+	px_assert(&p, n > 0, "no whole request head after the header");
+	char line[PATH_LEN + 32];
+	snprintf(line, sizeof line, "GET %s HTTP/1.1\r\n", path);
+	px_assert(&p, strncmp(head, line, strlen(line)) == 0,
+		  "the request line is not GET with the whole path: %.60s...", head);
+	char host[64];
+	snprintf(host, sizeof host, "\r\nHost: [::1]:%u\r\n", tport);
+	px_assert(&p, strstr(head, host) != NULL, "no Host header naming [::1]:%u", tport);
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+				 "Connection: close\r\n\r\n";
+	px_assert(&p, t_write_all(t, ok, sizeof ok - 1) == 0, "answering the probe");
+	char needle[128];
+	snprintf(needle, sizeof needle, "target [::1]:%u in group web: initial -> healthy", tport);
+	int rc = t_nlb_log_wait(p.nlb, needle, 3000);
+	close(t);
+	close(lfd);
+	px_assert(&p, rc == 0, "no \"%s\" logged", needle);
+	px_stop_ok(&p);
+	px_free(&p);
 }

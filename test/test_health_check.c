@@ -418,6 +418,88 @@ T_UNIT(health_check, request_bad_input)
 	cr_expect_eq(nlb_hc_http_request(buf, 1, "nope", "h"), -EINVAL);
 }
 
+/* ---- path ---- */
+
+/* A path of len bytes: "/" then letters; a static buffer per call site
+ * is the caller's (len < cap). */
+static char *long_path(char *buf, size_t cap, size_t len)
+{
+	cr_assert_lt(len, cap);
+	buf[0] = '/';
+	for (size_t i = 1; i < len; i++)
+		buf[i] = (char)('a' + i % 26);
+	buf[len] = '\0';
+	return buf;
+}
+
+T_UNIT(health_check, path_limits)
+{
+	static char path[NLB_HC_PATH_MAX + 2];
+	size_t bad = 99;
+
+	cr_expect_eq(NLB_HC_PATH_MAX, 1024, "the AWS limit");
+	cr_expect_eq(nlb_hc_path_check("/", NULL), 0);
+	cr_expect_eq(nlb_hc_path_check("/health?x=1&y=%20#f", NULL), 0);
+	cr_expect_eq(nlb_hc_path_check(long_path(path, sizeof(path), NLB_HC_PATH_MAX), &bad), 0);
+	cr_expect_eq(bad, 99, "*bad written on success");
+	cr_expect_eq(nlb_hc_path_check(long_path(path, sizeof(path), NLB_HC_PATH_MAX + 1), NULL),
+		     -ENAMETOOLONG);
+	cr_expect_eq(nlb_hc_path_check(NULL, NULL), -EINVAL);
+	cr_expect_eq(nlb_hc_path_check("", NULL), -EINVAL);
+	cr_expect_eq(nlb_hc_path_check("health", NULL), -EINVAL);
+	cr_expect_eq(nlb_hc_path_check("*", NULL), -EINVAL);
+	/* A bad byte in an over-long path is what gets reported. */
+	long_path(path, sizeof(path), NLB_HC_PATH_MAX + 1);
+	path[5] = ' ';
+	cr_expect_eq(nlb_hc_path_check(path, &bad), -EILSEQ);
+	cr_expect_eq(bad, 5);
+}
+
+/* Every byte value after "/a": visible ASCII passes, anything else is
+ * refused at its offset; the edges named for the reader. */
+T_UNIT(health_check, path_bytes)
+{
+	for (unsigned c = 1; c <= 0xff; c++) {
+		char path[] = "/aXb";
+		size_t bad = 0;
+
+		path[2] = (char)c;
+		bool ok = c >= 0x21 && c <= 0x7e;
+		int r = nlb_hc_path_check(path, &bad);
+		cr_expect_eq(r, ok ? 0 : -EILSEQ, "byte 0x%02x: %d", c, r);
+		if (!ok)
+			cr_expect_eq(bad, 2, "byte 0x%02x at offset %zu", c, bad);
+	}
+	cr_expect_eq(nlb_hc_path_check("/\x1f", NULL), -EILSEQ);	/* last control byte */
+	cr_expect_eq(nlb_hc_path_check("/ ", NULL), -EILSEQ);		/* space, 0x20 */
+	cr_expect_eq(nlb_hc_path_check("/!", NULL), 0);			/* first allowed, 0x21 */
+	cr_expect_eq(nlb_hc_path_check("/~", NULL), 0);			/* last allowed, 0x7e */
+	cr_expect_eq(nlb_hc_path_check("/\x7f", NULL), -EILSEQ);	/* DEL */
+	cr_expect_eq(nlb_hc_path_check("/\x80", NULL), -EILSEQ);	/* first non-ASCII */
+	cr_expect_eq(nlb_hc_path_check("/caf\xc3\xa9", NULL), -EILSEQ);	/* UTF-8 */
+}
+
+/* The request takes what the check takes, and NLB_HC_REQUEST_ROOM is
+ * exact: the longest path with an IPv6 Host fills it to the NUL. */
+T_UNIT(health_check, request_longest_path)
+{
+	static char path[NLB_HC_PATH_MAX + 2];
+	static const char host[] = "[fe80::1234:5678:9abc:def0%enp0s31f6]:65535";
+	size_t room = NLB_HC_REQUEST_ROOM(sizeof(host) - 1);
+	char *buf = malloc(room);
+
+	cr_assert_not_null(buf);
+	long_path(path, sizeof(path), NLB_HC_PATH_MAX);
+	cr_expect_eq(nlb_hc_http_request(buf, room, path, host), (int)room - 1);
+	cr_expect_eq(strncmp(buf + 4, path, NLB_HC_PATH_MAX), 0, "the whole path is sent");
+	cr_expect_eq(nlb_hc_http_request(buf, room - 1, path, host), -ENOSPC);
+	long_path(path, sizeof(path), NLB_HC_PATH_MAX + 1);
+	cr_expect_eq(nlb_hc_http_request(buf, room + 1, path, host), -EINVAL,
+		     "a path the loader refuses is refused here too");
+	cr_expect_eq(nlb_hc_http_request(buf, room, "/\x80", host), -EINVAL);
+	free(buf);
+}
+
 /* ---- state machine ---- */
 
 struct hc_script {

@@ -501,11 +501,19 @@ T_TEST(metrics, draining_target, .timeout = 30)
 	}
 	px_assert(&p, t_server_accepted(a) == 1 && t_server_accepted(bsrv) == 1,
 		  "one connection each");
+	char *b = scrape(&p, stats);
+	px_assert(&p, metric(b, "nlb_table_builds_total{target_group=\"web\"}") == 1,
+		  "table builds at start: %" PRId64,
+		  metric(b, "nlb_table_builds_total{target_group=\"web\"}"));
+	free(b);
 	char text[1024];
 	snprintf(text, sizeof(text), fmt, stats, port, t_server_port(bsrv), "");
 	px_assert(&p, px_reload_text(&p, text) == 1, "reload not applied");
 
-	char *b = scrape(&p, stats);
+	b = scrape(&p, stats);
+	px_assert(&p, metric(b, "nlb_table_builds_total{target_group=\"web\"}") == 2,
+		  "table builds after the reload: %" PRId64,
+		  metric(b, "nlb_table_builds_total{target_group=\"web\"}"));
 	char at[64], bt[64];
 	snprintf(at, sizeof(at), "target_group=\"web\",target=\"127.0.0.1:%u\"", t_server_port(a));
 	snprintf(bt, sizeof(bt), "target_group=\"web\",target=\"127.0.0.1:%u\"", t_server_port(bsrv));
@@ -520,6 +528,7 @@ T_TEST(metrics, draining_target, .timeout = 30)
 	t_close(fds[0]);
 	t_close(fds[1]);
 	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "table_builds"), 2, "the stats line's table_builds");
 	px_free(&p);
 	t_server_free(a);
 	t_server_free(bsrv);

@@ -3,8 +3,9 @@
  * the '\0' libconfig needs, so ASan catches a read past it.  ASan and
  * LeakSanitizer check memory every iteration, and this file checks the
  * parser's contract: a config on success only, one "FILE..." error line
- * on failure, and no descriptor opened (an @include is refused before
- * libconfig could open what it names). */
+ * on failure, no descriptor opened (an @include is refused before
+ * libconfig could open what it names), and a health check's path one the
+ * probe can send, in the room it has for it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "health_check.h"
 
 #define CHECK(cond) do {						\
 		if (!(cond)) {						\
@@ -55,6 +57,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cfg->workers >= 1 && cfg->workers <= NLB_CONFIG_MAX_WORKERS);
 		for (size_t i = 0; i < cfg->n_listeners; i++)
 			CHECK(cfg->listeners[i].group < cfg->n_groups);
+		/* The longest Host a probe sends: a target's address text. */
+		static const char host[] = "[fe80::1234:5678:9abc:def0%enp0s31f6]:65535";
+		static char req[NLB_HC_REQUEST_ROOM(sizeof(host) - 1)];
+		for (size_t i = 0; i < cfg->n_groups; i++)
+			if (cfg->groups[i].health.enabled)
+				CHECK(nlb_hc_http_request(req, sizeof(req), cfg->groups[i].health.path,
+							  host) > 0);
 		nlb_config_free(cfg);
 	} else {
 		CHECK(r == -EINVAL || r == -ENOMEM);
