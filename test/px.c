@@ -59,7 +59,10 @@ void px_spawn_conf(struct px *p, char *conf)
 	p->conf_path = conf;
 	p->nlb = t_nlb_start(conf);
 	T_ASSERT(p->nlb);
-	px_assert(p, t_nlb_log_wait(p->nlb, " running: ", 10000) == 0, "nlb did not start");
+	/* A generous bound, not a speed check: under the sanitizers libconfig
+	 * takes 15 s and more over a 100,000-prefix allow list (its arrays
+	 * grow 16 elements at a time, and ASan's realloc always copies). */
+	px_assert(p, t_nlb_log_wait(p->nlb, " running: ", 45000) == 0, "nlb did not start");
 }
 
 void px_start(struct px *p)
