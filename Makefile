@@ -20,7 +20,7 @@ endif
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib -Inlb \
             -DNLB_VERSION=\"$(VERSION)\" $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS)
 LDLIBS   := -luring -lconfig -pthread -lm
@@ -32,7 +32,9 @@ Q := @
 endif
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
-NLB_SRC   := $(sort $(wildcard nlb/*.c))
+# nlb/ by subsystem (doc/DESIGN.md, "Layout"); nlb/ctl is nlbctl's.
+NLB_DIRS  := core balance stream control
+NLB_SRC   := $(sort $(foreach d,$(NLB_DIRS),$(wildcard nlb/$(d)/*.c)))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 TEST_SRC  := $(sort $(wildcard test/*.c))
 
@@ -77,7 +79,7 @@ $(BUILD)/libnlb.a: $(LIB_OBJ)
 
 # The daemon's own modules but main, so the tests can call the code nlb
 # runs (target sets, pickers) rather than copies of it.
-NLB_MAIN_OBJ := $(BUILD)/obj/nlb/main.o
+NLB_MAIN_OBJ := $(BUILD)/obj/nlb/core/main.o
 $(BUILD)/libnlbd.a: $(filter-out $(NLB_MAIN_OBJ),$(NLB_OBJ))
 	@[ "$(V)" = 1 ] || echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -86,7 +88,7 @@ $(BUILD)/nlb: $(NLB_MAIN_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MALLOC)
 
-# The admin socket's client: libc only (nlb/ctl/, outside nlb/*.c).
+# The admin socket's client: libc only (nlb/ctl/, outside NLB_DIRS).
 NLBCTL_OBJ := $(BUILD)/obj/nlb/ctl/nlbctl.o
 
 $(BUILD)/nlbctl: $(NLBCTL_OBJ)
@@ -106,8 +108,6 @@ $(BUILD)/maglev-bench: $(BUILD)/obj/bench/micro/maglev_bench.o $(BUILD)/libnlb.a
 $(BUILD)/acl-bench: $(BUILD)/obj/bench/micro/acl_bench.o $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-
-$(TEST_OBJ): CFLAGS += -Inlb
 
 $(BUILD)/nlb-tests: $(TEST_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"

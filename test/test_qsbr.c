@@ -1,5 +1,5 @@
 /* Suite "qsbr": the contract of lib/qsbr.h's advance and passed, the two
- * calls nlb's control plane makes (nlb/target_set.c; test_target_set
+ * calls nlb's control plane makes (nlb/balance/target_set.c; test_target_set
  * runs that code itself).  A writer that swapped a pointer, took an epoch
  * from advance and then saw passed(epoch) may free the old object: no
  * reader can still hold it.  A freed object is poisoned first, so a

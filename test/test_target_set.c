@@ -1,4 +1,4 @@
-/* Suite "target_set": the reclamation nlb runs (nlb/target_set.c), not a
+/* Suite "target_set": the reclamation nlb runs (nlb/balance/target_set.c), not a
  * model of it.  A group's replaced table waits on the runtime's retired
  * list until every QSBR reader, the workers and the health, metrics and
  * admin threads, has passed a quiescent point since it was replaced; an
@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "runtime.h"
-#include "target_set.h"
+#include "core/runtime.h"
+#include "balance/target_set.h"
 #include "tunables.h"
 
 TestSuite(target_set, .init = t_setup, .fini = t_teardown);

@@ -1,5 +1,5 @@
 /* nlbctl: sends one command to nlb's admin socket and prints the answer.
- * Owns only the client side of the line protocol (nlb/admin.c): one
+ * Owns only the client side of the line protocol (nlb/control/admin.c): one
  * line out, data lines to stdout, then "ok" (exit 0) or "error: ..."
  * (message to stderr, exit 1); usage and connection problems exit 2. */
 #include <errno.h>

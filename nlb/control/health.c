@@ -6,7 +6,7 @@
  * is not probed.  State changes wait in their probes and go out per group
  * in batches (publish_due): stored in the group's health array and
  * published as one new table under the control-plane lock, then logged. */
-#include "health.h"
+#include "control/health.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "target_set.h"
+#include "balance/pick.h"
+#include "balance/target_set.h"
 #include "health_check.h"
 #include "log.h"
 #include "proxyproto.h"

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime.h"
+#include "core/runtime.h"
 
 /* Start-up: every group's slots from its configuration, counters and
  * first table. */

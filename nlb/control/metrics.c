@@ -1,7 +1,7 @@
 /* The metrics endpoint's HTTP side: its listening socket (bound with the
  * listeners) and the thread serving it, one poll loop over non-blocking
  * clients with a deadline each, one request per connection. */
-#include "metrics.h"
+#include "control/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>

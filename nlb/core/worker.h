@@ -15,8 +15,8 @@
 #include "ring.h"
 #include "srclimit.h"
 #include "tunables.h"
-#include "runtime.h"
-#include "stats.h"
+#include "core/runtime.h"
+#include "control/stats.h"
 
 /* Operations, packed into user_data with a slot index and generation so a
  * completion for a slot that was freed and reused is recognised. */
@@ -274,7 +274,7 @@ struct worker {
 	bool ubufs_returned;
 
 	/* round robin: smooth weighted current weights, per group slot
-	 * (NLB_MAX_GROUPS; NULL until the group exists: backend_worker_sync) */
+	 * (NLB_MAX_GROUPS; NULL until the group exists: pick_worker_sync) */
 	int64_t **rr_current;
 	uint32_t rotate;		/* least_conn: where ties start */
 	uint64_t rng;			/* random2 */

@@ -5,7 +5,7 @@
  * replies come in the order of the commands.  Nothing a client sends is
  * trusted: lines are bounded, NUL bytes and unknown words are errors,
  * and no input can stop the loop or make it buffer without bound. */
-#include "admin.h"
+#include "control/admin.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -20,14 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "health.h"
+#include "balance/pick.h"
+#include "control/health.h"
 #include "health_check.h"
-#include "listener.h"
+#include "core/listener.h"
 #include "log.h"
-#include "reload.h"
-#include "stats.h"
-#include "target_set.h"
+#include "control/reload.h"
+#include "control/stats.h"
+#include "balance/target_set.h"
 #include "tunables.h"
 
 struct admin_client {
@@ -220,7 +220,7 @@ static int cmd_show_targets(struct admin *a, struct admin_client *c, int op, cha
 				   "connections=%llu", grt->conf->name, t->addr_text,
 				   (unsigned)t->weight, health,
 				   st == TARGET_ACTIVE ? "active" : "draining",
-				   (unsigned long long)backend_active(rt, g, i));
+				   (unsigned long long)pick_active_conns(rt, g, i));
 			if (st != TARGET_ACTIVE && t->drain_until_ms == TARGET_NO_DEADLINE)
 				out_printf(c, " deadline_ms=none");
 			else if (st != TARGET_ACTIVE)

@@ -1,7 +1,7 @@
 /* Privileges: refusing to run as root by accident, resolving "user" and
  * "group", and dropping to them once the listening sockets are bound.
  * Nothing here runs after start-up. */
-#include "privileges.h"
+#include "core/privileges.h"
 
 #include <errno.h>
 #include <grp.h>

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "runtime.h"
+#include "core/runtime.h"
 
 struct admin_client;
 struct health;

@@ -7,7 +7,7 @@
  * a reload applies entirely or not at all.  The few settings sized at
  * start are reported as needing a restart and kept at their running
  * value. */
-#include "reload.h"
+#include "control/reload.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "config.h"
-#include "listener.h"
+#include "core/listener.h"
 #include "log.h"
-#include "target_set.h"
+#include "balance/target_set.h"
 #include "tunables.h"
 
 static bool str_differ(const char *a, const char *b)

@@ -8,7 +8,7 @@
 
 #include <liburing.h>
 
-#include "worker.h"
+#include "core/worker.h"
 
 /* Buffers, flow table and send contexts, when some listener is udp. */
 int udp_worker_init(struct worker *w);

@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "runtime.h"
+#include "core/runtime.h"
 
 struct health_probe;
 

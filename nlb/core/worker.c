@@ -3,9 +3,9 @@
  * dispatches a batch of completions and gives buffers back in one go.
  * The worker owns everything it touches; other threads only write its
  * stop eventfd and read its counters. */
-#include "worker.h"
+#include "core/worker.h"
 
-#include "admission.h"
+#include "stream/admission.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,13 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "admission.h"
-#include "backend.h"
+#include "stream/admission.h"
+#include "balance/pick.h"
 #include "cpu_list.h"
 #include "log.h"
-#include "tcp_proxy.h"
-#include "udp_proxy.h"
-#include "target_set.h"
+#include "stream/tcp_proxy.h"
+#include "stream/udp_proxy.h"
+#include "balance/target_set.h"
 #include "tunables.h"
 
 static uint64_t clock_ms(void)
@@ -257,7 +257,7 @@ static void config_cache(struct worker *w)
 static void worker_provision(struct worker *w)
 {
 	int ret;
-	if ((ret = backend_worker_sync(w)) < 0)
+	if ((ret = pick_worker_sync(w)) < 0)
 		nlb_err("worker %u: round robin state for an added group: %s (it is balanced "
 			"by least connections here)", w->id, strerror(-ret));
 	if ((ret = tcp_worker_sync(w)) < 0)
@@ -399,7 +399,7 @@ static int worker_init(struct worker *w)
 		nlb_err("worker %u: buffers: %s", w->id, strerror(-ret));
 		return ret;
 	}
-	ret = backend_worker_init(w);
+	ret = pick_worker_init(w);
 	if (ret < 0)
 		return ret;
 
@@ -486,7 +486,7 @@ static void *worker_main(void *arg)
 		tcp_worker_free(w);
 		io_uring_queue_exit(&w->ring);
 	}
-	backend_worker_free(w);
+	pick_worker_free(w);
 	admission_worker_free(w);
 	if (w->listeners && w->reserve_fd >= 0)
 		close(w->reserve_fd);

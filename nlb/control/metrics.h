@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "health.h"
-#include "runtime.h"
+#include "control/health.h"
+#include "core/runtime.h"
 #include "strbuf.h"
-#include "worker.h"
+#include "core/worker.h"
 
 struct metrics_client;
 

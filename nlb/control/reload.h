@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime.h"
+#include "core/runtime.h"
 
 /* now_ms (CLOCK_MONOTONIC) starts the drain of removed targets.
  * Returns 0 when the file was valid and applied (the few changes that

@@ -13,20 +13,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "admin.h"
-#include "backend.h"
+#include "control/admin.h"
+#include "balance/pick.h"
 #include "config.h"
 #include "cpu_list.h"
-#include "health.h"
-#include "listener.h"
+#include "control/health.h"
+#include "core/listener.h"
 #include "log.h"
-#include "metrics.h"
-#include "privileges.h"
-#include "reload.h"
+#include "control/metrics.h"
+#include "core/privileges.h"
+#include "control/reload.h"
 #include "tunables.h"
-#include "runtime.h"
-#include "target_set.h"
-#include "worker.h"
+#include "core/runtime.h"
+#include "balance/target_set.h"
+#include "core/worker.h"
 
 static void usage(FILE *out)
 {

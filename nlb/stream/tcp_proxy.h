@@ -6,7 +6,7 @@
 
 #include <liburing.h>
 
-#include "worker.h"
+#include "core/worker.h"
 
 int tcp_worker_init(struct worker *w);
 /* After a reload: the flow table, once some group uses maglev.  0 or

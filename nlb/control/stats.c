@@ -2,14 +2,14 @@
  * counters, the health thread's and the admin socket's.  The exit stats
  * line and the admin socket's show stats both read it here, so they
  * cannot disagree. */
-#include "stats.h"
+#include "control/stats.h"
 
 #include <string.h>
 
-#include "admin.h"
-#include "health.h"
+#include "control/admin.h"
+#include "control/health.h"
 #include "tunables.h"
-#include "worker.h"
+#include "core/worker.h"
 
 void stats_visit(const struct worker *workers, unsigned n, const struct health *h,
 		 const struct admin *a, stats_fn *fn, void *arg)

@@ -3,14 +3,14 @@
  * until it has drained: no table offers it, no worker can still hold a
  * table that did (QSBR epoch), and no connection to it is left.  Only
  * then may another target take the slot. */
-#include "target_set.h"
+#include "balance/target_set.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "balance/pick.h"
 #include "health_check.h"
 #include "log.h"
 
@@ -559,7 +559,7 @@ void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
 			enum target_state st = atomic_load_explicit(&t->state, memory_order_relaxed);
 			if (st < TARGET_DRAINING)
 				continue;
-			uint64_t open = backend_active(rt, g, i);
+			uint64_t open = pick_active_conns(rt, g, i);
 			if (st == TARGET_DRAINING && now_ms >= t->drain_until_ms && open) {
 				nlb_info("target %s in group %s: deregistration delay of %llu ms "
 					 "passed, resetting its %llu open connections", t->addr_text,

@@ -1,7 +1,7 @@
 /* Listening sockets: one SO_REUSEPORT socket per listener, protocol and
  * worker, so the kernel spreads new connections (and UDP flows, by their
  * 4-tuple) across workers with no shared queue and no lock. */
-#include "listener.h"
+#include "core/listener.h"
 
 #include <errno.h>
 #include <netinet/in.h>

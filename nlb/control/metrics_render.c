@@ -1,16 +1,16 @@
 /* What a scrape says: every metric family (README "Metrics") in text
  * format 0.0.4, from the workers' counter rows, the target slots (copied
  * under ctl_lock) and the health thread's per-group counters. */
-#include "metrics.h"
+#include "control/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "balance/pick.h"
 #include "health_check.h"
-#include "stats.h"
-#include "target_set.h"
+#include "control/stats.h"
+#include "balance/target_set.h"
 
 /* A metric family; its HELP and TYPE lines go out with its first
  * sample, so a family nothing has a series for (no UDP listener, no
@@ -279,7 +279,7 @@ static int snapshot_targets(struct metrics *m, const struct nlb_config *cfg)
 				continue;
 			s[i].health = atomic_load_explicit(&grt->health[i], memory_order_relaxed);
 			s[i].weight = t->weight;
-			s[i].active = backend_active(rt, g, i);
+			s[i].active = pick_active_conns(rt, g, i);
 			memcpy(s[i].addr_text, t->addr_text, sizeof(s[i].addr_text));
 		}
 		pthread_mutex_unlock(&rt->ctl_lock);
@@ -372,7 +372,7 @@ static void render_targets(struct metrics *m, struct nlb_strbuf *b)
 
 /* Reload, the admin socket and health changes all rebuild a group's
  * table; this says how often (health changes are coalesced, see
- * nlb/health.c). */
+ * nlb/control/health.c). */
 static void render_tables(struct metrics *m, struct nlb_strbuf *b)
 {
 	const struct nlb_config *cfg = m->rt->cfg;

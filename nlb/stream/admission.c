@@ -1,7 +1,7 @@
 /* Allow/deny lists and per-source limits at the door of each listener
  * (see admission.h).  The lists live in the configuration snapshot and
  * are only read; the per-source tables are the worker's own. */
-#include "admission.h"
+#include "stream/admission.h"
 
 #include <errno.h>
 #include <netinet/in.h>

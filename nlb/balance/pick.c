@@ -11,7 +11,7 @@
  *                workers' counters; ties go round the group.
  *   random2      two random targets, the one with fewer connections per
  *                unit of weight (power of two choices). */
-#include "backend.h"
+#include "balance/pick.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@
 #include "tunables.h"
 #include "tuple_hash.h"
 
-uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t)
+uint64_t pick_active_conns(const struct nlb_runtime *rt, size_t group, uint32_t t)
 {
 	const struct group_rt *g = &rt->groups[group];
 	uint64_t sum = 0;
@@ -32,7 +32,7 @@ uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t)
 	return sum;
 }
 
-int backend_worker_sync(struct worker *w)
+int pick_worker_sync(struct worker *w)
 {
 	const struct nlb_config *cfg = w->rt->cfg;
 	int ret = 0;
@@ -46,7 +46,7 @@ int backend_worker_sync(struct worker *w)
 	return ret;
 }
 
-int backend_worker_init(struct worker *w)
+int pick_worker_init(struct worker *w)
 {
 	w->rr_current = calloc(NLB_MAX_GROUPS, sizeof(*w->rr_current));
 	if (!w->rr_current)
@@ -54,10 +54,10 @@ int backend_worker_init(struct worker *w)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	w->rng = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (w->id + 1);
-	return backend_worker_sync(w);
+	return pick_worker_sync(w);
 }
 
-void backend_worker_free(struct worker *w)
+void pick_worker_free(struct worker *w)
 {
 	if (!w->rr_current)
 		return;
@@ -127,7 +127,7 @@ static int pick_least_conn(struct worker *w, size_t group, const struct nlb_lb_t
 		uint32_t i = (start + k) % n;
 		if (!eligible(t, i, tried))
 			continue;
-		uint64_t load = backend_active(w->rt, group, i);
+		uint64_t load = pick_active_conns(w->rt, group, i);
 		if (best < 0 || lighter(load, t->weight[i], best_load, t->weight[best])) {
 			best = (int)i;
 			best_load = load;
@@ -151,8 +151,8 @@ static int pick_random2(struct worker *w, size_t group, const struct nlb_lb_tabl
 	}
 	if (a < 0 || b < 0)	/* few eligible targets left: look at them all */
 		return pick_least_conn(w, group, t, tried);
-	uint64_t la = backend_active(w->rt, group, (uint32_t)a);
-	uint64_t lb = backend_active(w->rt, group, (uint32_t)b);
+	uint64_t la = pick_active_conns(w->rt, group, (uint32_t)a);
+	uint64_t lb = pick_active_conns(w->rt, group, (uint32_t)b);
 	return lighter(lb, t->weight[b], la, t->weight[a]) ? b : a;
 }
 
@@ -176,14 +176,14 @@ static int pick_maglev(struct worker *w, size_t group, const struct nlb_lb_table
 	return pick_least_conn(w, group, t, tried);
 }
 
-bool backend_eligible(struct worker *w, size_t group, uint32_t t, uint64_t tried)
+bool pick_eligible(struct worker *w, size_t group, uint32_t t, uint64_t tried)
 {
 	const struct nlb_lb_table *tab = atomic_load_explicit(&w->rt->groups[group].table,
 							  memory_order_acquire);
 	return t < tab->n_targets && eligible(tab, t, tried);
 }
 
-int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
+int pick_target(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
 		 uint64_t tried)
 {
 	const struct group_rt *g = &w->rt->groups[group];
@@ -213,7 +213,7 @@ int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt
 	return idx < 0 ? -ENOENT : idx;
 }
 
-bool backend_fail_closed(struct worker *w, size_t group)
+bool pick_fail_closed(struct worker *w, size_t group)
 {
 	const struct nlb_lb_table *t = atomic_load_explicit(&w->rt->groups[group].table,
 							    memory_order_acquire);

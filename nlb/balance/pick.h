@@ -1,35 +1,35 @@
 /* Target selection: which target of a group a new connection tries, by
  * the group's algorithm, reading the group's published table without a
  * lock, and the per-worker counters the algorithms and health read. */
-#ifndef NLB_BACKEND_H
-#define NLB_BACKEND_H
+#ifndef NLB_PICK_H
+#define NLB_PICK_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "runtime.h"
-#include "worker.h"
+#include "core/runtime.h"
+#include "core/worker.h"
 
-int backend_worker_init(struct worker *w);
+int pick_worker_init(struct worker *w);
 /* After a reload: state for groups it added.  0 or -ENOMEM. */
-int backend_worker_sync(struct worker *w);
-void backend_worker_free(struct worker *w);
+int pick_worker_sync(struct worker *w);
+void pick_worker_free(struct worker *w);
 
 /* Picks a target of group by its algorithm for a flow whose tuple hashes
  * to hash, skipping those whose bit is set in tried (indexes below 64);
  * attempt counts earlier tries.  Returns the index, or -ENOENT when no
  * target is left. */
-int backend_pick(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
+int pick_target(struct worker *w, size_t group, uint64_t hash, unsigned attempt,
 		 uint64_t tried);
 
 /* Does group take no new flows because no target is healthy? */
-bool backend_fail_closed(struct worker *w, size_t group);
+bool pick_fail_closed(struct worker *w, size_t group);
 
 /* May target t of group take a new flow (has weight, not in tried)? */
-bool backend_eligible(struct worker *w, size_t group, uint32_t t, uint64_t tried);
+bool pick_eligible(struct worker *w, size_t group, uint32_t t, uint64_t tried);
 
 /* A connection to target t of group begins / ends (least_conn, random2). */
-static inline void backend_conn_add(struct worker *w, size_t group, uint32_t t, int delta)
+static inline void pick_conn_add(struct worker *w, size_t group, uint32_t t, int delta)
 {
 	struct group_rt *g = &w->rt->groups[group];
 	_Atomic uint32_t *n = &g->active[w->id * g->active_stride + t];
@@ -39,7 +39,7 @@ static inline void backend_conn_add(struct worker *w, size_t group, uint32_t t, 
 
 /* A connect to target t of group failed (refused, timed out) or
  * succeeded: passive health detection counts failures in a row. */
-static inline void backend_live_result(struct worker *w, size_t group, uint32_t t, bool ok)
+static inline void pick_live_result(struct worker *w, size_t group, uint32_t t, bool ok)
 {
 	struct group_rt *g = &w->rt->groups[group];
 	_Atomic uint32_t *n = &g->live_fail[w->id * g->active_stride + t];
@@ -50,6 +50,6 @@ static inline void backend_live_result(struct worker *w, size_t group, uint32_t 
 }
 
 /* Sum over workers of connections to target t of group. */
-uint64_t backend_active(const struct nlb_runtime *rt, size_t group, uint32_t t);
+uint64_t pick_active_conns(const struct nlb_runtime *rt, size_t group, uint32_t t);
 
 #endif

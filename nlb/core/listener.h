@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime.h"
+#include "core/runtime.h"
 
 /* Opens n_workers sockets for every listener into rt->listeners[].fds.
  * On error closes what it opened and writes the reason into err. */

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "worker.h"
+#include "core/worker.h"
 
 /* Sets up the per-source tables of w's listeners; 0 or -ENOMEM. */
 int admission_worker_init(struct worker *w);
