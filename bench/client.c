@@ -54,7 +54,7 @@ static void wait_threads(const struct bench_opts *o, struct load_run *run,
 	int stopped = 0;
 
 	while (atomic_load(&run->done) < started) {
-		uint64_t now = bench_now_ns();
+		uint64_t now = nlb_clock_ns();
 		uint64_t wake = UINT64_MAX;
 		if (tty)
 			wake = next_progress;
@@ -66,7 +66,7 @@ static void wait_threads(const struct bench_opts *o, struct load_run *run,
 		int sig = bench_sys_wait_signal(ms);
 		if (sig == SIGINT || sig == SIGTERM)
 			stop_all(run, &stopped);
-		now = bench_now_ns();
+		now = nlb_clock_ns();
 		if (guard && now >= guard)
 			stop_all(run, &stopped);
 		if (tty && now >= next_progress && atomic_load(&run->done) < started) {
@@ -167,7 +167,7 @@ int bench_client(const struct bench_opts *o)
 	for (unsigned i = 0; i < started; i++)
 		failed |= ws[i].err != 0;
 	run.abort = failed;
-	run.start_ns = bench_now_ns();
+	run.start_ns = nlb_clock_ns();
 	run.go = 1;
 	pthread_cond_broadcast(&run.cond);
 	pthread_mutex_unlock(&run.lock);

@@ -43,7 +43,7 @@ int load_req_begin(struct load_worker *w, struct load_conn *c)
 		return -1;
 	if (w->quota != UINT64_MAX)
 		w->quota--;
-	uint64_t now = bench_now_ns();
+	uint64_t now = nlb_clock_ns();
 	c->busy = 1;
 	c->started_ns = now;
 	if (w->interval_ns) {
@@ -62,7 +62,7 @@ void load_req_ok(struct load_worker *w, struct load_conn *c)
 {
 	if (!c->busy)
 		return;
-	uint64_t now = bench_now_ns();
+	uint64_t now = nlb_clock_ns();
 	c->busy = 0;
 	w->busy--;
 	w->st.responses++;
@@ -76,7 +76,7 @@ void load_req_fail(struct load_worker *w, struct load_conn *c, enum load_err kin
 	c->busy = 0;
 	w->busy--;
 	w->st.errors[kind]++;
-	c->retry_ns = bench_now_ns() + LOAD_BACKOFF_NS;
+	c->retry_ns = nlb_clock_ns() + LOAD_BACKOFF_NS;
 }
 
 struct io_uring_sqe *load_conn_sqe(struct load_worker *w, struct load_conn *c, unsigned op)
@@ -104,7 +104,7 @@ void load_schedule(struct load_worker *w, struct load_conn *c)
 	uint64_t at = c->retry_ns;
 	if (w->interval_ns && c->next_ns > at)
 		at = c->next_ns;
-	if (at > bench_now_ns()) {
+	if (at > nlb_clock_ns()) {
 		bench_ts_set(&c->ts, at);
 		struct io_uring_sqe *sqe = bench_sqe(&w->ring);
 		io_uring_prep_timeout(sqe, &c->ts, 0, IORING_TIMEOUT_ABS);
@@ -138,7 +138,7 @@ static void arm_tick(struct load_worker *w)
 /* Fails every request older than the timeout. */
 static void on_tick(struct load_worker *w)
 {
-	uint64_t now = bench_now_ns();
+	uint64_t now = nlb_clock_ns();
 	for (uint32_t i = 0; i < w->nconns && w->busy > 0; i++) {
 		struct load_conn *c = &w->conns[i];
 		if (!c->busy || now - c->started_ns < w->timeout_ns)
@@ -155,7 +155,7 @@ static void stop(struct load_worker *w)
 	if (w->stopping)
 		return;
 	w->stopping = 1;
-	w->st.end_ns = bench_now_ns();
+	w->st.end_ns = nlb_clock_ns();
 }
 
 static void dispatch(struct load_worker *w, const struct io_uring_cqe *cqe)
@@ -303,7 +303,7 @@ static void run_loop(struct load_worker *w)
 		publish(w);
 		/* The deadline CQE can sit behind a long batch: look at the
 		 * clock too. */
-		if (w->deadline_ns && bench_now_ns() >= w->deadline_ns)
+		if (w->deadline_ns && nlb_clock_ns() >= w->deadline_ns)
 			stop(w);
 	}
 	w->st.in_flight = w->busy;

@@ -39,9 +39,9 @@ void bench_ring_exit(struct bench_ring *r, int timeout_ms)
 	io_uring_sqe_set_data64(sqe, 0);
 	io_uring_submit(&r->ring);
 
-	uint64_t deadline = bench_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t deadline = nlb_clock_ns() + (uint64_t)timeout_ms * 1000000u;
 	while (r->ops > 0) {
-		uint64_t now = bench_now_ns();
+		uint64_t now = nlb_clock_ns();
 		if (now >= deadline)
 			break;
 		struct __kernel_timespec ts;

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* liburing 2.3 lacks these; the kernel (5.19+) has them. */
 #ifndef IORING_ASYNC_CANCEL_ANY
 #define IORING_ASYNC_CANCEL_ANY (1U << 2)
@@ -97,14 +99,6 @@ static inline int bench_cqe_buf(struct bench_bufring *b, const struct io_uring_c
 		return -1;
 	b->out++;
 	return (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-}
-
-/* CLOCK_MONOTONIC in nanoseconds, the clock io_uring timeouts use. */
-static inline uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static inline void bench_ts_set(struct __kernel_timespec *ts, uint64_t ns)

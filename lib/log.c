@@ -2,6 +2,7 @@
  * after rate-limited lines were dropped), one line per event, written with
  * a single write(2) so lines from different threads never interleave; and
  * the per-call-site rate limiter. */
+#include "clock.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -125,18 +126,12 @@ bool nlb_log_rl_pass(struct nlb_log_rl *rl, uint64_t now_ms, uint64_t *suppresse
 	return true;
 }
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
-static _Atomic(uint64_t (*)(void)) rl_clock = monotonic_ms;
+static _Atomic(uint64_t (*)(void)) rl_clock = nlb_clock_coarse_ms;
 
 void nlb_log_set_clock(uint64_t (*now_ms)(void))
 {
-	atomic_store(&rl_clock, now_ms ? now_ms : monotonic_ms);
+	atomic_store(&rl_clock, now_ms ? now_ms : nlb_clock_coarse_ms);
 }
 
 void nlb_log_rl(struct nlb_log_rl *rl, enum nlb_log_level level, const char *fmt, ...)

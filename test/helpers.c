@@ -3,6 +3,7 @@
  * in-process target servers and their threads, and client-side socket I/O.
  * Criterion runs every test in its own forked process, so the registry is
  * plain per-process state, touched only by the test's main thread. */
+#include "clock.h"
 #include "helpers.h"
 
 #include <criterion/criterion.h>
@@ -284,9 +285,7 @@ void t_teardown(void)
 
 int64_t t_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)nlb_clock_ms();
 }
 
 void t_sleep_ms(int ms)
@@ -361,9 +360,7 @@ uint16_t t_free_port(void)
 		fclose(f);
 	}
 	if (!rnd) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		rnd = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ 1;
+		rnd = ((uint64_t)getpid() << 32) ^ nlb_clock_ns() ^ 1;
 	}
 	unsigned from = 0, to = 0;
 	if (lo > 12000) {

@@ -4,13 +4,11 @@
 #define NLB_BENCH_MICRO_H
 
 #include <stdint.h>
-#include <time.h>
+#include "clock.h"
 
 static inline uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return nlb_clock_ns();
 }
 
 static inline uint64_t rng_next(uint64_t *state)

@@ -16,8 +16,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "health_check.h"
 #include "tunables.h"
 #include "tuple_hash.h"
@@ -51,9 +51,7 @@ int pick_worker_init(struct worker *w)
 	w->rr_current = calloc(NLB_MAX_GROUPS, sizeof(*w->rr_current));
 	if (!w->rr_current)
 		return -ENOMEM;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	w->rng = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (w->id + 1);
+	w->rng = nlb_clock_ns() * 0x9e3779b97f4a7c15ull ^ (w->id + 1);
 	return pick_worker_sync(w);
 }
 

@@ -5,6 +5,7 @@
  * replies come in the order of the commands.  Nothing a client sends is
  * trusted: lines are bounded, NUL bytes and unknown words are errors,
  * and no input can stop the loop or make it buffer without bound. */
+#include "clock.h"
 #include "control/admin.h"
 
 #include <errno.h>
@@ -47,12 +48,6 @@ struct admin_client {
 /* Words in a command line: the longest command has six. */
 #define ADMIN_MAX_WORDS 8
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- replies ---------------------------------------------------------- */
 
@@ -201,7 +196,7 @@ static int cmd_show_targets(struct admin *a, struct admin_client *c, int op, cha
 		if (ret < 0)
 			return ret;
 	}
-	uint64_t now = now_ms();
+	uint64_t now = nlb_clock_ms();
 	pthread_mutex_lock(&rt->ctl_lock);
 	for (size_t g = 0; g < rt->cfg->n_groups; g++) {
 		if (n == 1 && g != only)
@@ -296,7 +291,7 @@ static int cmd_target(struct admin *a, struct admin_client *c, int op, char **ar
 	if (weight_given && (ret = weight_arg(args[n - 1], &tc.weight, err, errlen)) < 0)
 		return ret;
 	struct nlb_runtime *rt = a->rt;
-	uint64_t now = now_ms();
+	uint64_t now = nlb_clock_ms();
 	pthread_mutex_lock(&rt->ctl_lock);
 	switch (op) {
 	case CHANGE_ADD:
@@ -324,7 +319,7 @@ static int cmd_reload(struct admin *a, struct admin_client *c, int op, char **ar
 	(void)op, (void)args, (void)n;
 	char msg[1024];
 	nlb_info("admin: reloading %s", a->rt->cfg->path);
-	int ret = reload_config(a->rt, a->rt->cfg->path, now_ms(), msg, sizeof(msg));
+	int ret = reload_config(a->rt, a->rt->cfg->path, nlb_clock_ms(), msg, sizeof(msg));
 	if (ret < 0) {
 		snprintf(err, errlen, "%s", msg);
 		return ret;
@@ -597,7 +592,7 @@ static void *admin_main(void *arg)
 	struct pollfd pfd[2 + NLB_ADMIN_CLIENTS];
 	uint64_t accept_resume_ms = 0;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = nlb_clock_ms();
 		uint64_t wake = UINT64_MAX;
 		bool room = false;
 		pfd[0] = (struct pollfd){ .fd = a->stop_fd, .events = POLLIN };
@@ -628,7 +623,7 @@ static void *admin_main(void *arg)
 			nlb_err("admin socket: poll: %s", strerror(errno));
 			break;
 		}
-		now = now_ms();
+		now = nlb_clock_ms();
 		if (n > 0 && pfd[0].revents)
 			break;
 		if (n > 0 && (pfd[1].revents & POLLIN) && accept_clients(a, now) < 0)

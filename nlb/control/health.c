@@ -6,6 +6,7 @@
  * is not probed.  State changes wait in their probes and go out per group
  * in batches (publish_due): stored in the group's health array and
  * published as one new table under the control-plane lock, then logged. */
+#include "clock.h"
 #include "control/health.h"
 
 #include <errno.h>
@@ -74,12 +75,6 @@ _Static_assert(PROBE_BUF_SIZE >= PROBE_PP_MAX +
 _Static_assert(PROBE_BUF_SIZE >= NLB_HC_STATUS_LINE_MAX,
 	       "a probe's buffer holds any status line nlb_hc_http_status takes");
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static const struct nlb_health_conf *probe_conf(const struct health *h,
 						const struct health_probe *p)
@@ -119,7 +114,7 @@ static void publish_group(struct health *h, size_t g)
 	}
 	if (applied) {
 		targets_publish(rt, g);
-		h->batches[g].hold_until_ms = now_ms() + NLB_HEALTH_PUBLISH_HOLD_MS;
+		h->batches[g].hold_until_ms = nlb_clock_ms() + NLB_HEALTH_PUBLISH_HOLD_MS;
 	}
 	pthread_mutex_unlock(&rt->ctl_lock);
 	/* Logged once the workers' table says so too: whoever reads a line
@@ -200,7 +195,7 @@ static void probe_done(struct health *h, struct health_probe *p,
 	if (to != from)
 		set_state(h, p, from, to, why);
 	/* Keep the probe's slot in the interval, and never run behind. */
-	uint64_t now = now_ms();
+	uint64_t now = nlb_clock_ms();
 	p->next_ms += hc->interval_ms;
 	if (p->next_ms <= now)
 		p->next_ms = now + hc->interval_ms;
@@ -483,17 +478,17 @@ static void *health_main(void *arg)
 	for (;;) {
 		/* Nothing read from a configuration survives an iteration. */
 		nlb_qsbr_quiescent(q, reader);
-		uint64_t now = now_ms();
+		uint64_t now = nlb_clock_ms();
 		sync_slots(h, now);
 		/* passive checks and slot changes at least this often */
 		uint64_t wake = run_probes(h, now, now + 50);
 		/* The iteration's end: the changes of run_probes and of the
 		 * last wait's events go out, a batch per group. */
-		now = now_ms();
+		now = nlb_clock_ms();
 		uint64_t due = publish_due(h, now);
 		if (due < wake)
 			wake = due;
-		now = now_ms();
+		now = nlb_clock_ms();
 		int timeout = wake > now ? (int)(wake - now) : 0;
 		struct epoll_event evs[64];
 		nlb_qsbr_offline(q, reader);

@@ -1,6 +1,7 @@
 /* The metrics endpoint's HTTP side: its listening socket (bound with the
  * listeners) and the thread serving it, one poll loop over non-blocking
  * clients with a deadline each, one request per connection. */
+#include "clock.h"
 #include "control/metrics.h"
 
 #include <errno.h>
@@ -36,12 +37,6 @@ struct metrics_client {
 	char in[NLB_METRICS_HEAD_MAX];
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int metrics_open(struct metrics *m, struct nlb_runtime *rt, char *err, size_t errlen)
 {
@@ -234,7 +229,7 @@ static void *metrics_main(void *arg)
 	struct pollfd pfd[2 + NLB_METRICS_MAX_CLIENTS];
 	int at[NLB_METRICS_MAX_CLIENTS];	/* pfd index -> client */
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = (int64_t)nlb_clock_ms();
 		int64_t wake = -1;
 		unsigned busy = 0;
 		nfds_t n = 0;
@@ -288,7 +283,7 @@ static void *metrics_main(void *arg)
 			continue;
 		if (pfd[0].revents)
 			break;
-		now = now_ms();
+		now = (int64_t)nlb_clock_ms();
 		for (nfds_t k = 1; k < n; k++) {
 			if (!pfd[k].revents || k == lidx)
 				continue;

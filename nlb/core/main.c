@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control/admin.h"
 #include "balance/pick.h"
 #include "config.h"
@@ -243,9 +244,7 @@ static int run(struct nlb_config *cfg)
 	const struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000000 };
 	for (;;) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+		uint64_t now = nlb_clock_ms();
 		if (sig == SIGHUP) {
 			char msg[1024];	/* logged already */
 			/* rt.cfg, not cfg: a reload may have replaced (and

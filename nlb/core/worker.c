@@ -3,6 +3,7 @@
  * dispatches a batch of completions and gives buffers back in one go.
  * The worker owns everything it touches; other threads only write its
  * stop eventfd and read its counters. */
+#include "clock.h"
 #include "core/worker.h"
 
 #include "stream/admission.h"
@@ -26,12 +27,6 @@
 #include "balance/target_set.h"
 #include "tunables.h"
 
-static uint64_t clock_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void arm_accept(struct worker *w, uint32_t lidx)
 {
@@ -407,7 +402,7 @@ static int worker_init(struct worker *w)
 	if (!w->listeners)
 		return -ENOMEM;
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	w->now_ms = clock_ms();
+	w->now_ms = nlb_clock_coarse_ms();
 	for (size_t l = 0; l < cfg->n_listeners; l++)
 		listener_take(w, (uint32_t)l);
 	config_cache(w);
@@ -442,7 +437,7 @@ static void worker_run(struct worker *w)
 			nlb_err("worker %u: io_uring_submit_and_wait: %s", w->id, strerror(-ret));
 			break;
 		}
-		w->now_ms = clock_ms();
+		w->now_ms = nlb_clock_coarse_ms();
 		w->bufs_returned = false;
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
