@@ -24,6 +24,7 @@
 #include "control/metrics.h"
 #include "core/privileges.h"
 #include "control/reload.h"
+#include "control/stats.h"
 #include "tunables.h"
 #include "core/runtime.h"
 #include "balance/target_set.h"

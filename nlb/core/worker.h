@@ -16,7 +16,7 @@
 #include "srclimit.h"
 #include "tunables.h"
 #include "core/runtime.h"
-#include "control/stats.h"
+#include "core/counters-t.h"
 
 /* Operations, packed into user_data with a slot index and generation so a
  * completion for a slot that was freed and reused is recognised. */
