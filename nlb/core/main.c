@@ -14,21 +14,29 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "control/admin.h"
-#include "balance/pick.h"
 #include "config.h"
 #include "cpu_list.h"
-#include "control/health.h"
-#include "core/listener.h"
 #include "log.h"
+#include "tunables.h"
+#include "balance/target_set.h"
+#include "control/admin.h"
+#include "control/health.h"
 #include "control/metrics.h"
-#include "core/privileges.h"
 #include "control/reload.h"
 #include "control/stats.h"
-#include "tunables.h"
+#include "core/listener.h"
+#include "core/loop.h"
+#include "core/privileges.h"
 #include "core/runtime.h"
-#include "balance/target_set.h"
-#include "core/worker.h"
+#include "stream/tcp_worker.h"
+#include "stream/udp_worker.h"
+
+/* The protocol modules every worker runs, in the order their hooks are
+ * called: a new kind of listener is a module of its own, added here. */
+static const struct stream_proto *const protocols[] = {
+	&tcp_proto,
+	&udp_proto,
+};
 
 static void usage(FILE *out)
 {
@@ -83,6 +91,8 @@ static void log_stats(const struct worker *workers, unsigned n, const struct hea
 static int run(struct nlb_config *cfg)
 {
 	struct nlb_runtime rt = {
+		.protocols = protocols,
+		.n_protocols = sizeof(protocols) / sizeof(protocols[0]),
 		.cfg = cfg,
 		.forwarding = cfg->forwarding,
 		.n_workers = cfg->workers,

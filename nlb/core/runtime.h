@@ -16,6 +16,8 @@
 #include "lb_table.h"
 #include "qsbr.h"
 
+struct stream_proto;
+
 /* QSBR readers after the workers' (reader i for worker i): the threads
  * that read configurations besides them. */
 enum {
@@ -110,6 +112,9 @@ struct nlb_runtime {
 	 * the workers, the health, metrics and admin threads (QSBR readers
 	 * n_workers + NLB_QSBR_*).  Hold nothing from it across one. */
 	_Atomic(const struct nlb_config *) cfg;
+	/* The protocol modules the workers run (core/main.c lists them). */
+	const struct stream_proto *const *protocols;
+	unsigned n_protocols;
 	enum nlb_forwarding forwarding;	/* auto = copy, moving bulk directions to splice */
 	unsigned n_workers;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */

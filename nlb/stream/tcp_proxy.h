@@ -1,24 +1,23 @@
-/* A worker's TCP connections, from accept to close: connect with timeout
+/* A TCP connection's life, from accept to close: connect with timeout
  * and retries, forwarding by copy or splice, half-close, resets, idle
- * timeout.  Called by the worker's completion dispatch. */
-#ifndef NLB_TCP_PROXY_H
-#define NLB_TCP_PROXY_H
+ * timeout.  Its completion handlers are listed in stream/tcp_worker.c's
+ * op table. */
+#ifndef NLB_STREAM_TCP_PROXY_H
+#define NLB_STREAM_TCP_PROXY_H
 
-#include <liburing.h>
-
-#include "core/worker.h"
-
-int tcp_worker_init(struct worker *w);
-/* After a reload: the flow table, once some group uses maglev.  0 or
- * -ENOMEM. */
-int tcp_worker_sync(struct worker *w);
-void tcp_worker_free(struct worker *w);
+#include "core/proto-t.h"
+#include "core/worker-t.h"
 
 /* A client connection accepted on listener lidx. */
 void tcp_accept(struct worker *w, uint32_t lidx, int fd);
 
-/* A completion for connection slot idx (op and generation in user_data). */
-void tcp_complete(struct worker *w, const struct io_uring_cqe *cqe);
+/* The completions of a connection's requests. */
+worker_op_fn tcp_on_connect;	/* TCP_OP_CONNECT */
+worker_op_fn tcp_on_timeout;	/* TCP_OP_CONNECT_TIMEOUT, TCP_OP_HEADER_TIMEOUT */
+worker_op_fn tcp_on_header_poll;	/* TCP_OP_HEADER_POLL */
+worker_op_fn tcp_on_recv;	/* TCP_OP_RECV */
+worker_op_fn tcp_on_send;	/* TCP_OP_SEND */
+worker_op_fn tcp_on_poll;	/* TCP_OP_POLL_IN, TCP_OP_POLL_OUT, TCP_OP_SPLICE_MORE */
 
 /* Housekeeping: idle timeouts, and resets at the shutdown deadline. */
 void tcp_tick(struct worker *w);

@@ -1,0 +1,77 @@
+/* A worker: a pinned thread with its own io_uring, its own listening
+ * sockets, and everything its connections and flows use.  Nothing here
+ * is touched by another thread except the stop eventfd and the counter
+ * rows (read-only). */
+#ifndef NLB_CORE_WORKER_T_H
+#define NLB_CORE_WORKER_T_H
+
+#include <linux/time_types.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "srclimit.h"
+#include "core/counters-t.h"
+#include "core/proto-t.h"
+#include "core/runtime.h"
+#include "stream/tcp_conn-t.h"
+#include "stream/udp_flow-t.h"
+
+/* A worker's part of one listener slot: each protocol's sockets and idle
+ * order, and the per-source limits they share. */
+struct worker_listener {
+	struct tcp_listener tcp;
+	struct udp_listener udp;
+	struct nlb_srclimit srclimit;	/* per-source limits (stream/admission.c) */
+	bool started;			/* this worker serves the slot */
+	bool released;			/* ... and, removed, let go of it */
+};
+
+struct worker {
+	unsigned id;
+	int cpu;
+	pthread_t thread;
+	const struct nlb_runtime *rt;
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	bool ring_ready;
+	int stop_fd;
+	uint64_t stop_val;
+	int init_error;		/* set before the start barrier */
+	pthread_barrier_t *barrier;
+
+	/* The completion dispatch table, from the protocols' op blocks. */
+	struct worker_op ops[NLB_OPS];
+	/* Protocols whose worker_init ran (rt->protocols order): the ones
+	 * worker_free is owed to. */
+	unsigned n_protos_started;
+
+	uint64_t now_ms;
+	const struct nlb_config *cfg_seen;	/* what the tick was computed from */
+	bool listeners_closing;		/* a removed listener is not let go yet */
+	bool stopping;
+	bool done;
+	uint64_t stop_deadline_ms;
+	struct __kernel_timespec tick_ts;
+	uint32_t drain_close_seen;	/* rt->drain_close_seq last acted on */
+
+	struct worker_listener *listeners;	/* NLB_MAX_LISTENERS slots */
+	struct tcp_worker tcp;
+	struct udp_worker udp;
+
+	/* round robin: smooth weighted current weights, per group slot
+	 * (NLB_MAX_GROUPS; NULL until the group exists: pick_worker_sync) */
+	int64_t **rr_current;
+	uint32_t rotate;		/* least_conn: where ties start */
+	uint64_t rng;			/* random2 */
+
+	/* Counters, one row per listener (index into cfg->listeners),
+	 * allocated by worker_start and freed by worker_free_stats once
+	 * nobody reads them; other threads only load them. */
+	struct worker_stats *stats;
+	size_t n_stats;
+};
+
+#endif
