@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "sys.h"
 
@@ -105,7 +106,7 @@ void load_schedule(struct load_worker *w, struct load_conn *c)
 	if (w->interval_ns && c->next_ns > at)
 		at = c->next_ns;
 	if (at > nlb_clock_ns()) {
-		bench_ts_set(&c->ts, at);
+		c->ts = nlb_ring_timespec(at);
 		struct io_uring_sqe *sqe = bench_sqe(&w->ring);
 		io_uring_prep_timeout(sqe, &c->ts, 0, IORING_TIMEOUT_ABS);
 		io_uring_sqe_set_data64(sqe, bench_ud(LOP_TIMER, (uint32_t)(c - w->conns), c->gen));
@@ -129,7 +130,7 @@ void load_abort(struct load_worker *w, int err, const char *why)
 
 static void arm_tick(struct load_worker *w)
 {
-	bench_ts_set(&w->tick_ts, w->tick_ns);
+	w->tick_ts = nlb_ring_timespec(w->tick_ns);
 	struct io_uring_sqe *sqe = bench_sqe(&w->ring);
 	io_uring_prep_timeout(sqe, &w->tick_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, bench_ud(LOP_TICK, 0, 0));
@@ -238,8 +239,10 @@ static int setup(struct load_worker *w)
 
 static void teardown(struct load_worker *w)
 {
-	if (w->ring_ok)
-		bench_ring_exit(&w->ring, LOAD_DRAIN_MS);
+	if (w->ring_ok) {
+		nlb_ring_cancel_all(&w->ring.ring, &w->ring.ops, LOAD_DRAIN_MS);
+		io_uring_queue_exit(&w->ring.ring);
+	}
 	w->ring_ok = 0;
 	if (w->conns) {
 		for (uint32_t i = 0; i < w->nconns; i++)
@@ -266,7 +269,7 @@ static void run_loop(struct load_worker *w)
 	io_uring_sqe_set_data64(sqe, bench_ud(LOP_STOP, 0, 0));
 	if (w->o->duration_s > 0) {
 		w->deadline_ns = start + (uint64_t)(w->o->duration_s * 1e9);
-		bench_ts_set(&w->deadline_ts, w->deadline_ns);
+		w->deadline_ts = nlb_ring_timespec(w->deadline_ns);
 		sqe = bench_sqe(&w->ring);
 		io_uring_prep_timeout(sqe, &w->deadline_ts, 0, IORING_TIMEOUT_ABS);
 		io_uring_sqe_set_data64(sqe, bench_ud(LOP_DEADLINE, 0, 0));

@@ -17,9 +17,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "bench_ring.h"
 #include "histogram.h"
 #include "options.h"
-#include "ring.h"
+#include "user_data.h"
 #include "defaults.h"
 
 enum load_err {

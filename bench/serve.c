@@ -33,10 +33,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_ring.h"
 #include "log.h"
 #include "net.h"
 #include "ring.h"
 #include "sys.h"
+#include "user_data.h"
 #include "defaults.h"
 
 #define SERVE_BGID_TCP      0u
@@ -75,6 +77,14 @@ struct serve_udp_tx {
 	} ctl;
 };
 
+/* A provided-buffer ring and how many of its buffers we hold: a receive
+ * is armed only while the kernel has one left to give (else the
+ * connection parks until one comes back). */
+struct serve_bufs {
+	struct nlb_bufring ring;
+	unsigned out;
+};
+
 struct serve_worker {
 	const struct bench_opts *o;
 	unsigned id;
@@ -87,8 +97,8 @@ struct serve_worker {
 
 	struct bench_ring ring;
 	int ring_ok;
-	struct bench_bufring tcpbuf;
-	struct bench_bufring udpbuf;
+	struct serve_bufs tcpbuf;
+	struct serve_bufs udpbuf;
 	int stopping;
 
 	struct serve_conn *conns;
@@ -123,6 +133,27 @@ static struct io_uring_sqe *conn_sqe(struct serve_worker *w, struct serve_conn *
 	io_uring_sqe_set_data64(sqe, bench_ud(op, conn_slot(w, c), c->gen));
 	c->pending++;
 	return sqe;
+}
+
+/* The buffer a completion carries, counted as ours; -1 if none. */
+static int buf_take(struct serve_bufs *b, const struct io_uring_cqe *cqe)
+{
+	int bid = nlb_bufring_cqe_bid(cqe);
+	if (bid >= 0)
+		b->out++;
+	return bid;
+}
+
+/* Gives buffer bid back; the kernel sees it at the loop's next flush. */
+static void buf_put(struct serve_bufs *b, unsigned bid)
+{
+	nlb_bufring_recycle(&b->ring, bid);
+	b->out--;
+}
+
+static int bufs_all_out(const struct serve_bufs *b)
+{
+	return b->out >= b->ring.count;
 }
 
 static void arm_accept(struct serve_worker *w)
@@ -169,7 +200,7 @@ static void park(struct serve_worker *w, struct serve_conn *c)
 /* Echo: one receive into a ring buffer, picked when data arrives. */
 static void arm_recv_one(struct serve_worker *w, struct serve_conn *c)
 {
-	if (w->tcpbuf.out >= w->tcpbuf.count) {
+	if (bufs_all_out(&w->tcpbuf)) {
 		park(w, c);
 		return;
 	}
@@ -182,7 +213,7 @@ static void arm_recv_one(struct serve_worker *w, struct serve_conn *c)
 /* Discard and source: receive until EOF, dropping everything. */
 static void arm_recv_multi(struct serve_worker *w, struct serve_conn *c)
 {
-	if (w->tcpbuf.out >= w->tcpbuf.count) {
+	if (bufs_all_out(&w->tcpbuf)) {
 		park(w, c);
 		return;
 	}
@@ -203,9 +234,10 @@ static void arm_recv(struct serve_worker *w, struct serve_conn *c)
 /* Echo: send what is left of buffer c->bid. */
 static void arm_echo_send(struct serve_worker *w, struct serve_conn *c)
 {
+	const unsigned char *buf = nlb_bufring_addr(&w->tcpbuf.ring, (unsigned)c->bid);
 	struct io_uring_sqe *sqe = conn_sqe(w, c, SOP_SEND);
-	io_uring_prep_send(sqe, c->fd, bench_buf(&w->tcpbuf, (unsigned)c->bid) + c->send_off,
-			   c->send_len - c->send_off, MSG_WAITALL | MSG_NOSIGNAL);
+	io_uring_prep_send(sqe, c->fd, buf + c->send_off, c->send_len - c->send_off,
+			   MSG_WAITALL | MSG_NOSIGNAL);
 }
 
 static void arm_source_send(struct serve_worker *w, struct serve_conn *c)
@@ -217,7 +249,7 @@ static void arm_source_send(struct serve_worker *w, struct serve_conn *c)
 static void conn_free(struct serve_worker *w, struct serve_conn *c)
 {
 	if (c->bid >= 0) {
-		bench_buf_recycle(&w->tcpbuf, (unsigned)c->bid);
+		buf_put(&w->tcpbuf, (unsigned)c->bid);
 		c->bid = -1;
 	}
 	close(c->fd);
@@ -255,7 +287,7 @@ static void on_accept(struct serve_worker *w, struct io_uring_cqe *cqe)
 		if (cqe->res != -ECANCELED && (w->accept_errors++ & 1023) == 0)
 			nlb_warn("nlb-bench serve: accept: %s", strerror(-cqe->res));
 		if (!w->accept_armed && !w->stopping) {
-			bench_ts_set(&w->accept_pause, SERVE_ACCEPT_PAUSE_NS);
+			w->accept_pause = nlb_ring_timespec(SERVE_ACCEPT_PAUSE_NS);
 			struct io_uring_sqe *sqe = bench_sqe(&w->ring);
 			io_uring_prep_timeout(sqe, &w->accept_pause, 0, 0);
 			io_uring_sqe_set_data64(sqe, bench_ud(SOP_ACCEPT_PAUSE, 0, 0));
@@ -281,14 +313,14 @@ static void on_accept(struct serve_worker *w, struct io_uring_cqe *cqe)
 
 static void on_recv(struct serve_worker *w, struct serve_conn *c, struct io_uring_cqe *cqe)
 {
-	int bid = bench_cqe_buf(&w->tcpbuf, cqe);
+	int bid = buf_take(&w->tcpbuf, cqe);
 	int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
 	if (!more)
 		c->pending--;
 
 	if (c->closing) {
 		if (bid >= 0)
-			bench_buf_recycle(&w->tcpbuf, (unsigned)bid);
+			buf_put(&w->tcpbuf, (unsigned)bid);
 		if (c->pending == 0)
 			conn_free(w, c);
 		return;
@@ -304,7 +336,7 @@ static void on_recv(struct serve_worker *w, struct serve_conn *c, struct io_urin
 		} else {
 			/* EOF (the last send has completed: nothing owed) or error. */
 			if (bid >= 0)
-				bench_buf_recycle(&w->tcpbuf, (unsigned)bid);
+				buf_put(&w->tcpbuf, (unsigned)bid);
 			conn_close(w, c);
 		}
 		return;
@@ -312,7 +344,7 @@ static void on_recv(struct serve_worker *w, struct serve_conn *c, struct io_urin
 
 	/* discard, source */
 	if (bid >= 0)
-		bench_buf_recycle(&w->tcpbuf, (unsigned)bid);
+		buf_put(&w->tcpbuf, (unsigned)bid);
 	if (cqe->res > 0) {
 		if (!more)
 			arm_recv_multi(w, c);
@@ -345,7 +377,7 @@ static void on_send(struct serve_worker *w, struct serve_conn *c, struct io_urin
 		arm_echo_send(w, c);
 		return;
 	}
-	bench_buf_recycle(&w->tcpbuf, (unsigned)c->bid);
+	buf_put(&w->tcpbuf, (unsigned)c->bid);
 	c->bid = -1;
 	arm_recv_one(w, c);
 }
@@ -377,12 +409,12 @@ static void on_udp_send(struct serve_worker *w, struct io_uring_cqe *cqe)
 	    (w->udp_send_errors++ & 1023) == 0)
 		nlb_warn("nlb-bench serve: UDP echo with UDP_SEGMENT: %s (serve --no-gro "
 			 "echoes datagram by datagram)", strerror(-cqe->res));
-	bench_buf_recycle(&w->udpbuf, bid);
+	buf_put(&w->udpbuf, bid);
 }
 
 static void on_udp_recv(struct serve_worker *w, struct io_uring_cqe *cqe)
 {
-	int bid = bench_cqe_buf(&w->udpbuf, cqe);
+	int bid = buf_take(&w->udpbuf, cqe);
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		if (cqe->res == -ENOBUFS)
 			w->udp_parked = 1;
@@ -391,12 +423,12 @@ static void on_udp_recv(struct serve_worker *w, struct io_uring_cqe *cqe)
 	}
 	if (bid < 0)
 		return;
-	char *buf = bench_buf(&w->udpbuf, (unsigned)bid);
+	unsigned char *buf = nlb_bufring_addr(&w->udpbuf.ring, (unsigned)bid);
 	struct io_uring_recvmsg_out *out =
 		cqe->res >= 0 ? io_uring_recvmsg_validate(buf, cqe->res, &w->udp_msg) : NULL;
 	if (!out || (out->flags & MSG_TRUNC) || out->namelen > w->udp_msg.msg_namelen ||
 	    w->o->serve_mode == BENCH_SERVE_DISCARD) {
-		bench_buf_recycle(&w->udpbuf, (unsigned)bid);
+		buf_put(&w->udpbuf, (unsigned)bid);
 		return;
 	}
 	struct serve_udp_tx *tx = &w->udp_tx[bid];
@@ -427,14 +459,14 @@ static void on_udp_recv(struct serve_worker *w, struct io_uring_cqe *cqe)
 /* Re-arms receives that stopped for lack of buffers, if some came back. */
 static void unpark(struct serve_worker *w)
 {
-	while (w->nparked > 0 && w->tcpbuf.out < w->tcpbuf.count) {
+	while (w->nparked > 0 && !bufs_all_out(&w->tcpbuf)) {
 		struct serve_conn *c = &w->conns[w->parked[--w->nparked]];
 		if (!c->used || !c->parked || c->closing)
 			continue;
 		c->parked = 0;
 		arm_recv(w, c);
 	}
-	if (w->udp_parked && w->udpbuf.out < w->udpbuf.count && !w->stopping)
+	if (w->udp_parked && !bufs_all_out(&w->udpbuf) && !w->stopping)
 		arm_udp_recv(w);
 	if (w->lfd >= 0 && !w->accept_armed && !w->stopping)
 		arm_accept(w);
@@ -488,8 +520,8 @@ static int worker_setup(struct serve_worker *w)
 		return ret;
 	w->ring_ok = 1;
 	if (w->lfd >= 0) {
-		ret = bench_bufring_init(&w->ring, &w->tcpbuf, SERVE_BGID_TCP,
-					 SERVE_TCP_BUFS, SERVE_TCP_BUF_SIZE);
+		ret = nlb_bufring_init(&w->ring.ring, &w->tcpbuf.ring, SERVE_BGID_TCP,
+				       SERVE_TCP_BUFS, SERVE_TCP_BUF_SIZE);
 		if (ret < 0)
 			return ret;
 		w->conns = calloc(SERVE_MAX_CONNS, sizeof(*w->conns));
@@ -512,8 +544,8 @@ static int worker_setup(struct serve_worker *w)
 		}
 	}
 	if (w->ufd >= 0) {
-		ret = bench_bufring_init(&w->ring, &w->udpbuf, SERVE_BGID_UDP,
-					 SERVE_UDP_BUFS, SERVE_UDP_BUF_SIZE);
+		ret = nlb_bufring_init(&w->ring.ring, &w->udpbuf.ring, SERVE_BGID_UDP,
+				       SERVE_UDP_BUFS, SERVE_UDP_BUF_SIZE);
 		if (ret < 0)
 			return ret;
 		w->udp_tx = calloc(SERVE_UDP_BUFS, sizeof(*w->udp_tx));
@@ -528,15 +560,18 @@ static int worker_setup(struct serve_worker *w)
 
 static void worker_teardown(struct serve_worker *w)
 {
-	if (w->ring_ok)
-		bench_ring_exit(&w->ring, 1000);
+	if (w->ring_ok) {
+		/* The drain first: until then a request may write into a buffer. */
+		nlb_ring_cancel_all(&w->ring.ring, &w->ring.ops, 1000);
+		nlb_bufring_free(&w->ring.ring, &w->tcpbuf.ring);
+		nlb_bufring_free(&w->ring.ring, &w->udpbuf.ring);
+		io_uring_queue_exit(&w->ring.ring);
+	}
 	if (w->conns) {
 		for (uint32_t i = 0; i < SERVE_MAX_CONNS; i++)
 			if (w->conns[i].used)
 				close(w->conns[i].fd);
 	}
-	bench_bufring_free(NULL, &w->tcpbuf);
-	bench_bufring_free(NULL, &w->udpbuf);
 	free(w->conns);
 	free(w->free_slots);
 	free(w->parked);
@@ -580,6 +615,9 @@ static void *worker_main(void *arg)
 			n++;
 		}
 		io_uring_cq_advance(&w->ring.ring, n);
+		/* Recycled buffers, all at once, before unpark re-arms receives. */
+		nlb_bufring_flush(&w->tcpbuf.ring);
+		nlb_bufring_flush(&w->udpbuf.ring);
 		if (!w->stopping)
 			unpark(w);
 	}

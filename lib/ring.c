@@ -1,11 +1,14 @@
-/* io_uring setup for one worker: flags tried from best to plainest, a
- * probe of what this kernel offers, and the provided-buffer ring that
- * liburing 2.3 can register but not allocate. */
+/* io_uring setup for one thread's ring: flags tried from best to
+ * plainest, a probe of what this kernel offers, cancel-and-drain before
+ * teardown, and the provided-buffer ring that liburing 2.3 can register
+ * but not allocate. */
 #include "ring.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include "clock.h"
 
 int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		  struct nlb_ring_features *feat)
@@ -64,6 +67,42 @@ struct io_uring_sqe *nlb_ring_sqe(struct io_uring *ring)
 		sqe = io_uring_get_sqe(ring);
 	}
 	return sqe;
+}
+
+int nlb_ring_cancel_all(struct io_uring *ring, uint64_t *inflight, int timeout_ms)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(ring);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	io_uring_sqe_set_data64(sqe, 0);
+	(*inflight)++;
+	/* A full CQ (EBUSY, EAGAIN) is emptied by the reaping below. */
+	int ret = io_uring_submit(ring);
+	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+		return ret;
+
+	uint64_t deadline = nlb_clock_ns() + (uint64_t)timeout_ms * 1000000u;
+	while (*inflight > 0) {
+		uint64_t now = nlb_clock_ns();
+		if (now >= deadline)
+			return -ETIME;
+		struct __kernel_timespec ts = nlb_ring_timespec(deadline - now);
+		struct io_uring_cqe *cqe;
+		ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+		if (ret == -ETIME)
+			return ret;
+		if (ret < 0 && ret != -EINTR)
+			return ret;
+		unsigned head, n = 0;
+		io_uring_for_each_cqe(ring, head, cqe) {
+			if (!(cqe->flags & IORING_CQE_F_MORE))
+				(*inflight)--;
+			n++;
+		}
+		io_uring_cq_advance(ring, n);
+	}
+	return 0;
 }
 
 int nlb_bufring_init(struct io_uring *ring, struct nlb_bufring *b,

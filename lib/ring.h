@@ -1,6 +1,7 @@
-/* io_uring setup for one worker: creation with the best flags this
- * kernel accepts, the feature probe, the provided-buffer ring, and the
- * constants liburing 2.3 lacks. */
+/* io_uring setup for one thread's ring (nlb's workers, nlb-bench's
+ * threads): creation with the best flags this kernel accepts, the feature
+ * probe, the SQE getter, cancel-and-drain before teardown, timeouts'
+ * timespec, and the provided-buffer ring. */
 #ifndef NLB_RING_H
 #define NLB_RING_H
 
@@ -26,6 +27,26 @@ int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 
 /* Every SQE for the caller; submits and retries once when the SQ is full. */
 struct io_uring_sqe *nlb_ring_sqe(struct io_uring *ring);
+
+/* Cancels every request in ring, then reaps and drops completions until
+ * *inflight is 0 or timeout_ms has passed.  *inflight is the caller's count
+ * of requests still owed their final completion (one without
+ * IORING_CQE_F_MORE): each final one reaped takes one off; the cancel
+ * counts itself in.  For a thread that must not free what its requests
+ * point into while the kernel may still write there.  The ring stays up.
+ * 0, -ETIME when the time ran out first, or -errno. */
+int nlb_ring_cancel_all(struct io_uring *ring, uint64_t *inflight, int timeout_ms);
+
+/* ns as the timespec an io_uring timeout takes (relative, or absolute on
+ * CLOCK_MONOTONIC with IORING_TIMEOUT_ABS, the clock of lib/clock.h). */
+static inline struct __kernel_timespec nlb_ring_timespec(uint64_t ns)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = (long long)(ns / 1000000000u),
+		.tv_nsec = (long long)(ns % 1000000000u),
+	};
+	return ts;
+}
 
 /* A provided-buffer ring of count buffers of size bytes each, all
  * posted to the kernel.  count must be a power of two <= 32768. */
@@ -60,6 +81,14 @@ static inline void nlb_bufring_flush(struct nlb_bufring *b)
 		io_uring_buf_ring_advance(b->br, (int)b->pending);
 		b->pending = 0;
 	}
+}
+
+/* The id of the buffer a completion was given, -1 if it carries none. */
+static inline int nlb_bufring_cqe_bid(const struct io_uring_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_BUFFER))
+		return -1;
+	return (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 }
 
 #endif

@@ -1,0 +1,161 @@
+/* Suite "ring": lib/ring's helpers that nlb-bench and nlb share: a
+ * provided-buffer ring that hands a received buffer's id back through the
+ * CQE, the count check on its size, nlb_ring_cancel_all draining every
+ * request in the ring (and saying so when an owed completion never
+ * comes), and the timespec of an io_uring timeout. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "ring.h"
+
+TestSuite(ring, .init = t_setup, .fini = t_teardown);
+
+/* The one CQE of one submitted request, copied to *out. */
+static void one_cqe(struct io_uring *ring, struct io_uring_cqe *out)
+{
+	cr_assert_geq(io_uring_submit(ring), 1);
+	struct io_uring_cqe *cqe;
+	int ret = io_uring_wait_cqe(ring, &cqe);
+	cr_assert_eq(ret, 0, "io_uring_wait_cqe: %s", strerror(-ret));
+	*out = *cqe;
+	io_uring_cqe_seen(ring, cqe);
+}
+
+T_UNIT(ring, timespec)
+{
+	struct __kernel_timespec ts = nlb_ring_timespec(1500000000u);
+	cr_expect_eq(ts.tv_sec, 1);
+	cr_expect_eq(ts.tv_nsec, 500000000);
+	ts = nlb_ring_timespec(999999999u);
+	cr_expect_eq(ts.tv_sec, 0);
+	cr_expect_eq(ts.tv_nsec, 999999999);
+	ts = nlb_ring_timespec(0);
+	cr_expect_eq(ts.tv_sec, 0);
+	cr_expect_eq(ts.tv_nsec, 0);
+}
+
+T_UNIT(ring, cqe_bid)
+{
+	struct io_uring_cqe cqe;
+	memset(&cqe, 0, sizeof(cqe));
+	cr_expect_eq(nlb_bufring_cqe_bid(&cqe), -1, "no IORING_CQE_F_BUFFER: no buffer");
+	cqe.flags = IORING_CQE_F_MORE | 7u << IORING_CQE_BUFFER_SHIFT;
+	cr_expect_eq(nlb_bufring_cqe_bid(&cqe), -1, "an id without the flag is not one");
+	cqe.flags = IORING_CQE_F_BUFFER | 7u << IORING_CQE_BUFFER_SHIFT;
+	cr_expect_eq(nlb_bufring_cqe_bid(&cqe), 7);
+	cqe.flags = IORING_CQE_F_BUFFER | IORING_CQE_F_MORE | 32767u << IORING_CQE_BUFFER_SHIFT;
+	cr_expect_eq(nlb_bufring_cqe_bid(&cqe), 32767);
+}
+
+T_TEST(ring, bufring_count_must_be_a_power_of_two)
+{
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	cr_assert_eq(nlb_ring_init(&ring, 8, 16, &feat), 0);
+	struct nlb_bufring b;
+	cr_expect_eq(nlb_bufring_init(&ring, &b, 0, 0, 64), -EINVAL);
+	cr_expect_eq(nlb_bufring_init(&ring, &b, 0, 3, 64), -EINVAL);
+	cr_expect_eq(nlb_bufring_init(&ring, &b, 0, 65536, 64), -EINVAL);
+	io_uring_queue_exit(&ring);
+}
+
+/* A recv that picks its buffer from the ring: the CQE names it, the data
+ * is there, and once recycled the same buffers serve again. */
+T_TEST(ring, bufring_recv_names_its_buffer)
+{
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	cr_assert_eq(nlb_ring_init(&ring, 8, 16, &feat), 0);
+	if (!feat.buf_ring) {
+		io_uring_queue_exit(&ring);
+		cr_skip_test("no provided-buffer rings in this kernel (5.19+)");
+	}
+	struct nlb_bufring b;
+	cr_assert_eq(nlb_bufring_init(&ring, &b, 3, 2, 64), 0);
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+
+	int seen[2] = { 0, 0 };
+	for (int round = 0; round < 4; round++) {
+		char msg[16];
+		int len = snprintf(msg, sizeof(msg), "round %d", round);
+		cr_assert_eq(write(sv[1], msg, (size_t)len), len);
+		struct io_uring_sqe *sqe = nlb_ring_sqe(&ring);
+		io_uring_prep_recv(sqe, sv[0], NULL, 64, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 3;
+		struct io_uring_cqe cqe;
+		one_cqe(&ring, &cqe);
+		cr_assert_eq(cqe.res, len, "recv: %d", cqe.res);
+		int bid = nlb_bufring_cqe_bid(&cqe);
+		cr_assert(bid == 0 || bid == 1, "buffer id %d of a ring of 2", bid);
+		seen[bid]++;
+		cr_expect_eq(memcmp(nlb_bufring_addr(&b, (unsigned)bid), msg, (size_t)len), 0);
+		/* Rounds 2 and 3 need the buffers of rounds 0 and 1 back. */
+		nlb_bufring_recycle(&b, (unsigned)bid);
+		nlb_bufring_flush(&b);
+	}
+	cr_expect_eq(seen[0] + seen[1], 4);
+	close(sv[0]);
+	close(sv[1]);
+	nlb_bufring_free(&ring, &b);
+	io_uring_queue_exit(&ring);
+}
+
+/* Two requests that would wait for ever (a recv with nothing to read, a
+ * one-hour timeout) are cancelled and their completions reaped: the count
+ * comes back to 0 and the ring still works. */
+T_TEST(ring, cancel_all_drains_the_ring)
+{
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	cr_assert_eq(nlb_ring_init(&ring, 8, 16, &feat), 0);
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	char buf[16];
+	uint64_t inflight = 0;
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&ring);
+	io_uring_prep_recv(sqe, sv[0], buf, sizeof(buf), 0);
+	io_uring_sqe_set_data64(sqe, 1);
+	inflight++;
+	struct __kernel_timespec hour = nlb_ring_timespec(3600ull * 1000000000u);
+	sqe = nlb_ring_sqe(&ring);
+	io_uring_prep_timeout(sqe, &hour, 0, 0);
+	io_uring_sqe_set_data64(sqe, 2);
+	inflight++;
+	cr_assert_eq(io_uring_submit(&ring), 2);
+
+	cr_expect_eq(nlb_ring_cancel_all(&ring, &inflight, 10000), 0);
+	cr_expect_eq(inflight, 0);
+
+	sqe = nlb_ring_sqe(&ring);
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, 3);
+	struct io_uring_cqe cqe;
+	one_cqe(&ring, &cqe);
+	cr_expect_eq(cqe.user_data, 3, "the ring works after the drain");
+	cr_expect_eq(cqe.res, 0);
+	close(sv[0]);
+	close(sv[1]);
+	io_uring_queue_exit(&ring);
+}
+
+/* A completion owed that never comes: the drain gives up with -ETIME and
+ * leaves it counted. */
+T_TEST(ring, cancel_all_reports_what_never_came)
+{
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	cr_assert_eq(nlb_ring_init(&ring, 8, 16, &feat), 0);
+	uint64_t inflight = 1;	/* counted, never submitted */
+	cr_expect_eq(nlb_ring_cancel_all(&ring, &inflight, 20), -ETIME);
+	cr_expect_eq(inflight, 1, "the cancel's own completion was reaped");
+	io_uring_queue_exit(&ring);
+}
