@@ -111,10 +111,6 @@ static int load_health(const struct cfg_loader *ld, const config_setting_t *g,
 		return r;
 	hc->enabled = 1;
 	hc->line = config_setting_source_line(h);
-	if (!hc->path && !(hc->path = strdup("/")))
-		return cfg_fail_nomem(ld);
-	if (!hc->matcher_text && !(hc->matcher_text = strdup("200-399")))
-		return cfg_fail_nomem(ld);
 	if ((r = check_path(ld, h, hc->path, prefix)) < 0)
 		return r;
 	if (hc->proxy_protocol && grp->proxy_protocol == NLB_PP_NONE)
@@ -292,17 +288,15 @@ static int load_stats_admin(const struct cfg_loader *ld, const config_setting_t 
 	g = config_setting_get_member(root, "admin");
 	if (g) {
 		const struct cfg_section sec = { "admin: ", "in admin", "admin" };
-		struct admin_keys a = { NULL, 0 };
-		r = cfg_apply_keys(ld, &sec, NLB_CONF_ADMIN, g, &a);
-		cfg->admin_socket = a.socket;
-		if (r < 0)
+		if ((r = cfg_apply_keys(ld, &sec, NLB_CONF_ADMIN, g, cfg)) < 0)
 			return r;
-		uint32_t mode = 0;
-		for (uint32_t v = a.mode, shift = 0; v; v /= 10, shift += 3) {
+		/* libconfig 1.5 read 0600 as 600: the digits are octal. */
+		uint32_t digits = cfg->admin_mode, mode = 0;
+		for (uint32_t v = digits, shift = 0; v; v /= 10, shift += 3) {
 			if (v % 10 > 7)
 				return cfg_fail(ld, cfg_member_or(g, "mode"), "admin: \"mode\" is "
 						"octal, as in chmod: 0600, 0660 (got %u)",
-						(unsigned)a.mode);
+						(unsigned)digits);
 			mode |= (v % 10) << shift;
 		}
 		cfg->admin_mode = mode;

@@ -11,8 +11,7 @@
 
 #include "acl.h"
 #include "addr.h"
-#include "config_keys.h"
-#include "key_spec-t.h"
+#include "config_keys-t.h"
 
 static int is_int(const config_setting_t *s)
 {
@@ -215,6 +214,11 @@ int cfg_apply_keys(const struct cfg_loader *ld, const struct cfg_section *sec,
 		} else if (k->type == KEY_ENUM || k->type == KEY_BOOL) {
 			unsigned int e = (unsigned int)k->def;
 			memcpy((char *)base + k->offset, &e, sizeof(e));
+		} else if (k->type == KEY_STRING && k->def_str != NULL) {
+			char *copy = strdup(k->def_str);
+			if (copy == NULL)
+				return cfg_fail_nomem(ld);
+			memcpy((char *)base + k->offset, &copy, sizeof(copy));
 		}
 	}
 	return 0;
