@@ -42,8 +42,6 @@ static const char *const hash_field_names[] = {
 	[NLB_HASH_SOURCE_IP] = "source_ip",
 };
 
-/* Same order as enum nlb_log_level; log.c owns the names, but the key
- * table needs them as an array to list the choices in an error. */
 static const char *const proxy_protocol_names[] = {
 	[NLB_PP_NONE] = "none",
 	[NLB_PP_V1] = "v1",
@@ -51,6 +49,8 @@ static const char *const proxy_protocol_names[] = {
 };
 _Static_assert(sizeof(enum nlb_proxy_protocol) == sizeof(unsigned int), "enum size");
 
+/* Same order as enum nlb_log_level; log.c owns the names, but the key
+ * table needs them as an array to list the choices in an error. */
 static const char *const log_level_names[] = {
 	[NLB_LOG_ERROR] = "error",
 	[NLB_LOG_WARN] = "warn",

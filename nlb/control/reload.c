@@ -227,7 +227,7 @@ static void log_unapplied(const char *key, void *arg)
  * value in new, so that the configuration in force says what runs.  The
  * key tables decide which keys those are; the top level's comparison
  * covers its stats and admin groups.  Health checks and targets have no
- * such key (test config/restart_only_keys_are_these). */
+ * such key (test config_keys/restart_only_keys_are_these). */
 static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new)
 {
 	struct unapplied_where w = { NULL, NULL };
