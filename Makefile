@@ -46,8 +46,9 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 # prometheus is there for promtool (test_metrics checks the exposition
 # with it); where systemd runs, its postinst starts prometheus (:9090)
 # and the node exporter it recommends (:9100).  systemd is there for
-# systemd-analyze (test_install verifies the unit with it).
-DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd iproute2 nginx curl prometheus systemd
+# systemd-analyze (test_install verifies the unit with it).  mandoc is
+# there for mandoc -T lint (test_config_doc checks nlb.conf(5) with it).
+DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd iproute2 nginx curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
 

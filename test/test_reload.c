@@ -1,8 +1,10 @@
 /* Suite "reload": SIGHUP adds, removes and moves listeners and target
  * groups (TCP and UDP) and applies their settings in place, end to end
  * through the real nlb, without dropping an established connection or a
- * UDP flow; what only a restart applies (workers, cpus) is reported and
- * the rest still applied.  (Target lists and draining are suite "drain".) */
+ * UDP flow; what only a restart applies (workers, cpus, the other keys
+ * the key tables mark so) is reported key by key, kept at its running
+ * value, and the rest still applied.  (Target lists and draining are
+ * suite "drain".) */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -544,4 +546,96 @@ T_TEST(reload, max_flows_raised, .timeout = 30)
 	cr_expect_eq(px_stat(&p, "udp_flow_limit"), 1);
 	px_free(&p);
 	t_udp_server_free(us);
+}
+
+/* Every restart-only key changed in one reload: each is named on its own
+ * line, the count says how many, nlb keeps running with the old values
+ * (max_connections 1 still refuses a second client; the metrics endpoint
+ * and the admin socket stay where they were), and the rest of the file
+ * applies (a deny list). */
+T_TEST(reload, restart_only_keys_named_and_kept, .timeout = 30)
+{
+	struct t_server *t = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(t);
+	uint16_t pl = t_free_port(), pt = t_server_port(t);
+	uint16_t stats1 = t_free_port(), stats2 = t_free_port();
+	char sock1[64], sock2[64];
+	snprintf(sock1, sizeof(sock1), "/tmp/nlb-reload-%d-a.sock", (int)getpid());
+	snprintf(sock2, sizeof(sock2), "/tmp/nlb-reload-%d-b.sock", (int)getpid());
+	char v1[2048], v2[2048];
+	snprintf(v1, sizeof(v1),
+		 "workers = 1; forwarding = \"copy\"; flow_table_size = 1024;\n"
+		 "udp_max_datagram = 512; udp_gro = false; allow_root = true;\n"
+		 "stats = { listen = \"127.0.0.1:%u\"; };\n"
+		 "admin = { socket = \"%s\"; mode = 0600; };\n"
+		 "listeners = ( { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\";"
+		 " max_connections = 1; } );\n"
+		 "target_groups = ( { name = \"g\"; max_targets = 4;"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 stats1, sock1, pl, pt);
+	snprintf(v2, sizeof(v2),
+		 "workers = 2; forwarding = \"splice\"; flow_table_size = 2048;\n"
+		 "udp_max_datagram = 1024; udp_gro = true;\n"
+		 "user = \"nobody\"; group = \"nogroup\"; allow_root = false;\n"
+		 "stats = { listen = \"127.0.0.1:%u\"; };\n"
+		 "admin = { socket = \"%s\"; mode = 0660; };\n"
+		 "listeners = ( { name = \"l\"; address = \"127.0.0.1:%u\"; target_group = \"g\";"
+		 " max_connections = 2; max_connections_per_source = 5;"
+		 " new_connections_per_source_per_s = 5; deny = [ \"127.0.0.7\" ]; } );\n"
+		 "target_groups = ( { name = \"g\"; max_targets = 8;"
+		 " targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		 stats2, sock2, pl, pt);
+	struct px p;
+	start_text(&p, v1);
+	reload_ok(&p, v2);
+	static const char *const top[] = {
+		"workers", "forwarding", "flow_table_size", "udp_max_datagram", "udp_gro",
+		"stats", "admin", "user", "group", "allow_root",
+	};
+	char line[160];
+	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+		snprintf(line, sizeof(line), "reload: \\\"%s\\\" changed; not applied until a restart",
+			 top[i]);
+		px_assert(&p, t_nlb_log_count(p.nlb, line) == 1, "not one line: %s", line);
+	}
+	static const char *const listener[] = {
+		"max_connections", "max_connections_per_source", "new_connections_per_source_per_s",
+	};
+	for (size_t i = 0; i < sizeof(listener) / sizeof(listener[0]); i++) {
+		snprintf(line, sizeof(line), "reload: listener l: \\\"%s\\\" changed; not applied "
+			 "until a restart", listener[i]);
+		px_assert(&p, t_nlb_log_count(p.nlb, line) == 1, "not one line: %s", line);
+	}
+	px_assert(&p, t_nlb_log_count(p.nlb, "reload: target group g: \\\"max_targets\\\" "
+				       "changed; not applied until a restart") == 1,
+		  "no line for max_targets");
+	px_assert(&p, t_nlb_log_contains(p.nlb, "; 14 changes need a restart"),
+		  "the summary does not count 14 changes");
+
+	/* applied: the deny list */
+	int d = t_connect_from("127.0.0.7", 0, pl);
+	int rc = t_round_trip(d, "ping", 4, 2000);
+	px_assert(&p, rc == -ECONNRESET || rc == -EPIPE, "the deny list was not applied (%d)", rc);
+	t_close(d);
+	/* kept: max_connections = 1 */
+	int c = t_connect(pl);
+	round_trip_ok(&p, c, "the first client");
+	int e = t_connect(pl);
+	rc = t_round_trip(e, "ping", 4, 2000);
+	px_assert(&p, rc == -ECONNRESET || rc == -EPIPE, "a second client got in (%d)", rc);
+	t_close(e);
+	t_close(c);
+	/* kept: the metrics endpoint and the admin socket */
+	px_assert(&p, t_listeners(stats1) == 1 && t_listeners(stats2) == 0,
+		  "metrics on %u: %d sockets, on %u: %d", stats1, t_listeners(stats1), stats2,
+		  t_listeners(stats2));
+	int64_t v = -1;
+	px_assert(&p, t_admin_stat(sock1, "acl_denied", &v) == 0 && v == 1,
+		  "the admin socket %s does not answer (%lld)", sock1, (long long)v);
+	px_assert(&p, access(sock2, F_OK) < 0, "%s was created by a reload", sock2);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "acl_denied"), 1);
+	cr_expect_eq(px_stat(&p, "limit"), 1);
+	px_free(&p);
+	t_server_free(t);
 }

@@ -4,9 +4,9 @@
  * added one takes a new slot), so that the indexes connections, flows,
  * counters and workers hold keep meaning the same thing.  Target lists
  * are checked against every group's free slots before anything changes:
- * a reload applies entirely or not at all.  The few settings sized at
- * start are reported as needing a restart and kept at their running
- * value. */
+ * a reload applies entirely or not at all.  The keys the key tables mark
+ * as applied only by a restart (lib/config_keys.c) are reported one by
+ * one and kept at their running value. */
 #include "control/reload.h"
 
 #include <errno.h>
@@ -20,27 +20,12 @@
 #include "balance/target_set.h"
 #include "tunables.h"
 
-static bool str_differ(const char *a, const char *b)
-{
-	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
-}
-
 /* A listener is the same one while it keeps its name, protocol and
  * address; anything else (its target group too: connections and flows
  * carry their own) changes in place. */
 static bool listener_moved(const struct nlb_listener_conf *a, const struct nlb_listener_conf *b)
 {
 	return a->protocol != b->protocol || !nlb_addr_equal(&a->addr, &b->addr);
-}
-
-/* Settings that only a restart applies: counted against tables sized or
- * armed at start (per-source tables, the shared connection count). */
-static bool listener_restart_only(const struct nlb_listener_conf *a,
-				  const struct nlb_listener_conf *b)
-{
-	return a->max_connections != b->max_connections ||
-	       a->max_connections_per_source != b->max_connections_per_source ||
-	       a->new_connections_per_source_per_s != b->new_connections_per_source_per_s;
 }
 
 /* The running listener a listener of the file continues: same name, not
@@ -220,75 +205,46 @@ fail:
 	return ret;
 }
 
-static void swap_str(char **a, char **b)
+/* Whose key log_unapplied names: a listener's, a target group's, or the
+ * top level's (kind NULL). */
+struct unapplied_where {
+	const char *kind;
+	const char *name;
+};
+
+static void log_unapplied(const char *key, void *arg)
 {
-	char *t = *a;
-	*a = *b;
-	*b = t;
+	const struct unapplied_where *w = arg;
+	if (w->kind != NULL)
+		nlb_warn("reload: %s %s: \"%s\" changed; not applied until a restart", w->kind,
+			 w->name, key);
+	else
+		nlb_warn("reload: \"%s\" changed; not applied until a restart", key);
 }
 
-/* Logs each change that only a restart applies and returns how many.
- * new replaces old: what it cannot change is set back to old's value in
- * new (strings swapped, so each configuration frees its own), so that
- * the configuration in force says what runs. */
+/* Logs each change that only a restart applies, key by key, and returns
+ * how many.  new replaces old: what it cannot change is set back to old's
+ * value in new, so that the configuration in force says what runs.  The
+ * key tables decide which keys those are; the top level's comparison
+ * covers its stats and admin groups.  Health checks and targets have no
+ * such key (test config_keys/restart_only_keys_are_these). */
 static unsigned report_unapplied(struct nlb_config *old, struct nlb_config *new)
 {
-	unsigned n = 0;
-#define UNAPPLIED(...) do { nlb_warn("reload: " __VA_ARGS__); n++; } while (0)
-	if (old->workers != new->workers)
-		UNAPPLIED("\"workers\" changed; not applied until a restart");
-	/* Compared as resolved: the same CPUs written another way, or
-	 * "cpus" dropped while naming every CPU of the mask, change nothing. */
-	if (old->n_cpus != new->n_cpus ||
-	    memcmp(old->cpus, new->cpus, old->n_cpus * sizeof(old->cpus[0])) != 0)
-		UNAPPLIED("\"cpus\" changed; not applied until a restart");
-	if (old->forwarding != new->forwarding || old->flow_table_size != new->flow_table_size ||
-	    old->udp_max_datagram != new->udp_max_datagram || old->udp_gro != new->udp_gro ||
-	    old->stats_enabled != new->stats_enabled ||
-	    (old->stats_enabled && !nlb_addr_equal(&old->stats_listen, &new->stats_listen)) ||
-	    str_differ(old->admin_socket, new->admin_socket) ||
-	    old->admin_mode != new->admin_mode || str_differ(old->user, new->user) ||
-	    str_differ(old->group, new->group) || old->allow_root != new->allow_root)
-		UNAPPLIED("global settings other than log_level and shutdown_timeout_ms changed "
-			  "(workers, forwarding, flow_table_size, udp_*, stats, admin, user, "
-			  "group, allow_root); not applied until a restart");
-	new->workers = old->workers;
-	new->n_cpus = old->n_cpus;
-	memcpy(new->cpus, old->cpus, sizeof(new->cpus));
-	swap_str(&old->cpus_text, &new->cpus_text);
-	new->forwarding = old->forwarding;
-	new->flow_table_size = old->flow_table_size;
-	new->udp_max_datagram = old->udp_max_datagram;
-	new->udp_gro = old->udp_gro;
-	new->stats_enabled = old->stats_enabled;
-	new->stats_listen = old->stats_listen;
-	memcpy(new->stats_listen_text, old->stats_listen_text, sizeof(new->stats_listen_text));
-	new->stats_line = old->stats_line;
-	swap_str(&old->admin_socket, &new->admin_socket);
-	new->admin_mode = old->admin_mode;
-	swap_str(&old->user, &new->user);
-	swap_str(&old->group, &new->group);
-	new->allow_root = old->allow_root;
+	struct unapplied_where w = { NULL, NULL };
+	unsigned n = nlb_config_keep_restart_only(NLB_CONF_TOP, old, new, log_unapplied, &w);
 	for (size_t l = 0; l < old->n_listeners; l++) {
 		struct nlb_listener_conf *a = &old->listeners[l], *b = &new->listeners[l];
-		if (!a->removed && !b->removed && listener_restart_only(a, b)) {
-			UNAPPLIED("listener %s: max_connections or the per-source limits changed; "
-				  "not applied until a restart", a->name);
-			b->max_connections = a->max_connections;
-			b->max_connections_per_source = a->max_connections_per_source;
-			b->new_connections_per_source_per_s = a->new_connections_per_source_per_s;
-		}
+		if (a->removed || b->removed)
+			continue;
+		w = (struct unapplied_where){ "listener", a->name };
+		n += nlb_config_keep_restart_only(NLB_CONF_LISTENER, a, b, log_unapplied, &w);
 	}
 	/* A group's slots are sized at start (or when a reload added it). */
 	for (size_t g = 0; g < old->n_groups; g++) {
-		struct nlb_group_conf *a = &old->groups[g], *b = &new->groups[g];
-		if (a->max_targets != b->max_targets) {
-			UNAPPLIED("target group %s: max_targets changed; not applied until a "
-				  "restart", a->name);
-			b->max_targets = a->max_targets;
-		}
+		w = (struct unapplied_where){ "target group", old->groups[g].name };
+		n += nlb_config_keep_restart_only(NLB_CONF_GROUP, &old->groups[g], &new->groups[g],
+						  log_unapplied, &w);
 	}
-#undef UNAPPLIED
 	return n;
 }
 

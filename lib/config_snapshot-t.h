@@ -1,0 +1,167 @@
+/* The loaded configuration's types and bounds: struct nlb_config and its
+ * listeners, target groups, health checks and targets, as the loader
+ * (lib/config.c) fills them from the key tables (lib/config_keys.c).
+ * Types only, so that the key tables can name their fields without
+ * including the loader.  Include config.h. */
+#ifndef NLB_CONFIG_SNAPSHOT_T_H
+#define NLB_CONFIG_SNAPSHOT_T_H
+
+#include <linux/time_types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acl.h"
+#include "addr.h"
+#include "cpu_list.h"
+#include "health_check.h"
+#include "log.h"
+
+/* Upper bound of "workers"; 0 (one per CPU nlb may run on) is capped to
+ * it too. */
+#define NLB_CONFIG_MAX_WORKERS 1024
+
+/* A target's weight is 0 .. this (the file's and the admin socket's). */
+#define NLB_TARGET_WEIGHT_MAX 1000u
+
+/* Largest configuration file, in bytes.  It bounds what a load reads and
+ * what libconfig builds from it, which a reload does beside the
+ * configuration in force: 16 MiB of allow list (738,701 /24 prefixes,
+ * one a line, seven times the 100,000 the README measures) checks in
+ * 1.1 s with a 136 MiB peak (nlb -t).  Larger files are refused. */
+#define NLB_CONFIG_MAX_BYTES (16u << 20)
+
+enum nlb_forwarding {
+	NLB_FWD_AUTO = 0,
+	NLB_FWD_SPLICE,
+	NLB_FWD_COPY,
+};
+
+enum nlb_protocol {
+	NLB_PROTO_TCP = 0,
+	NLB_PROTO_UDP,
+	NLB_PROTO_TCP_UDP,
+};
+
+enum nlb_algorithm {
+	NLB_ALG_MAGLEV = 0,		/* the default */
+	NLB_ALG_ROUND_ROBIN,
+	NLB_ALG_LEAST_CONN,
+	NLB_ALG_RANDOM2,
+};
+
+/* The PROXY protocol header a target group's targets are sent. */
+enum nlb_proxy_protocol {
+	NLB_PP_NONE = 0,
+	NLB_PP_V1,
+	NLB_PP_V2,
+};
+
+enum nlb_hc_protocol {
+	NLB_HC_TCP = 0,
+	NLB_HC_HTTP,
+};
+
+/* A target group's active health check; enabled only when the group has
+ * a health_check = { ... } setting. */
+struct nlb_health_conf {
+	unsigned enabled;
+	enum nlb_hc_protocol protocol;
+	uint32_t port;			/* 0 = the target's traffic port */
+	uint32_t interval_ms;
+	uint32_t timeout_ms;
+	uint32_t healthy_threshold;
+	uint32_t unhealthy_threshold;
+	char *path;			/* http */
+	char *matcher_text;		/* http */
+	struct nlb_hc_matcher matcher;
+	unsigned proxy_protocol;	/* probes start with the group's PROXY header */
+	int line;
+};
+
+struct nlb_target_conf {
+	struct nlb_addr addr;
+	char addr_text[NLB_ADDRSTRLEN];	/* as written in the file */
+	uint32_t weight;		/* 0..NLB_TARGET_WEIGHT_MAX */
+	int line;
+};
+
+struct nlb_group_conf {
+	char *name;
+	enum nlb_algorithm algorithm;
+	uint32_t connect_timeout_ms;
+	struct __kernel_timespec connect_timeout_ts;	/* the same, for linked timeouts */
+	uint32_t connect_retries;
+	uint32_t maglev_table_size;	/* prime, >= 100 x targets with weight */
+	unsigned hash_fields;		/* enum nlb_hash_fields */
+	uint64_t hash_seed;
+	unsigned fail_open;		/* no healthy target: send to all */
+	uint32_t deregistration_delay_ms;	/* a removed target's connections live this long */
+	uint32_t max_targets;		/* slots for targets added at run time */
+	enum nlb_proxy_protocol proxy_protocol;	/* header sent to targets first */
+	struct nlb_health_conf health;
+	struct nlb_target_conf *targets;
+	size_t n_targets;
+	/* Not in the file: a group a reload removed, kept at its slot (no
+	 * targets, no check) while its targets drain (reload.c). */
+	unsigned removed;
+	int line;
+};
+
+struct nlb_listener_conf {
+	char *name;
+	enum nlb_protocol protocol;
+	struct nlb_addr addr;
+	char addr_text[NLB_ADDRSTRLEN];
+	char *target_group;		/* name as written */
+	size_t group;			/* index into nlb_config.groups */
+	uint64_t idle_timeout_ms;
+	uint32_t max_connections;	/* 0 = unlimited */
+	uint64_t udp_idle_timeout_ms;	/* udp, tcp_udp */
+	uint32_t max_flows;		/* udp, tcp_udp: flows at once, all workers */
+	unsigned accept_proxy_protocol;	/* tcp: clients start with a PROXY header */
+	uint32_t proxy_protocol_timeout_ms;	/* ... which must arrive within this */
+	uint32_t max_connections_per_source;	/* per worker; 0 = no limit */
+	uint32_t new_connections_per_source_per_s;	/* per worker; 0 = no limit */
+	struct nlb_acl *allow, *deny;	/* NULL = no list; deny wins */
+	/* Not in the file: a removed listener whose slot still drains (or
+	 * has drained), kept by reloads at its index (reload.c). */
+	unsigned removed;
+	int line;
+};
+
+struct nlb_config {
+	char *path;
+	uint32_t workers;		/* 0 in the file = n_cpus, resolved here */
+	char *cpus_text;		/* "cpus" as written; NULL: absent */
+	/* The CPUs workers are pinned to, ascending: those of "cpus", else
+	 * all of the affinity mask nlb was started with (a CPU of "cpus"
+	 * outside that mask is refused).  Worker i runs on
+	 * cpus[i % n_cpus]; n_cpus >= 1. */
+	uint16_t cpus[NLB_CPU_LIST_MAX];
+	uint32_t n_cpus;
+	enum nlb_log_level log_level;
+	uint64_t shutdown_timeout_ms;
+	enum nlb_forwarding forwarding;
+	uint32_t flow_table_size;	/* flows per worker */
+	/* stats = { listen = "127.0.0.1:9100"; }: Prometheus metrics */
+	unsigned stats_enabled;
+	struct nlb_addr stats_listen;
+	char stats_listen_text[NLB_ADDRSTRLEN];
+	int stats_line;			/* of listen, for bind errors */
+	/* admin = { socket = "/run/nlb/admin.sock"; mode = 0600; } */
+	char *admin_socket;		/* NULL: no admin socket */
+	uint32_t admin_mode;		/* permission bits, e.g. 0600 */
+	/* Privileges: dropped to user (and group) once the sockets are
+	 * bound; as root without a user nlb refuses to run unless
+	 * allow_root. */
+	char *user, *group;
+	unsigned allow_root;
+	uint32_t udp_max_datagram;	/* bytes; 65535 = any */
+	unsigned udp_gro;		/* GRO/GSO batching, with udp_max_datagram 65535 */
+	struct nlb_listener_conf *listeners;
+	size_t n_listeners;
+	struct nlb_group_conf *groups;
+	size_t n_groups;
+};
+
+#endif
