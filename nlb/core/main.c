@@ -92,7 +92,7 @@ static int run(struct nlb_config *cfg)
 	struct health health;
 	struct admin admin;
 	memset(&health, 0, sizeof(health));
-	health.epfd = health.stop_fd = -1;
+	health.epfd = -1;
 	struct metrics metrics;
 	memset(&metrics, 0, sizeof(metrics));
 	metrics.lfd = metrics.stop_fd = -1;
