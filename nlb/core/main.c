@@ -95,7 +95,7 @@ static int run(struct nlb_config *cfg)
 	health.epfd = -1;
 	struct metrics metrics;
 	memset(&metrics, 0, sizeof(metrics));
-	metrics.lfd = metrics.stop_fd = -1;
+	metrics.lfd = -1;
 	rt.listeners = calloc(NLB_MAX_LISTENERS, sizeof(*rt.listeners));
 	rt.groups = calloc(NLB_MAX_GROUPS, sizeof(*rt.groups));	/* reloads add groups */
 	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
