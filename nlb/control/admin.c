@@ -207,7 +207,7 @@ static int cmd_show_stats(struct admin *a, struct poll_client *c, int op, char *
 			  unsigned n, char *err, size_t errlen)
 {
 	(void)op, (void)args, (void)n, (void)err, (void)errlen;
-	stats_visit(a->workers, a->n_workers, a->health, a, stat_line, c);
+	stats_visit(a->workers, a->n_workers, a->rt, a->health, &a->counters, stat_line, c);
 	return 0;
 }
 
@@ -334,7 +334,7 @@ static unsigned split_words(char *line, char **w, unsigned max)
 
 static void reply_error(struct admin *a, struct poll_client *c, const char *msg)
 {
-	atomic_fetch_add_explicit(&a->errors, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&a->counters.errors, 1, memory_order_relaxed);
 	nlb_strbuf_printf(&c->out, "error: %s\n", msg);
 }
 
@@ -348,7 +348,7 @@ static void run_line(struct admin *a, struct poll_client *c, char *line, size_t 
 	unsigned n = nul ? 1 : split_words(line, w, ADMIN_MAX_WORDS);
 	if (n == 0)
 		return;		/* an empty line is no command: no reply */
-	atomic_fetch_add_explicit(&a->commands, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&a->counters.commands, 1, memory_order_relaxed);
 	if (nul) {
 		reply_error(a, c, "NUL byte in the command line");
 		return;
@@ -412,7 +412,7 @@ static void admin_input(void *arg, struct poll_client *c)
 			char msg[80];
 			snprintf(msg, sizeof(msg), "line longer than %u bytes; closing the "
 				 "connection", NLB_ADMIN_LINE_MAX);
-			atomic_fetch_add_explicit(&a->commands, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&a->counters.commands, 1, memory_order_relaxed);
 			reply_error(a, c, msg);
 			poll_client_consume(c, c->in_len);
 			c->closing = true;
@@ -575,7 +575,7 @@ int admin_start(struct admin *a, const struct worker *workers, unsigned n_worker
 		return 0;
 	a->workers = workers;
 	a->n_workers = n_workers;
-	a->health = h;
+	a->health = &h->counters;
 	int ret = poll_server_init(&a->server, &admin_server, a->lfd, a);
 	if (ret < 0)
 		return ret;

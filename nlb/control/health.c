@@ -123,7 +123,7 @@ static void publish_group(struct health *h, size_t g)
 		if (!p->pending)
 			continue;
 		p->pending = false;
-		atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->counters.changes, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->groups[g].changes, 1, memory_order_relaxed);
 		nlb_info("target %s in group %s: %s -> %s (%s)", p->addr_text, grt->conf->name,
 			 nlb_hc_state_name(p->pending_from), nlb_hc_state_name(p->pending_to),
@@ -185,7 +185,7 @@ static void probe_done(struct health *h, struct health_probe *p,
 		       const struct nlb_health_conf *hc, bool pass, const char *why)
 {
 	probe_close(p);
-	atomic_fetch_add_explicit(&h->probes_done, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->counters.probes_done, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(pass ? &h->groups[p->group].passed : &h->groups[p->group].failed,
 				  1, memory_order_relaxed);
 	enum nlb_hc_state from = p->st.state;

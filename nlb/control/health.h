@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "control/control_counters-t.h"
 #include "control/control_thread.h"
 #include "core/runtime.h"
 
@@ -41,8 +42,7 @@ struct health {
 	uint32_t *n_probes;
 	size_t n_groups;		/* group slots at the last sync */
 	uint64_t version;		/* rt->targets_version last followed */
-	_Atomic uint64_t probes_done;
-	_Atomic uint64_t changes;
+	struct health_counters counters;
 	/* Per group slot; freed by health_stop: the metrics thread must be
 	 * stopped first. */
 	struct health_group_stats *groups;

@@ -6,13 +6,12 @@
 
 #include <string.h>
 
-#include "control/admin.h"
-#include "control/health.h"
 #include "tunables.h"
 #include "core/worker.h"
 
-void stats_visit(const struct worker *workers, unsigned n, const struct health *h,
-		 const struct admin *a, stats_fn *fn, void *arg)
+void stats_visit(const struct worker *workers, unsigned n, const struct nlb_runtime *rt,
+		 const struct health_counters *h, const struct admin_counters *a,
+		 stats_fn *fn, void *arg)
 {
 	struct stats_sum sum;
 	memset(&sum, 0, sizeof(sum));
@@ -28,13 +27,12 @@ void stats_visit(const struct worker *workers, unsigned n, const struct health *
 #define NLB_STAT_EMIT(name) fn(arg, #name, sum.name);
 	NLB_WORKER_STATS(NLB_STAT_EMIT)
 #undef NLB_STAT_EMIT
-	fn(arg, "health_probes", atomic_load_explicit(&h->probes_done, memory_order_relaxed));
-	fn(arg, "health_changes", atomic_load_explicit(&h->changes, memory_order_relaxed));
+	fn(arg, "health_probes", h ? atomic_load_explicit(&h->probes_done, memory_order_relaxed) : 0);
+	fn(arg, "health_changes", h ? atomic_load_explicit(&h->changes, memory_order_relaxed) : 0);
 	/* Every group slot: a removed group's builds stay in the total. */
 	uint64_t builds = 0;
-	for (size_t g = 0; h->rt && h->rt->groups && g < NLB_MAX_GROUPS; g++)
-		builds += atomic_load_explicit(&h->rt->groups[g].table_builds,
-					       memory_order_relaxed);
+	for (size_t g = 0; rt && rt->groups && g < NLB_MAX_GROUPS; g++)
+		builds += atomic_load_explicit(&rt->groups[g].table_builds, memory_order_relaxed);
 	fn(arg, "table_builds", builds);
 	fn(arg, "admin_commands", a ? atomic_load_explicit(&a->commands, memory_order_relaxed) : 0);
 	fn(arg, "admin_errors", a ? atomic_load_explicit(&a->errors, memory_order_relaxed) : 0);

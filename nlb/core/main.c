@@ -70,12 +70,12 @@ static void stats_append(void *arg, const char *name, uint64_t value)
 					   name, (unsigned long long)value);
 }
 
-static void log_stats(const struct worker *workers, unsigned n, const struct health *h,
-		      const struct admin *a)
+static void log_stats(const struct worker *workers, unsigned n, const struct nlb_runtime *rt,
+		      const struct health *h, const struct admin *a)
 {
 	struct stats_line l = { .off = 0 };
 	l.buf[0] = '\0';
-	stats_visit(workers, n, h, a, stats_append, &l);
+	stats_visit(workers, n, rt, &h->counters, &a->counters, stats_append, &l);
 	nlb_info("stats%s", l.buf);
 }
 
@@ -278,7 +278,7 @@ join:
 	metrics_stop(&metrics);
 	admin_stop(&admin);
 	health_stop(&health);
-	log_stats(workers, started, &health, &admin);
+	log_stats(workers, started, &rt, &health, &admin);
 	if (status == 0)
 		nlb_info("stopped");
 	/* Workers closed their own listening sockets. */
