@@ -1,6 +1,7 @@
 # nlb: a Layer-4 TCP/UDP load balancer on io_uring.
 # `make` builds build/nlb, build/nlbctl and build/nlb-bench; `make test` runs every test;
-# `make run` starts nlb on etc/nlb.conf with two local demo targets.
+# `make run` starts nlb on etc/nlb.conf with two local demo targets; `make doc` remakes
+# doc/nlb-metrics.7 from the counter table.
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -47,7 +48,7 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 # with it); where systemd runs, its postinst starts prometheus (:9090)
 # and the node exporter it recommends (:9100).  systemd is there for
 # systemd-analyze (test_install verifies the unit with it).  mandoc is
-# there for mandoc -T lint (test_config_doc checks nlb.conf(5) with it).
+# there for mandoc -T lint (the manual pages in doc/ are linted by tests).
 DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd iproute2 nginx curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -65,9 +66,10 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
-.PHONY: all deps test run install clean fuzz fuzz-deps
+.PHONY: all deps test run install clean fuzz fuzz-deps doc
 
-all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench
+all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench \
+     $(BUILD)/nlb-doc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -95,6 +97,18 @@ NLBCTL_OBJ := $(BUILD)/obj/nlb/ctl/nlbctl.o
 $(BUILD)/nlbctl: $(NLBCTL_OBJ)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+# Prints nlb-metrics(7) from the counter table (nlb/control/counter_table.c).
+NLBDOC_OBJ := $(BUILD)/obj/doc/nlb-doc.o
+
+$(BUILD)/nlb-doc: $(NLBDOC_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The committed page, remade; test counters/metrics_page_is_current fails
+# until this has run after a change to the table.
+doc: $(BUILD)/nlb-doc
+	$(BUILD)/nlb-doc > doc/nlb-metrics.7.tmp && mv doc/nlb-metrics.7.tmp doc/nlb-metrics.7
 
 $(BUILD)/nlb-bench: $(BENCH_OBJ) $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
@@ -197,5 +211,6 @@ install: $(BUILD)/nlb $(BUILD)/nlbctl
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(NLB_OBJ:.o=.d) $(NLBCTL_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(NLB_OBJ:.o=.d) $(NLBCTL_OBJ:.o=.d) $(NLBDOC_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
+	 $(TEST_OBJ:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "control/counter_table.h"
 #include "helpers.h"
 #include "px.h"
 #include "udp_srv.h"
@@ -629,6 +630,84 @@ T_TEST(metrics, promtool_accepts_the_body, .timeout = 60)
 	px_stop_ok(&p);
 	px_free(&p);
 	t_udp_server_free(usrv);
+}
+
+/* A scrape with every family (a TCP and a UDP listener, a health
+ * check) has the table's families (control/counter_table.c), in its
+ * order, with its HELP and TYPE, and each sample follows its family's
+ * HELP: the renderer cannot say what the table and nlb-metrics(7) do
+ * not. */
+T_TEST(metrics, families_follow_the_table, .timeout = 30)
+{
+	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(echo);
+	struct t_udp_server *usrv = t_udp_server_start("127.0.0.1", 0, false);
+	T_ASSERT(usrv);
+	uint16_t web = t_free_port(), dns = t_free_port(), stats = t_free_port();
+	char *conf = t_write_config(
+		"workers = 2;\n"
+		"stats = { listen = \"127.0.0.1:%u\"; };\n"
+		"listeners = (\n"
+		"  { name = \"web\"; address = \"127.0.0.1:%u\"; target_group = \"web\"; },\n"
+		"  { name = \"dns\"; protocol = \"udp\"; address = \"127.0.0.1:%u\"; target_group = \"dns\"; }\n"
+		");\n"
+		"target_groups = (\n"
+		"  { name = \"web\"; health_check = { interval_ms = 100; };"
+		" targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
+		"  { name = \"dns\"; targets = ( { address = \"127.0.0.1:%u\"; } ); }\n"
+		");\n",
+		stats, web, dns, t_server_port(echo), t_udp_server_port(usrv));
+	T_ASSERT(conf);
+	struct px p;
+	px_spawn_conf(&p, conf);
+	char *b = scrape(&p, stats);
+	bool seen[MF_END] = { false };
+	int next = 0, families = 0;
+	char last[128] = "";
+	for (const char *line = b; line && *line; ) {
+		char name[128];
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			px_assert(&p, sscanf(line + 7, "%127s", name) == 1, "HELP line");
+			int id = 0;
+			while (id < MF_END && strcmp(nlb_metric_families[id].name, name) != 0)
+				id++;
+			px_assert(&p, id < MF_END, "%s is not in the table", name);
+			px_assert(&p, id >= next, "%s comes before %s in the table", name,
+				  next ? nlb_metric_families[next - 1].name : "-");
+			const char *help = line + 7 + strlen(name) + 1;
+			px_assert(&p, strlen(nlb_metric_families[id].help) == len - (size_t)(help - line) &&
+				  strncmp(help, nlb_metric_families[id].help, len - (size_t)(help - line)) == 0,
+				  "%s: HELP differs from the table's", name);
+			seen[id] = true;
+			next = id + 1;
+			families++;
+			snprintf(last, sizeof(last), "%s", name);
+		} else if (strncmp(line, "# TYPE ", 7) == 0) {
+			char type[32];
+			px_assert(&p, sscanf(line + 7, "%127s %31s", name, type) == 2 &&
+				  strcmp(name, last) == 0, "TYPE of %s after HELP of %s", name, last);
+			px_assert(&p, strcmp(type, nlb_metric_families[next - 1].type) == 0,
+				  "%s: TYPE %s", name, type);
+		} else {
+			size_t n = strcspn(line, "{ ");
+			px_assert(&p, n < sizeof(name), "sample line");
+			memcpy(name, line, n);
+			name[n] = '\0';
+			int id = 0;
+			while (id < MF_END && strcmp(nlb_metric_families[id].name, name) != 0)
+				id++;
+			px_assert(&p, id < MF_END && seen[id], "sample of %s before its HELP", name);
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	px_assert(&p, families == MF_END, "%d families of the table's %d", families, MF_END);
+	free(b);
+	px_stop_ok(&p);
+	px_free(&p);
+	t_udp_server_free(usrv);
+	t_server_free(echo);
 }
 
 /* ---- HTTP ------------------------------------------------------------------ */

@@ -1,20 +1,18 @@
-/* The admin socket's thread: one poll loop over the listening socket and
- * up to NLB_ADMIN_CLIENTS non-blocking connections, each with a bounded
- * line buffer in and a reply buffer out.  A command runs to completion
- * here (target changes under rt->ctl_lock, through target_set), so
- * replies come in the order of the commands.  Nothing a client sends is
- * trusted: lines are bounded, NUL bytes and unknown words are errors,
- * and no input can stop the loop or make it buffer without bound. */
+/* The admin socket: its file, and its line protocol on a poll server
+ * (poll_server.h) of up to NLB_ADMIN_CLIENTS connections, each with a
+ * bounded line buffer in and a reply buffer out.  A command runs to
+ * completion here (target changes under rt->ctl_lock, through
+ * target_set), so replies come in the order of the commands.  Nothing a
+ * client sends is trusted: lines are bounded, NUL bytes and unknown
+ * words are errors, and no input can stop the loop or make it buffer
+ * without bound. */
 #include "clock.h"
 #include "control/admin.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +21,7 @@
 
 #include "balance/pick.h"
 #include "control/health.h"
+#include "control/poll_server.h"
 #include "health_check.h"
 #include "core/listener.h"
 #include "log.h"
@@ -31,73 +30,11 @@
 #include "balance/target_set.h"
 #include "tunables.h"
 
-struct admin_client {
-	int fd;				/* -1: the slot is free */
-	char in[NLB_ADMIN_LINE_MAX + 1];	/* room for a longest line and its '\n' */
-	size_t in_len;
-	char *out;			/* replies not sent yet: out[out_off, out_len) */
-	size_t out_off, out_len, out_cap;
-	bool out_failed;		/* a reply did not fit in memory */
-	bool eof;			/* the client shut its side down */
-	bool closing;			/* close once the replies are out */
-	bool lingering;			/* ... they are: reading to the client's EOF */
-	size_t discarded;		/* bytes read and dropped while lingering */
-	uint64_t last_ms;		/* of the last byte in or out */
-};
-
 /* Words in a command line: the longest command has six. */
 #define ADMIN_MAX_WORDS 8
 
 
 /* ---- replies ---------------------------------------------------------- */
-
-static size_t out_pending(const struct admin_client *c)
-{
-	return c->out_len - c->out_off;
-}
-
-static void out_printf(struct admin_client *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Room for more than need bytes after out_len; false when memory ran out. */
-static bool out_reserve(struct admin_client *c, size_t need)
-{
-	if (c->out_cap - c->out_len > need)
-		return true;
-	size_t cap = c->out_cap ? c->out_cap : 4096;
-	while (cap - c->out_len <= need)
-		cap *= 2;
-	char *p = realloc(c->out, cap);
-	if (!p)
-		return false;
-	c->out = p;
-	c->out_cap = cap;
-	return true;
-}
-
-static void out_printf(struct admin_client *c, const char *fmt, ...)
-{
-	size_t need = 255;	/* most lines fit: format once */
-	while (!c->out_failed) {
-		if (!out_reserve(c, need)) {
-			c->out_failed = true;
-			return;
-		}
-		size_t room = c->out_cap - c->out_len;
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(c->out + c->out_len, room, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			c->out_failed = true;
-		else if ((size_t)n < room)
-			c->out_len += (size_t)n;
-		else
-			need = (size_t)n;	/* and again, in room enough */
-		if (n < 0 || (size_t)n < room)
-			return;
-	}
-}
 
 /* Text a client sent, fit to quote in a reply or the log: printable
  * ASCII as it is, anything else as \xNN, at most 48 bytes of it. */
@@ -182,10 +119,10 @@ enum target_change {
 /* Each writes its data lines into c and returns 0, or -errno with the
  * reason in err; run_line adds the final "ok" or "error: ...".  op is the
  * command's entry in the table (which target change, for cmd_target). */
-typedef int admin_cmd_fn(struct admin *a, struct admin_client *c, int op, char **args,
+typedef int admin_cmd_fn(struct admin *a, struct poll_client *c, int op, char **args,
 			 unsigned n, char *err, size_t errlen);
 
-static int cmd_show_targets(struct admin *a, struct admin_client *c, int op, char **args,
+static int cmd_show_targets(struct admin *a, struct poll_client *c, int op, char **args,
 			    unsigned n, char *err, size_t errlen)
 {
 	(void)op;
@@ -211,24 +148,24 @@ static int cmd_show_targets(struct admin *a, struct admin_client *c, int op, cha
 			if (grt->conf->health.enabled)
 				health = nlb_hc_state_name((enum nlb_hc_state)atomic_load_explicit(
 					&grt->health[i], memory_order_relaxed));
-			out_printf(c, "group=%s target=%s weight=%u health=%s state=%s "
-				   "connections=%llu", grt->conf->name, t->addr_text,
-				   (unsigned)t->weight, health,
-				   st == TARGET_ACTIVE ? "active" : "draining",
-				   (unsigned long long)pick_active_conns(rt, g, i));
+			nlb_strbuf_printf(&c->out, "group=%s target=%s weight=%u health=%s "
+					  "state=%s connections=%llu", grt->conf->name,
+					  t->addr_text, (unsigned)t->weight, health,
+					  st == TARGET_ACTIVE ? "active" : "draining",
+					  (unsigned long long)pick_active_conns(rt, g, i));
 			if (st != TARGET_ACTIVE && t->drain_until_ms == TARGET_NO_DEADLINE)
-				out_printf(c, " deadline_ms=none");
+				nlb_strbuf_printf(&c->out, " deadline_ms=none");
 			else if (st != TARGET_ACTIVE)
-				out_printf(c, " deadline_ms=%llu", (unsigned long long)
-					   (t->drain_until_ms > now ? t->drain_until_ms - now : 0));
-			out_printf(c, "\n");
+				nlb_strbuf_printf(&c->out, " deadline_ms=%llu", (unsigned long long)
+						  (t->drain_until_ms > now ? t->drain_until_ms - now : 0));
+			nlb_strbuf_printf(&c->out, "\n");
 		}
 	}
 	pthread_mutex_unlock(&rt->ctl_lock);
 	return 0;
 }
 
-static int cmd_show_listeners(struct admin *a, struct admin_client *c, int op, char **args,
+static int cmd_show_listeners(struct admin *a, struct poll_client *c, int op, char **args,
 			      unsigned n, char *err, size_t errlen)
 {
 	(void)op, (void)args, (void)n, (void)err, (void)errlen;
@@ -239,42 +176,44 @@ static int cmd_show_listeners(struct admin *a, struct admin_client *c, int op, c
 							      memory_order_relaxed);
 		if (st == LISTENER_CLOSED)
 			continue;
-		out_printf(c, "listener=%s protocol=%s address=%s group=%s", lc->name,
-			   nlb_protocol_name(lc->protocol), lc->addr_text, lc->target_group);
+		nlb_strbuf_printf(&c->out, "listener=%s protocol=%s address=%s group=%s",
+				  lc->name, nlb_protocol_name(lc->protocol), lc->addr_text,
+				  lc->target_group);
 		if (st == LISTENER_CLOSING)
-			out_printf(c, " state=closing");
+			nlb_strbuf_printf(&c->out, " state=closing");
 		if (lc->protocol != NLB_PROTO_UDP) {
 			uint64_t open = 0;
 			for (unsigned i = 0; i < a->n_workers; i++)
 				if (l < a->workers[i].n_stats)
 					open += atomic_load_explicit(&a->workers[i].stats[l].active,
 								     memory_order_relaxed);
-			out_printf(c, " connections=%llu", (unsigned long long)open);
+			nlb_strbuf_printf(&c->out, " connections=%llu", (unsigned long long)open);
 		}
 		if (lc->protocol != NLB_PROTO_TCP)
-			out_printf(c, " flows=%u", (unsigned)atomic_load_explicit(
+			nlb_strbuf_printf(&c->out, " flows=%u", (unsigned)atomic_load_explicit(
 				&rt->listeners[l].udp_flows, memory_order_relaxed));
-		out_printf(c, "\n");
+		nlb_strbuf_printf(&c->out, "\n");
 	}
 	return 0;
 }
 
 static void stat_line(void *arg, const char *name, uint64_t value)
 {
-	out_printf(arg, "%s=%llu\n", name, (unsigned long long)value);
+	struct poll_client *c = arg;
+	nlb_strbuf_printf(&c->out, "%s=%llu\n", name, (unsigned long long)value);
 }
 
-static int cmd_show_stats(struct admin *a, struct admin_client *c, int op, char **args,
+static int cmd_show_stats(struct admin *a, struct poll_client *c, int op, char **args,
 			  unsigned n, char *err, size_t errlen)
 {
 	(void)op, (void)args, (void)n, (void)err, (void)errlen;
-	stats_visit(a->workers, a->n_workers, a->health, a, stat_line, c);
+	stats_visit(a->workers, a->n_workers, a->rt, a->health, &a->counters, stat_line, c);
 	return 0;
 }
 
 /* add, set weight, drain, remove: parses GROUP ADDR [...] and makes the
  * change, under ctl_lock. */
-static int cmd_target(struct admin *a, struct admin_client *c, int op, char **args, unsigned n,
+static int cmd_target(struct admin *a, struct poll_client *c, int op, char **args, unsigned n,
 		      char *err, size_t errlen)
 {
 	(void)c;
@@ -313,7 +252,7 @@ static int cmd_target(struct admin *a, struct admin_client *c, int op, char **ar
 
 /* The same reload as SIGHUP's; reload_config takes its own locks (and
  * serialises with a SIGHUP arriving meanwhile). */
-static int cmd_reload(struct admin *a, struct admin_client *c, int op, char **args,
+static int cmd_reload(struct admin *a, struct poll_client *c, int op, char **args,
 		      unsigned n, char *err, size_t errlen)
 {
 	(void)op, (void)args, (void)n;
@@ -324,14 +263,14 @@ static int cmd_reload(struct admin *a, struct admin_client *c, int op, char **ar
 		snprintf(err, errlen, "%s", msg);
 		return ret;
 	}
-	out_printf(c, "%s\n", msg);
+	nlb_strbuf_printf(&c->out, "%s\n", msg);
 	return 0;
 }
 
-static int cmd_help(struct admin *a, struct admin_client *c, int op, char **args,
+static int cmd_help(struct admin *a, struct poll_client *c, int op, char **args,
 		    unsigned n, char *err, size_t errlen);
 
-static int cmd_quit(struct admin *a, struct admin_client *c, int op, char **args,
+static int cmd_quit(struct admin *a, struct poll_client *c, int op, char **args,
 		    unsigned n, char *err, size_t errlen)
 {
 	(void)a, (void)op, (void)args, (void)n, (void)err, (void)errlen;
@@ -370,12 +309,12 @@ static const struct admin_cmd commands[] = {
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-static int cmd_help(struct admin *a, struct admin_client *c, int op, char **args,
+static int cmd_help(struct admin *a, struct poll_client *c, int op, char **args,
 		    unsigned n, char *err, size_t errlen)
 {
 	(void)a, (void)op, (void)args, (void)n, (void)err, (void)errlen;
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		out_printf(c, "%-34s %s\n", commands[i].usage, commands[i].help);
+		nlb_strbuf_printf(&c->out, "%-34s %s\n", commands[i].usage, commands[i].help);
 	return 0;
 }
 
@@ -393,14 +332,14 @@ static unsigned split_words(char *line, char **w, unsigned max)
 	return n;
 }
 
-static void reply_error(struct admin *a, struct admin_client *c, const char *msg)
+static void reply_error(struct admin *a, struct poll_client *c, const char *msg)
 {
-	atomic_fetch_add_explicit(&a->errors, 1, memory_order_relaxed);
-	out_printf(c, "error: %s\n", msg);
+	atomic_fetch_add_explicit(&a->counters.errors, 1, memory_order_relaxed);
+	nlb_strbuf_printf(&c->out, "error: %s\n", msg);
 }
 
 /* One command line (its '\n' taken off, len bytes, NUL-terminated). */
-static void run_line(struct admin *a, struct admin_client *c, char *line, size_t len)
+static void run_line(struct admin *a, struct poll_client *c, char *line, size_t len)
 {
 	if (len && line[len - 1] == '\r')	/* telnet and nc -C end lines so */
 		line[--len] = '\0';
@@ -409,7 +348,7 @@ static void run_line(struct admin *a, struct admin_client *c, char *line, size_t
 	unsigned n = nul ? 1 : split_words(line, w, ADMIN_MAX_WORDS);
 	if (n == 0)
 		return;		/* an empty line is no command: no reply */
-	atomic_fetch_add_explicit(&a->commands, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&a->counters.commands, 1, memory_order_relaxed);
 	if (nul) {
 		reply_error(a, c, "NUL byte in the command line");
 		return;
@@ -445,202 +384,69 @@ static void run_line(struct admin *a, struct admin_client *c, char *line, size_t
 	if (ret < 0)
 		reply_error(a, c, err);
 	else
-		out_printf(c, "ok\n");
+		nlb_strbuf_printf(&c->out, "ok\n");
 }
 
 /* ---- connections ------------------------------------------------------ */
 
-static void client_close(struct admin_client *c)
-{
-	close(c->fd);
-	free(c->out);
-	c->fd = -1;
-	c->out = NULL;
-	c->out_off = c->out_len = c->out_cap = 0;
-}
+/* Room for a longest line and its '\n'; a line cut short by EOF is
+ * NUL-terminated in place, in the room a longest one leaves. */
+#define ADMIN_IN_MAX (NLB_ADMIN_LINE_MAX + 1)
 
-/* Sends what it can of the replies; -errno when the connection is gone. */
-static int client_send(struct admin_client *c, uint64_t now)
+/* Runs the complete lines received while replies do not pile up. */
+static void admin_input(void *arg, struct poll_client *c)
 {
-	if (c->out_failed)
-		return -ENOMEM;
-	while (out_pending(c)) {
-		ssize_t w = send(c->fd, c->out + c->out_off, out_pending(c),
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return errno == EAGAIN ? 0 : -errno;
-		c->out_off += (size_t)w;
-		c->last_ms = now;
-	}
-	c->out_off = c->out_len = 0;
-	if (c->out_cap > NLB_ADMIN_OUT_HIGH) {	/* a long show: do not keep it */
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
-	return 0;
-}
-
-/* Runs the complete lines received while replies do not pile up, sends,
- * and closes the connection once it is done with. */
-static void client_progress(struct admin *a, struct admin_client *c, uint64_t now)
-{
-	while (!c->closing && out_pending(c) < NLB_ADMIN_OUT_HIGH) {
+	struct admin *a = arg;
+	while (!c->closing && poll_client_out_pending(c) < NLB_ADMIN_OUT_HIGH) {
 		char *nl = memchr(c->in, '\n', c->in_len);
 		if (nl) {
 			size_t len = (size_t)(nl - c->in);
 			*nl = '\0';
 			run_line(a, c, c->in, len);
-			c->in_len -= len + 1;
-			memmove(c->in, nl + 1, c->in_len);
+			poll_client_consume(c, len + 1);
 			continue;
 		}
-		if (c->in_len == sizeof(c->in)) {
+		if (c->in_len == ADMIN_IN_MAX) {
 			/* No '\n' within a longest line and its '\n': the rest
 			 * is not read, so the connection ends here. */
 			char msg[80];
 			snprintf(msg, sizeof(msg), "line longer than %u bytes; closing the "
 				 "connection", NLB_ADMIN_LINE_MAX);
-			atomic_fetch_add_explicit(&a->commands, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&a->counters.commands, 1, memory_order_relaxed);
 			reply_error(a, c, msg);
-			c->in_len = 0;
+			poll_client_consume(c, c->in_len);
 			c->closing = true;
 		} else if (c->eof && c->in_len) {
 			/* The last line may lack its '\n' (echo -n | nc -U). */
 			c->in[c->in_len] = '\0';
 			run_line(a, c, c->in, c->in_len);
-			c->in_len = 0;
+			poll_client_consume(c, c->in_len);
 		}
 		break;
 	}
-	if (client_send(c, now) < 0) {
-		client_close(c);
-		return;
-	}
-	if (out_pending(c))
-		return;
-	if (c->closing && !c->eof) {
-		/* Closing with unread bytes would reset the connection, and
-		 * a client could lose the error line it has not read yet:
-		 * send our FIN and drop what comes until the client's. */
-		shutdown(c->fd, SHUT_WR);
-		c->lingering = true;
-		c->in_len = 0;
-	} else if (c->closing || (c->eof && c->in_len == 0)) {
-		client_close(c);
-	}
 }
 
-static void client_event(struct admin *a, struct admin_client *c, short revents, uint64_t now)
+static void admin_idle(void *arg, struct poll_client *c)
 {
-	if ((revents & POLLOUT) && client_send(c, now) < 0) {
-		client_close(c);
-		return;
-	}
-	/* POLLHUP and POLLERR come unasked, also while the line buffer is
-	 * full and replies wait: a recv of 0 bytes would read as EOF. */
-	if ((revents & (POLLIN | POLLHUP | POLLERR)) && c->in_len < sizeof(c->in)) {
-		ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
-		if (r < 0 && errno != EAGAIN && errno != EINTR) {
-			client_close(c);
-			return;
-		}
-		if (r == 0)
-			c->eof = true;
-		if (r > 0 && c->lingering) {
-			c->discarded += (size_t)r;	/* in_len stays 0 */
-		} else if (r > 0) {
-			c->in_len += (size_t)r;
-			c->last_ms = now;
-		}
-	}
-	if (!c->lingering)
-		client_progress(a, c, now);
-	else if (c->eof || c->discarded > NLB_ADMIN_LINGER_MAX)
-		client_close(c);
+	(void)arg, (void)c;
+	nlb_debug("admin socket: closing a connection idle for %u ms", NLB_ADMIN_IDLE_MS);
 }
 
-/* Takes waiting connections into free slots; 0, or -errno when accept
- * fails for want of descriptors (the caller pauses a while, rather than
- * spin on a socket that stays readable). */
-static int accept_clients(struct admin *a, uint64_t now)
-{
-	for (unsigned k = 0; k < NLB_ADMIN_CLIENTS; k++) {
-		struct admin_client *c = &a->clients[k];
-		if (c->fd >= 0)
-			continue;
-		int fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
-				return 0;
-			nlb_warn("admin socket: accept: %s", strerror(errno));
-			return -errno;
-		}
-		c->fd = fd;
-		c->in_len = c->discarded = 0;
-		c->out_failed = c->eof = c->closing = c->lingering = false;
-		c->last_ms = now;
-	}
-	return 0;
-}
+static const struct poll_server_conf admin_server = {
+	.name = "admin socket",
+	.max_clients = NLB_ADMIN_CLIENTS,
+	.in_max = ADMIN_IN_MAX,
+	.out_keep = NLB_ADMIN_OUT_HIGH,	/* a long show: do not keep it */
+	.idle_ms = NLB_ADMIN_IDLE_MS,
+	.linger_max = NLB_ADMIN_LINGER_MAX,
+	.on_input = admin_input,
+	.on_timeout = admin_idle,
+};
 
-static void *admin_main(void *arg)
+static void admin_main(void *arg)
 {
 	struct admin *a = arg;
-	struct pollfd pfd[2 + NLB_ADMIN_CLIENTS];
-	uint64_t accept_resume_ms = 0;
-	for (;;) {
-		uint64_t now = nlb_clock_ms();
-		uint64_t wake = UINT64_MAX;
-		bool room = false;
-		pfd[0] = (struct pollfd){ .fd = a->stop_fd, .events = POLLIN };
-		for (unsigned k = 0; k < NLB_ADMIN_CLIENTS; k++) {
-			struct admin_client *c = &a->clients[k];
-			struct pollfd *p = &pfd[2 + k];
-			*p = (struct pollfd){ .fd = c->fd };	/* -1 is ignored */
-			if (c->fd < 0) {
-				room = true;
-				continue;
-			}
-			p->events = out_pending(c) ? POLLOUT : POLLIN;
-			if (c->last_ms + NLB_ADMIN_IDLE_MS < wake)
-				wake = c->last_ms + NLB_ADMIN_IDLE_MS;
-		}
-		/* When full, new clients wait in the backlog. */
-		bool listen_now = room && now >= accept_resume_ms;
-		pfd[1] = (struct pollfd){ .fd = listen_now ? a->lfd : -1, .events = POLLIN };
-		if (room && !listen_now && accept_resume_ms < wake)
-			wake = accept_resume_ms;
-		int timeout = wake == UINT64_MAX ? -1 : wake > now ? (int)(wake - now) : 0;
-		/* Commands read the configuration between polls only:
-		 * offline while waiting (QSBR, runtime.h). */
-		nlb_qsbr_offline(&a->rt->qsbr, NLB_QSBR_READER(a->rt, NLB_QSBR_ADMIN));
-		int n = poll(pfd, 2 + NLB_ADMIN_CLIENTS, timeout);
-		nlb_qsbr_quiescent(&a->rt->qsbr, NLB_QSBR_READER(a->rt, NLB_QSBR_ADMIN));
-		if (n < 0 && errno != EINTR) {
-			nlb_err("admin socket: poll: %s", strerror(errno));
-			break;
-		}
-		now = nlb_clock_ms();
-		if (n > 0 && pfd[0].revents)
-			break;
-		if (n > 0 && (pfd[1].revents & POLLIN) && accept_clients(a, now) < 0)
-			accept_resume_ms = now + NLB_ACCEPT_PAUSE_MS;
-		for (unsigned k = 0; k < NLB_ADMIN_CLIENTS; k++) {
-			struct admin_client *c = &a->clients[k];
-			if (n > 0 && c->fd >= 0 && pfd[2 + k].fd == c->fd && pfd[2 + k].revents)
-				client_event(a, c, pfd[2 + k].revents, now);
-			if (c->fd >= 0 && now >= c->last_ms + NLB_ADMIN_IDLE_MS) {
-				nlb_debug("admin socket: closing a connection idle for %u ms",
-					  NLB_ADMIN_IDLE_MS);
-				client_close(c);
-			}
-		}
-	}
-	nlb_qsbr_offline(&a->rt->qsbr, NLB_QSBR_READER(a->rt, NLB_QSBR_ADMIN));
-	return NULL;
+	poll_server_run(&a->server, &a->thread);
 }
 
 /* ---- the socket ------------------------------------------------------- */
@@ -718,7 +524,7 @@ int admin_open(struct admin *a, struct nlb_runtime *rt, char *err, size_t errlen
 {
 	memset(a, 0, sizeof(*a));
 	a->rt = rt;
-	a->lfd = a->stop_fd = -1;
+	a->lfd = -1;
 	a->path = rt->cfg->admin_socket;
 	if (!a->path)
 		return 0;
@@ -730,8 +536,7 @@ int admin_open(struct admin *a, struct nlb_runtime *rt, char *err, size_t errlen
 	if ((ret = remove_stale(&sun, err, errlen)) < 0)
 		return ret;
 	a->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (a->lfd < 0 || a->stop_fd < 0) {
+	if (a->lfd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "admin socket %s: %s", a->path, strerror(errno));
 		goto fail;
@@ -758,9 +563,7 @@ int admin_open(struct admin *a, struct nlb_runtime *rt, char *err, size_t errlen
 fail:
 	if (a->lfd >= 0)
 		close(a->lfd);
-	if (a->stop_fd >= 0)
-		close(a->stop_fd);
-	a->lfd = a->stop_fd = -1;
+	a->lfd = -1;
 	a->path = NULL;
 	return ret;
 }
@@ -772,37 +575,20 @@ int admin_start(struct admin *a, const struct worker *workers, unsigned n_worker
 		return 0;
 	a->workers = workers;
 	a->n_workers = n_workers;
-	a->health = h;
-	a->clients = calloc(NLB_ADMIN_CLIENTS, sizeof(*a->clients));
-	if (!a->clients)
-		return -ENOMEM;
-	for (unsigned k = 0; k < NLB_ADMIN_CLIENTS; k++)
-		a->clients[k].fd = -1;
-	int ret = pthread_create(&a->thread, NULL, admin_main, a);
-	if (ret != 0)
-		return -ret;
-	a->running = true;
-	return 0;
+	a->health = &h->counters;
+	int ret = poll_server_init(&a->server, &admin_server, a->lfd, a);
+	if (ret < 0)
+		return ret;
+	return control_thread_start(&a->thread, "nlb-admin", a->rt, NLB_QSBR_ADMIN, admin_main, a);
 }
 
 void admin_stop(struct admin *a)
 {
 	if (!a->path)
 		return;
-	if (a->running) {
-		uint64_t one = 1;
-		ssize_t w = write(a->stop_fd, &one, sizeof(one));
-		(void)w;
-		pthread_join(a->thread, NULL);
-		a->running = false;
-	}
-	for (unsigned k = 0; a->clients && k < NLB_ADMIN_CLIENTS; k++)
-		if (a->clients[k].fd >= 0)
-			client_close(&a->clients[k]);
-	free(a->clients);
-	a->clients = NULL;
+	control_thread_stop(&a->thread);
+	poll_server_free(&a->server);
 	close(a->lfd);
-	close(a->stop_fd);
 	/* Only our own file: another nlb may have replaced it meanwhile.
 	 * After a privilege drop the directory may not let us; the next
 	 * start removes the stale socket then. */

@@ -5,16 +5,14 @@
 #ifndef NLB_ADMIN_H
 #define NLB_ADMIN_H
 
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <sys/types.h>
 
+#include "control/control_counters-t.h"
+#include "control/control_thread.h"
+#include "control/poll_server.h"
 #include "core/runtime.h"
 
-struct admin_client;
 struct health;
 struct worker;
 
@@ -22,17 +20,14 @@ struct admin {
 	struct nlb_runtime *rt;
 	const struct worker *workers;	/* show stats reads their counters */
 	unsigned n_workers;
-	const struct health *health;
+	const struct health_counters *health;	/* show stats reads them */
 	const char *path;		/* cfg->admin_socket; NULL: no socket */
 	dev_t dev;			/* of the socket file we made: removed at */
 	ino_t ino;			/* exit only if it is still ours */
 	int lfd;
-	int stop_fd;
-	pthread_t thread;
-	bool running;
-	struct admin_client *clients;	/* NLB_ADMIN_CLIENTS */
-	_Atomic uint64_t commands;	/* command lines answered */
-	_Atomic uint64_t errors;	/* ... with an error (bad input counts) */
+	struct control_thread thread;	/* "nlb-admin" */
+	struct poll_server server;	/* NLB_ADMIN_CLIENTS connections */
+	struct admin_counters counters;
 };
 
 /* Creates and listens on the socket cfg->admin_socket, if there is one:

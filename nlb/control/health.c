@@ -15,7 +15,6 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,7 +123,7 @@ static void publish_group(struct health *h, size_t g)
 		if (!p->pending)
 			continue;
 		p->pending = false;
-		atomic_fetch_add_explicit(&h->changes, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->counters.changes, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&h->groups[g].changes, 1, memory_order_relaxed);
 		nlb_info("target %s in group %s: %s -> %s (%s)", p->addr_text, grt->conf->name,
 			 nlb_hc_state_name(p->pending_from), nlb_hc_state_name(p->pending_to),
@@ -186,7 +185,7 @@ static void probe_done(struct health *h, struct health_probe *p,
 		       const struct nlb_health_conf *hc, bool pass, const char *why)
 {
 	probe_close(p);
-	atomic_fetch_add_explicit(&h->probes_done, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->counters.probes_done, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(pass ? &h->groups[p->group].passed : &h->groups[p->group].failed,
 				  1, memory_order_relaxed);
 	enum nlb_hc_state from = p->st.state;
@@ -468,16 +467,14 @@ static uint64_t run_probes(struct health *h, uint64_t now, uint64_t wake)
 	return wake;
 }
 
-static void *health_main(void *arg)
+static void health_main(void *arg)
 {
 	struct health *h = arg;
 	struct epoll_event stop_ev = { .events = EPOLLIN, .data.ptr = NULL };
-	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->stop_fd, &stop_ev);
-	struct nlb_qsbr *q = (struct nlb_qsbr *)&h->rt->qsbr;
-	unsigned reader = NLB_QSBR_READER(h->rt, NLB_QSBR_HEALTH);
+	epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->thread.stop_fd, &stop_ev);
 	for (;;) {
 		/* Nothing read from a configuration survives an iteration. */
-		nlb_qsbr_quiescent(q, reader);
+		control_thread_awake(&h->thread);
 		uint64_t now = nlb_clock_ms();
 		sync_slots(h, now);
 		/* passive checks and slot changes at least this often */
@@ -491,9 +488,9 @@ static void *health_main(void *arg)
 		now = nlb_clock_ms();
 		int timeout = wake > now ? (int)(wake - now) : 0;
 		struct epoll_event evs[64];
-		nlb_qsbr_offline(q, reader);
+		control_thread_sleeping(&h->thread);
 		int n = epoll_wait(h->epfd, evs, 64, timeout);
-		nlb_qsbr_quiescent(q, reader);
+		control_thread_awake(&h->thread);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == NULL)
 				goto out;
@@ -506,36 +503,33 @@ static void *health_main(void *arg)
 		}
 	}
 out:
-	nlb_qsbr_offline(q, reader);
+	control_thread_sleeping(&h->thread);
 	for (size_t g = 0; g < NLB_MAX_GROUPS; g++)
 		group_probes_free(h, g);
-	return NULL;
 }
 
 int health_start(struct health *h, struct nlb_runtime *rt)
 {
 	memset(h, 0, sizeof(*h));
 	h->rt = rt;
-	h->epfd = h->stop_fd = -1;
+	h->epfd = -1;
 	/* Always running: a reload may add a check to any group. */
 	h->probes = calloc(NLB_MAX_GROUPS, sizeof(*h->probes));
 	h->n_probes = calloc(NLB_MAX_GROUPS, sizeof(*h->n_probes));
 	h->groups = calloc(NLB_MAX_GROUPS, sizeof(*h->groups));
 	h->batches = calloc(NLB_MAX_GROUPS, sizeof(*h->batches));
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
-	h->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!h->probes || !h->n_probes || !h->groups || !h->batches || h->epfd < 0 ||
-	    h->stop_fd < 0) {
+	if (!h->probes || !h->n_probes || !h->groups || !h->batches || h->epfd < 0) {
 		health_stop(h);
 		return -ENOMEM;
 	}
 	h->version = UINT64_MAX;	/* the first sync_slots picks the targets up */
-	int ret = pthread_create(&h->thread, NULL, health_main, h);
-	if (ret != 0) {
+	int ret = control_thread_start(&h->thread, "nlb-health", rt, NLB_QSBR_HEALTH,
+				       health_main, h);
+	if (ret < 0) {
 		health_stop(h);
-		return -ret;
+		return ret;
 	}
-	h->running = 1;
 	const struct nlb_config *cfg = rt->cfg;
 	size_t n = 0;
 	for (size_t g = 0; g < cfg->n_groups; g++)
@@ -546,18 +540,10 @@ int health_start(struct health *h, struct nlb_runtime *rt)
 
 void health_stop(struct health *h)
 {
-	if (h->running) {
-		uint64_t one = 1;
-		ssize_t w = write(h->stop_fd, &one, sizeof(one));
-		(void)w;
-		pthread_join(h->thread, NULL);	/* it freed the probes */
-		h->running = 0;
-	}
+	control_thread_stop(&h->thread);	/* it freed the probes */
 	if (h->epfd >= 0)
 		close(h->epfd);
-	if (h->stop_fd >= 0)
-		close(h->stop_fd);
-	h->epfd = h->stop_fd = -1;
+	h->epfd = -1;
 	free(h->probes);
 	h->probes = NULL;
 	free(h->n_probes);

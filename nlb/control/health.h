@@ -7,11 +7,12 @@
 #ifndef NLB_HEALTH_H
 #define NLB_HEALTH_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "control/control_counters-t.h"
+#include "control/control_thread.h"
 #include "core/runtime.h"
 
 struct health_probe;
@@ -33,22 +34,19 @@ struct health_batch {
 
 struct health {
 	struct nlb_runtime *rt;
-	pthread_t thread;
+	struct control_thread thread;	/* "nlb-health" */
 	int epfd;
-	int stop_fd;
 	/* Per group slot (NLB_MAX_GROUPS), the probe thread's own: one
 	 * probe per target slot while the group has a check, else NULL. */
 	struct health_probe **probes;
 	uint32_t *n_probes;
 	size_t n_groups;		/* group slots at the last sync */
 	uint64_t version;		/* rt->targets_version last followed */
-	_Atomic uint64_t probes_done;
-	_Atomic uint64_t changes;
+	struct health_counters counters;
 	/* Per group slot; freed by health_stop: the metrics thread must be
 	 * stopped first. */
 	struct health_group_stats *groups;
 	struct health_batch *batches;	/* per group slot */
-	int running;
 };
 
 /* Starts the thread (always: a reload may add a check to any group). */

@@ -5,17 +5,16 @@
 #ifndef NLB_METRICS_H
 #define NLB_METRICS_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control/control_thread.h"
 #include "control/health.h"
+#include "control/poll_server.h"
 #include "core/runtime.h"
 #include "strbuf.h"
 #include "core/worker.h"
-
-struct metrics_client;
 
 /* A target slot as a scrape saw it: copied under ctl_lock, because a
  * slot's address changes when another target takes it. */
@@ -39,17 +38,13 @@ struct metrics {
 	unsigned n_workers;
 	const struct health *health;
 	int lfd;			/* the listening socket, or -1 */
-	int stop_fd;
-	pthread_t thread;
-	bool running;
+	struct control_thread thread;	/* "nlb-metrics" */
+	struct poll_server server;	/* NLB_METRICS_MAX_CLIENTS clients */
 	int64_t start_time;		/* Unix seconds */
-	struct metrics_client *clients;	/* NLB_METRICS_MAX_CLIENTS */
 	struct nlb_strbuf body;		/* reused from scrape to scrape */
 	struct metrics_target *snap;	/* every group's max_targets slots */
 	size_t snap_cap;		/* entries; grows as reloads add groups */
 	struct metrics_group *groups;	/* one per group slot (NLB_MAX_GROUPS) */
-	bool accept_paused;		/* out of descriptors: accept later */
-	int64_t accept_resume_ms;
 };
 
 /* Binds and listens on cfg->stats_listen when stats is configured (else

@@ -78,12 +78,12 @@ static void stats_append(void *arg, const char *name, uint64_t value)
 					   name, (unsigned long long)value);
 }
 
-static void log_stats(const struct worker *workers, unsigned n, const struct health *h,
-		      const struct admin *a)
+static void log_stats(const struct worker *workers, unsigned n, const struct nlb_runtime *rt,
+		      const struct health *h, const struct admin *a)
 {
 	struct stats_line l = { .off = 0 };
 	l.buf[0] = '\0';
-	stats_visit(workers, n, h, a, stats_append, &l);
+	stats_visit(workers, n, rt, &h->counters, &a->counters, stats_append, &l);
 	nlb_info("stats%s", l.buf);
 }
 
@@ -102,10 +102,10 @@ static int run(struct nlb_config *cfg)
 	struct health health;
 	struct admin admin;
 	memset(&health, 0, sizeof(health));
-	health.epfd = health.stop_fd = -1;
+	health.epfd = -1;
 	struct metrics metrics;
 	memset(&metrics, 0, sizeof(metrics));
-	metrics.lfd = metrics.stop_fd = -1;
+	metrics.lfd = -1;
 	rt.listeners = calloc(NLB_MAX_LISTENERS, sizeof(*rt.listeners));
 	rt.groups = calloc(NLB_MAX_GROUPS, sizeof(*rt.groups));	/* reloads add groups */
 	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
@@ -288,7 +288,7 @@ join:
 	metrics_stop(&metrics);
 	admin_stop(&admin);
 	health_stop(&health);
-	log_stats(workers, started, &health, &admin);
+	log_stats(workers, started, &rt, &health, &admin);
 	if (status == 0)
 		nlb_info("stopped");
 	/* Workers closed their own listening sockets. */

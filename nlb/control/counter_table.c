@@ -1,0 +1,263 @@
+/* The counter and metric table (counter_table.h).  A family's series are
+ * listed in the order a scrape shows them; a scrape shows the families
+ * in the order of enum metric_family_id. */
+#include "control/counter_table.h"
+
+#include <stddef.h>
+#include <string.h>
+
+const struct stat_counter nlb_stat_counters[] = {
+#define NLB_WORKER_ROW(n, k, m)                                                         \
+	{ .name = #n, .kind = #k, .meaning = m, .id = COUNTER(n), .family = MF_END },
+	NLB_WORKER_STATS(NLB_WORKER_ROW)
+#undef NLB_WORKER_ROW
+#define NLB_SPLIT_ROW(n, k, m, into)                                                    \
+	{ .name = #n, .kind = #k, .meaning = m, .id = COUNTER(n), .added_into = #into,  \
+	  .family = MF_END },
+	NLB_WORKER_STATS_UDP_SPLIT(NLB_SPLIT_ROW)
+#undef NLB_SPLIT_ROW
+#define NLB_CONTROL_ROW(n, k, m, f) { .name = #n, .kind = #k, .meaning = m, .family = f },
+	NLB_CONTROL_STATS(NLB_CONTROL_ROW)
+#undef NLB_CONTROL_ROW
+};
+
+const size_t nlb_n_stat_counters = sizeof(nlb_stat_counters) / sizeof(nlb_stat_counters[0]);
+
+static const size_t counter_offset[COUNTER_END] = {
+#define NLB_COUNTER_OFFSET(n, ...) [COUNTER(n)] = offsetof(struct stats_sum, n),
+	NLB_WORKER_STATS(NLB_COUNTER_OFFSET)
+	NLB_WORKER_STATS_UDP_SPLIT(NLB_COUNTER_OFFSET)
+#undef NLB_COUNTER_OFFSET
+};
+
+uint64_t stats_sum_get(const struct stats_sum *s, enum counter_id id)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)s + counter_offset[id], sizeof(v));
+	return v;
+}
+
+uint64_t metric_series_value(const struct metric_series *series, const struct stats_sum *s)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < SERIES_MAX_SUM && series->sum[i] != COUNTER_NONE; i++)
+		v += stats_sum_get(s, series->sum[i]);
+	return v;
+}
+
+/* A series: label value, listeners, counters added up; S0: no counters
+ * (the family's source gives the value). */
+#define S(val, side, ...) { .value = (val), .on = (side), .sum = { __VA_ARGS__ } }
+#define S0(val) { .value = (val), .on = ON_ANY }
+/* A family's series, and how many. */
+#define SERIES(...)                                                                     \
+	.series = (const struct metric_series[]){ __VA_ARGS__ },                        \
+	.n_series = sizeof((const struct metric_series[]){ __VA_ARGS__ }) /             \
+		    sizeof(struct metric_series)
+#define C(n) COUNTER(n)
+
+const struct metric_family nlb_metric_families[MF_END] = {
+	/* ---- the process ---- */
+	[MF_BUILD_INFO] = {
+		"nlb_build_info", "gauge", "Always 1; the version of nlb.",
+		SCOPE_PROCESS, "version", .value_doc = "1; the label version is nlb's version",
+	},
+	[MF_START_TIME] = {
+		"nlb_start_time_seconds", "gauge",
+		"When nlb started serving, in seconds since the Unix epoch.",
+		SCOPE_PROCESS, NULL,
+		.value_doc = "the time the metrics endpoint started, in seconds since the Unix epoch",
+	},
+	[MF_WORKERS] = {
+		"nlb_workers", "gauge", "Worker threads.", SCOPE_PROCESS, NULL,
+		.value_doc = "the number of worker threads",
+	},
+	/* ---- per listener: the workers' counters ---- */
+	[MF_ACTIVE_FLOWS] = {
+		"nlb_active_flows", "gauge", "TCP connections and UDP flows open now.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_ANY, C(active), C(udp_flows_active))),
+	},
+	[MF_NEW_FLOWS] = {
+		"nlb_new_flows_total", "counter", "TCP connections accepted and UDP flows started.",
+		SCOPE_LISTENER, "protocol",
+		SERIES(S("tcp", ON_TCP, C(accepted)), S("udp", ON_UDP, C(udp_flows))),
+	},
+	[MF_PROCESSED_BYTES] = {
+		"nlb_processed_bytes_total", "counter",
+		"Payload bytes forwarded, TCP and UDP: in from clients to targets, out from targets to clients.",
+		SCOPE_LISTENER, "direction",
+		SERIES(S("in", ON_ANY, C(bytes_in)), S("out", ON_ANY, C(bytes_out))),
+	},
+	[MF_TCP_CLOSED] = {
+		"nlb_tcp_closed_total", "counter", "TCP client connections finished, in any way.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TCP, C(closed))),
+	},
+	[MF_CLIENT_RESETS] = {
+		"nlb_client_resets_total", "counter", "Resets received from clients.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TCP, C(client_reset))),
+	},
+	[MF_TARGET_RESETS] = {
+		"nlb_target_resets_total", "counter", "Resets received from targets.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TCP, C(target_reset))),
+	},
+	[MF_RESETS] = {
+		"nlb_resets_total", "counter", "TCP connections nlb itself reset, by reason.",
+		SCOPE_LISTENER, "reason",
+		SERIES(S("idle_timeout", ON_TCP, C(idle_timeout)),
+		       S("shutdown", ON_TCP, C(shutdown_reset)),
+		       S("drain", ON_TCP, C(drain_reset)),
+		       S("no_target", ON_TCP, C(no_target)),
+		       S("no_healthy", ON_TCP, C(no_healthy)),
+		       S("refused", ON_TCP, C(acl_denied), C(limit), C(source_limit), C(source_rate)),
+		       S("proxy_header", ON_TCP, C(proxy_header_invalid), C(proxy_header_timeout)),
+		       S("nomem", ON_TCP, C(nomem))),
+	},
+	[MF_CONNECT_ERRORS] = {
+		"nlb_connect_errors_total", "counter",
+		"Failed target connect attempts (refused, timeout, error) and clients given no target connection (the other reasons).",
+		SCOPE_LISTENER, "reason",
+		SERIES(S("refused", ON_TCP, C(connect_refused)),
+		       S("timeout", ON_TCP, C(connect_timeout)),
+		       S("error", ON_TCP, C(connect_error)),
+		       S("no_target", ON_TCP, C(no_target)),
+		       S("no_healthy", ON_TCP, C(no_healthy)),
+		       S("acl", ON_TCP, C(acl_denied)),
+		       S("limit", ON_TCP, C(limit)),
+		       S("source_limit", ON_TCP, C(source_limit)),
+		       S("source_rate", ON_TCP, C(source_rate)),
+		       S("proxy_header", ON_TCP, C(proxy_header_invalid), C(proxy_header_timeout))),
+	},
+	[MF_FLOW_TABLE_HITS] = {
+		"nlb_flow_table_hits_total", "counter",
+		"TCP connections sent to their flow's earlier target by the flow table (maglev).",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TCP, C(flow_hits))),
+	},
+	[MF_AUTO_SPLICE] = {
+		"nlb_auto_splice_total", "counter",
+		"Connection directions moved from copy to splice (forwarding auto).",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TCP, C(auto_splice))),
+	},
+	[MF_ACCEPT_PAUSED] = {
+		"nlb_accept_paused_total", "counter",
+		"Times accepting paused for lack of file descriptors.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TCP, C(accept_paused))),
+	},
+	[MF_UDP_DATAGRAMS] = {
+		"nlb_udp_datagrams_total", "counter",
+		"UDP datagrams forwarded: in from clients to targets, out from targets to clients.",
+		SCOPE_LISTENER, "direction",
+		SERIES(S("in", ON_UDP, C(udp_in)), S("out", ON_UDP, C(udp_out))),
+	},
+	[MF_UDP_DROPPED] = {
+		"nlb_udp_dropped_total", "counter",
+		"UDP datagrams (or GRO batches) dropped, by reason.",
+		SCOPE_LISTENER, "reason",
+		SERIES(S("too_big", ON_UDP, C(udp_too_big)),
+		       S("flow_limit", ON_UDP, C(udp_flow_limit)),
+		       S("no_target", ON_UDP, C(udp_no_target)),
+		       S("nomem", ON_UDP, C(udp_nomem)),
+		       S("send_error", ON_UDP, C(udp_send_error)),
+		       S("acl", ON_UDP, C(udp_acl_denied)),
+		       S("source_limit", ON_UDP, C(udp_source_limit)),
+		       S("source_rate", ON_UDP, C(udp_source_rate))),
+	},
+	[MF_UDP_FLOWS_ENDED] = {
+		"nlb_udp_flows_ended_total", "counter",
+		"UDP flows ended, by reason: idle past udp_idle_timeout_ms, moved off an unhealthy target, or at a removed target's deregistration delay.",
+		SCOPE_LISTENER, "reason",
+		SERIES(S("idle_timeout", ON_UDP, C(udp_expired)),
+		       S("moved", ON_UDP, C(udp_moved)),
+		       S("drain", ON_UDP, C(udp_drain_reset))),
+	},
+	[MF_UDP_TARGET_UNREACHABLE] = {
+		"nlb_udp_target_unreachable_total", "counter",
+		"ICMP port unreachable received from UDP targets.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_UDP, C(udp_target_refused))),
+	},
+	[MF_UDP_GRO_BATCHES] = {
+		"nlb_udp_gro_batches_total", "counter",
+		"GRO batches received (their datagrams count in nlb_udp_datagrams_total).",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_UDP, C(udp_gro_batches))),
+	},
+	[MF_UDP_GSO_SPLIT] = {
+		"nlb_udp_gso_split_total", "counter",
+		"Batches sent one datagram at a time because the kernel refused a GSO send.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_UDP, C(udp_gso_split))),
+	},
+	/* ---- per worker: its rows of every listener ---- */
+	[MF_WORKER_ACCEPTED] = {
+		"nlb_worker_accepted_total", "counter",
+		"TCP connections accepted by each worker (SO_REUSEPORT spreads them).",
+		SCOPE_WORKER, NULL, SERIES(S(NULL, ON_ANY, C(accepted))),
+	},
+	[MF_WORKER_ACTIVE_FLOWS] = {
+		"nlb_worker_active_flows", "gauge",
+		"TCP connections and UDP flows each worker holds now.",
+		SCOPE_WORKER, NULL, SERIES(S(NULL, ON_ANY, C(active), C(udp_flows_active))),
+	},
+	/* ---- per group and target: the target slots, copied under ctl_lock ---- */
+	[MF_HEALTHY_HOSTS] = {
+		"nlb_healthy_hosts", "gauge",
+		"Targets that pass their health check (all targets, without one); draining targets are not counted.",
+		SCOPE_GROUP, NULL,
+		.value_doc = "counted from the group's registered targets and their health "
+			     "(a group a reload removed has none)",
+	},
+	[MF_UNHEALTHY_HOSTS] = {
+		"nlb_unhealthy_hosts", "gauge",
+		"Targets that fail their health check or have not passed one yet; draining targets are not counted.",
+		SCOPE_GROUP, NULL,
+		.value_doc = "counted from the group's registered targets and their health "
+			     "(a group a reload removed has none)",
+	},
+	[MF_TARGET_HEALTH] = {
+		"nlb_target_health", "gauge",
+		"1 for a registered target that is healthy (or whose group has no health check), else 0; 0 while it drains.",
+		SCOPE_TARGET, NULL, .value_doc = "from the target's slot and health",
+	},
+	[MF_TARGET_HEALTH_STATE] = {
+		"nlb_target_health_state", "gauge",
+		"The health check's state of each registered target: 1 for the state it is in, 0 for the others.",
+		SCOPE_TARGET, "state",
+		SERIES(S0("initial"), S0("healthy"), S0("unhealthy")),
+		.value_doc = "from the target's health (registered targets only: a draining one "
+			     "is not checked)",
+	},
+	[MF_TARGET_DRAINING] = {
+		"nlb_target_draining", "gauge",
+		"1 while a removed target drains its connections (deregistration_delay_ms), else 0.",
+		SCOPE_TARGET, NULL, .value_doc = "from the target's slot",
+	},
+	[MF_TARGET_ACTIVE_CONNECTIONS] = {
+		"nlb_target_active_connections", "gauge",
+		"TCP connections and UDP flows to the target open now.",
+		SCOPE_TARGET, NULL,
+		.value_doc = "the sum of the workers' connection and flow counts of the target",
+	},
+	[MF_TARGET_WEIGHT] = {
+		"nlb_target_weight", "gauge", "The target's configured weight.",
+		SCOPE_TARGET, NULL, .value_doc = "the weight in the target's slot",
+	},
+	[MF_TABLE_BUILDS] = {
+		"nlb_table_builds_total", "counter",
+		"Balancing tables built and put in force for the target group: at start, by reloads, the admin socket and health changes.",
+		SCOPE_GROUP, NULL,
+		.value_doc = "the group's count of table builds (a group a reload removed has "
+			     "none; the stats line's table_builds counts every group's)",
+	},
+	/* ---- per group with a health check: the health thread's ---- */
+	[MF_HEALTH_PROBES] = {
+		"nlb_health_probes_total", "counter", "Health probes finished, by result.",
+		SCOPE_GROUP, "result", SERIES(S0("pass"), S0("fail")),
+		.value_doc = "the health thread's count of the group's probes (groups with a "
+			     "health check; the stats line's health_probes counts every group's)",
+	},
+	[MF_HEALTH_STATE_CHANGES] = {
+		"nlb_health_state_changes_total", "counter",
+		"Target health state changes, from probes and from passive detection.",
+		SCOPE_GROUP, NULL,
+		.value_doc = "the health thread's count of the group's state changes (groups "
+			     "with a health check; the stats line's health_changes counts every "
+			     "group's)",
+	},
+};
