@@ -47,8 +47,8 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 # prometheus is there for promtool (test_metrics checks the exposition
 # with it); where systemd runs, its postinst starts prometheus (:9090)
 # and the node exporter it recommends (:9100).  systemd is there for
-# systemd-analyze (test_install verifies the unit with it).  mandoc is
-# there for mandoc -T lint (the manual pages in doc/ are linted by tests).
+# systemd-analyze (test_install verifies the unit with it).  mandoc
+# lints the manual pages in doc/ (test_manpages and others).
 DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev netcat-openbsd iproute2 nginx curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
@@ -114,7 +114,7 @@ $(BUILD)/nlb-bench: $(BENCH_OBJ) $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Micro-benchmark of Maglev lookup and build times (README, "Balancing").
+# Micro-benchmark of Maglev lookup and build times (doc/performance.md).
 $(BUILD)/maglev-bench: $(BUILD)/obj/bench/micro/maglev_bench.o $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -197,9 +197,15 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 		grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$$f.log | sed 's/^/    /'; \
 	done
 
+# Every manual page in doc/ (name.N) goes to share/man/manN.
+MAN_PAGES := $(sort $(wildcard doc/*.[1-9]))
+
 install: $(BUILD)/nlb $(BUILD)/nlbctl
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc/nlb $(DESTDIR)$(PREFIX)/lib/systemd/system \
 		$(DESTDIR)$(PREFIX)/share/doc/nlb
+	set -e; for p in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(PREFIX)/share/man/man$${p##*.}; install -d $$d; install -m 0644 $$p $$d/; \
+	done
 	install -m 0755 $(BUILD)/nlb $(DESTDIR)$(PREFIX)/sbin/nlb
 	install -m 0755 $(BUILD)/nlbctl $(DESTDIR)$(PREFIX)/sbin/nlbctl
 	install -m 0644 README $(DESTDIR)$(PREFIX)/share/doc/nlb/README
