@@ -36,7 +36,8 @@ LIB_SRC   := $(sort $(wildcard lib/*.c))
 NLB_DIRS  := core balance stream control
 NLB_SRC   := $(sort $(foreach d,$(NLB_DIRS),$(wildcard nlb/$(d)/*.c)))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
-TEST_SRC  := $(sort $(wildcard test/*.c))
+# test/helpers/: what the tests share, by role.
+TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 NLB_OBJ   := $(NLB_SRC:%.c=$(BUILD)/obj/%.o)
