@@ -273,6 +273,11 @@ int t_wait_closed(int fd, int timeout_ms)
 	}
 }
 
+const char *t_closed_how(int rc)
+{
+	return rc == 0 ? "EOF" : rc == -ECONNRESET ? "reset" : strerror(-rc);
+}
+
 int t_bulk(int fd, uint64_t send_len, uint64_t seed, bool shut_wr,
 	   int timeout_ms, struct t_bulk_result *r)
 {

@@ -46,6 +46,10 @@ int t_round_trip(int fd, const void *msg, size_t len, int timeout_ms);
  * on EOF, -ECONNRESET on reset, -ETIMEDOUT if still open. */
 int t_wait_closed(int fd, int timeout_ms);
 
+/* What t_wait_closed's rc says, for messages: "EOF", "reset" or the
+ * error's text. */
+const char *t_closed_how(int rc);
+
 /* Sends send_len bytes of stream seed (then shutdown(SHUT_WR) if shut_wr)
  * while reading everything until EOF, in one poll loop so both directions
  * flow at once; an EOF that comes before we are done sending is a

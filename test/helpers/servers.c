@@ -58,6 +58,18 @@ struct t_server {
 /* epoll data.ptr values that are not connections. */
 static char listen_mark, wake_mark;
 
+const char *t_end_name(enum t_end e)
+{
+	switch (e) {
+	case T_END_EOF: return "EOF";
+	case T_END_RESET: return "reset";
+	case T_END_ERROR: return "error";
+	case T_END_SERVER_RESET: return "server reset";
+	case T_END_STOPPED: return "still open";
+	}
+	return "?";
+}
+
 static void server_reclaim(void *s)
 {
 	t_server_free(s);

@@ -32,6 +32,9 @@ enum t_end {
 	T_END_STOPPED,		/* still open when the server stopped */
 };
 
+/* "EOF", "reset", "error", "server reset", "still open": for messages. */
+const char *t_end_name(enum t_end e);
+
 struct t_conn_result {
 	enum t_end end;
 	int err;		/* errno for T_END_ERROR */
