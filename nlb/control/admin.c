@@ -25,6 +25,7 @@
 #include "control/health.h"
 #include "health_check.h"
 #include "core/listener.h"
+#include "core/worker.h"
 #include "log.h"
 #include "control/reload.h"
 #include "control/stats.h"

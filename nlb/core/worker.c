@@ -252,7 +252,7 @@ static void config_cache(struct worker *w)
 static void worker_provision(struct worker *w)
 {
 	int ret;
-	if ((ret = pick_worker_sync(w)) < 0)
+	if ((ret = pick_worker_sync(w->rt, &w->pick)) < 0)
 		nlb_err("worker %u: round robin state for an added group: %s (it is balanced "
 			"by least connections here)", w->id, strerror(-ret));
 	if ((ret = tcp_worker_sync(w)) < 0)
@@ -394,7 +394,7 @@ static int worker_init(struct worker *w)
 		nlb_err("worker %u: buffers: %s", w->id, strerror(-ret));
 		return ret;
 	}
-	ret = pick_worker_init(w);
+	ret = pick_worker_init(w->rt, w->id, &w->pick);
 	if (ret < 0)
 		return ret;
 
@@ -481,7 +481,7 @@ static void *worker_main(void *arg)
 		tcp_worker_free(w);
 		io_uring_queue_exit(&w->ring);
 	}
-	pick_worker_free(w);
+	pick_worker_free(&w->pick);
 	admission_worker_free(w);
 	if (w->listeners && w->reserve_fd >= 0)
 		close(w->reserve_fd);

@@ -17,6 +17,7 @@
 #include "tunables.h"
 #include "core/runtime.h"
 #include "core/counters-t.h"
+#include "balance/pick-t.h"
 
 /* Operations, packed into user_data with a slot index and generation so a
  * completion for a slot that was freed and reused is recognised. */
@@ -273,11 +274,7 @@ struct worker {
 	uint32_t n_ustarved, cap_ustarved;
 	bool ubufs_returned;
 
-	/* round robin: smooth weighted current weights, per group slot
-	 * (NLB_MAX_GROUPS; NULL until the group exists: pick_worker_sync) */
-	int64_t **rr_current;
-	uint32_t rotate;		/* least_conn: where ties start */
-	uint64_t rng;			/* random2 */
+	struct pick_state pick;		/* round robin, least_conn and random2 state */
 	uint32_t drain_close_seen;	/* rt->drain_close_seq last acted on */
 
 	/* Counters, one row per listener (index into cfg->listeners),
