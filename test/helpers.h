@@ -10,6 +10,8 @@
  *   pattern       data patterns and checksums
  *   servers       in-process target servers, a target that never answers
  *   clients       client-side socket I/O, nlb's admin socket
+ *   nlb_runtime   nlb's runtime without workers (included on its own, with
+ *                 nlb's headers, by the tests that read it)
  *
  * Conventions: functions that can fail return 0 (or a count / fd) on success
  * and -errno on failure, like the code under test.  Every helper that
