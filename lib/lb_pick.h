@@ -54,9 +54,10 @@ static inline bool nlb_lb_lighter(uint64_t la, uint32_t wa, uint64_t lb, uint32_
 /* round_robin: NGINX's smooth weighted round robin.  Relies on current,
  * the picker's running weights (t->n_targets of them, zero at first),
  * and updates them: each eligible target gains its weight, the one
- * picked (the highest, the first of equals) loses their total.  Over a
- * run of picks with the same eligible targets, each one's share is within
- * a pick of its weight's; weights 5, 1, 1 go a a b a c a a.  No load. */
+ * picked (the highest, the first of equals) loses their total.  While
+ * the eligible targets stay the same, every round of sum-of-weights picks
+ * gives each exactly its weight's picks, spread out: weights 5, 1, 1 go
+ * a a b a c a a.  Reads no load. */
 int nlb_lb_round_robin(const struct nlb_lb_table *t, uint64_t tried, int64_t *current);
 
 /* least_conn: the eligible target with the fewest connections per unit

@@ -7,8 +7,9 @@
  * counts and the worker's picking state:
  *   maglev       consistent hash of the flow's tuple (maglev.c); retries
  *                re-hash, so a refused target's flows spread evenly.
- *   round_robin  NGINX's smooth weighted round robin, per worker: with W
- *                workers each target is within W picks of its share.
+ *   round_robin  NGINX's smooth weighted round robin, per worker: each
+ *                worker gives each target exactly its weight's share of
+ *                every round of sum-of-weights picks it makes.
  *   least_conn   fewest connections per unit of weight, summed over all
  *                workers' counters; ties go round the group.
  *   random2      two random targets, the one with fewer connections per
