@@ -45,7 +45,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 # does not link.
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
 UNIT_NAMES   := acl addr config cpu_list flowtab health_check histogram http_req lb_table \
-                log maglev proxyproto qsbr srclimit strbuf target_set tuple_hash
+                log maglev pick proxyproto qsbr srclimit strbuf target_set tuple_hash
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
 UNIT_SRC  := $(UNIT_NAMES:%=test/test_%.c) $(UNIT_HELPERS:%=test/helpers/%.c)
 
