@@ -1,7 +1,7 @@
 # nlb: a Layer-4 TCP/UDP load balancer on io_uring.
-# `make` builds build/nlb, build/nlbctl and build/nlb-bench; `make test` runs every test;
-# `make run` starts nlb on etc/nlb.conf with two local demo targets; `make doc` remakes
-# doc/nlb-metrics.7 from the counter table.
+# `make` builds build/nlb, build/nlbctl and build/nlb-bench; `make test` runs every test,
+# `make check` the unit tests alone (seconds); `make run` starts nlb on etc/nlb.conf
+# with two local demo targets; `make doc` remakes doc/nlb-metrics.7 from the counter table.
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -37,12 +37,24 @@ LIB_SRC   := $(sort $(wildcard lib/*.c))
 NLB_DIRS  := core balance stream control
 NLB_SRC   := $(sort $(foreach d,$(NLB_DIRS),$(wildcard nlb/$(d)/*.c)))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
-TEST_SRC  := $(sort $(wildcard test/*.c))
+# test/test_*.c are the tests; the rest of test/ and test/helpers/ is what
+# they share.  `make check` builds build/nlb-unit from the UNIT_NAMES
+# files, which start no nlb and talk to no network peer (lib/ and nlb's
+# pure modules), and links them with UNIT_HELPERS only: those start
+# nothing and connect nowhere, so a unit test calling another helper
+# does not link.
+TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
+UNIT_NAMES   := acl addr config config_keys cpu_list flowtab health_check histogram http_req \
+                lb_table log maglev pick proxyproto qsbr ring slot_arena srclimit strbuf \
+                target_set tuple_hash
+UNIT_HELPERS := registry time_ms config_files nlb_runtime
+UNIT_SRC  := $(UNIT_NAMES:%=test/test_%.c) $(UNIT_HELPERS:%=test/helpers/%.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 NLB_OBJ   := $(NLB_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 
 # prometheus is there for promtool (test_metrics checks the exposition
 # with it); where systemd runs, its postinst starts prometheus (:9090)
@@ -66,7 +78,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
-.PHONY: all deps test run install clean fuzz fuzz-deps doc
+.PHONY: all deps test check run install clean fuzz fuzz-deps doc
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench \
      $(BUILD)/nlb-doc
@@ -128,6 +140,10 @@ $(BUILD)/nlb-tests: $(TEST_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
+$(BUILD)/nlb-unit: $(UNIT_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
 # Installs whatever Debian packages of the list $(1) are missing.
 define install_missing
 	@missing=""; for p in $(1); do \
@@ -147,6 +163,12 @@ deps:
 
 fuzz-deps:
 	$(call install_missing,$(DEB_PKGS) $(FUZZ_PKGS))
+
+# The unit tests alone: no nlb, no network peer, none of the tools make
+# deps installs for the integration tests.  TEST_ARGS as for make test.
+check: $(BUILD)/nlb-unit
+	LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
+	NLB_SRCDIR=$(CURDIR) $(BUILD)/nlb-unit --jobs=2 $(TEST_ARGS)
 
 # Tests run the real binaries; TEST_ARGS passes options to Criterion
 # (e.g. TEST_ARGS='--filter=proxy/*').

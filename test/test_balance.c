@@ -103,26 +103,11 @@ static void servers_free(struct t_server **s, size_t n)
 		t_server_free(s[i]);
 }
 
-/* Reserves a fresh port on 127.0.0.1: bound with SO_REUSEADDR, never
- * listening.  A connect to it is refused, no test's t_free_port hands it
- * out (its bind fails), and t_connect_from or a server (both set
- * SO_REUSEADDR) can still use it.  Returns the socket; close it to let
- * the port go. */
+/* t_port_hold's port, or the test fails. */
 static int port_hold(uint16_t *port)
 {
-	*port = t_free_port();
-	T_ASSERT(*port, ": no free port");
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	T_ASSERT(fd >= 0, ": socket: %s", strerror(errno));
-	int one = 1;
-	struct sockaddr_in a = {
-		.sin_family = AF_INET,
-		.sin_port = htons(*port),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-	};
-	T_ASSERT(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0);
-	T_ASSERT(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, ": bind 127.0.0.1:%u: %s",
-		 *port, strerror(errno));
+	int fd = t_port_hold(port);
+	T_ASSERT(fd >= 0, ": holding a port: %s", strerror(-fd));
 	return fd;
 }
 
@@ -201,6 +186,43 @@ T_TEST(balance, round_robin_equal_two_workers, .timeout = 30)
 	cr_expect_eq(px_stat(&p, "accepted"), N_CONNS);
 	px_free(&p);
 	servers_free(s, 2);
+}
+
+/* The default algorithm's rotation, connection by connection: two equal
+ * targets take turns. */
+T_TEST(balance, round_robin_alternates, .timeout = 30)
+{
+	struct t_server *a = t_server_start(T_SRV_TAG, 0);
+	struct t_server *b = t_server_start(T_SRV_TAG, 0);
+	T_ASSERT(a && b);
+	struct px p;
+	px_init(&p, "auto");
+	px_target(&p, t_server_port(a));
+	px_target(&p, t_server_port(b));
+	px_start(&p);
+
+	unsigned prev = 0, n_a = 0, n_b = 0;
+	for (int i = 0; i < 10; i++) {
+		int fd = px_connect(&p);
+		char tag[16] = "";
+		px_assert(&p, t_write_all(fd, "?", 1) == 0, "write");
+		ssize_t n = t_read_full(fd, tag, 6, 5000);	/* "NNNNN\n" */
+		t_close(fd);
+		px_assert(&p, n > 0, "connection %d: no tag (%s)", i,
+			  n < 0 ? strerror((int)-n) : "EOF");
+		unsigned port = (unsigned)strtoul(tag, NULL, 10);
+		T_ASSERT(port == t_server_port(a) || port == t_server_port(b),
+			 ": connection %d answered by \"%s\"", i, tag);
+		cr_expect_neq(port, prev, "connection %d went to %u again", i, port);
+		prev = port;
+		n_a += port == t_server_port(a);
+		n_b += port == t_server_port(b);
+	}
+	cr_expect(n_a == 5 && n_b == 5, "split %u/%u, want 5/5", n_a, n_b);
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(a);
+	t_server_free(b);
 }
 
 /* ---- least_conn and random2 ------------------------------------------- */

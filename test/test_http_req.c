@@ -1,8 +1,7 @@
 /* Suite "http_req": the request-head parser of the metrics endpoint
  * (lib/http_req.c), fed every prefix of each input so that the buffer
  * boundaries are all crossed: valid heads are -EAGAIN until their last
- * byte, invalid ones are refused at their first bad byte, never later.
- * Suite "strbuf": the growable buffer the scrapes are built in. */
+ * byte, invalid ones are refused at their first bad byte, never later. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -12,7 +11,6 @@
 
 #include "helpers.h"
 #include "http_req.h"
-#include "strbuf.h"
 
 static bool span_is(const char *p, size_t n, const char *s)
 {
@@ -132,32 +130,4 @@ T_UNIT(http_req, size_cap)
 	memset(buf, '\n', max);
 	cr_assert_eq(nlb_http_req_parse(buf, max, max, &req), -E2BIG);
 	free(buf);
-}
-
-T_UNIT(strbuf, grows_and_escapes)
-{
-	struct nlb_strbuf b = { 0 };
-	cr_assert_eq(nlb_strbuf_status(&b), 0);
-	for (int i = 0; i < 1000; i++)
-		cr_assert_eq(nlb_strbuf_printf(&b, "%04d,", i), 0);
-	cr_assert_eq(b.len, 5000);
-	cr_assert_eq(strlen(b.p), 5000);
-	cr_assert(strncmp(b.p + 4995, "0999,", 5) == 0);
-	/* a single append far larger than the room */
-	char big[70000];
-	memset(big, 'x', sizeof(big));
-	cr_assert_eq(nlb_strbuf_append(&b, big, sizeof(big)), 0);
-	cr_assert_eq(b.len, 75000);
-	cr_assert_eq(b.p[b.len], '\0');
-	nlb_strbuf_reset(&b);
-	cr_assert_eq(b.len, 0);
-	cr_assert_eq(nlb_strbuf_label_value(&b, "a\"b\\c\nd"), 0);
-	cr_assert_str_eq(b.p, "a\\\"b\\\\c\\nd");
-	nlb_strbuf_reset(&b);
-	cr_assert_eq(nlb_strbuf_label_value(&b, ""), 0);
-	cr_assert_eq(b.len, 0);
-	cr_assert_eq(nlb_strbuf_printf(&b, "%s", ""), 0);
-	cr_assert_eq(nlb_strbuf_status(&b), 0);
-	nlb_strbuf_free(&b);
-	cr_assert_null(b.p);
 }

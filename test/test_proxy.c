@@ -30,99 +30,6 @@ static void px_round_trip(struct px *p, int fd, const void *msg, size_t len)
 	px_assert(p, rc == 0, "round trip of %zu bytes: %s", len, strerror(-rc));
 }
 
-static const char *closed_how(int rc)
-{
-	return rc == 0 ? "EOF" : rc == -ECONNRESET ? "reset" : strerror(-rc);
-}
-
-static const char *end_name(enum t_end e)
-{
-	switch (e) {
-	case T_END_EOF: return "EOF";
-	case T_END_RESET: return "reset";
-	case T_END_ERROR: return "error";
-	case T_END_SERVER_RESET: return "server reset";
-	case T_END_STOPPED: return "still open";
-	}
-	return "?";
-}
-
-/* ---- the helpers alone ----------------------------------------------------
- * The data and reset checks below, without nlb in between: when these pass
- * and a proxied one fails, the fault is nlb's. */
-
-T_TEST(proxy, helpers_direct_bulk, .timeout = 30)
-{
-	struct t_server_opts so = {
-		.mode = T_SRV_SINK_SOURCE, .source_bytes = 64 * MiB, .source_seed = 2,
-	};
-	struct t_server *srv = t_server_start_opts(&so);
-	T_ASSERT(srv);
-	int fd = t_connect(t_server_port(srv));
-	T_ASSERT(fd >= 0);
-	struct t_bulk_result r = { 0 };
-	int rc = t_bulk(fd, 64 * MiB, 1, true, 20000, &r);
-	t_close(fd);
-	T_ASSERT(rc == 0, ": %s", strerror(-rc));
-	cr_expect_eq(r.received, 64 * MiB);
-	cr_expect_eq(r.sum, t_pattern_sum(2, 64 * MiB));
-	T_ASSERT(t_server_wait_closed(srv, 1, 5000) == 0);
-	struct t_conn_result sr;
-	T_ASSERT(t_server_result(srv, 0, &sr) == 0);
-	cr_expect_eq(sr.end, T_END_EOF);
-	cr_expect_eq(sr.bytes_in, 64 * MiB);
-	cr_expect_eq(sr.sum_in, t_pattern_sum(1, 64 * MiB));
-	t_server_free(srv);
-}
-
-T_TEST(proxy, helpers_direct_half_close_and_resets, .timeout = 30)
-{
-	struct t_server *ans = t_server_start(T_SRV_EOF_ANSWER, 0);
-	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
-	struct t_server *rst = t_server_start(T_SRV_RESET, 0);
-	struct t_server *tag = t_server_start(T_SRV_TAG, 0);
-	T_ASSERT(ans && echo && rst && tag);
-
-	int fd = t_connect(t_server_port(ans));
-	char reply[128] = "", want[128];
-	struct t_bulk_result r = { .keep = reply, .cap = sizeof reply - 1 };
-	T_ASSERT(t_bulk(fd, 1000, 9, true, 5000, &r) == 0);
-	t_close(fd);
-	snprintf(want, sizeof want, "bytes=1000 sum=%016" PRIx64 "\n",
-		 t_pattern_sum(9, 1000));
-	cr_expect_str_eq(reply, want);
-
-	fd = t_connect(t_server_port(echo));
-	T_ASSERT(t_round_trip(fd, "abc", 3, 5000) == 0);
-	t_close_reset(fd);
-	T_ASSERT(t_server_wait_closed(echo, 1, 5000) == 0);
-	struct t_conn_result sr;
-	T_ASSERT(t_server_result(echo, 0, &sr) == 0);
-	cr_expect_eq(sr.end, T_END_RESET, "server saw %s", end_name(sr.end));
-
-	fd = t_connect(t_server_port(rst));
-	T_ASSERT(t_write_all(fd, "x", 1) == 0);
-	int rc = t_wait_closed(fd, 5000);
-	t_close(fd);
-	cr_expect_eq(rc, -ECONNRESET, "client saw %s", closed_how(rc));
-
-	fd = t_connect(t_server_port(tag));
-	char got[16] = "";
-	T_ASSERT(t_write_all(fd, "?", 1) == 0);
-	T_ASSERT(t_read_full(fd, got, 6, 5000) > 0);
-	t_close(fd);
-	cr_expect_eq(strtoul(got, NULL, 10), t_server_port(tag));
-
-	struct t_blackhole *bh = t_blackhole_start();
-	cr_expect(bh, "no black hole on this kernel");
-	t_blackhole_free(bh);
-
-	t_server_free(ans);
-	t_server_free(echo);
-	t_server_free(rst);
-	t_server_free(tag);
-}
-
 /* ---- 1. round trip ----------------------------------------------------- */
 
 static void round_trip(const char *fwd)
@@ -148,7 +55,7 @@ static void round_trip(const char *fwd)
 		  "target never saw the connection end");
 	struct t_conn_result r;
 	T_ASSERT(t_server_result(echo, 0, &r) == 0);
-	cr_expect_eq(r.end, T_END_EOF, "target saw %s, want EOF", end_name(r.end));
+	cr_expect_eq(r.end, T_END_EOF, "target saw %s, want EOF", t_end_name(r.end));
 	cr_expect_eq(r.bytes_in, 6 + 1000 + sizeof big + 1);
 
 	px_stop_ok(&p);
@@ -192,13 +99,13 @@ static void bulk(const char *fwd)
 	px_assert(&p, rc == 0, "client: %s after %" PRIu64 " sent, %" PRIu64
 		  " received; target: %s after %" PRIu64 " received, %" PRIu64
 		  " sent", strerror(-rc), r.sent, r.received,
-		  ended ? end_name(sr.end) : "still open", sr.bytes_in, sr.bytes_out);
+		  ended ? t_end_name(sr.end) : "still open", sr.bytes_in, sr.bytes_out);
 	fprintf(stderr, "proxy/bulk_%s: 2 x 64 MiB in %" PRId64 " ms\n", fwd, ms);
 	cr_expect_eq(r.received, len, "client received %" PRIu64 " bytes", r.received);
 	cr_expect_eq(r.sum, want_down, "client's checksum differs");
 
 	px_assert(&p, ended, "target never finished");
-	cr_expect_eq(sr.end, T_END_EOF, "target saw %s", end_name(sr.end));
+	cr_expect_eq(sr.end, T_END_EOF, "target saw %s", t_end_name(sr.end));
 	cr_expect_eq(sr.bytes_in, len, "target received %" PRIu64 " bytes", sr.bytes_in);
 	cr_expect_eq(sr.sum_in, want_up, "target's checksum differs");
 	cr_expect_eq(sr.bytes_out, len);
@@ -274,7 +181,7 @@ static void half_close_target_first(const char *fwd)
 		  n < 0 ? strerror((int)-n) : "short");
 	cr_expect_eq(t_sum_update(T_SUM_INIT, first, sizeof first), t_pattern_sum(5, 1024));
 	int rc = t_wait_closed(fd, 5000);
-	px_assert(&p, rc == 0, "target's EOF: %s", closed_how(rc));
+	px_assert(&p, rc == 0, "target's EOF: %s", t_closed_how(rc));
 
 	struct t_bulk_result r = { 0 };
 	rc = t_bulk(fd, MiB, 6, true, 10000, &r);
@@ -284,9 +191,9 @@ static void half_close_target_first(const char *fwd)
 		     t_server_result(srv, 0, &sr) == 0;
 	px_assert(&p, rc == 0, "sending after the target's EOF: %s after %" PRIu64
 		  " sent; target: %s after %" PRIu64 " received", strerror(-rc),
-		  r.sent, ended ? end_name(sr.end) : "still open", sr.bytes_in);
+		  r.sent, ended ? t_end_name(sr.end) : "still open", sr.bytes_in);
 	px_assert(&p, ended, "target never saw our EOF");
-	cr_expect_eq(sr.end, T_END_EOF, "target saw %s", end_name(sr.end));
+	cr_expect_eq(sr.end, T_END_EOF, "target saw %s", t_end_name(sr.end));
 	cr_expect_eq(sr.bytes_in, MiB);
 	cr_expect_eq(sr.sum_in, t_pattern_sum(6, MiB));
 
@@ -303,43 +210,6 @@ T_TEST(proxy, half_close_target_first_copy, .timeout = 30)
 T_TEST(proxy, half_close_target_first_splice, .timeout = 30)
 {
 	half_close_target_first("splice");
-}
-
-/* ---- round robin ------------------------------------------------------- */
-
-T_TEST(proxy, round_robin, .timeout = 30)
-{
-	struct t_server *a = t_server_start(T_SRV_TAG, 0);
-	struct t_server *b = t_server_start(T_SRV_TAG, 0);
-	T_ASSERT(a && b);
-	struct px p;
-	px_init(&p, "auto");
-	px_target(&p, t_server_port(a));
-	px_target(&p, t_server_port(b));
-	px_start(&p);
-
-	unsigned prev = 0, n_a = 0, n_b = 0;
-	for (int i = 0; i < 10; i++) {
-		int fd = px_connect(&p);
-		char tag[16] = "";
-		px_assert(&p, t_write_all(fd, "?", 1) == 0, "write");
-		ssize_t n = t_read_full(fd, tag, 6, 5000);	/* "NNNNN\n" */
-		t_close(fd);
-		px_assert(&p, n > 0, "connection %d: no tag (%s)", i,
-			  n < 0 ? strerror((int)-n) : "EOF");
-		unsigned port = (unsigned)strtoul(tag, NULL, 10);
-		T_ASSERT(port == t_server_port(a) || port == t_server_port(b),
-			 ": connection %d answered by \"%s\"", i, tag);
-		cr_expect_neq(port, prev, "connection %d went to %u again", i, port);
-		prev = port;
-		n_a += port == t_server_port(a);
-		n_b += port == t_server_port(b);
-	}
-	cr_expect(n_a == 5 && n_b == 5, "split %u/%u, want 5/5", n_a, n_b);
-	px_stop_ok(&p);
-	px_free(&p);
-	t_server_free(a);
-	t_server_free(b);
 }
 
 /* ---- 4. a refused target is retried on another ------------------------- */
@@ -398,9 +268,9 @@ T_TEST(proxy, all_targets_down, .timeout = 30)
 		int64_t ms = t_now_ms() - t0;
 		t_close(fd);
 		px_assert(&p, rc == 0 || rc == -ECONNRESET,
-			  "client %d not closed within 1 s (%s)", i, closed_how(rc));
+			  "client %d not closed within 1 s (%s)", i, t_closed_how(rc));
 		fprintf(stderr, "proxy/all_targets_down: client %d closed by %s after %" PRId64 " ms\n",
-			i, closed_how(rc), ms);
+			i, t_closed_how(rc), ms);
 	}
 
 	/* A target comes back: nlb keeps serving. */
@@ -444,9 +314,9 @@ T_TEST(proxy, connect_timeout, .timeout = 30)
 	int64_t ms = t_now_ms() - t0;
 	t_close(fd);
 	px_assert(&p, rc == 0 || rc == -ECONNRESET,
-		  "client not closed within 3 s (%s)", closed_how(rc));
+		  "client not closed within 3 s (%s)", t_closed_how(rc));
 	fprintf(stderr, "proxy/connect_timeout: closed by %s after %" PRId64 " ms\n",
-		closed_how(rc), ms);
+		t_closed_how(rc), ms);
 	cr_expect(ms >= 250 && ms < 2000,
 		  "closed after %" PRId64 " ms, want ~300 ms", ms);
 	px_stop_ok(&p);
@@ -532,10 +402,10 @@ static void idle_timeout(const char *fwd)
 	t_close(idle);
 	px_assert(&p, idle_closed_ms >= 0, "idle connection still open after 3 s");
 	fprintf(stderr, "proxy/idle_timeout_%s: idle client closed by %s after %" PRId64 " ms\n",
-		fwd, closed_how(idle_rc), idle_closed_ms);
+		fwd, t_closed_how(idle_rc), idle_closed_ms);
 	/* The README's contract: an idle timeout resets both sides. */
 	cr_expect_eq(idle_rc, -ECONNRESET, "idle client: %s, want a reset",
-		     closed_how(idle_rc));
+		     t_closed_how(idle_rc));
 	cr_expect(idle_closed_ms >= 450 && idle_closed_ms < 3000,
 		  "idle connection closed after %" PRId64 " ms, want 500..3000",
 		  idle_closed_ms);
@@ -546,10 +416,10 @@ static void idle_timeout(const char *fwd)
 		  "target side of the idle connection still open");
 	struct t_conn_result r;
 	T_ASSERT(t_server_result(echo, 0, &r) == 0);
-	cr_expect_eq(r.end, T_END_RESET, "target saw %s, want a reset", end_name(r.end));
+	cr_expect_eq(r.end, T_END_RESET, "target saw %s, want a reset", t_end_name(r.end));
 	cr_expect_eq(r.bytes_in, 1, "the idle connection's target read %" PRIu64 " bytes",
 		     r.bytes_in);
-	fprintf(stderr, "proxy/idle_timeout_%s: target saw %s\n", fwd, end_name(r.end));
+	fprintf(stderr, "proxy/idle_timeout_%s: target saw %s\n", fwd, t_end_name(r.end));
 
 	px_round_trip(&p, busy, "still here", 10);
 	t_close(busy);
@@ -641,7 +511,7 @@ T_TEST(proxy, sigterm_drains, .timeout = 30)
 		int rc = t_wait_closed(fd, 300);
 		t_close(fd);
 		if (rc != -ETIMEDOUT)
-			how = closed_how(rc);
+			how = t_closed_how(rc);
 	}
 	px_assert(&p, how, "2 s after SIGTERM new connections are still accepted "
 		  "and left open");
@@ -684,15 +554,15 @@ T_TEST(proxy, sigterm_deadline, .timeout = 30)
 		  "exited after %" PRId64 " ms, want the 1000 ms deadline", ms);
 	int crc = t_wait_closed(fd, 1000);
 	t_close(fd);
-	fprintf(stderr, "proxy/sigterm_deadline: client saw %s\n", closed_how(crc));
+	fprintf(stderr, "proxy/sigterm_deadline: client saw %s\n", t_closed_how(crc));
 	/* The README's contract: the deadline resets both sides. */
 	cr_expect_eq(crc, -ECONNRESET, "client connection: %s, want a reset",
-		     closed_how(crc));
+		     t_closed_how(crc));
 	px_assert(&p, t_server_wait_closed(echo, 1, 2000) == 0,
 		  "target connection still open after nlb exited");
 	struct t_conn_result r;
 	T_ASSERT(t_server_result(echo, 0, &r) == 0);
-	cr_expect_eq(r.end, T_END_RESET, "target saw %s, want a reset", end_name(r.end));
+	cr_expect_eq(r.end, T_END_RESET, "target saw %s, want a reset", t_end_name(r.end));
 	px_free(&p);
 	t_server_free(echo);
 }
@@ -790,7 +660,7 @@ T_TEST(proxy, max_connections, .timeout = 30)
 	int rc = t_wait_closed(over, 1000);
 	t_close(over);
 	px_assert(&p, rc == -ECONNRESET, "connection %d: %s within 1 s, want a reset",
-		  MAX + 1, closed_how(rc));
+		  MAX + 1, t_closed_how(rc));
 	cr_expect_eq(t_server_accepted(echo), MAX, "the refused connection reached a target");
 
 	t_close(fds[0]);
@@ -825,7 +695,7 @@ static void reset_from_client(const char *fwd)
 		  "target connection still open 3 s after the client's reset");
 	struct t_conn_result r;
 	T_ASSERT(t_server_result(echo, 0, &r) == 0);
-	cr_expect_eq(r.end, T_END_RESET, "target saw %s, want a reset", end_name(r.end));
+	cr_expect_eq(r.end, T_END_RESET, "target saw %s, want a reset", t_end_name(r.end));
 	px_stop_ok(&p);
 	px_free(&p);
 	t_server_free(echo);
@@ -844,7 +714,7 @@ static void reset_from_target(const char *fwd)
 	px_assert(&p, t_write_all(fd, "x", 1) == 0, "write");
 	int rc = t_wait_closed(fd, 3000);
 	t_close(fd);
-	px_assert(&p, rc == -ECONNRESET, "client saw %s, want a reset", closed_how(rc));
+	px_assert(&p, rc == -ECONNRESET, "client saw %s, want a reset", t_closed_how(rc));
 	px_stop_ok(&p);
 	px_free(&p);
 	t_server_free(rst);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "helpers/nlb_runtime.h"
 #include "core/runtime.h"
 #include "balance/target_set.h"
 #include "tunables.h"
@@ -26,32 +27,11 @@ enum { WORKERS = 2, TARGETS = 4 };
  * targets on 127.0.0.1:9001.. (no health check: all take flows). */
 static void rt_start(struct nlb_runtime *rt)
 {
-	char *path = t_write_config(
+	nlb_log_set_level(NLB_LOG_WARN);	/* not a line per weight change */
+	t_runtime_start(rt, WORKERS,
 		"target_groups = ( { name = \"g\"; algorithm = \"maglev\"; targets = (\n"
 		"  { address = \"127.0.0.1:9001\"; }, { address = \"127.0.0.1:9002\"; },\n"
 		"  { address = \"127.0.0.1:9003\"; }, { address = \"127.0.0.1:9004\"; } ); } );\n");
-	T_ASSERT(path);
-	struct nlb_config *cfg = NULL;
-	char err[512];
-	int ret = nlb_config_load(path, &cfg, err, sizeof(err));
-	t_file_remove(path);
-	T_ASSERT(ret == 0, ": %s", err);
-	nlb_log_set_level(NLB_LOG_WARN);	/* not a line per weight change */
-	memset(rt, 0, sizeof(*rt));
-	rt->cfg = cfg;
-	rt->n_workers = WORKERS;
-	rt->listeners = calloc(NLB_MAX_LISTENERS, sizeof(*rt->listeners));
-	rt->groups = calloc(NLB_MAX_GROUPS, sizeof(*rt->groups));
-	T_ASSERT(rt->listeners && rt->groups);
-	T_ASSERT(targets_init(rt) == 0);
-}
-
-static void rt_stop(struct nlb_runtime *rt)
-{
-	targets_free(rt);
-	free(rt->listeners);
-	free(rt->groups);
-	nlb_config_free((struct nlb_config *)rt->cfg);
 }
 
 /* Every reader: the workers, then the control threads. */
@@ -112,7 +92,7 @@ T_UNIT(target_set, retired_table_waits_for_every_reader)
 	cr_expect_eq(retired(&rt), 1, "freed on a quiescent point older than the swap");
 	nlb_qsbr_quiescent(q, 0);
 	cr_expect_eq(retired(&rt), 0);
-	rt_stop(&rt);
+	t_runtime_stop(&rt);
 }
 
 struct reader {
@@ -201,5 +181,5 @@ T_UNIT(target_set, publish_and_reclaim_under_readers, .timeout = 120)
 	}
 	cr_log_info("target_set: %d swaps, at most %zu tables waiting at once", ROUNDS,
 		    most_waiting);
-	rt_stop(&rt);
+	t_runtime_stop(&rt);
 }

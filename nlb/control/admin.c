@@ -24,6 +24,7 @@
 #include "control/poll_server.h"
 #include "health_check.h"
 #include "core/listener.h"
+#include "core/worker.h"
 #include "log.h"
 #include "control/reload.h"
 #include "control/stats.h"

@@ -143,7 +143,7 @@ static void tick_cache(struct worker *w)
 static void worker_provision(struct worker *w)
 {
 	int ret;
-	if ((ret = pick_worker_sync(w)) < 0)
+	if ((ret = pick_worker_sync(w->rt, &w->pick)) < 0)
 		nlb_err("worker %u: round robin state for an added group: %s (it is balanced "
 			"by least connections here)", w->id, strerror(-ret));
 	for_each_proto(w, p)
@@ -294,7 +294,7 @@ static int worker_init(struct worker *w)
 	int ret = ops_build(w);
 	if (ret < 0 || (ret = ring_init(w, &set)) < 0)
 		return ret;
-	if ((ret = pick_worker_init(w)) < 0)
+	if ((ret = pick_worker_init(w->rt, w->id, &w->pick)) < 0)
 		return ret;
 	w->listeners = calloc(NLB_MAX_LISTENERS, sizeof(*w->listeners));
 	if (!w->listeners)
@@ -386,7 +386,7 @@ static void *worker_main(void *arg)
 				w->rt->protocols[i]->worker_free(w);
 		io_uring_queue_exit(&w->ring);
 	}
-	pick_worker_free(w);
+	pick_worker_free(&w->pick);
 	admission_worker_free(w);
 	free(w->listeners);
 	w->listeners = NULL;

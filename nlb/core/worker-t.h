@@ -13,6 +13,7 @@
 
 #include "ring.h"
 #include "srclimit.h"
+#include "balance/pick-t.h"
 #include "core/counters-t.h"
 #include "core/proto-t.h"
 #include "core/runtime.h"
@@ -61,11 +62,7 @@ struct worker {
 	struct tcp_worker tcp;
 	struct udp_worker udp;
 
-	/* round robin: smooth weighted current weights, per group slot
-	 * (NLB_MAX_GROUPS; NULL until the group exists: pick_worker_sync) */
-	int64_t **rr_current;
-	uint32_t rotate;		/* least_conn: where ties start */
-	uint64_t rng;			/* random2 */
+	struct pick_state pick;		/* the balancing algorithms' own */
 
 	/* Counters, one row per listener (index into cfg->listeners),
 	 * allocated by worker_start and freed by worker_free_stats once

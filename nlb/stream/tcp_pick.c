@@ -52,16 +52,16 @@ static int pick_flow(struct worker *w, struct conn *c, size_t group,
 {
 	struct flow f;
 	if (flow_of(c, lc, gc, &f) < 0)
-		return pick_target(w, group, 0, c->attempts, c->tried);
+		return pick_target(w->rt, &w->pick, group, 0, c->attempts, c->tried);
 	struct nlb_flowtab *flows = w->tcp.flows;
 	uint32_t v;
 	if (flows && c->attempts == 0 &&
 	    nlb_flowtab_lookup(flows, &f.key, f.key_hash, w->now_ms, &v) == 0 &&
-	    pick_eligible(w, group, v, c->tried)) {
+	    pick_eligible(w->rt, group, v, c->tried)) {
 		STAT_INC(wstats(w, c->listener), flow_hits);
 		return (int)v;
 	}
-	int t = pick_target(w, group, f.lb_hash, c->attempts, c->tried);
+	int t = pick_target(w->rt, &w->pick, group, f.lb_hash, c->attempts, c->tried);
 	if (t >= 0 && flows)
 		nlb_flowtab_insert(flows, &f.key, f.key_hash, (uint32_t)t, w->now_ms);
 	return t;
@@ -72,5 +72,5 @@ int tcp_pick(struct worker *w, struct conn *c)
 	const struct nlb_listener_conf *lc = w->rt->listeners[c->listener].conf;
 	const struct nlb_group_conf *gc = w->rt->groups[c->group].conf;
 	return gc->algorithm == NLB_ALG_MAGLEV ? pick_flow(w, c, c->group, lc, gc) :
-	       pick_target(w, c->group, 0, c->attempts, c->tried);
+	       pick_target(w->rt, &w->pick, c->group, 0, c->attempts, c->tried);
 }

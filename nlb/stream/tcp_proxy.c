@@ -144,7 +144,7 @@ static void count_reset(struct worker *w, const struct conn *c, int dir, bool on
 		STAT_INC(wstats(w, c->listener), target_reset);
 		/* A target resetting live connections counts toward passive
 		 * health detection, like a refused connect. */
-		pick_live_result(w, c->group, c->target, false);
+		pick_live_result(w->rt, w->id, c->group, c->target, false);
 	} else {
 		STAT_INC(wstats(w, c->listener), client_reset);
 	}
@@ -253,7 +253,7 @@ static inline void note_target_spoke(struct worker *w, struct conn *c, int dir)
 	if (dir != DIR_T2C || c->target_spoke)
 		return;
 	c->target_spoke = 1;
-	pick_live_result(w, c->group, c->target, true);
+	pick_live_result(w->rt, w->id, c->group, c->target, true);
 }
 
 static inline void count_bytes(struct worker *w, const struct conn *c, int dir, uint64_t n)
@@ -547,7 +547,7 @@ static void start_forwarding(struct worker *w, struct conn *c)
 static void conn_uncount(struct worker *w, struct conn *c)
 {
 	if (c->counted) {
-		pick_conn_add(w, c->group, c->target, -1);
+		pick_conn_add(w->rt, w->id, c->group, c->target, -1);
 		c->counted = 0;
 	}
 }
@@ -559,7 +559,7 @@ static void start_connect(struct worker *w, struct conn *c)
 	const struct group_rt *grt = &w->rt->groups[group];
 	int t = tcp_pick(w, c);
 	if (t < 0) {
-		if (c->attempts == 0 && pick_fail_closed(w, group))
+		if (c->attempts == 0 && pick_fail_closed(w->rt, group))
 			STAT_INC(wstats(w, c->listener), no_healthy);
 		else
 			STAT_INC(wstats(w, c->listener), no_target);
@@ -575,7 +575,7 @@ static void start_connect(struct worker *w, struct conn *c)
 	if (t < 64)
 		c->tried |= 1ull << t;
 	c->attempts++;
-	pick_conn_add(w, group, c->target, 1);
+	pick_conn_add(w->rt, w->id, group, c->target, 1);
 	c->counted = 1;
 	int fd = socket(tc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && w->tcp.reserve_fd >= 0) {
@@ -654,7 +654,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 		  target_at(w->rt, c->group, c->target)->addr_text, g->name, why, c->attempts,
 		  g->connect_retries + 1);
 	if (res == -ECANCELED || res == -ETIME || res == -ECONNREFUSED)
-		pick_live_result(w, c->group, c->target, false);
+		pick_live_result(w->rt, w->id, c->group, c->target, false);
 	/* The connect has completed, and its linked timeout never touches
 	 * the socket: closing it now is safe. */
 	close(c->tfd);

@@ -114,7 +114,7 @@ static void flow_close(struct worker *w, struct udp_flow *f)
 	    nlb_flowtab_lookup(w->udp.table, &key, f->key_hash, w->now_ms, &v) == 0 && v == f->slot.idx)
 		nlb_flowtab_remove(w->udp.table, &key, f->key_hash);
 	nlb_idle_remove(&w->udp.flows, flow_idle(w, f), &f->slot);
-	pick_conn_add(w, f->group, f->target, -1);
+	pick_conn_add(w->rt, w->id, f->group, f->target, -1);
 	admission_release(w, f->listener, f->src_slot);
 	atomic_fetch_sub_explicit(&w->rt->listeners[f->listener].udp_flows, 1,
 				  memory_order_relaxed);
@@ -146,7 +146,7 @@ static bool flow_keeps_target(struct worker *w, const struct udp_flow *f)
 	const struct group_rt *grt = &w->rt->groups[g];
 	if (atomic_load_explicit(&grt->health[f->target], memory_order_relaxed) != NLB_HC_UNHEALTHY)
 		return true;
-	return pick_eligible(w, g, f->target, 0);	/* fail-open: all are */
+	return pick_eligible(w->rt, g, f->target, 0);	/* fail-open: all are */
 }
 
 /* proxy_protocol v2 for UDP: the header every datagram of f to its
@@ -215,7 +215,7 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 		goto fail;
 	}
 	uint64_t lb_hash = nlb_tuple_hash(key, gc->hash_seed, (enum nlb_hash_fields)gc->hash_fields);
-	int t = pick_target(w, group, lb_hash, 0, 0);
+	int t = pick_target(w->rt, &w->pick, group, lb_hash, 0, 0);
 	if (t < 0) {
 		STAT_INC(wstats(w, lidx), udp_no_target);
 		goto fail;
@@ -265,7 +265,7 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 		flow_proxy_header(f, lc);
 	nlb_flowtab_insert(w->udp.table, key, key_hash, f->slot.idx, w->now_ms);
 	nlb_idle_append(&w->udp.flows, flow_idle(w, f), &f->slot);
-	pick_conn_add(w, group, f->target, 1);
+	pick_conn_add(w->rt, w->id, group, f->target, 1);
 	STAT_INC(wstats(w, lidx), udp_flows);
 	STAT_INC(wstats(w, lidx), udp_flows_active);
 	arm_flow(w, f);
@@ -369,7 +369,7 @@ static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bi
 	}
 	if (!f->target_spoke) {
 		f->target_spoke = 1;
-		pick_live_result(w, f->group, f->target, true);
+		pick_live_result(w->rt, w->id, f->group, f->target, true);
 	}
 	flow_touch(w, f);
 	STAT_ADD(st, udp_out, d.count);
@@ -454,7 +454,7 @@ void udp_on_flow_recv(struct worker *w, const struct io_uring_cqe *cqe)
 	if (cqe->res == -ECONNREFUSED) {
 		/* ICMP port unreachable: nothing listens on the target. */
 		STAT_INC(wstats(w, f->listener), udp_target_refused);
-		pick_live_result(w, f->group, f->target, false);
+		pick_live_result(w->rt, w->id, f->group, f->target, false);
 		f->target_spoke = 0;
 	}
 	if (more)
