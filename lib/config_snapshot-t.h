@@ -26,7 +26,7 @@
 /* Largest configuration file, in bytes.  It bounds what a load reads and
  * what libconfig builds from it, which a reload does beside the
  * configuration in force: 16 MiB of allow list (738,701 /24 prefixes,
- * one a line, seven times the 100,000 the README measures) checks in
+ * one a line, seven times the 100,000 doc/performance.md measures) checks in
  * 1.1 s with a 136 MiB peak (nlb -t).  Larger files are refused. */
 #define NLB_CONFIG_MAX_BYTES (16u << 20)
 

@@ -1,6 +1,6 @@
 /* Every data-path constant in one place (and the admin socket's limits),
  * with its unit and why it has the value it has.  Change them here, measure with bench/, and say the
- * figures in the README. */
+ * figures in doc/performance.md. */
 #ifndef NLB_TUNABLES_H
 #define NLB_TUNABLES_H
 
@@ -129,7 +129,7 @@
  * batch: the first change after a quiet period goes out at the end of
  * the probe loop's iteration, later ones wait until this many ms after
  * the group's last publish, then go out together.  A 1,000-target Maglev
- * build takes 1.8 ms here (README, "Balancing"), so 100 ms bounds health
+ * build takes 1.8 ms here (doc/performance.md, maglev-bench), so 100 ms bounds health
  * rebuilds to 10 a second per group, under 2% of a core, where 1,000
  * targets turning healthy at start cost 1.8 s of builds one by one.  A
  * change waits at most this long, and only behind another change of

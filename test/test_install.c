@@ -109,10 +109,8 @@ static void unit_documentation_installed(const char *unit, const char *dir, cons
 		snprintf(src, sizeof src, "%s/doc/%s.%s", getenv("NLB_SRCDIR"), name, section);
 		snprintf(rel, sizeof rel, "%s/share/man/man%s/%s.%s", prefix, section, name,
 			 section);
-		if (access(src, F_OK) != 0) {
-			cr_log_info("the unit's Documentation= names %s, which doc/ does not have", w);
-			continue;
-		}
+		T_ASSERT(access(src, F_OK) == 0, ": the unit's Documentation= names %s, which doc/ "
+			 "does not have", w);
 		T_ASSERT(file_mode(dir, rel, 0644), ": %s (Documentation=) is not installed", w);
 	}
 	T_ASSERT(pages >= 3, ": Documentation= names %u pages: %s", pages, line);
