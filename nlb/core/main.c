@@ -87,6 +87,12 @@ static void log_stats(const struct worker *workers, unsigned n, const struct nlb
 	nlb_info("stats%s", l.buf);
 }
 
+static void workers_stop(struct worker *workers, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		worker_stop(&workers[i]);
+}
+
 /* Takes cfg: it (or what a reload replaced it with) is freed here. */
 static int run(struct nlb_config *cfg)
 {
@@ -205,8 +211,7 @@ static int run(struct nlb_config *cfg)
 			}
 		}
 		pthread_barrier_destroy(&barrier);
-		for (unsigned i = 0; i < started; i++)
-			worker_stop(&workers[i]);
+		workers_stop(workers, started);
 		goto join;
 	}
 	pthread_barrier_wait(&barrier);
@@ -214,30 +219,26 @@ static int run(struct nlb_config *cfg)
 	for (unsigned i = 0; i < rt.n_workers; i++)
 		ok = ok && workers[i].init_error == 0;
 	if (!ok) {
-		for (unsigned i = 0; i < rt.n_workers; i++)
-			worker_stop(&workers[i]);
+		workers_stop(workers, rt.n_workers);
 		goto join;
 	}
 
 	int hret = health_start(&health, &rt);
 	if (hret < 0) {
 		nlb_err("cannot start the health-check thread: %s", strerror(-hret));
-		for (unsigned i = 0; i < rt.n_workers; i++)
-			worker_stop(&workers[i]);
+		workers_stop(workers, rt.n_workers);
 		goto join;
 	}
 	int mret = metrics_start(&metrics, workers, rt.n_workers, &health);
 	if (mret < 0) {
 		nlb_err("cannot start the metrics thread: %s", strerror(-mret));
-		for (unsigned i = 0; i < rt.n_workers; i++)
-			worker_stop(&workers[i]);
+		workers_stop(workers, rt.n_workers);
 		goto join;
 	}
 	int aret = admin_start(&admin, workers, rt.n_workers, &health);
 	if (aret < 0) {
 		nlb_err("cannot start the admin socket's thread: %s", strerror(-aret));
-		for (unsigned i = 0; i < rt.n_workers; i++)
-			worker_stop(&workers[i]);
+		workers_stop(workers, rt.n_workers);
 		goto join;
 	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
@@ -271,8 +272,7 @@ static int run(struct nlb_config *cfg)
 			 (unsigned long long)rt.cfg->shutdown_timeout_ms);
 		break;
 	}
-	for (unsigned i = 0; i < rt.n_workers; i++)
-		worker_stop(&workers[i]);
+	workers_stop(workers, rt.n_workers);
 	status = 0;
 join:
 	for (unsigned i = 0; i < started; i++) {
