@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "config_keys.h"
+#include "config_snapshot-t.h"
 
 enum key_type {
 	KEY_UINT = 1,	/* INT or INT64 in [min, max], stored in size bytes */
@@ -54,5 +55,58 @@ struct key_spec {
 	size_t text_offset;	/* KEY_ADDR: char[NLB_ADDRSTRLEN] for the text */
 	const struct key_running *running;	/* NULL: the field is the value */
 };
+
+
+/* A section's keys come in parts: a listener's common ones, then each
+ * protocol module's own (config_keys_tcp.c, config_keys_udp.c), so a new
+ * kind of listener brings its keys in a file of its own and one line in
+ * the section's list.  protocols: the listener protocols a part serves,
+ * a bit per enum nlb_protocol (0: every one, and every other section). */
+struct key_part {
+	const struct key_spec *keys;
+	size_t n;
+	unsigned protocols;
+};
+
+#define NLB_PROTO_BIT(p) (1u << (p))
+
+/* Each listener protocol's own part (config_keys_tcp.c, config_keys_udp.c). */
+extern const struct key_part nlb_tcp_listener_keys;
+extern const struct key_part nlb_udp_listener_keys;
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every key says what a reload does with it (ap: RELOAD or RESTART). */
+#define RELOAD NLB_CONFIG_RELOADS
+#define RESTART NLB_CONFIG_RESTARTS
+
+#define UINT_KEY(s, field, lo, hi, dflt, u, ap) {			\
+	.name = #field, .type = KEY_UINT, .apply = (ap),		\
+	.offset = offsetof(s, field), .size = sizeof(((s *)0)->field),	\
+	.min = (lo), .max = (hi), .def = (dflt), .unit = (u) }
+#define ENUM_KEY(s, field, table, dflt, ap) {				\
+	.name = #field, .type = KEY_ENUM, .apply = (ap),		\
+	.offset = offsetof(s, field), .names = (table),			\
+	.n_names = ARRAY_LEN(table), .def = (dflt) }
+#define STRING_KEY(s, key, field, ap) {					\
+	.name = (key), .type = KEY_STRING, .apply = (ap), .required = 1,	\
+	.offset = offsetof(s, field) }
+#define ADDR_KEY(s, field, text, ap) {					\
+	.name = "address", .type = KEY_ADDR, .apply = (ap), .required = 1,	\
+	.offset = offsetof(s, field), .text_offset = offsetof(s, text) }
+#define LIST_KEY(key, ap) {						\
+	.name = (key), .type = KEY_LIST, .apply = (ap), .def_text = "()" }
+#define BOOL_KEY(s, field, dflt, ap) {					\
+	.name = #field, .type = KEY_BOOL, .apply = (ap),		\
+	.offset = offsetof(s, field), .def = (dflt) }
+#define GROUP_KEY(key, ap) { .name = (key), .type = KEY_GROUP, .apply = (ap) }
+#define CIDRS_KEY(s, field, ap) {					\
+	.name = #field, .type = KEY_CIDRS, .apply = (ap),		\
+	.offset = offsetof(s, field) }
+/* An optional string: dflt is copied in when it is absent, or with NULL
+ * the field stays NULL and the section's loader says what that means. */
+#define OPT_STRING_KEY(s, key, field, dflt, ap) {			\
+	.name = (key), .type = KEY_STRING, .apply = (ap),		\
+	.offset = offsetof(s, field), .def_str = (dflt) }
 
 #endif

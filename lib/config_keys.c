@@ -58,7 +58,6 @@ static const char *const log_level_names[] = {
 	[NLB_LOG_DEBUG] = "debug",
 };
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Enum fields are written through an unsigned int; that is only sound
  * while the compiler gives these enums that size. */
@@ -89,39 +88,6 @@ const char *nlb_algorithm_name(enum nlb_algorithm a)
 }
 
 /* ---- the key tables ------------------------------------------------------ */
-
-/* Every key says what a reload does with it (ap: RELOAD or RESTART). */
-#define RELOAD NLB_CONFIG_RELOADS
-#define RESTART NLB_CONFIG_RESTARTS
-
-#define UINT_KEY(s, field, lo, hi, dflt, u, ap) {			\
-	.name = #field, .type = KEY_UINT, .apply = (ap),		\
-	.offset = offsetof(s, field), .size = sizeof(((s *)0)->field),	\
-	.min = (lo), .max = (hi), .def = (dflt), .unit = (u) }
-#define ENUM_KEY(s, field, table, dflt, ap) {				\
-	.name = #field, .type = KEY_ENUM, .apply = (ap),		\
-	.offset = offsetof(s, field), .names = (table),			\
-	.n_names = ARRAY_LEN(table), .def = (dflt) }
-#define STRING_KEY(s, key, field, ap) {					\
-	.name = (key), .type = KEY_STRING, .apply = (ap), .required = 1,	\
-	.offset = offsetof(s, field) }
-#define ADDR_KEY(s, field, text, ap) {					\
-	.name = "address", .type = KEY_ADDR, .apply = (ap), .required = 1,	\
-	.offset = offsetof(s, field), .text_offset = offsetof(s, text) }
-#define LIST_KEY(key, ap) {						\
-	.name = (key), .type = KEY_LIST, .apply = (ap), .def_text = "()" }
-#define BOOL_KEY(s, field, dflt, ap) {					\
-	.name = #field, .type = KEY_BOOL, .apply = (ap),		\
-	.offset = offsetof(s, field), .def = (dflt) }
-#define GROUP_KEY(key, ap) { .name = (key), .type = KEY_GROUP, .apply = (ap) }
-#define CIDRS_KEY(s, field, ap) {					\
-	.name = #field, .type = KEY_CIDRS, .apply = (ap),		\
-	.offset = offsetof(s, field) }
-/* An optional string: dflt is copied in when it is absent, or with NULL
- * the field stays NULL and the section's loader says what that means. */
-#define OPT_STRING_KEY(s, key, field, dflt, ap) {			\
-	.name = (key), .type = KEY_STRING, .apply = (ap),		\
-	.offset = offsetof(s, field), .def_str = (dflt) }
 
 /* What nlb runs with, for the restart-only keys whose field alone does
  * not say it (their struct key_running). */
@@ -246,24 +212,13 @@ static const struct key_spec admin_keys[] = {
  * connection count, each worker's per-source table): restart only.  A
  * changed name, protocol or address is another listener: a reload
  * removes the old one and adds it. */
+/* A listener's keys for every protocol; each protocol's own are its
+ * table's part (config_keys_tcp.c, config_keys_udp.c). */
 static const struct key_spec listener_keys[] = {
 	STRING_KEY(struct nlb_listener_conf, "name", name, RELOAD),
 	ENUM_KEY(struct nlb_listener_conf, protocol, protocol_names, NLB_PROTO_TCP, RELOAD),
 	ADDR_KEY(struct nlb_listener_conf, addr, addr_text, RELOAD),
 	STRING_KEY(struct nlb_listener_conf, "target_group", target_group, RELOAD),
-	UINT_KEY(struct nlb_listener_conf, idle_timeout_ms, 1, 86400000, 350000, "ms", RELOAD),
-	UINT_KEY(struct nlb_listener_conf, max_connections, 0, 10000000, 0, "connections",
-		 RESTART),
-	/* UDP: the AWS NLB's 120 s flow idle timeout; flows held at once
-	 * (each costs a socket to its target). */
-	UINT_KEY(struct nlb_listener_conf, udp_idle_timeout_ms, 1, 86400000, 120000, "ms",
-		 RELOAD),
-	UINT_KEY(struct nlb_listener_conf, max_flows, 1, 10000000, 100000, "flows", RELOAD),
-	/* Behind another balancer: HAProxy's accept-proxy and its 3 s
-	 * default for a client to send the header. */
-	BOOL_KEY(struct nlb_listener_conf, accept_proxy_protocol, 0, RELOAD),
-	UINT_KEY(struct nlb_listener_conf, proxy_protocol_timeout_ms, 1, 60000, 3000, "ms",
-		 RELOAD),
 	UINT_KEY(struct nlb_listener_conf, max_connections_per_source, 0, 10000000, 0,
 		 "connections per worker", RESTART),
 	UINT_KEY(struct nlb_listener_conf, new_connections_per_source_per_s, 0, 10000000, 0,
@@ -329,24 +284,43 @@ static const struct key_spec target_keys[] = {
 
 /* ---- sections ---------------------------------------------------------- */
 
-static const struct {
-	const char *name;		/* as the file names it */
-	const struct key_spec *keys;
-	size_t n;
-} sections[NLB_CONF_SECTIONS] = {
-	[NLB_CONF_TOP] = { "", top_keys, ARRAY_LEN(top_keys) },
-	[NLB_CONF_STATS] = { "stats", stats_keys, ARRAY_LEN(stats_keys) },
-	[NLB_CONF_ADMIN] = { "admin", admin_keys, ARRAY_LEN(admin_keys) },
-	[NLB_CONF_LISTENER] = { "listeners", listener_keys, ARRAY_LEN(listener_keys) },
-	[NLB_CONF_GROUP] = { "target_groups", group_keys, ARRAY_LEN(group_keys) },
-	[NLB_CONF_HEALTH] = { "health_check", health_keys, ARRAY_LEN(health_keys) },
-	[NLB_CONF_TARGET] = { "targets", target_keys, ARRAY_LEN(target_keys) },
+#define ONE_PART(table) { table, ARRAY_LEN(table), 0 }
+
+static const struct key_part top_part = ONE_PART(top_keys);
+static const struct key_part stats_part = ONE_PART(stats_keys);
+static const struct key_part admin_part = ONE_PART(admin_keys);
+static const struct key_part listener_part = ONE_PART(listener_keys);
+static const struct key_part group_part = ONE_PART(group_keys);
+static const struct key_part health_part = ONE_PART(health_keys);
+static const struct key_part target_part = ONE_PART(target_keys);
+
+/* A listener's: every protocol's, then each protocol's own. */
+static const struct key_part *const listener_parts[] = {
+	&listener_part,
+	&nlb_tcp_listener_keys,
+	&nlb_udp_listener_keys,
 };
 
-const struct key_spec *cfg_section_keys(enum nlb_config_section s, size_t *n)
+#define PARTS(...) (const struct key_part *const[]){ __VA_ARGS__ }
+
+static const struct {
+	const char *name;		/* as the file names it */
+	const struct key_part *const *parts;
+	size_t n_parts;
+} sections[NLB_CONF_SECTIONS] = {
+	[NLB_CONF_TOP] = { "", PARTS(&top_part), 1 },
+	[NLB_CONF_STATS] = { "stats", PARTS(&stats_part), 1 },
+	[NLB_CONF_ADMIN] = { "admin", PARTS(&admin_part), 1 },
+	[NLB_CONF_LISTENER] = { "listeners", listener_parts, ARRAY_LEN(listener_parts) },
+	[NLB_CONF_GROUP] = { "target_groups", PARTS(&group_part), 1 },
+	[NLB_CONF_HEALTH] = { "health_check", PARTS(&health_part), 1 },
+	[NLB_CONF_TARGET] = { "targets", PARTS(&target_part), 1 },
+};
+
+const struct key_part *const *cfg_section_parts(enum nlb_config_section s, size_t *n_parts)
 {
-	*n = sections[s].n;
-	return sections[s].keys;
+	*n_parts = sections[s].n_parts;
+	return sections[s].parts;
 }
 
 /* ---- what the tables say -------------------------------------------------- */
@@ -362,11 +336,12 @@ static const char *const type_names[] = {
 	[KEY_GROUP] = "group",
 };
 
-static void describe(enum nlb_config_section s, const struct key_spec *k,
-		     struct nlb_config_key *d)
+static void describe(enum nlb_config_section s, const struct key_part *part,
+		     const struct key_spec *k, struct nlb_config_key *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->section = s;
+	d->protocols = part->protocols;
 	d->section_name = sections[s].name;
 	d->name = k->name;
 	d->type = enum_name(type_names, ARRAY_LEN(type_names), k->type);
@@ -398,12 +373,15 @@ static void describe(enum nlb_config_section s, const struct key_spec *k,
 int nlb_config_keys_visit(nlb_config_key_fn *fn, void *arg)
 {
 	for (int s = 0; s < NLB_CONF_SECTIONS; s++) {
-		for (size_t i = 0; i < sections[s].n; i++) {
-			struct nlb_config_key d;
-			describe((enum nlb_config_section)s, &sections[s].keys[i], &d);
-			int r = fn(&d, arg);
-			if (r != 0)
-				return r;
+		for (size_t p = 0; p < sections[s].n_parts; p++) {
+			const struct key_part *part = sections[s].parts[p];
+			for (size_t i = 0; i < part->n; i++) {
+				struct nlb_config_key d;
+				describe((enum nlb_config_section)s, part, &part->keys[i], &d);
+				int r = fn(&d, arg);
+				if (r != 0)
+					return r;
+			}
 		}
 	}
 	return 0;
@@ -479,20 +457,22 @@ unsigned nlb_config_keep_restart_only(enum nlb_config_section s, void *running, 
 				      nlb_config_unapplied_fn *unapplied, void *arg)
 {
 	unsigned n = 0;
-	for (size_t i = 0; i < sections[s].n; i++) {
-		const struct key_spec *k = &sections[s].keys[i];
-		if (k->apply != NLB_CONFIG_RESTARTS)
-			continue;
-		bool differs = k->running ? k->running->differs(running, loaded) :
-				field_differs(k, running, loaded);
-		if (!differs)
-			continue;
-		unapplied(k->name, arg);
-		if (k->running)
-			k->running->keep(running, loaded);
-		else
-			field_keep(k, running, loaded);
-		n++;
+	for (size_t p = 0; p < sections[s].n_parts; p++) {
+		for (size_t i = 0; i < sections[s].parts[p]->n; i++) {
+			const struct key_spec *k = &sections[s].parts[p]->keys[i];
+			if (k->apply != NLB_CONFIG_RESTARTS)
+				continue;
+			bool differs = k->running ? k->running->differs(running, loaded) :
+					field_differs(k, running, loaded);
+			if (!differs)
+				continue;
+			unapplied(k->name, arg);
+			if (k->running)
+				k->running->keep(running, loaded);
+			else
+				field_keep(k, running, loaded);
+			n++;
+		}
 	}
 	return n;
 }

@@ -49,6 +49,10 @@ struct nlb_config_key {
 	 * "list" ( ), "group" { }, "prefix array" [ ]. */
 	const char *type;
 	enum nlb_config_apply apply;
+	/* Listener keys: the protocols that have the key, a bit per enum
+	 * nlb_protocol (1 << NLB_PROTO_UDP...); 0: every listener (and every
+	 * key of the other sections). */
+	unsigned protocols;
 	bool required;
 	/* The default as a file writes it (65536, "auto", true, 0600, ());
 	 * "" when there is none: the key is required, or its absence means
@@ -83,9 +87,9 @@ typedef void nlb_config_unapplied_fn(const char *key, void *arg);
 unsigned nlb_config_keep_restart_only(enum nlb_config_section s, void *running, void *loaded,
 				      nlb_config_unapplied_fn *unapplied, void *arg);
 
-/* For the loader (lib/config*.c): the keys of section s, their number in
- * *n (struct key_spec is in config_keys-t.h). */
-struct key_spec;
-const struct key_spec *cfg_section_keys(enum nlb_config_section s, size_t *n);
+/* For the loader (lib/config*.c): the parts of section s's keys, their
+ * number in *n_parts (struct key_part is in config_keys-t.h). */
+struct key_part;
+const struct key_part *const *cfg_section_parts(enum nlb_config_section s, size_t *n_parts);
 
 #endif

@@ -19,14 +19,16 @@ static int is_int(const config_setting_t *s)
 	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
 }
 
-static const struct key_spec *find_key(const struct key_spec *keys, size_t n,
+static const struct key_spec *find_key(const struct key_part *const *parts, size_t n_parts,
 				       const char *name)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return &keys[i];
+	for (size_t p = 0; p < n_parts; p++)
+		for (size_t i = 0; i < parts[p]->n; i++)
+			if (strcmp(parts[p]->keys[i].name, name) == 0)
+				return &parts[p]->keys[i];
 	return NULL;
 }
+
 
 static void store_uint(void *field, size_t size, unsigned long long v)
 {
@@ -37,6 +39,27 @@ static void store_uint(void *field, size_t size, unsigned long long v)
 		uint32_t x = (uint32_t)v;
 		memcpy(field, &x, sizeof(x));
 	}
+}
+
+/* Fills k's field with its default (k absent from the file); 0, or the
+ * error of a required key or of memory. */
+static int set_default(const struct cfg_loader *ld, const struct cfg_section *sec,
+		       const struct key_spec *k, const config_setting_t *g, void *base)
+{
+	if (k->required)
+		return cfg_fail(ld, g, "%s is missing \"%s\"", sec->who, k->name);
+	if (k->type == KEY_UINT) {
+		store_uint((char *)base + k->offset, k->size, (unsigned long long)k->def);
+	} else if (k->type == KEY_ENUM || k->type == KEY_BOOL) {
+		unsigned int e = (unsigned int)k->def;
+		memcpy((char *)base + k->offset, &e, sizeof(e));
+	} else if (k->type == KEY_STRING && k->def_str != NULL) {
+		char *copy = strdup(k->def_str);
+		if (copy == NULL)
+			return cfg_fail_nomem(ld);
+		memcpy((char *)base + k->offset, &copy, sizeof(copy));
+	}
+	return 0;
 }
 
 /* An allow or deny list: an array of prefixes, each checked (the error
@@ -187,14 +210,13 @@ static int set_key(const struct cfg_loader *ld, const struct cfg_section *sec,
 int cfg_apply_keys(const struct cfg_loader *ld, const struct cfg_section *sec,
 		   enum nlb_config_section section, const config_setting_t *g, void *base)
 {
-	size_t n_keys;
-	const struct key_spec *keys = cfg_section_keys(section, &n_keys);
+	size_t n_parts;
+	const struct key_part *const *parts = cfg_section_parts(section, &n_parts);
 	int r;
 
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
-		const struct key_spec *k = find_key(keys, n_keys,
-						    config_setting_name(s));
+		const struct key_spec *k = find_key(parts, n_parts, config_setting_name(s));
 		if (k == NULL)
 			return cfg_fail(ld, s, "unknown key \"%s\" %s",
 					config_setting_name(s), sec->where);
@@ -202,23 +224,12 @@ int cfg_apply_keys(const struct cfg_loader *ld, const struct cfg_section *sec,
 			return r;
 	}
 
-	for (size_t i = 0; i < n_keys; i++) {
-		const struct key_spec *k = &keys[i];
-		if (config_setting_get_member(g, k->name) != NULL)
-			continue;
-		if (k->required)
-			return cfg_fail(ld, g, "%s is missing \"%s\"", sec->who, k->name);
-		if (k->type == KEY_UINT) {
-			store_uint((char *)base + k->offset, k->size,
-				   (unsigned long long)k->def);
-		} else if (k->type == KEY_ENUM || k->type == KEY_BOOL) {
-			unsigned int e = (unsigned int)k->def;
-			memcpy((char *)base + k->offset, &e, sizeof(e));
-		} else if (k->type == KEY_STRING && k->def_str != NULL) {
-			char *copy = strdup(k->def_str);
-			if (copy == NULL)
-				return cfg_fail_nomem(ld);
-			memcpy((char *)base + k->offset, &copy, sizeof(copy));
+	for (size_t p = 0; p < n_parts; p++) {
+		for (size_t i = 0; i < parts[p]->n; i++) {
+			const struct key_spec *k = &parts[p]->keys[i];
+			if (config_setting_get_member(g, k->name) == NULL &&
+			    (r = set_default(ld, sec, k, g, base)) < 0)
+				return r;
 		}
 	}
 	return 0;

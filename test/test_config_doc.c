@@ -2,7 +2,8 @@
  * (nlb_config_keys_visit).  Every key of every section has its entry,
  * ".It Ic KEY" in the subsection of its section, saying its default as
  * the tables hold it (or "Required."), its range and unit, its values,
- * and what a reload does with it; the page lists no key the tables do
+ * what a reload does with it and, for a protocol's own listener key,
+ * which listeners have it; the page lists no key the tables do
  * not have; its examples load; and mandoc -T lint has nothing to say.
  * A key added to a table without its documentation fails here. */
 #include <criterion/criterion.h>
@@ -188,6 +189,18 @@ static int check_key(const struct nlb_config_key *k, void *arg)
 			     "Reload: applied.";
 	if (!has_line(p, at, end, reload))
 		failed(c, "%s: no \"%s\" line", who, reload);
+	/* A protocol's own listener key says which listeners have it. */
+	if (k->protocols) {
+		size_t off = (size_t)snprintf(want, sizeof(want), "Listeners:");
+		for (int proto = 0; proto <= NLB_PROTO_TCP_UDP; proto++)
+			if (k->protocols & (1u << proto))
+				off += (size_t)snprintf(want + off, sizeof(want) - off, "%s %s",
+							off > strlen("Listeners:") ? "," : "",
+							nlb_protocol_name((enum nlb_protocol)proto));
+		snprintf(want + off, sizeof(want) - off, ".");
+		if (!has_line(p, at, end, want))
+			failed(c, "%s: no \"%s\" line", who, want);
+	}
 	if (k->has_range) {
 		snprintf(want, sizeof(want), "%lld to %lld%s%s", k->min, k->max, k->unit ? " " : "",
 			 k->unit ? k->unit : "");

@@ -1,0 +1,22 @@
+/* The keys a TCP listener (tcp, tcp_udp) has beyond every listener's:
+ * TCP stream's part of the listener section (config_keys-t.h). */
+#include "config_keys-t.h"
+
+#include <stddef.h>
+
+static const struct key_spec keys[] = {
+	/* The AWS NLB's 350 s, so clients tuned for it keep working; at
+	 * most a day.  Then the connection is reset. */
+	UINT_KEY(struct nlb_listener_conf, idle_timeout_ms, 1, 86400000, 350000, "ms", RELOAD),
+	UINT_KEY(struct nlb_listener_conf, max_connections, 0, 10000000, 0, "connections",
+		 RESTART),
+	/* Behind another balancer: HAProxy's accept-proxy and its 3 s
+	 * default for a client to send the header. */
+	BOOL_KEY(struct nlb_listener_conf, accept_proxy_protocol, 0, RELOAD),
+	UINT_KEY(struct nlb_listener_conf, proxy_protocol_timeout_ms, 1, 60000, 3000, "ms",
+		 RELOAD),
+};
+
+const struct key_part nlb_tcp_listener_keys = {
+	keys, ARRAY_LEN(keys), NLB_PROTO_BIT(NLB_PROTO_TCP) | NLB_PROTO_BIT(NLB_PROTO_TCP_UDP),
+};
