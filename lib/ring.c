@@ -7,8 +7,15 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "clock.h"
+
+/* Kernel 6.12: io_uring_getevents_arg.min_wait_usec is honoured. */
+#ifndef NLB_FEAT_MIN_TIMEOUT
+#define NLB_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
 
 int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		  struct nlb_ring_features *feat)
@@ -34,6 +41,7 @@ int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 			continue;
 		if (ret < 0)
 			return ret;
+		feat->min_wait = (p.features & NLB_FEAT_MIN_TIMEOUT) != 0;
 		feat->single_issuer = (tries[i] & IORING_SETUP_SINGLE_ISSUER) != 0;
 		feat->defer_taskrun = (tries[i] & IORING_SETUP_DEFER_TASKRUN) != 0;
 		feat->coop_taskrun = (tries[i] & IORING_SETUP_COOP_TASKRUN) != 0;
@@ -57,6 +65,44 @@ int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		io_uring_free_probe(probe);
 	}
 	return 0;
+}
+
+/* io_uring_getevents_arg as 6.12 has it: liburing 2.3's names the
+ * min_wait_usec field pad. */
+struct getevents_arg {
+	uint64_t sigmask;
+	uint32_t sigmask_sz;
+	uint32_t min_wait_usec;
+	uint64_t ts;
+};
+_Static_assert(sizeof(struct getevents_arg) == sizeof(struct io_uring_getevents_arg),
+	       "the kernel's io_uring_getevents_arg");
+
+int nlb_ring_submit_and_wait_batch(struct io_uring *ring, const struct nlb_ring_features *feat,
+				   unsigned wait_nr, unsigned min_wait_us, uint64_t timeout_ns)
+{
+	/* What liburing's submit does before entering: publish the SQEs
+	 * queued since the last submission. */
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned tail = sq->sqe_tail;
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	unsigned to_submit = tail - io_uring_smp_load_acquire(sq->khead);
+	struct __kernel_timespec ts = nlb_ring_timespec(timeout_ns);
+	struct getevents_arg arg = {
+		.min_wait_usec = feat->min_wait ? min_wait_us : 0,
+		.ts = (uint64_t)(uintptr_t)&ts,
+	};
+	unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+	int fd = ring->ring_fd;
+	if (feat->ring_fd_registered) {
+		flags |= IORING_ENTER_REGISTERED_RING;
+		fd = ring->enter_ring_fd;
+	}
+	int ret = (int)syscall(__NR_io_uring_enter, fd, to_submit, wait_nr, flags, &arg, sizeof(arg));
+	return ret < 0 ? -errno : ret;
 }
 
 struct io_uring_sqe *nlb_ring_sqe(struct io_uring *ring)

@@ -18,12 +18,21 @@ struct nlb_ring_features {
 	bool recv_multishot;
 	bool accept_multishot;
 	bool poll_multishot;
+	bool min_wait;		/* IORING_FEAT_MIN_TIMEOUT (6.12): waits with a minimum */
 };
 
 /* Creates ring with sq/cq sizes, trying SINGLE_ISSUER|DEFER_TASKRUN
  * first and falling back.  Must run on the thread that will submit. */
 int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		  struct nlb_ring_features *feat);
+
+/* Submits what is queued and waits, in one io_uring_enter, for wait_nr
+ * completions, or for at least one once min_wait_us has passed, or for
+ * timeout_ns in all (then -ETIME).  min_wait_us is ignored without
+ * feat->min_wait (then it waits for wait_nr or the timeout).  Returns
+ * what io_uring_enter returns (submitted SQEs) or -errno. */
+int nlb_ring_submit_and_wait_batch(struct io_uring *ring, const struct nlb_ring_features *feat,
+				   unsigned wait_nr, unsigned min_wait_us, uint64_t timeout_ns);
 
 /* Every SQE for the caller; submits and retries once when the SQ is full. */
 struct io_uring_sqe *nlb_ring_sqe(struct io_uring *ring);

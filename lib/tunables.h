@@ -12,6 +12,18 @@
  * every multishot request without leaning on the kernel's overflow list. */
 #define NLB_RING_CQ_ENTRIES 65536u
 
+/* How a worker waits: woken once NLB_WAIT_BATCH completions are ready,
+ * or, once NLB_WAIT_MIN_US has passed, as soon as one is (kernel 6.12's
+ * minimum wait; older kernels wait for the batch or the timeout).  The
+ * timeout only bounds a wait the tick would end anyway. */
+#ifndef NLB_WAIT_BATCH
+#define NLB_WAIT_BATCH 16u
+#endif
+#ifndef NLB_WAIT_MIN_US
+#define NLB_WAIT_MIN_US 50u
+#endif
+#define NLB_WAIT_MAX_NS 1000000000ull
+
 /* Provided-buffer ring for the copy path: buffers per worker and bytes
  * each.  16 KiB matches HAProxy's default buffer.  The kernel hands
  * buffers out in ring order, so every buffer gets touched and stays

@@ -330,7 +330,8 @@ static void worker_run(struct worker *w)
 		/* Nothing read from a published table survives an
 		 * iteration: say so before sleeping. */
 		nlb_qsbr_quiescent((struct nlb_qsbr *)&w->rt->qsbr, w->id);
-		int ret = io_uring_submit_and_wait(&w->ring, 1);
+		int ret = nlb_ring_submit_and_wait_batch(&w->ring, &w->feat, NLB_WAIT_BATCH,
+							 NLB_WAIT_MIN_US, NLB_WAIT_MAX_NS);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
 			nlb_err("worker %u: io_uring_submit_and_wait: %s", w->id, strerror(-ret));
 			break;
@@ -378,6 +379,9 @@ static void *worker_main(void *arg)
 	if (w->init_error == 0)
 		worker_run(w);
 	nlb_qsbr_offline((struct nlb_qsbr *)&w->rt->qsbr, w->id);
+	/* What the last iteration queued (closes among it) goes in. */
+	if (w->ring_ready)
+		io_uring_submit(&w->ring);
 	close_untaken(w);
 	if (w->ring_ready) {
 		/* Those whose worker_init ran, in reverse. */
