@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -66,6 +67,10 @@ static int open_one(const struct nlb_runtime *rt, const struct nlb_listener_conf
 		if (rt->udp_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
 			goto fail;
 	}
+	/* Accepted sockets inherit TCP_NODELAY from their listening socket:
+	 * set once here rather than once per client. */
+	if (type == SOCK_STREAM && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail;
 	if (bind(fd, (const struct sockaddr *)&lc->addr.ss, lc->addr.len) < 0 ||
 	    (type == SOCK_STREAM && listen(fd, NLB_LISTEN_BACKLOG) < 0))
 		goto fail;

@@ -55,6 +55,14 @@ static void set_linger0(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
+static void ring_close(struct worker *w, int fd)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
 void tcp_close_reset(int fd)
 {
 	set_linger0(fd);
@@ -98,9 +106,11 @@ static void conn_finalize(struct worker *w, struct conn *c)
 		if (c->tfd >= 0)
 			set_linger0(c->tfd);
 	}
-	close(c->cfd);
+	/* Closed by the ring, with the next submission: no syscall of its
+	 * own per socket. */
+	ring_close(w, c->cfd);
 	if (c->tfd >= 0)
-		close(c->tfd);
+		ring_close(w, c->tfd);
 	conn_uncount(w, c);
 	admission_release(w, c->listener, c->src_slot);
 	tcp_header_release(&w->tcp, c);
@@ -712,8 +722,7 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 	}
 	STAT_INC(wstats(w, lidx), accepted);
 	STAT_INC(wstats(w, lidx), active);
-	set_nodelay(fd);
-	c->cfd = fd;
+	c->cfd = fd;		/* TCP_NODELAY inherited from the listener */
 	c->listener = (uint16_t)lidx;
 	c->group = (uint8_t)lr->conf->group;
 	c->state = CONN_CONNECTING;
