@@ -330,13 +330,27 @@ static void worker_run(struct worker *w)
 		/* Nothing read from a published table survives an
 		 * iteration: say so before sleeping. */
 		nlb_qsbr_quiescent((struct nlb_qsbr *)&w->rt->qsbr, w->id);
-		int ret = nlb_ring_submit_and_wait_batch(&w->ring, &w->feat, NLB_WAIT_BATCH,
-							 NLB_WAIT_MIN_US, NLB_WAIT_MAX_NS);
+		/* Many clients at once: wait for a batch of completions, but
+		 * at most NLB_WAIT_MIN_US before taking what is there.  A
+		 * lone client (or a quiet minute) wakes at the first: its
+		 * next request depends on this answer, so waiting gains
+		 * nothing and costs it latency. */
+		uint32_t want = w->active_last / NLB_WAIT_DIV;
+		if (want > NLB_WAIT_BATCH)
+			want = NLB_WAIT_BATCH;
+		bool batch = w->feat.min_wait && want >= 2;
+		int ret = nlb_ring_submit_and_wait_batch(&w->ring, &w->feat, batch ? want : 1,
+							 batch ? NLB_WAIT_MIN_US : 0, NLB_WAIT_MAX_NS);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
 			nlb_err("worker %u: io_uring_submit_and_wait: %s", w->id, strerror(-ret));
 			break;
 		}
-		w->now_ms = nlb_clock_coarse_ms();
+		uint64_t now = nlb_clock_coarse_ms();
+		if (now != w->now_ms) {
+			w->active_last = w->active_now;
+			w->active_now = 0;
+			w->now_ms = now;
+		}
 		unsigned head, n = 0;
 		struct io_uring_cqe *cqe;
 		io_uring_for_each_cqe(&w->ring, head, cqe) {

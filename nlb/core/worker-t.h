@@ -50,6 +50,11 @@ struct worker {
 	unsigned n_protos_started;
 
 	uint64_t now_ms;
+	/* Connections with traffic in one tick of the coarse clock: how many
+	 * requests can be in flight at once, which sizes the batch of
+	 * completions the worker waits for (loop.c). */
+	uint32_t active_now;		/* touched since now_ms last changed */
+	uint32_t active_last;		/* ... in the tick before */
 	const struct nlb_config *cfg_seen;	/* what the tick was computed from */
 	bool listeners_closing;		/* a removed listener is not let go yet */
 	bool stopping;

@@ -82,6 +82,7 @@ static inline void conn_touch(struct worker *w, struct conn *c)
 	if (c->last_active_ms == w->now_ms)
 		return;
 	c->last_active_ms = w->now_ms;
+	w->active_now++;
 	nlb_idle_touch(&w->tcp.conns, conn_idle(w, c), &c->slot);
 }
 
@@ -727,6 +728,7 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 	c->group = (uint8_t)lr->conf->group;
 	c->state = CONN_CONNECTING;
 	c->last_active_ms = w->now_ms;
+	w->active_now++;
 	nlb_idle_append(&w->tcp.conns, conn_idle(w, c), &c->slot);
 	if (lr->conf->accept_proxy_protocol) {
 		if (tcp_header_start(w, c) < 0)

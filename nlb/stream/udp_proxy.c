@@ -52,6 +52,8 @@ static void flow_free(struct worker *w, struct udp_flow *f)
 
 static void flow_touch(struct worker *w, struct udp_flow *f)
 {
+	if (f->last_ms != w->now_ms)
+		w->active_now++;	/* sizes the worker's wait (loop.c) */
 	f->last_ms = w->now_ms;
 	nlb_idle_touch(&w->udp.flows, flow_idle(w, f), &f->slot);
 }
