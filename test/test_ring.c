@@ -2,7 +2,8 @@
  * provided-buffer ring that hands a received buffer's id back through the
  * CQE, the count check on its size, nlb_ring_cancel_all draining every
  * request in the ring (and saying so when an owed completion never
- * comes), and the timespec of an io_uring timeout. */
+ * comes), the batched wait the worker loop makes, and the timespec of an
+ * io_uring timeout. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -157,5 +158,45 @@ T_TEST(ring, cancel_all_reports_what_never_came)
 	uint64_t inflight = 1;	/* counted, never submitted */
 	cr_expect_eq(nlb_ring_cancel_all(&ring, &inflight, 20), -ETIME);
 	cr_expect_eq(inflight, 1, "the cancel's own completion was reaped");
+	io_uring_queue_exit(&ring);
+}
+
+/* nlb_ring_submit_and_wait_batch, as the worker loop calls it: it submits
+ * what is queued in the same enter; with the kernel's minimum wait, a
+ * batch that does not fill ends with what there is once the minimum has
+ * passed, not at the timeout; without it, only the timeout ends the
+ * wait.  Either way no completion is lost. */
+T_TEST(ring, batch_wait_submits_and_returns_a_short_batch)
+{
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	cr_assert_eq(nlb_ring_init(&ring, 8, 16, &feat), 0);
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&ring);
+	cr_assert_not_null(sqe);
+	io_uring_prep_nop(sqe);
+	int ret = nlb_ring_submit_and_wait_batch(&ring, &feat, 1, 0, 10ull * 1000000000ull);
+	cr_expect_eq(ret, 1, "the queued NOP is submitted by the wait: %d", ret);
+	cr_expect_eq(io_uring_cq_ready(&ring), 1);
+	io_uring_cq_advance(&ring, 1);
+
+	for (int i = 0; i < 3; i++) {
+		sqe = nlb_ring_sqe(&ring);
+		cr_assert_not_null(sqe);
+		io_uring_prep_nop(sqe);
+	}
+	cr_assert_eq(io_uring_submit(&ring), 3);
+	/* Nothing left to submit: what the enter returns is the wait's. */
+	uint64_t timeout_ns = feat.min_wait ? 10ull * 1000000000ull : 100000000ull;
+	ret = nlb_ring_submit_and_wait_batch(&ring, &feat, 8, 1000, timeout_ns);
+	if (feat.min_wait)
+		cr_expect_eq(ret, 0, "3 of 8 ready: back after the minimum wait: %d", ret);
+	else
+		cr_expect_eq(ret, -ETIME, "no minimum wait: only the timeout ends it: %d", ret);
+	cr_expect_eq(io_uring_cq_ready(&ring), 3);
+	io_uring_cq_advance(&ring, io_uring_cq_ready(&ring));
+
+	/* Nothing queued and nothing to come: the timeout, not a hang. */
+	ret = nlb_ring_submit_and_wait_batch(&ring, &feat, 1, 0, 10000000ull);
+	cr_expect_eq(ret, -ETIME, "empty ring: %d", ret);
 	io_uring_queue_exit(&ring);
 }
