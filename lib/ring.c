@@ -5,17 +5,40 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "clock.h"
 
 /* Kernel 6.12: io_uring_getevents_arg.min_wait_usec is honoured. */
+#ifndef NLB_FEAT_RECVSEND_BUNDLE
+#define NLB_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
 #ifndef NLB_FEAT_MIN_TIMEOUT
 #define NLB_FEAT_MIN_TIMEOUT (1U << 15)
 #endif
+
+bool nlb_ring_bundle_order_broken(const char *release)
+{
+	unsigned major = 0, minor = 0, patch = 0;
+	if (sscanf(release, "%u.%u.%u", &major, &minor, &patch) < 2)
+		return true;	/* unknown: do without bundles */
+	return major == 6 && ((minor == 13 && patch >= 11) || minor == 14);
+}
+
+/* Receive bundles handed buffers back out of ring order on 6.13.11 to
+ * 6.14 (liburing issues 1409 and 1423); nlb reads the order from the
+ * ring, so it does without bundles there. */
+static bool bundle_order_broken(void)
+{
+	struct utsname u;
+	return uname(&u) < 0 || nlb_ring_bundle_order_broken(u.release);
+}
 
 int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		  struct nlb_ring_features *feat)
@@ -42,6 +65,8 @@ int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		if (ret < 0)
 			return ret;
 		feat->min_wait = (p.features & NLB_FEAT_MIN_TIMEOUT) != 0;
+		feat->recv_bundle = (p.features & NLB_FEAT_RECVSEND_BUNDLE) != 0 &&
+				    !bundle_order_broken();
 		feat->single_issuer = (tries[i] & IORING_SETUP_SINGLE_ISSUER) != 0;
 		feat->defer_taskrun = (tries[i] & IORING_SETUP_DEFER_TASKRUN) != 0;
 		feat->coop_taskrun = (tries[i] & IORING_SETUP_COOP_TASKRUN) != 0;
@@ -173,6 +198,12 @@ int nlb_bufring_init(struct io_uring *ring, struct nlb_bufring *b,
 	}
 	b->br = mem;
 	b->base = base;
+	b->entry_of = calloc(count, sizeof(*b->entry_of));
+	if (!b->entry_of) {
+		munmap(mem, ring_bytes);
+		munmap(base, (size_t)count * size);
+		return -ENOMEM;
+	}
 	b->count = count;
 	b->size = size;
 	b->mask = count - 1;
@@ -188,6 +219,7 @@ int nlb_bufring_init(struct io_uring *ring, struct nlb_bufring *b,
 	if (ret < 0) {
 		munmap(mem, ring_bytes);
 		munmap(base, (size_t)count * size);
+		free(b->entry_of);
 		memset(b, 0, sizeof(*b));
 		return ret;
 	}
@@ -204,5 +236,6 @@ void nlb_bufring_free(struct io_uring *ring, struct nlb_bufring *b)
 	io_uring_unregister_buf_ring(ring, b->bgid);
 	munmap(b->br, (size_t)b->count * sizeof(struct io_uring_buf));
 	munmap(b->base, (size_t)b->count * b->size);
+	free(b->entry_of);
 	memset(b, 0, sizeof(*b));
 }

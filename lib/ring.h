@@ -19,7 +19,13 @@ struct nlb_ring_features {
 	bool accept_multishot;
 	bool poll_multishot;
 	bool min_wait;		/* IORING_FEAT_MIN_TIMEOUT (6.12): waits with a minimum */
+	bool recv_bundle;	/* IORING_FEAT_RECVSEND_BUNDLE (6.10), on a kernel without
+				 * 6.13.11-6.14's out-of-order buffers */
 };
+
+/* Whether a kernel of this release (uname -r) hands receive-bundle
+ * buffers back out of ring order: 6.13.11 to 6.14.  Unparseable: true. */
+bool nlb_ring_bundle_order_broken(const char *release);
 
 /* Creates ring with sq/cq sizes, trying SINGLE_ISSUER|DEFER_TASKRUN
  * first and falling back.  Must run on the thread that will submit. */
@@ -65,7 +71,14 @@ struct nlb_bufring {
 	unsigned count, size, mask;
 	unsigned pending;	/* added since the last advance */
 	int bgid;
+	/* The ring entry each buffer was last put in: a receive bundle
+	 * names its first buffer, the rest follow it in ring order. */
+	uint16_t *entry_of;
 };
+
+/* A receive with IORING_RECVSEND_BUNDLE in sqe->ioprio (6.10) may fill
+ * several buffers, whole but the last, in ring order. */
+#define NLB_RECVSEND_BUNDLE (1U << 4)
 
 int nlb_bufring_init(struct io_uring *ring, struct nlb_bufring *b,
 		     int bgid, unsigned count, unsigned size);
@@ -79,6 +92,7 @@ static inline unsigned char *nlb_bufring_addr(const struct nlb_bufring *b, unsig
 /* Gives a buffer back; visible to the kernel after nlb_bufring_flush. */
 static inline void nlb_bufring_recycle(struct nlb_bufring *b, unsigned bid)
 {
+	b->entry_of[bid] = (uint16_t)((b->br->tail + b->pending) & b->mask);
 	io_uring_buf_ring_add(b->br, nlb_bufring_addr(b, bid), b->size, (unsigned short)bid,
 			      (int)b->mask, (int)b->pending);
 	b->pending++;
@@ -90,6 +104,14 @@ static inline void nlb_bufring_flush(struct nlb_bufring *b)
 		io_uring_buf_ring_advance(b->br, (int)b->pending);
 		b->pending = 0;
 	}
+}
+
+/* The buffer after bid in a receive bundle: the next entry of the ring.
+ * Safe to read until bid's bundle is handled: the entries a completion
+ * took are not rewritten before their buffers come back. */
+static inline unsigned nlb_bufring_next(const struct nlb_bufring *b, unsigned bid)
+{
+	return b->br->bufs[(b->entry_of[bid] + 1u) & b->mask].bid;
 }
 
 /* The id of the buffer a completion was given, -1 if it carries none. */

@@ -44,6 +44,12 @@
 #define NLB_BUF_COUNT 512u
 #define NLB_BUF_GROUP 0
 
+/* Receive bundles (IORING_RECVSEND_BUNDLE, 6.10, probed): one completion
+ * for all the buffers a receive fills.  0 turns them off (bench A/B). */
+#ifndef NLB_RECV_BUNDLE
+#define NLB_RECV_BUNDLE 1
+#endif
+
 /* Per-direction backpressure in the copy path: stop receiving once this
  * many bytes wait to be sent, resume below the low-water mark.  128 KiB
  * (8 buffers) keeps a sendmsg full while leaving buffers for 60 other

@@ -1,6 +1,7 @@
 /* Suite "ring": lib/ring's helpers that nlb-bench and nlb share: a
  * provided-buffer ring that hands a received buffer's id back through the
- * CQE, the count check on its size, nlb_ring_cancel_all draining every
+ * CQE, receive bundles read back in ring order, the count check on its
+ * size, nlb_ring_cancel_all draining every
  * request in the ring (and saying so when an owed completion never
  * comes), the batched wait the worker loop makes, and the timespec of an
  * io_uring timeout. */
@@ -108,6 +109,103 @@ T_TEST(ring, bufring_recv_names_its_buffer)
 	close(sv[1]);
 	nlb_bufring_free(&ring, &b);
 	io_uring_queue_exit(&ring);
+}
+
+/* A receive bundle fills several buffers in ring order, and the order
+ * is read back from the ring (nlb_bufring_next) even after buffers came
+ * back out of order: the bytes reassemble exactly. */
+T_TEST(ring, bufring_bundle_follows_ring_order)
+{
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	cr_assert_eq(nlb_ring_init(&ring, 8, 16, &feat), 0);
+	if (!feat.buf_ring || !feat.recv_bundle) {
+		io_uring_queue_exit(&ring);
+		cr_skip_test("no receive bundles in this kernel (6.10+, not 6.13.11-6.14)");
+	}
+	struct nlb_bufring b;
+	cr_assert_eq(nlb_bufring_init(&ring, &b, 4, 4, 64), 0);
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+
+	/* Take buffers 0 and 1, give them back as 1 then 0: the ring now
+	 * holds 2, 3, 1, 0. */
+	int taken[2];
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(write(sv[1], "x", 1), 1);
+		struct io_uring_sqe *sqe = nlb_ring_sqe(&ring);
+		io_uring_prep_recv(sqe, sv[0], NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 4;
+		struct io_uring_cqe cqe;
+		one_cqe(&ring, &cqe);
+		cr_assert_eq(cqe.res, 1);
+		taken[i] = nlb_bufring_cqe_bid(&cqe);
+	}
+	cr_assert_eq(taken[0], 0);
+	cr_assert_eq(taken[1], 1);
+	nlb_bufring_recycle(&b, 1);
+	nlb_bufring_recycle(&b, 0);
+	nlb_bufring_flush(&b);
+
+	unsigned char data[3 * 64 + 5];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + 1);
+	cr_assert_eq(write(sv[1], data, sizeof(data)), (ssize_t)sizeof(data));
+	/* The kernel may stop a bundle short of the data (6.18 took three
+	 * buffers here): bundles until it is all in, each one completion,
+	 * the buffers following each other in ring order. */
+	const unsigned want[] = { 2, 3, 1, 0 };
+	unsigned got[4];
+	int n_got = 0, bundles = 0;
+	size_t off = 0;
+	while (off < sizeof(data)) {
+		struct io_uring_sqe *sqe = nlb_ring_sqe(&ring);
+		io_uring_prep_recv(sqe, sv[0], NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 4;
+		sqe->ioprio |= NLB_RECVSEND_BUNDLE;
+		struct io_uring_cqe cqe;
+		one_cqe(&ring, &cqe);
+		cr_assert_gt(cqe.res, 0, "recv: %d", cqe.res);
+		bundles++;
+		unsigned bid = (unsigned)nlb_bufring_cqe_bid(&cqe);
+		size_t left = (size_t)cqe.res;
+		while (left) {
+			cr_assert_lt(n_got, 4, "more than four buffers");
+			got[n_got++] = bid;
+			size_t n = left < 64 ? left : 64;
+			cr_expect_eq(memcmp(nlb_bufring_addr(&b, bid), data + off, n), 0,
+				     "bytes %zu.. differ", off);
+			off += n;
+			left -= n;
+			if (left)
+				bid = nlb_bufring_next(&b, bid);
+		}
+	}
+	cr_expect_lt(bundles, 4, "%d completions for four buffers: no bundle", bundles);
+	cr_assert_eq(n_got, 4);
+	for (int i = 0; i < 4; i++)
+		cr_expect_eq(got[i], want[i], "buffer %d is %u, not %u", i, got[i], want[i]);
+	cr_expect_eq(off, sizeof(data));
+	close(sv[0]);
+	close(sv[1]);
+	nlb_bufring_free(&ring, &b);
+	io_uring_queue_exit(&ring);
+}
+
+/* Which kernels get no bundles: 6.13.11 to 6.14, and any release nlb
+ * cannot read. */
+T_UNIT(ring, bundle_order_broken_releases)
+{
+	cr_expect(!nlb_ring_bundle_order_broken("6.18.0-1-amd64"));
+	cr_expect(!nlb_ring_bundle_order_broken("6.12.57"));
+	cr_expect(!nlb_ring_bundle_order_broken("6.13.10"));
+	cr_expect(nlb_ring_bundle_order_broken("6.13.11"));
+	cr_expect(nlb_ring_bundle_order_broken("6.14.2-arch1"));
+	cr_expect(!nlb_ring_bundle_order_broken("6.15"));
+	cr_expect(!nlb_ring_bundle_order_broken("7.0.1"));
+	cr_expect(nlb_ring_bundle_order_broken("linux"));
 }
 
 /* Two requests that would wait for ever (a recv with nothing to read, a

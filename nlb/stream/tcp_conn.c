@@ -107,6 +107,21 @@ void tcp_half_enqueue(struct tcp_worker *t, struct half *h, uint16_t bid, uint32
 	h->queued += len;
 }
 
+void tcp_take_received(struct tcp_worker *t, struct half *h, uint16_t bid, uint32_t len)
+{
+	do {
+		uint32_t n = len < NLB_BUF_SIZE ? len : NLB_BUF_SIZE;
+		/* Read before bid goes back: its entry may then be reused. */
+		uint16_t next = len > NLB_BUF_SIZE ? (uint16_t)nlb_bufring_next(&t->bufs, bid) : NO_BUF;
+		if (h && n)
+			tcp_half_enqueue(t, h, bid, n);
+		else
+			tcp_buf_recycle(t, bid);
+		len -= n;
+		bid = next;
+	} while (len);
+}
+
 void tcp_half_drop_queue(struct tcp_worker *t, struct half *h)
 {
 	while (h->head != NO_BUF) {

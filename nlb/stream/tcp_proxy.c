@@ -203,6 +203,10 @@ static void arm_recv(struct worker *w, struct conn *c, int dir)
 	io_uring_prep_recv_multishot(sqe, half_src(c, dir), NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = NLB_BUF_GROUP;
+	/* A bundle fills several buffers per completion when bytes wait:
+	 * one completion per 16 KiB costs bulk copies dearly. */
+	if (NLB_RECV_BUNDLE && w->feat.recv_bundle)
+		sqe->ioprio |= NLB_RECVSEND_BUNDLE;
 	io_uring_sqe_set_data64(sqe, conn_ud_dir(c, TCP_OP_RECV, dir));
 	c->half[dir].flags |= HALF_RECV;
 	c->inflight++;
@@ -286,10 +290,8 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 	}
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		if (res > 0 && c->state == CONN_OPEN)
-			tcp_half_enqueue(&w->tcp, h, bid, (uint32_t)res);
-		else
-			tcp_buf_recycle(&w->tcp, bid);
+		tcp_take_received(&w->tcp, res > 0 && c->state == CONN_OPEN ? h : NULL, bid,
+				  res > 0 ? (uint32_t)res : 0);
 	}
 	if (c->state != CONN_OPEN) {
 		conn_maybe_finalize(w, c);
@@ -303,7 +305,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 		if (c->state != CONN_OPEN)
 			return;
 		if (w->rt->forwarding == NLB_FWD_AUTO && !(h->flags & HALF_SPLICE)) {
-			h->full_streak = (uint32_t)res == NLB_BUF_SIZE ? h->full_streak + 1 : 0;
+			h->full_streak = (uint32_t)res >= NLB_BUF_SIZE ? h->full_streak + 1 : 0;
 			if (h->full_streak >= NLB_AUTO_SPLICE_STREAK) {
 				h->flags |= HALF_SPLICE;
 				STAT_INC(wstats(w, c->listener), auto_splice);
