@@ -15,13 +15,13 @@
 /* How a worker waits (nlb/core/loop.c).  With A connections active in
  * the last tick of the coarse clock, it waits for min(A / NLB_WAIT_DIV,
  * NLB_WAIT_BATCH) completions, or, once NLB_WAIT_MIN_US has passed, for
- * whatever is there (kernel 6.12's minimum wait, probed); below two it
- * wakes at the first completion, as it does on kernels without the
- * minimum wait.  A lone client's next request waits on this answer, so
- * batching would only add latency; many clients fill a batch in a few
- * microseconds and each io_uring_enter then carries more work.  bench
- * figures (doc/performance.md): wrk, 64 keep-alive connections, 1.08-1.36x
- * requests per CPU-second of nlb; one connection unchanged. */
+ * whatever is there (kernel 6.12's minimum wait, probed); below
+ * NLB_WAIT_MIN_BATCH it wakes at the first completion, as it does on
+ * kernels without the minimum wait.  A few clients in lock-step each wait
+ * on the answer, so batching only adds latency (a batch of 2 cost
+ * nlb-bench udp_rr with 4 flows 25% of its rate); many clients fill a
+ * batch in a few microseconds and each io_uring_enter then carries more
+ * work.  Figures in doc/performance.md. */
 #ifndef NLB_WAIT_BATCH
 #define NLB_WAIT_BATCH 32u
 #endif
@@ -30,6 +30,9 @@
 #endif
 #ifndef NLB_WAIT_DIV
 #define NLB_WAIT_DIV 2u
+#endif
+#ifndef NLB_WAIT_MIN_BATCH
+#define NLB_WAIT_MIN_BATCH 8u
 #endif
 #define NLB_WAIT_MAX_NS 1000000000ull
 

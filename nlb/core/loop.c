@@ -332,13 +332,13 @@ static void worker_run(struct worker *w)
 		nlb_qsbr_quiescent((struct nlb_qsbr *)&w->rt->qsbr, w->id);
 		/* Many clients at once: wait for a batch of completions, but
 		 * at most NLB_WAIT_MIN_US before taking what is there.  A
-		 * lone client (or a quiet minute) wakes at the first: its
-		 * next request depends on this answer, so waiting gains
-		 * nothing and costs it latency. */
+		 * few clients (or a quiet minute) wake at the first: each
+		 * one's next request depends on this answer, so waiting
+		 * gains little and costs them latency. */
 		uint32_t want = w->active_last / NLB_WAIT_DIV;
 		if (want > NLB_WAIT_BATCH)
 			want = NLB_WAIT_BATCH;
-		bool batch = w->feat.min_wait && want >= 2;
+		bool batch = w->feat.min_wait && want >= NLB_WAIT_MIN_BATCH;
 		int ret = nlb_ring_submit_and_wait_batch(&w->ring, &w->feat, batch ? want : 1,
 							 batch ? NLB_WAIT_MIN_US : 0, NLB_WAIT_MAX_NS);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY && ret != -ETIME) {
