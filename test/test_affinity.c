@@ -3,8 +3,7 @@
  * its threads stays on CPU 1; with `cpus` its workers are pinned to those
  * CPUs in turn while its other threads keep the mask nlb inherited; a
  * `cpus` naming a CPU outside that mask, or not a CPU list, is a
- * FILE:LINE error (`nlb -t` exits 1).  Each worker's TCP listening
- * socket carries its CPU in SO_INCOMING_CPU.  Threads are read from /proc/PID/task/TID/status;
+ * FILE:LINE error (`nlb -t` exits 1).  Threads are read from /proc/PID/task/TID/status;
  * workers are named nlb-worker-N and their io-wq threads iou-wrk-TID. */
 #include <criterion/criterion.h>
 
@@ -15,11 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
 
 #include "helpers.h"
 #include "px.h"
@@ -242,72 +236,6 @@ T_TEST(affinity, workers_share_cpus_in_turn, .timeout = 30)
 		seen |= 1u << w;
 	}
 	px_assert(&p, seen == 7, "workers seen: mask %#x, want 0x7", seen);
-	px_stop_ok(&p);
-	px_free(&p);
-	t_server_free(echo);
-}
-
-/* SO_INCOMING_CPU of each TCP socket nlb (pid) listens with on port,
- * read through a copy of the descriptor (pidfd_getfd, Linux 5.6), into
- * cpus; returns how many. */
-static size_t listening_incoming_cpus(pid_t pid, uint16_t port, int *cpus, size_t max)
-{
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	T_ASSERT(pidfd >= 0, ": pidfd_open: %s", strerror(errno));
-	char dir[64];
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(dir);
-	T_ASSERT(d, ": %s: %s", dir, strerror(errno));
-	size_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) && n < max) {
-		int target = atoi(e->d_name);
-		if (e->d_name[0] == '.')
-			continue;
-		int fd = (int)syscall(SYS_pidfd_getfd, pidfd, target, 0);
-		if (fd < 0)
-			continue;
-		int type = 0, listening = 0, cpu = -1;
-		socklen_t len = sizeof(int);
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
-		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening &&
-		    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET &&
-		    ntohs(((struct sockaddr_in *)&ss)->sin_port) == port &&
-		    getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len) == 0)
-			cpus[n++] = cpu;
-		close(fd);
-	}
-	closedir(d);
-	close(pidfd);
-	return n;
-}
-
-/* Each worker's listening socket asks the kernel for the connections
- * whose SYN its own CPU took (SO_INCOMING_CPU): three workers on CPUs
- * 0-1 listen with 0, 1 and 0, and clients still get through. */
-T_TEST(affinity, listeners_prefer_their_workers_cpu, .timeout = 30)
-{
-	need_cpus((const int[]){ 0, 1 }, 2);
-	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
-	T_ASSERT(echo);
-	uint16_t listen = t_free_port();
-	char *conf = write_conf("workers = 3;\ncpus = \"0-1\";", listen, t_server_port(echo));
-	const char *argv[] = { t_nlb_bin(), "-c", conf, NULL };
-	struct px p;
-	spawn(&p, argv, conf, listen);
-	px_assert(&p, t_nlb_log_contains(p.nlb, " running: 3 workers"), "not 3 workers");
-	int cpus[8];
-	size_t n = listening_incoming_cpus(p.nlb->pid, listen, cpus, 8);
-	unsigned on[2] = { 0, 0 };
-	for (size_t i = 0; i < n; i++)
-		if (cpus[i] == 0 || cpus[i] == 1)
-			on[cpus[i]]++;
-	px_assert(&p, n == 3 && on[0] == 2 && on[1] == 1,
-		  "%zu listening sockets, %u on CPU 0 and %u on CPU 1: want 3, 2 and 1", n, on[0],
-		  on[1]);
-	px_connect_n(&p, 6);
 	px_stop_ok(&p);
 	px_free(&p);
 	t_server_free(echo);

@@ -102,16 +102,6 @@ static int open_set(const struct nlb_runtime *rt, const struct listener_rt *lr, 
 			return fd;
 		}
 		(*fds)[i] = fd;
-		/* A new connection goes to the worker pinned to the CPU that
-		 * took its SYN (the kernel's reuseport choice, Linux 6.1+;
-		 * by hash where no worker's CPU matches), so its softirq work
-		 * and its worker share a core.  TCP only: a UDP flow's
-		 * datagrams must all reach the worker that holds the flow,
-		 * and nothing ties them to one CPU. */
-		if (type == SOCK_STREAM && rt->cfg->n_cpus) {
-			int cpu = (int)rt->cfg->cpus[i % rt->cfg->n_cpus];
-			setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof(cpu));
-		}
 	}
 	return 0;
 }
