@@ -15,10 +15,11 @@
 
 #include "clock.h"
 
-/* Kernel 6.12: io_uring_getevents_arg.min_wait_usec is honoured. */
+/* Kernel 6.10: receive bundles (IORING_RECVSEND_BUNDLE). */
 #ifndef NLB_FEAT_RECVSEND_BUNDLE
 #define NLB_FEAT_RECVSEND_BUNDLE (1U << 14)
 #endif
+/* Kernel 6.12: io_uring_getevents_arg.min_wait_usec is honoured. */
 #ifndef NLB_FEAT_MIN_TIMEOUT
 #define NLB_FEAT_MIN_TIMEOUT (1U << 15)
 #endif
@@ -183,50 +184,48 @@ int nlb_bufring_init(struct io_uring *ring, struct nlb_bufring *b,
 		return -EINVAL;
 	memset(b, 0, sizeof(*b));
 	size_t ring_bytes = (size_t)count * sizeof(struct io_uring_buf);
+	uint16_t *entry_of = calloc(count, sizeof(*entry_of));
 	void *mem = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
-		return -errno;
 	/* Buffer memory is reserved, not touched: pages appear as data
 	 * first lands in them, so an idle worker costs no resident memory. */
 	void *base = mmap(NULL, (size_t)count * size, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED) {
-		int err = -errno;
-		munmap(mem, ring_bytes);
-		return err;
+	int ret = -ENOMEM;
+	if (mem == MAP_FAILED || base == MAP_FAILED) {
+		ret = -errno;
+		goto fail;
 	}
-	b->br = mem;
-	b->base = base;
-	b->entry_of = calloc(count, sizeof(*b->entry_of));
-	if (!b->entry_of) {
-		munmap(mem, ring_bytes);
-		munmap(base, (size_t)count * size);
-		return -ENOMEM;
-	}
-	b->count = count;
-	b->size = size;
-	b->mask = count - 1;
-	b->bgid = bgid;
-	io_uring_buf_ring_init(b->br);
+	if (!entry_of)
+		goto fail;
+	io_uring_buf_ring_init(mem);
 
 	struct io_uring_buf_reg reg;
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (unsigned long)mem;
 	reg.ring_entries = count;
 	reg.bgid = (unsigned short)bgid;
-	int ret = io_uring_register_buf_ring(ring, &reg, 0);
-	if (ret < 0) {
-		munmap(mem, ring_bytes);
-		munmap(base, (size_t)count * size);
-		free(b->entry_of);
-		memset(b, 0, sizeof(*b));
-		return ret;
-	}
+	ret = io_uring_register_buf_ring(ring, &reg, 0);
+	if (ret < 0)
+		goto fail;
+	b->br = mem;
+	b->base = base;
+	b->entry_of = entry_of;
+	b->count = count;
+	b->size = size;
+	b->mask = count - 1;
+	b->bgid = bgid;
 	for (unsigned i = 0; i < count; i++)
 		nlb_bufring_recycle(b, i);
 	nlb_bufring_flush(b);
 	return 0;
+fail:
+	if (mem != MAP_FAILED)
+		munmap(mem, ring_bytes);
+	if (base != MAP_FAILED)
+		munmap(base, (size_t)count * size);
+	free(entry_of);
+	return ret;
 }
 
 void nlb_bufring_free(struct io_uring *ring, struct nlb_bufring *b)

@@ -30,11 +30,11 @@ void tcp_conn_free(struct tcp_worker *t, struct conn *c);
 
 /* A buffer of the ring back to the kernel (at the batch's end). */
 void tcp_buf_recycle(struct tcp_worker *t, uint16_t bid);
-/* Queues len bytes of buffer bid on h, to be sent in order. */
 /* The buffers of one receive of len bytes, the first bid: with a bundle
  * several, whole but the last, in ring order.  Queued on h, or, with h
  * NULL, given back. */
 void tcp_take_received(struct tcp_worker *t, struct half *h, uint16_t bid, uint32_t len);
+/* Queues len bytes of buffer bid on h, to be sent in order. */
 void tcp_half_enqueue(struct tcp_worker *t, struct half *h, uint16_t bid, uint32_t len);
 /* Drops h's queue, its buffers back to the ring. */
 void tcp_half_drop_queue(struct tcp_worker *t, struct half *h);
