@@ -30,6 +30,20 @@ static void one_cqe(struct io_uring *ring, struct io_uring_cqe *out)
 	io_uring_cqe_seen(ring, cqe);
 }
 
+/* A recv on fd that takes its buffer (or, with bundle, buffers) from
+ * group; its CQE into *out. */
+static void recv_from_group(struct io_uring *ring, int fd, unsigned len, int group, bool bundle,
+			    struct io_uring_cqe *out)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(ring);
+	io_uring_prep_recv(sqe, fd, NULL, len, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = (uint16_t)group;
+	if (bundle)
+		sqe->ioprio |= NLB_RECVSEND_BUNDLE;
+	one_cqe(ring, out);
+}
+
 T_UNIT(ring, timespec)
 {
 	struct __kernel_timespec ts = nlb_ring_timespec(1500000000u);
@@ -89,12 +103,8 @@ T_TEST(ring, bufring_recv_names_its_buffer)
 		char msg[16];
 		int len = snprintf(msg, sizeof(msg), "round %d", round);
 		cr_assert_eq(write(sv[1], msg, (size_t)len), len);
-		struct io_uring_sqe *sqe = nlb_ring_sqe(&ring);
-		io_uring_prep_recv(sqe, sv[0], NULL, 64, 0);
-		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 3;
 		struct io_uring_cqe cqe;
-		one_cqe(&ring, &cqe);
+		recv_from_group(&ring, sv[0], 64, 3, false, &cqe);
 		cr_assert_eq(cqe.res, len, "recv: %d", cqe.res);
 		int bid = nlb_bufring_cqe_bid(&cqe);
 		cr_assert(bid == 0 || bid == 1, "buffer id %d of a ring of 2", bid);
@@ -133,12 +143,8 @@ T_TEST(ring, bufring_bundle_follows_ring_order)
 	int taken[2];
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(write(sv[1], "x", 1), 1);
-		struct io_uring_sqe *sqe = nlb_ring_sqe(&ring);
-		io_uring_prep_recv(sqe, sv[0], NULL, 0, 0);
-		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 4;
 		struct io_uring_cqe cqe;
-		one_cqe(&ring, &cqe);
+		recv_from_group(&ring, sv[0], 0, 4, false, &cqe);
 		cr_assert_eq(cqe.res, 1);
 		taken[i] = nlb_bufring_cqe_bid(&cqe);
 	}
@@ -160,13 +166,8 @@ T_TEST(ring, bufring_bundle_follows_ring_order)
 	int n_got = 0, bundles = 0;
 	size_t off = 0;
 	while (off < sizeof(data)) {
-		struct io_uring_sqe *sqe = nlb_ring_sqe(&ring);
-		io_uring_prep_recv(sqe, sv[0], NULL, 0, 0);
-		sqe->flags |= IOSQE_BUFFER_SELECT;
-		sqe->buf_group = 4;
-		sqe->ioprio |= NLB_RECVSEND_BUNDLE;
 		struct io_uring_cqe cqe;
-		one_cqe(&ring, &cqe);
+		recv_from_group(&ring, sv[0], 0, 4, true, &cqe);
 		cr_assert_gt(cqe.res, 0, "recv: %d", cqe.res);
 		bundles++;
 		unsigned bid = (unsigned)nlb_bufring_cqe_bid(&cqe);
