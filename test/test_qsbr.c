@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "qsbr.h"
@@ -76,6 +77,10 @@ struct reader {
 	unsigned id;
 	atomic_bool *stop;
 	pthread_t thread;
+	/* The latest generation read, for the writer to wait on: with the
+	 * test's other jobs on both CPUs a reader may not run at all
+	 * before the writer is done. */
+	_Atomic uint64_t seen;
 	/* Results, read after join. */
 	uint64_t reads, gens, bad, backwards;
 	uint64_t bad_magic;
@@ -103,6 +108,7 @@ static void *reader_main(void *arg)
 			if (g1 != last)
 				r->gens++;
 			last = g1;
+			atomic_store_explicit(&r->seen, g1, memory_order_relaxed);
 		}
 		r->reads++;
 		nlb_qsbr_quiescent(r->q, r->id);
@@ -148,6 +154,9 @@ T_TEST(qsbr, republish_under_readers, .timeout = 60)
 		r[i].stop = &stop;
 		T_ASSERT(pthread_create(&r[i].thread, NULL, reader_main, &r[i]) == 0);
 	}
+	for (unsigned i = 0; i < READERS; i++)		/* each has read generation 1 */
+		while (atomic_load_explicit(&r[i].seen, memory_order_relaxed) == 0)
+			sched_yield();
 	static struct retired list[ROUNDS];
 	unsigned waiting = 0, most_waiting = 0;
 	for (uint64_t gen = 2; gen <= ROUNDS + 1; gen++) {
@@ -159,6 +168,13 @@ T_TEST(qsbr, republish_under_readers, .timeout = 60)
 			most_waiting = waiting;
 		if (gen % 64 == 0)
 			sched_yield();
+	}
+	for (unsigned i = 0; i < READERS; i++) {	/* ... and the last, within 10 s */
+		for (int spins = 0; spins < 100000 && atomic_load_explicit(
+			     &r[i].seen, memory_order_relaxed) != ROUNDS + 1; spins++) {
+			waiting = reclaim(&q, list, waiting);
+			usleep(100);
+		}
 	}
 	atomic_store(&stop, true);
 	for (unsigned i = 0; i < READERS; i++)
