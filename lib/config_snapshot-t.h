@@ -40,7 +40,15 @@ enum nlb_protocol {
 	NLB_PROTO_TCP = 0,
 	NLB_PROTO_UDP,
 	NLB_PROTO_TCP_UDP,
+	NLB_PROTO_TLS,			/* TCP, TLS terminated */
 };
+
+/* The listener protocols that accept TCP connections, and UDP datagrams. */
+static inline int nlb_proto_tcp(enum nlb_protocol p) { return p != NLB_PROTO_UDP; }
+static inline int nlb_proto_udp(enum nlb_protocol p)
+{
+	return p == NLB_PROTO_UDP || p == NLB_PROTO_TCP_UDP;
+}
 
 enum nlb_algorithm {
 	NLB_ALG_MAGLEV = 0,		/* the default */
@@ -59,6 +67,51 @@ enum nlb_proxy_protocol {
 enum nlb_hc_protocol {
 	NLB_HC_TCP = 0,
 	NLB_HC_HTTP,
+	NLB_HC_TLS,			/* a TLS handshake */
+	NLB_HC_HTTPS,			/* http over TLS */
+};
+
+struct nlb_tls_server;
+struct nlb_tls_client;
+
+/* A TLS listener's versions and ciphers (doc/tls.md has the lists). */
+enum nlb_tls_policy {
+	NLB_TLS_POLICY_13_12 = 0,	/* TLS 1.3, and 1.2 with ECDHE and AEAD: the default */
+	NLB_TLS_POLICY_13_ONLY,
+	NLB_TLS_POLICY_COMPAT,		/* ... and TLS 1.2's ECDHE CBC suites */
+};
+
+enum nlb_tls_alpn {
+	NLB_TLS_ALPN_NONE = 0,		/* no ALPN answered */
+	NLB_TLS_ALPN_HTTP1_ONLY,	/* http/1.1 or http/1.0, when offered */
+};
+
+struct nlb_tls_cert_conf {
+	char *cert, *key;		/* PEM paths; cert holds the chain after it */
+	int line;
+};
+
+/* A tls listener's tls = { ... }. */
+struct nlb_tls_listener_conf {
+	struct nlb_tls_cert_conf *certs;	/* the first is the default */
+	size_t n_certs;
+	enum nlb_tls_policy policy;
+	enum nlb_tls_alpn alpn;
+	char *ticket_keys;		/* NULL: keys of this process, rotated daily */
+	uint32_t handshake_timeout_ms;
+	/* Not in the file: built by the loader from the above, freed with
+	 * the configuration (lib/tls_server.h). */
+	struct nlb_tls_server *server;
+	int line;
+};
+
+/* A target group's tls = { ... }: connections to its targets are TLS. */
+struct nlb_tls_group_conf {
+	unsigned enabled;
+	char *ca;			/* NULL: encrypted, not verified */
+	char *server_name;		/* SNI and the name verified; NULL: the target's address */
+	struct nlb_tls_client *client;	/* built by the loader (lib/tls_client.h) */
+	int line;
 };
 
 /* A target group's active health check; enabled only when the group has
@@ -75,6 +128,9 @@ struct nlb_health_conf {
 	char *matcher_text;		/* http */
 	struct nlb_hc_matcher matcher;
 	unsigned proxy_protocol;	/* probes start with the group's PROXY header */
+	/* tls, https on a group without tls = { }: an unverified client
+	 * context of the check's own (else the group's is used). */
+	struct nlb_tls_client *tls_client;
 	int line;
 };
 
@@ -99,6 +155,7 @@ struct nlb_group_conf {
 	uint32_t max_targets;		/* slots for targets added at run time */
 	enum nlb_proxy_protocol proxy_protocol;	/* header sent to targets first */
 	struct nlb_health_conf health;
+	struct nlb_tls_group_conf tls;
 	struct nlb_target_conf *targets;
 	size_t n_targets;
 	/* Not in the file: a group a reload removed, kept at its slot (no
@@ -123,6 +180,7 @@ struct nlb_listener_conf {
 	uint32_t max_connections_per_source;	/* per worker; 0 = no limit */
 	uint32_t new_connections_per_source_per_s;	/* per worker; 0 = no limit */
 	struct nlb_acl *allow, *deny;	/* NULL = no list; deny wins */
+	struct nlb_tls_listener_conf tls;	/* protocol tls */
 	/* Not in the file: a removed listener whose slot still drains (or
 	 * has drained), kept by reloads at its index (reload.c). */
 	unsigned removed;
