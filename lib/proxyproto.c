@@ -603,6 +603,52 @@ int nlb_proxyproto_write_v2(uint8_t *buf, size_t cap, int transport,
 	return (int)(sizeof(h) + alen);
 }
 
+int nlb_proxyproto_add_tlv(uint8_t *buf, size_t cap, size_t hlen, uint8_t type,
+			   const void *val, size_t len)
+{
+	if (hlen < sizeof(struct pp2_hdr) || memcmp(buf, v2_sig, sizeof(v2_sig)) != 0 ||
+	    (buf[12] & 0xf0) != 0x20)
+		return -EINVAL;
+	size_t body = (size_t)buf[14] << 8 | buf[15];
+	if (body != hlen - sizeof(struct pp2_hdr) || body + 3 + len > 0xffff)
+		return -EINVAL;
+	if (cap < hlen + 3 + len)
+		return -ENOSPC;
+	buf[hlen] = type;
+	buf[hlen + 1] = (uint8_t)(len >> 8);
+	buf[hlen + 2] = (uint8_t)len;
+	if (len)
+		memcpy(buf + hlen + 3, val, len);
+	body += 3 + len;
+	buf[14] = (uint8_t)(body >> 8);
+	buf[15] = (uint8_t)body;
+	return (int)(hlen + 3 + len);
+}
+
+static size_t put_sub(uint8_t *p, uint8_t type, const char *s, size_t n)
+{
+	p[0] = type;
+	p[1] = (uint8_t)(n >> 8);
+	p[2] = (uint8_t)n;
+	memcpy(p + 3, s, n);
+	return 3 + n;
+}
+
+int nlb_proxyproto_ssl_value(uint8_t *buf, size_t cap, const char *version, const char *cipher)
+{
+	size_t nv = strlen(version), nc = strlen(cipher);
+	if (nv > 255 || nc > 255 || cap < 5 + 3 + nv + 3 + nc)
+		return -ENOSPC;
+	buf[0] = NLB_PP2_CLIENT_SSL;
+	/* verify: 0 only for a client certificate that was verified */
+	buf[1] = buf[2] = buf[3] = 0;
+	buf[4] = 1;
+	size_t off = 5;
+	off += put_sub(buf + off, NLB_PP2_SUBTYPE_SSL_VERSION, version, nv);
+	off += put_sub(buf + off, NLB_PP2_SUBTYPE_SSL_CIPHER, cipher, nc);
+	return (int)off;
+}
+
 int nlb_proxyproto_write_local(uint8_t *buf, size_t cap, int version)
 {
 	static const char v1[] = "PROXY UNKNOWN\r\n";

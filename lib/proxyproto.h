@@ -71,6 +71,30 @@ int nlb_proxyproto_write_v1(uint8_t *buf, size_t cap,
 int nlb_proxyproto_write_v2(uint8_t *buf, size_t cap, int transport,
 			    const struct sockaddr *src, const struct sockaddr *dst);
 
+/* TLV types and flags nlb writes (proxy-protocol.txt, 2.2). */
+#define NLB_PP2_TYPE_ALPN 0x01
+#define NLB_PP2_TYPE_AUTHORITY 0x02
+#define NLB_PP2_TYPE_SSL 0x20
+#define NLB_PP2_SUBTYPE_SSL_VERSION 0x21
+#define NLB_PP2_SUBTYPE_SSL_CIPHER 0x23
+#define NLB_PP2_CLIENT_SSL 0x01
+/* The largest PP2_TYPE_SSL value nlb_proxyproto_ssl_value writes. */
+#define NLB_PROXYPROTO_SSL_VALUE_MAX (5 + 3 + 255 + 3 + 255)
+
+/* Appends a TLV (type, len bytes of val) to the v2 header of hlen bytes
+ * at buf, as nlb_proxyproto_write_v2 wrote it, and grows its length
+ * field.  Returns the header's new length, -ENOSPC when cap is too small,
+ * or -EINVAL when buf is no v2 header or the header would pass 65535
+ * bytes after its fixed part. */
+int nlb_proxyproto_add_tlv(uint8_t *buf, size_t cap, size_t hlen, uint8_t type,
+			   const void *val, size_t len);
+
+/* The value of a PP2_TYPE_SSL TLV for a client that spoke TLS and sent
+ * no certificate: client PP2_CLIENT_SSL, verify nonzero (no certificate
+ * was verified), then the SSL_VERSION ("TLSv1.3") and SSL_CIPHER
+ * sub-TLVs.  Returns its length, or -ENOSPC. */
+int nlb_proxyproto_ssl_value(uint8_t *buf, size_t cap, const char *version, const char *cipher);
+
 /* A header that names no client: v1 "PROXY UNKNOWN\r\n", v2 LOCAL with
  * no addresses.  The spec's form for connections the proxy makes on its
  * own behalf, such as health checks; the receiver keeps the connection's

@@ -477,6 +477,46 @@ T_UNIT(proxyproto, v2_encoding_bytes)
 	cr_expect_arr_eq(buf, want6, 52);
 }
 
+/* TLVs appended to a written header parse back as the header's TLV
+ * chain, byte for byte; the length field follows. */
+T_UNIT(proxyproto, v2_tlvs_for_a_tls_client)
+{
+	struct sockaddr_storage s = sa("192.0.2.1:40000"), d = sa("198.51.100.2:443");
+	uint8_t buf[NLB_PROXYPROTO_V2_MAX];
+	int n = nlb_proxyproto_write_v2(buf, sizeof(buf), SOCK_STREAM, SA(s), SA(d));
+	cr_assert_eq(n, 28);
+	n = nlb_proxyproto_add_tlv(buf, sizeof(buf), (size_t)n, NLB_PP2_TYPE_AUTHORITY, "a.test", 6);
+	cr_assert_eq(n, 28 + 9);
+	uint8_t ssl[NLB_PROXYPROTO_SSL_VALUE_MAX];
+	int nv = nlb_proxyproto_ssl_value(ssl, sizeof(ssl), "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+	cr_assert_eq(nv, 5 + 3 + 7 + 3 + 22);
+	static const uint8_t want_ssl[] = "\x01\x00\x00\x00\x01" "\x21\x00\x07TLSv1.3"
+					  "\x23\x00\x16TLS_AES_128_GCM_SHA256";
+	cr_expect_arr_eq(ssl, want_ssl, (size_t)nv);
+	n = nlb_proxyproto_add_tlv(buf, sizeof(buf), (size_t)n, NLB_PP2_TYPE_SSL, ssl, (size_t)nv);
+	cr_assert_eq(n, 28 + 9 + 3 + nv);
+	cr_expect_eq((size_t)buf[14] << 8 | buf[15], (size_t)n - 16, "length field");
+
+	struct nlb_proxyproto pp;
+	cr_assert_eq(nlb_proxyproto_parse(buf, (size_t)n, &pp), n);
+	cr_expect_eq(pp.tlv_off, 28);
+	cr_expect_eq(pp.tlv_len, (size_t)n - 28);
+	static const uint8_t want_auth[] = "\x02\x00\x06" "a.test";
+	cr_expect_arr_eq(buf + 28, want_auth, 9);
+	cr_expect_eq(buf[37], NLB_PP2_TYPE_SSL);
+	cr_expect_arr_eq(buf + 40, want_ssl, (size_t)nv);
+
+	/* Errors: no room (nothing written), not a v2 header, a v1 line. */
+	uint8_t before = buf[n];
+	cr_expect_eq(nlb_proxyproto_add_tlv(buf, (size_t)n + 3, (size_t)n, 1, "xy", 2), -ENOSPC);
+	cr_expect_eq(buf[n], before);
+	cr_expect_eq(nlb_proxyproto_add_tlv(buf, sizeof(buf), (size_t)n - 1, 1, "x", 1), -EINVAL);
+	uint8_t v1[NLB_PROXYPROTO_V1_MAX];
+	int n1 = nlb_proxyproto_write_v1(v1, sizeof(v1), SA(s), SA(d));
+	cr_expect_eq(nlb_proxyproto_add_tlv(v1, sizeof(v1), (size_t)n1, 1, "x", 1), -EINVAL);
+	cr_expect_eq(nlb_proxyproto_ssl_value(ssl, 10, "TLSv1.3", "X"), -ENOSPC);
+}
+
 T_UNIT(proxyproto, encoder_errors)
 {
 	struct sockaddr_storage s4 = sa("192.0.2.1:1"), d4 = sa("192.0.2.2:2");
