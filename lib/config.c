@@ -18,6 +18,8 @@
 #include "config_text.h"
 #include "config_walk.h"
 #include "maglev.h"
+#include "tls_client.h"
+#include "tls_server.h"
 #include "tunables.h"
 
 static int load_target(const struct cfg_loader *ld, const config_setting_t *g,
@@ -117,10 +119,41 @@ static int load_health(const struct cfg_loader *ld, const config_setting_t *g,
 		return cfg_fail(ld, cfg_member_or(h, "proxy_protocol"), "%s\"proxy_protocol\" "
 				"needs the group's proxy_protocol (\"v1\" or \"v2\") to say which "
 				"header", prefix);
+	if ((hc->protocol == NLB_HC_TLS || hc->protocol == NLB_HC_HTTPS) && !grp->tls.client) {
+		/* No tls = { } to verify with: the handshake is what is checked. */
+		struct nlb_tls_group_conf none = { .enabled = 1 };
+		char why[256];
+		if (nlb_tls_client_new(&none, &hc->tls_client, why, sizeof(why)) < 0)
+			return cfg_fail(ld, cfg_member_or(h, "protocol"), "%s%s", prefix, why);
+	}
 	if (nlb_hc_matcher_parse(hc->matcher_text, &hc->matcher) < 0)
 		return cfg_fail(ld, cfg_member_or(h, "matcher"), "%s\"matcher\" must be codes "
 				"100-599 like \"200\", \"200-399\" or \"200,204,301\" (got \"%s\")",
 				prefix, hc->matcher_text);
+	return 0;
+}
+
+/* A group's tls = { }: its keys, then its client context, which reads
+ * the CA file now (as the user loading: a reload runs as "user"). */
+static int load_group_tls(const struct cfg_loader *ld, const config_setting_t *g,
+			  struct nlb_group_conf *grp, const char *label)
+{
+	struct nlb_tls_group_conf *tc = &grp->tls;
+	const config_setting_t *t = config_setting_get_member(g, "tls");
+	if (t == NULL)
+		return 0;
+	char prefix[LABEL_LEN + 16], where[LABEL_LEN + 16];
+	snprintf(prefix, sizeof(prefix), "%s: tls: ", label);
+	snprintf(where, sizeof(where), "in tls of %s", label);
+	const struct cfg_section sec = { prefix, where, "tls" };
+	int r = cfg_apply_keys(ld, &sec, NLB_CONF_GROUP_TLS, t, tc);
+	if (r < 0)
+		return r;
+	tc->enabled = 1;
+	tc->line = config_setting_source_line(t);
+	char why[512];
+	if ((r = nlb_tls_client_new(tc, &tc->client, why, sizeof(why))) < 0)
+		return cfg_fail(ld, cfg_member_or(t, "ca"), "%s: %s", label, why);
 	return 0;
 }
 
@@ -148,6 +181,8 @@ static int load_group(const struct cfg_loader *ld, const config_setting_t *g,
 					grp->name, o->line);
 	}
 
+	if ((r = load_group_tls(ld, g, grp, label)) < 0)
+		return r;
 	if ((r = load_health(ld, g, grp, label)) < 0)
 		return r;
 
@@ -179,12 +214,67 @@ static unsigned proto_mask(enum nlb_protocol p)
 {
 	switch (p) {
 	case NLB_PROTO_TCP:
+	case NLB_PROTO_TLS:
 		return 1;
 	case NLB_PROTO_UDP:
 		return 2;
 	case NLB_PROTO_TCP_UDP:
 		return 3;
 	}
+	return 0;
+}
+
+/* A tls listener's tls = { }: its keys, its certificates, then the
+ * server context, which reads every certificate, key and ticket key
+ * file now (as the user loading: a reload runs as "user"). */
+static int load_listener_tls(const struct cfg_loader *ld, const config_setting_t *g,
+			     struct nlb_listener_conf *l, const char *label)
+{
+	struct nlb_tls_listener_conf *tc = &l->tls;
+	const config_setting_t *t = config_setting_get_member(g, "tls");
+	if (l->protocol != NLB_PROTO_TLS) {
+		if (t != NULL)
+			return cfg_fail(ld, t, "%s: \"tls\" belongs to tls listeners; this one is "
+					"%s", label, nlb_protocol_name(l->protocol));
+		return 0;
+	}
+	if (t == NULL)
+		return cfg_fail(ld, g, "%s: a tls listener needs tls = { certificates = ( ... ); }",
+				label);
+	char prefix[LABEL_LEN + 16], where[LABEL_LEN + 16], who[LABEL_LEN + 48];
+	snprintf(prefix, sizeof(prefix), "%s: tls: ", label);
+	snprintf(where, sizeof(where), "in tls of %s", label);
+	const struct cfg_section sec = { prefix, where, "tls" };
+	int r = cfg_apply_keys(ld, &sec, NLB_CONF_TLS, t, tc);
+	if (r < 0)
+		return r;
+	tc->line = config_setting_source_line(t);
+
+	config_setting_t *list;
+	size_t n;
+	if ((r = cfg_get_list(ld, t, "certificates", "certificate", &list, &n)) < 0)
+		return r;
+	if (n == 0)
+		return cfg_fail(ld, list, "%s\"certificates\" is empty: give at least one "
+				"{ cert = \"...\"; key = \"...\"; }", prefix);
+	if (n > NLB_TLS_CERTS_MAX)
+		return cfg_fail(ld, list, "%s%zu certificates, more than %u", prefix, n,
+				NLB_TLS_CERTS_MAX);
+	if ((tc->certs = calloc(n, sizeof(*tc->certs))) == NULL)
+		return cfg_fail_nomem(ld);
+	snprintf(who, sizeof(who), "a certificate of %s", label);
+	const struct cfg_section csec = { prefix, where, who };
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		tc->n_certs = i + 1;
+		tc->certs[i].line = config_setting_source_line(e);
+		if ((r = cfg_apply_keys(ld, &csec, NLB_CONF_TLS_CERT, e, &tc->certs[i])) < 0)
+			return r;
+	}
+	char why[512];
+	int line = tc->line;
+	if ((r = nlb_tls_server_new(tc, &tc->server, why, sizeof(why), &line)) < 0)
+		return cfg_fail_line(ld, (unsigned)line, "%s: %s", label, why);
 	return 0;
 }
 
@@ -223,7 +313,12 @@ static int load_listener(const struct cfg_loader *ld, const config_setting_t *g,
 		return cfg_fail(ld, cfg_member_or(g, "target_group"),
 				"%s: unknown target_group \"%s\"", label, l->target_group);
 	l->group = gi;
-	if (l->protocol != NLB_PROTO_TCP && cfg->groups[gi].proxy_protocol == NLB_PP_V1)
+	if (nlb_proto_udp(l->protocol) && cfg->groups[gi].tls.enabled)
+		return cfg_fail(ld, cfg_member_or(g, "target_group"),
+				"%s: target group \"%s\" speaks TLS to its targets, which UDP "
+				"datagrams cannot use; give UDP a group of its own", label,
+				l->target_group);
+	if (nlb_proto_udp(l->protocol) && cfg->groups[gi].proxy_protocol == NLB_PP_V1)
 		return cfg_fail(ld, cfg_member_or(g, "target_group"),
 				"%s: target group \"%s\" sends PROXY protocol v1, which cannot "
 				"carry UDP; use \"v2\"", label, l->target_group);
@@ -231,7 +326,7 @@ static int load_listener(const struct cfg_loader *ld, const config_setting_t *g,
 		return cfg_fail(ld, cfg_member_or(g, "accept_proxy_protocol"),
 				"%s: \"accept_proxy_protocol\" applies to TCP connections; this "
 				"listener is udp", label);
-	return 0;
+	return load_listener_tls(ld, g, l, label);
 }
 
 
@@ -425,6 +520,27 @@ int nlb_config_load(const char *path, struct nlb_config **out,
 	return r;
 }
 
+/* What a tls = { } holds, the contexts built from it too. */
+static void tls_listener_conf_free(struct nlb_tls_listener_conf *tc)
+{
+	for (size_t i = 0; i < tc->n_certs; i++) {
+		free(tc->certs[i].cert);
+		free(tc->certs[i].key);
+	}
+	free(tc->certs);
+	free(tc->ticket_keys);
+	nlb_tls_server_free(tc->server);
+	memset(tc, 0, sizeof(*tc));
+}
+
+static void tls_group_conf_free(struct nlb_tls_group_conf *tc)
+{
+	free(tc->ca);
+	free(tc->server_name);
+	nlb_tls_client_free(tc->client);
+	memset(tc, 0, sizeof(*tc));
+}
+
 void nlb_config_free(struct nlb_config *cfg)
 {
 	if (cfg == NULL)
@@ -434,6 +550,7 @@ void nlb_config_free(struct nlb_config *cfg)
 		free(cfg->listeners[i].target_group);
 		nlb_acl_free(cfg->listeners[i].allow);
 		nlb_acl_free(cfg->listeners[i].deny);
+		tls_listener_conf_free(&cfg->listeners[i].tls);
 	}
 	free(cfg->listeners);
 	for (size_t i = 0; i < cfg->n_groups; i++) {
@@ -441,6 +558,8 @@ void nlb_config_free(struct nlb_config *cfg)
 		free(cfg->groups[i].targets);
 		free(cfg->groups[i].health.path);
 		free(cfg->groups[i].health.matcher_text);
+		nlb_tls_client_free(cfg->groups[i].health.tls_client);
+		tls_group_conf_free(&cfg->groups[i].tls);
 	}
 	free(cfg->groups);
 	free(cfg->admin_socket);

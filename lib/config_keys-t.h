@@ -73,6 +73,11 @@ struct key_part {
 /* Each listener protocol's own part (config_keys_tcp.c, config_keys_udp.c). */
 extern const struct key_part nlb_tcp_listener_keys;
 extern const struct key_part nlb_udp_listener_keys;
+extern const struct key_part nlb_tls_listener_keys;
+/* TLS's sections (config_keys_tls.c). */
+extern const struct key_part nlb_tls_keys;
+extern const struct key_part nlb_tls_cert_keys;
+extern const struct key_part nlb_group_tls_keys;
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

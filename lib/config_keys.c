@@ -28,6 +28,7 @@ static const char *const protocol_names[] = {
 	[NLB_PROTO_TCP] = "tcp",
 	[NLB_PROTO_UDP] = "udp",
 	[NLB_PROTO_TCP_UDP] = "tcp_udp",
+	[NLB_PROTO_TLS] = "tls",
 };
 
 static const char *const algorithm_names[] = {
@@ -252,12 +253,15 @@ static const struct key_spec group_keys[] = {
 	ENUM_KEY(struct nlb_group_conf, proxy_protocol, proxy_protocol_names, NLB_PP_NONE,
 		 RELOAD),
 	GROUP_KEY("health_check", RELOAD),
+	GROUP_KEY("tls", RELOAD),
 	LIST_KEY("targets", RELOAD),
 };
 
 static const char *const hc_protocol_names[] = {
 	[NLB_HC_TCP] = "tcp",
 	[NLB_HC_HTTP] = "http",
+	[NLB_HC_TLS] = "tls",
+	[NLB_HC_HTTPS] = "https",
 };
 _Static_assert(sizeof(enum nlb_hc_protocol) == sizeof(unsigned int), "enum size");
 
@@ -299,6 +303,7 @@ static const struct key_part *const listener_parts[] = {
 	&listener_part,
 	&nlb_tcp_listener_keys,
 	&nlb_udp_listener_keys,
+	&nlb_tls_listener_keys,
 };
 
 #define PARTS(...) (const struct key_part *const[]){ __VA_ARGS__ }
@@ -315,6 +320,9 @@ static const struct {
 	[NLB_CONF_GROUP] = { "target_groups", PARTS(&group_part), 1 },
 	[NLB_CONF_HEALTH] = { "health_check", PARTS(&health_part), 1 },
 	[NLB_CONF_TARGET] = { "targets", PARTS(&target_part), 1 },
+	[NLB_CONF_TLS] = { "tls", PARTS(&nlb_tls_keys), 1 },
+	[NLB_CONF_TLS_CERT] = { "certificates", PARTS(&nlb_tls_cert_keys), 1 },
+	[NLB_CONF_GROUP_TLS] = { "tls", PARTS(&nlb_group_tls_keys), 1 },
 };
 
 const struct key_part *const *cfg_section_parts(enum nlb_config_section s, size_t *n_parts)

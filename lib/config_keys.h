@@ -27,6 +27,9 @@ enum nlb_config_section {
 	NLB_CONF_GROUP,
 	NLB_CONF_HEALTH,
 	NLB_CONF_TARGET,
+	NLB_CONF_TLS,			/* a tls listener's tls = { } */
+	NLB_CONF_TLS_CERT,		/* an entry of its certificates */
+	NLB_CONF_GROUP_TLS,		/* a target group's tls = { } */
 	NLB_CONF_SECTIONS,
 };
 

@@ -192,4 +192,20 @@
  * to a reset; at most this much (and NLB_ADMIN_IDLE_MS), then it closes. */
 #define NLB_ADMIN_LINGER_MAX (1024u * 1024u)
 
+/* ---- TLS ---------------------------------------------------------------- */
+
+/* Certificates one tls listener may hold: SNI picks among them by a
+ * walk, and the AWS ALB's own limit is 25 besides the default. */
+#define NLB_TLS_CERTS_MAX 256u
+
+/* Bytes a TLS connection sends from at once, per direction: a copy out
+ * of OpenSSL's memory BIO that stays put while the kernel reads it
+ * (the BIO may move its bytes when written).  A little over one full
+ * TLS record (16 KiB + 22 bytes of header and tag) plus room for the
+ * next, so a bulk stream sends about two records a call. */
+#define NLB_TLS_SEND_BUF (32u << 10)
+
+/* Plaintext read from OpenSSL at a time, on the worker's stack. */
+#define NLB_TLS_READ_CHUNK (16u << 10)
+
 #endif

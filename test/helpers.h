@@ -10,6 +10,8 @@
  *   pattern       data patterns and checksums
  *   servers       in-process target servers, a target that never answers
  *   clients       client-side socket I/O, nlb's admin socket
+ *   tls_peers     certificates from the openssl command, a TLS client
+ *   nginx_peer    NGINX as a target, in a directory of its own
  *   nlb_runtime   nlb's runtime without workers (included on its own, with
  *                 nlb's headers, by the tests that read it)
  *
@@ -35,5 +37,7 @@
 #include "helpers/pattern.h"
 #include "helpers/servers.h"
 #include "helpers/clients.h"
+#include "helpers/tls_peers.h"
+#include "helpers/nginx_peer.h"
 
 #endif

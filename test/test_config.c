@@ -264,7 +264,7 @@ T_UNIT(config, bad_enum)
 		  GROUP_WEB
 		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
 		  "  protocol = \"sctp\"; } );\n", 3,
-		  "listener \"web\": \"protocol\" must be one of tcp, udp, tcp_udp (got \"sctp\")", 1 },
+		  "listener \"web\": \"protocol\" must be one of tcp, udp, tcp_udp, tls (got \"sctp\")", 1 },
 		{ "algorithm", "target_groups = ( { name = \"g\";\n algorithm = \"fastest\"; } );\n", 2,
 		  "target group \"g\": \"algorithm\" must be one of maglev, round_robin, least_conn, "
 		  "random2 (got \"fastest\")", 1 },
@@ -1158,5 +1158,61 @@ T_UNIT(config, stats_admin_privileges)
 	nlb_config_free(cfg);
 	cfg = load_ok("admin = { socket = \"/tmp/x.sock\"; };\n");
 	cr_expect_eq(cfg->admin_mode, 0600);
+	nlb_config_free(cfg);
+}
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* A listener line with protocol p and the rest r, after GROUP_WEB. */
+#define TLS_LISTENER(p, r) GROUP_WEB "listeners = (\n" \
+	"  { name = \"web\"; protocol = \"" p "\"; address = \"127.0.0.1:8443\";" \
+	" target_group = \"web\";\n" r " }\n);\n"
+
+T_UNIT(config, tls_errors)
+{
+	static const struct err_case cases[] = {
+		{ "tls listener without tls", TLS_LISTENER("tls", ""), 3,
+		  "listener \"web\": a tls listener needs tls = { certificates = ( ... ); }", 1 },
+		{ "tls on a tcp listener", TLS_LISTENER("tcp", "  tls = { certificates = ( ); };"),
+		  4, "\"tls\" belongs to tls listeners; this one is tcp", 0 },
+		{ "no certificates", TLS_LISTENER("tls", "  tls = { certificates = ( ); };"), 4,
+		  "\"certificates\" is empty", 0 },
+		{ "certificate without key",
+		  TLS_LISTENER("tls", "  tls = { certificates = (\n { cert = \"/x.pem\"; } ); };"),
+		  5, "is missing \"key\"", 0 },
+		{ "missing certificate file",
+		  TLS_LISTENER("tls", "  tls = { certificates = (\n"
+			       "  { cert = \"/nonexistent/site.pem\"; key = \"/nonexistent/site.key\"; } ); };"),
+		  5, "/nonexistent/site.pem", 0 },
+		{ "bad policy",
+		  TLS_LISTENER("tls", "  tls = { policy = \"tls10\"; certificates = ( ); };"), 4,
+		  "\"policy\" must be one of", 0 },
+		{ "handshake timeout out of range",
+		  TLS_LISTENER("tls", "  tls = { handshake_timeout_ms = 5; certificates = ( ); };"), 4,
+		  "\"handshake_timeout_ms\" must be between 100 and 600000", 0 },
+		{ "udp listener on a tls group",
+		  "target_groups = ( { name = \"web\"; tls = { };\n"
+		  "  targets = ( { address = \"127.0.0.1:9001\"; } ); } );\n"
+		  "listeners = ( { name = \"u\"; protocol = \"udp\";\n"
+		  "  address = \"127.0.0.1:53\"; target_group = \"web\"; } );\n", 4,
+		  "speaks TLS to its targets, which UDP datagrams cannot use", 0 },
+		{ "missing CA file",
+		  "target_groups = ( { name = \"web\";\n"
+		  "  tls = { ca = \"/nonexistent/ca.pem\"; }; } );\n", 2,
+		  "/nonexistent/ca.pem", 0 },
+	};
+	RUN(cases);
+}
+
+/* A group's tls without ca loads (encrypt, no verification). */
+T_UNIT(config, group_tls_without_ca)
+{
+	struct nlb_config *cfg = load_ok(
+		"target_groups = ( { name = \"web\"; tls = { server_name = \"app.internal\"; };\n"
+		"  targets = ( { address = \"127.0.0.1:9001\"; } ); } );\n");
+	cr_expect_eq(cfg->groups[0].tls.enabled, 1);
+	cr_expect_null(cfg->groups[0].tls.ca);
+	cr_expect_str_eq(cfg->groups[0].tls.server_name, "app.internal");
+	cr_expect_not_null(cfg->groups[0].tls.client);
 	nlb_config_free(cfg);
 }

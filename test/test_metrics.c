@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -679,31 +680,39 @@ T_TEST(metrics, promtool_accepts_the_body, .timeout = 60)
 	t_udp_server_free(usrv);
 }
 
-/* A scrape with every family (a TCP and a UDP listener, a health
+/* A scrape with every family (a TCP, a UDP and a TLS listener, a health
  * check) has the table's families (control/counter_table.c), in its
  * order, with its HELP and TYPE, and each sample follows its family's
  * HELP: the renderer cannot say what the table and nlb-metrics(7) do
  * not. */
-T_TEST(metrics, families_follow_the_table, .timeout = 30)
+T_TEST(metrics, families_follow_the_table, .timeout = 60)
 {
 	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
 	T_ASSERT(echo);
 	struct t_udp_server *usrv = t_udp_server_start("127.0.0.1", 0, false);
 	T_ASSERT(usrv);
+	struct t_tls tls;
+	T_ASSERT(t_tls_init(&tls) == 0 && t_tls_leaf(&tls, "a", "a.test", "DNS:a.test", "ec") == 0);
+	char pem[128], key[128];
+	t_tls_path(&tls, "a.pem", pem, sizeof(pem));
+	t_tls_path(&tls, "a.key", key, sizeof(key));
 	uint16_t web = t_free_port(), dns = t_free_port(), stats = t_free_port();
+	uint16_t https = t_free_port();
 	char *conf = t_write_config(
 		"workers = 2;\n"
 		"stats = { listen = \"127.0.0.1:%u\"; };\n"
 		"listeners = (\n"
 		"  { name = \"web\"; address = \"127.0.0.1:%u\"; target_group = \"web\"; },\n"
-		"  { name = \"dns\"; protocol = \"udp\"; address = \"127.0.0.1:%u\"; target_group = \"dns\"; }\n"
+		"  { name = \"dns\"; protocol = \"udp\"; address = \"127.0.0.1:%u\"; target_group = \"dns\"; },\n"
+		"  { name = \"https\"; protocol = \"tls\"; address = \"127.0.0.1:%u\"; target_group = \"web\";\n"
+		"    tls = { certificates = ( { cert = \"%s\"; key = \"%s\"; } ); }; }\n"
 		");\n"
 		"target_groups = (\n"
 		"  { name = \"web\"; health_check = { interval_ms = 100; };"
 		" targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
 		"  { name = \"dns\"; targets = ( { address = \"127.0.0.1:%u\"; } ); }\n"
 		");\n",
-		stats, web, dns, t_server_port(echo), t_udp_server_port(usrv));
+		stats, web, dns, https, pem, key, t_server_port(echo), t_udp_server_port(usrv));
 	T_ASSERT(conf);
 	struct px p;
 	px_spawn_conf(&p, conf);
@@ -750,11 +759,19 @@ T_TEST(metrics, families_follow_the_table, .timeout = 30)
 		line = eol ? eol + 1 : NULL;
 	}
 	px_assert(&p, families == MF_END, "%d families of the table's %d", families, MF_END);
+	/* The certificate's expiry: made with -days 2 a moment ago. */
+	char series[256];
+	snprintf(series, sizeof(series),
+		 "nlb_tls_certificate_not_after_seconds{listener=\"https\",file=\"%s\"}", pem);
+	int64_t not_after = metric(b, series), now = (int64_t)time(NULL);
+	px_assert(&p, not_after > now + 86400 && not_after <= now + 2 * 86400 + 60,
+		  "%s = %lld, now %lld", series, (long long)not_after, (long long)now);
 	free(b);
 	px_stop_ok(&p);
 	px_free(&p);
 	t_udp_server_free(usrv);
 	t_server_free(echo);
+	t_tls_free(&tls);
 }
 
 /* ---- HTTP ------------------------------------------------------------------ */

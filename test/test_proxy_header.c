@@ -383,31 +383,15 @@ T_TEST(proxy_header, lists_judge_the_header_address, .timeout = 30)
  * from 127.0.0.5 through nlb must be told its own. */
 T_TEST(proxy_header, nginx_sees_the_client, .timeout = 60)
 {
-	const char *nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : NULL;
-	T_ASSERT(nginx, ": /usr/sbin/nginx is missing (make deps installs it)");
-	char dir[] = "/tmp/nlb-nginx-XXXXXX";
-	T_ASSERT(mkdtemp(dir));
 	uint16_t n1 = t_free_port(), n2 = t_free_port(), l1 = t_free_port(), l2 = t_free_port();
-	char path[256];
-	snprintf(path, sizeof(path), "%s/nginx.conf", dir);
-	FILE *f = fopen(path, "w");
-	T_ASSERT(f);
-	fprintf(f, "daemon off; master_process off; worker_processes 1; user root;\n"
-		"error_log %s/error.log; pid %s/nginx.pid;\n"
-		"events { worker_connections 64; }\n"
-		"http { access_log off; client_body_temp_path %s; proxy_temp_path %s;\n"
-		"  fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;\n"
-		"  server { listen 127.0.0.1:%u proxy_protocol; listen 127.0.0.1:%u proxy_protocol;\n"
-		"    location / { return 200 \"$proxy_protocol_addr:$proxy_protocol_port\\n\"; } } }\n",
-		dir, dir, dir, dir, dir, dir, dir, n1, n2);
-	fclose(f);
-	const char *argv[] = { nginx, "-p", dir, "-c", path, NULL };
-	struct t_nlb *ng = t_spawn(argv, NULL);
-	T_ASSERT(ng, ": starting nginx");
-	int rc = t_nlb_wait_listening(ng, n2, 5000);
-	if (rc != 0)
-		t_nlb_dump_log(ng, "nginx");
-	T_ASSERT(rc == 0, ": nginx is not listening");
+	char servers[256];
+	snprintf(servers, sizeof(servers),
+		 "  server { listen 127.0.0.1:%u proxy_protocol; listen 127.0.0.1:%u proxy_protocol;\n"
+		 "    location / { return 200 \"$proxy_protocol_addr:$proxy_protocol_port\\n\"; } }\n",
+		 n1, n2);
+	struct t_nginx ng;
+	int rc = t_nginx_start(&ng, servers, n2);
+	T_ASSERT(rc == 0, ": nginx: %s (make deps installs it)", strerror(-rc));
 
 	char *conf = t_write_config(
 		"workers = 1;\n"
@@ -442,11 +426,7 @@ T_TEST(proxy_header, nginx_sees_the_client, .timeout = 60)
 	}
 	px_stop_ok(&p);
 	px_free(&p);
-	t_nlb_stop(ng, 5000);
-	t_nlb_free(ng);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	T_ASSERT(system(cmd) == 0);
+	t_nginx_free(&ng);
 }
 
 /* Health probes send a header only when health_check.proxy_protocol says

@@ -26,6 +26,7 @@
 #include "core/listener.h"
 #include "core/worker.h"
 #include "log.h"
+#include "tls_server.h"
 #include "control/reload.h"
 #include "control/stats.h"
 #include "balance/target_set.h"
@@ -182,7 +183,7 @@ static int cmd_show_listeners(struct admin *a, struct poll_client *c, int op, ch
 				  lc->target_group);
 		if (st == LISTENER_CLOSING)
 			nlb_strbuf_printf(&c->out, " state=closing");
-		if (lc->protocol != NLB_PROTO_UDP) {
+		if (nlb_proto_tcp(lc->protocol)) {
 			uint64_t open = 0;
 			for (unsigned i = 0; i < a->n_workers; i++)
 				if (l < a->workers[i].n_stats)
@@ -190,7 +191,7 @@ static int cmd_show_listeners(struct admin *a, struct poll_client *c, int op, ch
 								     memory_order_relaxed);
 			nlb_strbuf_printf(&c->out, " connections=%llu", (unsigned long long)open);
 		}
-		if (lc->protocol != NLB_PROTO_TCP)
+		if (nlb_proto_udp(lc->protocol))
 			nlb_strbuf_printf(&c->out, " flows=%u", (unsigned)atomic_load_explicit(
 				&rt->listeners[l].udp_flows, memory_order_relaxed));
 		nlb_strbuf_printf(&c->out, "\n");
@@ -279,6 +280,35 @@ static int cmd_quit(struct admin *a, struct poll_client *c, int op, char **args,
 	return 0;
 }
 
+/* Each tls listener's certificates, as loaded by the configuration in
+ * force: file, subject, names, key type and expiry, one line each. */
+static int cmd_show_certificates(struct admin *a, struct poll_client *c, int op, char **args,
+				 unsigned n, char *err, size_t errlen)
+{
+	(void)op, (void)args, (void)n, (void)err, (void)errlen;
+	const struct nlb_config *cfg = a->rt->cfg;
+	time_t now = time(NULL);
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_listener_conf *lc = &cfg->listeners[l];
+		if (lc->protocol != NLB_PROTO_TLS || lc->removed || !lc->tls.server)
+			continue;
+		for (size_t i = 0; i < nlb_tls_server_n_certs(lc->tls.server); i++) {
+			const struct nlb_tls_cert_info *ci = nlb_tls_server_cert(lc->tls.server, i);
+			char when[32] = "?";
+			time_t t = (time_t)ci->not_after;
+			struct tm tm;
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			nlb_strbuf_printf(&c->out, "listener=%s file=%s default=%s key=%s not_after=%s "
+					  "days_left=%lld names=%s subject=\"%s\"\n", lc->name,
+					  ci->file, i == 0 ? "yes" : "no", ci->key_type, when,
+					  (long long)((ci->not_after - (int64_t)now) / 86400),
+					  ci->names[0] ? ci->names : "-", ci->subject);
+		}
+	}
+	return 0;
+}
+
 struct admin_cmd {
 	const char *verb, *noun;	/* noun NULL: a one-word command */
 	unsigned min_args, max_args;	/* words after verb and noun */
@@ -294,6 +324,8 @@ static const struct admin_cmd commands[] = {
 	  "listeners: protocol, address, group, open connections and flows" },
 	{ "show", "stats", 0, 0, cmd_show_stats, 0, "show stats",
 	  "the counters of the exit stats line, now" },
+	{ "show", "certificates", 0, 0, cmd_show_certificates, 0, "show certificates",
+	  "tls listeners' certificates: file, key, expiry, names, subject" },
 	{ "add", "target", 2, 4, cmd_target, CHANGE_ADD, "add target GROUP ADDR [weight N]",
 	  "a new target, or a draining one back" },
 	{ "set", "weight", 3, 3, cmd_target, CHANGE_WEIGHT, "set weight GROUP ADDR N",

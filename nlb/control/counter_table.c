@@ -125,7 +125,8 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		       S("limit", ON_TCP, C(limit)),
 		       S("source_limit", ON_TCP, C(source_limit)),
 		       S("source_rate", ON_TCP, C(source_rate)),
-		       S("proxy_header", ON_TCP, C(proxy_header_invalid), C(proxy_header_timeout))),
+		       S("proxy_header", ON_TCP, C(proxy_header_invalid), C(proxy_header_timeout)),
+		       S("tls", ON_TCP, C(connect_tls))),
 	},
 	[MF_FLOW_TABLE_HITS] = {
 		"nlb_flow_table_hits_total", "counter",
@@ -183,6 +184,43 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		"nlb_udp_gso_split_total", "counter",
 		"Batches sent one datagram at a time because the kernel refused a GSO send.",
 		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_UDP, C(udp_gso_split))),
+	},
+	[MF_TLS_ACTIVE] = {
+		"nlb_tls_active_connections", "gauge",
+		"TLS client connections open now, handshakes in progress included.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TLS, C(tls_active))),
+	},
+	[MF_TLS_HANDSHAKES] = {
+		"nlb_tls_handshakes_total", "counter",
+		"TLS handshakes completed with clients, by protocol version.",
+		SCOPE_LISTENER, "version",
+		SERIES(S("tls1.2", ON_TLS, C(tls_handshakes_tls12)),
+		       S("tls1.3", ON_TLS, C(tls_handshakes_tls13))),
+	},
+	[MF_TLS_RESUMPTIONS] = {
+		"nlb_tls_resumptions_total", "counter",
+		"Client handshakes that resumed a session from a ticket (counted in nlb_tls_handshakes_total too).",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TLS, C(tls_resumed))),
+	},
+	[MF_TLS_HANDSHAKE_ERRORS] = {
+		"nlb_tls_handshake_errors_total", "counter",
+		"TLS client connections that failed, by reason: in the handshake, or a renegotiation attempt after it.",
+		SCOPE_LISTENER, "reason",
+		SERIES(S("not_tls", ON_TLS, C(tls_fail_not_tls)),
+		       S("version", ON_TLS, C(tls_fail_version)),
+		       S("cipher", ON_TLS, C(tls_fail_cipher)),
+		       S("alert", ON_TLS, C(tls_fail_alert)),
+		       S("eof", ON_TLS, C(tls_fail_eof)),
+		       S("timeout", ON_TLS, C(tls_fail_timeout)),
+		       S("verify", ON_TLS, C(tls_fail_verify)),
+		       S("renegotiation", ON_TLS, C(tls_fail_renegotiation)),
+		       S("protocol", ON_TLS, C(tls_fail_protocol))),
+	},
+	[MF_TLS_CERT_NOT_AFTER] = {
+		"nlb_tls_certificate_not_after_seconds", "gauge",
+		"When each tls listener's certificate expires, in seconds since the Unix epoch: alert some 30 days ahead.",
+		SCOPE_CERTIFICATE, NULL,
+		.value_doc = "the certificate's notAfter, as loaded by the configuration in force",
 	},
 	/* ---- per worker: its rows of every listener ---- */
 	[MF_WORKER_ACCEPTED] = {

@@ -64,6 +64,7 @@ enum metric_scope {
 	SCOPE_WORKER,			/* worker: 0 .. workers - 1 */
 	SCOPE_GROUP,			/* target_group: its name */
 	SCOPE_TARGET,			/* target_group, target: the target's address */
+	SCOPE_CERTIFICATE,		/* listener, file: a tls listener's certificate */
 };
 
 /* Which listeners have a series. */
@@ -71,6 +72,7 @@ enum listener_side {
 	ON_ANY = 0,
 	ON_TCP,				/* tcp and tcp_udp listeners */
 	ON_UDP,				/* udp and tcp_udp listeners */
+	ON_TLS,				/* tls listeners */
 };
 
 #define SERIES_MAX_SUM 4
@@ -116,6 +118,11 @@ enum metric_family_id {
 	MF_UDP_TARGET_UNREACHABLE,
 	MF_UDP_GRO_BATCHES,
 	MF_UDP_GSO_SPLIT,
+	MF_TLS_ACTIVE,
+	MF_TLS_HANDSHAKES,
+	MF_TLS_RESUMPTIONS,
+	MF_TLS_HANDSHAKE_ERRORS,
+	MF_TLS_CERT_NOT_AFTER,
 	MF_WORKER_ACCEPTED,
 	MF_WORKER_ACTIVE_FLOWS,
 	MF_HEALTHY_HOSTS,

@@ -1,5 +1,7 @@
 /* The health-probe thread.  Each probe is a non-blocking connect (tcp),
- * or connect, GET and status line (http), driven by one epoll loop with a
+ * or connect, GET and status line (http), each over TLS for tls and
+ * https (OpenSSL on memory BIOs, as in the workers; the socket stays
+ * the probe's own), driven by one epoll loop with a
  * deadline per probe, so a slow target never holds up the others.  There
  * is one probe per target slot; a slot taken by a new target starts over
  * (first probes spread over min(interval, 1 s)), a draining or free one
@@ -9,7 +11,10 @@
 #include "clock.h"
 #include "control/health.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,8 @@
 #include "health_check.h"
 #include "log.h"
 #include "proxyproto.h"
+#include "tls_client.h"
+#include "tls_error.h"
 #include "tunables.h"
 
 enum probe_phase {
@@ -31,6 +38,8 @@ enum probe_phase {
 	PROBE_CONNECTING,
 	PROBE_SENDING,
 	PROBE_READING,
+	PROBE_TLS,		/* handshake (tls, https) */
+	PROBE_TLS_READING,	/* https: the status line, over TLS */
 };
 
 struct health_probe {
@@ -48,6 +57,8 @@ struct health_probe {
 	uint64_t passive_base;	/* live failures already accounted for */
 	size_t sent, got;
 	char *buf;		/* PROBE_BUF_SIZE bytes: request out, status line in */
+	SSL *ssl;		/* tls, https: with memory BIOs */
+	BIO *rbio, *wbio;
 	/* A change decided, waiting for the group's next publish. */
 	bool pending;
 	enum nlb_hc_state pending_from, pending_to;
@@ -167,6 +178,11 @@ static void set_state(struct health *h, struct health_probe *p, enum nlb_hc_stat
 
 static void probe_close(struct health_probe *p)
 {
+	if (p->ssl) {
+		SSL_free(p->ssl);	/* and its BIOs */
+		p->ssl = NULL;
+		ERR_clear_error();
+	}
 	if (p->fd >= 0) {
 		/* Close with a reset, as HAProxy's checks do: a probe every
 		 * 100 ms per target would otherwise leave thousands of
@@ -230,6 +246,149 @@ static void probe_start(struct health *h, struct health_probe *p,
 		probe_done(h, p, hc, false, "epoll");
 }
 
+static void status_line(struct health *h, struct health_probe *p,
+			const struct nlb_health_conf *hc);
+static void tls_event(struct health *h, struct health_probe *p,
+		      const struct nlb_health_conf *hc);
+
+/* ---- tls, https: the handshake and the request over memory BIOs ---- */
+
+/* What the probe's TLS wrote goes out (as much as the socket takes: the
+ * rest stays in the BIO), what the socket holds goes in.  Returns the
+ * bytes that came in, or -1 when the target closed or failed (why set;
+ * what came before is in the BIO still). */
+static long tls_pump(struct health_probe *p, const char **why)
+{
+	char *data;
+	long n, got = 0;
+	while ((n = BIO_get_mem_data(p->wbio, &data)) > 0) {
+		ssize_t w = send(p->fd, data, (size_t)n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EAGAIN)
+				break;
+			*why = strerror(errno);
+			return -1;
+		}
+		char sink[4096];
+		for (ssize_t left = w; left > 0;) {
+			int k = BIO_read(p->wbio, sink, left < (ssize_t)sizeof(sink) ? (int)left :
+							(int)sizeof(sink));
+			if (k <= 0)
+				break;
+			left -= k;
+		}
+	}
+	for (;;) {
+		char in[4096];
+		ssize_t r = recv(p->fd, in, sizeof(in), 0);
+		if (r > 0) {
+			BIO_write(p->rbio, in, (int)r);
+			got += r;
+			continue;
+		}
+		if (r < 0 && errno == EAGAIN)
+			return got;
+		*why = r == 0 ? "closed during TLS" : strerror(errno);
+		return -1;
+	}
+}
+
+/* Waits for what the TLS needs next: room while bytes are owed. */
+static void tls_wait(struct health *h, struct health_probe *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (BIO_ctrl_pending(p->wbio) ? EPOLLOUT : 0),
+				  .data.ptr = p };
+	epoll_ctl(h->epfd, EPOLL_CTL_MOD, p->fd, &ev);
+}
+
+static void tls_start(struct health *h, struct health_probe *p, const struct nlb_health_conf *hc)
+{
+	struct nlb_tls_client *client = hc->tls_client ? hc->tls_client :
+					h->rt->groups[p->group].conf->tls.client;
+	char ip[INET6_ADDRSTRLEN] = "";
+	const struct sockaddr_storage *ss = &p->addr.ss;
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+	p->ssl = client ? nlb_tls_client_ssl(client, ip) : NULL;
+	p->rbio = BIO_new(BIO_s_mem());
+	p->wbio = BIO_new(BIO_s_mem());
+	if (!p->ssl || !p->rbio || !p->wbio) {
+		BIO_free(p->rbio);
+		BIO_free(p->wbio);
+		probe_close(p);
+		/* Our own shortage, not the target's fault: try next time. */
+		p->next_ms = nlb_clock_ms() + hc->interval_ms;
+		return;
+	}
+	BIO_set_mem_eof_return(p->rbio, -1);
+	SSL_set_bio(p->ssl, p->rbio, p->wbio);
+	p->phase = PROBE_TLS;
+	p->got = 0;
+	tls_event(h, p, hc);
+}
+
+static void tls_event(struct health *h, struct health_probe *p,
+		      const struct nlb_health_conf *hc)
+{
+	/* Until the socket has nothing new and the TLS nothing to send:
+	 * bytes read while flushing may finish a step at once. */
+	for (int round = 0; round < 16; round++) {
+		const char *why = "closed during TLS";
+		long got = tls_pump(p, &why);
+		if (p->phase == PROBE_TLS) {
+			int r = SSL_do_handshake(p->ssl);
+			if (r != 1) {
+				int e = SSL_get_error(p->ssl, r);
+				if (e == SSL_ERROR_WANT_READ && got >= 0) {
+					if (got > 0 || BIO_ctrl_pending(p->wbio))
+						continue;
+					tls_wait(h, p);
+					return;
+				}
+				char msg[64];
+				snprintf(msg, sizeof(msg), "TLS handshake: %s",
+					 e == SSL_ERROR_WANT_READ ? why :
+					 nlb_tls_fail_name(nlb_tls_fail_classify(p->ssl, e)));
+				probe_done(h, p, hc, false, msg);
+				return;
+			}
+			if (hc->protocol == NLB_HC_TLS) {
+				probe_done(h, p, hc, true, "TLS handshake");
+				return;
+			}
+			int n = nlb_hc_http_request(p->buf, PROBE_BUF_SIZE, hc->path, p->addr_text);
+			if (n < 0 || SSL_write(p->ssl, p->buf, n) != n) {
+				probe_done(h, p, hc, false, "request not written");
+				return;
+			}
+			p->phase = PROBE_TLS_READING;
+			p->got = 0;
+			continue;
+		}
+		for (;;) {
+			int n = SSL_read(p->ssl, p->buf + p->got, (int)(PROBE_BUF_SIZE - p->got));
+			if (n <= 0)
+				break;
+			p->got += (size_t)n;
+			int status;
+			if (nlb_hc_http_status(p->buf, p->got, &status) != -EAGAIN ||
+			    p->got == PROBE_BUF_SIZE) {
+				status_line(h, p, hc);
+				return;
+			}
+		}
+		if (got < 0) {
+			probe_done(h, p, hc, false, "closed before a status line");
+			return;
+		}
+		if (got == 0 && !BIO_ctrl_pending(p->wbio))
+			break;
+	}
+	tls_wait(h, p);
+}
+
 static void probe_event(struct health *h, struct health_probe *p,
 			const struct nlb_health_conf *hc)
 {
@@ -252,6 +411,7 @@ static void probe_event(struct health *h, struct health_probe *p,
 		if (hc->protocol == NLB_HC_HTTP)
 			n = nlb_hc_http_request(p->buf + pp, PROBE_BUF_SIZE - (size_t)pp, hc->path,
 						p->addr_text);
+		bool tls = hc->protocol == NLB_HC_TLS || hc->protocol == NLB_HC_HTTPS;
 		if (pp < 0 || n < 0) {
 			/* The loader checked the path and the buffer is sized
 			 * for it: this would be a bug. */
@@ -259,8 +419,12 @@ static void probe_event(struct health *h, struct health_probe *p,
 				   "request does not fit");
 			return;
 		}
-		if (pp + n == 0) {
+		if (pp + n == 0 && !tls) {
 			probe_done(h, p, hc, true, "connected");
+			return;
+		}
+		if (pp + n == 0) {
+			tls_start(h, p, hc);
 			return;
 		}
 		p->got = (size_t)(pp + n);	/* request length while sending */
@@ -280,10 +444,18 @@ static void probe_event(struct health *h, struct health_probe *p,
 			probe_done(h, p, hc, true, "connected, PROXY header sent");
 			return;
 		}
+		if (hc->protocol != NLB_HC_HTTP) {
+			tls_start(h, p, hc);
+			return;
+		}
 		p->phase = PROBE_READING;
 		p->got = 0;
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
 		epoll_ctl(h->epfd, EPOLL_CTL_MOD, p->fd, &ev);
+		return;
+	}
+	if (p->phase == PROBE_TLS || p->phase == PROBE_TLS_READING) {
+		tls_event(h, p, hc);
 		return;
 	}
 	/* reading the status line */
@@ -298,6 +470,13 @@ static void probe_event(struct health *h, struct health_probe *p,
 		return;
 	}
 	p->got += (size_t)r;
+	status_line(h, p, hc);
+}
+
+/* The status line read so far (p->buf, p->got bytes): judged once it
+ * is whole. */
+static void status_line(struct health *h, struct health_probe *p, const struct nlb_health_conf *hc)
+{
 	int status = 0;
 	int n = nlb_hc_http_status(p->buf, p->got, &status);
 	if (n == -EAGAIN && p->got < PROBE_BUF_SIZE)

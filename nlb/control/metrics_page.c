@@ -129,12 +129,14 @@ static const char *const scope_labels[] = {
 	[SCOPE_WORKER] = "worker",
 	[SCOPE_GROUP] = "target_group",
 	[SCOPE_TARGET] = "target_group, target",
+	[SCOPE_CERTIFICATE] = "listener, file",
 };
 
 static const char *const side_names[] = {
 	[ON_ANY] = "every listener",
 	[ON_TCP] = "tcp and tcp_udp listeners",
 	[ON_UDP] = "udp and tcp_udp listeners",
+	[ON_TLS] = "tls listeners",
 };
 
 /* The counters a series adds up, "a + b", then whose, as a sentence

@@ -11,6 +11,7 @@
 
 #include "balance/pick.h"
 #include "health_check.h"
+#include "tls_server.h"
 #include "control/counter_table.h"
 #include "balance/target_set.h"
 
@@ -48,8 +49,9 @@ static const char *const no_labels[] = { NULL };
 
 static bool listener_has(const struct nlb_listener_conf *lc, enum listener_side on)
 {
-	return on == ON_ANY || (on == ON_TCP && lc->protocol != NLB_PROTO_UDP) ||
-	       (on == ON_UDP && lc->protocol != NLB_PROTO_TCP);
+	return on == ON_ANY || (on == ON_TCP && nlb_proto_tcp(lc->protocol)) ||
+	       (on == ON_UDP && nlb_proto_udp(lc->protocol)) ||
+	       (on == ON_TLS && lc->protocol == NLB_PROTO_TLS);
 }
 
 /* A family of the process as a whole. */
@@ -86,6 +88,23 @@ static void render_listener_family(const struct metric_family *mf, const struct 
 				emit(b, &f, L("listener", lc->name, mf->label, s->value), v);
 			else
 				emit(b, &f, L("listener", lc->name), v);
+		}
+	}
+}
+
+/* Each tls listener's certificates' expiry (cfg: the listeners in view). */
+static void render_cert_family(const struct metric_family *mf, const struct nlb_config *cfg,
+			       struct nlb_strbuf *b)
+{
+	struct family f = { .f = mf, .started = false };
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_listener_conf *lc = &cfg->listeners[l];
+		if (lc->protocol != NLB_PROTO_TLS || !lc->tls.server)
+			continue;
+		for (size_t i = 0; i < nlb_tls_server_n_certs(lc->tls.server); i++) {
+			const struct nlb_tls_cert_info *ci = nlb_tls_server_cert(lc->tls.server, i);
+			emit(b, &f, L("listener", lc->name, "file", ci->file),
+			     ci->not_after > 0 ? (uint64_t)ci->not_after : 0);
 		}
 	}
 }
@@ -312,6 +331,9 @@ int metrics_render(struct metrics *m, struct nlb_strbuf *b)
 			break;
 		case SCOPE_WORKER:
 			render_worker_family(m, mf, b);
+			break;
+		case SCOPE_CERTIFICATE:
+			render_cert_family(mf, &view, b);
 			break;
 		default:
 			render_group_family(m, cfg, (enum metric_family_id)id, b);

@@ -49,6 +49,12 @@ static int placeholder(struct nlb_listener_conf *dst, const struct nlb_listener_
 {
 	*dst = *src;
 	dst->allow = dst->deny = NULL;	/* it takes no new client */
+	/* ... so it needs no certificate: its TLS connections hold their
+	 * own reference to the context they began on. */
+	dst->tls.certs = NULL;
+	dst->tls.n_certs = 0;
+	dst->tls.ticket_keys = NULL;
+	dst->tls.server = NULL;
 	dst->removed = 1;
 	dst->name = strdup(src->name);
 	dst->target_group = strdup(src->target_group);
@@ -64,6 +70,10 @@ static int group_placeholder(struct nlb_group_conf *dst, const struct nlb_group_
 	dst->n_targets = 0;
 	dst->health.enabled = 0;
 	dst->health.path = dst->health.matcher_text = NULL;
+	dst->health.tls_client = NULL;
+	/* No target to connect to, so no TLS client context either. */
+	dst->tls.ca = dst->tls.server_name = NULL;
+	dst->tls.client = NULL;
 	dst->removed = 1;
 	dst->name = strdup(src->name);
 	return dst->name ? 0 : -ENOMEM;

@@ -55,7 +55,23 @@
 	X(udp_nomem, counter, "datagrams dropped: no socket, flow or buffer")           \
 	X(udp_send_error, counter, "datagrams the kernel refused to send")              \
 	X(udp_target_refused, counter,                                                  \
-	  "ICMP port unreachable from a target (also counts toward passive health detection)")
+	  "ICMP port unreachable from a target (also counts toward passive health detection)") \
+	X(connect_tls, counter,                                                         \
+	  "target connect attempts whose TLS handshake failed (verification, protocol)") \
+	X(tls_active, gauge, "TLS client connections open now")                         \
+	X(tls_handshakes_tls12, counter, "TLS 1.2 handshakes completed with clients")   \
+	X(tls_handshakes_tls13, counter, "TLS 1.3 handshakes completed with clients")   \
+	X(tls_resumed, counter, "client handshakes that resumed a session from a ticket") \
+	X(tls_fail_not_tls, counter, "client handshakes failed: bytes that are not TLS") \
+	X(tls_fail_version, counter,                                                    \
+	  "client handshakes failed: only protocol versions the policy refuses")        \
+	X(tls_fail_cipher, counter, "client handshakes failed: no cipher or group in common") \
+	X(tls_fail_alert, counter, "client handshakes failed: the client sent a fatal alert") \
+	X(tls_fail_eof, counter, "client handshakes failed: the client closed or reset") \
+	X(tls_fail_timeout, counter, "client handshakes failed: past handshake_timeout_ms") \
+	X(tls_fail_verify, counter, "client handshakes failed: certificate verification") \
+	X(tls_fail_renegotiation, counter, "TLS client connections closed: renegotiation attempted") \
+	X(tls_fail_protocol, counter, "client handshakes failed: malformed or unexpected messages")
 
 /* The UDP part of four counters, kept apart from acl_denied,
  * source_limit, source_rate and drain_reset (which then count TCP

@@ -148,9 +148,9 @@ int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_co
 	atomic_store_explicit(&lr->conf, lc, memory_order_relaxed);
 	lr->wildcard = is_wildcard(&lc->addr);
 	int ret = 0;
-	if (lc->protocol != NLB_PROTO_UDP)
+	if (nlb_proto_tcp(lc->protocol))
 		ret = open_set(rt, lr, SOCK_STREAM, &lr->fds, err, errlen);
-	if (ret == 0 && lc->protocol != NLB_PROTO_TCP)
+	if (ret == 0 && nlb_proto_udp(lc->protocol))
 		ret = open_set(rt, lr, SOCK_DGRAM, &lr->udp_fds, err, errlen);
 	if (ret < 0)
 		listener_unbind(rt, l);

@@ -112,8 +112,8 @@ static void listeners_sync(struct worker *w)
 	}
 }
 
-/* The tick: often enough to enforce the shortest idle timeout within an
- * eighth of it, within NLB_TICK_MIN_MS .. NLB_TICK_MAX_MS. */
+/* The tick: often enough to enforce the shortest idle or handshake
+ * timeout within an eighth of it, within NLB_TICK_MIN_MS .. NLB_TICK_MAX_MS. */
 static uint64_t tick_ms(const struct nlb_config *cfg)
 {
 	uint64_t t = NLB_TICK_MAX_MS;
@@ -122,8 +122,17 @@ static uint64_t tick_ms(const struct nlb_config *cfg)
 		uint64_t u = cfg->listeners[l].udp_idle_timeout_ms / 8;
 		if (q < t)
 			t = q;
-		if (cfg->listeners[l].protocol != NLB_PROTO_TCP && u < t)
+		if (nlb_proto_udp(cfg->listeners[l].protocol) && u < t)
 			t = u;
+		uint64_t h = cfg->listeners[l].tls.handshake_timeout_ms / 8;
+		if (cfg->listeners[l].protocol == NLB_PROTO_TLS && h < t)
+			t = h;
+	}
+	/* Target handshakes end at their group's connect_timeout_ms. */
+	for (size_t g = 0; g < cfg->n_groups; g++) {
+		uint64_t c = cfg->groups[g].connect_timeout_ms / 8;
+		if (cfg->groups[g].tls.enabled && c < t)
+			t = c;
 	}
 	return t < NLB_TICK_MIN_MS ? NLB_TICK_MIN_MS : t;
 }

@@ -28,6 +28,7 @@
 #include "core/loop.h"
 #include "core/privileges.h"
 #include "core/runtime.h"
+#include "core/tls_warnings.h"
 #include "stream/tcp_worker.h"
 #include "stream/udp_worker.h"
 
@@ -54,6 +55,12 @@ static void usage(FILE *out)
 
 /* A load balancer holds two descriptors per connection: take all the
  * hard limit allows. */
+static void log_warning(const char *line, void *arg)
+{
+	(void)arg;
+	nlb_warn("%s", line);
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -155,8 +162,9 @@ static int run(struct nlb_config *cfg)
 		listeners_close(&rt);
 		goto out;
 	}
+	tls_warnings(cfg, true, log_warning, NULL);
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
-		if (cfg->listeners[l].protocol == NLB_PROTO_TCP)
+		if (!nlb_proto_udp(cfg->listeners[l].protocol))
 			continue;
 		nlb_info("udp: GRO/GSO batching %s", rt.udp_gro ? "on" :
 			 !cfg->udp_gro ? "off (udp_gro = false)" :
@@ -310,6 +318,12 @@ out:
 	return status;
 }
 
+static void print_warning(const char *line, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "nlb: warning: %s\n", line);
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = NULL;
@@ -349,6 +363,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (test_only) {
+		tls_warnings(cfg, false, print_warning, NULL);
 		fprintf(stderr, "nlb: configuration file %s test is successful\n", path);
 		nlb_config_free(cfg);
 		return 0;

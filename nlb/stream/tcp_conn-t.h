@@ -64,7 +64,9 @@ struct half {
 enum conn_state {
 	CONN_FREE = 0,
 	CONN_HEADER,			/* reading the client's PROXY header */
+	CONN_HANDSHAKE,			/* TLS handshake with the client */
 	CONN_CONNECTING,
+	CONN_TARGET_HS,			/* TLS handshake with the target */
 	CONN_OPEN,
 	CONN_CLOSING,
 };
@@ -89,6 +91,7 @@ struct conn {
 	uint8_t target_spoke;		/* the target has sent bytes */
 	uint32_t src_slot;		/* per-source limit handle (admission.c) */
 	struct conn_ext *ext;		/* accept_proxy_protocol only, else NULL */
+	struct conn_tls *tls;		/* TLS on either end (stream/tcp_tls.h), else NULL */
 	struct half half[2];
 };
 
@@ -129,6 +132,10 @@ struct tcp_listener {
 	uint64_t resume_ms;
 	struct nlb_idle_list idle;	/* connections, least recently active first */
 	uint64_t idle_ms;		/* the listener's idle_timeout_ms */
+	/* Connections in a TLS handshake, with the client (the listener's
+	 * handshake_timeout_ms) and with a target (its group's
+	 * connect_timeout_ms), oldest first: on these lists instead. */
+	struct nlb_idle_list hs, target_hs;
 };
 
 /* A worker's TCP state. */
@@ -149,6 +156,8 @@ struct tcp_worker {
 	uint32_t n_starved, cap_starved;
 	struct send_ctx **sctx;
 	uint32_t n_sctx, sctx_free;
+	uint8_t **tls_pool;		/* free TLS send buffers (stream/tcp_tls.c) */
+	uint32_t n_tls_pool;
 	bool bufs_returned;		/* buffers recycled this iteration */
 
 	/* splice path */

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "proxyproto.h"
 #include "core/worker.h"
+#include "stream/tcp_tls.h"
 
 const struct sockaddr *tcp_conn_client(const struct conn *c, struct sockaddr_storage *ss)
 {
@@ -136,6 +137,29 @@ int tcp_header_on_poll(struct worker *w, struct conn *c, int res)
 	return header_read(w, c, (unsigned)res);
 }
 
+/* What a TLS client's handshake said, for its target: the SNI
+ * (PP2_TYPE_AUTHORITY), the ALPN chosen and PP2_TYPE_SSL, as HAProxy's
+ * send-proxy-v2-ssl and the AWS NLB's TLS listeners send them. */
+static int add_tls_tlvs(uint8_t *hdr, size_t cap, size_t n, SSL *ssl)
+{
+	int r = (int)n;
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (sni && *sni)
+		r = nlb_proxyproto_add_tlv(hdr, cap, (size_t)r, NLB_PP2_TYPE_AUTHORITY, sni,
+					   strlen(sni));
+	const unsigned char *alpn;
+	unsigned alpn_len = 0;
+	SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+	if (r > 0 && alpn_len)
+		r = nlb_proxyproto_add_tlv(hdr, cap, (size_t)r, NLB_PP2_TYPE_ALPN, alpn, alpn_len);
+	uint8_t v[NLB_PROXYPROTO_SSL_VALUE_MAX];
+	int nv = nlb_proxyproto_ssl_value(v, sizeof(v), SSL_get_version(ssl),
+					  SSL_get_cipher_name(ssl));
+	if (r > 0 && nv > 0)
+		r = nlb_proxyproto_add_tlv(hdr, cap, (size_t)r, NLB_PP2_TYPE_SSL, v, (size_t)nv);
+	return r;
+}
+
 int tcp_header_send(const struct conn *c, enum nlb_proxy_protocol version)
 {
 	/* Just connected, the socket's send buffer is empty, so these few
@@ -146,10 +170,11 @@ int tcp_header_send(const struct conn *c, enum nlb_proxy_protocol version)
 	const struct sockaddr *dst = tcp_conn_local(c, &local);
 	if (!src || !dst)
 		return -errno;
-	uint8_t hdr[NLB_PROXYPROTO_V1_MAX];
-	_Static_assert(NLB_PROXYPROTO_V1_MAX >= NLB_PROXYPROTO_V2_MAX_OUT, "room for v2");
+	uint8_t hdr[NLB_PROXYPROTO_V2_MAX];
 	int n = version == NLB_PP_V1 ? nlb_proxyproto_write_v1(hdr, sizeof(hdr), src, dst) :
 		nlb_proxyproto_write_v2(hdr, sizeof(hdr), SOCK_STREAM, src, dst);
+	if (n > 0 && version == NLB_PP_V2 && c->tls && c->tls->ssl[END_CLIENT])
+		n = add_tls_tlvs(hdr, sizeof(hdr), (size_t)n, c->tls->ssl[END_CLIENT]);
 	if (n < 0)
 		return n;
 	ssize_t sent = send(c->tfd, hdr, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);

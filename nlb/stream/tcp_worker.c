@@ -16,6 +16,7 @@
 #include "core/worker.h"
 #include "stream/tcp_conn.h"
 #include "stream/tcp_proxy.h"
+#include "stream/tcp_tls.h"
 
 static void arm_accept(struct worker *w, uint32_t l)
 {
@@ -96,7 +97,10 @@ static int tcp_worker_sync(struct worker *w)
 static int tcp_worker_init(struct worker *w)
 {
 	w->tcp.reserve_fd = -1;
-	int ret = tcp_pools_init(&w->tcp, &w->ring, w->rt->forwarding != NLB_FWD_SPLICE);
+	/* The buffer ring with splice too: TLS connections always copy,
+	 * and a reload may add a tls listener.  Its pages cost nothing
+	 * until a receive fills them. */
+	int ret = tcp_pools_init(&w->tcp, &w->ring, true);
 	if (ret < 0)
 		return ret;
 	w->tcp.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -110,6 +114,11 @@ static void tcp_worker_free(struct worker *w)
 		if (w->listeners[l].started && tl->fd >= 0)
 			close(tl->fd);
 	}
+	/* A worker that stopped early: its connections' TLS, then the
+	 * send buffers they gave back. */
+	for (uint32_t i = 0; i < w->tcp.conns.n_slots; i++)
+		tls_conn_free(&w->tcp, tcp_conn_at(&w->tcp, i)->tls);
+	tls_pool_free(&w->tcp);
 	tcp_pools_free(&w->tcp, &w->ring);
 	if (w->tcp.flows)
 		nlb_flowtab_destroy(w->tcp.flows);
@@ -124,6 +133,8 @@ static void tcp_listener_take(struct worker *w, uint32_t l)
 	struct tcp_listener *tl = &w->listeners[l].tcp;
 	tl->fd = lr->fds ? lr->fds[w->id] : -1;
 	nlb_idle_init(&tl->idle);
+	nlb_idle_init(&tl->hs);
+	nlb_idle_init(&tl->target_hs);
 	tl->idle_ms = lr->conf->idle_timeout_ms;
 }
 

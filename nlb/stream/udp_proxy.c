@@ -604,7 +604,7 @@ int udp_worker_sync(struct worker *w)
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
 		w->listeners[l].udp.idle_ms = lc->udp_idle_timeout_ms;
-		if (lc->protocol == NLB_PROTO_TCP)
+		if (!nlb_proto_udp(lc->protocol))
 			continue;
 		flows += lc->removed ? atomic_load_explicit(&wstats(w, l)->udp_flows_active,
 							    memory_order_relaxed)
