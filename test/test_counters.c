@@ -117,15 +117,15 @@ T_UNIT(counters, families_are_well_formed)
 }
 
 struct visited {
-	char names[64][32];
-	uint64_t values[64];
+	char names[128][32];
+	uint64_t values[128];
 	unsigned n;
 };
 
 static void visit(void *arg, const char *name, uint64_t value)
 {
 	struct visited *v = arg;
-	if (v->n < 64) {
+	if (v->n < 128) {
 		snprintf(v->names[v->n], sizeof(v->names[0]), "%s", name);
 		v->values[v->n] = value;
 	}
