@@ -84,6 +84,7 @@ T_TEST(tls_proxy, sni_picks_the_certificate, .timeout = 60)
 	expect_cert(&p, NULL, NULL, "a.test");
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "tls_handshakes_tls13"), 6);
+	cr_expect_eq(px_stat(&p, "tls_hs_le_1s"), 6, "six handshakes on loopback within 1 s");
 	cr_expect_eq(px_stat(&p, "tls_active"), 0);
 	cr_expect_eq(px_stat(&p, "accepted"), 6);
 	px_free(&p);
@@ -709,11 +710,13 @@ T_TEST(tls_proxy, client_hello_in_one_byte_segments, .timeout = 60)
 	int r = 0;
 	int64_t deadline = t_now_ms() + 10000;
 	bool first = true;
+	int hello_len = 0;
 	while ((r = SSL_do_handshake(ssl)) != 1 && t_now_ms() < deadline) {
 		char buf[16384];
 		int n;
 		while ((n = BIO_read(out, buf, sizeof(buf))) > 0) {
 			if (first) {	/* the ClientHello, one byte at a time */
+				hello_len = n;
 				for (int i = 0; i < n; i++) {
 					T_ASSERT(t_write_all(fd, buf + i, 1) == 0);
 					t_sleep_ms(1);
@@ -748,6 +751,12 @@ T_TEST(tls_proxy, client_hello_in_one_byte_segments, .timeout = 60)
 	t_close(fd);
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "tls_handshakes_tls13"), 1);
+	/* A millisecond between bytes: the handshake took at least that. */
+	int64_t ms = px_stat(&p, "tls_hs_ms");
+	cr_expect_geq(ms, hello_len, "handshake of %lld ms over %d bytes a ms apart",
+		      (long long)ms, hello_len);
+	cr_expect_eq(px_stat(&p, "tls_hs_le_5ms"), 0);
+	cr_expect_eq(px_stat(&p, "tls_hs_le_1s") + (ms > 1000), 1);
 	px_free(&p);
 	t_server_free(echo);
 	t_tls_free(&t);

@@ -62,6 +62,14 @@
 	X(tls_handshakes_tls12, counter, "TLS 1.2 handshakes completed with clients")   \
 	X(tls_handshakes_tls13, counter, "TLS 1.3 handshakes completed with clients")   \
 	X(tls_resumed, counter, "client handshakes that resumed a session from a ticket") \
+	X(tls_hs_le_5ms, counter, "client handshakes done within 5 ms of their first byte") \
+	X(tls_hs_le_10ms, counter, "client handshakes done within 10 ms")               \
+	X(tls_hs_le_25ms, counter, "client handshakes done within 25 ms")               \
+	X(tls_hs_le_50ms, counter, "client handshakes done within 50 ms")               \
+	X(tls_hs_le_100ms, counter, "client handshakes done within 100 ms")             \
+	X(tls_hs_le_250ms, counter, "client handshakes done within 250 ms")             \
+	X(tls_hs_le_1s, counter, "client handshakes done within 1 s")                   \
+	X(tls_hs_ms, counter, "milliseconds client handshakes took, all added up")      \
 	X(tls_fail_not_tls, counter, "client handshakes failed: bytes that are not TLS") \
 	X(tls_fail_version, counter,                                                    \
 	  "client handshakes failed: only protocol versions the policy refuses")        \

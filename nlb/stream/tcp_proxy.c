@@ -861,6 +861,23 @@ static void tls_client_done(struct worker *w, struct conn *c)
 		STAT_INC(st, tls_handshakes_tls12);
 	if (SSL_session_reused(ssl))
 		STAT_INC(st, tls_resumed);
+	/* The coarse clock's milliseconds: a handshake on loopback is 0. */
+	uint64_t ms = w->now_ms - c->tls->hs_start_ms;
+	STAT_ADD(st, tls_hs_ms, ms);
+	if (ms <= 5)
+		STAT_INC(st, tls_hs_le_5ms);
+	if (ms <= 10)
+		STAT_INC(st, tls_hs_le_10ms);
+	if (ms <= 25)
+		STAT_INC(st, tls_hs_le_25ms);
+	if (ms <= 50)
+		STAT_INC(st, tls_hs_le_50ms);
+	if (ms <= 100)
+		STAT_INC(st, tls_hs_le_100ms);
+	if (ms <= 250)
+		STAT_INC(st, tls_hs_le_250ms);
+	if (ms <= 1000)
+		STAT_INC(st, tls_hs_le_1s);
 	conn_move(w, c, CONN_CONNECTING);
 	start_connect(w, c);
 }

@@ -7,17 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/buffer.h>
 #include <openssl/err.h>
 
 #include "tls_server.h"
 #include "tunables.h"
-
-/* A memory BIO keeps the largest buffer it ever held; once empty, one
- * that grew past this is swapped for a fresh one, so an idle connection
- * holds no more than its TLS state (its record buffers go too:
- * SSL_MODE_RELEASE_BUFFERS). */
-#define TLS_BIO_KEEP 4096
 
 /* Free send buffers a worker keeps: enough for the connections that
  * send at one moment, the rest go back to the allocator. */
@@ -125,44 +118,6 @@ int tls_detach(struct tcp_worker *t, struct conn_tls *x, int end)
 	return 0;
 }
 
-static BIO *fresh_bio(void)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	if (b)
-		BIO_set_mem_eof_return(b, -1);
-	return b;
-}
-
-static bool bio_big_and_empty(BIO *b)
-{
-	BUF_MEM *bm = NULL;
-	return BIO_ctrl_pending(b) == 0 && BIO_get_mem_ptr(b, &bm) == 1 && bm &&
-	       bm->max > TLS_BIO_KEEP;
-}
-
-/* end's input BIO, emptied: back to a small one. */
-static void trim_in(struct conn_tls *x, int end)
-{
-	BIO *b;
-	if (!x->ssl[end] || !bio_big_and_empty(x->in[end]) || !(b = fresh_bio()))
-		return;
-	SSL_set0_rbio(x->ssl[end], b);	/* frees the old one */
-	x->in[end] = b;
-}
-
-/* end's output BIO, drained: likewise. */
-static void trim_out(struct conn_tls *x, int end)
-{
-	BIO *b;
-	if (!bio_big_and_empty(x->out[end]) || !(b = fresh_bio()))
-		return;
-	if (x->ssl[end])
-		SSL_set0_wbio(x->ssl[end], b);
-	else
-		BIO_free(x->out[end]);
-	x->out[end] = b;
-}
-
 /* Plaintext for end: through its TLS, or straight into its queue. */
 static int put_plain(struct conn_tls *x, int end, const void *p, uint32_t len)
 {
@@ -188,10 +143,8 @@ int tls_handshake(struct conn_tls *x, int end)
 {
 	SSL *ssl = x->ssl[end];
 	int r = SSL_do_handshake(ssl);
-	if (r == 1) {
-		trim_in(x, end);
+	if (r == 1)
 		return 1;
-	}
 	int e = SSL_get_error(ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return 0;
@@ -218,7 +171,6 @@ int tls_read(struct conn_tls *x, int end, uint64_t *moved)
 				x->fail = NLB_TLS_FAIL_RENEGOTIATION;
 				return -1;
 			}
-			trim_in(x, end);
 			return 0;
 		}
 		if (e == SSL_ERROR_ZERO_RETURN) {
@@ -279,6 +231,5 @@ void tls_sent(struct tcp_worker *t, struct conn_tls *x, int end, uint32_t n)
 	if (BIO_ctrl_pending(x->out[end]) == 0) {
 		pool_put(t, x->sbuf[end]);
 		x->sbuf[end] = NULL;
-		trim_out(x, end);
 	}
 }
