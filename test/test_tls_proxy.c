@@ -636,6 +636,47 @@ T_TEST(tls_proxy, show_certificates, .timeout = 60)
 	t_tls_free(&t);
 }
 
+/* Warnings: at start, for each TLS file the user nlb drops to cannot read
+ * (the test's certificate directory is root's, mode 0700), since the next
+ * reload would fail; from nlb -t, for a group that encrypts without
+ * verifying. */
+T_TEST(tls_proxy, warnings_for_unreadable_files_and_unverified_groups, .timeout = 60)
+{
+	struct t_tls t;
+	certs(&t);
+	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
+	uint16_t port = t_free_port();
+	char a_pem[128], a_key[128];
+	t_tls_path(&t, "a.pem", a_pem, sizeof(a_pem));
+	t_tls_path(&t, "a.key", a_key, sizeof(a_key));
+	char *conf = t_write_config(
+		"user = \"nobody\"; group = \"nogroup\"; workers = 1;\n"
+		"listeners = ( { name = \"web\"; protocol = \"tls\"; address = \"127.0.0.1:%u\";\n"
+		"  target_group = \"web\"; tls = { certificates = ( { cert = \"%s\"; key = \"%s\"; } ); }; } );\n"
+		"target_groups = ( { name = \"web\"; tls = { server_name = \"x.test\"; };\n"
+		"  targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		port, a_pem, a_key, t_server_port(echo));
+	T_ASSERT(conf);
+	const char *argv[] = { t_nlb_bin(), "-t", "-c", conf, NULL };
+	char *out = NULL;
+	int rc = t_run(argv, 20000, &out);
+	cr_expect_eq(rc, 0, "nlb -t: exit %d: %s", rc, out ? out : "");
+	cr_expect(out && strstr(out, "warning: ") && strstr(out, "tls without \"ca\""),
+		  "nlb -t said: %s", out ? out : "");
+	free(out);
+	struct px p;
+	px_spawn_conf(&p, conf);
+	char want[256];
+	snprintf(want, sizeof(want), "key %s cannot be read as the user nlb runs as", a_key);
+	cr_expect(t_nlb_log_contains(p.nlb, want), "no \"%s\" in nlb's log", want);
+	cr_expect(t_nlb_log_contains(p.nlb, "tls without \\\"ca\\\""),
+		  "no warning for the unverified group at start");
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(echo);
+	t_tls_free(&t);
+}
+
 /* ---- bad input ---------------------------------------------------------- */
 
 T_TEST(tls_proxy, plain_http_is_refused, .timeout = 60)
