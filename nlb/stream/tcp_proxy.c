@@ -10,13 +10,10 @@
  * module's hooks into the worker loop are stream/tcp_worker.c's.
  *
  * A connection with TLS on either end (a tls listener's client, a
- * target group with tls) always copies, and all of its bytes pass
- * through its TLS layer (stream/tcp_tls.c): the client's handshake comes
- * before the target is chosen, the target's after its connect, and a
- * target whose handshake fails is retried like one that refused. */
+ * target group with tls) takes its steps in stream/tcp_proxy_tls.c;
+ * the steps both share are in stream/tcp_proxy_steps.h. */
 #include "stream/tcp_proxy.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,22 +33,11 @@
 #include "stream/tcp_conn.h"
 #include "stream/tcp_header.h"
 #include "stream/tcp_pick.h"
+#include "stream/tcp_proxy_steps.h"
 #include "stream/tcp_tls.h"
-#include "tls_client.h"
-#include "tls_server.h"
 
 static inline int half_src(const struct conn *c, int dir) { return dir == DIR_C2T ? c->cfd : c->tfd; }
 static inline int half_dst(const struct conn *c, int dir) { return dir == DIR_C2T ? c->tfd : c->cfd; }
-
-static inline uint64_t conn_ud(const struct conn *c, unsigned op)
-{
-	return ud_pack(op, c->slot.idx, c->slot.gen);
-}
-
-static inline uint64_t conn_ud_dir(const struct conn *c, unsigned op, int dir)
-{
-	return ud_pack_dir(op, (unsigned)dir, c->slot.idx, c->slot.gen);
-}
 
 static void set_nodelay(int fd)
 {
@@ -79,47 +65,15 @@ void tcp_close_reset(int fd)
 	close(fd);
 }
 
-static inline bool in_handshake(const struct conn *c)
-{
-	return c->state == CONN_HANDSHAKE || c->state == CONN_TARGET_HS;
-}
-
-/* c's place in the idle order: its listener's list, or while a TLS
- * handshake lasts, the list that times handshakes out. */
-static inline struct nlb_idle_list *conn_idle(struct worker *w, const struct conn *c)
-{
-	struct tcp_listener *tl = &w->listeners[c->listener].tcp;
-	return c->state == CONN_HANDSHAKE ? &tl->hs :
-	       c->state == CONN_TARGET_HS ? &tl->target_hs : &tl->idle;
-}
 
 /* c goes to state, and onto that state's list, as of now. */
-static void conn_move(struct worker *w, struct conn *c, enum conn_state state)
+void tcp_conn_move(struct worker *w, struct conn *c, enum conn_state state)
 {
 	nlb_idle_remove(&w->tcp.conns, conn_idle(w, c), &c->slot);
 	c->state = (uint8_t)state;
 	c->last_active_ms = w->now_ms;
 	nlb_idle_append(&w->tcp.conns, conn_idle(w, c), &c->slot);
 }
-
-static inline void conn_touch(struct worker *w, struct conn *c)
-{
-	/* The clock is coarse: most completions in a burst see the same
-	 * millisecond and skip the list surgery.  A handshake keeps its
-	 * start: its list times it out from there. */
-	if (c->last_active_ms == w->now_ms || in_handshake(c))
-		return;
-	c->last_active_ms = w->now_ms;
-	w->active_now++;
-	nlb_idle_touch(&w->tcp.conns, conn_idle(w, c), &c->slot);
-}
-
-static void conn_uncount(struct worker *w, struct conn *c);
-static void arm_poll(struct worker *w, struct conn *c, int dir, bool out);
-static void start_connect(struct worker *w, struct conn *c);
-static void tls_on_recv(struct worker *w, struct conn *c, int dir, const struct io_uring_cqe *cqe);
-static void tls_on_send(struct worker *w, struct conn *c, int dir, int res);
-static void tls_on_poll_out(struct worker *w, struct conn *c, int dir);
 
 /* ---- closing -------------------------------------------------------- */
 
@@ -149,7 +103,7 @@ static void conn_finalize(struct worker *w, struct conn *c)
 		tls_conn_free(&w->tcp, c->tls);
 		c->tls = NULL;
 	}
-	conn_uncount(w, c);
+	tcp_conn_uncount(w, c);
 	admission_release(w, c->listener, c->src_slot);
 	tcp_header_release(&w->tcp, c);
 	if (lr->conf->max_connections)
@@ -160,7 +114,7 @@ static void conn_finalize(struct worker *w, struct conn *c)
 	tcp_conn_free(&w->tcp, c);
 }
 
-static inline void conn_maybe_finalize(struct worker *w, struct conn *c)
+void tcp_conn_maybe_finalize(struct worker *w, struct conn *c)
 {
 	if (c->state == CONN_CLOSING && c->inflight == 0)
 		conn_finalize(w, c);
@@ -169,7 +123,7 @@ static inline void conn_maybe_finalize(struct worker *w, struct conn *c)
 /* Starts closing: pending requests are cancelled (close(2) would not
  * cancel them) and the sockets are closed once the last one completes.
  * After this the caller must not touch c again. */
-static void conn_close(struct worker *w, struct conn *c, bool reset)
+void tcp_conn_close(struct worker *w, struct conn *c, bool reset)
 {
 	if (c->state == CONN_CLOSING || c->state == CONN_FREE)
 		return;
@@ -181,11 +135,11 @@ static void conn_close(struct worker *w, struct conn *c, bool reset)
 		if (c->tfd >= 0)
 			worker_cancel_fd(w, c->tfd);
 	}
-	conn_maybe_finalize(w, c);
+	tcp_conn_maybe_finalize(w, c);
 }
 
 /* A reset seen on the source (dir's reader) or destination (dir's writer). */
-static void count_reset(struct worker *w, const struct conn *c, int dir, bool on_src)
+void tcp_count_reset(struct worker *w, const struct conn *c, int dir, bool on_src)
 {
 	bool target = (dir == DIR_C2T) != on_src;
 	if (target) {
@@ -200,13 +154,13 @@ static void count_reset(struct worker *w, const struct conn *c, int dir, bool on
 
 /* The source of dir sent FIN and everything before it was delivered:
  * pass the FIN on.  When both directions are done, close. */
-static void half_shutdown(struct worker *w, struct conn *c, int dir)
+void tcp_half_shutdown(struct worker *w, struct conn *c, int dir)
 {
 	struct half *h = &c->half[dir];
 	h->flags |= HALF_SHUT;
 	shutdown(half_dst(c, dir), SHUT_WR);
 	if ((c->half[0].flags & HALF_SHUT) && (c->half[1].flags & HALF_SHUT))
-		conn_close(w, c, false);
+		tcp_conn_close(w, c, false);
 }
 
 /* auto: once the copy side of a bulk direction is quiet (receive ended,
@@ -219,10 +173,10 @@ static void half_try_splice(struct worker *w, struct conn *c, int dir)
 	    (h->flags & (HALF_RECV | HALF_SEND | HALF_POLL_IN | HALF_POLL_OUT | HALF_EOF)) ||
 	    h->head != NO_BUF)
 		return;
-	arm_poll(w, c, dir, false);
+	tcp_arm_poll(w, c, dir, false);
 }
 
-static void cancel_recv(struct worker *w, struct conn *c, int dir)
+void tcp_cancel_recv(struct worker *w, struct conn *c, int dir)
 {
 	struct half *h = &c->half[dir];
 	if (!(h->flags & HALF_RECV) || (h->flags & HALF_RECV_CANCEL))
@@ -234,7 +188,7 @@ static void cancel_recv(struct worker *w, struct conn *c, int dir)
 	h->flags |= HALF_RECV_CANCEL;
 }
 
-static void arm_recv(struct worker *w, struct conn *c, int dir)
+void tcp_arm_recv(struct worker *w, struct conn *c, int dir)
 {
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	io_uring_prep_recv_multishot(sqe, half_src(c, dir), NULL, 0, 0);
@@ -251,8 +205,6 @@ static void arm_recv(struct worker *w, struct conn *c, int dir)
 		c->tls->target_ops++;
 }
 
-static void tls_maybe_rearm(struct worker *w, struct conn *c, int dir);
-
 static void maybe_rearm_recv(struct worker *w, struct conn *c, int dir)
 {
 	if (c->tls) {
@@ -264,7 +216,7 @@ static void maybe_rearm_recv(struct worker *w, struct conn *c, int dir)
 	    (h->flags & (HALF_RECV | HALF_EOF | HALF_STARVED | HALF_SPLICE)) ||
 	    h->queued >= NLB_DIR_LOW_WATER)
 		return;
-	arm_recv(w, c, dir);
+	tcp_arm_recv(w, c, dir);
 }
 
 static void start_send(struct worker *w, struct conn *c, int dir)
@@ -287,7 +239,7 @@ static void start_send(struct worker *w, struct conn *c, int dir)
 			io_uring_prep_nop(sqe);
 			io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
 			STAT_INC(wstats(w, c->listener), nomem);
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 			return;
 		}
 		for (; bid != NO_BUF && n < NLB_SEND_IOV_MAX; bid = w->tcp.buf_next[bid], n++) {
@@ -306,35 +258,17 @@ static void start_send(struct worker *w, struct conn *c, int dir)
 	c->inflight++;
 }
 
-/* Bytes from the target: for passive health detection the target works
- * (a connect that succeeds and is then reset does not count as working). */
-static inline void note_target_spoke(struct worker *w, struct conn *c, int dir)
-{
-	if (dir != DIR_T2C || c->target_spoke)
-		return;
-	c->target_spoke = 1;
-	pick_live_result(w->rt, w->id, c->group, c->target, true);
-}
-
-static inline void count_bytes(struct worker *w, const struct conn *c, int dir, uint64_t n)
-{
-	if (dir == DIR_C2T)
-		STAT_ADD(wstats(w, c->listener), bytes_in, n);
-	else
-		STAT_ADD(wstats(w, c->listener), bytes_out, n);
-}
-
 /* dir's receive ended with -ENOBUFS: the worker's buffers are all
  * queued somewhere.  Wait for some to come back (tcp_rearm_starved)
  * rather than spinning on the kernel. */
-static void half_starve(struct worker *w, struct conn *c, int dir)
+void tcp_half_starve(struct worker *w, struct conn *c, int dir)
 {
 	if (w->tcp.n_starved == w->tcp.cap_starved) {
 		uint32_t cap = w->tcp.cap_starved ? w->tcp.cap_starved * 2 : 64;
 		uint64_t *arr = realloc(w->tcp.starved, cap * sizeof(*arr));
 		if (!arr) {
 			STAT_INC(wstats(w, c->listener), nomem);
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 			return;
 		}
 		w->tcp.starved = arr;
@@ -364,7 +298,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 				  res > 0 ? (uint32_t)res : 0);
 	}
 	if (c->state != CONN_OPEN) {
-		conn_maybe_finalize(w, c);
+		tcp_conn_maybe_finalize(w, c);
 		return;
 	}
 	if (res > 0) {
@@ -379,14 +313,14 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 			if (h->full_streak >= NLB_AUTO_SPLICE_STREAK) {
 				h->flags |= HALF_SPLICE;
 				STAT_INC(wstats(w, c->listener), auto_splice);
-				cancel_recv(w, c, dir);
+				tcp_cancel_recv(w, c, dir);
 			}
 		}
 		/* Backpressure: the destination is slower than the source.
 		 * Stop receiving (the kernel's socket buffer and TCP window
 		 * push back on the sender) until the queue drains. */
 		if (h->queued >= NLB_DIR_HIGH_WATER)
-			cancel_recv(w, c, dir);
+			tcp_cancel_recv(w, c, dir);
 		if (!more) {
 			maybe_rearm_recv(w, c, dir);
 			half_try_splice(w, c, dir);
@@ -396,7 +330,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 	if (res == 0) {
 		h->flags |= HALF_EOF;
 		if (!(h->flags & HALF_SEND) && h->head == NO_BUF)
-			half_shutdown(w, c, dir);
+			tcp_half_shutdown(w, c, dir);
 		return;
 	}
 	if (res == -ENOBUFS) {
@@ -404,7 +338,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 			half_try_splice(w, c, dir);
 			return;
 		}
-		half_starve(w, c, dir);
+		tcp_half_starve(w, c, dir);
 		return;
 	}
 	if (res == -ECANCELED) {
@@ -412,8 +346,8 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 		half_try_splice(w, c, dir);
 		return;
 	}
-	count_reset(w, c, dir, true);
-	conn_close(w, c, true);
+	tcp_count_reset(w, c, dir, true);
+	tcp_conn_close(w, c, true);
 }
 
 void tcp_rearm_starved(struct worker *w)
@@ -453,7 +387,7 @@ static void on_send(struct worker *w, struct conn *c, int dir, int res)
 		h->send_ctx = NO_IDX;
 	}
 	if (c->state != CONN_OPEN) {
-		conn_maybe_finalize(w, c);
+		tcp_conn_maybe_finalize(w, c);
 		return;
 	}
 	if (res == -EAGAIN) {
@@ -461,12 +395,12 @@ static void on_send(struct worker *w, struct conn *c, int dir, int res)
 		 * was polled once and still found no room, hands it to io-wq,
 		 * and there the non-blocking socket says EAGAIN.  Wait for
 		 * room ourselves, then send again. */
-		arm_poll(w, c, dir, true);
+		tcp_arm_poll(w, c, dir, true);
 		return;
 	}
 	if (res < 0) {
-		count_reset(w, c, dir, false);
-		conn_close(w, c, true);
+		tcp_count_reset(w, c, dir, false);
+		tcp_conn_close(w, c, true);
 		return;
 	}
 	/* No MSG_WAITALL: a short send (the socket buffer filled) leaves
@@ -493,14 +427,14 @@ static void on_send(struct worker *w, struct conn *c, int dir, int res)
 		if (c->state != CONN_OPEN)
 			return;
 	} else if (h->flags & HALF_EOF) {
-		half_shutdown(w, c, dir);
+		tcp_half_shutdown(w, c, dir);
 		return;
 	}
 	maybe_rearm_recv(w, c, dir);
 	half_try_splice(w, c, dir);
 }
 
-static void arm_poll(struct worker *w, struct conn *c, int dir, bool out)
+void tcp_arm_poll(struct worker *w, struct conn *c, int dir, bool out)
 {
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	if (out) {
@@ -537,18 +471,18 @@ static void splice_pump(struct worker *w, struct conn *c, int dir)
 			}
 			if (n < 0 && errno == EAGAIN) {
 				if (!(h->flags & HALF_POLL_OUT))
-					arm_poll(w, c, dir, true);
+					tcp_arm_poll(w, c, dir, true);
 				return;
 			}
-			count_reset(w, c, dir, false);
-			conn_close(w, c, true);
+			tcp_count_reset(w, c, dir, false);
+			tcp_conn_close(w, c, true);
 			return;
 		}
 		if (h->flags & HALF_EOF)
 			return;
 		if (tcp_half_take_pipe(&w->tcp, h) < 0) {
 			STAT_INC(wstats(w, c->listener), nomem);
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 			return;
 		}
 		ssize_t n = splice(src, NULL, w->tcp.pipes[h->pipe].wfd, NULL, NLB_PIPE_SIZE,
@@ -562,13 +496,13 @@ static void splice_pump(struct worker *w, struct conn *c, int dir)
 		tcp_half_release_pipe(&w->tcp, h);
 		if (n == 0) {
 			h->flags |= HALF_EOF;
-			half_shutdown(w, c, dir);
+			tcp_half_shutdown(w, c, dir);
 			return;
 		}
 		if (errno == EAGAIN)
 			return;
-		count_reset(w, c, dir, true);
-		conn_close(w, c, true);
+		tcp_count_reset(w, c, dir, true);
+		tcp_conn_close(w, c, true);
 		return;
 	}
 	/* Still busy after our share of rounds: come back after the other
@@ -601,7 +535,7 @@ static void on_poll(struct worker *w, struct conn *c, int dir, unsigned kind,
 		return;
 	}
 	if (c->state != CONN_OPEN) {
-		conn_maybe_finalize(w, c);
+		tcp_conn_maybe_finalize(w, c);
 		return;
 	}
 	if (kind == TCP_OP_POLL_OUT && h->head != NO_BUF) {
@@ -614,8 +548,6 @@ static void on_poll(struct worker *w, struct conn *c, int dir, unsigned kind,
 	half_try_splice(w, c, dir);
 }
 
-static void tls_start_forwarding(struct worker *w, struct conn *c);
-
 static void start_forwarding(struct worker *w, struct conn *c)
 {
 	if (c->tls) {
@@ -626,13 +558,13 @@ static void start_forwarding(struct worker *w, struct conn *c)
 	conn_touch(w, c);
 	for (int dir = 0; dir < 2; dir++) {
 		if (w->rt->forwarding == NLB_FWD_SPLICE)
-			arm_poll(w, c, dir, false);
+			tcp_arm_poll(w, c, dir, false);
 		else
-			arm_recv(w, c, dir);
+			tcp_arm_recv(w, c, dir);
 	}
 }
 
-static void conn_uncount(struct worker *w, struct conn *c)
+void tcp_conn_uncount(struct worker *w, struct conn *c)
 {
 	if (c->counted) {
 		pick_conn_add(w->rt, w->id, c->group, c->target, -1);
@@ -640,7 +572,7 @@ static void conn_uncount(struct worker *w, struct conn *c)
 	}
 }
 
-static void start_connect(struct worker *w, struct conn *c)
+void tcp_start_connect(struct worker *w, struct conn *c)
 {
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
 	size_t group = c->group;
@@ -653,7 +585,7 @@ static void start_connect(struct worker *w, struct conn *c)
 			STAT_INC(wstats(w, c->listener), no_target);
 		nlb_debug_rl("listener %s: no target left for a client after %u attempts",
 			  lr->conf->name, c->attempts);
-		conn_close(w, c, true);
+		tcp_conn_close(w, c, true);
 		return;
 	}
 	/* The table offered slot t, so it holds this target until this
@@ -677,7 +609,7 @@ static void start_connect(struct worker *w, struct conn *c)
 	}
 	if (fd < 0) {
 		STAT_INC(wstats(w, c->listener), nomem);
-		conn_close(w, c, true);
+		tcp_conn_close(w, c, true);
 		return;
 	}
 	set_nodelay(fd);
@@ -700,36 +632,34 @@ static void start_connect(struct worker *w, struct conn *c)
 	c->inflight += 2;
 }
 
-static void tls_start_target(struct worker *w, struct conn *c, struct nlb_tls_client *client);
-
 /* The target c tried is given up (its socket has no request left in the
  * ring): the next one, or the client closed once its group's retries
  * are spent. */
-static void next_target(struct worker *w, struct conn *c)
+void tcp_next_target(struct worker *w, struct conn *c)
 {
 	close(c->tfd);
 	c->tfd = -1;
-	conn_uncount(w, c);
+	tcp_conn_uncount(w, c);
 	if (c->attempts > w->rt->groups[c->group].conf->connect_retries) {
 		STAT_INC(wstats(w, c->listener), no_target);
-		conn_close(w, c, true);
+		tcp_conn_close(w, c, true);
 		return;
 	}
-	start_connect(w, c);
+	tcp_start_connect(w, c);
 }
 
 static void on_connect(struct worker *w, struct conn *c, int res)
 {
 	c->inflight--;
 	if (c->state != CONN_CONNECTING) {
-		conn_maybe_finalize(w, c);
+		tcp_conn_maybe_finalize(w, c);
 		return;
 	}
 	const struct nlb_group_conf *g = w->rt->groups[c->group].conf;
 	if (res == 0) {
 		if (target_state(w->rt, c->group, c->target) == TARGET_DRAIN_CLOSING) {
 			STAT_INC(wstats(w, c->listener), drain_reset);
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 			return;
 		}
 		int ret = g->proxy_protocol == NLB_PP_NONE ? 0 :
@@ -739,7 +669,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 			nlb_debug_rl("target %s in group %s: PROXY header not sent: %s",
 				  target_at(w->rt, c->group, c->target)->addr_text, g->name,
 				  strerror(-ret));
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 			return;
 		}
 		if (g->tls.client)
@@ -766,499 +696,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 		pick_live_result(w->rt, w->id, c->group, c->target, false);
 	/* The connect has completed, and its linked timeout never touches
 	 * the socket: closing it now is safe. */
-	next_target(w, c);
-}
-
-/* ---- TLS ------------------------------------------------------------ */
-
-static void count_tls_fail(struct worker *w, uint32_t l, enum nlb_tls_fail f)
-{
-	struct worker_stats *st = wstats(w, l);
-	switch (f) {
-	case NLB_TLS_FAIL_NOT_TLS: STAT_INC(st, tls_fail_not_tls); break;
-	case NLB_TLS_FAIL_VERSION: STAT_INC(st, tls_fail_version); break;
-	case NLB_TLS_FAIL_CIPHER: STAT_INC(st, tls_fail_cipher); break;
-	case NLB_TLS_FAIL_ALERT: STAT_INC(st, tls_fail_alert); break;
-	case NLB_TLS_FAIL_EOF: STAT_INC(st, tls_fail_eof); break;
-	case NLB_TLS_FAIL_TIMEOUT: STAT_INC(st, tls_fail_timeout); break;
-	case NLB_TLS_FAIL_VERIFY: STAT_INC(st, tls_fail_verify); break;
-	case NLB_TLS_FAIL_RENEGOTIATION: STAT_INC(st, tls_fail_renegotiation); break;
-	default: STAT_INC(st, tls_fail_protocol); break;
-	}
-}
-
-/* Starts a send of what end is owed, unless one is in flight. */
-static void tls_flush(struct worker *w, struct conn *c, int end)
-{
-	int dir = end == END_TARGET ? DIR_C2T : DIR_T2C;
-	struct half *h = &c->half[dir];
-	struct conn_tls *x = c->tls;
-	if ((h->flags & (HALF_SEND | HALF_POLL_OUT | HALF_SHUT)) ||
-	    (end == END_TARGET && (c->tfd < 0 || x->retry)))
-		return;
-	const uint8_t *p;
-	uint32_t n;
-	bool nomem;
-	if (!tls_next_send(&w->tcp, x, end, &p, &n, &nomem)) {
-		if (nomem) {
-			STAT_INC(wstats(w, c->listener), nomem);
-			conn_close(w, c, true);
-		}
-		return;
-	}
-	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_send(sqe, end == END_CLIENT ? c->cfd : c->tfd, p, n, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, conn_ud_dir(c, TCP_OP_SEND, dir));
-	h->flags |= HALF_SEND;
-	c->inflight++;
-	if (end == END_TARGET)
-		x->target_ops++;
-}
-
-/* The client's handshake failed (x->fail): counted, and closed once the
- * alert OpenSSL wrote has gone out (a client then says why). */
-static void tls_client_failed(struct worker *w, struct conn *c)
-{
-	struct conn_tls *x = c->tls;
-	count_tls_fail(w, c->listener, (enum nlb_tls_fail)x->fail);
-	nlb_debug_rl("listener %s: TLS handshake with a client failed: %s",
-		     w->rt->listeners[c->listener].conf->name,
-		     nlb_tls_fail_name((enum nlb_tls_fail)x->fail));
-	if (x->fail != NLB_TLS_FAIL_EOF && x->fail != NLB_TLS_FAIL_TIMEOUT &&
-	    tls_pending(x, END_CLIENT)) {
-		x->close_when_sent = 1;
-		tls_flush(w, c, END_CLIENT);
-		return;
-	}
-	conn_close(w, c, true);
-}
-
-static void tls_start_client(struct worker *w, struct conn *c)
-{
-	struct nlb_tls_server *srv = w->rt->listeners[c->listener].conf->tls.server;
-	struct conn_tls *x = srv ? tls_conn_new() : NULL;
-	SSL *ssl = x ? nlb_tls_server_ssl(srv) : NULL;
-	if (!ssl || tls_attach(x, END_CLIENT, ssl) < 0) {
-		tls_conn_free(&w->tcp, x);
-		STAT_INC(wstats(w, c->listener), nomem);
-		conn_close(w, c, true);
-		return;
-	}
-	c->tls = x;
-	x->hs_start_ms = w->now_ms;
-	STAT_INC(wstats(w, c->listener), tls_active);
-	conn_move(w, c, CONN_HANDSHAKE);
-	arm_recv(w, c, DIR_C2T);
-}
-
-static void tls_client_done(struct worker *w, struct conn *c)
-{
-	SSL *ssl = c->tls->ssl[END_CLIENT];
-	struct worker_stats *st = wstats(w, c->listener);
-	if (SSL_version(ssl) == TLS1_3_VERSION)
-		STAT_INC(st, tls_handshakes_tls13);
-	else
-		STAT_INC(st, tls_handshakes_tls12);
-	if (SSL_session_reused(ssl))
-		STAT_INC(st, tls_resumed);
-	/* The coarse clock's milliseconds: a handshake on loopback is 0. */
-	uint64_t ms = w->now_ms - c->tls->hs_start_ms;
-	STAT_ADD(st, tls_hs_ms, ms);
-	if (ms <= 5)
-		STAT_INC(st, tls_hs_le_5ms);
-	if (ms <= 10)
-		STAT_INC(st, tls_hs_le_10ms);
-	if (ms <= 25)
-		STAT_INC(st, tls_hs_le_25ms);
-	if (ms <= 50)
-		STAT_INC(st, tls_hs_le_50ms);
-	if (ms <= 100)
-		STAT_INC(st, tls_hs_le_100ms);
-	if (ms <= 250)
-		STAT_INC(st, tls_hs_le_250ms);
-	if (ms <= 1000)
-		STAT_INC(st, tls_hs_le_1s);
-	conn_move(w, c, CONN_CONNECTING);
-	start_connect(w, c);
-}
-
-static void tls_target_retry(struct worker *w, struct conn *c)
-{
-	struct conn_tls *x = c->tls;
-	x->retry = 0;
-	if (tls_detach(&w->tcp, x, END_TARGET) < 0) {
-		STAT_INC(wstats(w, c->listener), nomem);
-		conn_close(w, c, true);
-		return;
-	}
-	c->half[DIR_C2T].flags &= (uint16_t)~(HALF_SEND | HALF_POLL_OUT);
-	c->half[DIR_T2C].flags = 0;
-	/* Nothing of the ring refers to the socket any more. */
-	next_target(w, c);
-}
-
-/* The target's handshake failed or timed out (x->fail): counted as a
- * connect failure, and another target tried once nothing of the ring
- * refers to this one's socket. */
-static void tls_target_failed(struct worker *w, struct conn *c)
-{
-	struct conn_tls *x = c->tls;
-	const struct nlb_group_conf *g = w->rt->groups[c->group].conf;
-	if (x->fail == NLB_TLS_FAIL_TIMEOUT)
-		STAT_INC(wstats(w, c->listener), connect_timeout);
-	else
-		STAT_INC(wstats(w, c->listener), connect_tls);
-	nlb_debug_rl("target %s in group %s: TLS handshake failed (%s), attempt %u of %u",
-		     target_at(w->rt, c->group, c->target)->addr_text, g->name,
-		     nlb_tls_fail_name((enum nlb_tls_fail)x->fail), c->attempts,
-		     g->connect_retries + 1);
-	pick_live_result(w->rt, w->id, c->group, c->target, false);
-	x->retry = 1;
-	conn_move(w, c, CONN_CONNECTING);
-	if (x->target_ops) {
-		worker_cancel_fd(w, c->tfd);
-		return;
-	}
-	tls_target_retry(w, c);
-}
-
-/* A request on the target's socket completed while a retry waits. */
-static void tls_target_op_done(struct worker *w, struct conn *c)
-{
-	if (c->tls->target_ops == 0)
-		tls_target_retry(w, c);
-}
-
-static void tls_start_target(struct worker *w, struct conn *c, struct nlb_tls_client *client)
-{
-	struct conn_tls *x = c->tls;
-	if (!x && !(x = c->tls = tls_conn_new())) {
-		STAT_INC(wstats(w, c->listener), nomem);
-		conn_close(w, c, true);
-		return;
-	}
-	const struct sockaddr_storage *ss = &target_at(w->rt, c->group, c->target)->addr.ss;
-	char ip[INET6_ADDRSTRLEN] = "";
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
-	SSL *ssl = nlb_tls_client_ssl(client, ip);
-	if (!ssl || tls_attach(x, END_TARGET, ssl) < 0) {
-		STAT_INC(wstats(w, c->listener), nomem);
-		conn_close(w, c, true);
-		return;
-	}
-	conn_move(w, c, CONN_TARGET_HS);
-	if (tls_handshake(x, END_TARGET) < 0) {
-		tls_target_failed(w, c);
-		return;
-	}
-	tls_flush(w, c, END_TARGET);
-	if (c->state == CONN_TARGET_HS)
-		arm_recv(w, c, DIR_T2C);
-}
-
-/* dir's source is done (FIN or close_notify): once all it sent is out,
- * close_notify to a TLS destination, then FIN. */
-static void tls_maybe_shutdown(struct worker *w, struct conn *c, int dir)
-{
-	struct half *h = &c->half[dir];
-	int end = tls_dst_end(dir);
-	if (c->state != CONN_OPEN || !(h->flags & HALF_EOF) ||
-	    (h->flags & (HALF_SHUT | HALF_SEND | HALF_POLL_OUT)) || tls_pending(c->tls, end))
-		return;
-	if (tls_notify(c->tls, end)) {
-		tls_flush(w, c, end);
-		return;
-	}
-	half_shutdown(w, c, dir);
-}
-
-/* Receives on dir again where its state reads that end and what the
- * other end is owed has drained below the low water mark. */
-static void tls_maybe_rearm(struct worker *w, struct conn *c, int dir)
-{
-	struct half *h = &c->half[dir];
-	struct conn_tls *x = c->tls;
-	int src = tls_src_end(dir);
-	if ((h->flags & (HALF_RECV | HALF_EOF | HALF_STARVED)) || x->close_when_sent ||
-	    (src == END_TARGET && x->retry))
-		return;
-	bool reads = c->state == CONN_OPEN || (c->state == CONN_HANDSHAKE && src == END_CLIENT) ||
-		     (c->state == CONN_TARGET_HS && src == END_TARGET);
-	if (reads && tls_pending(x, tls_dst_end(dir)) < NLB_DIR_LOW_WATER)
-		arm_recv(w, c, dir);
-}
-
-/* In the open state: what end's TLS holds goes to the other end. */
-static void tls_forward(struct worker *w, struct conn *c, int end)
-{
-	struct conn_tls *x = c->tls;
-	int dir = end == END_CLIENT ? DIR_C2T : DIR_T2C;
-	int r = 0;
-	if (x->ssl[end]) {
-		uint64_t moved = 0;
-		r = tls_read(x, end, &moved);
-		if (moved) {
-			count_bytes(w, c, dir, moved);
-			note_target_spoke(w, c, dir);
-			conn_touch(w, c);
-		}
-		/* What end's TLS answered (a key update, an alert) */
-		tls_flush(w, c, end);
-	}
-	tls_flush(w, c, !end);
-	if (c->state != CONN_OPEN)
-		return;
-	if (r < 0) {
-		if (end == END_CLIENT)
-			count_tls_fail(w, c->listener, (enum nlb_tls_fail)x->fail);
-		else
-			STAT_INC(wstats(w, c->listener), target_reset);
-		conn_close(w, c, true);
-		return;
-	}
-	if (r == 1) {
-		c->half[dir].flags |= HALF_EOF;
-		tls_maybe_shutdown(w, c, dir);
-		return;
-	}
-	if (tls_pending(x, !end) >= NLB_DIR_HIGH_WATER)
-		cancel_recv(w, c, dir);
-}
-
-static void tls_start_forwarding(struct worker *w, struct conn *c)
-{
-	conn_move(w, c, CONN_OPEN);
-	w->active_now++;
-	for (int dir = 0; dir < 2; dir++)
-		tls_maybe_rearm(w, c, dir);
-	/* What came while the other end was being set up. */
-	for (int end = 0; end < 2 && c->state == CONN_OPEN; end++)
-		if (c->tls->ssl[end])
-			tls_forward(w, c, end);
-	for (int dir = 0; dir < 2 && c->state == CONN_OPEN; dir++)
-		tls_maybe_shutdown(w, c, dir);
-}
-
-/* What bytes from end allow, by state. */
-static void tls_after_input(struct worker *w, struct conn *c, int end)
-{
-	struct conn_tls *x = c->tls;
-	int r;
-	switch (c->state) {
-	case CONN_HANDSHAKE:
-	case CONN_TARGET_HS: {
-		/* The end in its handshake; the other end's bytes wait. */
-		int state = c->state, hs = state == CONN_HANDSHAKE ? END_CLIENT : END_TARGET;
-		if (end != hs)
-			break;
-		if ((r = tls_handshake(x, hs)) < 0) {
-			if (hs == END_CLIENT)
-				tls_client_failed(w, c);
-			else
-				tls_target_failed(w, c);
-			return;
-		}
-		tls_flush(w, c, hs);
-		if (r == 1 && c->state == state) {
-			if (hs == END_CLIENT)
-				tls_client_done(w, c);
-			else
-				tls_start_forwarding(w, c);
-		}
-		return;
-	}
-	case CONN_OPEN:
-		tls_forward(w, c, end);
-		return;
-	default:
-		break;
-	}
-	/* The client's bytes wait for a target: bounded like a queue. */
-	if (x->in[end] && BIO_ctrl_pending(x->in[end]) >= NLB_DIR_HIGH_WATER)
-		cancel_recv(w, c, end == END_CLIENT ? DIR_C2T : DIR_T2C);
-}
-
-/* A receive's buffers, fed to the TLS layer and given back; -ENOMEM
- * when one could not be. */
-static int tls_take(struct worker *w, struct conn *c, int end, uint16_t bid, uint32_t len)
-{
-	int ret = 0;
-	do {
-		uint32_t n = len < NLB_BUF_SIZE ? len : NLB_BUF_SIZE;
-		uint16_t next = len > NLB_BUF_SIZE ? (uint16_t)nlb_bufring_next(&w->tcp.bufs, bid) :
-						     NO_BUF;
-		if (ret == 0)
-			ret = tls_input(c->tls, end, nlb_bufring_addr(&w->tcp.bufs, bid), n);
-		tcp_buf_recycle(&w->tcp, bid);
-		len -= n;
-		bid = next;
-	} while (len);
-	return ret;
-}
-
-static void tls_on_recv(struct worker *w, struct conn *c, int dir, const struct io_uring_cqe *cqe)
-{
-	struct half *h = &c->half[dir];
-	struct conn_tls *x = c->tls;
-	int res = cqe->res, end = tls_src_end(dir);
-	bool more = cqe->flags & IORING_CQE_F_MORE;
-	if (!more) {
-		h->flags &= (uint16_t)~(HALF_RECV | HALF_RECV_CANCEL);
-		c->inflight--;
-		if (end == END_TARGET)
-			x->target_ops--;
-	}
-	bool dropped = c->state == CONN_CLOSING || x->close_when_sent ||
-		       (end == END_TARGET && x->retry);
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-		uint32_t len = res > 0 ? (uint32_t)res : 0;
-		if (dropped || res <= 0) {
-			tcp_take_received(&w->tcp, NULL, bid, len);
-		} else if (tls_take(w, c, end, bid, len) < 0) {
-			STAT_INC(wstats(w, c->listener), nomem);
-			conn_close(w, c, true);
-		} else if (!x->ssl[end]) {
-			/* Plaintext from a plain end: payload as it came. */
-			count_bytes(w, c, dir, len);
-			note_target_spoke(w, c, dir);
-			conn_touch(w, c);
-		}
-	}
-	if (c->state == CONN_CLOSING) {
-		conn_maybe_finalize(w, c);
-		return;
-	}
-	if (end == END_TARGET && x->retry) {
-		tls_target_op_done(w, c);
-		return;
-	}
-	if (x->close_when_sent)
-		return;
-	if (res > 0) {
-		tls_after_input(w, c, end);
-		if (!more && c->state != CONN_CLOSING)
-			tls_maybe_rearm(w, c, dir);
-		return;
-	}
-	if (res == -ENOBUFS) {
-		half_starve(w, c, dir);
-		return;
-	}
-	if (res == -ECANCELED) {
-		tls_maybe_rearm(w, c, dir);
-		return;
-	}
-	/* The end closed (0) or reset. */
-	if (c->state == CONN_HANDSHAKE) {
-		x->fail = NLB_TLS_FAIL_EOF;
-		tls_client_failed(w, c);
-		return;
-	}
-	if (c->state == CONN_TARGET_HS && end == END_TARGET) {
-		x->fail = NLB_TLS_FAIL_EOF;
-		tls_target_failed(w, c);
-		return;
-	}
-	if (res < 0) {
-		count_reset(w, c, dir, true);
-		conn_close(w, c, true);
-		return;
-	}
-	h->flags |= HALF_EOF;
-	tls_maybe_shutdown(w, c, dir);
-}
-
-/* A send or poll on end's socket completed: true when that is all there
- * is to it (c closing, or its target being replaced). */
-static bool tls_op_ended(struct worker *w, struct conn *c, int end)
-{
-	struct conn_tls *x = c->tls;
-	if (end == END_TARGET)
-		x->target_ops--;
-	if (c->state == CONN_CLOSING) {
-		conn_maybe_finalize(w, c);
-		return true;
-	}
-	if (end == END_TARGET && x->retry) {
-		tls_target_op_done(w, c);
-		return true;
-	}
-	return false;
-}
-
-static void tls_on_send(struct worker *w, struct conn *c, int dir, int res)
-{
-	struct half *h = &c->half[dir];
-	struct conn_tls *x = c->tls;
-	int end = tls_dst_end(dir);
-	c->inflight--;
-	h->flags &= (uint16_t)~HALF_SEND;
-	if (tls_op_ended(w, c, end))
-		return;
-	if (res == -EAGAIN) {
-		arm_poll(w, c, dir, true);
-		return;
-	}
-	if (res < 0) {
-		if (c->state == CONN_TARGET_HS && end == END_TARGET) {
-			x->fail = NLB_TLS_FAIL_EOF;
-			tls_target_failed(w, c);
-		} else if (c->state == CONN_HANDSHAKE && !x->close_when_sent) {
-			x->fail = NLB_TLS_FAIL_EOF;
-			tls_client_failed(w, c);
-		} else {
-			if (!x->close_when_sent)
-				count_reset(w, c, dir, false);
-			conn_close(w, c, true);
-		}
-		return;
-	}
-	tls_sent(&w->tcp, x, end, (uint32_t)res);
-	if (x->close_when_sent && tls_pending(x, END_CLIENT) == 0) {
-		conn_close(w, c, false);
-		return;
-	}
-	tls_flush(w, c, end);
-	if (c->state != CONN_OPEN)
-		return;
-	tls_maybe_shutdown(w, c, dir);
-	if (c->state == CONN_OPEN)
-		tls_maybe_rearm(w, c, dir);
-}
-
-static void tls_on_poll_out(struct worker *w, struct conn *c, int dir)
-{
-	if (!tls_op_ended(w, c, tls_dst_end(dir)))
-		tls_flush(w, c, tls_dst_end(dir));
-}
-
-/* Handshakes past their time: a client's is reset, a target's counts as
- * a connect timeout and another target is tried. */
-static void tls_tick(struct worker *w, struct tcp_listener *tl)
-{
-	struct conn *c;
-	while ((c = nlb_idle_oldest(&w->tcp.conns, &tl->hs))) {
-		const struct nlb_listener_conf *lc = w->rt->listeners[c->listener].conf;
-		if (c->last_active_ms + lc->tls.handshake_timeout_ms > w->now_ms)
-			break;
-		if (c->tls->close_when_sent) {	/* failed, counted: its alert is stuck */
-			conn_close(w, c, true);
-			continue;
-		}
-		c->tls->fail = NLB_TLS_FAIL_TIMEOUT;
-		tls_client_failed(w, c);
-	}
-	while ((c = nlb_idle_oldest(&w->tcp.conns, &tl->target_hs))) {
-		const struct nlb_group_conf *g = w->rt->groups[c->group].conf;
-		if (c->last_active_ms + g->connect_timeout_ms > w->now_ms)
-			break;
-		c->tls->fail = NLB_TLS_FAIL_TIMEOUT;
-		tls_target_failed(w, c);
-	}
+	tcp_next_target(w, c);
 }
 
 /* The listener's allow/deny lists and per-source limits for c's client
@@ -1274,11 +712,9 @@ static bool conn_admit(struct worker *w, struct conn *c)
 	struct sockaddr none = { .sa_family = AF_UNSPEC };
 	if (admission_check(w, c->listener, client ? client : &none, false, &c->src_slot) == 0)
 		return true;
-	conn_close(w, c, true);
+	tcp_conn_close(w, c, true);
 	return false;
 }
-
-static void tls_start_client(struct worker *w, struct conn *c);
 
 /* c is admitted: a TLS client's handshake first, else its target. */
 static void conn_admitted(struct worker *w, struct conn *c)
@@ -1286,7 +722,7 @@ static void conn_admitted(struct worker *w, struct conn *c)
 	if (w->rt->listeners[c->listener].conf->protocol == NLB_PROTO_TLS)
 		tls_start_client(w, c);
 	else
-		start_connect(w, c);
+		tcp_start_connect(w, c);
 }
 
 void tcp_accept(struct worker *w, uint32_t lidx, int fd)
@@ -1325,7 +761,7 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 	nlb_idle_append(&w->tcp.conns, conn_idle(w, c), &c->slot);
 	if (lr->conf->accept_proxy_protocol) {
 		if (tcp_header_start(w, c) < 0)
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 	} else if (conn_admit(w, c)) {
 		conn_admitted(w, c);
 	}
@@ -1342,12 +778,10 @@ void tcp_reset_drained(struct worker *w)
 			continue;
 		if (target_state(w->rt, c->group, c->target) == TARGET_DRAIN_CLOSING) {
 			STAT_INC(wstats(w, c->listener), drain_reset);
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 		}
 	}
 }
-
-static void tls_tick(struct worker *w, struct tcp_listener *tl);
 
 void tcp_tick(struct worker *w)
 {
@@ -1361,7 +795,7 @@ void tcp_tick(struct worker *w)
 			if (c->last_active_ms + tl->idle_ms > w->now_ms)
 				break;
 			STAT_INC(wstats(w, c->listener), idle_timeout);
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 		}
 		tls_tick(w, tl);
 	}
@@ -1373,7 +807,7 @@ void tcp_reset_all(struct worker *w)
 		struct conn *c = tcp_conn_at(&w->tcp, i);
 		if (c->state != CONN_FREE && c->state != CONN_CLOSING) {
 			STAT_INC(wstats(w, c->listener), shutdown_reset);
-			conn_close(w, c, true);
+			tcp_conn_close(w, c, true);
 		}
 	}
 }
@@ -1408,7 +842,7 @@ void tcp_on_timeout(struct worker *w, const struct io_uring_cqe *cqe)
 	if (!c)
 		return;
 	c->inflight--;
-	conn_maybe_finalize(w, c);
+	tcp_conn_maybe_finalize(w, c);
 }
 
 void tcp_on_header_poll(struct worker *w, const struct io_uring_cqe *cqe)
@@ -1418,12 +852,12 @@ void tcp_on_header_poll(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	c->inflight--;
 	if (c->state != CONN_HEADER) {
-		conn_maybe_finalize(w, c);
+		tcp_conn_maybe_finalize(w, c);
 		return;
 	}
 	int r = tcp_header_on_poll(w, c, cqe->res);
 	if (r < 0) {
-		conn_close(w, c, true);
+		tcp_conn_close(w, c, true);
 	} else if (r == 1) {
 		c->state = CONN_CONNECTING;
 		if (conn_admit(w, c))
