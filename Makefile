@@ -44,7 +44,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 # nothing and connect nowhere, so a unit test calling another helper
 # does not link.
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
-UNIT_NAMES   := acl addr config config_keys cpu_list flowtab health_check histogram http_req \
+UNIT_NAMES   := acl addr config config_keys cpu_list flowtab health_check histogram http1 http1_differential \
                 lb_table log maglev pick proxyproto qsbr ring slot_arena srclimit strbuf \
                 target_set tls tls_ticket_keys tuple_hash
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
@@ -61,7 +61,7 @@ UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 # and the node exporter it recommends (:9100).  systemd is there for
 # systemd-analyze (test_install verifies the unit with it).  mandoc
 # lints the manual pages in doc/ (test_manpages and others).
-DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev openssl netcat-openbsd iproute2 nginx curl prometheus systemd mandoc
+DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev libhttp-parser-dev openssl netcat-openbsd iproute2 nginx curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
 
@@ -73,7 +73,7 @@ FUZZ         := build/fuzz
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
                 -DNLB_VERSION=\"$(VERSION)\"
-FUZZ_NAMES   := proxyproto config http_req cpu_list tls_ticket_keys
+FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
@@ -138,11 +138,11 @@ $(BUILD)/acl-bench: $(BUILD)/obj/bench/micro/acl_bench.o $(BUILD)/libnlb.a
 
 $(BUILD)/nlb-tests: $(TEST_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion -lhttp_parser $(LDLIBS)
 
 $(BUILD)/nlb-unit: $(UNIT_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion -lhttp_parser $(LDLIBS)
 
 # Installs whatever Debian packages of the list $(1) are missing.
 define install_missing

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "http1_head.h"
+
 #define CODE_MIN 100
 #define CODE_MAX 599
 
@@ -78,54 +80,18 @@ bool nlb_hc_matcher_match(const struct nlb_hc_matcher *m, int status)
 
 int nlb_hc_http_status(const char *buf, size_t len, int *status)
 {
-	static const char version[] = "HTTP/1.";	/* then '0' or '1' */
-	const unsigned char *b = (const unsigned char *)buf;
-	size_t i, end = 0;
-
-	/* Every byte present is checked as it comes, so garbage (a TLS
+	/* The HTTP/1 parser checks every byte as it comes, so garbage (a TLS
 	 * alert, "HTTP/2", an SSH banner) fails at its first byte instead of
 	 * after NLB_HC_STATUS_LINE_MAX bytes or a timeout. */
-	for (i = 0; i < len && i < NLB_HC_STATUS_LINE_MAX; i++) {
-		unsigned char c = b[i];
-
-		if (i < 7) {
-			if (c != (unsigned char)version[i])
-				return -EINVAL;
-		} else if (i == 7) {
-			if (c != '0' && c != '1')
-				return -EINVAL;
-		} else if (i == 8) {
-			if (c != ' ')
-				return -EINVAL;
-		} else if (i <= 11) {
-			if (!is_digit(c))
-				return -EINVAL;
-		} else if (c == '\n') {
-			end = i + 1;
-			break;
-		} else if (c == '\r') {
-			/* The LF must also fall within the limit. */
-			if (i + 1 >= NLB_HC_STATUS_LINE_MAX)
-				return -EINVAL;
-			if (i + 1 == len)
-				return -EAGAIN;
-			if (b[i + 1] != '\n')
-				return -EINVAL;
-			end = i + 2;
-			break;
-		} else if (i == 12) {
-			/* "HTTP/1.1 2000" is not a three-digit status. */
-			if (c != ' ')
-				return -EINVAL;
-		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			/* RFC 9112 reason-phrase: HTAB, SP, VCHAR, obs-text. */
-			return -EINVAL;
-		}
-	}
-	if (end == 0)
-		return i >= NLB_HC_STATUS_LINE_MAX ? -EINVAL : -EAGAIN;
-	*status = (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
-	return (int)end;
+	struct nlb_http1_head h;
+	nlb_http1_head_init(&h, NLB_HTTP1_STATUS_LINE, NLB_HTTP1_LENIENT, NLB_HC_STATUS_LINE_MAX);
+	int r = nlb_http1_head_parse(&h, buf, len);
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0)
+		return -EINVAL;
+	*status = h.status;
+	return r;
 }
 
 /* A Host value: no byte that could end the field or line (SP, CR, LF)

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http_req.h"
+#include "http1_head.h"
 #include "log.h"
 #include "tunables.h"
 
@@ -78,19 +78,20 @@ static bool span_eq(const char *p, size_t n, const char *s)
 
 /* A whole request head is in: answer it. */
 static void client_request(struct metrics *m, struct poll_client *c,
-			   const struct nlb_http_req *req)
+			   const struct nlb_http1_head *req)
 {
 	/* The path is the target up to its query, which is ignored (some
 	 * scrapers add parameters). */
+	const char *target = c->in + req->target.at;
 	size_t plen = 0;
-	while (plen < req->target_len && req->target[plen] != '?')
+	while (plen < req->target.len && target[plen] != '?')
 		plen++;
-	if (!span_eq(req->target, plen, "/metrics")) {
+	if (!span_eq(target, plen, "/metrics")) {
 		client_error(c, "404 Not Found", NULL, "not found: metrics are at /metrics\n");
 		return;
 	}
-	bool head = span_eq(req->method, req->method_len, "HEAD");
-	if (!head && !span_eq(req->method, req->method_len, "GET")) {
+	bool head = req->method == NLB_HTTP1_M_HEAD;
+	if (!head && req->method != NLB_HTTP1_M_GET) {
 		client_error(c, "405 Method Not Allowed", "Allow: GET, HEAD\r\n",
 			     "method not allowed: use GET\n");
 		return;
@@ -106,16 +107,18 @@ static void client_request(struct metrics *m, struct poll_client *c,
 }
 
 /* More of the request head: answered once whole (or bad).  What comes
- * after it is never looked at. */
+ * after it is never looked at.  Parsed from its start each time: the
+ * head is capped small, and scrapers send it at once. */
 static void metrics_input(void *arg, struct poll_client *c)
 {
 	struct metrics *m = arg;
-	struct nlb_http_req req;
-	int r = nlb_http_req_parse(c->in, c->in_len, NLB_METRICS_HEAD_MAX, &req);
+	struct nlb_http1_head req;
+	nlb_http1_head_init(&req, NLB_HTTP1_REQUEST, NLB_HTTP1_LENIENT, NLB_METRICS_HEAD_MAX);
+	int r = nlb_http1_head_parse(&req, c->in, c->in_len);
 	if (r == -EAGAIN)
 		return;		/* and at EOF, nobody to answer: the server closes */
 	if (r < 0) {
-		nlb_debug("metrics: bad request (%s)", r == -E2BIG ? "head too large" : "malformed");
+		nlb_debug("metrics: bad request (%s)", nlb_http1_error_name(req.error));
 		client_error(c, "400 Bad Request", NULL,
 			     r == -E2BIG ? "bad request: head too large\n" : "bad request\n");
 		return;
