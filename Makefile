@@ -44,7 +44,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 # nothing and connect nowhere, so a unit test calling another helper
 # does not link.
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
-UNIT_NAMES   := acl addr config config_keys cpu_list flowtab health_check histogram http1 http1_differential \
+UNIT_NAMES   := acl addr config config_keys cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
                 lb_table log maglev pick proxyproto qsbr ring slot_arena srclimit strbuf \
                 target_set tls tls_ticket_keys tuple_hash
 UNIT_HELPERS := registry time_ms config_files nlb_runtime

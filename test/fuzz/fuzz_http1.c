@@ -5,7 +5,8 @@
  * aborts when a parser breaks its own contract: a result outside its
  * set, spans outside the head, fields past the cap, a fresh parse of a
  * prefix that disagrees with the whole input, or a parse resumed a byte
- * at a time that disagrees with one call. */
+ * at a time that disagrees with one call; and when a head is accepted,
+ * the head nlb would send on must parse again, strictly. */
 #include <errno.h>
 #include <sanitizer/asan_interface.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "http1_chunked.h"
+#include "http1_forward.h"
 #include "http1_head.h"
 
 #define CHECK(cond) do {						\
@@ -120,15 +122,42 @@ static void scan_chunked(const char *p, size_t n)
 		CHECK(b.data_bytes == a.data_bytes && a.data_bytes <= (uint64_t)ra);
 }
 
+static char sent[4 * MAX + 512];
+static struct nlb_http1_head again;
+
+/* What nlb sends on for the head in whole (parsed from buf) is valid. */
+static void check_forward(const char *buf)
+{
+	int n;
+	if (whole.kind == NLB_HTTP1_REQUEST) {
+		static const struct nlb_http1_origin o = { NLB_XFF_APPEND, "2001:db8::1", "http", 80 };
+		n = nlb_http1_forward_request(&whole, buf, &o, sent, sizeof(sent));
+		nlb_http1_head_init(&again, NLB_HTTP1_REQUEST, 0, sizeof(sent));
+	} else {
+		n = nlb_http1_forward_response(&whole, buf, 1, false, sent, sizeof(sent));
+		nlb_http1_head_init(&again, NLB_HTTP1_RESPONSE, 0, sizeof(sent));
+	}
+	CHECK(n > 0);
+	CHECK(nlb_http1_head_parse(&again, sent, (size_t)n) == n);
+	CHECK(again.flags == (whole.flags & ~(uint32_t)(NLB_HTTP1_F_CONN_CLOSE |
+			NLB_HTTP1_F_CONN_KEEP_ALIVE | NLB_HTTP1_F_CONN_UPGRADE | NLB_HTTP1_F_UPGRADE)) ||
+	      (again.flags & NLB_HTTP1_F_CONN_UPGRADE) || whole.minor == 0);
+	CHECK(again.content_length == whole.content_length);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *copy = malloc(size ? size : 1);
 	CHECK(copy != NULL);
 	memcpy(copy, data, size);
 	parse_kind(copy, size, NLB_HTTP1_RESPONSE, NLB_HTTP1_LENIENT);
+	if (whole.error == NLB_HTTP1_E_NONE && whole.length)
+		check_forward(copy);
 	parse_kind(copy, size, NLB_HTTP1_STATUS_LINE, NLB_HTTP1_LENIENT);
 	parse_kind(copy, size, NLB_HTTP1_REQUEST, NLB_HTTP1_LENIENT);
 	parse_kind(copy, size, NLB_HTTP1_REQUEST, 0);
+	if (whole.error == NLB_HTTP1_E_NONE && whole.length)
+		check_forward(copy);
 	/* the strict request's body, or the whole input, as chunks */
 	size_t at = whole.length && whole.error == NLB_HTTP1_E_NONE ? whole.length : 0;
 	scan_chunked(copy + at, size - at);
