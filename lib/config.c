@@ -15,6 +15,7 @@
 
 #include "acl.h"
 #include "config_error.h"
+#include "config_http.h"
 #include "config_text.h"
 #include "config_walk.h"
 #include "maglev.h"
@@ -183,6 +184,8 @@ static int load_group(const struct cfg_loader *ld, const config_setting_t *g,
 
 	if ((r = load_group_tls(ld, g, grp, label)) < 0)
 		return r;
+	if ((r = cfg_group_protocol(ld, g, grp, label)) < 0)
+		return r;
 	if ((r = load_health(ld, g, grp, label)) < 0)
 		return r;
 
@@ -215,6 +218,7 @@ static unsigned proto_mask(enum nlb_protocol p)
 	switch (p) {
 	case NLB_PROTO_TCP:
 	case NLB_PROTO_TLS:
+	case NLB_PROTO_HTTP:
 		return 1;
 	case NLB_PROTO_UDP:
 		return 2;
@@ -305,14 +309,21 @@ static int load_listener(const struct cfg_loader *ld, const config_setting_t *g,
 					"(line %d)", label, l->addr_text, o->name, o->line);
 	}
 
+	if ((r = cfg_listener_action(ld, g, l, label)) < 0)
+		return r;
 	size_t gi;
 	for (gi = 0; gi < cfg->n_groups; gi++)
 		if (strcmp(cfg->groups[gi].name, l->target_group) == 0)
 			break;
 	if (gi == cfg->n_groups)
-		return cfg_fail(ld, cfg_member_or(g, "target_group"),
+		return l->protocol == NLB_PROTO_HTTP ?
+		       cfg_fail_line(ld, (unsigned)l->http.forward_line, "%s: default_action: "
+				     "unknown target group \"%s\"", label, l->target_group) :
+		       cfg_fail(ld, cfg_member_or(g, "target_group"),
 				"%s: unknown target_group \"%s\"", label, l->target_group);
 	l->group = gi;
+	if ((r = cfg_listener_group_pair(ld, g, l, &cfg->groups[gi], label)) < 0)
+		return r;
 	if (nlb_proto_udp(l->protocol) && cfg->groups[gi].tls.enabled)
 		return cfg_fail(ld, cfg_member_or(g, "target_group"),
 				"%s: target group \"%s\" speaks TLS to its targets, which UDP "
@@ -548,6 +559,7 @@ void nlb_config_free(struct nlb_config *cfg)
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
 		free(cfg->listeners[i].name);
 		free(cfg->listeners[i].target_group);
+		free(cfg->listeners[i].http.forward);
 		nlb_acl_free(cfg->listeners[i].allow);
 		nlb_acl_free(cfg->listeners[i].deny);
 		tls_listener_conf_free(&cfg->listeners[i].tls);
@@ -555,6 +567,7 @@ void nlb_config_free(struct nlb_config *cfg)
 	free(cfg->listeners);
 	for (size_t i = 0; i < cfg->n_groups; i++) {
 		free(cfg->groups[i].name);
+		free(cfg->groups[i].protocol_text);
 		free(cfg->groups[i].targets);
 		free(cfg->groups[i].health.path);
 		free(cfg->groups[i].health.matcher_text);

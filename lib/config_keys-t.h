@@ -78,6 +78,8 @@ extern const struct key_part nlb_tls_listener_keys;
 extern const struct key_part nlb_tls_keys;
 extern const struct key_part nlb_tls_cert_keys;
 extern const struct key_part nlb_group_tls_keys;
+extern const struct key_part nlb_http_listener_keys;
+extern const struct key_part nlb_http_action_keys;
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -89,6 +91,16 @@ extern const struct key_part nlb_group_tls_keys;
 	.name = #field, .type = KEY_UINT, .apply = (ap),		\
 	.offset = offsetof(s, field), .size = sizeof(((s *)0)->field),	\
 	.min = (lo), .max = (hi), .def = (dflt), .unit = (u) }
+/* The same for a field inside a member struct (http.xff): the key is
+ * named apart from the field's path. */
+#define UINT_KEY_AS(s, key, field, lo, hi, dflt, u, ap) {		\
+	.name = (key), .type = KEY_UINT, .apply = (ap),			\
+	.offset = offsetof(s, field), .size = sizeof(((s *)0)->field),	\
+	.min = (lo), .max = (hi), .def = (dflt), .unit = (u) }
+#define ENUM_KEY_AS(s, key, field, table, dflt, ap) {			\
+	.name = (key), .type = KEY_ENUM, .apply = (ap),			\
+	.offset = offsetof(s, field), .names = (table),			\
+	.n_names = ARRAY_LEN(table), .def = (dflt) }
 #define ENUM_KEY(s, field, table, dflt, ap) {				\
 	.name = #field, .type = KEY_ENUM, .apply = (ap),		\
 	.offset = offsetof(s, field), .names = (table),			\

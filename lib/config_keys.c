@@ -29,6 +29,7 @@ static const char *const protocol_names[] = {
 	[NLB_PROTO_UDP] = "udp",
 	[NLB_PROTO_TCP_UDP] = "tcp_udp",
 	[NLB_PROTO_TLS] = "tls",
+	[NLB_PROTO_HTTP] = "http",
 };
 
 static const char *const algorithm_names[] = {
@@ -219,7 +220,9 @@ static const struct key_spec listener_keys[] = {
 	STRING_KEY(struct nlb_listener_conf, "name", name, RELOAD),
 	ENUM_KEY(struct nlb_listener_conf, protocol, protocol_names, NLB_PROTO_TCP, RELOAD),
 	ADDR_KEY(struct nlb_listener_conf, addr, addr_text, RELOAD),
-	STRING_KEY(struct nlb_listener_conf, "target_group", target_group, RELOAD),
+	/* Required of all but http listeners, whose default_action names
+	 * their group (the loader checks). */
+	OPT_STRING_KEY(struct nlb_listener_conf, "target_group", target_group, NULL, RELOAD),
 	UINT_KEY(struct nlb_listener_conf, max_connections_per_source, 0, 10000000, 0,
 		 "connections per worker", RESTART),
 	UINT_KEY(struct nlb_listener_conf, new_connections_per_source_per_s, 0, 10000000, 0,
@@ -254,6 +257,11 @@ static const struct key_spec group_keys[] = {
 		 RELOAD),
 	GROUP_KEY("health_check", RELOAD),
 	GROUP_KEY("tls", RELOAD),
+	/* tcp, udp, tcp_udp, http; absent: what its listeners are
+	 * (lib/config_http.c checks the table of what goes with what). */
+	OPT_STRING_KEY(struct nlb_group_conf, "protocol", protocol_text, NULL, RELOAD),
+	/* The ALB's idle timeout, 60 s, bounds its wait for a target. */
+	UINT_KEY(struct nlb_group_conf, response_timeout_ms, 1, 3600000, 60000, "ms", RELOAD),
 	LIST_KEY("targets", RELOAD),
 };
 
@@ -304,6 +312,7 @@ static const struct key_part *const listener_parts[] = {
 	&nlb_tcp_listener_keys,
 	&nlb_udp_listener_keys,
 	&nlb_tls_listener_keys,
+	&nlb_http_listener_keys,
 };
 
 #define PARTS(...) (const struct key_part *const[]){ __VA_ARGS__ }
@@ -323,6 +332,7 @@ static const struct {
 	[NLB_CONF_TLS] = { "tls", PARTS(&nlb_tls_keys), 1 },
 	[NLB_CONF_TLS_CERT] = { "certificates", PARTS(&nlb_tls_cert_keys), 1 },
 	[NLB_CONF_GROUP_TLS] = { "tls", PARTS(&nlb_group_tls_keys), 1 },
+	[NLB_CONF_HTTP_ACTION] = { "default_action", PARTS(&nlb_http_action_keys), 1 },
 };
 
 const struct key_part *const *cfg_section_parts(enum nlb_config_section s, size_t *n_parts)

@@ -30,6 +30,7 @@ enum nlb_config_section {
 	NLB_CONF_TLS,			/* a tls listener's tls = { } */
 	NLB_CONF_TLS_CERT,		/* an entry of its certificates */
 	NLB_CONF_GROUP_TLS,		/* a target group's tls = { } */
+	NLB_CONF_HTTP_ACTION,		/* an http listener's default_action = { } */
 	NLB_CONF_SECTIONS,
 };
 

@@ -1,4 +1,4 @@
-/* The keys a TCP listener (tcp, tcp_udp, tls) has beyond every listener's:
+/* The keys a TCP listener (tcp, tcp_udp, tls, http) has beyond every listener's:
  * TCP stream's part of the listener section (config_keys-t.h). */
 #include "config_keys-t.h"
 
@@ -19,5 +19,5 @@ static const struct key_spec keys[] = {
 
 const struct key_part nlb_tcp_listener_keys = {
 	keys, ARRAY_LEN(keys), NLB_PROTO_BIT(NLB_PROTO_TCP) | NLB_PROTO_BIT(NLB_PROTO_TCP_UDP) |
-		NLB_PROTO_BIT(NLB_PROTO_TLS),
+		NLB_PROTO_BIT(NLB_PROTO_TLS) | NLB_PROTO_BIT(NLB_PROTO_HTTP),
 };

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "cpu_list.h"
 #include "health_check.h"
+#include "http1_forward.h"
 #include "log.h"
 
 /* Upper bound of "workers"; 0 (one per CPU nlb may run on) is capped to
@@ -41,10 +42,17 @@ enum nlb_protocol {
 	NLB_PROTO_UDP,
 	NLB_PROTO_TCP_UDP,
 	NLB_PROTO_TLS,			/* TCP, TLS terminated */
+	NLB_PROTO_HTTP,			/* HTTP/1.x, requests balanced one by one */
 };
 
-/* The listener protocols that accept TCP connections, and UDP datagrams. */
+/* The listener protocols that accept TCP connections, and UDP datagrams;
+ * and those whose connections the TCP stream module proxies whole (an
+ * http listener's are the HTTP module's). */
 static inline int nlb_proto_tcp(enum nlb_protocol p) { return p != NLB_PROTO_UDP; }
+static inline int nlb_proto_stream(enum nlb_protocol p)
+{
+	return p == NLB_PROTO_TCP || p == NLB_PROTO_TCP_UDP || p == NLB_PROTO_TLS;
+}
 static inline int nlb_proto_udp(enum nlb_protocol p)
 {
 	return p == NLB_PROTO_UDP || p == NLB_PROTO_TCP_UDP;
@@ -134,6 +142,25 @@ struct nlb_health_conf {
 	int line;
 };
 
+/* What a target group's targets speak: set by "protocol", or inferred
+ * from the listeners that use the group (lib/config_http.c). */
+enum nlb_group_protocol {
+	NLB_GROUP_TCP = 0,		/* tcp and tls listeners' (and the default) */
+	NLB_GROUP_UDP,
+	NLB_GROUP_TCP_UDP,
+	NLB_GROUP_HTTP,			/* http listeners' */
+};
+
+/* An http listener's keys (doc/http.md). */
+struct nlb_http_listener_conf {
+	uint32_t request_timeout_ms;	/* 408 when no whole head in time */
+	uint32_t keepalive_timeout_ms;	/* idle between requests: FIN */
+	uint32_t max_header_bytes;	/* a bigger head: 431 */
+	enum nlb_xff_mode xff;
+	char *forward;			/* default_action = { forward = "group"; } */
+	int forward_line;
+};
+
 struct nlb_target_conf {
 	struct nlb_addr addr;
 	char addr_text[NLB_ADDRSTRLEN];	/* as written in the file */
@@ -156,6 +183,12 @@ struct nlb_group_conf {
 	enum nlb_proxy_protocol proxy_protocol;	/* header sent to targets first */
 	struct nlb_health_conf health;
 	struct nlb_tls_group_conf tls;
+	char *protocol_text;		/* "protocol" as written; NULL: inferred */
+	enum nlb_group_protocol protocol;
+	uint32_t response_timeout_ms;	/* http: a response head within this, else 504 */
+	/* Not in the file: a bit per enum nlb_protocol of the listeners
+	 * that use it (lib/config_http.c infers protocol from them). */
+	unsigned listener_protocols;
 	struct nlb_target_conf *targets;
 	size_t n_targets;
 	/* Not in the file: a group a reload removed, kept at its slot (no
@@ -169,7 +202,7 @@ struct nlb_listener_conf {
 	enum nlb_protocol protocol;
 	struct nlb_addr addr;
 	char addr_text[NLB_ADDRSTRLEN];
-	char *target_group;		/* name as written */
+	char *target_group;		/* name as written (http: default_action's forward) */
 	size_t group;			/* index into nlb_config.groups */
 	uint64_t idle_timeout_ms;
 	uint32_t max_connections;	/* 0 = unlimited */
@@ -181,6 +214,7 @@ struct nlb_listener_conf {
 	uint32_t new_connections_per_source_per_s;	/* per worker; 0 = no limit */
 	struct nlb_acl *allow, *deny;	/* NULL = no list; deny wins */
 	struct nlb_tls_listener_conf tls;	/* protocol tls */
+	struct nlb_http_listener_conf http;	/* protocol http */
 	/* Not in the file: a removed listener whose slot still drains (or
 	 * has drained), kept by reloads at its index (reload.c). */
 	unsigned removed;

@@ -18,7 +18,7 @@
 #include "http1_head.h"
 
 enum nlb_xff_mode {
-	NLB_XFF_APPEND = 1,	/* "a, b" from the client, then ", <client>" (default) */
+	NLB_XFF_APPEND = 0,	/* "a, b" from the client, then ", <client>" (default) */
 	NLB_XFF_PRESERVE,	/* as the client sent it, nothing added */
 	NLB_XFF_REMOVE,		/* none */
 };

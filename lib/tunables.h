@@ -208,4 +208,18 @@
 /* Plaintext read from OpenSSL at a time, on the worker's stack. */
 #define NLB_TLS_READ_CHUNK (16u << 10)
 
+/* HTTP (nlb/http/).  A target's response head must fit its receive
+ * buffer: 16 KiB, as the longest request head by default (HAProxy's
+ * bufsize); bodies stream through the same buffer.  Pooled connections
+ * per worker per target: enough for a worker's share of a busy target's
+ * concurrency, bounded so a burst does not leave thousands open; idle
+ * ones close after 50 s, before NGINX's 75 s keepalive_timeout closes
+ * them under a request.  After its last answer a client that is closed
+ * gets 2 s to stop sending (its bytes are read and dropped), so the
+ * answer is not lost to a reset (NGINX's lingering_close). */
+#define NLB_HTTP_BUF_SIZE 16384u
+#define NLB_HTTP_POOL_MAX 128u
+#define NLB_HTTP_POOL_IDLE_MS 50000u
+#define NLB_HTTP_LINGER_MS 2000u
+
 #endif

@@ -264,7 +264,7 @@ T_UNIT(config, bad_enum)
 		  GROUP_WEB
 		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
 		  "  protocol = \"sctp\"; } );\n", 3,
-		  "listener \"web\": \"protocol\" must be one of tcp, udp, tcp_udp, tls (got \"sctp\")", 1 },
+		  "listener \"web\": \"protocol\" must be one of tcp, udp, tcp_udp, tls, http (got \"sctp\")", 1 },
 		{ "algorithm", "target_groups = ( { name = \"g\";\n algorithm = \"fastest\"; } );\n", 2,
 		  "target group \"g\": \"algorithm\" must be one of maglev, round_robin, least_conn, "
 		  "random2 (got \"fastest\")", 1 },
@@ -402,7 +402,7 @@ T_UNIT(config, missing_required_key)
 		{ "listener target_group",
 		  "listeners = (\n"
 		  "  { name = \"web\"; address = \"127.0.0.1:80\"; }\n"
-		  ");\n", 2, "listener is missing \"target_group\"", 1 },
+		  ");\n", 2, "listener \"web\" is missing \"target_group\"", 1 },
 		{ "group name",
 		  "target_groups = (\n"
 		  "  { algorithm = \"round_robin\"; }\n"

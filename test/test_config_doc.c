@@ -31,6 +31,7 @@ static const char *const subsection[NLB_CONF_SECTIONS] = {
 	[NLB_CONF_TLS] = "listener tls",
 	[NLB_CONF_TLS_CERT] = "certificates",
 	[NLB_CONF_GROUP_TLS] = "target group tls",
+	[NLB_CONF_HTTP_ACTION] = "default_action",
 };
 
 static void page_path(char *path, size_t len)
@@ -195,7 +196,7 @@ static int check_key(const struct nlb_config_key *k, void *arg)
 	/* A protocol's own listener key says which listeners have it. */
 	if (k->protocols) {
 		size_t off = (size_t)snprintf(want, sizeof(want), "Listeners:");
-		for (int proto = 0; proto <= NLB_PROTO_TLS; proto++)
+		for (int proto = 0; proto <= NLB_PROTO_HTTP; proto++)
 			if (k->protocols & (1u << proto))
 				off += (size_t)snprintf(want + off, sizeof(want) - off, "%s %s",
 							off > strlen("Listeners:") ? "," : "",

@@ -697,7 +697,7 @@ T_TEST(metrics, families_follow_the_table, .timeout = 60)
 	t_tls_path(&tls, "a.pem", pem, sizeof(pem));
 	t_tls_path(&tls, "a.key", key, sizeof(key));
 	uint16_t web = t_free_port(), dns = t_free_port(), stats = t_free_port();
-	uint16_t https = t_free_port();
+	uint16_t https = t_free_port(), www = t_free_port();
 	char *conf = t_write_config(
 		"workers = 2;\n"
 		"stats = { listen = \"127.0.0.1:%u\"; };\n"
@@ -705,14 +705,18 @@ T_TEST(metrics, families_follow_the_table, .timeout = 60)
 		"  { name = \"web\"; address = \"127.0.0.1:%u\"; target_group = \"web\"; },\n"
 		"  { name = \"dns\"; protocol = \"udp\"; address = \"127.0.0.1:%u\"; target_group = \"dns\"; },\n"
 		"  { name = \"https\"; protocol = \"tls\"; address = \"127.0.0.1:%u\"; target_group = \"web\";\n"
-		"    tls = { certificates = ( { cert = \"%s\"; key = \"%s\"; } ); }; }\n"
+		"    tls = { certificates = ( { cert = \"%s\"; key = \"%s\"; } ); }; },\n"
+		"  { name = \"www\"; protocol = \"http\"; address = \"127.0.0.1:%u\";"
+		" default_action = { forward = \"app\"; }; }\n"
 		");\n"
 		"target_groups = (\n"
 		"  { name = \"web\"; health_check = { interval_ms = 100; };"
 		" targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
-		"  { name = \"dns\"; targets = ( { address = \"127.0.0.1:%u\"; } ); }\n"
+		"  { name = \"dns\"; targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
+		"  { name = \"app\"; targets = ( { address = \"127.0.0.1:%u\"; } ); }\n"
 		");\n",
-		stats, web, dns, https, pem, key, t_server_port(echo), t_udp_server_port(usrv));
+		stats, web, dns, https, pem, key, www, t_server_port(echo), t_udp_server_port(usrv),
+		t_server_port(echo));
 	T_ASSERT(conf);
 	struct px p;
 	px_spawn_conf(&p, conf);

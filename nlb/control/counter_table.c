@@ -240,6 +240,46 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		SCOPE_CERTIFICATE, NULL,
 		.value_doc = "the certificate's notAfter, as loaded by the configuration in force",
 	},
+	[MF_HTTP_REQUESTS] = {
+		"nlb_http_requests_total", "counter",
+		"HTTP requests whose head came whole, answered by a target or by nlb (the ALB's RequestCount).",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_HTTP, C(http_requests))),
+	},
+	[MF_HTTP_ELB_RESPONSES] = {
+		"nlb_http_elb_responses_total", "counter",
+		"HTTP answers nlb made itself, by status (the ALB's HTTPCode_ELB_4XX_Count and _5XX_Count).",
+		SCOPE_LISTENER, "code",
+		SERIES(S("400", ON_HTTP, C(http_elb_400)), S("405", ON_HTTP, C(http_elb_405)),
+		       S("408", ON_HTTP, C(http_elb_408)), S("417", ON_HTTP, C(http_elb_417)),
+		       S("431", ON_HTTP, C(http_elb_431)), S("501", ON_HTTP, C(http_elb_501)),
+		       S("502", ON_HTTP, C(http_elb_502)), S("503", ON_HTTP, C(http_elb_503)),
+		       S("504", ON_HTTP, C(http_elb_504)), S("505", ON_HTTP, C(http_elb_505))),
+	},
+	[MF_HTTP_TARGET_RESPONSES] = {
+		"nlb_http_target_responses_total", "counter",
+		"HTTP responses from targets, by status class (the ALB's HTTPCode_Target_2XX_Count and the rest).",
+		SCOPE_LISTENER, "class",
+		SERIES(S("2xx", ON_HTTP, C(http_target_2xx)), S("3xx", ON_HTTP, C(http_target_3xx)),
+		       S("4xx", ON_HTTP, C(http_target_4xx)), S("5xx", ON_HTTP, C(http_target_5xx))),
+	},
+	[MF_HTTP_TARGET_CONNECTIONS] = {
+		"nlb_http_target_requests_total", "counter",
+		"HTTP requests sent to targets, by connection: a new one, or one from the pool.",
+		SCOPE_LISTENER, "connection",
+		SERIES(S("new", ON_HTTP, C(http_target_new)), S("pooled", ON_HTTP, C(http_target_reused))),
+	},
+	[MF_HTTP_RETRIES] = {
+		"nlb_http_retries_total", "counter",
+		"HTTP requests sent again on a new connection: a pooled one closed before any byte of the answer.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_HTTP, C(http_retries))),
+	},
+	[MF_HTTP_INCOMPLETE] = {
+		"nlb_http_incomplete_total", "counter",
+		"HTTP exchanges that did not end whole: the client left, or the target cut its response short.",
+		SCOPE_LISTENER, "reason",
+		SERIES(S("client_gone", ON_HTTP, C(http_client_gone)),
+		       S("truncated", ON_HTTP, C(http_truncated))),
+	},
 	/* ---- per worker: its rows of every listener ---- */
 	[MF_WORKER_ACCEPTED] = {
 		"nlb_worker_accepted_total", "counter",

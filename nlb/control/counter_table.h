@@ -73,6 +73,7 @@ enum listener_side {
 	ON_TCP,				/* tcp and tcp_udp listeners */
 	ON_UDP,				/* udp and tcp_udp listeners */
 	ON_TLS,				/* tls listeners */
+	ON_HTTP,			/* http listeners */
 };
 
 #define SERIES_MAX_SUM 4
@@ -125,6 +126,12 @@ enum metric_family_id {
 	MF_TLS_HANDSHAKE_TIME,
 	MF_TLS_HANDSHAKE_ERRORS,
 	MF_TLS_CERT_NOT_AFTER,
+	MF_HTTP_REQUESTS,
+	MF_HTTP_ELB_RESPONSES,
+	MF_HTTP_TARGET_RESPONSES,
+	MF_HTTP_TARGET_CONNECTIONS,
+	MF_HTTP_RETRIES,
+	MF_HTTP_INCOMPLETE,
 	MF_WORKER_ACCEPTED,
 	MF_WORKER_ACTIVE_FLOWS,
 	MF_HEALTHY_HOSTS,

@@ -51,7 +51,8 @@ static bool listener_has(const struct nlb_listener_conf *lc, enum listener_side 
 {
 	return on == ON_ANY || (on == ON_TCP && nlb_proto_tcp(lc->protocol)) ||
 	       (on == ON_UDP && nlb_proto_udp(lc->protocol)) ||
-	       (on == ON_TLS && lc->protocol == NLB_PROTO_TLS);
+	       (on == ON_TLS && lc->protocol == NLB_PROTO_TLS) ||
+	       (on == ON_HTTP && lc->protocol == NLB_PROTO_HTTP);
 }
 
 /* A family of the process as a whole. */

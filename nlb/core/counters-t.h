@@ -79,7 +79,27 @@
 	X(tls_fail_timeout, counter, "client handshakes failed: past handshake_timeout_ms") \
 	X(tls_fail_verify, counter, "client handshakes failed: certificate verification") \
 	X(tls_fail_renegotiation, counter, "TLS client connections closed: renegotiation attempted") \
-	X(tls_fail_protocol, counter, "client handshakes failed: malformed or unexpected messages")
+	X(tls_fail_protocol, counter, "client handshakes failed: malformed or unexpected messages") \
+	X(http_requests, counter, "HTTP requests whose head came whole")              \
+	X(http_elb_400, counter, "HTTP answers 400 by nlb: a malformed request")       \
+	X(http_elb_405, counter, "HTTP answers 405 by nlb: CONNECT, which nlb does not tunnel") \
+	X(http_elb_408, counter, "HTTP answers 408 by nlb: no whole head within request_timeout_ms") \
+	X(http_elb_417, counter, "HTTP answers 417 by nlb: an expectation other than 100-continue") \
+	X(http_elb_431, counter, "HTTP answers 431 by nlb: a head over max_header_bytes") \
+	X(http_elb_501, counter, "HTTP answers 501 by nlb: an unknown transfer coding") \
+	X(http_elb_502, counter, "HTTP answers 502 by nlb: the target refused, reset, closed or answered malformed") \
+	X(http_elb_503, counter, "HTTP answers 503 by nlb: no target (or no healthy one)") \
+	X(http_elb_504, counter, "HTTP answers 504 by nlb: no connection or no response head in time") \
+	X(http_elb_505, counter, "HTTP answers 505 by nlb: an HTTP version other than 1.0 and 1.1") \
+	X(http_target_2xx, counter, "HTTP responses from targets with a 2xx status")   \
+	X(http_target_3xx, counter, "HTTP responses from targets with a 3xx status")   \
+	X(http_target_4xx, counter, "HTTP responses from targets with a 4xx status")   \
+	X(http_target_5xx, counter, "HTTP responses from targets with a 5xx status")   \
+	X(http_target_new, counter, "connections opened to HTTP targets")              \
+	X(http_target_reused, counter, "HTTP requests sent on a pooled target connection") \
+	X(http_retries, counter, "HTTP requests sent again: a pooled connection failed before answering") \
+	X(http_client_gone, counter, "HTTP exchanges the client left before the response ended") \
+	X(http_truncated, counter, "HTTP responses cut short: the target closed or failed mid-body")
 
 /* The UDP part of four counters, kept apart from acl_denied,
  * source_limit, source_rate and drain_reset (which then count TCP

@@ -29,6 +29,7 @@
 #include "core/privileges.h"
 #include "core/runtime.h"
 #include "core/tls_warnings.h"
+#include "http/http_worker.h"
 #include "stream/tcp_worker.h"
 #include "stream/udp_worker.h"
 
@@ -37,6 +38,7 @@
 static const struct stream_proto *const protocols[] = {
 	&tcp_proto,
 	&udp_proto,
+	&http_proto,
 };
 
 static void usage(FILE *out)

@@ -27,6 +27,7 @@ enum nlb_op_block {
 	NLB_OPS_CORE = 0,
 	NLB_OPS_TCP = 16,
 	NLB_OPS_UDP = 32,
+	NLB_OPS_HTTP = 48,
 };
 
 /* The loop's own. */

@@ -17,6 +17,7 @@
 #include "core/counters-t.h"
 #include "core/proto-t.h"
 #include "core/runtime.h"
+#include "http/http_conn-t.h"
 #include "stream/tcp_conn-t.h"
 #include "stream/udp_flow-t.h"
 
@@ -25,6 +26,7 @@
 struct worker_listener {
 	struct tcp_listener tcp;
 	struct udp_listener udp;
+	struct http_listener http;
 	struct nlb_srclimit srclimit;	/* per-source limits (stream/admission.c) */
 	bool started;			/* this worker serves the slot */
 	bool released;			/* ... and, removed, let go of it */
@@ -66,6 +68,7 @@ struct worker {
 	struct worker_listener *listeners;	/* NLB_MAX_LISTENERS slots */
 	struct tcp_worker tcp;
 	struct udp_worker udp;
+	struct http_worker http;
 
 	struct pick_state pick;		/* the balancing algorithms' own */
 

@@ -131,7 +131,8 @@ static void tcp_listener_take(struct worker *w, uint32_t l)
 {
 	const struct listener_rt *lr = &w->rt->listeners[l];
 	struct tcp_listener *tl = &w->listeners[l].tcp;
-	tl->fd = lr->fds ? lr->fds[w->id] : -1;
+	/* An http listener's sockets are the HTTP module's. */
+	tl->fd = lr->fds && nlb_proto_stream(lr->conf->protocol) ? lr->fds[w->id] : -1;
 	nlb_idle_init(&tl->idle);
 	nlb_idle_init(&tl->hs);
 	nlb_idle_init(&tl->target_hs);

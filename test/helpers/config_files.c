@@ -186,7 +186,7 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		"forwarding = \"%s\";\n"
 		"listeners = (\n"
 		"  { name = \"web\"; protocol = \"%s\"; address = \"127.0.0.1:%u\";"
-		" target_group = \"web\"; idle_timeout_ms = %" PRIu64 ";"
+		" %s idle_timeout_ms = %" PRIu64 ";"
 		" max_connections = %u;%s%s }\n"
 		");\n"
 		"target_groups = (\n"
@@ -195,7 +195,10 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		"    targets = ( %s ); }\n"
 		");\n",
 		admin, c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
-		c->protocol ? c->protocol : "tcp", c->listen_port, c->idle_timeout_ms, c->max_connections,
+		c->protocol ? c->protocol : "tcp", c->listen_port,
+		c->protocol && strcmp(c->protocol, "http") == 0 ?
+			"default_action = { forward = \"web\"; };" : "target_group = \"web\";",
+		c->idle_timeout_ms, c->max_connections,
 		c->listener_extra ? " " : "", c->listener_extra ? c->listener_extra : "",
 		c->algorithm ? c->algorithm : "round_robin", hash_fields,
 		c->connect_timeout_ms, c->connect_retries,

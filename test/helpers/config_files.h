@@ -51,7 +51,8 @@ struct t_proxy_conf {
 					 * end of the target group's keys, e.g.
 					 * "health_check = { ... }; fail_open = false;" */
 	const char *listener_extra;	/* likewise, at the end of the listener's */
-	const char *protocol;		/* the listener's; NULL: "tcp" */
+	const char *protocol;		/* the listener's; NULL: "tcp"; "http" names
+					 * the group in default_action */
 	const char *admin_socket;	/* NULL, or the path of an admin socket */
 };
 

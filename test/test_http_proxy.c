@@ -1,0 +1,508 @@
+/* Suite "http_proxy": the real nlb binary on an http listener, with curl,
+ * wrk and raw sockets as clients and NGINX (or a target written here for
+ * the misbehaviour NGINX will not show) behind it.  Owns the end-to-end
+ * checks of issue 18's first data-path step: requests and bodies both
+ * ways, keep-alive on both sides with pooled target connections,
+ * X-Forwarded-*, pipelining, an upgrade to a tunnel, and each answer of
+ * nlb's own produced by the cause the ALB gives it. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "helpers/nginx_peer.h"
+#include "http1_head.h"
+#include "px.h"
+
+TestSuite(http_proxy, .init = t_setup, .fini = t_teardown);
+
+/* An http listener over target port (0: none), group_extra into its group. */
+static void http_px(struct px *p, uint16_t target, const char *listener_extra,
+		    const char *group_extra)
+{
+	px_init(p, "auto");
+	p->conf.protocol = "http";
+	p->conf.listener_extra = listener_extra;
+	p->conf.group_extra = group_extra;
+	if (target)
+		px_target(p, target);
+}
+
+/* NGINX answering each request with what it was sent. */
+static void nginx_echo(struct t_nginx *n, uint16_t port, const char *extra)
+{
+	char servers[1024];
+	snprintf(servers, sizeof(servers),
+		 "server { listen 127.0.0.1:%u; keepalive_requests 10000; %s\n"
+		 "  location / { return 200 \"uri=$uri xff=$http_x_forwarded_for "
+		 "proto=$http_x_forwarded_proto port=$http_x_forwarded_port conn=$connection\\n\"; } }",
+		 port, extra ? extra : "");
+	T_ASSERT(t_nginx_start(n, servers, port) == 0, ": nginx");
+}
+
+/* curl with args; its output (malloc'd) and exit code. */
+static int curl(char **out, const char *const *args)
+{
+	const char *argv[32] = { "/usr/bin/curl", "-sS", "--max-time", "10" };
+	int n = 4;
+	while (*args && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	return t_run(argv, 15000, out);
+}
+
+/* Reads one response from fd into buf (to a HEAD: the head alone): its
+ * status, or -errno. */
+static int read_response_to(int fd, char *buf, size_t cap, size_t *got, int timeout_ms,
+			    bool head_request)
+{
+	struct nlb_http1_head h;
+	nlb_http1_head_init(&h, NLB_HTTP1_RESPONSE, 0, cap);
+	size_t len = 0;
+	int64_t deadline = t_now_ms() + timeout_ms;
+	for (;;) {
+		int r = nlb_http1_head_parse(&h, buf, len);
+		if (r > 0) {
+			size_t want = (size_t)r + (head_request ? 0 : h.content_length);
+			while (len < want && len < cap) {
+				ssize_t n = t_read_full(fd, buf + len, want - len, 3000);
+				if (n <= 0)
+					return -EPIPE;
+				len += (size_t)n;
+			}
+			*got = len;
+			return h.status;
+		}
+		if (r != -EAGAIN)
+			return -EPROTO;
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int left = (int)(deadline - t_now_ms());
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return -ETIMEDOUT;
+		ssize_t n = recv(fd, buf + len, cap - len, 0);
+		if (n <= 0)
+			return n == 0 ? -EPIPE : -errno;
+		len += (size_t)n;
+	}
+}
+
+static int read_response(int fd, char *buf, size_t cap, size_t *got, int timeout_ms)
+{
+	return read_response_to(fd, buf, cap, got, timeout_ms, false);
+}
+
+/* Sends req on a new connection and returns the status of the answer. */
+static int raw_status(struct px *p, const char *req, size_t len)
+{
+	int fd = px_connect(p);
+	T_ASSERT(t_write_all(fd, req, len) == 0);
+	char buf[8192];
+	size_t got;
+	int st = read_response(fd, buf, sizeof(buf), &got, 3000);
+	t_close(fd);
+	return st;
+}
+
+T_TEST(http_proxy, keepalive_pool_and_forwarded_headers, .timeout = 60)
+{
+	struct t_nginx ng;
+	uint16_t port = t_free_port();
+	nginx_echo(&ng, port, NULL);
+	struct px p;
+	http_px(&p, port, NULL, NULL);
+	px_start(&p);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/r", p.conf.listen_port);
+	/* five requests on one client connection, one with its own XFF */
+	char *out = NULL;
+	const char *args[] = { "-H", "X-Forwarded-For: 203.0.113.9", url, url, url, url, url, NULL };
+	int rc = curl(&out, args);
+	px_assert(&p, rc == 0, "curl exited %d: %s", rc, out ? out : "");
+	char want[128];
+	snprintf(want, sizeof(want), "uri=/r xff=203.0.113.9, 127.0.0.1 proto=http port=%u",
+		 p.conf.listen_port);
+	unsigned lines = 0, conns[8] = { 0 }, n_conns = 0;
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"), lines++) {
+		cr_expect(strncmp(l, want, strlen(want)) == 0, "line %u: %s", lines, l);
+		const char *c = strstr(l, "conn=");
+		unsigned id = c ? (unsigned)atoi(c + 5) : 0;
+		bool seen = false;
+		for (unsigned k = 0; k < n_conns; k++)
+			seen |= conns[k] == id;
+		if (!seen && n_conns < 8)
+			conns[n_conns++] = id;
+	}
+	free(out);
+	cr_expect_eq(lines, 5);
+	/* the target saw fewer connections than requests */
+	cr_expect_eq(n_conns, 1, "target connections: %u for 5 requests", n_conns);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "accepted"), 1);
+	cr_expect_eq(px_stat(&p, "http_requests"), 5);
+	cr_expect_eq(px_stat(&p, "http_target_2xx"), 5);
+	cr_expect_eq(px_stat(&p, "http_target_new"), 1);
+	cr_expect_eq(px_stat(&p, "http_target_reused"), 4);
+	px_free(&p);
+	t_nginx_free(&ng);
+}
+
+T_TEST(http_proxy, bodies_both_ways, .timeout = 120)
+{
+	char root[] = "/tmp/nlb-http-XXXXXX";
+	T_ASSERT(mkdtemp(root) != NULL);
+	char file[96], back[96], servers[512];
+	snprintf(file, sizeof(file), "%s/in.bin", root);
+	snprintf(back, sizeof(back), "%s/back.bin", root);
+	/* 16 MiB of a pattern, PUT (with a length, then chunked) and read back */
+	FILE *f = fopen(file, "w");
+	T_ASSERT(f != NULL);
+	static char chunk[1 << 16];
+	for (uint64_t off = 0; off < 16u << 20; off += sizeof(chunk)) {
+		t_pattern_fill(chunk, off, sizeof(chunk), 7);
+		T_ASSERT(fwrite(chunk, 1, sizeof(chunk), f) == sizeof(chunk));
+	}
+	fclose(f);
+	uint16_t port = t_free_port();
+	snprintf(servers, sizeof(servers),
+		 "server { listen 127.0.0.1:%u; root %s/www; client_max_body_size 64m;\n"
+		 "  location / { dav_methods PUT; create_full_put_path on; } }", port, root);
+	struct t_nginx ng;
+	T_ASSERT(t_nginx_start(&ng, servers, port) == 0);
+	struct px p;
+	http_px(&p, port, NULL, NULL);
+	px_start(&p);
+	char url_a[96], url_b[96];
+	snprintf(url_a, sizeof(url_a), "http://127.0.0.1:%u/a.bin", p.conf.listen_port);
+	snprintf(url_b, sizeof(url_b), "http://127.0.0.1:%u/b.bin", p.conf.listen_port);
+	const char *put_len[] = { "-f", "-T", file, url_a, NULL };
+	const char *put_chunked[] = { "-f", "-H", "Transfer-Encoding: chunked", "-T", file, url_b,
+				      NULL };
+	px_assert(&p, curl(NULL, put_len) == 0, "PUT with Content-Length");
+	px_assert(&p, curl(NULL, put_chunked) == 0, "PUT chunked");
+	const char *urls[] = { url_a, url_b };
+	for (int k = 0; k < 2; k++) {
+		const char *get[] = { "-f", "-o", back, urls[k], NULL };
+		px_assert(&p, curl(NULL, get) == 0, "GET %s", urls[k]);
+		const char *cmp[] = { "/usr/bin/cmp", file, back, NULL };
+		px_assert(&p, t_run(cmp, 10000, NULL) == 0, "%s came back different", urls[k]);
+	}
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "http_requests"), 4);
+	cr_expect_geq(px_stat(&p, "bytes_in"), 32 << 20);
+	cr_expect_geq(px_stat(&p, "bytes_out"), 32 << 20);
+	px_free(&p);
+	t_nginx_free(&ng);
+	const char *rm[] = { "/bin/rm", "-rf", root, NULL };
+	t_run(rm, 10000, NULL);
+}
+
+T_TEST(http_proxy, pipelined_in_order, .timeout = 60)
+{
+	struct t_nginx ng;
+	uint16_t port = t_free_port();
+	nginx_echo(&ng, port, NULL);
+	struct px p;
+	http_px(&p, port, NULL, NULL);
+	px_start(&p);
+	int fd = px_connect(&p);
+	static const char reqs[] = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+				   "GET /2 HTTP/1.1\r\nHost: a\r\n\r\n"
+				   "HEAD /3 HTTP/1.1\r\nHost: a\r\n\r\n"
+				   "GET /4 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+	T_ASSERT(t_write_all(fd, reqs, sizeof(reqs) - 1) == 0);
+	/* all four, then nlb closes (the last asked it to) */
+	static char all[16384];
+	size_t len = 0;
+	ssize_t n;
+	while (len < sizeof(all) && (n = t_read_full(fd, all + len, sizeof(all) - len, 3000)) > 0)
+		len += (size_t)n;
+	size_t at = 0;
+	for (int k = 1; k <= 4; k++) {
+		struct nlb_http1_head h;
+		nlb_http1_head_init(&h, NLB_HTTP1_RESPONSE, 0, sizeof(all));
+		int r = nlb_http1_head_parse(&h, all + at, len - at);
+		px_assert(&p, r > 0 && h.status == 200, "response %d: %d (%.*s)", k, r,
+			  (int)(len - at), all + at);
+		size_t body = k == 3 ? 0 : (size_t)h.content_length;
+		char want[16], text[512];
+		snprintf(want, sizeof(want), "uri=/%d ", k);
+		snprintf(text, sizeof(text), "%.*s", (int)((size_t)r + body), all + at);
+		if (k != 3)
+			cr_expect_not_null(strstr(text, want), "response %d: %s", k, text);
+		if (k == 4)
+			cr_expect_not_null(strstr(text, "Connection: close"), "%s", text);
+		at += (size_t)r + body;
+	}
+	cr_expect_eq(at, len, "%zu bytes after the fourth response", len - at);
+	t_close(fd);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "http_requests"), 4);
+	px_free(&p);
+	t_nginx_free(&ng);
+}
+
+/* ---- a target written here: what NGINX does not do ----------------------- */
+
+enum mini_mode {
+	MINI_UPGRADE = 1,	/* 101, then echo */
+	MINI_TRUNCATE,		/* a head promising 100 bytes, 10 of them, close */
+	MINI_GARBAGE,		/* an answer that is not HTTP */
+};
+
+struct mini {
+	int lfd;
+	uint16_t port;
+	enum mini_mode mode;
+	pthread_t thread;
+	int served;
+};
+
+static void *mini_run(void *arg)
+{
+	struct mini *m = arg;
+	int fd = accept(m->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	char buf[4096];
+	size_t len = 0;
+	while (len < sizeof(buf) && !memmem(buf, len, "\r\n\r\n", 4)) {
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	m->served = 1;
+	static const char up[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				 "Connection: Upgrade\r\n\r\n";
+	static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+	static const char junk[] = "SSH-2.0-OpenSSH_9.2\r\n";
+	if (m->mode == MINI_UPGRADE) {
+		t_write_all(fd, up, sizeof(up) - 1);
+		ssize_t n;
+		while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+			t_write_all(fd, buf, (size_t)n);
+	} else {
+		const char *s = m->mode == MINI_TRUNCATE ? cut : junk;
+		t_write_all(fd, s, strlen(s));
+	}
+	close(fd);
+	return NULL;
+}
+
+static void mini_start(struct mini *m, enum mini_mode mode)
+{
+	m->mode = mode;
+	m->served = 0;
+	m->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	T_ASSERT(bind(m->lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	T_ASSERT(listen(m->lfd, 8) == 0);
+	T_ASSERT(getsockname(m->lfd, (struct sockaddr *)&a, &alen) == 0);
+	m->port = ntohs(a.sin_port);
+	T_ASSERT(pthread_create(&m->thread, NULL, mini_run, m) == 0);
+}
+
+static void mini_stop(struct mini *m)
+{
+	shutdown(m->lfd, SHUT_RDWR);
+	pthread_join(m->thread, NULL);
+	close(m->lfd);
+}
+
+T_TEST(http_proxy, upgrade_becomes_a_tunnel, .timeout = 30)
+{
+	struct mini m;
+	mini_start(&m, MINI_UPGRADE);
+	struct px p;
+	http_px(&p, m.port, NULL, NULL);
+	px_start(&p);
+	int fd = px_connect(&p);
+	static const char req[] = "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+				  "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	T_ASSERT(t_write_all(fd, req, sizeof(req) - 1) == 0);
+	char buf[1024];
+	size_t got;
+	int st = read_response(fd, buf, sizeof(buf), &got, 3000);
+	px_assert(&p, st == 101, "status %d", st);
+	cr_expect_not_null(memmem(buf, got, "Upgrade: websocket", 18));
+	/* bytes both ways, as they are */
+	px_round_trip_ok(&p, fd, "through the tunnel");
+	px_round_trip_ok(&p, fd, "through the tunnel again");
+	t_close(fd);
+	px_stop_ok(&p);
+	mini_stop(&m);
+	px_free(&p);
+}
+
+T_TEST(http_proxy, target_misbehaving, .timeout = 30)
+{
+	/* closes mid-body: the client is cut off, counted */
+	struct mini m;
+	mini_start(&m, MINI_TRUNCATE);
+	struct px p;
+	http_px(&p, m.port, NULL, NULL);
+	px_start(&p);
+	int fd = px_connect(&p);
+	static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+	T_ASSERT(t_write_all(fd, req, sizeof(req) - 1) == 0);
+	char buf[1024];
+	size_t got;
+	int st = read_response(fd, buf, sizeof(buf), &got, 3000);
+	px_assert(&p, st < 0, "a response promising 100 bytes and sending 10 read whole: %d", st);
+	t_close(fd);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "http_truncated"), 1);
+	mini_stop(&m);
+	px_free(&p);
+
+	/* answers what is not HTTP: 502 */
+	mini_start(&m, MINI_GARBAGE);
+	http_px(&p, m.port, NULL, NULL);
+	px_start(&p);
+	st = raw_status(&p, req, sizeof(req) - 1);
+	px_assert(&p, st == 502, "status %d", st);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "http_elb_502"), 1);
+	mini_stop(&m);
+	px_free(&p);
+}
+
+/* ---- nlb's answers, each from its cause ----------------------------------- */
+
+/* One GET through a fresh nlb over target (0: an empty group); the status
+ * curl saw, and counter must read 1 after. */
+static void expect_answer(uint16_t target, const char *group_extra, int want, const char *counter)
+{
+	struct px p;
+	http_px(&p, target, NULL, group_extra);
+	p.conf.connect_retries = 0;
+	px_start(&p);
+	char url[64], *out = NULL;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", p.conf.listen_port);
+	const char *args[] = { "-o", "/dev/null", "-w", "%{http_code}", url, NULL };
+	int rc = curl(&out, args);
+	px_assert(&p, rc == 0 && out && atoi(out) == want, "curl %d, status %s, want %d", rc,
+		  out ? out : "-", want);
+	free(out);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, counter), 1, "%s", counter);
+	px_free(&p);
+}
+
+T_TEST(http_proxy, answers_502_503_504, .timeout = 60)
+{
+	expect_answer(0, NULL, 503, "http_elb_503");
+	uint16_t closed;
+	int hold = t_port_hold(&closed);	/* bound, not listening: refused */
+	expect_answer(closed, NULL, 502, "http_elb_502");
+	close(hold);
+	struct t_server *reset = t_server_start(T_SRV_RESET, 0);
+	expect_answer(t_server_port(reset), NULL, 502, "target_reset");
+	t_server_free(reset);
+	struct t_server *silent = t_server_start(T_SRV_SILENT, 0);
+	expect_answer(t_server_port(silent), "response_timeout_ms = 300;", 504, "http_elb_504");
+	t_server_free(silent);
+	struct t_blackhole *bh = t_blackhole_start();
+	if (bh) {
+		expect_answer(bh->port, NULL, 504, "connect_timeout");
+		t_blackhole_free(bh);
+	}
+}
+
+T_TEST(http_proxy, bad_requests_never_reach_the_target, .timeout = 60)
+{
+	struct t_server *s = t_server_start(T_SRV_HTTP, 0);
+	struct px p;
+	http_px(&p, t_server_port(s), "request_timeout_ms = 300; max_header_bytes = 2048;", NULL);
+	px_start(&p);
+	static const struct {
+		const char *name, *req;
+		int status;
+	} cases[] = {
+		{ "CL.TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", 400 },
+		{ "TE.CL", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n8\r\nSMUGGLED\r\n0\r\n\r\n", 400 },
+		{ "TE.TE obfuscated", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n", 501 },
+		{ "TE.TE space", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n", 400 },
+		{ "duplicate CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400 },
+		{ "CL +5", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello", 400 },
+		{ "CL '5 5'", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\nhello", 400 },
+		{ "chunk size overflow", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", 400 },
+		{ "bare LF", "GET / HTTP/1.1\nHost: a\n\n", 400 },
+		{ "obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400 },
+		{ "no Host", "GET / HTTP/1.1\r\n\r\n", 400 },
+		{ "two Host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400 },
+		{ "HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505 },
+		{ "CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 405 },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		int st = raw_status(&p, cases[k].req, strlen(cases[k].req));
+		if (strcmp(cases[k].name, "chunk size overflow") == 0) {
+			/* the head is good; the body is refused on its way: the
+			 * connection is cut, nothing of the chunk passes */
+			cr_expect(st < 0 || st == 400, "%s: %d", cases[k].name, st);
+			continue;
+		}
+		cr_expect_eq(st, cases[k].status, "%s: %d, want %d", cases[k].name, st,
+			     cases[k].status);
+	}
+	/* a head over max_header_bytes: 431 */
+	char big[4096];
+	int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
+	memset(big + n, 'x', 3000);
+	memcpy(big + n + 3000, "\r\n\r\n", 4);
+	cr_expect_eq(raw_status(&p, big, (size_t)n + 3004), 431);
+	/* half a head, then nothing: 408 after request_timeout_ms */
+	int fd = px_connect(&p);
+	T_ASSERT(t_write_all(fd, "GET / HTTP/1.1\r\nHo", 18) == 0);
+	char buf[1024];
+	size_t got;
+	cr_expect_eq(read_response(fd, buf, sizeof(buf), &got, 3000), 408);
+	t_close(fd);
+	px_stop_ok(&p);
+	/* none of it reached the target but the chunked head (refused mid-body) */
+	cr_expect_leq(t_server_accepted(s), 1, "the target saw %u connections", t_server_accepted(s));
+	cr_expect_eq(px_stat(&p, "http_elb_408"), 1);
+	cr_expect_eq(px_stat(&p, "http_elb_431"), 1);
+	cr_expect_eq(px_stat(&p, "http_elb_501"), 1);
+	cr_expect_eq(px_stat(&p, "http_elb_505"), 1);
+	cr_expect_eq(px_stat(&p, "http_elb_405"), 1);
+	px_free(&p);
+	t_server_free(s);
+}
+
+T_TEST(http_proxy, wrk_keepalive, .timeout = 60)
+{
+	if (access("/usr/bin/wrk", X_OK) != 0)
+		cr_skip_test("wrk is not installed (bench deps)");
+	struct t_nginx ng;
+	uint16_t port = t_free_port();
+	nginx_echo(&ng, port, NULL);
+	struct px p;
+	http_px(&p, port, NULL, NULL);
+	p.conf.workers = 2;
+	px_start(&p);
+	char url[64], *out = NULL;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/w", p.conf.listen_port);
+	const char *argv[] = { "/usr/bin/wrk", "-t", "1", "-c", "16", "-d", "2s", url, NULL };
+	int rc = t_run(argv, 20000, &out);
+	px_assert(&p, rc == 0, "wrk exited %d: %s", rc, out ? out : "");
+	cr_expect_null(strstr(out, "Non-2xx"), "%s", out);
+	cr_expect_null(strstr(out, "Socket errors"), "%s", out);
+	free(out);
+	px_stop_ok(&p);
+	int64_t reqs = px_stat(&p, "http_requests"), conns = px_stat(&p, "http_target_new");
+	cr_expect_gt(reqs, 1000, "%ld requests", (long)reqs);
+	cr_expect_lt(conns, 64, "%ld target connections for %ld requests", (long)conns, (long)reqs);
+	cr_expect_eq(px_stat(&p, "http_target_2xx"), reqs);
+	px_free(&p);
+	t_nginx_free(&ng);
+}
