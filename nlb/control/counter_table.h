@@ -70,7 +70,7 @@ enum metric_scope {
 /* Which listeners have a series. */
 enum listener_side {
 	ON_ANY = 0,
-	ON_TCP,				/* tcp and tcp_udp listeners */
+	ON_TCP,				/* listeners that accept TCP: all but udp */
 	ON_UDP,				/* udp and tcp_udp listeners */
 	ON_TLS,				/* tls listeners */
 	ON_HTTP,			/* http listeners */

@@ -134,10 +134,13 @@ static const char *const scope_labels[] = {
 
 static const char *const side_names[] = {
 	[ON_ANY] = "every listener",
-	[ON_TCP] = "tcp and tcp_udp listeners",
+	[ON_TCP] = "tcp, tcp_udp, tls and http listeners",
 	[ON_UDP] = "udp and tcp_udp listeners",
 	[ON_TLS] = "tls listeners",
+	[ON_HTTP] = "http listeners",
 };
+_Static_assert(sizeof(side_names) / sizeof(side_names[0]) == ON_HTTP + 1,
+	       "every listener side has its words");
 
 /* The counters a series adds up, "a + b", then whose, as a sentence
  * after prefix. */
