@@ -23,6 +23,9 @@ static const struct key_spec keys[] = {
 	UINT_KEY_AS(struct nlb_listener_conf, "max_header_bytes", http.max_header_bytes, 1024,
 		    65535, 16384, "bytes", RELOAD),
 	ENUM_KEY_AS(struct nlb_listener_conf, "xff", http.xff, xff_names, NLB_XFF_APPEND, RELOAD),
+	/* No limit by default, as the ALB; 1 TiB at most. */
+	UINT_KEY_AS(struct nlb_listener_conf, "max_body_bytes", http.max_body_bytes, 0,
+		    1099511627776LL, 0, "bytes", RELOAD),
 	GROUP_KEY("default_action", RELOAD),
 };
 

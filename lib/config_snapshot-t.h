@@ -156,6 +156,7 @@ struct nlb_http_listener_conf {
 	uint32_t request_timeout_ms;	/* 408 when no whole head in time */
 	uint32_t keepalive_timeout_ms;	/* idle between requests: FIN */
 	uint32_t max_header_bytes;	/* a bigger head: 431 */
+	uint64_t max_body_bytes;	/* a bigger request body: 413; 0: no limit */
 	enum nlb_xff_mode xff;
 	char *forward;			/* default_action = { forward = "group"; } */
 	int forward_line;

@@ -25,6 +25,7 @@ T_UNIT(config_http, listener_keys_and_defaults)
 		"    default_action = { forward = \"web\"; }; },\n"
 		"  { name = \"b\"; protocol = \"http\"; address = \"127.0.0.1:81\"; xff = \"remove\";\n"
 		"    request_timeout_ms = 5000; keepalive_timeout_ms = 7000; max_header_bytes = 8192;\n"
+		"    max_body_bytes = 4096;\n"
 		"    default_action = { forward = \"web\"; }; } );\n"
 		"target_groups = ( { name = \"web\"; response_timeout_ms = 3000; } );\n";
 	struct nlb_config *cfg;
@@ -42,6 +43,8 @@ T_UNIT(config_http, listener_keys_and_defaults)
 	cr_expect_eq(b->http.request_timeout_ms, 5000);
 	cr_expect_eq(b->http.keepalive_timeout_ms, 7000);
 	cr_expect_eq(b->http.max_header_bytes, 8192);
+	cr_expect_eq(a->http.max_body_bytes, 0, "no limit by default");
+	cr_expect_eq(b->http.max_body_bytes, 4096);
 	cr_expect_eq(cfg->groups[0].protocol, NLB_GROUP_HTTP, "inferred from its listeners");
 	cr_expect_eq(cfg->groups[0].response_timeout_ms, 3000);
 	nlb_config_free(cfg);

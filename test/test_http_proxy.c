@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,7 @@ T_TEST(http_proxy, pipelined_in_order, .timeout = 60)
 
 enum mini_mode {
 	MINI_UPGRADE = 1,	/* 101, then echo */
+	MINI_SLOW,		/* keep-alive; answers "/slow" after 500 ms */
 	MINI_TRUNCATE,		/* a head promising 100 bytes, 10 of them, close */
 	MINI_GARBAGE,		/* an answer that is not HTTP */
 };
@@ -280,6 +282,28 @@ static void *mini_run(void *arg)
 		len += (size_t)n;
 	}
 	m->served = 1;
+	if (m->mode == MINI_SLOW) {
+		/* one connection, request after request, until it closes */
+		static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+		for (;;) {
+			char *end = memmem(buf, len, "\r\n\r\n", 4);
+			if (!end) {
+				ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+				if (n <= 0)
+					break;
+				len += (size_t)n;
+				continue;
+			}
+			if (memmem(buf, (size_t)(end - buf), "/slow", 5))
+				t_sleep_ms(500);
+			t_write_all(fd, ok, sizeof(ok) - 1);
+			size_t used = (size_t)(end + 4 - buf);
+			memmove(buf, buf + used, len - used);
+			len -= used;
+		}
+		close(fd);
+		return NULL;
+	}
 	static const char up[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
 				 "Connection: Upgrade\r\n\r\n";
 	static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
@@ -422,7 +446,8 @@ T_TEST(http_proxy, bad_requests_never_reach_the_target, .timeout = 60)
 {
 	struct t_server *s = t_server_start(T_SRV_HTTP, 0);
 	struct px p;
-	http_px(&p, t_server_port(s), "request_timeout_ms = 300; max_header_bytes = 2048;", NULL);
+	http_px(&p, t_server_port(s),
+		"request_timeout_ms = 300; max_header_bytes = 2048; max_body_bytes = 1000;", NULL);
 	px_start(&p);
 	static const struct {
 		const char *name, *req;
@@ -442,6 +467,7 @@ T_TEST(http_proxy, bad_requests_never_reach_the_target, .timeout = 60)
 		{ "two Host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400 },
 		{ "HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505 },
 		{ "CONNECT", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 405 },
+		{ "CL over max_body_bytes", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n", 413 },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		int st = raw_status(&p, cases[k].req, strlen(cases[k].req));
@@ -454,6 +480,14 @@ T_TEST(http_proxy, bad_requests_never_reach_the_target, .timeout = 60)
 		cr_expect_eq(st, cases[k].status, "%s: %d, want %d", cases[k].name, st,
 			     cases[k].status);
 	}
+	/* chunks past max_body_bytes: 413, once they pass it */
+	static char chunked[2048];
+	int cn = snprintf(chunked, sizeof(chunked),
+			  "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n");
+	memset(chunked + cn, 'b', 1000);
+	cn += 1000;
+	cn += snprintf(chunked + cn, sizeof(chunked) - (size_t)cn, "\r\n1\r\nX\r\n0\r\n\r\n");
+	cr_expect_eq(raw_status(&p, chunked, (size_t)cn), 413);
 	/* a head over max_header_bytes: 431 */
 	char big[4096];
 	int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
@@ -468,8 +502,9 @@ T_TEST(http_proxy, bad_requests_never_reach_the_target, .timeout = 60)
 	cr_expect_eq(read_response(fd, buf, sizeof(buf), &got, 3000), 408);
 	t_close(fd);
 	px_stop_ok(&p);
-	/* none of it reached the target but the chunked head (refused mid-body) */
-	cr_expect_leq(t_server_accepted(s), 1, "the target saw %u connections", t_server_accepted(s));
+	/* none of it reached the target but two chunked heads (refused mid-body) */
+	cr_expect_leq(t_server_accepted(s), 2, "the target saw %u connections", t_server_accepted(s));
+	cr_expect_eq(px_stat(&p, "http_elb_413"), 2);
 	cr_expect_eq(px_stat(&p, "http_elb_408"), 1);
 	cr_expect_eq(px_stat(&p, "http_elb_431"), 1);
 	cr_expect_eq(px_stat(&p, "http_elb_501"), 1);
@@ -505,4 +540,40 @@ T_TEST(http_proxy, wrk_keepalive, .timeout = 60)
 	cr_expect_eq(px_stat(&p, "http_target_2xx"), reqs);
 	px_free(&p);
 	t_nginx_free(&ng);
+}
+
+/* SIGTERM: an idle keep-alive client is closed at once; a request in
+ * flight gets its whole answer, with Connection: close; nlb exits 0. */
+T_TEST(http_proxy, stop_drains_requests_in_flight, .timeout = 30)
+{
+	struct mini m;
+	mini_start(&m, MINI_SLOW);
+	struct px p;
+	http_px(&p, m.port, NULL, NULL);
+	px_start(&p);
+	int idle = px_connect(&p), busy = px_connect(&p);
+	static const char fast[] = "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char slow[] = "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n";
+	char buf[1024];
+	size_t got;
+	T_ASSERT(t_write_all(idle, fast, sizeof(fast) - 1) == 0);
+	px_assert(&p, read_response(idle, buf, sizeof(buf), &got, 3000) == 200, "first request");
+	T_ASSERT(t_write_all(busy, slow, sizeof(slow) - 1) == 0);
+	t_sleep_ms(100);
+	T_ASSERT(kill(p.nlb->pid, SIGTERM) == 0);
+	/* the idle one closes well before the slow answer */
+	int64_t t0 = t_now_ms();
+	cr_expect_eq(t_wait_closed(idle, 2000), 0, "the idle client was not closed");
+	cr_expect_lt(t_now_ms() - t0, 400);
+	int st = read_response(busy, buf, sizeof(buf) - 1, &got, 3000);
+	cr_expect_eq(st, 200, "the request in flight: %d", st);
+	buf[st == 200 ? got : 0] = '\0';
+	cr_expect_not_null(strstr(buf, "Connection: close"), "%s", buf);
+	t_close(idle);
+	t_close(busy);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "http_requests"), 2);
+	cr_expect_eq(px_stat(&p, "http_target_2xx"), 2);
+	mini_stop(&m);
+	px_free(&p);
 }

@@ -83,6 +83,7 @@
 	X(http_requests, counter, "HTTP requests whose head came whole")              \
 	X(http_elb_400, counter, "HTTP answers 400 by nlb: a malformed request")       \
 	X(http_elb_405, counter, "HTTP answers 405 by nlb: CONNECT, which nlb does not tunnel") \
+	X(http_elb_413, counter, "HTTP answers 413 by nlb: a request body over max_body_bytes") \
 	X(http_elb_408, counter, "HTTP answers 408 by nlb: no whole head within request_timeout_ms") \
 	X(http_elb_417, counter, "HTTP answers 417 by nlb: an expectation other than 100-continue") \
 	X(http_elb_431, counter, "HTTP answers 431 by nlb: a head over max_header_bytes") \

@@ -187,6 +187,7 @@ static void count_answer(struct worker *w, const struct http_client *c, int stat
 	case 400: STAT_INC(st, http_elb_400); break;
 	case 405: STAT_INC(st, http_elb_405); break;
 	case 408: STAT_INC(st, http_elb_408); break;
+	case 413: STAT_INC(st, http_elb_413); break;
 	case 417: STAT_INC(st, http_elb_417); break;
 	case 431: STAT_INC(st, http_elb_431); break;
 	case 501: STAT_INC(st, http_elb_501); break;
@@ -284,6 +285,12 @@ void http_request_send(struct worker *w, struct http_client *c, struct http_targ
 		}
 	} else if (!c->req_done && c->req_body == NLB_HTTP1_BODY_NONE) {
 		done = 1;
+	}
+	uint64_t max = http_listener_conf(w, c)->http.max_body_bytes;
+	if (max && c->req_body == NLB_HTTP1_BODY_CHUNKED && c->req_chunks.data_bytes > max) {
+		/* Found on the way: the target has part of it and is let go. */
+		http_answer(w, c, 413, true);
+		return;
 	}
 	c->req_done = done;
 	c->in.pending = (uint32_t)take;
@@ -414,6 +421,11 @@ static void request_start(struct worker *w, struct http_client *c, int head_len)
 	http_client_timer(w, c, HT_IDLE, w->now_ms + http_listener_conf(w, c)->idle_timeout_ms);
 	if (h->method == NLB_HTTP1_M_CONNECT) {
 		http_answer(w, c, 405, true);
+		return;
+	}
+	uint64_t max = http_listener_conf(w, c)->http.max_body_bytes;
+	if (max && c->req_body == NLB_HTTP1_BODY_LENGTH && h->content_length > max) {
+		http_answer(w, c, 413, true);	/* before any of it reaches a target */
 		return;
 	}
 	exchange_connect(w, c);
