@@ -255,6 +255,10 @@ T_TEST(http_proxy, pipelined_in_order, .timeout = 60)
 enum mini_mode {
 	MINI_UPGRADE = 1,	/* 101, then echo */
 	MINI_SLOW,		/* keep-alive; answers "/slow" after 500 ms */
+	MINI_DROP_SECOND,	/* answers a connection's first request; closes at its
+				 * second without a byte, as a keep-alive timeout
+				 * racing the request would; connection after
+				 * connection */
 	MINI_TRUNCATE,		/* a head promising 100 bytes, 10 of them, close */
 	MINI_GARBAGE,		/* an answer that is not HTTP */
 };
@@ -267,9 +271,39 @@ struct mini {
 	int served;
 };
 
+/* MINI_DROP_SECOND's connections, one at a time until the listener
+ * is shut down. */
+static void *mini_drop_second(struct mini *m)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+	int fd;
+	while ((fd = accept(m->lfd, NULL, NULL)) >= 0) {
+		char buf[4096];
+		size_t len = 0;
+		int answered = 0;
+		for (;;) {
+			ssize_t n = recv(fd, buf + len, sizeof(buf) - len, 0);
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+			if (!memmem(buf, len, "\r\n\r\n", 4))
+				continue;
+			if (answered++)
+				break;	/* the second request: closed unanswered */
+			t_write_all(fd, ok, sizeof(ok) - 1);
+			len = 0;
+		}
+		close(fd);
+		m->served++;
+	}
+	return NULL;
+}
+
 static void *mini_run(void *arg)
 {
 	struct mini *m = arg;
+	if (m->mode == MINI_DROP_SECOND)
+		return mini_drop_second(m);
 	int fd = accept(m->lfd, NULL, NULL);
 	if (fd < 0)
 		return NULL;
@@ -574,6 +608,35 @@ T_TEST(http_proxy, stop_drains_requests_in_flight, .timeout = 30)
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "http_requests"), 2);
 	cr_expect_eq(px_stat(&p, "http_target_2xx"), 2);
+	mini_stop(&m);
+	px_free(&p);
+}
+
+/* A pooled connection the target closes as the next request reaches it:
+ * the request (a GET) goes again on a new connection, once, and the
+ * client never sees the failure. */
+T_TEST(http_proxy, retry_after_a_pooled_connection_fails, .timeout = 30)
+{
+	struct mini m;
+	mini_start(&m, MINI_DROP_SECOND);
+	struct px p;
+	http_px(&p, m.port, NULL, NULL);
+	px_start(&p);
+	int fd = px_connect(&p);
+	static const char req[] = "GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+	for (int k = 0; k < 2; k++) {
+		char buf[1024];
+		size_t got;
+		T_ASSERT(t_write_all(fd, req, sizeof(req) - 1) == 0);
+		int st = read_response(fd, buf, sizeof(buf), &got, 3000);
+		px_assert(&p, st == 200, "request %d: %d", k + 1, st);
+	}
+	t_close(fd);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "http_retries"), 1);
+	cr_expect_eq(px_stat(&p, "http_target_new"), 2);
+	cr_expect_eq(px_stat(&p, "http_target_reused"), 1);
+	cr_expect_eq(px_stat(&p, "http_elb_502"), 0);
 	mini_stop(&m);
 	px_free(&p);
 }
