@@ -45,7 +45,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 # does not link.
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
 UNIT_NAMES   := acl addr config config_http config_keys cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
-                lb_table log maglev pick proxyproto qsbr ring slot_arena srclimit strbuf \
+                lb_table log maglev pick proxyproto qsbr ring slot_arena spsc_ring srclimit strbuf \
                 target_set tls tls_ticket_keys tuple_hash
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
 UNIT_SRC  := $(UNIT_NAMES:%=test/test_%.c) $(UNIT_HELPERS:%=test/helpers/%.c)

@@ -391,6 +391,15 @@ static int load_stats_admin(const struct cfg_loader *ld, const config_setting_t 
 		cfg->stats_enabled = 1;
 		cfg->stats_line = config_setting_source_line(cfg_member_or(g, "listen"));
 	}
+	g = config_setting_get_member(root, "access_log");
+	if (g) {
+		const struct cfg_section sec = { "access_log: ", "in access_log", "access_log" };
+		if ((r = cfg_apply_keys(ld, &sec, NLB_CONF_ACCESS_LOG, g, cfg)) < 0)
+			return r;
+		cfg->access_log_line = config_setting_source_line(cfg_member_or(g, "path"));
+		if ((r = cfg_access_log_dir(ld, cfg)) < 0)
+			return r;
+	}
 	g = config_setting_get_member(root, "admin");
 	if (g) {
 		const struct cfg_section sec = { "admin: ", "in admin", "admin" };
@@ -579,6 +588,7 @@ void nlb_config_free(struct nlb_config *cfg)
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->cpus_text);
+	free(cfg->access_log_path);
 	free(cfg->path);
 	free(cfg);
 }

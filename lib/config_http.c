@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_keys-t.h"
 #include "config_walk.h"
@@ -107,6 +108,26 @@ int cfg_listener_action(const struct cfg_loader *ld, const config_setting_t *g,
 	/* From here on the group is named where every listener names it. */
 	l->target_group = l->http.forward;
 	l->http.forward = NULL;
+	return 0;
+}
+
+int cfg_access_log_dir(const struct cfg_loader *ld, const struct nlb_config *cfg)
+{
+	const char *p = cfg->access_log_path;
+	const char *slash = strrchr(p, '/');
+	if (p[0] != '/' || !slash[1])
+		return cfg_fail_line(ld, (unsigned)cfg->access_log_line, "access_log: \"path\" must "
+				     "be an absolute path to a file, not \"%s\"", p);
+	char dir[4096];
+	size_t n = slash == p ? 1 : (size_t)(slash - p);
+	if (n >= sizeof(dir))
+		return cfg_fail_line(ld, (unsigned)cfg->access_log_line, "access_log: path too long");
+	memcpy(dir, p, n);
+	dir[n] = '\0';
+	if (access(dir, W_OK | X_OK) != 0)
+		return cfg_fail_line(ld, (unsigned)cfg->access_log_line, "access_log: cannot create "
+				     "files in %s as this user (%s); nlb reopens the log as \"user\"",
+				     dir, strerror(errno));
 	return 0;
 }
 

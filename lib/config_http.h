@@ -25,4 +25,8 @@ int cfg_listener_group_pair(const struct cfg_loader *ld, const config_setting_t 
 			    const struct nlb_listener_conf *l, struct nlb_group_conf *grp,
 			    const char *label);
 
+/* access_log's path: absolute, in a directory the loading user (root at
+ * start, "user" on reloads) may create files in.  0 or -EINVAL. */
+int cfg_access_log_dir(const struct cfg_loader *ld, const struct nlb_config *cfg);
+
 #endif

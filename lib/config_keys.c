@@ -184,6 +184,8 @@ static const struct key_spec top_keys[] = {
 	BOOL_KEY(struct nlb_config, udp_gro, 1, RESTART),
 	{ .name = "stats", .type = KEY_GROUP, .apply = RESTART, .running = &stats_running },
 	{ .name = "admin", .type = KEY_GROUP, .apply = RESTART, .running = &admin_running },
+	/* A reload that changes the path reopens the log there. */
+	GROUP_KEY("access_log", RELOAD),
 	OPT_STRING_KEY(struct nlb_config, "user", user, NULL, RESTART),
 	OPT_STRING_KEY(struct nlb_config, "group", group, NULL, RESTART),
 	BOOL_KEY(struct nlb_config, allow_root, 0, RESTART),
@@ -333,6 +335,7 @@ static const struct {
 	[NLB_CONF_TLS_CERT] = { "certificates", PARTS(&nlb_tls_cert_keys), 1 },
 	[NLB_CONF_GROUP_TLS] = { "tls", PARTS(&nlb_group_tls_keys), 1 },
 	[NLB_CONF_HTTP_ACTION] = { "default_action", PARTS(&nlb_http_action_keys), 1 },
+	[NLB_CONF_ACCESS_LOG] = { "access_log", PARTS(&nlb_access_log_keys), 1 },
 };
 
 const struct key_part *const *cfg_section_parts(enum nlb_config_section s, size_t *n_parts)

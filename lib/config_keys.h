@@ -31,6 +31,7 @@ enum nlb_config_section {
 	NLB_CONF_TLS_CERT,		/* an entry of its certificates */
 	NLB_CONF_GROUP_TLS,		/* a target group's tls = { } */
 	NLB_CONF_HTTP_ACTION,		/* an http listener's default_action = { } */
+	NLB_CONF_ACCESS_LOG,		/* access_log = { } */
 	NLB_CONF_SECTIONS,
 };
 

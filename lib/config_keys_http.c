@@ -38,3 +38,11 @@ static const struct key_spec action_keys[] = {
 };
 
 const struct key_part nlb_http_action_keys = { action_keys, ARRAY_LEN(action_keys), 0 };
+
+/* The access log's file: reopened by reloads and "nlbctl reopen", as the
+ * user nlb runs as, so its directory must be writable by that user. */
+static const struct key_spec access_log_keys[] = {
+	STRING_KEY(struct nlb_config, "path", access_log_path, RELOAD),
+};
+
+const struct key_part nlb_access_log_keys = { access_log_keys, ARRAY_LEN(access_log_keys), 0 };

@@ -249,6 +249,9 @@ struct nlb_config {
 	 * allow_root. */
 	char *user, *group;
 	unsigned allow_root;
+	/* access_log = { path = "..."; }: one line per HTTP request */
+	char *access_log_path;		/* NULL: no access log */
+	int access_log_line;
 	uint32_t udp_max_datagram;	/* bytes; 65535 = any */
 	unsigned udp_gro;		/* GRO/GSO batching, with udp_max_datagram 65535 */
 	struct nlb_listener_conf *listeners;

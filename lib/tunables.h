@@ -222,4 +222,13 @@
 #define NLB_HTTP_POOL_IDLE_MS 50000u
 #define NLB_HTTP_LINGER_MS 2000u
 
+/* The access log (nlb/control/access_log.c): 1 MiB of lines per worker
+ * (some 5,000 lines, a tenth of a second of one worker's full rate)
+ * rides out a disk that stalls that long before lines are dropped; the
+ * writer wakes every 100 ms and writes up to 64 KiB a call. */
+#define NLB_ACCESS_LOG_RING (1u << 20)
+#define NLB_ACCESS_LOG_FLUSH_MS 100
+#define NLB_ACCESS_LOG_CHUNK (64u << 10)
+#define NLB_ACCESS_LOG_LINE 2048u
+
 #endif

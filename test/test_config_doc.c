@@ -32,6 +32,7 @@ static const char *const subsection[NLB_CONF_SECTIONS] = {
 	[NLB_CONF_TLS_CERT] = "certificates",
 	[NLB_CONF_GROUP_TLS] = "target group tls",
 	[NLB_CONF_HTTP_ACTION] = "default_action",
+	[NLB_CONF_ACCESS_LOG] = "access_log",
 };
 
 static void page_path(char *path, size_t len)

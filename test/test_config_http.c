@@ -107,6 +107,11 @@ T_UNIT(config_http, refusals)
 		  "listeners = ( { name = \"a\"; protocol = \"http\"; address = \"127.0.0.1:80\";\n"
 		  " accept_proxy_protocol = true; default_action = { forward = \"web\"; }; } );\n"
 		  "target_groups = ( { name = \"web\"; } );\n", 2, "not supported on http listeners yet" },
+		{ "access_log relative",
+		  "access_log = {\n path = \"access.log\"; };\n", 2, "must be an absolute path" },
+		{ "access_log directory",
+		  "access_log = {\n path = \"/nonexistent-nlb-dir/access.log\"; };\n", 2,
+		  "cannot create files in /nonexistent-nlb-dir" },
 		{ "max_header_bytes range",
 		  "listeners = ( { name = \"a\"; protocol = \"http\"; address = \"127.0.0.1:80\";\n"
 		  " max_header_bytes = 70000; default_action = { forward = \"web\"; }; } );\n"

@@ -640,3 +640,87 @@ T_TEST(http_proxy, retry_after_a_pooled_connection_fails, .timeout = 30)
 	mini_stop(&m);
 	px_free(&p);
 }
+
+/* Lines of the file at path, waiting up to 3 s for at least want of them
+ * (the writer flushes every 100 ms). */
+static int log_lines(const char *path, int want, char *buf, size_t cap)
+{
+	int64_t deadline = t_now_ms() + 3000;
+	int n = 0;
+	do {
+		FILE *f = fopen(path, "r");
+		size_t len = f ? fread(buf, 1, cap - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[len] = '\0';
+		n = 0;
+		for (size_t i = 0; i < len; i++)
+			n += buf[i] == '\n';
+		if (n >= want)
+			return n;
+		t_sleep_ms(20);
+	} while (t_now_ms() < deadline);
+	return n;
+}
+
+T_TEST(http_proxy, access_log_lines_and_reopen, .timeout = 60)
+{
+	char dir[] = "/tmp/nlb-alog-XXXXXX";
+	T_ASSERT(mkdtemp(dir) != NULL);
+	char path[96], moved[96], top[160], buf[8192];
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	snprintf(moved, sizeof(moved), "%s/access.log.1", dir);
+	snprintf(top, sizeof(top), "access_log = { path = \"%s\"; };\n", path);
+	struct t_nginx ng;
+	uint16_t port = t_free_port();
+	nginx_echo(&ng, port, NULL);
+	struct px p;
+	http_px(&p, port, NULL, NULL);
+	p.conf.top_extra = top;
+	px_admin(&p);
+	px_start(&p);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/a", p.conf.listen_port);
+	const char *get[] = { "-o", "/dev/null", "-A", "t-agent \"q\"", url, NULL };
+	px_assert(&p, curl(NULL, get) == 0, "curl");
+	static const char lf[] = "GET / HTTP/1.1\nHost: a\n\n";
+	cr_expect_eq(raw_status(&p, lf, sizeof(lf) - 1), 400);
+	px_assert(&p, log_lines(path, 2, buf, sizeof(buf)) == 2, "lines: %s", buf);
+	char *second = strchr(buf, '\n') + 1;
+	/* time listener client target times... statuses bytes "request" "agent" reason */
+	char want[96];
+	snprintf(want, sizeof(want), " web 127.0.0.1:");
+	cr_expect_not_null(strstr(buf, want), "%s", buf);
+	snprintf(want, sizeof(want), " 127.0.0.1:%u ", port);
+	cr_expect_not_null(strstr(buf, want), "target: %s", buf);
+	cr_expect_not_null(strstr(buf, " 200 200 "), "%s", buf);
+	cr_expect_not_null(strstr(buf, "\"GET /a HTTP/1.1\" \"t-agent \\\"q\\\"\" -\n"), "%s", buf);
+	cr_expect_not_null(strstr(second, " - -1 -1 -1 400 - "), "%s", second);
+	cr_expect_not_null(strstr(second, " bare_lf\n"), "%s", second);
+	/* logrotate: moved away, then nlbctl reopen */
+	T_ASSERT(rename(path, moved) == 0);
+	const char *ctl[] = { getenv("NLB_CTL"), "-s", p.admin_sock, "reopen", NULL };
+	char *out = NULL;
+	px_assert(&p, ctl[0] && t_run(ctl, 5000, &out) == 0, "nlbctl reopen: %s", out ? out : "");
+	free(out);
+	t_sleep_ms(300);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/b", p.conf.listen_port);
+	px_assert(&p, curl(NULL, get) == 0, "curl");
+	px_assert(&p, log_lines(path, 1, buf, sizeof(buf)) == 1, "after reopen: %s", buf);
+	cr_expect_not_null(strstr(buf, "\"GET /b HTTP/1.1\""), "%s", buf);
+	/* and SIGHUP does the same */
+	T_ASSERT(rename(path, moved) == 0);
+	px_assert(&p, px_reload(&p) == 1, "reload");
+	t_sleep_ms(300);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/c", p.conf.listen_port);
+	px_assert(&p, curl(NULL, get) == 0, "curl");
+	px_assert(&p, log_lines(path, 1, buf, sizeof(buf)) == 1, "after SIGHUP: %s", buf);
+	cr_expect_not_null(strstr(buf, "\"GET /c HTTP/1.1\""), "%s", buf);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "access_log_lines"), 4);
+	cr_expect_eq(px_stat(&p, "access_log_dropped"), 0);
+	px_free(&p);
+	t_nginx_free(&ng);
+	const char *rm[] = { "/bin/rm", "-rf", dir, NULL };
+	t_run(rm, 10000, NULL);
+}

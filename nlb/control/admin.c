@@ -269,6 +269,16 @@ static int cmd_reload(struct admin *a, struct poll_client *c, int op, char **arg
 	return 0;
 }
 
+static int cmd_reopen(struct admin *a, struct poll_client *c, int op, char **args,
+		      unsigned n, char *err, size_t errlen)
+{
+	(void)op, (void)args, (void)n, (void)err, (void)errlen;
+	atomic_fetch_add_explicit(&a->rt->access_log_reopen, 1, memory_order_relaxed);
+	nlb_info("admin: reopening the access log");
+	nlb_strbuf_printf(&c->out, "the access log reopens within %d ms\n", NLB_ACCESS_LOG_FLUSH_MS);
+	return 0;
+}
+
 static int cmd_help(struct admin *a, struct poll_client *c, int op, char **args,
 		    unsigned n, char *err, size_t errlen);
 
@@ -336,6 +346,8 @@ static const struct admin_cmd commands[] = {
 	  "as a reload dropping it: drains, reset at deregistration_delay_ms" },
 	{ "reload", NULL, 0, 0, cmd_reload, 0, "reload",
 	  "re-read the configuration file, as SIGHUP does" },
+	{ "reopen", NULL, 0, 0, cmd_reopen, 0, "reopen",
+	  "open the access log file again (after logrotate moved it)" },
 	{ "help", NULL, 0, 0, cmd_help, 0, "help", "this list" },
 	{ "quit", NULL, 0, 0, cmd_quit, 0, "quit", "close this connection" },
 };

@@ -274,6 +274,12 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		"HTTP requests sent again on a new connection: a pooled one closed before any byte of the answer.",
 		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_HTTP, C(http_retries))),
 	},
+	[MF_ACCESS_LOG_LINES] = {
+		"nlb_access_log_lines_total", "counter",
+		"Access log lines, queued for the file or dropped because the writer was behind (a disk that stalls).",
+		SCOPE_LISTENER, "outcome",
+		SERIES(S("queued", ON_HTTP, C(access_log_lines)), S("dropped", ON_HTTP, C(access_log_dropped))),
+	},
 	[MF_HTTP_INCOMPLETE] = {
 		"nlb_http_incomplete_total", "counter",
 		"HTTP exchanges that did not end whole: the client left, or the target cut its response short.",

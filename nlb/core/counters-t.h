@@ -100,7 +100,9 @@
 	X(http_target_reused, counter, "HTTP requests sent on a pooled target connection") \
 	X(http_retries, counter, "HTTP requests sent again: a pooled connection failed before answering") \
 	X(http_client_gone, counter, "HTTP exchanges the client left before the response ended") \
-	X(http_truncated, counter, "HTTP responses cut short: the target closed or failed mid-body")
+	X(http_truncated, counter, "HTTP responses cut short: the target closed or failed mid-body") \
+	X(access_log_lines, counter, "access log lines queued for the file")            \
+	X(access_log_dropped, counter, "access log lines dropped: the writer was behind (its ring full)")
 
 /* The UDP part of four counters, kept apart from acl_denied,
  * source_limit, source_rate and drain_reset (which then count TCP

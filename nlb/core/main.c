@@ -19,6 +19,7 @@
 #include "log.h"
 #include "tunables.h"
 #include "balance/target_set.h"
+#include "control/access_log.h"
 #include "control/admin.h"
 #include "control/health.h"
 #include "control/metrics.h"
@@ -118,6 +119,9 @@ static int run(struct nlb_config *cfg)
 	struct admin admin;
 	memset(&health, 0, sizeof(health));
 	health.epfd = -1;
+	struct access_log alog;
+	memset(&alog, 0, sizeof(alog));
+	alog.fd = -1;
 	struct metrics metrics;
 	memset(&metrics, 0, sizeof(metrics));
 	metrics.lfd = -1;
@@ -165,6 +169,13 @@ static int run(struct nlb_config *cfg)
 		goto out;
 	}
 	tls_warnings(cfg, true, log_warning, NULL);
+	/* The access log is opened as "user", as every reopen will be. */
+	if (access_log_init(&alog, &rt, err, sizeof(err)) < 0) {
+		nlb_err("%s", err);
+		access_log_stop(&alog);
+		listeners_close(&rt);
+		goto out;
+	}
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		if (!nlb_proto_udp(cfg->listeners[l].protocol))
 			continue;
@@ -245,6 +256,12 @@ static int run(struct nlb_config *cfg)
 		workers_stop(workers, rt.n_workers);
 		goto join;
 	}
+	int lret = access_log_start(&alog);
+	if (lret < 0) {
+		nlb_err("cannot start the access log's thread: %s", strerror(-lret));
+		workers_stop(workers, rt.n_workers);
+		goto join;
+	}
 	int aret = admin_start(&admin, workers, rt.n_workers, &health);
 	if (aret < 0) {
 		nlb_err("cannot start the admin socket's thread: %s", strerror(-aret));
@@ -272,6 +289,8 @@ static int run(struct nlb_config *cfg)
 			/* rt.cfg, not cfg: a reload may have replaced (and
 			 * freed) the configuration nlb started with. */
 			nlb_info("SIGHUP: reloading %s", rt.cfg->path);
+			/* logrotate's postrotate sends it: the log opens anew */
+			atomic_fetch_add_explicit(&rt.access_log_reopen, 1, memory_order_relaxed);
 			reload_config(&rt, rt.cfg->path, now, msg, sizeof(msg));
 		}
 		targets_tick(&rt, now);
@@ -298,6 +317,8 @@ join:
 	metrics_stop(&metrics);
 	admin_stop(&admin);
 	health_stop(&health);
+	/* The workers are gone: the last lines they queued go out. */
+	access_log_stop(&alog);
 	log_stats(workers, started, &rt, &health, &admin);
 	if (status == 0)
 		nlb_info("stopped");

@@ -17,6 +17,7 @@
 #include "qsbr.h"
 
 struct stream_proto;
+struct nlb_spsc_ring;
 
 /* QSBR readers after the workers' (reader i for worker i): the threads
  * that read configurations besides them. */
@@ -24,6 +25,7 @@ enum {
 	NLB_QSBR_HEALTH = 0,
 	NLB_QSBR_METRICS,
 	NLB_QSBR_ADMIN,
+	NLB_QSBR_ACCESS_LOG,
 	NLB_QSBR_THREADS,
 };
 
@@ -117,6 +119,11 @@ struct nlb_runtime {
 	unsigned n_protocols;
 	enum nlb_forwarding forwarding;	/* auto = copy, moving bulk directions to splice */
 	unsigned n_workers;
+	/* The access log (control/access_log.c): a ring per worker, written
+	 * by that worker, read by the log's thread; NULL until it is set up.
+	 * access_log_reopen is bumped by SIGHUP and "nlbctl reopen". */
+	struct nlb_spsc_ring *access_rings;
+	_Atomic uint32_t access_log_reopen;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
 	/* NLB_MAX_LISTENERS and NLB_MAX_GROUPS slots: the first n of the
 	 * configuration in force are in use, reloads add after them. */

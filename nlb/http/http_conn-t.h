@@ -96,6 +96,16 @@ struct http_client {
 	struct msghdr msg;		/* the send to the client in flight */
 	struct iovec iov[2];
 	char addr[INET6_ADDRSTRLEN];	/* for X-Forwarded-For */
+	uint16_t port;			/* the client's, for the access log */
+	/* The request's access log line, when there is an access log
+	 * (http_log.c): what it needs, gathered as the exchange goes. */
+	uint8_t log_pending;		/* a request began and has no line yet */
+	uint16_t elb_status;		/* what nlb answered itself, or 0 */
+	uint16_t target_status;		/* the target's final status, or 0 */
+	const char *reason;		/* why nlb answered or cut, or NULL */
+	uint64_t t_req_ms, t_sent_ms, t_resp_ms;	/* head in, request out, response head in */
+	uint64_t req_bytes, resp_bytes;	/* from and to the client, this request */
+	char *log;			/* request line and user agent, escaped */
 };
 
 enum http_target_state {

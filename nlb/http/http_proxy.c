@@ -83,6 +83,7 @@ static void client_free(struct worker *w, struct http_client *c)
 	free(c->in.p);
 	free(c->out);
 	free(c->head);
+	free(c->log);
 	c->state = HC_FREE;
 	nlb_slot_free(&w->http.clients, c);
 }
@@ -116,6 +117,13 @@ void http_client_close(struct worker *w, struct http_client *c, bool reset)
 {
 	if (c->state == HC_CLOSING || c->state == HC_FREE)
 		return;
+	if (c->log_pending && !c->reason) {
+		/* The ALB's 460: the client went before its answer did. */
+		c->reason = "client_gone";
+		if (!c->elb_status && !c->head_sent)
+			c->elb_status = 460;
+	}
+	http_log_line(w, c);
 	http_drop_upstream(w, c, false);
 	http_client_timer(w, c, HT_NONE, 0);
 	c->state = HC_CLOSING;
@@ -211,6 +219,7 @@ int http_ensure_out(struct http_client *c)
 void http_answer(struct worker *w, struct http_client *c, int status, bool close)
 {
 	count_answer(w, c, status);
+	c->elb_status = (uint16_t)status;
 	http_drop_upstream(w, c, false);
 	if (c->req_body != NLB_HTTP1_BODY_NONE && !c->req_done)
 		close = true;	/* the rest of its body would read as a request */
@@ -289,11 +298,13 @@ void http_request_send(struct worker *w, struct http_client *c, struct http_targ
 	uint64_t max = http_listener_conf(w, c)->http.max_body_bytes;
 	if (max && c->req_body == NLB_HTTP1_BODY_CHUNKED && c->req_chunks.data_bytes > max) {
 		/* Found on the way: the target has part of it and is let go. */
+		c->reason = "body_too_large";
 		http_answer(w, c, 413, true);
 		return;
 	}
 	c->req_done = done;
 	c->in.pending = (uint32_t)take;
+	c->req_bytes += (uint64_t)take;
 	uint32_t head_left = u->out_len - u->out_sent;
 	if (!head_left && !take) {
 		if (!c->req_done)
@@ -322,6 +333,8 @@ static void exchange_connect(struct worker *w, struct http_client *c)
 			STAT_INC(wstats(w, c->listener), no_healthy);
 		else
 			STAT_INC(wstats(w, c->listener), no_target);
+		c->reason = c->attempts ? "no_target_left" : pick_fail_closed(w->rt, c->group) ?
+			    "no_healthy_target" : "no_target";
 		http_answer(w, c, c->attempts ? 502 : 503, false);
 		return;
 	}
@@ -335,6 +348,7 @@ static void exchange_connect(struct worker *w, struct http_client *c)
 	struct http_target *u = http_target_get(w, c, c->group, c->target, false, &reused);
 	if (!u) {
 		STAT_INC(wstats(w, c->listener), nomem);
+		c->reason = "no_memory";
 		http_answer(w, c, 503, true);
 		return;
 	}
@@ -350,6 +364,7 @@ static void exchange_connect(struct worker *w, struct http_client *c)
 	int n = nlb_http1_forward_request(c->head, c->in.p, &o, u->out,
 					  lc->http.max_header_bytes + 512u);
 	if (n < 0) {
+		c->reason = "head_too_large";
 		http_answer(w, c, 431, true);
 		return;
 	}
@@ -394,6 +409,8 @@ void http_exchange_connect_failed(struct worker *w, struct http_client *c, int r
 		exchange_connect(w, c);
 		return;
 	}
+	c->reason = timeout ? "connect_timeout" : res == -ECONNREFUSED ? "connect_refused" :
+		    "connect_error";
 	http_answer(w, c, timeout ? 504 : 502, false);
 }
 
@@ -402,6 +419,8 @@ static void request_start(struct worker *w, struct http_client *c, int head_len)
 {
 	struct nlb_http1_head *h = c->head;
 	STAT_INC(wstats(w, c->listener), http_requests);
+	http_log_request(w, c, h, c->in.p);
+	c->req_bytes = (uint64_t)head_len;
 	c->method = (uint8_t)h->method;
 	c->minor = h->minor;
 	c->req_body = (uint8_t)nlb_http1_head_body(h, NLB_HTTP1_M_OTHER);
@@ -420,11 +439,13 @@ static void request_start(struct worker *w, struct http_client *c, int head_len)
 	c->state = HC_EXCHANGE;
 	http_client_timer(w, c, HT_IDLE, w->now_ms + http_listener_conf(w, c)->idle_timeout_ms);
 	if (h->method == NLB_HTTP1_M_CONNECT) {
+		c->reason = "connect_method";
 		http_answer(w, c, 405, true);
 		return;
 	}
 	uint64_t max = http_listener_conf(w, c)->http.max_body_bytes;
 	if (max && c->req_body == NLB_HTTP1_BODY_LENGTH && h->content_length > max) {
+		c->reason = "body_too_large";
 		http_answer(w, c, 413, true);	/* before any of it reaches a target */
 		return;
 	}
@@ -448,6 +469,9 @@ static void head_parse(struct worker *w, struct http_client *c)
 		c->req_body = NLB_HTTP1_BODY_NONE;
 		c->method = NLB_HTTP1_M_OTHER;
 		c->head_sent = 0;
+		http_log_request(w, c, NULL, NULL);
+		c->reason = nlb_http1_error_name(c->head->error);
+		c->req_bytes = c->in.len;
 		http_answer(w, c, nlb_http1_error_status(c->head->error), true);
 		return;
 	}
@@ -478,6 +502,7 @@ void http_exchange_end(struct worker *w, struct http_client *c)
 {
 	struct http_target *u = http_upstream_of(w, c);
 	bool reusable = u && u->reusable && u->in.off == u->in.len;
+	http_log_line(w, c);
 	http_drop_upstream(w, c, reusable);
 	if (c->close_after || w->stopping) {
 		http_client_linger(w, c);
@@ -564,6 +589,8 @@ void http_on_target_send(struct worker *w, const struct io_uring_cqe *cqe)
 	c->in.off += c->in.pending;
 	c->in.pending = 0;
 	if (c->req_done) {
+		if (!c->t_sent_ms)
+			c->t_sent_ms = w->now_ms;
 		if (!u->spoke && c->state == HC_EXCHANGE)
 			http_client_timer(w, c, HT_RESPONSE, w->now_ms +
 					  w->rt->groups[c->group].conf->response_timeout_ms);
@@ -617,6 +644,7 @@ void http_client_start(struct worker *w, uint32_t l, int fd)
 						 : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
 	if (!inet_ntop(ss.ss_family, a, c->addr, sizeof(c->addr)))
 		strcpy(c->addr, "unknown");
+	c->port = (uint16_t)nlb_addr_port((const struct sockaddr *)&ss);
 	struct nlb_tuple t;
 	c->hash = nlb_tuple_from_sockaddr(&t, (struct sockaddr *)&ss,
 					  (const struct sockaddr *)&lc->addr.ss, IPPROTO_TCP) == 0
@@ -647,6 +675,9 @@ void http_client_timeout(struct worker *w, struct http_client *c)
 		http_client_timer(w, c, HT_NONE, 0);
 		c->req_body = NLB_HTTP1_BODY_NONE;
 		c->method = NLB_HTTP1_M_OTHER;
+		http_log_request(w, c, NULL, NULL);
+		c->reason = "request_timeout";
+		c->req_bytes = c->in.len;
 		http_answer(w, c, 408, true);
 		return;
 	case HT_KEEPALIVE:
@@ -655,10 +686,12 @@ void http_client_timeout(struct worker *w, struct http_client *c)
 		return;
 	case HT_RESPONSE:
 		http_client_timer(w, c, HT_NONE, 0);
+		c->reason = "response_timeout";
 		http_answer(w, c, 504, true);
 		return;
 	case HT_IDLE:
 		STAT_INC(wstats(w, c->listener), idle_timeout);
+		c->reason = "idle_timeout";
 		http_client_close(w, c, true);
 		return;
 	case HT_NONE:

@@ -40,6 +40,7 @@ static void response_send(struct worker *w, struct http_client *c, struct http_t
 				 u->in.p + u->in.off, avail, &done);
 	if (take < 0) {
 		STAT_INC(wstats(w, c->listener), http_truncated);
+		c->reason = "bad_response_body";
 		http_client_close(w, c, true);
 		return;
 	}
@@ -75,6 +76,8 @@ static void response_head(struct worker *w, struct http_client *c, struct http_t
 	if (!interim) {
 		u->head_done = 1;
 		count_status(w, c, h->status);
+		c->target_status = h->status;
+		c->t_resp_ms = w->now_ms;
 		c->resp_body = (uint8_t)nlb_http1_head_body(h, (enum nlb_http1_method)c->method);
 		c->resp_left = h->content_length;
 		if (c->resp_body == NLB_HTTP1_BODY_CHUNKED)
@@ -95,7 +98,7 @@ static void response_head(struct worker *w, struct http_client *c, struct http_t
 	int n = nlb_http1_forward_response(h, u->in.p, c->minor, !interim && c->close_after, c->out,
 					   NLB_HTTP_BUF_SIZE + 512);
 	if (n < 0) {
-		STAT_INC(wstats(w, c->listener), http_elb_502);
+		c->reason = "response_head_too_large";
 		http_answer(w, c, 502, true);
 		return;
 	}
@@ -143,6 +146,7 @@ static void response_input(struct worker *w, struct http_client *c, struct http_
 		nlb_debug_rl("http target %s: malformed response (%s)",
 			     target_at(w->rt, c->group, c->target)->addr_text,
 			     nlb_http1_error_name(u->head->error));
+		c->reason = "bad_response";
 		http_answer(w, c, 502, !c->req_done);
 		return;
 	}
@@ -167,6 +171,7 @@ void http_target_ended(struct worker *w, struct http_client *c, struct http_targ
 			return;
 		}
 		STAT_INC(wstats(w, c->listener), http_truncated);
+		c->reason = "truncated";
 		http_client_close(w, c, true);
 		return;
 	}
@@ -191,6 +196,7 @@ void http_target_ended(struct worker *w, struct http_client *c, struct http_targ
 		nu = http_target_get(w, c, c->group, c->target, true, &reused);
 		if (!nu) {
 			free(out);
+			c->reason = "no_memory";
 			http_answer(w, c, 502, false);
 			return;
 		}
@@ -203,6 +209,7 @@ void http_target_ended(struct worker *w, struct http_client *c, struct http_targ
 		return;
 	}
 	pick_live_result(w->rt, w->id, c->group, c->target, false);
+	c->reason = res < 0 ? "target_reset" : "target_closed";
 	http_answer(w, c, 502, !c->req_done);
 }
 
@@ -225,8 +232,10 @@ void http_on_client_send(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	STAT_ADD(wstats(w, c->listener), bytes_out, (uint64_t)cqe->res);
+	c->resp_bytes += (uint64_t)cqe->res;
 	c->out_sent = c->out_len;
 	if (c->state == HC_ANSWER) {
+		http_log_line(w, c);
 		if (c->close_after) {
 			http_client_linger(w, c);
 			return;

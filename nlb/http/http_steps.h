@@ -119,6 +119,15 @@ void http_target_ended(struct worker *w, struct http_client *c, struct http_targ
 void http_on_client_send(struct worker *w, const struct io_uring_cqe *cqe);
 void http_on_target_recv(struct worker *w, const struct io_uring_cqe *cqe);
 
+/* ---- http_log.c: the access log's lines -------------------------------- */
+
+/* A request begins (h: its head, parsed from buf; NULL for one refused
+ * before it parsed): what its line needs is kept. */
+void http_log_request(struct worker *w, struct http_client *c, const struct nlb_http1_head *h,
+		      const char *buf);
+/* Its line, once, when it ends however it ends. */
+void http_log_line(struct worker *w, struct http_client *c);
+
 /* ---- http_target.c: connections to targets and their pools ------------- */
 
 /* A connection to target t of group g for client c: a pooled one (true

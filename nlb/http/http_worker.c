@@ -107,6 +107,7 @@ static void http_worker_free(struct worker *w)
 			free(c->in.p);
 			free(c->out);
 			free(c->head);
+			free(c->log);
 		}
 	}
 	for (uint32_t i = 0; i < w->http.targets.n_slots; i++) {

@@ -179,7 +179,7 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 	if (c->admin_socket)
 		snprintf(admin, sizeof admin, "admin = { socket = \"%s\"; };\n", c->admin_socket);
 	return t_write_config(
-		"%s"
+		"%s%s"
 		"workers = %u;\n"
 		"log_level = \"%s\";\n"
 		"shutdown_timeout_ms = %" PRIu64 ";\n"
@@ -194,7 +194,7 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		" connect_timeout_ms = %u; connect_retries = %u;%s%s\n"
 		"    targets = ( %s ); }\n"
 		");\n",
-		admin, c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
+		c->top_extra ? c->top_extra : "", admin, c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
 		c->protocol ? c->protocol : "tcp", c->listen_port,
 		c->protocol && strcmp(c->protocol, "http") == 0 ?
 			"default_action = { forward = \"web\"; };" : "target_group = \"web\";",

@@ -54,6 +54,7 @@ struct t_proxy_conf {
 	const char *protocol;		/* the listener's; NULL: "tcp"; "http" names
 					 * the group in default_action */
 	const char *admin_socket;	/* NULL, or the path of an admin socket */
+	const char *top_extra;		/* NULL, or written verbatim at the top */
 };
 
 /* Defaults: 1 worker, round_robin, every weight 1. */
