@@ -380,6 +380,7 @@ void http_exchange_connected(struct worker *w, struct http_client *c, struct htt
 {
 	if (target_state(w->rt, c->group, c->target) == TARGET_DRAIN_CLOSING) {
 		STAT_INC(wstats(w, c->listener), drain_reset);
+		c->reason = "drain_reset";
 		http_client_close(w, c, true);
 		return;
 	}

@@ -209,6 +209,7 @@ static void http_reset_drained(struct worker *w)
 			continue;
 		if (target_state(w->rt, c->group, c->target) == TARGET_DRAIN_CLOSING) {
 			STAT_INC(wstats(w, c->listener), drain_reset);
+			c->reason = "drain_reset";
 			http_client_close(w, c, true);
 		}
 	}
@@ -221,6 +222,7 @@ static void http_reset_all(struct worker *w)
 		struct http_client *c = http_client_at(w, i);
 		if (c->state != HC_FREE && c->state != HC_CLOSING) {
 			STAT_INC(wstats(w, c->listener), shutdown_reset);
+			c->reason = "shutdown_reset";
 			http_client_close(w, c, true);
 		}
 	}
