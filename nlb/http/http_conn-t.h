@@ -83,6 +83,7 @@ struct http_client {
 	uint64_t tried;			/* targets tried (first 64) */
 	uint64_t hash;			/* the client's address and port: maglev's key */
 	uint64_t deadline_ms;
+	uint64_t last_active_ms;	/* the tick it last counted in w->active_now */
 	uint64_t req_left;		/* LENGTH: request body bytes not yet taken */
 	uint64_t resp_left;		/* LENGTH: response body bytes not yet taken */
 	uint32_t out_len, out_sent;	/* out: an answer or a response head */

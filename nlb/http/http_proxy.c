@@ -61,7 +61,6 @@ void http_touch(struct worker *w, struct http_client *c)
 	if (c->timer != HT_IDLE || c->deadline_ms == w->now_ms + http_listener_conf(w, c)->idle_timeout_ms)
 		return;
 	http_client_timer(w, c, HT_IDLE, w->now_ms + http_listener_conf(w, c)->idle_timeout_ms);
-	w->active_now++;
 }
 
 /* ---- closing ------------------------------------------------------------ */
@@ -544,6 +543,7 @@ void http_on_client_recv(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	c->in.len += (uint32_t)cqe->res;
+	http_client_active(w, c);
 	switch (c->state) {
 	case HC_HEAD:
 		head_parse(w, c);

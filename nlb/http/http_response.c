@@ -298,6 +298,7 @@ void http_on_target_recv(struct worker *w, const struct io_uring_cqe *cqe)
 					  w->now_ms + http_listener_conf(w, c)->idle_timeout_ms);
 	}
 	http_touch(w, c);
+	http_client_active(w, c);
 	u->in.len += (uint32_t)cqe->res;
 	response_input(w, c, u);
 }

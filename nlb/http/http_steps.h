@@ -54,6 +54,17 @@ static inline struct http_target *http_upstream_of(struct worker *w, const struc
 	return c->upstream == HTTP_NO_IDX ? NULL : http_target_at(w, c->upstream);
 }
 
+/* c had traffic this tick: it counts once among the worker's active
+ * connections, which size the batch of completions the loop waits for
+ * (core/loop.c), as TCP's connections do. */
+static inline void http_client_active(struct worker *w, struct http_client *c)
+{
+	if (c->last_active_ms == w->now_ms)
+		return;
+	c->last_active_ms = w->now_ms;
+	w->active_now++;
+}
+
 /* ---- http_proxy.c: a client and its requests --------------------------- */
 
 /* The client of a completion, or NULL (logged) when its slot moved on. */
