@@ -93,10 +93,6 @@ int cfg_listener_action(const struct cfg_loader *ld, const config_setting_t *g,
 	if (!a)
 		return cfg_fail(ld, g, "%s: an http listener needs default_action = "
 				"{ forward = \"<target group>\"; }", label);
-	if (l->accept_proxy_protocol)
-		return cfg_fail(ld, cfg_member_or(g, "accept_proxy_protocol"), "%s: "
-				"\"accept_proxy_protocol\" is not supported on http listeners yet",
-				label);
 	char prefix[LABEL_LEN + 32], where[LABEL_LEN + 32];
 	snprintf(prefix, sizeof(prefix), "%s: default_action: ", label);
 	snprintf(where, sizeof(where), "in default_action of %s", label);

@@ -103,10 +103,6 @@ T_UNIT(config_http, refusals)
 		{ "bad group protocol",
 		  "target_groups = ( { name = \"web\";\n protocol = \"sctp\"; } );\n", 2,
 		  "must be one of tcp, udp, tcp_udp, http" },
-		{ "accept_proxy_protocol on http",
-		  "listeners = ( { name = \"a\"; protocol = \"http\"; address = \"127.0.0.1:80\";\n"
-		  " accept_proxy_protocol = true; default_action = { forward = \"web\"; }; } );\n"
-		  "target_groups = ( { name = \"web\"; } );\n", 2, "not supported on http listeners yet" },
 		{ "access_log relative",
 		  "access_log = {\n path = \"access.log\"; };\n", 2, "must be an absolute path" },
 		{ "access_log directory",

@@ -724,3 +724,38 @@ T_TEST(http_proxy, access_log_lines_and_reopen, .timeout = 60)
 	const char *rm[] = { "/bin/rm", "-rf", dir, NULL };
 	t_run(rm, 10000, NULL);
 }
+
+/* accept_proxy_protocol: the client is who the PROXY header says, for
+ * X-Forwarded-For and for the deny list; a connection without a header
+ * is cut. */
+T_TEST(http_proxy, proxy_protocol_from_clients, .timeout = 30)
+{
+	struct t_nginx ng;
+	uint16_t port = t_free_port();
+	nginx_echo(&ng, port, NULL);
+	struct px p;
+	http_px(&p, port, "accept_proxy_protocol = true; deny = [ \"198.51.100.0/24\" ];", NULL);
+	px_start(&p);
+	static const char ok[] = "PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n"
+				 "GET /p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+	int fd = px_connect(&p);
+	T_ASSERT(t_write_all(fd, ok, sizeof(ok) - 1) == 0);
+	char buf[2048];
+	size_t got;
+	int st = read_response(fd, buf, sizeof(buf) - 1, &got, 3000);
+	px_assert(&p, st == 200, "status %d", st);
+	buf[got] = '\0';
+	cr_expect_not_null(strstr(buf, "uri=/p xff=203.0.113.7 "), "%s", buf);
+	t_close(fd);
+	static const char denied[] = "PROXY TCP4 198.51.100.9 127.0.0.1 5555 80\r\n"
+				     "GET /d HTTP/1.1\r\nHost: a\r\n\r\n";
+	cr_expect_lt(raw_status(&p, denied, sizeof(denied) - 1), 0, "a denied source was answered");
+	static const char none[] = "GET /n HTTP/1.1\r\nHost: a\r\n\r\n";
+	cr_expect_lt(raw_status(&p, none, sizeof(none) - 1), 0, "no header, yet answered");
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "acl_denied"), 1);
+	cr_expect_eq(px_stat(&p, "proxy_header_invalid"), 1);
+	cr_expect_eq(px_stat(&p, "http_requests"), 1);
+	px_free(&p);
+	t_nginx_free(&ng);
+}

@@ -101,6 +101,7 @@ struct http_client {
 	/* The request's access log line, when there is an access log
 	 * (http_log.c): what it needs, gathered as the exchange goes. */
 	uint8_t log_pending;		/* a request began and has no line yet */
+	uint8_t pp_pending;		/* accept_proxy_protocol: its header is still to come */
 	uint16_t elb_status;		/* what nlb answered itself, or 0 */
 	uint16_t target_status;		/* the target's final status, or 0 */
 	const char *reason;		/* why nlb answered or cut, or NULL */

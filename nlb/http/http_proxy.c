@@ -21,6 +21,7 @@
 #include "http1_answer.h"
 #include "http1_forward.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "tunables.h"
 #include "srclimit.h"
 #include "tuple_hash.h"
@@ -452,10 +453,77 @@ static void request_start(struct worker *w, struct http_client *c, int head_len)
 	exchange_connect(w, c);
 }
 
+/* The client is ss (its socket's peer, or its PROXY header's source):
+ * its address for X-Forwarded-For (no port, no brackets) and the log,
+ * maglev's hash, then the allow and deny lists and per-source limits.
+ * -EACCES when refused: c is closed. */
+static int client_admit(struct worker *w, struct http_client *c,
+			const struct sockaddr_storage *ss)
+{
+	const struct nlb_listener_conf *lc = http_listener_conf(w, c);
+	const void *a = ss->ss_family == AF_INET6 ?
+		(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
+		(const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+	if (!inet_ntop(ss->ss_family, a, c->addr, sizeof(c->addr)))
+		strcpy(c->addr, "unknown");
+	c->port = (uint16_t)nlb_addr_port((const struct sockaddr *)ss);
+	struct nlb_tuple t;
+	c->hash = nlb_tuple_from_sockaddr(&t, (const struct sockaddr *)ss,
+					  (const struct sockaddr *)&lc->addr.ss, IPPROTO_TCP) == 0
+		? nlb_tuple_hash(&t, w->rt->groups[c->group].conf->hash_seed, NLB_HASH_5TUPLE)
+		: 0;
+	if ((lc->allow || lc->deny || w->listeners[c->listener].srclimit.entries) &&
+	    admission_check(w, c->listener, (const struct sockaddr *)ss, false, &c->src_slot) != 0) {
+		http_client_close(w, c, true);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* accept_proxy_protocol: the header before the first request.  0 once
+ * it is in and taken off the buffer, -EAGAIN for more bytes, or -EINVAL
+ * with c closed (a bad header, or a client refused by its address). */
+static int proxy_header(struct worker *w, struct http_client *c)
+{
+	struct nlb_proxyproto pp;
+	int r = nlb_proxyproto_parse((const uint8_t *)c->in.p, c->in.len, &pp);
+	if (r == -EAGAIN && c->in.len < NLB_PROXYPROTO_V2_MAX)
+		return -EAGAIN;
+	if (r < 0) {
+		STAT_INC(wstats(w, c->listener), proxy_header_invalid);
+		http_client_close(w, c, true);
+		return -EINVAL;
+	}
+	c->pp_pending = 0;
+	memmove(c->in.p, c->in.p + r, c->in.len - (uint32_t)r);
+	c->in.len -= (uint32_t)r;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (pp.has_addr)
+		ss = pp.src;
+	else if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+		ss.ss_family = AF_UNSPEC;
+	if (client_admit(w, c, &ss) < 0)
+		return -EINVAL;
+	http_client_timer(w, c, HT_REQUEST,
+			  w->now_ms + http_listener_conf(w, c)->http.request_timeout_ms);
+	return 0;
+}
+
 /* More of a request head: parsed on from where it stopped. */
 static void head_parse(struct worker *w, struct http_client *c)
 {
 	const struct nlb_listener_conf *lc = http_listener_conf(w, c);
+	if (c->pp_pending) {
+		int r = proxy_header(w, c);
+		if (r == -EAGAIN)
+			http_client_recv(w, c);
+		if (r < 0 || c->in.len == 0) {
+			if (r == 0)
+				http_client_recv(w, c);
+			return;
+		}
+	}
 	if (c->timer != HT_REQUEST)
 		http_client_timer(w, c, HT_REQUEST, w->now_ms + lc->http.request_timeout_ms);
 	int r = nlb_http1_head_parse(c->head, c->in.p, c->in.len);
@@ -633,6 +701,7 @@ void http_client_start(struct worker *w, uint32_t l, int fd)
 	}
 	STAT_INC(wstats(w, l), accepted);
 	STAT_INC(wstats(w, l), active);
+	c->state = HC_HEAD;
 	c->fd = fd;
 	c->listener = (uint16_t)l;
 	c->group = (uint8_t)lc->group;
@@ -640,27 +709,17 @@ void http_client_start(struct worker *w, uint32_t l, int fd)
 	c->in = (struct http_buf){ .p = in, .cap = cap };
 	c->head = head;
 	c->src_slot = NLB_SRCLIMIT_NO_SLOT;
-	/* The client's address for X-Forwarded-For, without port or brackets. */
-	const void *a = ss.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
-						 : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
-	if (!inet_ntop(ss.ss_family, a, c->addr, sizeof(c->addr)))
-		strcpy(c->addr, "unknown");
-	c->port = (uint16_t)nlb_addr_port((const struct sockaddr *)&ss);
-	struct nlb_tuple t;
-	c->hash = nlb_tuple_from_sockaddr(&t, (struct sockaddr *)&ss,
-					  (const struct sockaddr *)&lc->addr.ss, IPPROTO_TCP) == 0
-		? nlb_tuple_hash(&t, w->rt->groups[c->group].conf->hash_seed, NLB_HASH_5TUPLE)
-		: 0;
 	w->active_now++;
-	if ((lc->allow || lc->deny || w->listeners[l].srclimit.entries) &&
-	    admission_check(w, l, (struct sockaddr *)&ss, false, &c->src_slot) != 0) {
-		c->state = HC_HEAD;
-		http_client_close(w, c, true);
-		return;
-	}
-	c->state = HC_HEAD;
 	nlb_http1_head_init(c->head, NLB_HTTP1_REQUEST, 0, lc->http.max_header_bytes);
-	http_client_timer(w, c, HT_REQUEST, w->now_ms + lc->http.request_timeout_ms);
+	if (lc->accept_proxy_protocol) {
+		/* Who the client is comes with its header: admitted then. */
+		c->pp_pending = 1;
+		http_client_timer(w, c, HT_REQUEST, w->now_ms + lc->proxy_protocol_timeout_ms);
+	} else {
+		if (client_admit(w, c, &ss) < 0)
+			return;
+		http_client_timer(w, c, HT_REQUEST, w->now_ms + lc->http.request_timeout_ms);
+	}
 	http_client_recv(w, c);
 }
 
@@ -668,6 +727,11 @@ void http_client_timeout(struct worker *w, struct http_client *c)
 {
 	switch ((enum http_timer)c->timer) {
 	case HT_REQUEST:
+		if (c->pp_pending) {
+			STAT_INC(wstats(w, c->listener), proxy_header_timeout);
+			http_client_close(w, c, true);
+			return;
+		}
 		if (c->in.len == 0) {
 			/* Connected and silent: closed, nothing to answer. */
 			http_client_close(w, c, false);
