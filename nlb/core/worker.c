@@ -1,11 +1,39 @@
 /* What a worker offers the protocol modules it runs (core/worker.h). */
 #include "core/worker.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "tunables.h"
+
+void worker_ring_close(struct worker *w, int fd)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+void worker_set_nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void worker_set_linger0(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+void worker_close_reset(int fd)
+{
+	worker_set_linger0(fd);
+	close(fd);
+}
 
 void worker_cancel_fd(struct worker *w, int fd)
 {

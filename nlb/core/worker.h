@@ -14,6 +14,14 @@
  * them); the fd must stay open until the cancel is submitted. */
 void worker_cancel_fd(struct worker *w, int fd);
 
+/* Closes fd with the ring's next submission: no syscall of its own. */
+void worker_ring_close(struct worker *w, int fd);
+/* A socket of a connection: TCP_NODELAY on; SO_LINGER 0, so that its
+ * close sends a reset; closed at once with a reset. */
+void worker_set_nodelay(int fd);
+void worker_set_linger0(int fd);
+void worker_close_reset(int fd);
+
 /* Stops listening on fd, one of this worker's listening sockets: cancels
  * what is armed on it and closes it (shut_rd: a TCP socket, taken out of
  * its SO_REUSEPORT group at once). */

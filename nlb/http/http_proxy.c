@@ -69,11 +69,9 @@ void http_touch(struct worker *w, struct http_client *c)
 static void client_free(struct worker *w, struct http_client *c)
 {
 	const struct listener_rt *lr = &w->rt->listeners[c->listener];
-	if (c->reset) {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	}
-	close(c->fd);
+	if (c->reset)
+		worker_set_linger0(c->fd);
+	worker_ring_close(w, c->fd);
 	admission_release(w, c->listener, c->src_slot);
 	if (lr->conf->max_connections)
 		atomic_fetch_sub_explicit(&((struct listener_rt *)lr)->active, 1,
@@ -692,9 +690,7 @@ void http_client_start(struct worker *w, uint32_t l, int fd)
 		if (c)
 			nlb_slot_free(&w->http.clients, c);
 		STAT_INC(wstats(w, l), nomem);
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(fd);
+		worker_close_reset(fd);
 		if (lc->max_connections)
 			atomic_fetch_sub_explicit(&w->rt->listeners[l].active, 1, memory_order_relaxed);
 		return;

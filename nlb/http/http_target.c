@@ -5,7 +5,6 @@
  * target leaves or changes. */
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +85,7 @@ static struct http_target *open_new(struct worker *w, struct http_client *c, siz
 		nlb_slot_free(&w->http.targets, u);
 		return NULL;
 	}
-	int one = 1;
-	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	worker_set_nodelay(u->fd);
 	u->in.cap = NLB_HTTP_BUF_SIZE;
 	u->state = HU_CONNECTING;
 	u->group = (uint8_t)g;
@@ -165,10 +163,7 @@ void http_target_maybe_free(struct worker *w, struct http_target *u)
 {
 	if (u->state != HU_CLOSING || u->inflight)
 		return;
-	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_close(sqe, u->fd);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	worker_ring_close(w, u->fd);
 	free(u->in.p);
 	free(u->out);
 	free(u->head);

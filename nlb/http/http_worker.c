@@ -34,9 +34,7 @@ static void accept_one(struct worker *w, uint32_t l, int fd)
 		if (n >= max) {
 			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
 			STAT_INC(wstats(w, l), limit);
-			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-			close(fd);
+			worker_close_reset(fd);
 			return;
 		}
 	}

@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,31 +38,6 @@
 static inline int half_src(const struct conn *c, int dir) { return dir == DIR_C2T ? c->cfd : c->tfd; }
 static inline int half_dst(const struct conn *c, int dir) { return dir == DIR_C2T ? c->tfd : c->cfd; }
 
-static void set_nodelay(int fd)
-{
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-static void set_linger0(int fd)
-{
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
-static void ring_close(struct worker *w, int fd)
-{
-	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_close(sqe, fd);
-	io_uring_sqe_set_data64(sqe, ud_pack(OP_NONE, 0, 0));
-	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-}
-
-void tcp_close_reset(int fd)
-{
-	set_linger0(fd);
-	close(fd);
-}
 
 
 /* c goes to state, and onto that state's list, as of now. */
@@ -88,15 +62,15 @@ static void conn_finalize(struct worker *w, struct conn *c)
 			tcp_half_drop_queue(&w->tcp, h);
 	}
 	if (c->reset) {
-		set_linger0(c->cfd);
+		worker_set_linger0(c->cfd);
 		if (c->tfd >= 0)
-			set_linger0(c->tfd);
+			worker_set_linger0(c->tfd);
 	}
 	/* Closed by the ring, with the next submission: no syscall of its
 	 * own per socket. */
-	ring_close(w, c->cfd);
+	worker_ring_close(w, c->cfd);
 	if (c->tfd >= 0)
-		ring_close(w, c->tfd);
+		worker_ring_close(w, c->tfd);
 	if (c->tls) {
 		if (c->tls->ssl[END_CLIENT])
 			STAT_DEC(wstats(w, c->listener), tls_active);
@@ -612,7 +586,7 @@ void tcp_start_connect(struct worker *w, struct conn *c)
 		tcp_conn_close(w, c, true);
 		return;
 	}
-	set_nodelay(fd);
+	worker_set_nodelay(fd);
 	c->tfd = fd;
 	/* The connect and its timeout are one link: both must go in the
 	 * same submission. */
@@ -738,7 +712,7 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 		if (n >= max) {
 			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
 			STAT_INC(wstats(w, lidx), limit);
-			tcp_close_reset(fd);
+			worker_close_reset(fd);
 			return;
 		}
 	}
@@ -747,7 +721,7 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 		if (max)
 			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
 		STAT_INC(wstats(w, lidx), nomem);
-		tcp_close_reset(fd);
+		worker_close_reset(fd);
 		return;
 	}
 	STAT_INC(wstats(w, lidx), accepted);

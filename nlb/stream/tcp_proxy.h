@@ -29,7 +29,5 @@ void tcp_reset_drained(struct worker *w);
 /* After buffers came back: re-arm receives that ran out of them. */
 void tcp_rearm_starved(struct worker *w);
 
-/* Resets a socket we are done with (SO_LINGER 0, close). */
-void tcp_close_reset(int fd);
 
 #endif
