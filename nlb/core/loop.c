@@ -414,6 +414,7 @@ static void *worker_main(void *arg)
 		io_uring_queue_exit(&w->ring);
 	}
 	pick_worker_free(&w->pick);
+	nlb_tls_pool_drain(&w->tls_pool);
 	admission_worker_free(w);
 	free(w->listeners);
 	w->listeners = NULL;

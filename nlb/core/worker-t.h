@@ -13,6 +13,7 @@
 
 #include "ring.h"
 #include "srclimit.h"
+#include "tls_end.h"
 #include "balance/pick-t.h"
 #include "core/counters-t.h"
 #include "core/proto-t.h"
@@ -69,6 +70,7 @@ struct worker {
 	struct tcp_worker tcp;
 	struct udp_worker udp;
 	struct http_worker http;
+	struct nlb_tls_pool tls_pool;	/* send buffers of TLS ends (lib/tls_end.h) */
 
 	struct pick_state pick;		/* the balancing algorithms' own */
 

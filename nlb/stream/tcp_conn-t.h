@@ -156,8 +156,6 @@ struct tcp_worker {
 	uint32_t n_starved, cap_starved;
 	struct send_ctx **sctx;
 	uint32_t n_sctx, sctx_free;
-	uint8_t **tls_pool;		/* free TLS send buffers (stream/tcp_tls.c) */
-	uint32_t n_tls_pool;
 	bool bufs_returned;		/* buffers recycled this iteration */
 
 	/* splice path */

@@ -173,8 +173,8 @@ int tcp_header_send(const struct conn *c, enum nlb_proxy_protocol version)
 	uint8_t hdr[NLB_PROXYPROTO_V2_MAX];
 	int n = version == NLB_PP_V1 ? nlb_proxyproto_write_v1(hdr, sizeof(hdr), src, dst) :
 		nlb_proxyproto_write_v2(hdr, sizeof(hdr), SOCK_STREAM, src, dst);
-	if (n > 0 && version == NLB_PP_V2 && c->tls && c->tls->ssl[END_CLIENT])
-		n = add_tls_tlvs(hdr, sizeof(hdr), (size_t)n, c->tls->ssl[END_CLIENT]);
+	if (n > 0 && version == NLB_PP_V2 && c->tls && c->tls->end[END_CLIENT].ssl)
+		n = add_tls_tlvs(hdr, sizeof(hdr), (size_t)n, c->tls->end[END_CLIENT].ssl);
 	if (n < 0)
 		return n;
 	ssize_t sent = send(c->tfd, hdr, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -72,9 +72,9 @@ static void conn_finalize(struct worker *w, struct conn *c)
 	if (c->tfd >= 0)
 		worker_ring_close(w, c->tfd);
 	if (c->tls) {
-		if (c->tls->ssl[END_CLIENT])
+		if (c->tls->end[END_CLIENT].ssl)
 			STAT_DEC(wstats(w, c->listener), tls_active);
-		tls_conn_free(&w->tcp, c->tls);
+		tls_conn_free(&w->tls_pool, c->tls);
 		c->tls = NULL;
 	}
 	tcp_conn_uncount(w, c);

@@ -50,7 +50,7 @@ static void tls_flush(struct worker *w, struct conn *c, int end)
 	const uint8_t *p;
 	uint32_t n;
 	bool nomem;
-	if (!tls_next_send(&w->tcp, x, end, &p, &n, &nomem)) {
+	if (!nlb_tls_end_next_send(&x->end[end], &w->tls_pool, &p, &n, &nomem)) {
 		if (nomem) {
 			STAT_INC(wstats(w, c->listener), nomem);
 			tcp_conn_close(w, c, true);
@@ -90,7 +90,7 @@ void tls_start_client(struct worker *w, struct conn *c)
 	struct conn_tls *x = srv ? tls_conn_new() : NULL;
 	SSL *ssl = x ? nlb_tls_server_ssl(srv) : NULL;
 	if (!ssl || tls_attach(x, END_CLIENT, ssl) < 0) {
-		tls_conn_free(&w->tcp, x);
+		tls_conn_free(&w->tls_pool, x);
 		STAT_INC(wstats(w, c->listener), nomem);
 		tcp_conn_close(w, c, true);
 		return;
@@ -104,7 +104,7 @@ void tls_start_client(struct worker *w, struct conn *c)
 
 static void tls_client_done(struct worker *w, struct conn *c)
 {
-	SSL *ssl = c->tls->ssl[END_CLIENT];
+	SSL *ssl = c->tls->end[END_CLIENT].ssl;
 	struct worker_stats *st = wstats(w, c->listener);
 	if (SSL_version(ssl) == TLS1_3_VERSION)
 		STAT_INC(st, tls_handshakes_tls13);
@@ -137,7 +137,7 @@ static void tls_target_retry(struct worker *w, struct conn *c)
 {
 	struct conn_tls *x = c->tls;
 	x->retry = 0;
-	if (tls_detach(&w->tcp, x, END_TARGET) < 0) {
+	if (tls_detach(&w->tls_pool, x, END_TARGET) < 0) {
 		STAT_INC(wstats(w, c->listener), nomem);
 		tcp_conn_close(w, c, true);
 		return;
@@ -248,7 +248,7 @@ static void tls_forward(struct worker *w, struct conn *c, int end)
 	struct conn_tls *x = c->tls;
 	int dir = end == END_CLIENT ? DIR_C2T : DIR_T2C;
 	int r = 0;
-	if (x->ssl[end]) {
+	if (x->end[end].ssl) {
 		uint64_t moved = 0;
 		r = tls_read(x, end, &moved);
 		if (moved) {
@@ -287,7 +287,7 @@ void tls_start_forwarding(struct worker *w, struct conn *c)
 		tls_maybe_rearm(w, c, dir);
 	/* What came while the other end was being set up. */
 	for (int end = 0; end < 2 && c->state == CONN_OPEN; end++)
-		if (c->tls->ssl[end])
+		if (c->tls->end[end].ssl)
 			tls_forward(w, c, end);
 	for (int dir = 0; dir < 2 && c->state == CONN_OPEN; dir++)
 		tls_maybe_shutdown(w, c, dir);
@@ -328,7 +328,7 @@ static void tls_after_input(struct worker *w, struct conn *c, int end)
 		break;
 	}
 	/* The client's bytes wait for a target: bounded like a queue. */
-	if (x->in[end] && BIO_ctrl_pending(x->in[end]) >= NLB_DIR_HIGH_WATER)
+	if (nlb_tls_end_fed(&x->end[end]) >= NLB_DIR_HIGH_WATER)
 		tcp_cancel_recv(w, c, end == END_CLIENT ? DIR_C2T : DIR_T2C);
 }
 
@@ -372,7 +372,7 @@ void tls_on_recv(struct worker *w, struct conn *c, int dir, const struct io_urin
 		} else if (tls_take(w, c, end, bid, len) < 0) {
 			STAT_INC(wstats(w, c->listener), nomem);
 			tcp_conn_close(w, c, true);
-		} else if (!x->ssl[end]) {
+		} else if (!x->end[end].ssl) {
 			/* Plaintext from a plain end: payload as it came. */
 			count_bytes(w, c, dir, len);
 			note_target_spoke(w, c, dir);
@@ -468,7 +468,7 @@ void tls_on_send(struct worker *w, struct conn *c, int dir, int res)
 		}
 		return;
 	}
-	tls_sent(&w->tcp, x, end, (uint32_t)res);
+	nlb_tls_end_sent(&x->end[end], &w->tls_pool, (uint32_t)res);
 	if (x->close_when_sent && tls_pending(x, END_CLIENT) == 0) {
 		tcp_conn_close(w, c, false);
 		return;

@@ -117,8 +117,7 @@ static void tcp_worker_free(struct worker *w)
 	/* A worker that stopped early: its connections' TLS, then the
 	 * send buffers they gave back. */
 	for (uint32_t i = 0; i < w->tcp.conns.n_slots; i++)
-		tls_conn_free(&w->tcp, tcp_conn_at(&w->tcp, i)->tls);
-	tls_pool_free(&w->tcp);
+		tls_conn_free(&w->tls_pool, tcp_conn_at(&w->tcp, i)->tls);
 	tcp_pools_free(&w->tcp, &w->ring);
 	if (w->tcp.flows)
 		nlb_flowtab_destroy(w->tcp.flows);
