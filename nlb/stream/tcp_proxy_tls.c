@@ -18,25 +18,10 @@
 #include "tunables.h"
 #include "balance/pick.h"
 #include "balance/target_set.h"
+#include "core/tls_counters.h"
 #include "core/worker.h"
 #include "stream/tcp_conn.h"
 #include "stream/tcp_tls.h"
-
-static void count_tls_fail(struct worker *w, uint32_t l, enum nlb_tls_fail f)
-{
-	struct worker_stats *st = wstats(w, l);
-	switch (f) {
-	case NLB_TLS_FAIL_NOT_TLS: STAT_INC(st, tls_fail_not_tls); break;
-	case NLB_TLS_FAIL_VERSION: STAT_INC(st, tls_fail_version); break;
-	case NLB_TLS_FAIL_CIPHER: STAT_INC(st, tls_fail_cipher); break;
-	case NLB_TLS_FAIL_ALERT: STAT_INC(st, tls_fail_alert); break;
-	case NLB_TLS_FAIL_EOF: STAT_INC(st, tls_fail_eof); break;
-	case NLB_TLS_FAIL_TIMEOUT: STAT_INC(st, tls_fail_timeout); break;
-	case NLB_TLS_FAIL_VERIFY: STAT_INC(st, tls_fail_verify); break;
-	case NLB_TLS_FAIL_RENEGOTIATION: STAT_INC(st, tls_fail_renegotiation); break;
-	default: STAT_INC(st, tls_fail_protocol); break;
-	}
-}
 
 /* Starts a send of what end is owed, unless one is in flight. */
 static void tls_flush(struct worker *w, struct conn *c, int end)
@@ -71,7 +56,7 @@ static void tls_flush(struct worker *w, struct conn *c, int end)
 static void tls_client_failed(struct worker *w, struct conn *c)
 {
 	struct conn_tls *x = c->tls;
-	count_tls_fail(w, c->listener, (enum nlb_tls_fail)x->fail);
+	worker_count_tls_fail(w, c->listener, (enum nlb_tls_fail)x->fail);
 	nlb_debug_rl("listener %s: TLS handshake with a client failed: %s",
 		     w->rt->listeners[c->listener].conf->name,
 		     nlb_tls_fail_name((enum nlb_tls_fail)x->fail));
@@ -104,31 +89,8 @@ void tls_start_client(struct worker *w, struct conn *c)
 
 static void tls_client_done(struct worker *w, struct conn *c)
 {
-	SSL *ssl = c->tls->end[END_CLIENT].ssl;
-	struct worker_stats *st = wstats(w, c->listener);
-	if (SSL_version(ssl) == TLS1_3_VERSION)
-		STAT_INC(st, tls_handshakes_tls13);
-	else
-		STAT_INC(st, tls_handshakes_tls12);
-	if (SSL_session_reused(ssl))
-		STAT_INC(st, tls_resumed);
-	/* The coarse clock's milliseconds: a handshake on loopback is 0. */
-	uint64_t ms = w->now_ms - c->tls->hs_start_ms;
-	STAT_ADD(st, tls_hs_ms, ms);
-	if (ms <= 5)
-		STAT_INC(st, tls_hs_le_5ms);
-	if (ms <= 10)
-		STAT_INC(st, tls_hs_le_10ms);
-	if (ms <= 25)
-		STAT_INC(st, tls_hs_le_25ms);
-	if (ms <= 50)
-		STAT_INC(st, tls_hs_le_50ms);
-	if (ms <= 100)
-		STAT_INC(st, tls_hs_le_100ms);
-	if (ms <= 250)
-		STAT_INC(st, tls_hs_le_250ms);
-	if (ms <= 1000)
-		STAT_INC(st, tls_hs_le_1s);
+	worker_count_tls_handshake(w, c->listener, c->tls->end[END_CLIENT].ssl,
+				   c->tls->hs_start_ms);
 	tcp_conn_move(w, c, CONN_CONNECTING);
 	tcp_start_connect(w, c);
 }
@@ -264,7 +226,7 @@ static void tls_forward(struct worker *w, struct conn *c, int end)
 		return;
 	if (r < 0) {
 		if (end == END_CLIENT)
-			count_tls_fail(w, c->listener, (enum nlb_tls_fail)x->fail);
+			worker_count_tls_fail(w, c->listener, (enum nlb_tls_fail)x->fail);
 		else
 			STAT_INC(wstats(w, c->listener), target_reset);
 		tcp_conn_close(w, c, true);
