@@ -219,6 +219,7 @@ static unsigned proto_mask(enum nlb_protocol p)
 	case NLB_PROTO_TCP:
 	case NLB_PROTO_TLS:
 	case NLB_PROTO_HTTP:
+	case NLB_PROTO_HTTPS:
 		return 1;
 	case NLB_PROTO_UDP:
 		return 2;
@@ -236,15 +237,16 @@ static int load_listener_tls(const struct cfg_loader *ld, const config_setting_t
 {
 	struct nlb_tls_listener_conf *tc = &l->tls;
 	const config_setting_t *t = config_setting_get_member(g, "tls");
-	if (l->protocol != NLB_PROTO_TLS) {
+	if (!nlb_proto_tls(l->protocol)) {
 		if (t != NULL)
-			return cfg_fail(ld, t, "%s: \"tls\" belongs to tls listeners; this one is "
-					"%s", label, nlb_protocol_name(l->protocol));
+			return cfg_fail(ld, t, "%s: \"tls\" belongs to tls and https listeners; "
+					"this one is %s", label, nlb_protocol_name(l->protocol));
 		return 0;
 	}
 	if (t == NULL)
-		return cfg_fail(ld, g, "%s: a tls listener needs tls = { certificates = ( ... ); }",
-				label);
+		return cfg_fail(ld, g, "%s: a%s %s listener needs tls = { certificates = ( ... ); }",
+				label, l->protocol == NLB_PROTO_HTTPS ? "n" : "",
+				nlb_protocol_name(l->protocol));
 	char prefix[LABEL_LEN + 16], where[LABEL_LEN + 16], who[LABEL_LEN + 48];
 	snprintf(prefix, sizeof(prefix), "%s: tls: ", label);
 	snprintf(where, sizeof(where), "in tls of %s", label);
@@ -253,6 +255,10 @@ static int load_listener_tls(const struct cfg_loader *ld, const config_setting_t
 	if (r < 0)
 		return r;
 	tc->line = config_setting_source_line(t);
+	/* An https listener speaks HTTP/1.1 and says so to a client that
+	 * asks (as the ALB does), unless told otherwise. */
+	if (l->protocol == NLB_PROTO_HTTPS && !config_setting_get_member(t, "alpn"))
+		tc->alpn = NLB_TLS_ALPN_HTTP1_ONLY;
 
 	config_setting_t *list;
 	size_t n;
@@ -316,7 +322,7 @@ static int load_listener(const struct cfg_loader *ld, const config_setting_t *g,
 		if (strcmp(cfg->groups[gi].name, l->target_group) == 0)
 			break;
 	if (gi == cfg->n_groups)
-		return l->protocol == NLB_PROTO_HTTP ?
+		return nlb_proto_http(l->protocol) ?
 		       cfg_fail_line(ld, (unsigned)l->http.forward_line, "%s: default_action: "
 				     "unknown target group \"%s\"", label, l->target_group) :
 		       cfg_fail(ld, cfg_member_or(g, "target_group"),

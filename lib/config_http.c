@@ -75,24 +75,25 @@ int cfg_listener_action(const struct cfg_loader *ld, const config_setting_t *g,
 			struct nlb_listener_conf *l, const char *label)
 {
 	/* Keys of the other side of the table are refused, not ignored. */
-	int r = l->protocol == NLB_PROTO_HTTP ?
-		refuse_part(ld, g, &nlb_udp_listener_keys, l, label, "udp and tcp_udp") :
-		refuse_part(ld, g, &nlb_http_listener_keys, l, label, "http");
+	bool http = nlb_proto_http(l->protocol);
+	const char *name = nlb_protocol_name(l->protocol);
+	int r = http ? refuse_part(ld, g, &nlb_udp_listener_keys, l, label, "udp and tcp_udp") :
+		       refuse_part(ld, g, &nlb_http_listener_keys, l, label, "http and https");
 	if (r < 0)
 		return r;
-	if (l->protocol != NLB_PROTO_HTTP) {
+	if (!http) {
 		if (!l->target_group)
 			return cfg_fail(ld, g, "%s is missing \"target_group\"", label);
 		return 0;
 	}
 	const config_setting_t *a = config_setting_get_member(g, "default_action");
 	if (l->target_group)
-		return cfg_fail(ld, cfg_member_or(g, "target_group"), "%s: an http listener "
+		return cfg_fail(ld, cfg_member_or(g, "target_group"), "%s: an %s listener "
 				"names its group in default_action = { forward = \"...\"; }, not "
-				"in \"target_group\"", label);
+				"in \"target_group\"", label, name);
 	if (!a)
-		return cfg_fail(ld, g, "%s: an http listener needs default_action = "
-				"{ forward = \"<target group>\"; }", label);
+		return cfg_fail(ld, g, "%s: an %s listener needs default_action = "
+				"{ forward = \"<target group>\"; }", label, name);
 	char prefix[LABEL_LEN + 32], where[LABEL_LEN + 32];
 	snprintf(prefix, sizeof(prefix), "%s: default_action: ", label);
 	snprintf(where, sizeof(where), "in default_action of %s", label);
@@ -136,9 +137,9 @@ static bool fits(enum nlb_protocol lp, enum nlb_group_protocol gp)
 	case NLB_GROUP_UDP:
 		return lp == NLB_PROTO_UDP;
 	case NLB_GROUP_TCP_UDP:
-		return lp != NLB_PROTO_HTTP;
+		return !nlb_proto_http(lp);
 	case NLB_GROUP_HTTP:
-		return lp == NLB_PROTO_HTTP;
+		return nlb_proto_http(lp);
 	}
 	return false;
 }
@@ -147,11 +148,10 @@ int cfg_listener_group_pair(const struct cfg_loader *ld, const config_setting_t 
 			    const struct nlb_listener_conf *l, struct nlb_group_conf *grp,
 			    const char *label)
 {
-	const config_setting_t *at = l->protocol == NLB_PROTO_HTTP ? g :
-				     cfg_member_or(g, "target_group");
-	unsigned line = l->protocol == NLB_PROTO_HTTP ? (unsigned)l->http.forward_line :
+	bool http = nlb_proto_http(l->protocol);
+	const config_setting_t *at = http ? g : cfg_member_or(g, "target_group");
+	unsigned line = http ? (unsigned)l->http.forward_line :
 			(unsigned)config_setting_source_line(at);
-	bool http = l->protocol == NLB_PROTO_HTTP;
 	if (grp->protocol_text) {
 		if (!fits(l->protocol, grp->protocol))
 			return cfg_fail_line(ld, line, "%s: target group \"%s\" has protocol "
@@ -162,15 +162,16 @@ int cfg_listener_group_pair(const struct cfg_loader *ld, const config_setting_t 
 	}
 	/* Inferred: http from http listeners, which share it with no other. */
 	bool was_http = grp->protocol == NLB_GROUP_HTTP;
-	bool others = grp->listener_protocols & ~(1u << NLB_PROTO_HTTP);
+	bool others = grp->listener_protocols &
+		      ~((1u << NLB_PROTO_HTTP) | (1u << NLB_PROTO_HTTPS));
 	grp->listener_protocols |= 1u << l->protocol;
 	if (http && others)
 		return cfg_fail_line(ld, line, "%s: target group \"%s\" is used by tcp or udp "
-				     "listeners too; an http listener needs a group of its own",
-				     label, grp->name);
+				     "listeners too; an %s listener needs a group of its own",
+				     label, grp->name, nlb_protocol_name(l->protocol));
 	if (!http && was_http)
-		return cfg_fail_line(ld, line, "%s: target group \"%s\" is used by http "
-				     "listeners; a %s listener needs a group of its own", label,
+		return cfg_fail_line(ld, line, "%s: target group \"%s\" is used by http or "
+				     "https listeners; a %s listener needs a group of its own", label,
 				     grp->name, nlb_protocol_name(l->protocol));
 	if (http && !was_http) {
 		grp->protocol = NLB_GROUP_HTTP;

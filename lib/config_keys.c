@@ -30,6 +30,7 @@ static const char *const protocol_names[] = {
 	[NLB_PROTO_TCP_UDP] = "tcp_udp",
 	[NLB_PROTO_TLS] = "tls",
 	[NLB_PROTO_HTTP] = "http",
+	[NLB_PROTO_HTTPS] = "https",
 };
 
 static const char *const algorithm_names[] = {

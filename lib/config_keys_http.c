@@ -30,7 +30,7 @@ static const struct key_spec keys[] = {
 };
 
 const struct key_part nlb_http_listener_keys = {
-	keys, ARRAY_LEN(keys), NLB_PROTO_BIT(NLB_PROTO_HTTP),
+	keys, ARRAY_LEN(keys), NLB_PROTO_BIT(NLB_PROTO_HTTP) | NLB_PROTO_BIT(NLB_PROTO_HTTPS),
 };
 
 static const struct key_spec action_keys[] = {

@@ -19,5 +19,6 @@ static const struct key_spec keys[] = {
 
 const struct key_part nlb_tcp_listener_keys = {
 	keys, ARRAY_LEN(keys), NLB_PROTO_BIT(NLB_PROTO_TCP) | NLB_PROTO_BIT(NLB_PROTO_TCP_UDP) |
-		NLB_PROTO_BIT(NLB_PROTO_TLS) | NLB_PROTO_BIT(NLB_PROTO_HTTP),
+		NLB_PROTO_BIT(NLB_PROTO_TLS) | NLB_PROTO_BIT(NLB_PROTO_HTTP) |
+		NLB_PROTO_BIT(NLB_PROTO_HTTPS),
 };

@@ -26,7 +26,8 @@ static const struct key_spec listener_keys[] = {
 };
 
 const struct key_part nlb_tls_listener_keys = {
-	listener_keys, ARRAY_LEN(listener_keys), NLB_PROTO_BIT(NLB_PROTO_TLS),
+	listener_keys, ARRAY_LEN(listener_keys),
+	NLB_PROTO_BIT(NLB_PROTO_TLS) | NLB_PROTO_BIT(NLB_PROTO_HTTPS),
 };
 
 /* Certificates, keys and ticket keys are read by every reload (as the

@@ -43,6 +43,7 @@ enum nlb_protocol {
 	NLB_PROTO_TCP_UDP,
 	NLB_PROTO_TLS,			/* TCP, TLS terminated */
 	NLB_PROTO_HTTP,			/* HTTP/1.x, requests balanced one by one */
+	NLB_PROTO_HTTPS,		/* HTTP/1.x in TLS terminated */
 };
 
 /* The listener protocols that accept TCP connections, and UDP datagrams;
@@ -52,6 +53,16 @@ static inline int nlb_proto_tcp(enum nlb_protocol p) { return p != NLB_PROTO_UDP
 static inline int nlb_proto_stream(enum nlb_protocol p)
 {
 	return p == NLB_PROTO_TCP || p == NLB_PROTO_TCP_UDP || p == NLB_PROTO_TLS;
+}
+/* The listener protocols of the HTTP module, and those that terminate
+ * TLS (a tls = { } block). */
+static inline int nlb_proto_http(enum nlb_protocol p)
+{
+	return p == NLB_PROTO_HTTP || p == NLB_PROTO_HTTPS;
+}
+static inline int nlb_proto_tls(enum nlb_protocol p)
+{
+	return p == NLB_PROTO_TLS || p == NLB_PROTO_HTTPS;
 }
 static inline int nlb_proto_udp(enum nlb_protocol p)
 {

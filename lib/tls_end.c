@@ -157,7 +157,10 @@ int nlb_tls_end_read(struct nlb_tls_end *e, void *buf, uint32_t cap, uint8_t *fa
 		e->eof = 1;
 		return -EPIPE;
 	}
-	*fail = (uint8_t)nlb_tls_fail_classify(e->ssl, err);
+	/* A peer refused renegotiation may give up with an alert of its
+	 * own, read in the same pass: the renegotiation is the cause. */
+	*fail = nlb_tls_renegotiation_seen(e->ssl) ? NLB_TLS_FAIL_RENEGOTIATION :
+		(uint8_t)nlb_tls_fail_classify(e->ssl, err);
 	return -EPROTO;
 }
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers/nginx_peer.h"
+
 void px_init(struct px *p, const char *forwarding)
 {
 	memset(p, 0, sizeof *p);
@@ -174,4 +176,25 @@ int px_reload(struct px *p)
 	int ret = px_reload_text(p, text);
 	free(text);
 	return ret;
+}
+
+void px_nginx_echo(struct t_nginx *n, uint16_t port, const char *extra)
+{
+	char servers[1024];
+	snprintf(servers, sizeof(servers),
+		 "server { listen 127.0.0.1:%u; keepalive_requests 10000; %s\n"
+		 "  location / { return 200 \"uri=$uri xff=$http_x_forwarded_for "
+		 "proto=$http_x_forwarded_proto port=$http_x_forwarded_port conn=$connection\\n\"; } }",
+		 port, extra ? extra : "");
+	T_ASSERT(t_nginx_start(n, servers, port) == 0, ": nginx");
+}
+
+int px_curl(char **out, const char *const *args)
+{
+	const char *argv[32] = { "/usr/bin/curl", "-sS", "--max-time", "10" };
+	int n = 4;
+	while (*args && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	return t_run(argv, 15000, out);
 }

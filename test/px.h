@@ -66,4 +66,13 @@ void px_round_trip_ok(struct px *p, int fd, const char *what);
 /* n connections through nlb, one round trip each, closed again. */
 void px_connect_n(struct px *p, unsigned n);
 
+struct t_nginx;
+/* NGINX on 127.0.0.1:port answering each request with what it was sent:
+ * "uri=... xff=... proto=... port=... conn=<its connection number>";
+ * extra goes into its server block. */
+void px_nginx_echo(struct t_nginx *n, uint16_t port, const char *extra);
+/* curl -sS --max-time 10 with args: its exit code, and its output
+ * (stdout and stderr, malloc'd) in *out. */
+int px_curl(char **out, const char *const *args);
+
 #endif

@@ -264,7 +264,7 @@ T_UNIT(config, bad_enum)
 		  GROUP_WEB
 		  "listeners = ( { name = \"web\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
 		  "  protocol = \"sctp\"; } );\n", 3,
-		  "listener \"web\": \"protocol\" must be one of tcp, udp, tcp_udp, tls, http (got \"sctp\")", 1 },
+		  "listener \"web\": \"protocol\" must be one of tcp, udp, tcp_udp, tls, http, https (got \"sctp\")", 1 },
 		{ "algorithm", "target_groups = ( { name = \"g\";\n algorithm = \"fastest\"; } );\n", 2,
 		  "target group \"g\": \"algorithm\" must be one of maglev, round_robin, least_conn, "
 		  "random2 (got \"fastest\")", 1 },
@@ -1174,7 +1174,7 @@ T_UNIT(config, tls_errors)
 		{ "tls listener without tls", TLS_LISTENER("tls", ""), 3,
 		  "listener \"web\": a tls listener needs tls = { certificates = ( ... ); }", 1 },
 		{ "tls on a tcp listener", TLS_LISTENER("tcp", "  tls = { certificates = ( ); };"),
-		  4, "\"tls\" belongs to tls listeners; this one is tcp", 0 },
+		  4, "\"tls\" belongs to tls and https listeners; this one is tcp", 0 },
 		{ "no certificates", TLS_LISTENER("tls", "  tls = { certificates = ( ); };"), 4,
 		  "\"certificates\" is empty", 0 },
 		{ "certificate without key",

@@ -197,7 +197,7 @@ static int check_key(const struct nlb_config_key *k, void *arg)
 	/* A protocol's own listener key says which listeners have it. */
 	if (k->protocols) {
 		size_t off = (size_t)snprintf(want, sizeof(want), "Listeners:");
-		for (int proto = 0; proto <= NLB_PROTO_HTTP; proto++)
+		for (int proto = 0; proto <= NLB_PROTO_HTTPS; proto++)
 			if (k->protocols & (1u << proto))
 				off += (size_t)snprintf(want + off, sizeof(want) - off, "%s %s",
 							off > strlen("Listeners:") ? "," : "",

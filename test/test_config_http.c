@@ -72,7 +72,21 @@ T_UNIT(config_http, refusals)
 		  "listeners = ( { name = \"a\"; address = \"127.0.0.1:80\"; target_group = \"web\";\n"
 		  " xff = \"append\"; } );\n"
 		  "target_groups = ( { name = \"web\"; } );\n", 2,
-		  "\"xff\" belongs to http listeners; this one is tcp" },
+		  "\"xff\" belongs to http and https listeners; this one is tcp" },
+		{ "https without tls",
+		  "listeners = ( { name = \"a\"; protocol = \"https\"; address = \"127.0.0.1:443\";\n"
+		  " default_action = { forward = \"web\"; }; } );\n"
+		  "target_groups = ( { name = \"web\"; } );\n", 1,
+		  "an https listener needs tls = { certificates" },
+		{ "tls on http",
+		  "listeners = ( { name = \"a\"; protocol = \"http\"; address = \"127.0.0.1:80\";\n"
+		  " default_action = { forward = \"web\"; };\n tls = { }; } );\n"
+		  "target_groups = ( { name = \"web\"; } );\n", 3,
+		  "\"tls\" belongs to tls and https listeners; this one is http" },
+		{ "target_group on https",
+		  "listeners = ( { name = \"a\"; protocol = \"https\"; address = \"127.0.0.1:443\";\n"
+		  " target_group = \"web\"; } );\n"
+		  "target_groups = ( { name = \"web\"; } );\n", 2, "an https listener names its group" },
 		{ "udp key on http",
 		  "listeners = ( { name = \"a\"; protocol = \"http\"; address = \"127.0.0.1:80\";\n"
 		  " default_action = { forward = \"web\"; };\n udp_idle_timeout_ms = 5; } );\n"

@@ -37,29 +37,6 @@ static void http_px(struct px *p, uint16_t target, const char *listener_extra,
 		px_target(p, target);
 }
 
-/* NGINX answering each request with what it was sent. */
-static void nginx_echo(struct t_nginx *n, uint16_t port, const char *extra)
-{
-	char servers[1024];
-	snprintf(servers, sizeof(servers),
-		 "server { listen 127.0.0.1:%u; keepalive_requests 10000; %s\n"
-		 "  location / { return 200 \"uri=$uri xff=$http_x_forwarded_for "
-		 "proto=$http_x_forwarded_proto port=$http_x_forwarded_port conn=$connection\\n\"; } }",
-		 port, extra ? extra : "");
-	T_ASSERT(t_nginx_start(n, servers, port) == 0, ": nginx");
-}
-
-/* curl with args; its output (malloc'd) and exit code. */
-static int curl(char **out, const char *const *args)
-{
-	const char *argv[32] = { "/usr/bin/curl", "-sS", "--max-time", "10" };
-	int n = 4;
-	while (*args && n < 31)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	return t_run(argv, 15000, out);
-}
-
 /* Reads one response from fd into buf (to a HEAD: the head alone): its
  * status, or -errno. */
 static int read_response_to(int fd, char *buf, size_t cap, size_t *got, int timeout_ms,
@@ -116,7 +93,7 @@ T_TEST(http_proxy, keepalive_pool_and_forwarded_headers, .timeout = 60)
 {
 	struct t_nginx ng;
 	uint16_t port = t_free_port();
-	nginx_echo(&ng, port, NULL);
+	px_nginx_echo(&ng, port, NULL);
 	struct px p;
 	http_px(&p, port, NULL, NULL);
 	px_start(&p);
@@ -125,7 +102,7 @@ T_TEST(http_proxy, keepalive_pool_and_forwarded_headers, .timeout = 60)
 	/* five requests on one client connection, one with its own XFF */
 	char *out = NULL;
 	const char *args[] = { "-H", "X-Forwarded-For: 203.0.113.9", url, url, url, url, url, NULL };
-	int rc = curl(&out, args);
+	int rc = px_curl(&out, args);
 	px_assert(&p, rc == 0, "curl exited %d: %s", rc, out ? out : "");
 	char want[128];
 	snprintf(want, sizeof(want), "uri=/r xff=203.0.113.9, 127.0.0.1 proto=http port=%u",
@@ -186,12 +163,12 @@ T_TEST(http_proxy, bodies_both_ways, .timeout = 120)
 	const char *put_len[] = { "-f", "-T", file, url_a, NULL };
 	const char *put_chunked[] = { "-f", "-H", "Transfer-Encoding: chunked", "-T", file, url_b,
 				      NULL };
-	px_assert(&p, curl(NULL, put_len) == 0, "PUT with Content-Length");
-	px_assert(&p, curl(NULL, put_chunked) == 0, "PUT chunked");
+	px_assert(&p, px_curl(NULL, put_len) == 0, "PUT with Content-Length");
+	px_assert(&p, px_curl(NULL, put_chunked) == 0, "PUT chunked");
 	const char *urls[] = { url_a, url_b };
 	for (int k = 0; k < 2; k++) {
 		const char *get[] = { "-f", "-o", back, urls[k], NULL };
-		px_assert(&p, curl(NULL, get) == 0, "GET %s", urls[k]);
+		px_assert(&p, px_curl(NULL, get) == 0, "GET %s", urls[k]);
 		const char *cmp[] = { "/usr/bin/cmp", file, back, NULL };
 		px_assert(&p, t_run(cmp, 10000, NULL) == 0, "%s came back different", urls[k]);
 	}
@@ -209,7 +186,7 @@ T_TEST(http_proxy, pipelined_in_order, .timeout = 60)
 {
 	struct t_nginx ng;
 	uint16_t port = t_free_port();
-	nginx_echo(&ng, port, NULL);
+	px_nginx_echo(&ng, port, NULL);
 	struct px p;
 	http_px(&p, port, NULL, NULL);
 	px_start(&p);
@@ -447,7 +424,7 @@ static void expect_answer(uint16_t target, const char *group_extra, int want, co
 	char url[64], *out = NULL;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", p.conf.listen_port);
 	const char *args[] = { "-o", "/dev/null", "-w", "%{http_code}", url, NULL };
-	int rc = curl(&out, args);
+	int rc = px_curl(&out, args);
 	px_assert(&p, rc == 0 && out && atoi(out) == want, "curl %d, status %s, want %d", rc,
 		  out ? out : "-", want);
 	free(out);
@@ -554,7 +531,7 @@ T_TEST(http_proxy, wrk_keepalive, .timeout = 60)
 		cr_skip_test("wrk is not installed (bench deps)");
 	struct t_nginx ng;
 	uint16_t port = t_free_port();
-	nginx_echo(&ng, port, NULL);
+	px_nginx_echo(&ng, port, NULL);
 	struct px p;
 	http_px(&p, port, NULL, NULL);
 	p.conf.workers = 2;
@@ -673,7 +650,7 @@ T_TEST(http_proxy, access_log_lines_and_reopen, .timeout = 60)
 	snprintf(top, sizeof(top), "access_log = { path = \"%s\"; };\n", path);
 	struct t_nginx ng;
 	uint16_t port = t_free_port();
-	nginx_echo(&ng, port, NULL);
+	px_nginx_echo(&ng, port, NULL);
 	struct px p;
 	http_px(&p, port, NULL, NULL);
 	p.conf.top_extra = top;
@@ -682,7 +659,7 @@ T_TEST(http_proxy, access_log_lines_and_reopen, .timeout = 60)
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/a", p.conf.listen_port);
 	const char *get[] = { "-o", "/dev/null", "-A", "t-agent \"q\"", url, NULL };
-	px_assert(&p, curl(NULL, get) == 0, "curl");
+	px_assert(&p, px_curl(NULL, get) == 0, "curl");
 	static const char lf[] = "GET / HTTP/1.1\nHost: a\n\n";
 	cr_expect_eq(raw_status(&p, lf, sizeof(lf) - 1), 400);
 	px_assert(&p, log_lines(path, 2, buf, sizeof(buf)) == 2, "lines: %s", buf);
@@ -705,7 +682,7 @@ T_TEST(http_proxy, access_log_lines_and_reopen, .timeout = 60)
 	free(out);
 	t_sleep_ms(300);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/b", p.conf.listen_port);
-	px_assert(&p, curl(NULL, get) == 0, "curl");
+	px_assert(&p, px_curl(NULL, get) == 0, "curl");
 	px_assert(&p, log_lines(path, 1, buf, sizeof(buf)) == 1, "after reopen: %s", buf);
 	cr_expect_not_null(strstr(buf, "\"GET /b HTTP/1.1\""), "%s", buf);
 	/* and SIGHUP does the same */
@@ -713,7 +690,7 @@ T_TEST(http_proxy, access_log_lines_and_reopen, .timeout = 60)
 	px_assert(&p, px_reload(&p) == 1, "reload");
 	t_sleep_ms(300);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/c", p.conf.listen_port);
-	px_assert(&p, curl(NULL, get) == 0, "curl");
+	px_assert(&p, px_curl(NULL, get) == 0, "curl");
 	px_assert(&p, log_lines(path, 1, buf, sizeof(buf)) == 1, "after SIGHUP: %s", buf);
 	cr_expect_not_null(strstr(buf, "\"GET /c HTTP/1.1\""), "%s", buf);
 	px_stop_ok(&p);
@@ -732,7 +709,7 @@ T_TEST(http_proxy, proxy_protocol_from_clients, .timeout = 30)
 {
 	struct t_nginx ng;
 	uint16_t port = t_free_port();
-	nginx_echo(&ng, port, NULL);
+	px_nginx_echo(&ng, port, NULL);
 	struct px p;
 	http_px(&p, port, "accept_proxy_protocol = true; deny = [ \"198.51.100.0/24\" ];", NULL);
 	px_start(&p);

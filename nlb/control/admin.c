@@ -300,7 +300,7 @@ static int cmd_show_certificates(struct admin *a, struct poll_client *c, int op,
 	time_t now = time(NULL);
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
-		if (lc->protocol != NLB_PROTO_TLS || lc->removed || !lc->tls.server)
+		if (!nlb_proto_tls(lc->protocol) || lc->removed || !lc->tls.server)
 			continue;
 		for (size_t i = 0; i < nlb_tls_server_n_certs(lc->tls.server); i++) {
 			const struct nlb_tls_cert_info *ci = nlb_tls_server_cert(lc->tls.server, i);

@@ -51,8 +51,8 @@ static bool listener_has(const struct nlb_listener_conf *lc, enum listener_side 
 {
 	return on == ON_ANY || (on == ON_TCP && nlb_proto_tcp(lc->protocol)) ||
 	       (on == ON_UDP && nlb_proto_udp(lc->protocol)) ||
-	       (on == ON_TLS && lc->protocol == NLB_PROTO_TLS) ||
-	       (on == ON_HTTP && lc->protocol == NLB_PROTO_HTTP);
+	       (on == ON_TLS && nlb_proto_tls(lc->protocol)) ||
+	       (on == ON_HTTP && nlb_proto_http(lc->protocol));
 }
 
 /* A family of the process as a whole. */
@@ -100,7 +100,7 @@ static void render_cert_family(const struct metric_family *mf, const struct nlb_
 	struct family f = { .f = mf, .started = false };
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
-		if (lc->protocol != NLB_PROTO_TLS || !lc->tls.server)
+		if (!nlb_proto_tls(lc->protocol) || !lc->tls.server)
 			continue;
 		for (size_t i = 0; i < nlb_tls_server_n_certs(lc->tls.server); i++) {
 			const struct nlb_tls_cert_info *ci = nlb_tls_server_cert(lc->tls.server, i);

@@ -125,7 +125,7 @@ static uint64_t tick_ms(const struct nlb_config *cfg)
 		if (nlb_proto_udp(cfg->listeners[l].protocol) && u < t)
 			t = u;
 		uint64_t h = cfg->listeners[l].tls.handshake_timeout_ms / 8;
-		if (cfg->listeners[l].protocol == NLB_PROTO_TLS && h < t)
+		if (nlb_proto_tls(cfg->listeners[l].protocol) && h < t)
 			t = h;
 	}
 	/* Target handshakes end at their group's connect_timeout_ms. */

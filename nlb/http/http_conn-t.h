@@ -27,6 +27,9 @@ enum http_op {
 	HTTP_OP_TARGET_RECV,
 	HTTP_OP_TARGET_SEND,
 	HTTP_OP_TARGET_POLL,		/* a pooled connection: closed or spoke? */
+	HTTP_OP_CLIENT_TLS_RECV,	/* https: ciphertext from the client */
+	HTTP_OP_CLIENT_TLS_SEND,	/* https: ciphertext to the client */
+	HTTP_OP_CLIENT_TLS_WAKE,	/* https: a nop, to go on outside the call that armed it */
 	HTTP_OP_END,
 };
 
@@ -52,6 +55,7 @@ enum http_client_state {
  * each list is in deadline order. */
 enum http_timer {
 	HT_NONE = 0,
+	HT_HANDSHAKE,			/* https: the listener's tls handshake_timeout_ms */
 	HT_REQUEST,			/* request_timeout_ms: 408 */
 	HT_KEEPALIVE,			/* keepalive_timeout_ms: FIN */
 	HT_RESPONSE,			/* the group's response_timeout_ms: 504 */
@@ -91,6 +95,7 @@ struct http_client {
 	uint8_t method;			/* enum nlb_http1_method of the request */
 	uint8_t minor;			/* HTTP/1.<minor> of the request */
 	char *out;
+	struct http_tls *tls;		/* https: the client's TLS (http_tls.c), else NULL */
 	struct http_buf in;		/* request bytes: head, body, what is pipelined */
 	struct nlb_http1_head *head;	/* the request's, while one is read or served */
 	struct nlb_http1_chunked req_chunks, resp_chunks;

@@ -78,6 +78,7 @@ static void client_free(struct worker *w, struct http_client *c)
 					  memory_order_relaxed);
 	STAT_DEC(wstats(w, c->listener), active);
 	STAT_INC(wstats(w, c->listener), closed);
+	http_tls_free(w, c);
 	free(c->in.p);
 	free(c->out);
 	free(c->head);
@@ -126,6 +127,8 @@ void http_client_close(struct worker *w, struct http_client *c, bool reset)
 	http_client_timer(w, c, HT_NONE, 0);
 	c->state = HC_CLOSING;
 	c->reset = reset;
+	if (c->tls)
+		http_tls_closing(c);
 	if (c->inflight)
 		worker_cancel_fd(w, c->fd);
 	http_client_maybe_free(w, c);
@@ -136,7 +139,10 @@ void http_client_close(struct worker *w, struct http_client *c, bool reset)
 void http_client_linger(struct worker *w, struct http_client *c)
 {
 	http_drop_upstream(w, c, false);
-	shutdown(c->fd, SHUT_WR);
+	if (c->tls)
+		http_tls_linger(w, c);
+	else
+		shutdown(c->fd, SHUT_WR);
 	c->state = HC_LINGER;
 	c->in.len = c->in.off = 0;
 	http_client_timer(w, c, HT_LINGER, w->now_ms + NLB_HTTP_LINGER_MS);
@@ -149,6 +155,10 @@ void http_client_recv(struct worker *w, struct http_client *c)
 {
 	if (c->recv_armed || c->in.len >= c->in.cap)
 		return;
+	if (c->tls && !c->pp_pending) {
+		http_tls_recv(w, c);
+		return;
+	}
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	io_uring_prep_recv(sqe, c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
 	io_uring_sqe_set_data64(sqe, http_client_ud(c, HTTP_OP_CLIENT_RECV));
@@ -171,6 +181,19 @@ void http_send2(struct worker *w, int fd, struct msghdr *msg, struct iovec *iov,
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL | MSG_WAITALL);
 	io_uring_sqe_set_data64(sqe, ud);
+}
+
+void http_client_send(struct worker *w, struct http_client *c, const char *a, size_t alen,
+		      const char *b, size_t blen)
+{
+	if (c->tls) {
+		http_tls_send(w, c, a, alen, b, blen);
+		return;
+	}
+	http_send2(w, c->fd, &c->msg, c->iov, a, alen, b, blen,
+		   http_client_ud(c, HTTP_OP_CLIENT_SEND));
+	c->send_armed = 1;
+	c->inflight++;
 }
 
 void http_target_recv(struct worker *w, struct http_target *u)
@@ -234,10 +257,7 @@ void http_answer(struct worker *w, struct http_client *c, int status, bool close
 	c->out_sent = 0;
 	c->head_sent = 1;
 	http_client_timer(w, c, HT_IDLE, w->now_ms + http_listener_conf(w, c)->idle_timeout_ms);
-	http_send2(w, c->fd, &c->msg, c->iov, c->out, c->out_len, NULL, 0,
-	      http_client_ud(c, HTTP_OP_CLIENT_SEND));
-	c->send_armed = 1;
-	c->inflight++;
+	http_client_send(w, c, c->out, c->out_len, NULL, 0);
 }
 
 /* ---- the request -------------------------------------------------------- */
@@ -357,7 +377,7 @@ static void exchange_connect(struct worker *w, struct http_client *c)
 		http_answer(w, c, 503, true);
 		return;
 	}
-	struct nlb_http1_origin o = { lc->http.xff, c->addr, "http",
+	struct nlb_http1_origin o = { lc->http.xff, c->addr, c->tls ? "https" : "http",
 				      (uint16_t)nlb_addr_port((const struct sockaddr *)&lc->addr.ss) };
 	int n = nlb_http1_forward_request(c->head, c->in.p, &o, u->out,
 					  lc->http.max_header_bytes + 512u);
@@ -478,6 +498,17 @@ static int client_admit(struct worker *w, struct http_client *c,
 	return 0;
 }
 
+/* The timer of a client admitted: its handshake's on https, else its
+ * first request's. */
+static void first_timer(struct worker *w, struct http_client *c)
+{
+	const struct nlb_listener_conf *lc = http_listener_conf(w, c);
+	if (c->tls)
+		http_client_timer(w, c, HT_HANDSHAKE, w->now_ms + lc->tls.handshake_timeout_ms);
+	else
+		http_client_timer(w, c, HT_REQUEST, w->now_ms + lc->http.request_timeout_ms);
+}
+
 /* accept_proxy_protocol: the header before the first request.  0 once
  * it is in and taken off the buffer, -EAGAIN for more bytes, or -EINVAL
  * with c closed (a bad header, or a client refused by its address). */
@@ -495,6 +526,15 @@ static int proxy_header(struct worker *w, struct http_client *c)
 	c->pp_pending = 0;
 	memmove(c->in.p, c->in.p + r, c->in.len - (uint32_t)r);
 	c->in.len -= (uint32_t)r;
+	if (c->tls) {
+		/* What followed the header is the ClientHello's. */
+		if (http_tls_feed(c, c->in.p, c->in.len) < 0) {
+			STAT_INC(wstats(w, c->listener), nomem);
+			http_client_close(w, c, true);
+			return -EINVAL;
+		}
+		c->in.len = 0;
+	}
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	if (pp.has_addr)
@@ -503,8 +543,7 @@ static int proxy_header(struct worker *w, struct http_client *c)
 		ss.ss_family = AF_UNSPEC;
 	if (client_admit(w, c, &ss) < 0)
 		return -EINVAL;
-	http_client_timer(w, c, HT_REQUEST,
-			  w->now_ms + http_listener_conf(w, c)->http.request_timeout_ms);
+	first_timer(w, c);
 	return 0;
 }
 
@@ -685,7 +724,11 @@ void http_client_start(struct worker *w, uint32_t l, int fd)
 	struct nlb_http1_head *head = in ? malloc(sizeof(*head)) : NULL;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	if (!head || getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+	if (c)
+		c->listener = (uint16_t)l;
+	if (!head || getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    (lc->protocol == NLB_PROTO_HTTPS && http_tls_start(w, c) < 0)) {
+		free(head);
 		free(in);
 		if (c)
 			nlb_slot_free(&w->http.clients, c);
@@ -714,7 +757,7 @@ void http_client_start(struct worker *w, uint32_t l, int fd)
 	} else {
 		if (client_admit(w, c, &ss) < 0)
 			return;
-		http_client_timer(w, c, HT_REQUEST, w->now_ms + lc->http.request_timeout_ms);
+		first_timer(w, c);
 	}
 	http_client_recv(w, c);
 }
@@ -740,6 +783,9 @@ void http_client_timeout(struct worker *w, struct http_client *c)
 		c->reason = "request_timeout";
 		c->req_bytes = c->in.len;
 		http_answer(w, c, 408, true);
+		return;
+	case HT_HANDSHAKE:
+		http_tls_timeout(w, c);
 		return;
 	case HT_KEEPALIVE:
 	case HT_LINGER:

@@ -57,10 +57,7 @@ static void response_send(struct worker *w, struct http_client *c, struct http_t
 		}
 		return;
 	}
-	http_send2(w, c->fd, &c->msg, c->iov, c->out + c->out_sent, head_left, u->in.p + u->in.off,
-	      (size_t)take, http_client_ud(c, HTTP_OP_CLIENT_SEND));
-	c->send_armed = 1;
-	c->inflight++;
+	http_client_send(w, c, c->out + c->out_sent, head_left, u->in.p + u->in.off, (size_t)take);
 }
 
 /* A response head is whole in u->in: a 1xx goes on and the next head is
@@ -108,10 +105,7 @@ static void response_head(struct worker *w, struct http_client *c, struct http_t
 	if (interim) {
 		/* The 1xx alone; the bytes after it are parsed once it is out. */
 		c->resp_body = NLB_HTTP1_BODY_NONE;
-		http_send2(w, c->fd, &c->msg, c->iov, c->out, c->out_len, NULL, 0,
-		      http_client_ud(c, HTTP_OP_CLIENT_SEND));
-		c->send_armed = 1;
-		c->inflight++;
+		http_client_send(w, c, c->out, c->out_len, NULL, 0);
 		return;
 	}
 	if (c->resp_body == NLB_HTTP1_BODY_TUNNEL) {

@@ -87,6 +87,10 @@ void http_target_recv(struct worker *w, struct http_target *u);
  * must stay put until the completion (user_data ud). */
 void http_send2(struct worker *w, int fd, struct msghdr *msg, struct iovec *iov, const char *a,
 		size_t alen, const char *b, size_t blen, uint64_t ud);
+/* Sends a then b (either may be empty) to the client, through its TLS
+ * on https; HTTP_OP_CLIENT_SEND completes it. */
+void http_client_send(struct worker *w, struct http_client *c, const char *a, size_t alen,
+		      const char *b, size_t blen);
 /* c->out, allocated when first needed; 0 or -ENOMEM. */
 int http_ensure_out(struct http_client *c);
 /* nlb answers status itself; closes after it with close, or when the
@@ -138,6 +142,29 @@ void http_log_request(struct worker *w, struct http_client *c, const struct nlb_
 		      const char *buf);
 /* Its line, once, when it ends however it ends. */
 void http_log_line(struct worker *w, struct http_client *c);
+
+/* ---- http_tls.c: an https client's TLS ---------------------------------- */
+
+/* c's TLS, its handshake to come: 0 or -ENOMEM. */
+int http_tls_start(struct worker *w, struct http_client *c);
+/* Frees c's TLS, if any. */
+void http_tls_free(struct worker *w, struct http_client *c);
+/* Ciphertext that came with the PROXY header: 0 or -ENOMEM. */
+int http_tls_feed(struct http_client *c, const void *p, uint32_t len);
+/* The module's receive into c->in and send of a then b, through TLS:
+ * completed as HTTP_OP_CLIENT_RECV and HTTP_OP_CLIENT_SEND would be. */
+void http_tls_recv(struct worker *w, struct http_client *c);
+void http_tls_send(struct worker *w, struct http_client *c, const char *a, size_t alen,
+		   const char *b, size_t blen);
+/* After the last answer: close_notify, then FIN once it is out. */
+void http_tls_linger(struct worker *w, struct http_client *c);
+/* c is closing: the module's receive and send will not complete. */
+void http_tls_closing(struct http_client *c);
+/* HT_HANDSHAKE ran out. */
+void http_tls_timeout(struct worker *w, struct http_client *c);
+void http_tls_on_recv(struct worker *w, const struct io_uring_cqe *cqe);
+void http_tls_on_send(struct worker *w, const struct io_uring_cqe *cqe);
+void http_tls_on_wake(struct worker *w, const struct io_uring_cqe *cqe);
 
 /* ---- http_target.c: connections to targets and their pools ------------- */
 

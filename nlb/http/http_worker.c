@@ -76,6 +76,9 @@ static const struct worker_op http_ops[] = {
 	[HTTP_OP_TARGET_RECV - NLB_OPS_HTTP] = { "http_target_recv", http_on_target_recv },
 	[HTTP_OP_TARGET_SEND - NLB_OPS_HTTP] = { "http_target_send", http_on_target_send },
 	[HTTP_OP_TARGET_POLL - NLB_OPS_HTTP] = { "http_target_poll", http_on_target_poll },
+	[HTTP_OP_CLIENT_TLS_RECV - NLB_OPS_HTTP] = { "http_client_tls_recv", http_tls_on_recv },
+	[HTTP_OP_CLIENT_TLS_SEND - NLB_OPS_HTTP] = { "http_client_tls_send", http_tls_on_send },
+	[HTTP_OP_CLIENT_TLS_WAKE - NLB_OPS_HTTP] = { "http_client_tls_wake", http_tls_on_wake },
 };
 _Static_assert(sizeof(http_ops) / sizeof(http_ops[0]) == HTTP_OP_END - NLB_OPS_HTTP,
 	       "every HTTP op has a handler");
@@ -102,6 +105,7 @@ static void http_worker_free(struct worker *w)
 		struct http_client *c = http_client_at(w, i);
 		if (c->state != HC_FREE) {
 			close(c->fd);
+			http_tls_free(w, c);
 			free(c->in.p);
 			free(c->out);
 			free(c->head);
@@ -126,7 +130,7 @@ static void http_listener_take(struct worker *w, uint32_t l)
 {
 	const struct listener_rt *lr = &w->rt->listeners[l];
 	struct http_listener *hl = &w->listeners[l].http;
-	hl->fd = lr->fds && lr->conf->protocol == NLB_PROTO_HTTP ? lr->fds[w->id] : -1;
+	hl->fd = lr->fds && nlb_proto_http(lr->conf->protocol) ? lr->fds[w->id] : -1;
 	for (int t = 0; t < HT_COUNT; t++)
 		nlb_idle_init(&hl->timers[t]);
 }
@@ -183,7 +187,7 @@ static void http_tick(struct worker *w)
 {
 	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
 		struct http_listener *hl = &w->listeners[l].http;
-		for (int t = HT_REQUEST; t < HT_COUNT; t++) {
+		for (int t = HT_NONE + 1; t < HT_COUNT; t++) {
 			struct http_client *c;
 			while ((c = nlb_idle_oldest(&w->http.clients, &hl->timers[t])) &&
 			       c->deadline_ms <= w->now_ms)

@@ -196,7 +196,7 @@ char *t_write_proxy_config(const struct t_proxy_conf *c)
 		");\n",
 		c->top_extra ? c->top_extra : "", admin, c->workers, c->log_level, c->shutdown_timeout_ms, c->forwarding,
 		c->protocol ? c->protocol : "tcp", c->listen_port,
-		c->protocol && strcmp(c->protocol, "http") == 0 ?
+		c->protocol && strncmp(c->protocol, "http", 4) == 0 ?
 			"default_action = { forward = \"web\"; };" : "target_group = \"web\";",
 		c->idle_timeout_ms, c->max_connections,
 		c->listener_extra ? " " : "", c->listener_extra ? c->listener_extra : "",

@@ -86,6 +86,8 @@ SSL *t_tls_connect(uint16_t port, const struct t_tls_client_opts *o, int *fd)
 	*fd = t_connect_raw(port);
 	if (*fd < 0)
 		goto fail;
+	if (o->before && write(*fd, o->before, strlen(o->before)) != (ssize_t)strlen(o->before))
+		goto fail;
 	struct timeval tv = { .tv_sec = 5 };
 	setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

@@ -31,6 +31,7 @@ struct t_tls_client_opts {
 	int max_version;		/* 0: any (TLS1_2_VERSION...) */
 	SSL_SESSION *session;		/* resume this one */
 	const char *alpn;		/* offered, comma-separated: "h2,http/1.1" */
+	const char *before;		/* sent plain before the ClientHello (a PROXY header) */
 };
 
 /* A TLS connection to 127.0.0.1:port, handshake done (blocking, 5 s
