@@ -37,6 +37,11 @@ uint64_t stats_sum_get(const struct stats_sum *s, enum counter_id id)
 	return v;
 }
 
+bool metric_family_is_histogram(const struct metric_family *f)
+{
+	return strcmp(f->type, "histogram") == 0;
+}
+
 uint64_t metric_series_value(const struct metric_series *series, const struct stats_sum *s)
 {
 	uint64_t v = 0;
