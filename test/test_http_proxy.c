@@ -676,6 +676,20 @@ static double metric(const char *body, const char *series)
 	return -1;
 }
 
+/* Scrapes until series reads want, 3 s at most (a refusal is counted as
+ * the client sees it, not before): the last body. */
+static char *scrape_until(struct px *p, uint16_t port, const char *series, double want)
+{
+	int64_t deadline = t_now_ms() + 3000;
+	for (;;) {
+		char *body = scrape(p, port);
+		if (metric(body, series) == want || t_now_ms() > deadline)
+			return body;
+		free(body);
+		t_sleep_ms(20);
+	}
+}
+
 #define RT "nlb_http_target_response_time_seconds"
 
 /* The ALB's TargetResponseTime as a histogram: fast answers and ones the
@@ -731,6 +745,44 @@ T_TEST(http_proxy, target_response_time_histogram, .timeout = 30)
 	cr_expect_eq(px_stat(&p, "http_target_2xx"), 5);
 	cr_expect_eq(px_stat(&p, "http_elb_400"), 1);
 	cr_expect_eq(px_stat(&p, "http_resp_time_le_250ms"), 3);
+	mini_stop(&m);
+	px_free(&p);
+}
+
+/* The ALB's RejectedConnectionCount: an http listener's clients refused
+ * by max_connections are on the metrics page with the TCP listeners'. */
+T_TEST(http_proxy, refused_connections_in_the_metrics, .timeout = 30)
+{
+	struct mini m;
+	mini_start(&m, MINI_SLOW);
+	uint16_t stats = t_free_port();
+	char top[96];
+	snprintf(top, sizeof(top), "stats = { listen = \"127.0.0.1:%u\"; };\n", stats);
+	struct px p;
+	http_px(&p, m.port, NULL, NULL);
+	p.conf.top_extra = top;
+	p.conf.max_connections = 1;
+	px_start(&p);
+	int fd = px_connect(&p);
+	static const char req[] = "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n";
+	char buf[1024];
+	size_t got;
+	T_ASSERT(t_write_all(fd, req, sizeof(req) - 1) == 0);
+	px_assert(&p, read_response(fd, buf, sizeof(buf), &got, 3000) == 200, "first client");
+	/* the first still open: the second is over the limit, reset (as
+	 * soon as accepted: its request may not even go out) */
+	int second = px_connect(&p);
+	(void)t_write_all(second, req, sizeof(req) - 1);
+	cr_expect_lt(read_response(second, buf, sizeof(buf), &got, 3000), 0,
+		     "a second client was answered");
+	t_close(second);
+	char *b = scrape_until(&p, stats, "nlb_connect_errors_total{listener=\"web\",reason=\"limit\"}", 1);
+	cr_expect_eq(metric(b, "nlb_connect_errors_total{listener=\"web\",reason=\"limit\"}"), 1);
+	cr_expect_eq(metric(b, "nlb_resets_total{listener=\"web\",reason=\"refused\"}"), 1);
+	free(b);
+	t_close(fd);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "limit"), 1);
 	mini_stop(&m);
 	px_free(&p);
 }
@@ -829,6 +881,10 @@ T_TEST(http_proxy, proxy_protocol_from_clients, .timeout = 30)
 	nginx_echo(&ng, port, NULL);
 	struct px p;
 	http_px(&p, port, "accept_proxy_protocol = true; deny = [ \"198.51.100.0/24\" ];", NULL);
+	uint16_t stats = t_free_port();
+	char top[96];
+	snprintf(top, sizeof(top), "stats = { listen = \"127.0.0.1:%u\"; };\n", stats);
+	p.conf.top_extra = top;
 	px_start(&p);
 	static const char ok[] = "PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n"
 				 "GET /p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
@@ -846,6 +902,10 @@ T_TEST(http_proxy, proxy_protocol_from_clients, .timeout = 30)
 	cr_expect_lt(raw_status(&p, denied, sizeof(denied) - 1), 0, "a denied source was answered");
 	static const char none[] = "GET /n HTTP/1.1\r\nHost: a\r\n\r\n";
 	cr_expect_lt(raw_status(&p, none, sizeof(none) - 1), 0, "no header, yet answered");
+	/* the denial as the TCP listeners' are, on the metrics page */
+	char *b = scrape_until(&p, stats, "nlb_connect_errors_total{listener=\"web\",reason=\"acl\"}", 1);
+	cr_expect_eq(metric(b, "nlb_connect_errors_total{listener=\"web\",reason=\"acl\"}"), 1);
+	free(b);
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "acl_denied"), 1);
 	cr_expect_eq(px_stat(&p, "proxy_header_invalid"), 1);
