@@ -56,10 +56,13 @@ T_UNIT(counters, every_worker_counter_is_reported)
 				  c->added_into);
 		}
 		unsigned shown = 0;
-		for (int f = 0; f < MF_END; f++)
+		for (int f = 0; f < MF_END; f++) {
 			for (size_t i = 0; i < nlb_metric_families[f].n_series; i++)
 				shown += series_adds(&nlb_metric_families[f].series[i],
 						     (enum counter_id)id);
+			shown += metric_family_is_histogram(&nlb_metric_families[f]) &&
+				 nlb_metric_families[f].sum_ms == (enum counter_id)id;
+		}
 		cr_expect(shown > 0, "%s is in no metric series", c->name);
 	}
 	for (size_t i = 0; i < nlb_n_stat_counters; i++) {
@@ -87,8 +90,28 @@ T_UNIT(counters, families_are_well_formed)
 				  "%s: not a metric name", f->name);
 		size_t n = strlen(f->name);
 		bool total = n > 6 && strcmp(f->name + n - 6, "_total") == 0;
-		cr_expect(strcmp(f->type, "counter") == 0 ? total : strcmp(f->type, "gauge") == 0 && !total,
+		bool histogram = metric_family_is_histogram(f);
+		cr_expect(strcmp(f->type, "counter") == 0 ? total :
+			  (strcmp(f->type, "gauge") == 0 || histogram) && !total,
 			  "%s: type %s", f->name, f->type);
+		if (histogram) {
+			/* Prometheus's rules: le buckets in order, +Inf last, a sum. */
+			cr_expect(f->scope == SCOPE_LISTENER && f->label && strcmp(f->label, "le") == 0,
+				  "%s: a histogram of listeners, by le", f->name);
+			cr_expect(f->n_series >= 2 &&
+				  strcmp(f->series[f->n_series - 1].value, "+Inf") == 0,
+				  "%s: +Inf last", f->name);
+			for (size_t s = 1; s + 1 < f->n_series; s++)
+				cr_expect(strtod(f->series[s - 1].value, NULL) <
+					  strtod(f->series[s].value, NULL),
+					  "%s: le %s after %s", f->name, f->series[s].value,
+					  f->series[s - 1].value);
+			for (size_t s = 1; s < f->n_series; s++)
+				cr_expect(f->series[s].on == f->series[0].on, "%s: one side", f->name);
+			cr_expect(f->sum_ms != COUNTER_NONE, "%s: no _sum", f->name);
+		} else {
+			cr_expect(f->sum_ms == COUNTER_NONE, "%s: a _sum, not a histogram", f->name);
+		}
 		cr_expect(f->help && f->help[0] && f->help[strlen(f->help) - 1] == '.',
 			  "%s: HELP \"%s\"", f->name, f->help ? f->help : "");
 		for (int j = i + 1; j < MF_END; j++)

@@ -231,7 +231,7 @@ T_TEST(http_proxy, pipelined_in_order, .timeout = 60)
 
 enum mini_mode {
 	MINI_UPGRADE = 1,	/* 101, then echo */
-	MINI_SLOW,		/* keep-alive; answers "/slow" after 500 ms */
+	MINI_SLOW,		/* keep-alive; answers "/slow" after delay_ms */
 	MINI_DROP_SECOND,	/* answers a connection's first request; closes at its
 				 * second without a byte, as a keep-alive timeout
 				 * racing the request would; connection after
@@ -246,6 +246,7 @@ struct mini {
 	enum mini_mode mode;
 	pthread_t thread;
 	int served;
+	int delay_ms;		/* MINI_SLOW's (mini_start: 500) */
 };
 
 /* MINI_DROP_SECOND's connections, one at a time until the listener
@@ -306,7 +307,7 @@ static void *mini_run(void *arg)
 				continue;
 			}
 			if (memmem(buf, (size_t)(end - buf), "/slow", 5))
-				t_sleep_ms(500);
+				t_sleep_ms(m->delay_ms);
 			t_write_all(fd, ok, sizeof(ok) - 1);
 			size_t used = (size_t)(end + 4 - buf);
 			memmove(buf, buf + used, len - used);
@@ -332,10 +333,11 @@ static void *mini_run(void *arg)
 	return NULL;
 }
 
-static void mini_start(struct mini *m, enum mini_mode mode)
+static void mini_start_delay(struct mini *m, enum mini_mode mode, int delay_ms)
 {
 	m->mode = mode;
 	m->served = 0;
+	m->delay_ms = delay_ms;
 	m->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
@@ -344,6 +346,11 @@ static void mini_start(struct mini *m, enum mini_mode mode)
 	T_ASSERT(getsockname(m->lfd, (struct sockaddr *)&a, &alen) == 0);
 	m->port = ntohs(a.sin_port);
 	T_ASSERT(pthread_create(&m->thread, NULL, mini_run, m) == 0);
+}
+
+static void mini_start(struct mini *m, enum mini_mode mode)
+{
+	mini_start_delay(m, mode, 500);
 }
 
 static void mini_stop(struct mini *m)
@@ -618,6 +625,145 @@ T_TEST(http_proxy, retry_after_a_pooled_connection_fails, .timeout = 30)
 	px_free(&p);
 }
 
+/* ---- the metrics page ------------------------------------------------------ */
+
+/* The metrics page at port, by curl (malloc'd). */
+static char *scrape(struct px *p, uint16_t port)
+{
+	char url[64], *out = NULL;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
+	const char *args[] = { "-f", url, NULL };
+	int rc = px_curl(&out, args);
+	px_assert(p, rc == 0 && out, "GET /metrics: curl exit %d", rc);
+	return out;
+}
+
+/* The value of the sample whose name and labels are exactly series, or
+ * -1 when body has no such line. */
+static double metric(const char *body, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *line = body; line && *line; ) {
+		if (strncmp(line, series, n) == 0 && line[n] == ' ')
+			return strtod(line + n + 1, NULL);
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return -1;
+}
+
+/* Scrapes until series reads want, 3 s at most (a refusal is counted as
+ * the client sees it, not before): the last body. */
+static char *scrape_until(struct px *p, uint16_t port, const char *series, double want)
+{
+	int64_t deadline = t_now_ms() + 3000;
+	for (;;) {
+		char *body = scrape(p, port);
+		if (metric(body, series) == want || t_now_ms() > deadline)
+			return body;
+		free(body);
+		t_sleep_ms(20);
+	}
+}
+
+#define RT "nlb_http_target_response_time_seconds"
+
+/* The ALB's TargetResponseTime as a histogram: fast answers and ones the
+ * target holds for 300 ms on one keep-alive connection; each response is
+ * counted once, in the buckets its time falls in, and nlb's own answer
+ * (a 400) is not.  300 ms is over the 0.25 bound and well within 0.5. */
+T_TEST(http_proxy, target_response_time_histogram, .timeout = 30)
+{
+	struct mini m;
+	mini_start_delay(&m, MINI_SLOW, 300);
+	uint16_t stats = t_free_port();
+	char top[96];
+	snprintf(top, sizeof(top), "stats = { listen = \"127.0.0.1:%u\"; };\n", stats);
+	struct px p;
+	http_px(&p, m.port, NULL, NULL);
+	p.conf.top_extra = top;
+	px_start(&p);
+	int fd = px_connect(&p);
+	static const char *const paths[] = { "/fast", "/slow", "/fast", "/slow", "/fast" };
+	for (size_t k = 0; k < 5; k++) {
+		char req[128], buf[1024];
+		size_t got;
+		int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", paths[k]);
+		T_ASSERT(t_write_all(fd, req, (size_t)n) == 0);
+		int st = read_response(fd, buf, sizeof(buf), &got, 3000);
+		px_assert(&p, st == 200, "%s: %d", paths[k], st);
+	}
+	t_close(fd);
+	static const char bad[] = "GET / HTTP/1.1\r\n\r\n";	/* no Host */
+	px_assert(&p, raw_status(&p, bad, sizeof(bad) - 1) == 400, "nlb's 400");
+
+	char *b = scrape(&p, stats);
+	cr_expect_eq(metric(b, RT "_count{listener=\"web\"}"), 5, "_count");
+	cr_expect_eq(metric(b, RT "_bucket{listener=\"web\",le=\"+Inf\"}"), 5, "+Inf");
+	cr_expect_eq(metric(b, RT "_bucket{listener=\"web\",le=\"0.25\"}"), 3, "0.25: the fast");
+	cr_expect_eq(metric(b, RT "_bucket{listener=\"web\",le=\"0.5\"}"), 5, "0.5: all");
+	cr_expect_eq(metric(b, RT "_bucket{listener=\"web\",le=\"10\"}"), 5, "10: all");
+	double sum = metric(b, RT "_sum{listener=\"web\"}");
+	cr_expect(sum >= 0.6 && sum < 1.6, "_sum %.3f: two answers of 0.3 s and three fast", sum);
+	/* cumulative: no bucket holds fewer than the one before it */
+	static const char *const le[] = { "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+					  "0.5", "1", "2.5", "5", "10", "+Inf" };
+	double last = 0;
+	for (size_t k = 0; k < sizeof(le) / sizeof(le[0]); k++) {
+		char series[160];
+		snprintf(series, sizeof(series), RT "_bucket{listener=\"web\",le=\"%s\"}", le[k]);
+		double v = metric(b, series);
+		cr_expect(v >= last && v <= 5, "%s = %g after %g", series, v, last);
+		last = v;
+	}
+	free(b);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "http_target_2xx"), 5);
+	cr_expect_eq(px_stat(&p, "http_elb_400"), 1);
+	cr_expect_eq(px_stat(&p, "http_resp_time_le_250ms"), 3);
+	mini_stop(&m);
+	px_free(&p);
+}
+
+/* The ALB's RejectedConnectionCount: an http listener's clients refused
+ * by max_connections are on the metrics page with the TCP listeners'. */
+T_TEST(http_proxy, refused_connections_in_the_metrics, .timeout = 30)
+{
+	struct mini m;
+	mini_start(&m, MINI_SLOW);
+	uint16_t stats = t_free_port();
+	char top[96];
+	snprintf(top, sizeof(top), "stats = { listen = \"127.0.0.1:%u\"; };\n", stats);
+	struct px p;
+	http_px(&p, m.port, NULL, NULL);
+	p.conf.top_extra = top;
+	p.conf.max_connections = 1;
+	px_start(&p);
+	int fd = px_connect(&p);
+	static const char req[] = "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n";
+	char buf[1024];
+	size_t got;
+	T_ASSERT(t_write_all(fd, req, sizeof(req) - 1) == 0);
+	px_assert(&p, read_response(fd, buf, sizeof(buf), &got, 3000) == 200, "first client");
+	/* the first still open: the second is over the limit, reset (as
+	 * soon as accepted: its request may not even go out) */
+	int second = px_connect(&p);
+	(void)t_write_all(second, req, sizeof(req) - 1);
+	cr_expect_lt(read_response(second, buf, sizeof(buf), &got, 3000), 0,
+		     "a second client was answered");
+	t_close(second);
+	char *b = scrape_until(&p, stats, "nlb_connect_errors_total{listener=\"web\",reason=\"limit\"}", 1);
+	cr_expect_eq(metric(b, "nlb_connect_errors_total{listener=\"web\",reason=\"limit\"}"), 1);
+	cr_expect_eq(metric(b, "nlb_resets_total{listener=\"web\",reason=\"refused\"}"), 1);
+	free(b);
+	t_close(fd);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "limit"), 1);
+	mini_stop(&m);
+	px_free(&p);
+}
+
 /* Lines of the file at path, waiting up to 3 s for at least want of them
  * (the writer flushes every 100 ms). */
 static int log_lines(const char *path, int want, char *buf, size_t cap)
@@ -712,6 +858,10 @@ T_TEST(http_proxy, proxy_protocol_from_clients, .timeout = 30)
 	px_nginx_echo(&ng, port, NULL);
 	struct px p;
 	http_px(&p, port, "accept_proxy_protocol = true; deny = [ \"198.51.100.0/24\" ];", NULL);
+	uint16_t stats = t_free_port();
+	char top[96];
+	snprintf(top, sizeof(top), "stats = { listen = \"127.0.0.1:%u\"; };\n", stats);
+	p.conf.top_extra = top;
 	px_start(&p);
 	static const char ok[] = "PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n"
 				 "GET /p HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
@@ -729,6 +879,10 @@ T_TEST(http_proxy, proxy_protocol_from_clients, .timeout = 30)
 	cr_expect_lt(raw_status(&p, denied, sizeof(denied) - 1), 0, "a denied source was answered");
 	static const char none[] = "GET /n HTTP/1.1\r\nHost: a\r\n\r\n";
 	cr_expect_lt(raw_status(&p, none, sizeof(none) - 1), 0, "no header, yet answered");
+	/* the denial as the TCP listeners' are, on the metrics page */
+	char *b = scrape_until(&p, stats, "nlb_connect_errors_total{listener=\"web\",reason=\"acl\"}", 1);
+	cr_expect_eq(metric(b, "nlb_connect_errors_total{listener=\"web\",reason=\"acl\"}"), 1);
+	free(b);
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "acl_denied"), 1);
 	cr_expect_eq(px_stat(&p, "proxy_header_invalid"), 1);

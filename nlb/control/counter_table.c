@@ -37,6 +37,11 @@ uint64_t stats_sum_get(const struct stats_sum *s, enum counter_id id)
 	return v;
 }
 
+bool metric_family_is_histogram(const struct metric_family *f)
+{
+	return strcmp(f->type, "histogram") == 0;
+}
+
 uint64_t metric_series_value(const struct metric_series *series, const struct stats_sum *s)
 {
 	uint64_t v = 0;
@@ -262,6 +267,25 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		SCOPE_LISTENER, "class",
 		SERIES(S("2xx", ON_HTTP, C(http_target_2xx)), S("3xx", ON_HTTP, C(http_target_3xx)),
 		       S("4xx", ON_HTTP, C(http_target_4xx)), S("5xx", ON_HTTP, C(http_target_5xx))),
+	},
+	[MF_HTTP_TARGET_RESPONSE_TIME] = {
+		"nlb_http_target_response_time_seconds", "histogram",
+		"Seconds from a request all sent to its target until the response head came (the ALB's TargetResponseTime), for the responses of nlb_http_target_responses_total; the clock counts in milliseconds.",
+		SCOPE_LISTENER, "le",
+		SERIES(S("0.005", ON_HTTP, C(http_resp_time_le_5ms)),
+		       S("0.01", ON_HTTP, C(http_resp_time_le_10ms)),
+		       S("0.025", ON_HTTP, C(http_resp_time_le_25ms)),
+		       S("0.05", ON_HTTP, C(http_resp_time_le_50ms)),
+		       S("0.1", ON_HTTP, C(http_resp_time_le_100ms)),
+		       S("0.25", ON_HTTP, C(http_resp_time_le_250ms)),
+		       S("0.5", ON_HTTP, C(http_resp_time_le_500ms)),
+		       S("1", ON_HTTP, C(http_resp_time_le_1s)),
+		       S("2.5", ON_HTTP, C(http_resp_time_le_2500ms)),
+		       S("5", ON_HTTP, C(http_resp_time_le_5s)),
+		       S("10", ON_HTTP, C(http_resp_time_le_10s)),
+		       S("+Inf", ON_HTTP, C(http_target_2xx), C(http_target_3xx),
+			 C(http_target_4xx), C(http_target_5xx))),
+		.sum_ms = C(http_resp_time_ms),
 	},
 	[MF_HTTP_TARGET_CONNECTIONS] = {
 		"nlb_http_target_requests_total", "counter",

@@ -8,6 +8,7 @@
 #ifndef NLB_COUNTER_TABLE_H
 #define NLB_COUNTER_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,16 +87,24 @@ struct metric_series {
 	enum counter_id sum[SERIES_MAX_SUM + 1];
 };
 
+/* A "histogram" (listener families only) has its series as buckets:
+ * label "le", cumulative, "+Inf" last, each a name_bucket sample; then
+ * name_sum, from the counter sum_ms in seconds, and name_count, the +Inf
+ * bucket's value again. */
 struct metric_family {
 	const char *name;
-	const char *type;		/* "counter" or "gauge" */
+	const char *type;		/* "counter", "gauge" or "histogram" */
 	const char *help;		/* the HELP line's text */
 	enum metric_scope scope;
 	const char *label;		/* besides the scope's; NULL: none */
 	const struct metric_series *series;	/* in exposition order; NULL: none */
 	size_t n_series;
 	const char *value_doc;		/* not made of counters: what the value is */
+	enum counter_id sum_ms;		/* a histogram's _sum, in milliseconds */
 };
+
+/* Whether f is a histogram (struct metric_family). */
+bool metric_family_is_histogram(const struct metric_family *f);
 
 /* The families in exposition order. */
 enum metric_family_id {
@@ -129,6 +138,7 @@ enum metric_family_id {
 	MF_HTTP_REQUESTS,
 	MF_HTTP_ELB_RESPONSES,
 	MF_HTTP_TARGET_RESPONSES,
+	MF_HTTP_TARGET_RESPONSE_TIME,
 	MF_HTTP_TARGET_CONNECTIONS,
 	MF_HTTP_RETRIES,
 	MF_HTTP_INCOMPLETE,

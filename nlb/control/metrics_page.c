@@ -12,7 +12,7 @@
 #include "strbuf.h"
 
 /* The page's date: when the list last changed.  Bump it with the table. */
-#define METRICS_PAGE_DATE "December 5, 2026"
+#define METRICS_PAGE_DATE "December 6, 2026"
 
 /* Text lines at most this long (mandoc -T lint's rule). */
 #define PAGE_TEXT_WIDTH 80
@@ -94,6 +94,8 @@ static void put_series_name(FILE *out, const struct metric_family *f,
 			    const struct metric_series *s)
 {
 	fputs(f->name, out);
+	if (metric_family_is_histogram(f))
+		fputs("_bucket", out);
 	if (f->label && s && s->value)
 		fprintf(out, "{%s=\\(dq%s\\(dq}", f->label, s->value);
 }
@@ -118,6 +120,8 @@ static void put_counter_metrics(FILE *out, enum counter_id id)
 			fputs(n++ ? " ,\n.Li " : "In the metrics:\n.Li ", out);
 			put_series_name(out, f, &f->series[i]);
 		}
+		if (metric_family_is_histogram(f) && f->sum_ms == id)
+			fprintf(out, "%s%s_sum", n++ ? " ,\n.Li " : "In the metrics:\n.Li ", f->name);
 	}
 	if (n)
 		fputs(" .\n", out);
@@ -185,10 +189,24 @@ static void put_family(FILE *out, const struct metric_family *f)
 		put_sum(out, "Value: ", f, &f->series[0]);
 		return;
 	}
+	bool histogram = metric_family_is_histogram(f);
+	if (histogram)
+		put_textf(out, "Samples: %s_bucket, one per bucket, cumulative; %s_sum; %s_count.",
+			  f->name, f->name, f->name);
 	fputs(".Bl -tag -width Ds -compact\n", out);
 	for (size_t i = 0; i < f->n_series; i++) {
 		fprintf(out, ".It Li %s=\\(dq%s\\(dq\n", f->label, f->series[i].value);
 		put_sum(out, "", f, &f->series[i]);
+	}
+	if (histogram) {
+		const char *sum = "";
+		for (size_t c = 0; c < nlb_n_stat_counters; c++)
+			if (nlb_stat_counters[c].id == f->sum_ms)
+				sum = nlb_stat_counters[c].name;
+		fprintf(out, ".It Li %s_sum\n", f->name);
+		put_textf(out, "%s, in seconds, for %s.", sum, side_names[f->series[0].on]);
+		fprintf(out, ".It Li %s_count\n", f->name);
+		put_textf(out, "The value of le=\"%s\".", f->series[f->n_series - 1].value);
 	}
 	fputs(".El\n", out);
 }

@@ -28,7 +28,11 @@ struct family {
 /* Label pairs, name then value, as a NULL-terminated list. */
 #define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-static void emit(struct nlb_strbuf *b, struct family *f, const char *const *labels, uint64_t v)
+/* One sample of f: its name and suffix (a histogram's "_bucket", "_sum",
+ * "_count"; else ""), labels and value; milli: v is milliseconds, said
+ * in seconds (a histogram's _sum). */
+static void emit_sample(struct nlb_strbuf *b, struct family *f, const char *suffix,
+			const char *const *labels, uint64_t v, bool milli)
 {
 	const struct metric_family *mf = f->f;
 	if (!f->started) {
@@ -37,12 +41,22 @@ static void emit(struct nlb_strbuf *b, struct family *f, const char *const *labe
 		f->started = true;
 	}
 	nlb_strbuf_append(b, mf->name, strlen(mf->name));
+	nlb_strbuf_append(b, suffix, strlen(suffix));
 	for (size_t i = 0; labels[i]; i += 2) {
 		nlb_strbuf_printf(b, "%c%s=\"", i ? ',' : '{', labels[i]);
 		nlb_strbuf_label_value(b, labels[i + 1]);
 		nlb_strbuf_append(b, "\"", 1);
 	}
-	nlb_strbuf_printf(b, "%s %llu\n", labels[0] ? "}" : "", (unsigned long long)v);
+	if (milli)
+		nlb_strbuf_printf(b, "%s %llu.%03llu\n", labels[0] ? "}" : "",
+				  (unsigned long long)(v / 1000), (unsigned long long)(v % 1000));
+	else
+		nlb_strbuf_printf(b, "%s %llu\n", labels[0] ? "}" : "", (unsigned long long)v);
+}
+
+static void emit(struct nlb_strbuf *b, struct family *f, const char *const *labels, uint64_t v)
+{
+	emit_sample(b, f, "", labels, v, false);
 }
 
 static const char *const no_labels[] = { NULL };
@@ -72,11 +86,38 @@ static void render_process(struct metrics *m, enum metric_family_id id, struct n
 	}
 }
 
+/* A histogram of the listeners (counter_table.h): for each listener its
+ * buckets, the +Inf one last, then _sum and _count. */
+static void render_listener_histogram(const struct metric_family *mf,
+				      const struct nlb_config *cfg, const struct stats_sum *ls,
+				      struct nlb_strbuf *b)
+{
+	struct family f = { .f = mf, .started = false };
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_listener_conf *lc = &cfg->listeners[l];
+		if (!listener_has(lc, mf->series[0].on))
+			continue;
+		uint64_t count = 0;
+		for (size_t i = 0; i < mf->n_series; i++) {
+			count = metric_series_value(&mf->series[i], &ls[l]);
+			emit_sample(b, &f, "_bucket", L("listener", lc->name, mf->label,
+						       mf->series[i].value), count, false);
+		}
+		emit_sample(b, &f, "_sum", L("listener", lc->name),
+			    stats_sum_get(&ls[l], mf->sum_ms), true);
+		emit_sample(b, &f, "_count", L("listener", lc->name), count, false);
+	}
+}
+
 /* A family of the listeners: each listener's series, as the table adds
  * them up.  cfg: the listeners in view; ls: one sum per listener. */
 static void render_listener_family(const struct metric_family *mf, const struct nlb_config *cfg,
 				   const struct stats_sum *ls, struct nlb_strbuf *b)
 {
+	if (metric_family_is_histogram(mf)) {
+		render_listener_histogram(mf, cfg, ls, b);
+		return;
+	}
 	struct family f = { .f = mf, .started = false };
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];

@@ -12,7 +12,10 @@
 /* name, kind (counter: only grows; gauge: goes up and down), what it
  * counts.  The stats line, show stats, the metrics and nlb-metrics(7)
  * are made from these (control/counter_table.h): a counter added here
- * is reported everywhere once a metric series names it. */
+ * is reported everywhere once a metric series names it.  Readers sum
+ * them in this order: the HTTP response time buckets come smallest first
+ * and before http_target_2xx..5xx, their +Inf, so that a scrape amid a
+ * response sees them cumulative (http_response.c, count_response). */
 #define NLB_WORKER_STATS(X)                                                             \
 	X(accepted, counter, "TCP client connections accepted")                         \
 	X(active, gauge, "TCP client connections open now")                             \
@@ -92,6 +95,20 @@
 	X(http_elb_503, counter, "HTTP answers 503 by nlb: no target (or no healthy one)") \
 	X(http_elb_504, counter, "HTTP answers 504 by nlb: no connection or no response head in time") \
 	X(http_elb_505, counter, "HTTP answers 505 by nlb: an HTTP version other than 1.0 and 1.1") \
+	X(http_resp_time_le_5ms, counter,                                               \
+	  "HTTP target responses whose head came within 5 ms of the request all sent") \
+	X(http_resp_time_le_10ms, counter, "HTTP target responses within 10 ms")        \
+	X(http_resp_time_le_25ms, counter, "HTTP target responses within 25 ms")        \
+	X(http_resp_time_le_50ms, counter, "HTTP target responses within 50 ms")        \
+	X(http_resp_time_le_100ms, counter, "HTTP target responses within 100 ms")      \
+	X(http_resp_time_le_250ms, counter, "HTTP target responses within 250 ms")      \
+	X(http_resp_time_le_500ms, counter, "HTTP target responses within 500 ms")      \
+	X(http_resp_time_le_1s, counter, "HTTP target responses within 1 s")            \
+	X(http_resp_time_le_2500ms, counter, "HTTP target responses within 2.5 s")      \
+	X(http_resp_time_le_5s, counter, "HTTP target responses within 5 s")            \
+	X(http_resp_time_le_10s, counter, "HTTP target responses within 10 s")          \
+	X(http_resp_time_ms, counter,                                                   \
+	  "milliseconds HTTP target responses took to come, all added up")              \
 	X(http_target_2xx, counter, "HTTP responses from targets with a 2xx status")   \
 	X(http_target_3xx, counter, "HTTP responses from targets with a 3xx status")   \
 	X(http_target_4xx, counter, "HTTP responses from targets with a 4xx status")   \

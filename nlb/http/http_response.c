@@ -15,7 +15,11 @@
 #include "balance/target_set.h"
 #include "http/http_steps.h"
 
-static void count_status(struct worker *w, const struct http_client *c, int status)
+/* A target's final response head: its status class, and its time (the
+ * ALB's TargetResponseTime: from the request all sent to the head parsed)
+ * into the cumulative buckets, each counting the responses within its
+ * bound.  A 101 is neither, so the histogram's count is the classes' sum. */
+static void count_response(struct worker *w, const struct http_client *c, int status)
 {
 	struct worker_stats *st = wstats(w, c->listener);
 	if (status >= 500)
@@ -26,6 +30,38 @@ static void count_status(struct worker *w, const struct http_client *c, int stat
 		STAT_INC(st, http_target_3xx);
 	else if (status >= 200)
 		STAT_INC(st, http_target_2xx);
+	else
+		return;
+	/* The coarse clock's milliseconds: a target on loopback reads 0, as
+	 * does one that answers before the whole request went out (t_sent_ms
+	 * not yet set). */
+	uint64_t ms = c->t_sent_ms && w->now_ms > c->t_sent_ms ? w->now_ms - c->t_sent_ms : 0;
+	STAT_ADD(st, http_resp_time_ms, ms);
+	/* From the largest bucket down, after +Inf (the class): a scrape reads
+	 * them the other way (counters-t.h's order), so on x86, whose stores
+	 * are seen in order, it never finds a bucket above a larger one. */
+	if (ms <= 10000)
+		STAT_INC(st, http_resp_time_le_10s);
+	if (ms <= 5000)
+		STAT_INC(st, http_resp_time_le_5s);
+	if (ms <= 2500)
+		STAT_INC(st, http_resp_time_le_2500ms);
+	if (ms <= 1000)
+		STAT_INC(st, http_resp_time_le_1s);
+	if (ms <= 500)
+		STAT_INC(st, http_resp_time_le_500ms);
+	if (ms <= 250)
+		STAT_INC(st, http_resp_time_le_250ms);
+	if (ms <= 100)
+		STAT_INC(st, http_resp_time_le_100ms);
+	if (ms <= 50)
+		STAT_INC(st, http_resp_time_le_50ms);
+	if (ms <= 25)
+		STAT_INC(st, http_resp_time_le_25ms);
+	if (ms <= 10)
+		STAT_INC(st, http_resp_time_le_10ms);
+	if (ms <= 5)
+		STAT_INC(st, http_resp_time_le_5ms);
 }
 
 /* Sends the client what u->in holds of the response past u->in.off,
@@ -72,9 +108,9 @@ static void response_head(struct worker *w, struct http_client *c, struct http_t
 	bool interim = h->status < 200 && h->status != 101;
 	if (!interim) {
 		u->head_done = 1;
-		count_status(w, c, h->status);
 		c->target_status = h->status;
 		c->t_resp_ms = w->now_ms;
+		count_response(w, c, h->status);
 		c->resp_body = (uint8_t)nlb_http1_head_body(h, (enum nlb_http1_method)c->method);
 		c->resp_left = h->content_length;
 		if (c->resp_body == NLB_HTTP1_BODY_CHUNKED)
