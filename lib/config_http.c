@@ -35,9 +35,6 @@ static int check_http_group(const struct cfg_loader *ld, const struct nlb_group_
 		return cfg_fail_line(ld, (unsigned)grp->line, "%s: \"hash_fields\" means nothing "
 				     "for an http group, whose requests are placed one by one",
 				     glabel);
-	if (grp->tls.enabled)
-		return cfg_fail_line(ld, (unsigned)grp->tls.line, "%s: TLS to the targets of an "
-				     "http group is not supported yet", glabel);
 	return 0;
 }
 

@@ -4,7 +4,9 @@
  * http/1.1), requests and bodies both ways through it, keep-alive and
  * pipelining, X-Forwarded-Proto https, a PROXY header before the
  * ClientHello, close_notify after the last answer, and each failed
- * handshake counted by its class (plain HTTP, timeout, renegotiation). */
+ * handshake counted by its class (plain HTTP, timeout, renegotiation);
+ * and an http group's TLS to its targets (NGINX with ssl): pooled
+ * connections, and a name the certificate lacks answered 502. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -289,6 +291,85 @@ T_TEST(https_proxy, failed_handshakes_counted_by_class, .timeout = 60)
 	cr_expect_eq(px_stat(&p, "tls_handshakes_tls12"), 1);
 	cr_expect_eq(px_stat(&p, "http_requests"), 1, "no request from the failed ones");
 	cr_expect_eq(px_stat(&p, "tls_active"), 0);
+	px_free(&p);
+	t_nginx_free(&ng);
+	t_tls_free(&t);
+}
+
+/* NGINX over TLS on port (certificate "t" of t, for app.internal),
+ * answering what it was sent and on which of its connections. */
+static void nginx_tls_echo(struct t_nginx *n, struct t_tls *t, uint16_t port)
+{
+	char servers[2048], pem[256], key[256];
+	T_ASSERT(t_tls_leaf(t, "t", "app.internal", "DNS:app.internal", "ec") == 0);
+	snprintf(servers, sizeof(servers),
+		 "server { listen 127.0.0.1:%u ssl; keepalive_requests 10000;\n"
+		 "  ssl_certificate %s; ssl_certificate_key %s; client_max_body_size 64m;\n"
+		 "  location / { return 200 \"uri=$uri https=$https conn=$connection "
+		 "len=$content_length\\n\"; } }",
+		 port, t_tls_path(t, "t.pem", pem, sizeof(pem)),
+		 t_tls_path(t, "t.key", key, sizeof(key)));
+	T_ASSERT(t_nginx_start(n, servers, port) == 0, ": nginx");
+}
+
+/* An http listener over that target, its group verifying server_name. */
+static void tls_group_px(struct px *p, struct t_tls *t, uint16_t target, const char *name)
+{
+	static char group[512];
+	char ca[256];
+	px_init(p, "auto");
+	p->conf.protocol = "http";
+	snprintf(group, sizeof(group), "tls = { ca = \"%s\"; server_name = \"%s\"; };",
+		 t_tls_path(t, "ca.pem", ca, sizeof(ca)), name);
+	p->conf.group_extra = group;
+	px_target(p, target);
+}
+
+T_TEST(https_proxy, tls_to_targets_of_an_http_group, .timeout = 60)
+{
+	struct t_tls t;
+	T_ASSERT(t_tls_init(&t) == 0, ": openssl req for the CA");
+	struct t_nginx ng;
+	uint16_t port = t_free_port();
+	nginx_tls_echo(&ng, &t, port);
+	struct px p;
+	tls_group_px(&p, &t, port, "app.internal");
+	px_start(&p);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/r", p.conf.listen_port);
+	/* Five requests on one client connection, one with a body. */
+	char *out = NULL;
+	const char *args[] = { url, url, url, url, "-d", "0123456789", url, NULL };
+	int rc = px_curl(&out, args);
+	px_assert(&p, rc == 0, "curl exited %d: %s", rc, out ? out : "");
+	cr_expect_eq(count_of(out, "uri=/r https=on"), 5, "%s", out);
+	cr_expect_not_null(strstr(out, "len=10"), "the body went through: %s", out);
+	/* All on one pooled connection: NGINX numbers its connections. */
+	const char *c1 = strstr(out, "conn=");
+	unsigned first = c1 ? (unsigned)atoi(c1 + 5) : 0;
+	char same[32];
+	snprintf(same, sizeof(same), "conn=%u ", first);
+	cr_expect_eq(count_of(out, same), 5, "one target connection: %s", out);
+	free(out);
+	px_stop_ok(&p);
+	cr_expect_eq(px_stat(&p, "http_target_new"), 1);
+	cr_expect_eq(px_stat(&p, "http_target_reused"), 4);
+	cr_expect_eq(px_stat(&p, "connect_tls"), 0);
+	px_free(&p);
+
+	/* A name the certificate does not have: each attempt fails its
+	 * handshake, counted, and the client is answered 502. */
+	tls_group_px(&p, &t, port, "other.internal");
+	px_start(&p);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/r", p.conf.listen_port);
+	out = NULL;
+	const char *status[] = { "-o", "/dev/null", "-w", "%{http_code}", url, NULL };
+	rc = px_curl(&out, status);
+	px_assert(&p, rc == 0 && out && strstr(out, "502"), "rc %d: %s", rc, out ? out : "");
+	free(out);
+	px_stop_ok(&p);
+	cr_expect_geq(px_stat(&p, "connect_tls"), 1);
+	cr_expect_eq(px_stat(&p, "http_elb_502"), 1);
 	px_free(&p);
 	t_nginx_free(&ng);
 	t_tls_free(&t);

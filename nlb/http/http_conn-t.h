@@ -30,6 +30,9 @@ enum http_op {
 	HTTP_OP_CLIENT_TLS_RECV,	/* https: ciphertext from the client */
 	HTTP_OP_CLIENT_TLS_SEND,	/* https: ciphertext to the client */
 	HTTP_OP_CLIENT_TLS_WAKE,	/* https: a nop, to go on outside the call that armed it */
+	HTTP_OP_TARGET_TLS_RECV,	/* tls to targets: the same three, after the client's */
+	HTTP_OP_TARGET_TLS_SEND,
+	HTTP_OP_TARGET_TLS_WAKE,
 	HTTP_OP_END,
 };
 
@@ -141,6 +144,7 @@ struct http_target {
 	uint64_t idle_since_ms;
 	uint32_t out_len, out_sent;	/* out: the request head as forwarded */
 	char *out;
+	struct http_tls *tls;		/* the group's tls: its TLS (http_tls.c), else NULL */
 	struct http_buf in;		/* response bytes */
 	struct nlb_http1_head *head;	/* the response's */
 	struct msghdr msg;		/* the send to the target in flight */

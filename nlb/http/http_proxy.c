@@ -200,6 +200,10 @@ void http_target_recv(struct worker *w, struct http_target *u)
 {
 	if (u->recv_armed || u->in.len >= u->in.cap)
 		return;
+	if (u->tls) {
+		http_tls_target_recv(w, u);
+		return;
+	}
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	io_uring_prep_recv(sqe, u->fd, u->in.p + u->in.len, u->in.cap - u->in.len, 0);
 	io_uring_sqe_set_data64(sqe, http_target_ud(u, HTTP_OP_TARGET_RECV));
@@ -329,6 +333,11 @@ void http_request_send(struct worker *w, struct http_client *c, struct http_targ
 			http_client_recv(w, c);
 		return;
 	}
+	if (u->tls) {
+		http_tls_target_send(w, u, u->out + u->out_sent, head_left, c->in.p + c->in.off,
+				     (size_t)take);
+		return;
+	}
 	http_send2(w, u->fd, &u->msg, u->iov, u->out + u->out_sent, head_left, c->in.p + c->in.off,
 	      (size_t)take, http_target_ud(u, HTTP_OP_TARGET_SEND));
 	u->send_armed = 1;
@@ -413,23 +422,27 @@ void http_exchange_connect_failed(struct worker *w, struct http_client *c, int r
 	const struct nlb_group_conf *g = w->rt->groups[c->group].conf;
 	uncount(w, c);
 	bool timeout = res == -ECANCELED || res == -ETIME;
+	bool tls = res == -EPROTO;	/* its TLS handshake failed */
 	if (timeout)
 		STAT_INC(wstats(w, c->listener), connect_timeout);
 	else if (res == -ECONNREFUSED)
 		STAT_INC(wstats(w, c->listener), connect_refused);
+	else if (tls)
+		STAT_INC(wstats(w, c->listener), connect_tls);
 	else
 		STAT_INC(wstats(w, c->listener), connect_error);
-	if (timeout || res == -ECONNREFUSED)
+	if (timeout || tls || res == -ECONNREFUSED)
 		pick_live_result(w->rt, w->id, c->group, c->target, false);
 	nlb_debug_rl("http target %s in group %s: connect failed (%s), attempt %u of %u",
 		     target_at(w->rt, c->group, c->target)->addr_text, g->name,
-		     timeout ? "timeout" : strerror(-res), c->attempts, g->connect_retries + 1);
+		     timeout ? "timeout" : tls ? "TLS handshake" : strerror(-res), c->attempts,
+		     g->connect_retries + 1);
 	if (c->attempts <= g->connect_retries) {
 		exchange_connect(w, c);
 		return;
 	}
 	c->reason = timeout ? "connect_timeout" : res == -ECONNREFUSED ? "connect_refused" :
-		    "connect_error";
+		    tls ? "target_tls_failed" : "connect_error";
 	http_answer(w, c, timeout ? 504 : 502, false);
 }
 

@@ -11,6 +11,8 @@
 #include "core/worker.h"
 #include "http/http_conn-t.h"
 
+struct nlb_tls_client;
+
 #define HTTP_NO_IDX UINT32_MAX
 
 static inline struct http_client *http_client_at(struct worker *w, uint32_t idx)
@@ -162,6 +164,19 @@ void http_tls_linger(struct worker *w, struct http_client *c);
 void http_tls_closing(struct http_client *c);
 /* HT_HANDSHAKE ran out. */
 void http_tls_timeout(struct worker *w, struct http_client *c);
+
+/* A target connection of a group with tls, connected: its handshake
+ * under way (done: http_exchange_connected; failed: the connect fails).
+ * 0, -ENOMEM, or -EPROTO when it failed at once. */
+int http_tls_target_start(struct worker *w, struct http_target *u, struct nlb_tls_client *cli);
+void http_tls_target_free(struct worker *w, struct http_target *u);
+/* u is closing: the module's receive and send will not complete. */
+void http_tls_target_closing(struct http_target *u);
+/* Nothing of u's TLS is pending either way: it may wait in the pool. */
+bool http_tls_target_idle_ok(const struct http_target *u);
+void http_tls_target_recv(struct worker *w, struct http_target *u);
+void http_tls_target_send(struct worker *w, struct http_target *u, const char *a, size_t alen,
+			  const char *b, size_t blen);
 void http_tls_on_recv(struct worker *w, const struct io_uring_cqe *cqe);
 void http_tls_on_send(struct worker *w, const struct io_uring_cqe *cqe);
 void http_tls_on_wake(struct worker *w, const struct io_uring_cqe *cqe);

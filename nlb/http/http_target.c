@@ -143,7 +143,8 @@ void http_target_release(struct worker *w, struct http_target *u, bool reusable)
 	uint32_t gen = atomic_load_explicit(&target_at(w->rt, u->group, u->target)->gen,
 					    memory_order_relaxed);
 	if (!p || p->count[u->target] >= NLB_HTTP_POOL_MAX || gen != u->target_gen ||
-	    target_state(w->rt, u->group, u->target) != TARGET_ACTIVE || u->in.len > u->in.off) {
+	    target_state(w->rt, u->group, u->target) != TARGET_ACTIVE || u->in.len > u->in.off ||
+	    !http_tls_target_idle_ok(u)) {
 		http_target_close(w, u);
 		return;
 	}
@@ -164,6 +165,7 @@ void http_target_maybe_free(struct worker *w, struct http_target *u)
 	if (u->state != HU_CLOSING || u->inflight)
 		return;
 	worker_ring_close(w, u->fd);
+	http_tls_target_free(w, u);
 	free(u->in.p);
 	free(u->out);
 	free(u->head);
@@ -183,6 +185,8 @@ void http_target_close(struct worker *w, struct http_target *u)
 		pool_remove(w, u);
 	u->state = HU_CLOSING;
 	u->client = HTTP_NO_IDX;
+	if (u->tls)
+		http_tls_target_closing(u);
 	if (u->inflight)
 		worker_cancel_fd(w, u->fd);
 	http_target_maybe_free(w, u);
@@ -214,15 +218,24 @@ void http_on_target_connect(struct worker *w, const struct io_uring_cqe *cqe)
 		http_target_close(w, u);
 		return;
 	}
-	if (cqe->res == 0) {
-		u->state = HU_BUSY;
-		http_exchange_connected(w, c, u);
-		return;
+	int res = cqe->res;
+	if (res == 0) {
+		struct nlb_tls_client *cli = w->rt->groups[u->group].conf->tls.client;
+		if (!cli) {
+			u->state = HU_BUSY;
+			http_exchange_connected(w, c, u);
+			return;
+		}
+		/* Its handshake next, in the connect's state. */
+		if ((res = http_tls_target_start(w, u, cli)) == 0)
+			return;
+		if (res == -ENOMEM)
+			STAT_INC(wstats(w, c->listener), nomem);
 	}
-	/* Connected or failed, the connect is done: its socket goes now. */
+	/* Failed: the socket goes now. */
 	c->upstream = HTTP_NO_IDX;
 	http_target_close(w, u);
-	http_exchange_connect_failed(w, c, cqe->res);
+	http_exchange_connect_failed(w, c, res);
 }
 
 void http_on_target_poll(struct worker *w, const struct io_uring_cqe *cqe)

@@ -79,6 +79,9 @@ static const struct worker_op http_ops[] = {
 	[HTTP_OP_CLIENT_TLS_RECV - NLB_OPS_HTTP] = { "http_client_tls_recv", http_tls_on_recv },
 	[HTTP_OP_CLIENT_TLS_SEND - NLB_OPS_HTTP] = { "http_client_tls_send", http_tls_on_send },
 	[HTTP_OP_CLIENT_TLS_WAKE - NLB_OPS_HTTP] = { "http_client_tls_wake", http_tls_on_wake },
+	[HTTP_OP_TARGET_TLS_RECV - NLB_OPS_HTTP] = { "http_target_tls_recv", http_tls_on_recv },
+	[HTTP_OP_TARGET_TLS_SEND - NLB_OPS_HTTP] = { "http_target_tls_send", http_tls_on_send },
+	[HTTP_OP_TARGET_TLS_WAKE - NLB_OPS_HTTP] = { "http_target_tls_wake", http_tls_on_wake },
 };
 _Static_assert(sizeof(http_ops) / sizeof(http_ops[0]) == HTTP_OP_END - NLB_OPS_HTTP,
 	       "every HTTP op has a handler");
@@ -116,6 +119,7 @@ static void http_worker_free(struct worker *w)
 		struct http_target *u = http_target_at(w, i);
 		if (u->state != HU_FREE) {
 			close(u->fd);
+			http_tls_target_free(w, u);
 			free(u->in.p);
 			free(u->out);
 			free(u->head);
