@@ -137,6 +137,19 @@ int nlb_addr_parse(const char *text, int allow_port0, struct nlb_addr *out)
 	return parse_v4(buf, allow_port0, out);
 }
 
+const char *nlb_addr_host(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *a = sa->sa_family == AF_INET ?
+		(const void *)&((const struct sockaddr_in *)sa)->sin_addr :
+		sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr :
+		NULL;
+	if (len == 0)
+		return buf;
+	if (!a || !inet_ntop(sa->sa_family, a, buf, (socklen_t)len))
+		snprintf(buf, len, "unknown");
+	return buf;
+}
+
 const char *nlb_addr_format(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];

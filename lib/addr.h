@@ -22,6 +22,11 @@ int nlb_addr_parse(const char *text, int allow_port0, struct nlb_addr *out);
 /* Formats as nlb_addr_parse reads it; always NUL-terminates. */
 const char *nlb_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 
+/* The address alone, numeric, no port and no brackets ("::1"): for
+ * X-Forwarded-For and a TLS client's name check; "unknown" (as in
+ * RFC 7239) when sa is neither IPv4 nor IPv6.  Always NUL-terminates. */
+const char *nlb_addr_host(const struct sockaddr *sa, char *buf, size_t len);
+
 int nlb_addr_family(const struct nlb_addr *a);
 int nlb_addr_port(const struct sockaddr *sa);
 int nlb_addr_equal(const struct nlb_addr *a, const struct nlb_addr *b);

@@ -214,3 +214,29 @@ T_UNIT(addr, format_longest_v6_fits)
 	nlb_addr_format((struct sockaddr *)&a.ss, buf, sizeof(buf));
 	cr_expect_str_eq(buf, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%lo]:65535");
 }
+
+T_UNIT(addr, host_is_the_address_alone)
+{
+	static const struct {
+		const char *text, *host;
+	} cases[] = {
+		{ "127.0.0.1:80", "127.0.0.1" },
+		{ "[::1]:443", "::1" },
+		{ "[2001:db8::7]:8080", "2001:db8::7" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nlb_addr a;
+		char buf[64];
+		cr_assert_eq(nlb_addr_parse(cases[i].text, 0, &a), 0, "%s", cases[i].text);
+		cr_expect_str_eq(nlb_addr_host((const struct sockaddr *)&a.ss, buf, sizeof(buf)),
+				 cases[i].host);
+	}
+	struct sockaddr_storage unix_addr = { .ss_family = AF_UNIX };
+	char buf[16], tiny[4];
+	cr_expect_str_eq(nlb_addr_host((const struct sockaddr *)&unix_addr, buf, sizeof(buf)),
+			 "unknown");
+	struct nlb_addr a;
+	cr_assert_eq(nlb_addr_parse("10.0.0.1:1", 0, &a), 0);
+	nlb_addr_host((const struct sockaddr *)&a.ss, tiny, sizeof(tiny));
+	cr_expect_eq(strnlen(tiny, sizeof(tiny)) < sizeof(tiny), 1, "terminated when short");
+}

@@ -27,6 +27,7 @@
 #include "balance/pick.h"
 #include "balance/target_set.h"
 #include "health_check.h"
+#include "addr.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "tls_client.h"
@@ -307,10 +308,7 @@ static void tls_start(struct health *h, struct health_probe *p, const struct nlb
 					h->rt->groups[p->group].conf->tls.client;
 	char ip[INET6_ADDRSTRLEN] = "";
 	const struct sockaddr_storage *ss = &p->addr.ss;
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+	nlb_addr_host((const struct sockaddr *)ss, ip, sizeof(ip));
 	p->ssl = client ? nlb_tls_client_ssl(client, ip) : NULL;
 	p->rbio = BIO_new(BIO_s_mem());
 	p->wbio = BIO_new(BIO_s_mem());

@@ -492,11 +492,7 @@ static int client_admit(struct worker *w, struct http_client *c,
 			const struct sockaddr_storage *ss)
 {
 	const struct nlb_listener_conf *lc = http_listener_conf(w, c);
-	const void *a = ss->ss_family == AF_INET6 ?
-		(const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr :
-		(const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-	if (!inet_ntop(ss->ss_family, a, c->addr, sizeof(c->addr)))
-		strcpy(c->addr, "unknown");
+	nlb_addr_host((const struct sockaddr *)ss, c->addr, sizeof(c->addr));
 	c->port = (uint16_t)nlb_addr_port((const struct sockaddr *)ss);
 	struct nlb_tuple t;
 	c->hash = nlb_tuple_from_sockaddr(&t, (const struct sockaddr *)ss,

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "log.h"
 #include "tls_client.h"
 #include "tls_end.h"
@@ -399,10 +400,7 @@ int http_tls_target_start(struct worker *w, struct http_target *u, struct nlb_tl
 {
 	const struct sockaddr_storage *ss = &target_at(w->rt, u->group, u->target)->addr.ss;
 	char ip[INET6_ADDRSTRLEN] = "";
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+	nlb_addr_host((const struct sockaddr *)ss, ip, sizeof(ip));
 	if (!(u->tls = tls_new(w, nlb_tls_client_ssl(cli, ip), true)))
 		return -ENOMEM;
 	struct tls_io io = target_io(u);

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "tls_client.h"
 #include "tls_server.h"
@@ -152,10 +153,7 @@ void tls_start_target(struct worker *w, struct conn *c, struct nlb_tls_client *c
 	}
 	const struct sockaddr_storage *ss = &target_at(w->rt, c->group, c->target)->addr.ss;
 	char ip[INET6_ADDRSTRLEN] = "";
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+	nlb_addr_host((const struct sockaddr *)ss, ip, sizeof(ip));
 	SSL *ssl = nlb_tls_client_ssl(client, ip);
 	if (!ssl || tls_attach(x, END_TARGET, ssl) < 0) {
 		STAT_INC(wstats(w, c->listener), nomem);
