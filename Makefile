@@ -44,7 +44,8 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 # nothing and connect nowhere, so a unit test calling another helper
 # does not link.
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
-UNIT_NAMES   := acl addr config config_http config_keys cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
+UNIT_NAMES   := acl addr config config_http config_keys config_rules cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
+                http_path http_rules wildcard \
                 lb_table log maglev pick proxyproto qsbr ring slot_arena spsc_ring srclimit strbuf \
                 target_set tls tls_ticket_keys tuple_hash
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
@@ -73,7 +74,7 @@ FUZZ         := build/fuzz
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
                 -DNLB_VERSION=\"$(VERSION)\"
-FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys
+FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys http_rules
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
@@ -81,7 +82,7 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 .PHONY: all deps test check run install clean fuzz fuzz-deps doc
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench \
-     $(BUILD)/nlb-doc
+     $(BUILD)/rules-bench $(BUILD)/nlb-doc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -133,6 +134,11 @@ $(BUILD)/maglev-bench: $(BUILD)/obj/bench/micro/maglev_bench.o $(BUILD)/libnlb.a
 
 # Micro-benchmark of allow/deny list load time, memory and lookups.
 $(BUILD)/acl-bench: $(BUILD)/obj/bench/micro/acl_bench.o $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Micro-benchmark of listener rules: path normalising and matching.
+$(BUILD)/rules-bench: $(BUILD)/obj/bench/micro/rules_bench.o $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -16,6 +16,8 @@
 #include "acl.h"
 #include "config_error.h"
 #include "config_http.h"
+#include "config_rules.h"
+#include "http_rules.h"
 #include "config_text.h"
 #include "config_walk.h"
 #include "maglev.h"
@@ -330,6 +332,8 @@ static int load_listener(const struct cfg_loader *ld, const config_setting_t *g,
 	l->group = gi;
 	if ((r = cfg_listener_group_pair(ld, g, l, &cfg->groups[gi], label)) < 0)
 		return r;
+	if (nlb_proto_http(l->protocol) && (r = cfg_listener_rules(ld, g, cfg, l, label)) < 0)
+		return r;
 	if (nlb_proto_udp(l->protocol) && cfg->groups[gi].tls.enabled)
 		return cfg_fail(ld, cfg_member_or(g, "target_group"),
 				"%s: target group \"%s\" speaks TLS to its targets, which UDP "
@@ -575,6 +579,7 @@ void nlb_config_free(struct nlb_config *cfg)
 		free(cfg->listeners[i].name);
 		free(cfg->listeners[i].target_group);
 		free(cfg->listeners[i].http.forward);
+		nlb_http_rules_put(cfg->listeners[i].http.rules);
 		nlb_acl_free(cfg->listeners[i].allow);
 		nlb_acl_free(cfg->listeners[i].deny);
 		tls_listener_conf_free(&cfg->listeners[i].tls);

@@ -27,6 +27,8 @@ static const struct key_spec keys[] = {
 	UINT_KEY_AS(struct nlb_listener_conf, "max_body_bytes", http.max_body_bytes, 0,
 		    1099511627776LL, 0, "bytes", RELOAD),
 	GROUP_KEY("default_action", RELOAD),
+	/* Read by lib/config_rules.c; a reload applies them to new requests. */
+	LIST_KEY("rules", RELOAD),
 };
 
 const struct key_part nlb_http_listener_keys = {

@@ -91,6 +91,7 @@ enum nlb_hc_protocol {
 };
 
 struct nlb_tls_server;
+struct nlb_http_rules;
 struct nlb_tls_client;
 
 /* A TLS listener's versions and ciphers (doc/tls.md has the lists). */
@@ -171,6 +172,9 @@ struct nlb_http_listener_conf {
 	enum nlb_xff_mode xff;
 	char *forward;			/* default_action = { forward = "group"; } */
 	int forward_line;
+	/* rules = ( ... ), built by lib/config_rules.c; NULL: none.
+	 * Shared by the configurations that have the same rules. */
+	struct nlb_http_rules *rules;
 };
 
 struct nlb_target_conf {

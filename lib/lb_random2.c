@@ -1,14 +1,6 @@
 /* random2: the lighter of two random targets (see lb_pick.h). */
 #include "lb_pick.h"
-
-static inline uint64_t rng_next(uint64_t *rng)
-{
-	/* xorshift64*: the caller's own state, nothing shared */
-	*rng ^= *rng >> 12;
-	*rng ^= *rng << 25;
-	*rng ^= *rng >> 27;
-	return *rng * 0x2545f4914f6cdd1dull;
-}
+#include "rng.h"
 
 int nlb_lb_random2(const struct nlb_lb_table *t, uint64_t tried,
 		   const struct nlb_lb_load *load, uint64_t *rng, uint32_t *rotate)
@@ -17,7 +9,7 @@ int nlb_lb_random2(const struct nlb_lb_table *t, uint64_t tried,
 		return -ENOENT;
 	int a = -1, b = -1;
 	for (unsigned k = 0; k < 16 && (a < 0 || b < 0); k++) {
-		uint32_t i = (uint32_t)(rng_next(rng) % t->n_targets);
+		uint32_t i = (uint32_t)(nlb_rng_next(rng) % t->n_targets);
 		if (!nlb_lb_eligible(t, i, tried) || (int)i == a)
 			continue;
 		if (a < 0)
