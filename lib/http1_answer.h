@@ -15,6 +15,15 @@ const char *nlb_http1_reason(int status);
  * its length, or -ENOSPC. */
 int nlb_http1_answer(int status, bool close, bool head_only, char *out, size_t cap);
 
+/* An answer a listener rule makes (a redirect, a fixed response):
+ * status, then fields (whole lines, each ending CRLF; NULL: none), a
+ * Content-Type when content_type is given, and body (body_len bytes)
+ * with its Content-Length; head_only leaves the body out.  Returns its
+ * length, or -ENOSPC. */
+int nlb_http1_answer_with(int status, bool close, bool head_only, const char *fields,
+			  const char *content_type, const char *body, size_t body_len, char *out,
+			  size_t cap);
+
 /* The longest answer nlb_http1_answer writes. */
 #define NLB_HTTP1_ANSWER_MAX 512
 

@@ -137,7 +137,8 @@ int nlb_http1_forward_request(const struct nlb_http1_head *h, const char *buf,
 }
 
 int nlb_http1_forward_response(const struct nlb_http1_head *h, const char *buf,
-			       int client_minor, bool close, char *out, size_t cap)
+			       int client_minor, bool close, const char *extra, char *out,
+			       size_t cap)
 {
 	struct writer w = { out, 0, cap, false };
 	bool upgrade = h->status == 101;
@@ -149,6 +150,8 @@ int nlb_http1_forward_response(const struct nlb_http1_head *h, const char *buf,
 	for (uint32_t k = 0; k < h->nfields; k++)
 		if (!hop_by_hop(h, buf, h->field[k].name, upgrade))
 			put_field(&w, buf, &h->field[k]);
+	if (extra)
+		puts_(&w, extra);
 	if (upgrade)
 		puts_(&w, "Connection: upgrade\r\n");
 	else if (close)

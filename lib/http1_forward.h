@@ -42,9 +42,11 @@ int nlb_http1_forward_request(const struct nlb_http1_head *h, const char *buf,
 /* Writes the head a client of HTTP/1.<client_minor> gets for response h:
  * "HTTP/1.1" and the target's status and reason, its end-to-end fields,
  * then Connection: close when nlb closes after it (close), keep-alive
- * for a 1.0 client that stays, upgrade for a 101.  Returns the length,
- * or -ENOSPC. */
+ * for a 1.0 client that stays, upgrade for a 101; extra (whole lines,
+ * each ending CRLF; NULL: none) after the target's fields, for nlb's
+ * own (a stickiness cookie).  Returns the length, or -ENOSPC. */
 int nlb_http1_forward_response(const struct nlb_http1_head *h, const char *buf,
-			       int client_minor, bool close, char *out, size_t cap);
+			       int client_minor, bool close, const char *extra, char *out,
+			       size_t cap);
 
 #endif

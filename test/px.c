@@ -2,13 +2,16 @@
 #include "px.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "helpers/nginx_peer.h"
+#include "http1_head.h"
 
 void px_init(struct px *p, const char *forwarding)
 {
@@ -197,4 +200,65 @@ int px_curl(char **out, const char *const *args)
 		argv[n++] = *args++;
 	argv[n] = NULL;
 	return t_run(argv, 15000, out);
+}
+
+/* Reads one response from fd into buf (to a HEAD: the head alone): its
+ * status, or -errno. */
+int px_read_response(int fd, char *buf, size_t cap, size_t *got, int timeout_ms,
+			    bool head_request)
+{
+	struct nlb_http1_head h;
+	nlb_http1_head_init(&h, NLB_HTTP1_RESPONSE, 0, cap);
+	size_t len = 0;
+	int64_t deadline = t_now_ms() + timeout_ms;
+	for (;;) {
+		int r = nlb_http1_head_parse(&h, buf, len);
+		if (r > 0) {
+			size_t want = (size_t)r + (head_request ? 0 : h.content_length);
+			while (len < want && len < cap) {
+				ssize_t n = t_read_full(fd, buf + len, want - len, 3000);
+				if (n <= 0)
+					return -EPIPE;
+				len += (size_t)n;
+			}
+			*got = len;
+			return h.status;
+		}
+		if (r != -EAGAIN)
+			return -EPROTO;
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int left = (int)(deadline - t_now_ms());
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return -ETIMEDOUT;
+		ssize_t n = recv(fd, buf + len, cap - len, 0);
+		if (n <= 0)
+			return n == 0 ? -EPIPE : -errno;
+		len += (size_t)n;
+	}
+}
+
+/* The metrics page at port, by curl (malloc'd). */
+char *px_scrape(struct px *p, uint16_t port)
+{
+	char url[64], *out = NULL;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
+	const char *args[] = { "-f", url, NULL };
+	int rc = px_curl(&out, args);
+	px_assert(p, rc == 0 && out, "GET /metrics: curl exit %d", rc);
+	return out;
+}
+
+/* The value of the sample whose name and labels are exactly series, or
+ * -1 when body has no such line. */
+double px_metric(const char *body, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *line = body; line && *line; ) {
+		if (strncmp(line, series, n) == 0 && line[n] == ' ')
+			return strtod(line + n + 1, NULL);
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return -1;
 }

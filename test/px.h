@@ -75,4 +75,14 @@ void px_nginx_echo(struct t_nginx *n, uint16_t port, const char *extra);
  * (stdout and stderr, malloc'd) in *out. */
 int px_curl(char **out, const char *const *args);
 
+/* Reads one HTTP response from fd into buf (to a HEAD: the head alone):
+ * its status, or -errno (-EPROTO: not HTTP; -ETIMEDOUT). */
+int px_read_response(int fd, char *buf, size_t cap, size_t *got, int timeout_ms,
+		     bool head_request);
+/* The metrics page at 127.0.0.1:port, by curl (malloc'd). */
+char *px_scrape(struct px *p, uint16_t port);
+/* The value of the sample whose name and labels are exactly series, or
+ * -1 when body has no such line. */
+double px_metric(const char *body, const char *series);
+
 #endif

@@ -131,7 +131,7 @@ static void respond(const char *resp, int client_minor, bool close)
 {
 	nlb_http1_head_init(&in, NLB_HTTP1_RESPONSE, NLB_HTTP1_LENIENT, 16384);
 	cr_assert_eq(nlb_http1_head_parse(&in, resp, strlen(resp)), (int)strlen(resp));
-	int n = nlb_http1_forward_response(&in, resp, client_minor, close, fwd, sizeof(fwd) - 1);
+	int n = nlb_http1_forward_response(&in, resp, client_minor, close, NULL, fwd, sizeof(fwd) - 1);
 	cr_assert_gt(n, 0);
 	fwd[n] = '\0';
 	nlb_http1_head_init(&out, NLB_HTTP1_RESPONSE, 0, 16384);

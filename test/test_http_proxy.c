@@ -37,44 +37,9 @@ static void http_px(struct px *p, uint16_t target, const char *listener_extra,
 		px_target(p, target);
 }
 
-/* Reads one response from fd into buf (to a HEAD: the head alone): its
- * status, or -errno. */
-static int read_response_to(int fd, char *buf, size_t cap, size_t *got, int timeout_ms,
-			    bool head_request)
-{
-	struct nlb_http1_head h;
-	nlb_http1_head_init(&h, NLB_HTTP1_RESPONSE, 0, cap);
-	size_t len = 0;
-	int64_t deadline = t_now_ms() + timeout_ms;
-	for (;;) {
-		int r = nlb_http1_head_parse(&h, buf, len);
-		if (r > 0) {
-			size_t want = (size_t)r + (head_request ? 0 : h.content_length);
-			while (len < want && len < cap) {
-				ssize_t n = t_read_full(fd, buf + len, want - len, 3000);
-				if (n <= 0)
-					return -EPIPE;
-				len += (size_t)n;
-			}
-			*got = len;
-			return h.status;
-		}
-		if (r != -EAGAIN)
-			return -EPROTO;
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		int left = (int)(deadline - t_now_ms());
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return -ETIMEDOUT;
-		ssize_t n = recv(fd, buf + len, cap - len, 0);
-		if (n <= 0)
-			return n == 0 ? -EPIPE : -errno;
-		len += (size_t)n;
-	}
-}
-
 static int read_response(int fd, char *buf, size_t cap, size_t *got, int timeout_ms)
 {
-	return read_response_to(fd, buf, cap, got, timeout_ms, false);
+	return px_read_response(fd, buf, cap, got, timeout_ms, false);
 }
 
 /* Sends req on a new connection and returns the status of the answer. */
@@ -627,40 +592,14 @@ T_TEST(http_proxy, retry_after_a_pooled_connection_fails, .timeout = 30)
 
 /* ---- the metrics page ------------------------------------------------------ */
 
-/* The metrics page at port, by curl (malloc'd). */
-static char *scrape(struct px *p, uint16_t port)
-{
-	char url[64], *out = NULL;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", port);
-	const char *args[] = { "-f", url, NULL };
-	int rc = px_curl(&out, args);
-	px_assert(p, rc == 0 && out, "GET /metrics: curl exit %d", rc);
-	return out;
-}
-
-/* The value of the sample whose name and labels are exactly series, or
- * -1 when body has no such line. */
-static double metric(const char *body, const char *series)
-{
-	size_t n = strlen(series);
-	for (const char *line = body; line && *line; ) {
-		if (strncmp(line, series, n) == 0 && line[n] == ' ')
-			return strtod(line + n + 1, NULL);
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	return -1;
-}
-
 /* Scrapes until series reads want, 3 s at most (a refusal is counted as
  * the client sees it, not before): the last body. */
 static char *scrape_until(struct px *p, uint16_t port, const char *series, double want)
 {
 	int64_t deadline = t_now_ms() + 3000;
 	for (;;) {
-		char *body = scrape(p, port);
-		if (metric(body, series) == want || t_now_ms() > deadline)
+		char *body = px_scrape(p, port);
+		if (px_metric(body, series) == want || t_now_ms() > deadline)
 			return body;
 		free(body);
 		t_sleep_ms(20);
@@ -698,13 +637,13 @@ T_TEST(http_proxy, target_response_time_histogram, .timeout = 30)
 	static const char bad[] = "GET / HTTP/1.1\r\n\r\n";	/* no Host */
 	px_assert(&p, raw_status(&p, bad, sizeof(bad) - 1) == 400, "nlb's 400");
 
-	char *b = scrape(&p, stats);
-	cr_expect_eq(metric(b, RT "_count{listener=\"web\"}"), 5, "_count");
-	cr_expect_eq(metric(b, RT "_bucket{listener=\"web\",le=\"+Inf\"}"), 5, "+Inf");
-	cr_expect_eq(metric(b, RT "_bucket{listener=\"web\",le=\"0.25\"}"), 3, "0.25: the fast");
-	cr_expect_eq(metric(b, RT "_bucket{listener=\"web\",le=\"0.5\"}"), 5, "0.5: all");
-	cr_expect_eq(metric(b, RT "_bucket{listener=\"web\",le=\"10\"}"), 5, "10: all");
-	double sum = metric(b, RT "_sum{listener=\"web\"}");
+	char *b = px_scrape(&p, stats);
+	cr_expect_eq(px_metric(b, RT "_count{listener=\"web\"}"), 5, "_count");
+	cr_expect_eq(px_metric(b, RT "_bucket{listener=\"web\",le=\"+Inf\"}"), 5, "+Inf");
+	cr_expect_eq(px_metric(b, RT "_bucket{listener=\"web\",le=\"0.25\"}"), 3, "0.25: the fast");
+	cr_expect_eq(px_metric(b, RT "_bucket{listener=\"web\",le=\"0.5\"}"), 5, "0.5: all");
+	cr_expect_eq(px_metric(b, RT "_bucket{listener=\"web\",le=\"10\"}"), 5, "10: all");
+	double sum = px_metric(b, RT "_sum{listener=\"web\"}");
 	cr_expect(sum >= 0.6 && sum < 1.6, "_sum %.3f: two answers of 0.3 s and three fast", sum);
 	/* cumulative: no bucket holds fewer than the one before it */
 	static const char *const le[] = { "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
@@ -713,7 +652,7 @@ T_TEST(http_proxy, target_response_time_histogram, .timeout = 30)
 	for (size_t k = 0; k < sizeof(le) / sizeof(le[0]); k++) {
 		char series[160];
 		snprintf(series, sizeof(series), RT "_bucket{listener=\"web\",le=\"%s\"}", le[k]);
-		double v = metric(b, series);
+		double v = px_metric(b, series);
 		cr_expect(v >= last && v <= 5, "%s = %g after %g", series, v, last);
 		last = v;
 	}
@@ -754,8 +693,8 @@ T_TEST(http_proxy, refused_connections_in_the_metrics, .timeout = 30)
 		     "a second client was answered");
 	t_close(second);
 	char *b = scrape_until(&p, stats, "nlb_connect_errors_total{listener=\"web\",reason=\"limit\"}", 1);
-	cr_expect_eq(metric(b, "nlb_connect_errors_total{listener=\"web\",reason=\"limit\"}"), 1);
-	cr_expect_eq(metric(b, "nlb_resets_total{listener=\"web\",reason=\"refused\"}"), 1);
+	cr_expect_eq(px_metric(b, "nlb_connect_errors_total{listener=\"web\",reason=\"limit\"}"), 1);
+	cr_expect_eq(px_metric(b, "nlb_resets_total{listener=\"web\",reason=\"refused\"}"), 1);
 	free(b);
 	t_close(fd);
 	px_stop_ok(&p);
@@ -881,7 +820,7 @@ T_TEST(http_proxy, proxy_protocol_from_clients, .timeout = 30)
 	cr_expect_lt(raw_status(&p, none, sizeof(none) - 1), 0, "no header, yet answered");
 	/* the denial as the TCP listeners' are, on the metrics page */
 	char *b = scrape_until(&p, stats, "nlb_connect_errors_total{listener=\"web\",reason=\"acl\"}", 1);
-	cr_expect_eq(metric(b, "nlb_connect_errors_total{listener=\"web\",reason=\"acl\"}"), 1);
+	cr_expect_eq(px_metric(b, "nlb_connect_errors_total{listener=\"web\",reason=\"acl\"}"), 1);
 	free(b);
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "acl_denied"), 1);

@@ -711,6 +711,7 @@ T_TEST(metrics, families_follow_the_table, .timeout = 60)
 		"  { name = \"https\"; protocol = \"tls\"; address = \"127.0.0.1:%u\"; target_group = \"web\";\n"
 		"    tls = { certificates = ( { cert = \"%s\"; key = \"%s\"; } ); }; },\n"
 		"  { name = \"www\"; protocol = \"http\"; address = \"127.0.0.1:%u\";"
+		" rules = ( { priority = 1; path = \"/r\"; forward = \"app\"; } );"
 		" default_action = { forward = \"app\"; }; }\n"
 		");\n"
 		"target_groups = (\n"

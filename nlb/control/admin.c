@@ -23,6 +23,7 @@
 #include "control/health.h"
 #include "control/poll_server.h"
 #include "health_check.h"
+#include "http_rules.h"
 #include "core/listener.h"
 #include "core/worker.h"
 #include "log.h"
@@ -319,6 +320,40 @@ static int cmd_show_certificates(struct admin *a, struct poll_client *c, int op,
 	return 0;
 }
 
+/* Each http listener's rules in priority order, as loaded (their
+ * canonical text), with their matches; then its default action's. */
+static int cmd_show_rules(struct admin *a, struct poll_client *c, int op, char **args,
+			  unsigned n, char *err, size_t errlen)
+{
+	(void)op;
+	const struct nlb_config *cfg = a->rt->cfg;
+	bool found = false;
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_listener_conf *lc = &cfg->listeners[l];
+		if (!nlb_proto_http(lc->protocol) || lc->removed || (n && strcmp(args[0], lc->name)))
+			continue;
+		found = true;
+		const struct nlb_http_rules *r = lc->http.rules;
+		const char *line = r ? r->text : "";
+		for (size_t i = 0; r && i < r->n && *line; i++) {
+			const char *nl = strchr(line, '\n');
+			int len = nl ? (int)(nl - line) : (int)strlen(line);
+			nlb_strbuf_printf(&c->out, "listener=%s %.*s matches=%llu\n", lc->name, len, line,
+					  (unsigned long long)nlb_http_rules_hits(r, i));
+			line = nl ? nl + 1 : line + len;
+		}
+		nlb_strbuf_printf(&c->out, "listener=%s priority=default -> forward %s matches=%llu\n",
+				  lc->name, lc->target_group,
+				  (unsigned long long)(r ? nlb_http_rules_hits(r, r->n) : 0));
+	}
+	if (n && !found) {
+		char q[QUOTED_MAX];
+		snprintf(err, errlen, "no http listener \"%s\"", quoted(args[0], q));
+		return -ENOENT;
+	}
+	return 0;
+}
+
 struct admin_cmd {
 	const char *verb, *noun;	/* noun NULL: a one-word command */
 	unsigned min_args, max_args;	/* words after verb and noun */
@@ -336,6 +371,8 @@ static const struct admin_cmd commands[] = {
 	  "the counters of the exit stats line, now" },
 	{ "show", "certificates", 0, 0, cmd_show_certificates, 0, "show certificates",
 	  "tls listeners' certificates: file, key, expiry, names, subject" },
+	{ "show", "rules", 0, 1, cmd_show_rules, 0, "show rules [LISTENER]",
+	  "http listeners' rules by priority, with their matches" },
 	{ "add", "target", 2, 4, cmd_target, CHANGE_ADD, "add target GROUP ADDR [weight N]",
 	  "a new target, or a draining one back" },
 	{ "set", "weight", 3, 3, cmd_target, CHANGE_WEIGHT, "set weight GROUP ADDR N",

@@ -259,7 +259,21 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		       S("417", ON_HTTP, C(http_elb_417)),
 		       S("431", ON_HTTP, C(http_elb_431)), S("501", ON_HTTP, C(http_elb_501)),
 		       S("502", ON_HTTP, C(http_elb_502)), S("503", ON_HTTP, C(http_elb_503)),
-		       S("504", ON_HTTP, C(http_elb_504)), S("505", ON_HTTP, C(http_elb_505))),
+		       S("504", ON_HTTP, C(http_elb_504)), S("505", ON_HTTP, C(http_elb_505)),
+		       S("500", ON_HTTP, C(http_elb_500))),
+	},
+	[MF_HTTP_RULE_ANSWERS] = {
+		"nlb_http_rule_answers_total", "counter",
+		"HTTP answers made by listener rules, by action (the ALB's HTTP_Redirect_Count and HTTP_Fixed_Response_Count); rule-by-rule matches are nlb_http_rule_matches_total.",
+		SCOPE_LISTENER, "action",
+		SERIES(S("redirect", ON_HTTP, C(http_redirects)),
+		       S("fixed_response", ON_HTTP, C(http_fixed_responses))),
+	},
+	[MF_HTTP_RULE_MATCHES] = {
+		"nlb_http_rule_matches_total", "counter",
+		"Requests each listener rule matched, by its priority; \"default\" is the requests no rule matched (the default action). A reload that changes a listener's rules starts its counts again; one that leaves them alone keeps them.",
+		SCOPE_RULE, NULL,
+		.value_doc = "the workers' counts of the rule's matches, kept with the rules themselves",
 	},
 	[MF_HTTP_TARGET_RESPONSES] = {
 		"nlb_http_target_responses_total", "counter",

@@ -66,6 +66,7 @@ enum metric_scope {
 	SCOPE_GROUP,			/* target_group: its name */
 	SCOPE_TARGET,			/* target_group, target: the target's address */
 	SCOPE_CERTIFICATE,		/* listener, file: a tls listener's certificate */
+	SCOPE_RULE,			/* listener, priority: an http listener's rules */
 };
 
 /* Which listeners have a series. */
@@ -137,6 +138,8 @@ enum metric_family_id {
 	MF_TLS_CERT_NOT_AFTER,
 	MF_HTTP_REQUESTS,
 	MF_HTTP_ELB_RESPONSES,
+	MF_HTTP_RULE_ANSWERS,
+	MF_HTTP_RULE_MATCHES,
 	MF_HTTP_TARGET_RESPONSES,
 	MF_HTTP_TARGET_RESPONSE_TIME,
 	MF_HTTP_TARGET_CONNECTIONS,

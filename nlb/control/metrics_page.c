@@ -134,6 +134,7 @@ static const char *const scope_labels[] = {
 	[SCOPE_GROUP] = "target_group",
 	[SCOPE_TARGET] = "target_group, target",
 	[SCOPE_CERTIFICATE] = "listener, file",
+	[SCOPE_RULE] = "listener, priority",
 };
 
 static const char *const side_names[] = {

@@ -11,6 +11,7 @@
 
 #include "balance/pick.h"
 #include "health_check.h"
+#include "http_rules.h"
 #include "tls_server.h"
 #include "control/counter_table.h"
 #include "balance/target_set.h"
@@ -148,6 +149,25 @@ static void render_cert_family(const struct metric_family *mf, const struct nlb_
 			emit(b, &f, L("listener", lc->name, "file", ci->file),
 			     ci->not_after > 0 ? (uint64_t)ci->not_after : 0);
 		}
+	}
+}
+
+/* Each http listener's rules' matches, and its default action's. */
+static void render_rule_family(const struct metric_family *mf, const struct nlb_config *cfg,
+			       struct nlb_strbuf *b)
+{
+	struct family f = { .f = mf, .started = false };
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_listener_conf *lc = &cfg->listeners[l];
+		const struct nlb_http_rules *r = lc->http.rules;
+		if (!nlb_proto_http(lc->protocol) || !r || !r->n)
+			continue;
+		char prio[16];
+		for (size_t i = 0; i < r->n; i++) {
+			snprintf(prio, sizeof(prio), "%u", r->rule[i].priority);
+			emit(b, &f, L("listener", lc->name, "priority", prio), nlb_http_rules_hits(r, i));
+		}
+		emit(b, &f, L("listener", lc->name, "priority", "default"), nlb_http_rules_hits(r, r->n));
 	}
 }
 
@@ -376,6 +396,9 @@ int metrics_render(struct metrics *m, struct nlb_strbuf *b)
 			break;
 		case SCOPE_CERTIFICATE:
 			render_cert_family(mf, &view, b);
+			break;
+		case SCOPE_RULE:
+			render_rule_family(mf, &view, b);
 			break;
 		default:
 			render_group_family(m, cfg, (enum metric_family_id)id, b);

@@ -18,6 +18,7 @@
 #include "core/listener.h"
 #include "log.h"
 #include "balance/target_set.h"
+#include "http_rules.h"
 #include "tunables.h"
 
 /* A listener is the same one while it keeps its name, protocol and
@@ -56,6 +57,8 @@ static int placeholder(struct nlb_listener_conf *dst, const struct nlb_listener_
 	dst->tls.ticket_keys = NULL;
 	dst->tls.server = NULL;
 	dst->removed = 1;
+	/* Its keep-alive clients' next requests still go by its rules. */
+	nlb_http_rules_hold(dst->http.rules);
 	dst->name = strdup(src->name);
 	dst->target_group = strdup(src->target_group);
 	return dst->name && dst->target_group ? 0 : -ENOMEM;
@@ -77,6 +80,28 @@ static int group_placeholder(struct nlb_group_conf *dst, const struct nlb_group_
 	dst->removed = 1;
 	dst->name = strdup(src->name);
 	return dst->name ? 0 : -ENOMEM;
+}
+
+/* A kept or added listener's rules: the groups they forward to at their
+ * slots; and when they are the same as the running ones, the running
+ * ones themselves, so that their counters go on. */
+static void rules_align(struct nlb_listener_conf *l, const struct nlb_group_conf *gs, size_t ng,
+			const struct nlb_listener_conf *old)
+{
+	struct nlb_http_rules *r = l->http.rules;
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		for (unsigned k = 0; k < r->rule[i].n_to; k++)
+			for (size_t g = 0; g < ng; g++)
+				if (!gs[g].removed && !strcmp(gs[g].name, r->rule[i].to[k].group_name))
+					r->rule[i].to[k].group = (uint32_t)g;
+	const struct nlb_http_rules *o = old && !old->removed ? old->http.rules : NULL;
+	if (o && strcmp(o->text, r->text) == 0) {
+		nlb_http_rules_put(r);
+		nlb_http_rules_hold((struct nlb_http_rules *)o);
+		l->http.rules = (struct nlb_http_rules *)o;
+	}
 }
 
 /* What align changed, for the summary. */
@@ -186,6 +211,9 @@ static int align(struct nlb_runtime *rt, const struct nlb_config *old, struct nl
 			goto fail;
 		}
 	}
+	for (size_t l = 0; l < n; l++)
+		if (!ls[l].removed)
+			rules_align(&ls[l], gs, ng, l < old->n_listeners ? &old->listeners[l] : NULL);
 	free(new->listeners);
 	new->listeners = ls;
 	new->n_listeners = n;
@@ -203,6 +231,7 @@ fail:
 		if (ls[l].removed) {
 			free(ls[l].name);
 			free(ls[l].target_group);
+			nlb_http_rules_put(ls[l].http.rules);
 		}
 	}
 	for (size_t g = 0; gs && g < old->n_groups; g++)
@@ -313,6 +342,15 @@ static int reload_locked(struct nlb_runtime *rt, const char *path, uint64_t now_
 	int ret = nlb_config_load(path, &nc, err, sizeof(err));
 	if (ret == 0)
 		ret = align(rt, rt->cfg, nc, &ad, err, sizeof(err));
+	/* A counter row per running worker ("workers" is the running one). */
+	for (size_t l = 0; ret == 0 && l < nc->n_listeners; l++)
+		if (nc->listeners[l].http.rules && !nc->listeners[l].removed &&
+		    (l >= rt->cfg->n_listeners ||
+		     nc->listeners[l].http.rules != rt->cfg->listeners[l].http.rules) &&
+		    nlb_http_rules_counters(nc->listeners[l].http.rules, rt->n_workers) < 0) {
+			snprintf(err, sizeof(err), "out of memory");
+			ret = -ENOMEM;
+		}
 	if (ret < 0)
 		goto fail;
 	/* The old configuration is retired by swap_in, and freed only by

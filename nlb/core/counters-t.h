@@ -95,6 +95,9 @@
 	X(http_elb_503, counter, "HTTP answers 503 by nlb: no target (or no healthy one)") \
 	X(http_elb_504, counter, "HTTP answers 504 by nlb: no connection or no response head in time") \
 	X(http_elb_505, counter, "HTTP answers 505 by nlb: an HTTP version other than 1.0 and 1.1") \
+	X(http_elb_500, counter, "HTTP answers 500 by nlb: a rule's redirect URL over 8 KiB")   \
+	X(http_redirects, counter, "HTTP answers by a rule's redirect")                 \
+	X(http_fixed_responses, counter, "HTTP answers by a rule's fixed_response")    \
 	X(http_resp_time_le_5ms, counter,                                               \
 	  "HTTP target responses whose head came within 5 ms of the request all sent") \
 	X(http_resp_time_le_10ms, counter, "HTTP target responses within 10 ms")        \

@@ -105,6 +105,13 @@ struct http_client {
 	struct msghdr msg;		/* the send to the client in flight */
 	struct iovec iov[2];
 	char addr[INET6_ADDRSTRLEN];	/* for X-Forwarded-For */
+	union {				/* the same, for rules' source conditions */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} src;
+	uint64_t sticky_cookie;		/* the NLBTG value to set, when sticky_s */
+	uint32_t sticky_s;		/* the request's rule sets NLBTG for this long */
 	uint16_t port;			/* the client's, for the access log */
 	/* The request's access log line, when there is an access log
 	 * (http_log.c): what it needs, gathered as the exchange goes. */
@@ -172,6 +179,7 @@ struct http_worker {
 	struct nlb_slot_arena clients;	/* struct http_client */
 	struct nlb_slot_arena targets;	/* struct http_target */
 	struct http_pool *pools;	/* NLB_MAX_GROUPS */
+	char *path;			/* rules: a request's normalised path, scratch */
 };
 
 #endif

@@ -228,6 +228,7 @@ static void count_answer(struct worker *w, const struct http_client *c, int stat
 	case 503: STAT_INC(st, http_elb_503); break;
 	case 504: STAT_INC(st, http_elb_504); break;
 	case 505: STAT_INC(st, http_elb_505); break;
+	case 500: STAT_INC(st, http_elb_500); break;
 	}
 }
 
@@ -238,30 +239,57 @@ int http_ensure_out(struct http_client *c)
 	return 0;
 }
 
-/* Answers status and, with close or when the request's body was not
- * read, closes after it; any target connection is let go (not pooled:
- * its state is unknown). */
-void http_answer(struct worker *w, struct http_client *c, int status, bool close)
+/* What every answer of nlb's does first: counted, any target connection
+ * let go (not pooled: its state is unknown), and closing decided: with
+ * close, or when the request's body was not read.  False when nothing
+ * can be said any more (part of a response is out): c is closed. */
+static bool answer_begin(struct worker *w, struct http_client *c, int status, bool close)
 {
-	count_answer(w, c, status);
 	c->elb_status = (uint16_t)status;
 	http_drop_upstream(w, c, false);
 	if (c->req_body != NLB_HTTP1_BODY_NONE && !c->req_done)
 		close = true;	/* the rest of its body would read as a request */
 	c->close_after |= close || w->stopping;
 	if (c->head_sent || http_ensure_out(c) < 0) {
-		/* Part of a response is out already: nothing else can be said. */
 		http_client_close(w, c, true);
-		return;
+		return false;
 	}
-	int n = nlb_http1_answer(status, c->close_after, c->method == NLB_HTTP1_M_HEAD, c->out,
-				 NLB_HTTP_BUF_SIZE + 512);
+	return true;
+}
+
+static void answer_send(struct worker *w, struct http_client *c, int n)
+{
 	c->state = HC_ANSWER;
 	c->out_len = (uint32_t)n;
 	c->out_sent = 0;
 	c->head_sent = 1;
 	http_client_timer(w, c, HT_IDLE, w->now_ms + http_listener_conf(w, c)->idle_timeout_ms);
 	http_client_send(w, c, c->out, c->out_len, NULL, 0);
+}
+
+void http_answer(struct worker *w, struct http_client *c, int status, bool close)
+{
+	count_answer(w, c, status);
+	if (!answer_begin(w, c, status, close))
+		return;
+	answer_send(w, c, nlb_http1_answer(status, c->close_after, c->method == NLB_HTTP1_M_HEAD,
+					   c->out, NLB_HTTP_BUF_SIZE + 512));
+}
+
+void http_answer_rule(struct worker *w, struct http_client *c, int status, const char *fields,
+		      const char *content_type, const char *body, size_t body_len)
+{
+	if (!answer_begin(w, c, status, false))
+		return;
+	int n = nlb_http1_answer_with(status, c->close_after, c->method == NLB_HTTP1_M_HEAD,
+				      fields, content_type, body, body_len, c->out,
+				      NLB_HTTP_BUF_SIZE + 512);
+	if (n < 0) {
+		c->head_sent = 0;
+		http_answer(w, c, 500, false);
+		return;
+	}
+	answer_send(w, c, n);
 }
 
 /* ---- the request -------------------------------------------------------- */
@@ -481,7 +509,8 @@ static void request_start(struct worker *w, struct http_client *c, int head_len)
 		http_answer(w, c, 413, true);	/* before any of it reaches a target */
 		return;
 	}
-	exchange_connect(w, c);
+	if (http_route(w, c))
+		exchange_connect(w, c);
 }
 
 /* The client is ss (its socket's peer, or its PROXY header's source):
@@ -494,6 +523,8 @@ static int client_admit(struct worker *w, struct http_client *c,
 	const struct nlb_listener_conf *lc = http_listener_conf(w, c);
 	nlb_addr_host((const struct sockaddr *)ss, c->addr, sizeof(c->addr));
 	c->port = (uint16_t)nlb_addr_port((const struct sockaddr *)ss);
+	memset(&c->src, 0, sizeof(c->src));
+	memcpy(&c->src, ss, ss->ss_family == AF_INET6 ? sizeof(c->src.in6) : sizeof(c->src.in));
 	struct nlb_tuple t;
 	c->hash = nlb_tuple_from_sockaddr(&t, (const struct sockaddr *)ss,
 					  (const struct sockaddr *)&lc->addr.ss, IPPROTO_TCP) == 0

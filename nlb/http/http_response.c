@@ -5,10 +5,12 @@
  * retry on a new connection, a 502, or a cut-off client.  The client side
  * and the request are http_proxy.c's. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http1_forward.h"
+#include "http_rules.h"
 #include "log.h"
 #include "tunables.h"
 #include "balance/pick.h"
@@ -128,7 +130,13 @@ static void response_head(struct worker *w, struct http_client *c, struct http_t
 		c->head_sent = 1;
 		http_client_timer(w, c, HT_IDLE, w->now_ms + http_listener_conf(w, c)->idle_timeout_ms);
 	}
-	int n = nlb_http1_forward_response(h, u->in.p, c->minor, !interim && c->close_after, c->out,
+	char cookie[128];
+	if (!interim && c->sticky_s)
+		snprintf(cookie, sizeof(cookie), "Set-Cookie: " NLB_HTTP_STICKY_COOKIE
+			 "=%016llx; Max-Age=%u; Path=/\r\n", (unsigned long long)c->sticky_cookie,
+			 c->sticky_s);
+	int n = nlb_http1_forward_response(h, u->in.p, c->minor, !interim && c->close_after,
+					   !interim && c->sticky_s ? cookie : NULL, c->out,
 					   NLB_HTTP_BUF_SIZE + 512);
 	if (n < 0) {
 		c->reason = "response_head_too_large";

@@ -98,6 +98,17 @@ int http_ensure_out(struct http_client *c);
 /* nlb answers status itself; closes after it with close, or when the
  * request's body was not all read. */
 void http_answer(struct worker *w, struct http_client *c, int status, bool close);
+/* A rule's answer (http_route.c): keep-alive unless the request says
+ * otherwise; counted by its caller. */
+void http_answer_rule(struct worker *w, struct http_client *c, int status, const char *fields,
+		      const char *content_type, const char *body, size_t body_len);
+/* ---- http_route.c: the listener's rules -------------------------------- */
+
+/* Sets c->group (and group stickiness) for the request whose head c
+ * holds, by its listener's rules.  True: forward it; false: a rule or a
+ * bad path answered it. */
+bool http_route(struct worker *w, struct http_client *c);
+
 /* How much of p (avail bytes) a body of this kind takes, *done set when
  * it ends there; -EINVAL for a chunked body that breaks its grammar. */
 int64_t http_body_take(uint8_t kind, uint64_t *left, struct nlb_http1_chunked *chunks,

@@ -93,7 +93,8 @@ static int http_worker_init(struct worker *w)
 	nlb_slot_arena_init(&w->http.clients, sizeof(struct http_client), 10);
 	nlb_slot_arena_init(&w->http.targets, sizeof(struct http_target), 10);
 	w->http.pools = calloc(NLB_MAX_GROUPS, sizeof(*w->http.pools));
-	return w->http.pools ? 0 : -ENOMEM;
+	w->http.path = malloc(NLB_HTTP1_HEAD_LIMIT + 3);
+	return w->http.pools && w->http.path ? 0 : -ENOMEM;
 }
 
 static void http_worker_free(struct worker *w)
@@ -128,6 +129,7 @@ static void http_worker_free(struct worker *w)
 	nlb_slot_arena_free(&w->http.clients);
 	nlb_slot_arena_free(&w->http.targets);
 	http_pools_free(w);
+	free(w->http.path);
 }
 
 static void http_listener_take(struct worker *w, uint32_t l)

@@ -134,7 +134,7 @@ static void check_forward(const char *buf)
 		n = nlb_http1_forward_request(&whole, buf, &o, sent, sizeof(sent));
 		nlb_http1_head_init(&again, NLB_HTTP1_REQUEST, 0, sizeof(sent));
 	} else {
-		n = nlb_http1_forward_response(&whole, buf, 1, false, sent, sizeof(sent));
+		n = nlb_http1_forward_response(&whole, buf, 1, false, NULL, sent, sizeof(sent));
 		nlb_http1_head_init(&again, NLB_HTTP1_RESPONSE, 0, sizeof(sent));
 	}
 	CHECK(n > 0);

@@ -80,7 +80,7 @@ int t_connect6(uint16_t port)
 	return fd;
 }
 
-int t_admin_stat(const char *sock_path, const char *key, int64_t *value)
+int t_admin_command(const char *sock_path, const char *cmd, char *buf, size_t cap)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(sock_path) >= sizeof sa.sun_path)
@@ -89,18 +89,17 @@ int t_admin_stat(const char *sock_path, const char *key, int64_t *value)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	static const char cmd[] = "show stats\n";
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    t_write_all(fd, cmd, sizeof cmd - 1) < 0) {
+	    t_write_all(fd, cmd, strlen(cmd)) < 0 || t_write_all(fd, "\n", 1) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
 	}
-	/* The reply: "name=value" lines, then "ok". */
-	char buf[8192];
+	/* The reply: lines, then "ok" (or "error: ..."). */
 	size_t len = 0;
-	int ret = -EPROTO;
-	while (len < sizeof buf - 1) {
+	int ret = -EMSGSIZE;
+	buf[0] = '\0';
+	while (len < cap - 1) {
 		ssize_t n = t_read_full(fd, buf + len, 1, 5000);
 		if (n <= 0) {
 			ret = n < 0 ? (int)n : -EPIPE;
@@ -108,14 +107,28 @@ int t_admin_stat(const char *sock_path, const char *key, int64_t *value)
 		}
 		len++;
 		buf[len] = '\0';
-		if (len >= 3 && strcmp(buf + len - 3, "ok\n") == 0 &&
-		    (len == 3 || buf[len - 4] == '\n')) {
-			ret = -ENOENT;
+		if (buf[len - 1] != '\n')
+			continue;
+		const char *last = len >= 2 ? memrchr(buf, '\n', len - 1) : NULL;
+		last = last ? last + 1 : buf;
+		if (strcmp(last, "ok\n") == 0) {
+			ret = 0;
+			break;
+		}
+		if (strncmp(last, "error", 5) == 0) {
+			ret = -EPROTO;
 			break;
 		}
 	}
 	close(fd);
-	if (ret != -ENOENT)
+	return ret;
+}
+
+int t_admin_stat(const char *sock_path, const char *key, int64_t *value)
+{
+	char buf[8192];
+	int ret = t_admin_command(sock_path, "show stats", buf, sizeof buf);
+	if (ret < 0)
 		return ret;
 	size_t klen = strlen(key);
 	for (const char *line = buf; *line; line = strchr(line, '\n') + 1) {

@@ -67,6 +67,11 @@ struct t_bulk_result {
 int t_bulk(int fd, uint64_t send_len, uint64_t seed, bool shut_wr,
 	   int timeout_ms, struct t_bulk_result *r);
 
+/* Sends cmd (one line, without its newline) to nlb's admin socket at
+ * sock_path and reads the reply into buf (NUL-terminated, through its
+ * last line): 0 when it ends "ok", -EPROTO when it is an error,
+ * -EMSGSIZE when it does not fit, or -errno. */
+int t_admin_command(const char *sock_path, const char *cmd, char *buf, size_t cap);
 /* Counter key of "show stats" on nlb's admin socket at sock_path, read
  * now (nlb running); 0 with *value set, or -errno (-ENOENT: no such
  * counter). */
