@@ -48,8 +48,9 @@ static void lab_nginx(struct lab *b)
 	snprintf(b->sock, sizeof(b->sock), "/tmp/nlb-rules-%d-%u.sock", (int)getpid(), b->listen);
 }
 
-/* The configuration with rules (the text inside "rules = ( ... )"). */
-static char *lab_text(const struct lab *b, const char *rules)
+/* The configuration with rules (the text inside "rules = ( ... )") and
+ * extra listener keys. */
+static char *lab_text_with(const struct lab *b, const char *rules, const char *extra)
 {
 	char *t = NULL;
 	int n = asprintf(&t,
@@ -57,25 +58,35 @@ static char *lab_text(const struct lab *b, const char *rules)
 		"admin = { socket = \"%s\"; };\n"
 		"stats = { listen = \"127.0.0.1:%u\"; };\n"
 		"listeners = ( { name = \"www\"; protocol = \"http\"; address = \"127.0.0.1:%u\";\n"
-		"  rules = ( %s );\n"
+		"  rules = ( %s );\n%s"
 		"  default_action = { forward = \"web\"; }; } );\n"
 		"target_groups = (\n"
 		"  { name = \"api\"; targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
 		"  { name = \"web\"; targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
 		"  { name = \"new\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
-		b->sock, b->stats, b->listen, rules, b->api, b->web, b->new_);
+		b->sock, b->stats, b->listen, rules, extra, b->api, b->web, b->new_);
 	T_ASSERT(n > 0);
 	return t;
 }
 
-static void lab_start(struct lab *b, const char *rules)
+static char *lab_text(const struct lab *b, const char *rules)
 {
-	char *t = lab_text(b, rules);
+	return lab_text_with(b, rules, "");
+}
+
+static void lab_start_with(struct lab *b, const char *rules, const char *extra)
+{
+	char *t = lab_text_with(b, rules, extra);
 	char *conf = t_write_config("%s", t);
 	free(t);
 	T_ASSERT(conf);
 	px_spawn_conf(&b->p, conf);
 	b->p.conf.listen_port = b->listen;
+}
+
+static void lab_start(struct lab *b, const char *rules)
+{
+	lab_start_with(b, rules, "");
 }
 
 static void lab_free(struct lab *b)
@@ -262,6 +273,41 @@ T_TEST(http_rules_proxy, every_condition_and_action, .timeout = 60)
 	px_stop_ok(&b.p);
 	cr_expect_eq(px_stat(&b.p, "http_redirects"), 4);
 	cr_expect_eq(px_stat(&b.p, "http_fixed_responses"), 11);
+	lab_free(&b);
+}
+
+/* With accept_proxy_protocol the source a rule sees is the PROXY
+ * header's, v1 and v2 (IPv6) alike. */
+T_TEST(http_rules_proxy, source_from_the_proxy_header, .timeout = 30)
+{
+	struct lab b;
+	lab_nginx(&b);
+	lab_start_with(&b, "{ priority = 1; source = ( \"10.0.0.0/8\", \"2001:db8::/32\" ); "
+			   "forward = \"api\"; }", "  accept_proxy_protocol = true;\n");
+	static const char get[] = "GET /s HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct { const char *pp; size_t len; const char *want; } c[] = {
+		{ "PROXY TCP4 10.1.2.3 127.0.0.1 5555 80\r\n", 0, "srv=api" },
+		{ "PROXY TCP4 192.0.2.7 127.0.0.1 5555 80\r\n", 0, "srv=web" },
+		/* v2, TCP over IPv6, from 2001:db8::5 */
+		{ "\r\n\r\n\0\r\nQUIT\n\x21\x21\0\x24"
+		  "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x05"
+		  "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\x15\xb3\0\x50", 52, "srv=api" },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(*c); i++) {
+		char req[256], buf[2048];
+		size_t n = c[i].len ? c[i].len : strlen(c[i].pp);
+		memcpy(req, c[i].pp, n);
+		memcpy(req + n, get, sizeof(get));
+		int fd = px_connect(&b.p);
+		px_assert(&b.p, t_write_all(fd, req, n + sizeof(get) - 1) == 0, "send");
+		size_t got = 0;
+		int st = px_read_response(fd, buf, sizeof(buf) - 1, &got, 3000, false);
+		buf[st > 0 ? got : 0] = '\0';
+		t_close(fd);
+		cr_expect_eq(st, 200, "case %zu: %d", i, st);
+		cr_expect(strstr(buf, c[i].want), "case %zu: want %s: %s", i, c[i].want, buf);
+	}
+	px_stop_ok(&b.p);
 	lab_free(&b);
 }
 
