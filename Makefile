@@ -1,5 +1,5 @@
 # nlb: a Layer-4 TCP/UDP load balancer on io_uring.
-# `make` builds build/nlb, build/nlbctl and build/nlb-bench; `make test` runs every test,
+# `make` builds build/nlb, build/nlbctl, build/nlb-appliance and build/nlb-bench; `make test` runs every test,
 # `make check` the unit tests alone (seconds); `make run` starts nlb on etc/nlb.conf
 # with two local demo targets; `make doc` remakes doc/nlb-metrics.7 from the counter table.
 
@@ -45,7 +45,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 # does not link.
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
 UNIT_NAMES   := acl addr config config_http config_keys config_rules cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
-                http_path http_rules wildcard \
+                appliance_filter geneve http_path http_rules ip_packet wildcard \
                 lb_table log maglev pick proxyproto qsbr ring slot_arena spsc_ring srclimit strbuf \
                 target_set tls tls_ticket_keys tuple_hash
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
@@ -74,15 +74,15 @@ FUZZ         := build/fuzz
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
                 -DNLB_VERSION=\"$(VERSION)\"
-FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys http_rules
+FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys http_rules geneve ip_packet appliance_filter
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
 .PHONY: all deps test check run install clean fuzz fuzz-deps doc
 
-all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench $(BUILD)/maglev-bench $(BUILD)/acl-bench \
-     $(BUILD)/rules-bench $(BUILD)/nlb-doc
+all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
+     $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -110,6 +110,12 @@ NLBCTL_OBJ := $(BUILD)/obj/nlb/ctl/nlbctl.o
 $(BUILD)/nlbctl: $(NLBCTL_OBJ)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+# The reference GENEVE appliance for gateway mode (nlb/appliance/,
+# outside NLB_DIRS): lib/ only.
+$(BUILD)/nlb-appliance: $(BUILD)/obj/nlb/appliance/nlb_appliance.o $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Prints nlb-metrics(7) from the counter table (nlb/control/counter_table.c).
 NLBDOC_OBJ := $(BUILD)/obj/doc/nlb-doc.o
@@ -178,10 +184,10 @@ check: $(BUILD)/nlb-unit
 
 # Tests run the real binaries; TEST_ARGS passes options to Criterion
 # (e.g. TEST_ARGS='--filter=proxy/*').
-test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench $(BUILD)/nlb-tests
+test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/nlb-tests
 	LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
-	NLB_CTL=$(abspath $(BUILD)/nlbctl) \
+	NLB_CTL=$(abspath $(BUILD)/nlbctl) NLB_APPLIANCE=$(abspath $(BUILD)/nlb-appliance) \
 	NLB_SRCDIR=$(CURDIR) $(BUILD)/nlb-tests --jobs=2 $(TEST_ARGS)
 
 # Two echo targets on 127.0.0.1:9001 and :9002, then nlb in the foreground.
@@ -228,7 +234,7 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 # Every manual page in doc/ (name.N) goes to share/man/manN.
 MAN_PAGES := $(sort $(wildcard doc/*.[1-9]))
 
-install: $(BUILD)/nlb $(BUILD)/nlbctl
+install: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/etc/nlb $(DESTDIR)$(PREFIX)/lib/systemd/system \
 		$(DESTDIR)$(PREFIX)/share/doc/nlb
 	set -e; for p in $(MAN_PAGES); do \
@@ -236,6 +242,7 @@ install: $(BUILD)/nlb $(BUILD)/nlbctl
 	done
 	install -m 0755 $(BUILD)/nlb $(DESTDIR)$(PREFIX)/sbin/nlb
 	install -m 0755 $(BUILD)/nlbctl $(DESTDIR)$(PREFIX)/sbin/nlbctl
+	install -m 0755 $(BUILD)/nlb-appliance $(DESTDIR)$(PREFIX)/sbin/nlb-appliance
 	install -m 0644 README $(DESTDIR)$(PREFIX)/share/doc/nlb/README
 	install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf.example
 	[ -e $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf ] || install -m 0644 etc/nlb.conf $(DESTDIR)$(PREFIX)/etc/nlb/nlb.conf

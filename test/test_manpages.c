@@ -127,6 +127,13 @@ T_TEST(manpages, nlbctl_page_lists_every_option, .timeout = 30)
 	page_lists_options(ctl, "nlbctl.8", 1);		/* -s (its usage omits -h) */
 }
 
+T_TEST(manpages, appliance_page_lists_every_option, .timeout = 30)
+{
+	const char *app = getenv("NLB_APPLIANCE");
+	T_ASSERT(app && *app, ": NLB_APPLIANCE is not set (run through make test)");
+	page_lists_options(app, "nlb-appliance.8", 6);	/* -l -H -n -r -f -h */
+}
+
 /* Every command `nlbctl help` prints (from the admin socket's own table)
  * is an item of nlbctl(8)'s COMMANDS list: .It Cm and the command's
  * literal words, those before its first argument. */
