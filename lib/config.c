@@ -15,6 +15,7 @@
 
 #include "acl.h"
 #include "config_error.h"
+#include "config_gateway.h"
 #include "config_http.h"
 #include "config_rules.h"
 #include "http_rules.h"
@@ -227,6 +228,8 @@ static unsigned proto_mask(enum nlb_protocol p)
 		return 2;
 	case NLB_PROTO_TCP_UDP:
 		return 3;
+	case NLB_PROTO_GATEWAY:
+		return 2;	/* GENEVE over UDP */
 	}
 	return 0;
 }
@@ -486,7 +489,7 @@ static int load_root(const struct cfg_loader *ld, const config_setting_t *root,
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return cfg_load_gateways(ld, root, cfg);
 }
 
 int nlb_config_parse(const char *path, const char *text, size_t len,
@@ -583,6 +586,7 @@ void nlb_config_free(struct nlb_config *cfg)
 		nlb_acl_free(cfg->listeners[i].allow);
 		nlb_acl_free(cfg->listeners[i].deny);
 		tls_listener_conf_free(&cfg->listeners[i].tls);
+		cfg_gateway_free(&cfg->listeners[i].gw);
 	}
 	free(cfg->listeners);
 	for (size_t i = 0; i < cfg->n_groups; i++) {

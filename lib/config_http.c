@@ -17,6 +17,7 @@ static const char *const group_protocol_names[] = {
 	[NLB_GROUP_UDP] = "udp",
 	[NLB_GROUP_TCP_UDP] = "tcp_udp",
 	[NLB_GROUP_HTTP] = "http",
+	[NLB_GROUP_GENEVE] = "geneve",
 };
 
 /* The keys an http group cannot honour: a PROXY header cannot speak for
@@ -50,7 +51,7 @@ int cfg_group_protocol(const struct cfg_loader *ld, const config_setting_t *g,
 		}
 	}
 	return cfg_fail(ld, cfg_member_or(g, "protocol"), "%s: \"protocol\" must be one of "
-			"tcp, udp, tcp_udp, http, not \"%s\"", label, grp->protocol_text);
+			"tcp, udp, tcp_udp, http, geneve, not \"%s\"", label, grp->protocol_text);
 }
 
 /* A key of part in g, which a listener of this protocol does not have. */
@@ -134,9 +135,11 @@ static bool fits(enum nlb_protocol lp, enum nlb_group_protocol gp)
 	case NLB_GROUP_UDP:
 		return lp == NLB_PROTO_UDP;
 	case NLB_GROUP_TCP_UDP:
-		return !nlb_proto_http(lp);
+		return !nlb_proto_http(lp) && lp != NLB_PROTO_GATEWAY;
 	case NLB_GROUP_HTTP:
 		return nlb_proto_http(lp);
+	case NLB_GROUP_GENEVE:
+		return lp == NLB_PROTO_GATEWAY;
 	}
 	return false;
 }

@@ -81,6 +81,7 @@ extern const struct key_part nlb_group_tls_keys;
 extern const struct key_part nlb_http_listener_keys;
 extern const struct key_part nlb_http_action_keys;
 extern const struct key_part nlb_access_log_keys;
+extern const struct key_part nlb_gateway_keys;
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

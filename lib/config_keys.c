@@ -82,6 +82,9 @@ const char *nlb_forwarding_name(enum nlb_forwarding f)
 
 const char *nlb_protocol_name(enum nlb_protocol p)
 {
+	/* Not a value of a listener's "protocol": gateways have a list. */
+	if (p == NLB_PROTO_GATEWAY)
+		return "gateway";
 	return enum_name(protocol_names, ARRAY_LEN(protocol_names), p);
 }
 
@@ -192,6 +195,7 @@ static const struct key_spec top_keys[] = {
 	BOOL_KEY(struct nlb_config, allow_root, 0, RESTART),
 	LIST_KEY("listeners", RELOAD),
 	LIST_KEY("target_groups", RELOAD),
+	LIST_KEY("gateways", RELOAD),
 };
 
 static const struct key_spec stats_keys[] = {
@@ -337,6 +341,7 @@ static const struct {
 	[NLB_CONF_GROUP_TLS] = { "tls", PARTS(&nlb_group_tls_keys), 1 },
 	[NLB_CONF_HTTP_ACTION] = { "default_action", PARTS(&nlb_http_action_keys), 1 },
 	[NLB_CONF_ACCESS_LOG] = { "access_log", PARTS(&nlb_access_log_keys), 1 },
+	[NLB_CONF_GATEWAY] = { "gateways", PARTS(&nlb_gateway_keys), 1 },
 };
 
 const struct key_part *const *cfg_section_parts(enum nlb_config_section s, size_t *n_parts)

@@ -44,12 +44,16 @@ enum nlb_protocol {
 	NLB_PROTO_TLS,			/* TCP, TLS terminated */
 	NLB_PROTO_HTTP,			/* HTTP/1.x, requests balanced one by one */
 	NLB_PROTO_HTTPS,		/* HTTP/1.x in TLS terminated */
+	NLB_PROTO_GATEWAY,		/* an entry of "gateways": IP packets over GENEVE */
 };
 
 /* The listener protocols that accept TCP connections, and UDP datagrams;
  * and those whose connections the TCP stream module proxies whole (an
  * http listener's are the HTTP module's). */
-static inline int nlb_proto_tcp(enum nlb_protocol p) { return p != NLB_PROTO_UDP; }
+static inline int nlb_proto_tcp(enum nlb_protocol p)
+{
+	return p != NLB_PROTO_UDP && p != NLB_PROTO_GATEWAY;
+}
 static inline int nlb_proto_stream(enum nlb_protocol p)
 {
 	return p == NLB_PROTO_TCP || p == NLB_PROTO_TCP_UDP || p == NLB_PROTO_TLS;
@@ -161,6 +165,23 @@ enum nlb_group_protocol {
 	NLB_GROUP_UDP,
 	NLB_GROUP_TCP_UDP,
 	NLB_GROUP_HTTP,			/* http listeners' */
+	NLB_GROUP_GENEVE,		/* gateways' appliances */
+};
+
+/* A gateway's flows (lib/ip_packet.h's enum nlb_gw_stickiness). */
+enum nlb_gw_failover {
+	NLB_GW_NO_REBALANCE = 0,	/* a flow stays with its appliance until idle */
+	NLB_GW_REBALANCE,		/* ... or moves when it is unhealthy or deregistered */
+};
+
+/* An entry of "gateways" (doc/gateway.md), kept as a listener of protocol
+ * gateway: its address is where GENEVE goes out and comes back. */
+struct nlb_gateway_conf {
+	char *tun;			/* the TUN device's name */
+	char *endpoint_text, *attachment_text;	/* as written */
+	uint64_t endpoint_id, attachment_id;	/* GENEVE options 1 and 2 */
+	unsigned stickiness;		/* enum nlb_gw_stickiness */
+	unsigned failover;		/* enum nlb_gw_failover */
 };
 
 /* An http listener's keys (doc/http.md). */
@@ -231,6 +252,7 @@ struct nlb_listener_conf {
 	struct nlb_acl *allow, *deny;	/* NULL = no list; deny wins */
 	struct nlb_tls_listener_conf tls;	/* protocol tls */
 	struct nlb_http_listener_conf http;	/* protocol http */
+	struct nlb_gateway_conf gw;		/* protocol gateway */
 	/* Not in the file: a removed listener whose slot still drains (or
 	 * has drained), kept by reloads at its index (reload.c). */
 	unsigned removed;

@@ -33,6 +33,7 @@ static const char *const subsection[NLB_CONF_SECTIONS] = {
 	[NLB_CONF_GROUP_TLS] = "target group tls",
 	[NLB_CONF_HTTP_ACTION] = "default_action",
 	[NLB_CONF_ACCESS_LOG] = "access_log",
+	[NLB_CONF_GATEWAY] = "gateways",
 };
 
 static void page_path(char *path, size_t len)
@@ -293,7 +294,8 @@ T_TEST(config_doc, mandoc_lint_is_clean, .timeout = 30)
 	const char *argv[] = { "/usr/bin/mandoc", "-T", "lint", path, NULL };
 	char *out = NULL;
 	int rc = t_run(argv, 20000, &out);
-	static const char *const own[] = { "Xr nlb 8", "Xr nlbctl 8", "Xr nlb-metrics 7" };
+	static const char *const own[] = { "Xr nlb 8", "Xr nlbctl 8", "Xr nlb-metrics 7",
+					   "Xr nlb-appliance 8" };
 	unsigned other = 0;
 	for (char *l = out, *nl; l && *l; l = nl + 1) {
 		nl = strchr(l, '\n');
