@@ -34,7 +34,7 @@ endif
 
 LIB_SRC   := $(sort $(wildcard lib/*.c))
 # nlb/ by subsystem (doc/DESIGN.md, "Layout"); nlb/ctl is nlbctl's.
-NLB_DIRS  := core balance stream http control
+NLB_DIRS  := core balance stream http gateway control
 NLB_SRC   := $(sort $(foreach d,$(NLB_DIRS),$(wildcard nlb/$(d)/*.c)))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 # test/test_*.c are the tests; the rest of test/ and test/helpers/ is what
@@ -45,7 +45,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 # does not link.
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
 UNIT_NAMES   := acl addr config config_http config_keys config_rules cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
-                appliance_filter geneve http_path http_rules ip_packet wildcard \
+                appliance_filter config_gateway geneve http_path http_rules ip_packet wildcard \
                 lb_table log maglev pick proxyproto qsbr ring slot_arena spsc_ring srclimit strbuf \
                 target_set tls tls_ticket_keys tuple_hash
 UNIT_HELPERS := registry time_ms config_files nlb_runtime

@@ -19,6 +19,7 @@
 
 #include "geneve.h"
 #include "helpers.h"
+#include "helpers/netns.h"
 #include "px.h"
 
 TestSuite(appliance, .init = t_setup, .fini = t_teardown);
@@ -73,18 +74,6 @@ static uint64_t counter(const char *page, const char *key)
 	return p ? strtoull(p + strlen(k), NULL, 10) : UINT64_MAX;
 }
 
-static uint16_t csum(const uint8_t *p, size_t n)
-{
-	uint32_t s = 0;
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
 /* An IPv4 packet 10.0.0.1 -> 10.0.0.2 of proto with ports (TCP: a SYN;
  * UDP: payload "hi"; ICMP: an echo request), into out; its length. */
 static size_t ipv4(uint8_t *out, int proto, uint16_t sport, uint16_t dport)
@@ -98,13 +87,13 @@ static size_t ipv4(uint8_t *out, int proto, uint16_t sport, uint16_t dport)
 	out[8] = 64;
 	out[9] = (uint8_t)proto;
 	memcpy(out + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
-	uint16_t c = csum(out, 20);
+	uint16_t c = t_inet_checksum(out, 20);
 	out[10] = (uint8_t)(c >> 8);
 	out[11] = (uint8_t)c;
 	uint8_t *t = out + 20;
 	if (proto == IPPROTO_ICMP) {
 		t[0] = 8;
-		c = csum(t, l4);
+		c = t_inet_checksum(t, l4);
 		t[2] = (uint8_t)(c >> 8);
 		t[3] = (uint8_t)c;
 	} else {

@@ -691,6 +691,10 @@ T_TEST(metrics, promtool_accepts_the_body, .timeout = 60)
  * not. */
 T_TEST(metrics, families_follow_the_table, .timeout = 60)
 {
+	/* A namespace of its own, for the gateway's TUN device (nlb makes
+	 * it, and it goes with the namespace). */
+	T_ASSERT(unshare(CLONE_NEWNET) == 0, ": unshare(CLONE_NEWNET): %s", strerror(errno));
+	T_ASSERT(system("ip link set lo up") == 0);
 	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
 	T_ASSERT(echo);
 	struct t_udp_server *usrv = t_udp_server_start("127.0.0.1", 0, false);
@@ -701,7 +705,7 @@ T_TEST(metrics, families_follow_the_table, .timeout = 60)
 	t_tls_path(&tls, "a.pem", pem, sizeof(pem));
 	t_tls_path(&tls, "a.key", key, sizeof(key));
 	uint16_t web = t_free_port(), dns = t_free_port(), stats = t_free_port();
-	uint16_t https = t_free_port(), www = t_free_port();
+	uint16_t https = t_free_port(), www = t_free_port(), gw = t_free_port();
 	char *conf = t_write_config(
 		"workers = 2;\n"
 		"stats = { listen = \"127.0.0.1:%u\"; };\n"
@@ -714,14 +718,17 @@ T_TEST(metrics, families_follow_the_table, .timeout = 60)
 		" rules = ( { priority = 1; path = \"/r\"; forward = \"app\"; } );"
 		" default_action = { forward = \"app\"; }; }\n"
 		");\n"
+		"gateways = ( { name = \"inspect\"; tun = \"nlbmt0\"; address = \"127.0.0.1:%u\";"
+		" target_group = \"fw\"; } );\n"
 		"target_groups = (\n"
+		"  { name = \"fw\"; protocol = \"geneve\"; targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
 		"  { name = \"web\"; health_check = { interval_ms = 100; };"
 		" targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
 		"  { name = \"dns\"; targets = ( { address = \"127.0.0.1:%u\"; } ); },\n"
 		"  { name = \"app\"; targets = ( { address = \"127.0.0.1:%u\"; } ); }\n"
 		");\n",
-		stats, web, dns, https, pem, key, www, t_server_port(echo), t_udp_server_port(usrv),
-		t_server_port(echo));
+		stats, web, dns, https, pem, key, www, gw, gw, t_server_port(echo),
+		t_udp_server_port(usrv), t_server_port(echo));
 	T_ASSERT(conf);
 	struct px p;
 	px_spawn_conf(&p, conf);

@@ -545,7 +545,8 @@ void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
 		/* Every worker closed its sockets and has nothing left on it. */
 		free(lr->fds);
 		free(lr->udp_fds);
-		lr->fds = lr->udp_fds = NULL;
+		free(lr->tun_fds);
+		lr->fds = lr->udp_fds = lr->tun_fds = NULL;
 		atomic_store_explicit(&lr->state, LISTENER_CLOSED, memory_order_release);
 		nlb_info("listener %s: closed (removed by a reload; its connections have ended)",
 			 lr->conf->name);

@@ -76,6 +76,7 @@ enum listener_side {
 	ON_UDP,				/* udp and tcp_udp listeners */
 	ON_TLS,				/* tls listeners */
 	ON_HTTP,			/* http listeners */
+	ON_GATEWAY,			/* gateways */
 };
 
 #define SERIES_MAX_SUM 4
@@ -146,6 +147,9 @@ enum metric_family_id {
 	MF_HTTP_RETRIES,
 	MF_HTTP_INCOMPLETE,
 	MF_ACCESS_LOG_LINES,
+	MF_GATEWAY_PACKETS,
+	MF_GATEWAY_FLOWS,
+	MF_GATEWAY_DROPPED,
 	MF_WORKER_ACCEPTED,
 	MF_WORKER_ACTIVE_FLOWS,
 	MF_HEALTHY_HOSTS,

@@ -143,8 +143,9 @@ static const char *const side_names[] = {
 	[ON_UDP] = "udp and tcp_udp listeners",
 	[ON_TLS] = "tls listeners",
 	[ON_HTTP] = "http listeners",
+	[ON_GATEWAY] = "gateways",
 };
-_Static_assert(sizeof(side_names) / sizeof(side_names[0]) == ON_HTTP + 1,
+_Static_assert(sizeof(side_names) / sizeof(side_names[0]) == ON_GATEWAY + 1,
 	       "every listener side has its words");
 
 /* The counters a series adds up, "a + b", then whose, as a sentence

@@ -67,7 +67,8 @@ static bool listener_has(const struct nlb_listener_conf *lc, enum listener_side 
 	return on == ON_ANY || (on == ON_TCP && nlb_proto_tcp(lc->protocol)) ||
 	       (on == ON_UDP && nlb_proto_udp(lc->protocol)) ||
 	       (on == ON_TLS && nlb_proto_tls(lc->protocol)) ||
-	       (on == ON_HTTP && nlb_proto_http(lc->protocol));
+	       (on == ON_HTTP && nlb_proto_http(lc->protocol)) ||
+	       (on == ON_GATEWAY && lc->protocol == NLB_PROTO_GATEWAY);
 }
 
 /* A family of the process as a whole. */

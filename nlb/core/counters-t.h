@@ -122,7 +122,18 @@
 	X(http_client_gone, counter, "HTTP exchanges the client left before the response ended") \
 	X(http_truncated, counter, "HTTP responses cut short: the target closed or failed mid-body") \
 	X(access_log_lines, counter, "access log lines queued for the file")            \
-	X(access_log_dropped, counter, "access log lines dropped: the writer was behind (its ring full)")
+	X(access_log_dropped, counter, "access log lines dropped: the writer was behind (its ring full)") \
+	X(gw_to_appliance, counter, "gateway packets read from the TUN and sent to an appliance") \
+	X(gw_returned, counter, "gateway packets an appliance returned, written to the TUN") \
+	X(gw_flows, counter, "gateway flows begun (an appliance picked)")              \
+	X(gw_bad_packet, counter, "gateway packets from the TUN that are not well-formed IPv4 or IPv6") \
+	X(gw_no_target, counter, "gateway packets dropped: no appliance to send them to") \
+	X(gw_too_big, counter, "gateway packets dropped: over the 8,500-byte inner MTU") \
+	X(gw_bad_geneve, counter, "returned packets dropped: not GENEVE as nlb sends it") \
+	X(gw_unknown_flow, counter, "returned packets dropped: their cookie names no flow of this worker") \
+	X(gw_wrong_appliance, counter, "returned packets dropped: from another appliance than the flow's") \
+	X(gw_send_error, counter, "gateway packets the GENEVE socket would not send")  \
+	X(gw_tun_error, counter, "returned packets the TUN device would not take")
 
 /* The UDP part of four counters, kept apart from acl_denied,
  * source_limit, source_rate and drain_reset (which then count TCP

@@ -4,6 +4,7 @@
 #include "core/listener.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
@@ -14,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "geneve.h"
+#include "tun.h"
 #include "tunables.h"
 
 static bool is_wildcard(const struct nlb_addr *a)
@@ -46,6 +49,7 @@ static int open_one(const struct nlb_runtime *rt, const struct nlb_listener_conf
 		return -errno;
 	int one = 1;
 	bool v6 = lc->addr.ss.ss_family == AF_INET6;
+	bool gw = lc->protocol == NLB_PROTO_GATEWAY;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail;
@@ -60,11 +64,11 @@ static int open_one(const struct nlb_runtime *rt, const struct nlb_listener_conf
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 		/* Bound to a wildcard, the address a client wrote to is
 		 * learnt per datagram, and answers are sent from it. */
-		if (is_wildcard(&lc->addr) &&
+		if (!gw && is_wildcard(&lc->addr) &&
 		    (v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))
 			: setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) < 0)
 			goto fail;
-		if (rt->udp_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
+		if (!gw && rt->udp_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
 			goto fail;
 	}
 	/* Accepted sockets inherit TCP_NODELAY from their listening socket:
@@ -134,10 +138,59 @@ static void close_set(const struct nlb_runtime *rt, int **fds)
 
 void listeners_close(struct nlb_runtime *rt)
 {
-	for (size_t l = 0; l < rt->cfg->n_listeners; l++) {
-		close_set(rt, &rt->listeners[l].fds);
-		close_set(rt, &rt->listeners[l].udp_fds);
+	for (size_t l = 0; l < rt->cfg->n_listeners; l++)
+		listener_unbind(rt, l);
+}
+
+/* A returned packet goes to the worker its flow cookie names: the
+ * program reads the cookie's first byte (offset 36 of the UDP payload in
+ * the header nlb writes) as the socket's index in the reuseport group,
+ * which is the worker's, sockets being bound in worker order.  A packet
+ * too short, or naming no socket, is placed by the usual hash. */
+static int steer_by_cookie(int fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, NLB_GENEVE_AWS_LEN, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, NLB_GENEVE_AWS_LEN - 4),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0 ?
+	       -errno : 0;
+}
+
+/* A gateway: its GENEVE sockets, steered, and its TUN device's queues. */
+static int gateway_bind(struct nlb_runtime *rt, struct listener_rt *lr, char *err,
+			size_t errlen)
+{
+	const struct nlb_listener_conf *lc = lr->conf;
+	int ret = open_set(rt, lr, SOCK_DGRAM, &lr->udp_fds, err, errlen);
+	if (ret == 0 && (ret = steer_by_cookie(lr->udp_fds[0])) < 0)
+		snprintf(err, errlen, "%s:%d: gateway \"%s\": cannot steer returns on %s: %s",
+			 rt->cfg->path, lc->line, lc->name, lc->addr_text, strerror(-ret));
+	if (ret < 0)
+		return ret;
+	if (!(lr->tun_fds = malloc(rt->n_workers * sizeof(int)))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
+	bool created;
+	ret = nlb_tun_open(lc->gw.tun, rt->n_workers, lr->tun_fds, &created);
+	if (ret < 0) {
+		free(lr->tun_fds);
+		lr->tun_fds = NULL;
+		snprintf(err, errlen, "%s:%d: gateway \"%s\": cannot open TUN device \"%s\" with "
+			 "%u queues: %s%s", rt->cfg->path, lc->line, lc->name, lc->gw.tun,
+			 rt->n_workers, strerror(-ret), ret == -EPERM ? " (it must exist, made "
+			 "persistent with multi_queue and owned by nlb's user, or nlb must start "
+			 "as root to create it)" : "");
+		return ret;
+	}
+	nlb_info("gateway %s: TUN device %s %s, %u queues", lc->name, lc->gw.tun,
+		 created ? "created (up, MTU 8500)" : "attached", rt->n_workers);
+	return 0;
 }
 
 
@@ -148,6 +201,8 @@ int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_co
 	atomic_store_explicit(&lr->conf, lc, memory_order_relaxed);
 	lr->wildcard = is_wildcard(&lc->addr);
 	int ret = 0;
+	if (lc->protocol == NLB_PROTO_GATEWAY)
+		ret = gateway_bind(rt, lr, err, errlen);
 	if (nlb_proto_tcp(lc->protocol))
 		ret = open_set(rt, lr, SOCK_STREAM, &lr->fds, err, errlen);
 	if (ret == 0 && nlb_proto_udp(lc->protocol))
@@ -161,4 +216,5 @@ void listener_unbind(struct nlb_runtime *rt, size_t l)
 {
 	close_set(rt, &rt->listeners[l].fds);
 	close_set(rt, &rt->listeners[l].udp_fds);
+	close_set(rt, &rt->listeners[l].tun_fds);
 }

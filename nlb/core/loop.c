@@ -391,6 +391,8 @@ static void close_untaken(struct worker *w)
 			close(lr->fds[w->id]);
 		if (lr->udp_fds && lr->udp_fds[w->id] >= 0)
 			close(lr->udp_fds[w->id]);
+		if (lr->tun_fds && lr->tun_fds[w->id] >= 0)
+			close(lr->tun_fds[w->id]);
 	}
 }
 

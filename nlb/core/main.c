@@ -33,6 +33,7 @@
 #include "http/http_worker.h"
 #include "stream/tcp_worker.h"
 #include "stream/udp_worker.h"
+#include "gateway/gw_worker.h"
 
 /* The protocol modules every worker runs, in the order their hooks are
  * called: a new kind of listener is a module of its own, added here. */
@@ -40,6 +41,7 @@ static const struct stream_proto *const protocols[] = {
 	&tcp_proto,
 	&udp_proto,
 	&http_proto,
+	&gateway_proto,
 };
 
 static void usage(FILE *out)
@@ -229,6 +231,8 @@ static int run(struct nlb_config *cfg)
 					close(rt.listeners[l].fds[i]);
 				if (rt.listeners[l].udp_fds)
 					close(rt.listeners[l].udp_fds[i]);
+				if (rt.listeners[l].tun_fds)
+					close(rt.listeners[l].tun_fds[i]);
 			}
 		}
 		pthread_barrier_destroy(&barrier);
@@ -326,6 +330,7 @@ join:
 	for (size_t l = 0; l < rt.cfg->n_listeners; l++) {
 		free(rt.listeners[l].fds);
 		free(rt.listeners[l].udp_fds);
+		free(rt.listeners[l].tun_fds);
 	}
 out:
 	if (rt.groups)

@@ -28,6 +28,7 @@ enum nlb_op_block {
 	NLB_OPS_TCP = 16,
 	NLB_OPS_UDP = 32,
 	NLB_OPS_HTTP = 48,
+	NLB_OPS_GATEWAY = 64,
 };
 
 /* The loop's own. */

@@ -51,7 +51,8 @@ struct listener_rt {
 	 * connection or a flow on it). */
 	_Atomic uint32_t holders;
 	int *fds;			/* tcp: one SO_REUSEPORT socket per worker */
-	int *udp_fds;			/* udp: the same */
+	int *udp_fds;			/* udp: the same; a gateway's GENEVE sockets */
+	int *tun_fds;			/* a gateway: its TUN device's queue per worker */
 	bool wildcard;			/* bound to 0.0.0.0 or [::]: answers need IP_PKTINFO */
 	_Atomic uint32_t active;	/* counted only when conf->max_connections */
 	_Atomic uint32_t udp_flows;	/* flows open on all workers (max_flows) */

@@ -18,6 +18,7 @@
 #include "core/counters-t.h"
 #include "core/proto-t.h"
 #include "core/runtime.h"
+#include "gateway/gw_conn-t.h"
 #include "http/http_conn-t.h"
 #include "stream/tcp_conn-t.h"
 #include "stream/udp_flow-t.h"
@@ -28,6 +29,7 @@ struct worker_listener {
 	struct tcp_listener tcp;
 	struct udp_listener udp;
 	struct http_listener http;
+	struct gw_listener *gw;		/* a gateway's (allocated when taken) */
 	struct nlb_srclimit srclimit;	/* per-source limits (stream/admission.c) */
 	bool started;			/* this worker serves the slot */
 	bool released;			/* ... and, removed, let go of it */
@@ -70,6 +72,7 @@ struct worker {
 	struct tcp_worker tcp;
 	struct udp_worker udp;
 	struct http_worker http;
+	struct gw_worker gw;
 	struct nlb_tls_pool tls_pool;	/* send buffers of TLS ends (lib/tls_end.h) */
 
 	struct pick_state pick;		/* the balancing algorithms' own */

@@ -67,7 +67,8 @@ static void udp_listener_take(struct worker *w, uint32_t l)
 {
 	const struct listener_rt *lr = &w->rt->listeners[l];
 	struct udp_listener *ul = &w->listeners[l].udp;
-	ul->fd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
+	/* A gateway's GENEVE sockets are the gateway module's. */
+	ul->fd = lr->udp_fds && nlb_proto_udp(lr->conf->protocol) ? lr->udp_fds[w->id] : -1;
 	nlb_idle_init(&ul->idle);
 	ul->idle_ms = lr->conf->udp_idle_timeout_ms;
 	udp_listener_init(w, l);

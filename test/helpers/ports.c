@@ -96,7 +96,7 @@ uint16_t t_free_port(void)
 	return port_from_kernel();
 }
 
-static int listeners_in(const char *path, uint16_t port)
+int t_listeners_in(const char *path, uint16_t port)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -122,7 +122,7 @@ static int listeners_in(const char *path, uint16_t port)
 
 int t_listeners(uint16_t port)
 {
-	return listeners_in("/proc/net/tcp", port) + listeners_in("/proc/net/tcp6", port);
+	return t_listeners_in("/proc/net/tcp", port) + t_listeners_in("/proc/net/tcp6", port);
 }
 
 int t_port_hold(uint16_t *port)

@@ -21,5 +21,9 @@ int t_port_hold(uint16_t *port);
  * /proc/net/tcp and tcp6, so every process's count): several processes
  * share a port with SO_REUSEPORT, one socket per worker each. */
 int t_listeners(uint16_t port);
+/* TCP sockets in LISTEN on port in a /proc/net/tcp-format file (path:
+ * /proc/net/tcp6 too, or another namespace's /proc/PID/net/tcp); 0 when it
+ * cannot be read. */
+int t_listeners_in(const char *path, uint16_t port);
 
 #endif

@@ -1,0 +1,387 @@
+/* Gateway mode as a protocol module of the worker loop (core/proto-t.h),
+ * and its data path (doc/gateway.md).  A packet the TUN queue gives this
+ * worker is read behind room for the GENEVE header, its flow found (or an
+ * appliance picked for it), the header written in front of it and the
+ * whole sent to the appliance from this worker's GENEVE socket; the
+ * buffer is read into again once the send completed.  A packet an
+ * appliance returns reaches the worker that owns its flow (the cookie's
+ * first byte names it, and a reuseport program steers on it: core/
+ * listener.c), is checked against the flow, and its inner packet is
+ * written to the TUN.  No allocation per packet. */
+#include "gateway/gw_worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "geneve.h"
+#include "ip_packet.h"
+#include "log.h"
+#include "tun.h"
+#include "balance/pick.h"
+#include "balance/target_set.h"
+#include "core/worker.h"
+
+/* Flow expiry examines at most this many flows per table per tick. */
+#define GW_EXPIRE_WORK 4096
+
+static inline uint64_t gw_ud(unsigned op, uint32_t l, uint32_t b)
+{
+	return ud_pack(op, l << 16 | b, 0);
+}
+
+static const struct nlb_listener_conf *gw_conf(struct worker *w, uint32_t l)
+{
+	return w->rt->listeners[l].conf;
+}
+
+static bool is_gateway(struct worker *w, uint32_t l)
+{
+	return gw_conf(w, l)->protocol == NLB_PROTO_GATEWAY;
+}
+
+static void arm_tun_read(struct worker *w, uint32_t l, uint32_t b)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	if (g->closing || g->tun_fd < 0)
+		return;
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_read(sqe, g->tun_fd, g->out[b].data + NLB_GENEVE_AWS_LEN,
+			   GW_BUF_SIZE - NLB_GENEVE_AWS_LEN, 0);
+	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_TUN_READ, l, b));
+	g->out[b].busy = true;
+	g->inflight++;
+}
+
+static void arm_recv(struct worker *w, uint32_t l, uint32_t b)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	if (g->closing || g->udp_fd < 0)
+		return;
+	struct gw_buf *x = &g->in[b];
+	x->iov = (struct iovec){ x->data, GW_BUF_SIZE };
+	x->msg = (struct msghdr){ .msg_name = &x->peer, .msg_namelen = sizeof(x->peer),
+				  .msg_iov = &x->iov, .msg_iovlen = 1 };
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_recvmsg(sqe, g->udp_fd, &x->msg, 0);
+	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_RECV, l, b));
+	x->busy = true;
+	g->inflight++;
+}
+
+/* The flow table of a packet's flow: TCP's idle timeout is not the
+ * others'. */
+static struct nlb_flowtab *table_of(struct gw_listener *g, const struct nlb_ip_packet *p)
+{
+	return p->flow.proto == IPPROTO_TCP ? g->tcp : g->other;
+}
+
+/* May a flow stay with appliance t?  With no_rebalance always, while the
+ * slot holds a target; with rebalance only while it takes new flows. */
+static bool flow_keeps(struct worker *w, const struct nlb_listener_conf *lc, uint32_t t)
+{
+	enum target_state st = target_state(w->rt, lc->group, t);
+	if (st == TARGET_FREE)
+		return false;
+	if (lc->gw.failover == NLB_GW_NO_REBALANCE)
+		return true;
+	return st == TARGET_ACTIVE && pick_eligible(w->rt, lc->group, t, 0);
+}
+
+static void on_tun_read(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t l = ud_idx(cqe->user_data) >> 16, b = ud_idx(cqe->user_data) & 0xffff;
+	struct gw_listener *g = w->listeners[l].gw;
+	g->inflight--;
+	g->out[b].busy = false;
+	if (cqe->res <= 0) {
+		if (cqe->res != -ECANCELED && cqe->res != -EBADF && cqe->res != 0)
+			arm_tun_read(w, l, b);
+		return;
+	}
+	const struct nlb_listener_conf *lc = gw_conf(w, l);
+	struct worker_stats *st = wstats(w, l);
+	uint8_t *pkt = g->out[b].data + NLB_GENEVE_AWS_LEN;
+	size_t len = (size_t)cqe->res;
+	struct nlb_ip_packet p;
+	if (nlb_ip_packet_parse(pkt, len, &p) < 0) {
+		STAT_INC(st, gw_bad_packet);
+		arm_tun_read(w, l, b);
+		return;
+	}
+	if (len > NLB_TUN_MTU) {
+		STAT_INC(st, gw_too_big);
+		arm_tun_read(w, l, b);
+		return;
+	}
+	struct nlb_tuple key;
+	nlb_ip_flow_key(&p, (enum nlb_gw_stickiness)lc->gw.stickiness, &key);
+	const struct nlb_group_conf *gc = w->rt->groups[lc->group].conf;
+	uint64_t hash = nlb_tuple_hash(&key, gc->hash_seed, NLB_HASH_5TUPLE);
+	struct nlb_flowtab *tab = table_of(g, &p);
+	uint32_t t;
+	if (nlb_flowtab_lookup(tab, &key, hash, w->now_ms, &t) < 0 || !flow_keeps(w, lc, t)) {
+		int pick = pick_target(w->rt, &w->pick, lc->group, hash, 0, 0);
+		if (pick < 0) {
+			STAT_INC(st, gw_no_target);
+			arm_tun_read(w, l, b);
+			return;
+		}
+		t = (uint32_t)pick;
+		nlb_flowtab_insert(tab, &key, hash, t, w->now_ms);
+		STAT_INC(st, gw_flows);
+	}
+	/* The cookie: this worker, then the flow's hash (doc/gateway.md). */
+	struct nlb_geneve_aws hdr = {
+		.protocol = p.version == 4 ? NLB_GENEVE_PROTO_IPV4 : NLB_GENEVE_PROTO_IPV6,
+		.endpoint_id = lc->gw.endpoint_id,
+		.attachment_id = lc->gw.attachment_id,
+		.cookie = (uint32_t)w->id << 24 | (uint32_t)(hash & 0xffffff),
+	};
+	struct gw_buf *x = &g->out[b];
+	nlb_geneve_write(x->data, &hdr);
+	const struct target_rt *tr = target_at(w->rt, lc->group, t);
+	memcpy(&x->peer, &tr->addr.ss, tr->addr.len);
+	x->iov = (struct iovec){ x->data, NLB_GENEVE_AWS_LEN + len };
+	x->msg = (struct msghdr){ .msg_name = &x->peer, .msg_namelen = tr->addr.len,
+				  .msg_iov = &x->iov, .msg_iovlen = 1 };
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_sendmsg(sqe, g->udp_fd, &x->msg, 0);
+	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_SEND, l, b));
+	x->busy = true;
+	g->inflight++;
+}
+
+static void on_send(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t l = ud_idx(cqe->user_data) >> 16, b = ud_idx(cqe->user_data) & 0xffff;
+	struct gw_listener *g = w->listeners[l].gw;
+	g->inflight--;
+	g->out[b].busy = false;
+	if (cqe->res < 0)
+		STAT_INC(wstats(w, l), gw_send_error);
+	else
+		STAT_INC(wstats(w, l), gw_to_appliance);
+	arm_tun_read(w, l, b);
+}
+
+static bool same_host_port(const struct sockaddr_storage *a, const struct nlb_addr *b)
+{
+	if (a->ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)&b->ss;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)&b->ss;
+	return x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+static void on_recv(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t l = ud_idx(cqe->user_data) >> 16, b = ud_idx(cqe->user_data) & 0xffff;
+	struct gw_listener *g = w->listeners[l].gw;
+	g->inflight--;
+	g->in[b].busy = false;
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED && cqe->res != -EBADF)
+			arm_recv(w, l, b);
+		return;
+	}
+	const struct nlb_listener_conf *lc = gw_conf(w, l);
+	struct worker_stats *st = wstats(w, l);
+	struct gw_buf *x = &g->in[b];
+	size_t len = (size_t)cqe->res;
+	struct nlb_geneve_aws hdr;
+	enum nlb_geneve_error why;
+	int off = nlb_geneve_parse(x->data, len, &hdr, &why);
+	struct nlb_ip_packet p;
+	if (off < 0 || (x->msg.msg_flags & MSG_TRUNC) ||
+	    nlb_ip_packet_parse(x->data + off, len - (size_t)off, &p) < 0 ||
+	    hdr.endpoint_id != lc->gw.endpoint_id || hdr.attachment_id != lc->gw.attachment_id) {
+		STAT_INC(st, gw_bad_geneve);
+		arm_recv(w, l, b);
+		return;
+	}
+	struct nlb_tuple key;
+	nlb_ip_flow_key(&p, (enum nlb_gw_stickiness)lc->gw.stickiness, &key);
+	const struct nlb_group_conf *gc = w->rt->groups[lc->group].conf;
+	uint64_t hash = nlb_tuple_hash(&key, gc->hash_seed, NLB_HASH_5TUPLE);
+	uint32_t t;
+	if (hdr.cookie != ((uint32_t)w->id << 24 | (uint32_t)(hash & 0xffffff)) ||
+	    nlb_flowtab_lookup(table_of(g, &p), &key, hash, w->now_ms, &t) < 0) {
+		STAT_INC(st, gw_unknown_flow);
+		arm_recv(w, l, b);
+		return;
+	}
+	if (!same_host_port(&x->peer, &target_at(w->rt, lc->group, t)->addr)) {
+		STAT_INC(st, gw_wrong_appliance);
+		arm_recv(w, l, b);
+		return;
+	}
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_write(sqe, g->tun_fd, x->data + off, (unsigned)(len - (size_t)off), 0);
+	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_TUN_WRITE, l, b));
+	x->busy = true;
+	g->inflight++;
+}
+
+static void on_tun_write(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t l = ud_idx(cqe->user_data) >> 16, b = ud_idx(cqe->user_data) & 0xffff;
+	struct gw_listener *g = w->listeners[l].gw;
+	g->inflight--;
+	g->in[b].busy = false;
+	if (cqe->res < 0)
+		STAT_INC(wstats(w, l), gw_tun_error);
+	else
+		STAT_INC(wstats(w, l), gw_returned);
+	arm_recv(w, l, b);
+}
+
+static const struct worker_op gw_ops[] = {
+	[GW_OP_TUN_READ - NLB_OPS_GATEWAY] = { "gw_tun_read", on_tun_read },
+	[GW_OP_SEND - NLB_OPS_GATEWAY] = { "gw_send", on_send },
+	[GW_OP_RECV - NLB_OPS_GATEWAY] = { "gw_recv", on_recv },
+	[GW_OP_TUN_WRITE - NLB_OPS_GATEWAY] = { "gw_tun_write", on_tun_write },
+};
+_Static_assert(sizeof(gw_ops) / sizeof(gw_ops[0]) == GW_OP_END - NLB_OPS_GATEWAY,
+	       "every gateway op has a handler");
+
+static void gw_listener_free(struct gw_listener *g)
+{
+	if (!g)
+		return;
+	for (unsigned i = 0; i < GW_BUFS; i++) {
+		free(g->out[i].data);
+		free(g->in[i].data);
+	}
+	if (g->tcp)
+		nlb_flowtab_destroy(g->tcp);
+	if (g->other)
+		nlb_flowtab_destroy(g->other);
+	free(g);
+}
+
+static void gw_listener_take(struct worker *w, uint32_t l)
+{
+	if (!is_gateway(w, l))
+		return;
+	const struct listener_rt *lr = &w->rt->listeners[l];
+	struct gw_listener *g = calloc(1, sizeof(*g));
+	size_t cap = w->rt->cfg->flow_table_size;
+	bool ok = g && nlb_flowtab_create(&g->tcp, cap) == 0 &&
+		  nlb_flowtab_create(&g->other, cap) == 0;
+	for (unsigned i = 0; ok && i < GW_BUFS; i++)
+		ok = (g->out[i].data = malloc(GW_BUF_SIZE)) && (g->in[i].data = malloc(GW_BUF_SIZE));
+	if (!ok) {
+		nlb_err("worker %u: gateway %s: out of memory", w->id, lr->conf->name);
+		gw_listener_free(g);
+		return;
+	}
+	g->tun_fd = lr->tun_fds ? lr->tun_fds[w->id] : -1;
+	g->udp_fd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
+	w->listeners[l].gw = g;
+	w->gw.n_gateways++;
+}
+
+static void gw_listener_arm(struct worker *w, uint32_t l)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	if (!g || !is_gateway(w, l))
+		return;
+	for (uint32_t b = 0; b < GW_BUFS; b++) {
+		if (!g->out[b].busy)
+			arm_tun_read(w, l, b);
+		if (!g->in[b].busy)
+			arm_recv(w, l, b);
+	}
+}
+
+/* Stops reading: the queue and the socket are cancelled and closed. */
+static void gw_close(struct worker *w, struct gw_listener *g)
+{
+	if (g->closing)
+		return;
+	g->closing = true;
+	if (g->tun_fd >= 0)
+		worker_listen_stop(w, g->tun_fd, false);
+	if (g->udp_fd >= 0)
+		worker_listen_stop(w, g->udp_fd, false);
+	g->tun_fd = g->udp_fd = -1;
+}
+
+static bool gw_listener_close(struct worker *w, uint32_t l)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	if (!g)
+		return true;
+	gw_close(w, g);
+	if (g->inflight)
+		return false;
+	gw_listener_free(g);
+	w->listeners[l].gw = NULL;
+	w->gw.n_gateways--;
+	return true;
+}
+
+/* Flows end with the worker: there is no connection to finish. */
+static void gw_stop(struct worker *w)
+{
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++)
+		if (w->listeners[l].gw)
+			gw_close(w, w->listeners[l].gw);
+}
+
+static bool gw_busy(const struct worker *w)
+{
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++)
+		if (w->listeners[l].gw && w->listeners[l].gw->inflight)
+			return true;
+	return false;
+}
+
+static void gw_tick(struct worker *w)
+{
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct gw_listener *g = w->listeners[l].gw;
+		if (!g || g->closing)
+			continue;
+		const struct nlb_listener_conf *lc = gw_conf(w, (uint32_t)l);
+		nlb_flowtab_expire(g->tcp, w->now_ms, lc->idle_timeout_ms, GW_EXPIRE_WORK);
+		nlb_flowtab_expire(g->other, w->now_ms, lc->udp_idle_timeout_ms, GW_EXPIRE_WORK);
+	}
+}
+
+static void gw_worker_free(struct worker *w)
+{
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct gw_listener *g = w->listeners[l].gw;
+		if (!g)
+			continue;
+		if (g->tun_fd >= 0)
+			close(g->tun_fd);
+		if (g->udp_fd >= 0)
+			close(g->udp_fd);
+		gw_listener_free(g);
+		w->listeners[l].gw = NULL;
+	}
+}
+
+const struct stream_proto gateway_proto = {
+	.name = "gateway",
+	.op_base = NLB_OPS_GATEWAY,
+	.ops = gw_ops,
+	.n_ops = sizeof(gw_ops) / sizeof(gw_ops[0]),
+	.worker_free = gw_worker_free,
+	.listener_take = gw_listener_take,
+	.listener_arm = gw_listener_arm,
+	.listener_close = gw_listener_close,
+	.stop = gw_stop,
+	.busy = gw_busy,
+	.tick = gw_tick,
+};

@@ -1,0 +1,589 @@
+/* Suite "gateway": gateway mode end to end (doc/gateway.md): the real nlb
+ * on the TUN device of the namespace lab (test/helpers/gateway_lab.h),
+ * between a client and a server, with appliances in their own
+ * namespace: either real nlb-appliance processes, or two appliances this
+ * test plays itself (sockets in the appliances' namespace that decode
+ * every GENEVE header, note which appliance saw which direction of which
+ * flow and send the packet back).  Ping, TCP and UDP over IPv4 and IPv6
+ * through an appliance and back; the header byte for byte; both
+ * directions of a flow on one appliance; 2-tuple stickiness; a deny rule
+ * on every appliance; returns that cross workers; forged returns dropped
+ * and counted; idle flows forgotten.
+ *
+ * Needs root; addresses exist only inside the lab's namespaces. */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "geneve.h"
+#include "helpers.h"
+#include "helpers/gateway_lab.h"
+#include "helpers/netns.h"
+#include "ip_packet.h"
+#include "gwx.h"
+#include "px.h"
+
+TestSuite(gateway, .init = t_setup, .fini = t_teardown, .timeout = 60);
+
+#define ECHO_PORT 9000
+#define ENDPOINT 0x0123456789abcdefull
+#define ATTACHMENT 0x1ull
+
+struct gw {
+	struct t_gwlab lab;
+	struct t_nlb *nlb, *server, *server6;
+	char *conf;
+	char sock[80];
+	uint16_t geneve_port;
+};
+
+static void gw_lab(struct gw *g)
+{
+	memset(g, 0, sizeof(*g));
+	int rc = t_gwlab_up(&g->lab, T_GWLAB_GATEWAY);
+	T_ASSERT(rc == 0, ": %s", t_netns_err());
+	g->geneve_port = 6081;
+	snprintf(g->sock, sizeof(g->sock), "/tmp/nlb-gw-%d.sock", (int)getpid());
+}
+
+/* nlb in the lab's gw namespace: two workers, one gateway on nlbgw0
+ * over the appliances at 10.10.3.2 and .3, with gateway_extra in the
+ * gateway's keys and group_extra in the group's; and the echo server. */
+static void gw_start(struct gw *g, const char *gateway_extra, const char *group_extra)
+{
+	g->conf = t_write_config(
+		"workers = 2;\nlog_level = \"info\";\n"
+		"admin = { socket = \"%s\"; };\n"
+		"gateways = ( { name = \"inspect\"; tun = \"%s\"; address = \"%s:%u\";\n"
+		"  target_group = \"fw\"; endpoint_id = \"0x0123456789abcdef\"; attachment_id = \"0x1\";\n"
+		"  %s } );\n"
+		"target_groups = ( { name = \"fw\"; protocol = \"geneve\"; %s\n"
+		"  targets = ( { address = \"%s:%u\"; }, { address = \"%s:%u\"; } ); } );\n",
+		g->sock, T_GWLAB_TUN, T_GWLAB_GW_APPL4, g->geneve_port,
+		gateway_extra ? gateway_extra : "", group_extra ? group_extra : "",
+		T_GWLAB_APPL4_1, g->geneve_port, T_GWLAB_APPL4_2, g->geneve_port);
+	T_ASSERT(g->conf);
+	const char *argv[] = { t_nlb_bin(), "-c", g->conf, NULL };
+	g->nlb = t_netns_spawn(g->lab.gw, argv);
+	T_ASSERT(g->nlb, ": %s", t_netns_err());
+	if (t_nlb_log_wait(g->nlb, " running: ", 10000) != 0) {
+		t_nlb_dump_log(g->nlb, "nlb did not start");
+		T_ASSERT(false, ": nlb did not start in the gateway namespace");
+	}
+	g->server = gwx_serve(g->lab.server, T_GWLAB_SERVER4 ":9000", "--tcp-udp");
+	g->server6 = gwx_serve(g->lab.server, "[" T_GWLAB_SERVER6 "]:9000", "--tcp-udp");
+}
+
+static int64_t gw_stat(struct gw *g, const char *key)
+{
+	int64_t v = -1;
+	int rc = t_admin_stat(g->sock, key, &v);
+	cr_assert_eq(rc, 0, "show stats %s: %s", key, strerror(-rc));
+	return v;
+}
+
+static void gw_stop(struct gw *g)
+{
+	t_nlb_stop(g->server, 5000);
+	t_nlb_free(g->server);
+	t_nlb_stop(g->server6, 5000);
+	t_nlb_free(g->server6);
+	int rc = t_nlb_stop(g->nlb, 10000);
+	if (rc != 0)
+		t_nlb_dump_log(g->nlb, "nlb did not exit 0");
+	cr_expect_eq(rc, 0, "nlb exit %d", rc);
+	t_nlb_free(g->nlb);
+	t_file_remove(g->conf);
+	unlink(g->sock);
+	t_gwlab_down(&g->lab);
+}
+
+/* ---- the appliances, played by this test ------------------------------ */
+
+#define FLOWS_MAX 4096
+
+/* What the test's appliances saw: per flow (its key under 5-tuple),
+ * which appliance took each direction; and every header's fields. */
+struct seen {
+	struct nlb_tuple key;
+	int appliance[2];	/* by direction: 0 the lower side's sending, 1 the other */
+};
+
+struct fake {
+	int fd[2];
+	pthread_t th;
+	atomic_bool stop;
+	pthread_mutex_t mu;
+	struct seen flows[FLOWS_MAX];
+	unsigned n_flows;
+	uint64_t packets[2];
+	uint64_t bad_header;	/* a header other than nlb's, decoded here */
+	unsigned cookie_workers;	/* a bit per worker byte seen in cookies */
+	bool split;		/* a flow seen at both appliances */
+	bool drop;		/* return nothing */
+};
+
+/* The header as RFC 8926 lays it out, read here byte by byte: true
+ * when it is exactly what nlb writes. */
+static bool header_exact(const uint8_t *p, size_t len, uint32_t *cookie)
+{
+	static const uint8_t opt1[4] = { 0x01, 0x08, 0x01, 0x02 };
+	static const uint8_t opt2[4] = { 0x01, 0x08, 0x02, 0x02 };
+	static const uint8_t opt3[4] = { 0x01, 0x08, 0x03, 0x01 };
+	static const uint8_t endpoint[8] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+	static const uint8_t attachment[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
+	if (len < 40 || p[0] != 0x08 || p[1] != 0 || p[4] || p[5] || p[6] || p[7])
+		return false;
+	uint16_t proto = (uint16_t)(p[2] << 8 | p[3]);
+	if (proto != 0x0800 && proto != 0x86dd)
+		return false;
+	if ((proto == 0x0800) != ((p[40] >> 4) == 4))
+		return false;
+	if (memcmp(p + 8, opt1, 4) || memcmp(p + 12, endpoint, 8) || memcmp(p + 20, opt2, 4) ||
+	    memcmp(p + 24, attachment, 8) || memcmp(p + 32, opt3, 4))
+		return false;
+	*cookie = (uint32_t)p[36] << 24 | (uint32_t)p[37] << 16 | (uint32_t)p[38] << 8 | p[39];
+	return true;
+}
+
+static void note(struct fake *f, int a, const uint8_t *p, size_t len)
+{
+	uint32_t cookie;
+	struct nlb_ip_packet pkt;
+	if (!header_exact(p, len, &cookie) || nlb_ip_packet_parse(p + 40, len - 40, &pkt) < 0) {
+		f->bad_header++;
+		return;
+	}
+	f->cookie_workers |= 1u << (cookie >> 24 & 7);
+	struct nlb_tuple key;
+	nlb_ip_flow_key(&pkt, NLB_GW_STICKY_5TUPLE, &key);
+	int dir = memcmp(&key.src, &pkt.flow.src, 16) == 0 && key.sport == pkt.flow.sport ? 0 : 1;
+	unsigned i;
+	for (i = 0; i < f->n_flows; i++)
+		if (memcmp(&f->flows[i].key, &key, sizeof(key)) == 0)
+			break;
+	if (i == f->n_flows) {
+		if (f->n_flows == FLOWS_MAX)
+			return;
+		f->flows[i].key = key;
+		f->flows[i].appliance[0] = f->flows[i].appliance[1] = -1;
+		f->n_flows++;
+	}
+	struct seen *s = &f->flows[i];
+	for (int d = 0; d < 2; d++)
+		if (s->appliance[d] >= 0 && s->appliance[d] != a)
+			f->split = true;
+	s->appliance[dir] = a;
+	f->packets[a]++;
+}
+
+static void *fake_run(void *arg)
+{
+	struct fake *f = arg;
+	static uint8_t buf[9300];
+	while (!atomic_load(&f->stop)) {
+		struct pollfd p[2] = { { f->fd[0], POLLIN, 0 }, { f->fd[1], POLLIN, 0 } };
+		if (poll(p, 2, 50) <= 0)
+			continue;
+		for (int a = 0; a < 2; a++) {
+			if (!(p[a].revents & POLLIN))
+				continue;
+			struct sockaddr_storage from;
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(f->fd[a], buf, sizeof(buf), MSG_DONTWAIT,
+					     (struct sockaddr *)&from, &fl);
+			if (n <= 0)
+				continue;
+			pthread_mutex_lock(&f->mu);
+			note(f, a, buf, (size_t)n);
+			bool drop = f->drop;
+			pthread_mutex_unlock(&f->mu);
+			if (!drop)
+				sendto(f->fd[a], buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+		}
+	}
+	return NULL;
+}
+
+static int udp_bound(const struct t_netns *ns, const char *addr, uint16_t port)
+{
+	int fd = t_netns_socket(ns, AF_INET, SOCK_DGRAM, 0);
+	T_ASSERT(fd >= 0, ": %s", t_netns_err());
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	T_ASSERT(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, ": bind %s:%u: %s", addr, port,
+		 strerror(errno));
+	return fd;
+}
+
+static void fake_start(struct fake *f, const struct gw *g)
+{
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->mu, NULL);
+	f->fd[0] = udp_bound(g->lab.appl, T_GWLAB_APPL4_1, g->geneve_port);
+	f->fd[1] = udp_bound(g->lab.appl, T_GWLAB_APPL4_2, g->geneve_port);
+	T_ASSERT(pthread_create(&f->th, NULL, fake_run, f) == 0);
+}
+
+static void fake_stop(struct fake *f)
+{
+	atomic_store(&f->stop, true);
+	pthread_join(f->th, NULL);
+	close(f->fd[0]);
+	close(f->fd[1]);
+}
+
+/* n TCP round trips from the client, each on a connection of its own. */
+static void tcp_flows_ok(struct gw *g, const char *addr, int n)
+{
+	for (int i = 0; i < n; i++)
+		gwx_tcp_echo_ok(g->lab.client, addr, ECHO_PORT);
+}
+
+static const char *appliance_bin(void)
+{
+	const char *b = getenv("NLB_APPLIANCE");
+	T_ASSERT(b && access(b, X_OK) == 0, ": NLB_APPLIANCE is not set (run through make test)");
+	return b;
+}
+
+/* nlb-appliance on addr:6081 in the appliances' namespace, health on
+ * addr:80, denying telnet. */
+static struct t_nlb *real_appliance(struct gw *g, const char *addr, const char *name)
+{
+	char l[40], h[40];
+	snprintf(l, sizeof(l), "%s:%u", addr, g->geneve_port);
+	snprintf(h, sizeof(h), "%s:80", addr);
+	const char *argv[] = { appliance_bin(), "-l", l, "-H", h, "-n", name, "-r",
+			       "deny tcp dport 23", NULL };
+	struct t_nlb *a = t_netns_spawn(g->lab.appl, argv);
+	T_ASSERT(a, ": %s", t_netns_err());
+	T_ASSERT(t_nlb_log_wait(a, "GENEVE on", 5000) == 0, ": nlb-appliance did not start");
+	return a;
+}
+
+/* An appliance's counter, from its health port through curl in gw. */
+static uint64_t appliance_counter(struct gw *g, const char *addr, const char *key)
+{
+	char url[64], *out = NULL, k[40];
+	snprintf(url, sizeof(url), "http://%s:80/", addr);
+	const char *argv[] = { "curl", "-sS", "--max-time", "5", url, NULL };
+	int rc = t_netns_run(g->lab.gw, argv, 10000, &out);
+	cr_assert_eq(rc, 0, "curl %s: %s", url, out ? out : "");
+	snprintf(k, sizeof(k), " %s=", key);
+	const char *p = strstr(out, k);
+	uint64_t v = p ? strtoull(p + strlen(k), NULL, 10) : UINT64_MAX;
+	free(out);
+	return v;
+}
+
+/* The issue's worked example with nlb-appliance: ping, TCP and UDP over
+ * IPv4 and IPv6 through an appliance and back, health-checked outside
+ * GENEVE; telnet denied by every appliance (its SYN never reaches the
+ * server, which would refuse it at once). */
+T_TEST(gateway, through_nlb_appliance_both_families)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct t_nlb *a1 = real_appliance(&g, T_GWLAB_APPL4_1, "a1");
+	struct t_nlb *a2 = real_appliance(&g, T_GWLAB_APPL4_2, "a2");
+	gw_start(&g, NULL, "health_check = { protocol = \"tcp\"; port = 80; interval_ms = 200;"
+		 " healthy_threshold = 1; };");
+	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
+				5000) == 0);
+	cr_assert_eq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 3000), 0, "%s", t_netns_err());
+	cr_assert_eq(t_netns_ping(g.lab.client, T_GWLAB_SERVER6, 3000), 0, "%s", t_netns_err());
+	cr_assert_eq(t_netns_ping(g.lab.server, T_GWLAB_CLIENT4, 3000), 0, "%s", t_netns_err());
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 8);
+	tcp_flows_ok(&g, T_GWLAB_SERVER6, 8);
+	gwx_udp_echo_ok(g.lab.client, T_GWLAB_SERVER4, ECHO_PORT);
+	gwx_udp_echo_ok(g.lab.client, T_GWLAB_SERVER6, ECHO_PORT);
+	/* telnet: dropped by the appliance, so the connect times out */
+	int fd = t_netns_socket(g.lab.client, AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = { 1, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(23) };
+	inet_pton(AF_INET, T_GWLAB_SERVER4, &sa.sin_addr);
+	int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	close(fd);
+	cr_expect(rc < 0 && (e == EINPROGRESS || e == ETIMEDOUT || e == EAGAIN),
+		  "telnet: %s (refused would mean the SYN got through)", rc ? strerror(e) : "connected");
+	uint64_t denied = appliance_counter(&g, T_GWLAB_APPL4_1, "denied") +
+			  appliance_counter(&g, T_GWLAB_APPL4_2, "denied");
+	uint64_t returned = appliance_counter(&g, T_GWLAB_APPL4_1, "returned") +
+			    appliance_counter(&g, T_GWLAB_APPL4_2, "returned");
+	cr_expect_geq(denied, 1, "the telnet SYN was denied");
+	cr_expect_geq(returned, 40, "returned %llu", (unsigned long long)returned);
+	cr_expect_eq(gw_stat(&g, "gw_returned"), (int64_t)returned, "what the appliances "
+		     "returned, nlb wrote to the TUN");
+	cr_expect_geq(gw_stat(&g, "gw_flows"), 20);
+	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_wrong_appliance"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_bad_geneve"), 0);
+	t_nlb_stop(a1, 5000);
+	t_nlb_stop(a2, 5000);
+	t_nlb_free(a1);
+	t_nlb_free(a2);
+	gw_stop(&g);
+}
+
+/* The appliances played here: every header is nlb's to the byte, both
+ * directions of every flow reach one appliance, flows of both workers
+ * (their cookies name them) come back to their owner, 40 connections all
+ * succeed, and both appliances take flows. */
+T_TEST(gateway, header_exact_flows_symmetric_returns_reach_their_worker)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	gw_start(&g, NULL, NULL);
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 40);
+	tcp_flows_ok(&g, T_GWLAB_SERVER6, 10);
+	cr_assert_eq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 3000), 0, "%s", t_netns_err());
+	gwx_udp_echo_ok(g.lab.client, T_GWLAB_SERVER4, ECHO_PORT);
+	pthread_mutex_lock(&f.mu);
+	unsigned flows = f.n_flows, workers = f.cookie_workers;
+	bool split = f.split;
+	uint64_t bad = f.bad_header, p0 = f.packets[0], p1 = f.packets[1];
+	unsigned both = 0;
+	unsigned tcp = 0;
+	for (unsigned i = 0; i < f.n_flows; i++) {
+		if (f.flows[i].key.proto != IPPROTO_TCP)
+			continue;	/* gw's own MLD reports on the TUN go one way */
+		tcp++;
+		both += f.flows[i].appliance[0] >= 0 && f.flows[i].appliance[1] >= 0;
+	}
+	pthread_mutex_unlock(&f.mu);
+	cr_expect_eq(bad, 0, "%llu headers not nlb's to the byte", (unsigned long long)bad);
+	cr_expect_geq(flows, 52, "flows seen: %u", flows);
+	cr_expect_eq(tcp, 50, "TCP flows seen: %u", tcp);
+	cr_expect_eq(both, tcp, "TCP flows seen both ways: %u of %u", both, tcp);
+	cr_expect(!split, "a flow's directions reached different appliances");
+	cr_expect(p0 > 0 && p1 > 0, "both appliances take flows: %llu and %llu",
+		  (unsigned long long)p0, (unsigned long long)p1);
+	cr_expect_eq(workers, 3u, "cookies of both workers (bits %#x): returns cross workers",
+		     workers);
+	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_wrong_appliance"), 0);
+	gw_stop(&g);
+	fake_stop(&f);
+}
+
+/* 2-tuple stickiness: every flow between the two hosts, TCP, UDP and
+ * ICMP, goes through one appliance. */
+T_TEST(gateway, two_tuple_keeps_a_pair_of_hosts_on_one_appliance)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	gw_start(&g, "stickiness = \"2tuple\";", NULL);
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 20);
+	gwx_udp_echo_ok(g.lab.client, T_GWLAB_SERVER4, ECHO_PORT);
+	cr_assert_eq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 3000), 0, "%s", t_netns_err());
+	uint8_t c[16] = { [10] = 0xff, [11] = 0xff }, sv[16] = { [10] = 0xff, [11] = 0xff };
+	inet_pton(AF_INET, T_GWLAB_CLIENT4, c + 12);
+	inet_pton(AF_INET, T_GWLAB_SERVER4, sv + 12);
+	unsigned used = 0, pair_flows = 0;
+	pthread_mutex_lock(&f.mu);
+	for (unsigned i = 0; i < f.n_flows; i++) {
+		const struct seen *x = &f.flows[i];
+		bool pair = (!memcmp(x->key.src, c, 16) && !memcmp(x->key.dst, sv, 16)) ||
+			    (!memcmp(x->key.src, sv, 16) && !memcmp(x->key.dst, c, 16));
+		if (!pair)
+			continue;	/* gw's own MLD reports on the TUN */
+		pair_flows++;
+		for (int d = 0; d < 2; d++)
+			if (x->appliance[d] >= 0)
+				used |= 1u << x->appliance[d];
+	}
+	pthread_mutex_unlock(&f.mu);
+	cr_expect_geq(pair_flows, 22, "the pair's flows (5-tuple, as seen): %u", pair_flows);
+	cr_expect(used == 1 || used == 2, "one appliance for the pair, not both (mask %#x)", used);
+	gw_stop(&g);
+	fake_stop(&f);
+}
+
+/* Returns nlb did not send: a header that is not nlb's, a cookie no
+ * flow has, and a flow's packet from an address that is not its
+ * appliance; each dropped and counted, nothing written to the TUN. */
+T_TEST(gateway, forged_returns_are_dropped_and_counted)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	gw_start(&g, NULL, NULL);
+	gwx_udp_echo_ok(g.lab.client, T_GWLAB_SERVER4, ECHO_PORT);
+	int64_t returned = gw_stat(&g, "gw_returned");
+	int fd = udp_bound(g.lab.appl, T_GWLAB_APPL4_1, 7000);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(g.geneve_port) };
+	inet_pton(AF_INET, T_GWLAB_GW_APPL4, &to.sin_addr);
+	/* not GENEVE */
+	cr_assert_eq(sendto(fd, "hello", 5, 0, (struct sockaddr *)&to, sizeof(to)), 5);
+	/* GENEVE with a cookie of worker 0 no flow has */
+	uint8_t pkt[128] = { 0 };
+	struct nlb_geneve_aws h = { NLB_GENEVE_PROTO_IPV4, ENDPOINT, ATTACHMENT, 0x00abcdef };
+	nlb_geneve_write(pkt, &h);
+	uint8_t *ip = pkt + NLB_GENEVE_AWS_LEN;
+	ip[0] = 0x45;
+	ip[3] = 28;
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP;
+	inet_pton(AF_INET, T_GWLAB_CLIENT4, ip + 12);
+	inet_pton(AF_INET, T_GWLAB_SERVER4, ip + 16);
+	ip[20] = 0x30;
+	ip[22] = 0x23;
+	ip[25] = 8;
+	size_t n = NLB_GENEVE_AWS_LEN + 28;
+	cr_assert_eq(sendto(fd, pkt, n, 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)n);
+	/* the wrong endpoint id */
+	h.endpoint_id = 1;
+	nlb_geneve_write(pkt, &h);
+	cr_assert_eq(sendto(fd, pkt, n, 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)n);
+	close(fd);
+	int64_t deadline = t_now_ms() + 3000;
+	while ((gw_stat(&g, "gw_bad_geneve") < 2 || gw_stat(&g, "gw_unknown_flow") < 1) &&
+	       t_now_ms() < deadline)
+		t_sleep_ms(20);
+	cr_expect_eq(gw_stat(&g, "gw_bad_geneve"), 2, "not GENEVE, and another endpoint's");
+	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 1);
+	cr_expect_eq(gw_stat(&g, "gw_returned"), returned, "nothing forged reached the TUN");
+	gw_stop(&g);
+	fake_stop(&f);
+}
+
+/* A flow idle past udp_idle_timeout_ms is forgotten: the same 5-tuple
+ * later is a new flow. */
+T_TEST(gateway, idle_flows_are_forgotten)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	gw_start(&g, "udp_idle_timeout_ms = 1000;", NULL);
+	int fd = gwx_connect(g.lab.client, SOCK_DGRAM, T_GWLAB_SERVER4, ECHO_PORT);
+	char got[16];
+	int64_t flows = 0;
+	for (int round = 0; round < 2; round++) {
+		ssize_t r = -1;
+		for (int k = 0; k < 6 && r < 0; k++) {
+			cr_assert_eq(send(fd, "ping", 4, 0), 4);
+			struct pollfd p = { fd, POLLIN, 0 };
+			if (poll(&p, 1, 500) == 1)
+				r = recv(fd, got, sizeof(got), 0);
+		}
+		cr_assert_eq(r, 4, "round %d: no echo", round);
+		if (round == 0) {
+			/* this one (twice when the echo came back on the
+			 * other worker's queue before the first write), and
+			 * gw's own MLD reports on the TUN */
+			flows = gw_stat(&g, "gw_flows");
+			cr_expect_geq(flows, 1);
+			t_sleep_ms(2500);	/* past 1 s, and a tick of expiry */
+		}
+	}
+	close(fd);
+	cr_expect_gt(gw_stat(&g, "gw_flows"), flows, "the second exchange began a new flow");
+	gw_stop(&g);
+	fake_stop(&f);
+}
+
+/* Two nlb-appliances, health-checked every 200 ms; a connection held
+ * through one of them, which is then stopped.  With failover, the flow
+ * moves to the other and the connection goes on; without, the flow stays
+ * with the dead appliance and the connection stalls, while new ones take
+ * the live appliance. */
+static void failover(const char *gateway_extra, bool moves)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct t_nlb *a[2] = { real_appliance(&g, T_GWLAB_APPL4_1, "a1"),
+			       real_appliance(&g, T_GWLAB_APPL4_2, "a2") };
+	const char *addr[2] = { T_GWLAB_APPL4_1, T_GWLAB_APPL4_2 };
+	gw_start(&g, gateway_extra, "health_check = { protocol = \"tcp\"; port = 80; "
+		 "interval_ms = 200; timeout_ms = 200; healthy_threshold = 1; "
+		 "unhealthy_threshold = 1; };");
+	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
+				5000) == 0);
+	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_1 ":6081 in group fw: initial -> healthy",
+				5000) == 0);
+	int fd = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
+	uint64_t before[2] = { appliance_counter(&g, addr[0], "returned"),
+			       appliance_counter(&g, addr[1], "returned") };
+	cr_assert_eq(t_round_trip(fd, "one", 3, 3000), 0);
+	uint64_t after[2] = { appliance_counter(&g, addr[0], "returned"),
+			      appliance_counter(&g, addr[1], "returned") };
+	int held = after[0] > before[0] ? 0 : 1;
+	cr_assert(after[held] > before[held] && after[!held] == before[!held],
+		  "the connection's packets went through one appliance: %llu->%llu, %llu->%llu",
+		  (unsigned long long)before[0], (unsigned long long)after[0],
+		  (unsigned long long)before[1], (unsigned long long)after[1]);
+	t_nlb_stop(a[held], 5000);
+	char line[96];
+	snprintf(line, sizeof(line), "%s:6081 in group fw: healthy -> unhealthy", addr[held]);
+	T_ASSERT(t_nlb_log_wait(g.nlb, line, 5000) == 0, ": %s not marked unhealthy", addr[held]);
+	int rc = t_round_trip(fd, "two", 3, 2000);
+	if (moves)
+		cr_expect_eq(rc, 0, "rebalance: the connection goes on: %s", strerror(-rc));
+	else
+		cr_expect_neq(rc, 0, "no_rebalance: the flow stays with the dead appliance");
+	close(fd);
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 5);	/* new flows take the live one */
+	t_nlb_stop(a[!held], 5000);
+	t_nlb_free(a[0]);
+	t_nlb_free(a[1]);
+	gw_stop(&g);
+}
+
+T_TEST(gateway, no_rebalance_keeps_a_flow_with_its_appliance)
+{
+	failover(NULL, false);
+}
+
+T_TEST(gateway, rebalance_moves_a_flow_off_a_failed_appliance)
+{
+	failover("target_failover = \"rebalance\";", true);
+}
+
+/* More than 10,000 flows at once: short TCP connections, each its own
+ * flow, all held until their idle timeout; every one answered. */
+T_TEST(gateway, ten_thousand_flows, .timeout = 120)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct t_nlb *a1 = real_appliance(&g, T_GWLAB_APPL4_1, "a1");
+	struct t_nlb *a2 = real_appliance(&g, T_GWLAB_APPL4_2, "a2");
+	gw_start(&g, NULL, NULL);
+	const char *bench = getenv("NLB_BENCH");
+	T_ASSERT(bench && *bench);
+	const char *argv[] = { bench, "tcp_crr", T_GWLAB_SERVER4 ":9000", "-t", "1", "-c", "32",
+			       "-n", "10500", "--timeout", "5000", "--json", NULL };
+	char *out = NULL;
+	int rc = t_netns_run(g.lab.client, argv, 100000, &out);
+	cr_assert_eq(rc, 0, "nlb-bench tcp_crr: exit %d: %s", rc, out ? out : "");
+	cr_expect(out && strstr(out, "\"errors_total\":0,") && strstr(out, "\"responses\":10500,"), "%s",
+		  out ? out : "");
+	free(out);
+	cr_expect_geq(gw_stat(&g, "gw_flows"), 10500, "flows: %lld",
+		      (long long)gw_stat(&g, "gw_flows"));
+	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_no_target"), 0);
+	t_nlb_stop(a1, 5000);
+	t_nlb_stop(a2, 5000);
+	t_nlb_free(a1);
+	t_nlb_free(a2);
+	gw_stop(&g);
+}
