@@ -8,7 +8,9 @@
  * through an appliance and back; the header byte for byte; both
  * directions of a flow on one appliance; 2-tuple stickiness; a deny rule
  * on every appliance; returns that cross workers; forged returns dropped
- * and counted; idle flows forgotten.
+ * and counted; idle flows forgotten; failover with and without
+ * rebalancing; 10,500 flows; 8 MiB each way in full-size packets; a
+ * gateway added and removed by reload.
  *
  * Needs root; addresses exist only inside the lab's namespaces. */
 #include <criterion/criterion.h>
@@ -581,6 +583,125 @@ T_TEST(gateway, ten_thousand_flows, .timeout = 120)
 		      (long long)gw_stat(&g, "gw_flows"));
 	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 0);
 	cr_expect_eq(gw_stat(&g, "gw_no_target"), 0);
+	t_nlb_stop(a1, 5000);
+	t_nlb_stop(a2, 5000);
+	t_nlb_free(a1);
+	t_nlb_free(a2);
+	gw_stop(&g);
+}
+
+/* A gateway added by a reload (its device exists) serves at once; one a
+ * reload removes lets go of the device, and traffic routed into it goes
+ * nowhere again. */
+T_TEST(gateway, added_and_removed_by_reload)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	g.conf = t_write_config("workers = 2;\nlog_level = \"info\";\n"
+				"admin = { socket = \"%s\"; };\n"
+				"target_groups = ( { name = \"fw\"; protocol = \"geneve\";\n"
+				"  targets = ( { address = \"%s:6081\"; } ); } );\n",
+				g.sock, T_GWLAB_APPL4_1);
+	T_ASSERT(g.conf);
+	const char *argv[] = { t_nlb_bin(), "-c", g.conf, NULL };
+	g.nlb = t_netns_spawn(g.lab.gw, argv);
+	T_ASSERT(g.nlb && t_nlb_log_wait(g.nlb, " running: ", 10000) == 0);
+	g.server = gwx_serve(g.lab.server, T_GWLAB_SERVER4 ":9000", "--tcp-udp");
+	g.server6 = gwx_serve(g.lab.server, "[" T_GWLAB_SERVER6 "]:9000", "--tcp-udp");
+	cr_expect_neq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 600), 0,
+		      "nothing reads the device yet");
+	char text[1024];
+	snprintf(text, sizeof(text), "workers = 2;\nlog_level = \"info\";\n"
+		 "admin = { socket = \"%s\"; };\n"
+		 "gateways = ( { name = \"inspect\"; tun = \"%s\"; address = \"%s:6081\";\n"
+		 "  target_group = \"fw\"; endpoint_id = \"0x0123456789abcdef\"; attachment_id = \"0x1\"; } );\n"
+		 "target_groups = ( { name = \"fw\"; protocol = \"geneve\";\n"
+		 "  targets = ( { address = \"%s:6081\"; } ); } );\n",
+		 g.sock, T_GWLAB_TUN, T_GWLAB_GW_APPL4, T_GWLAB_APPL4_1);
+	struct px p = { .conf_path = g.conf, .nlb = g.nlb };
+	cr_assert_eq(px_reload_text(&p, text), 1, "the reload adding the gateway was refused");
+	cr_assert_eq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 3000), 0, "%s", t_netns_err());
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 5);
+	cr_expect_geq(gw_stat(&g, "gw_returned"), 10);
+	snprintf(text, sizeof(text), "workers = 2;\nlog_level = \"info\";\n"
+		 "admin = { socket = \"%s\"; };\n"
+		 "target_groups = ( { name = \"fw\"; protocol = \"geneve\";\n"
+		 "  targets = ( { address = \"%s:6081\"; } ); } );\n", g.sock, T_GWLAB_APPL4_1);
+	cr_assert_eq(px_reload_text(&p, text), 1, "the reload removing the gateway was refused");
+	T_ASSERT(t_nlb_log_wait(g.nlb, "listener inspect: closed", 5000) == 0,
+		 ": the gateway's slot was not let go");
+	cr_expect_neq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 600), 0,
+		      "the device is no longer read");
+	gw_stop(&g);
+	fake_stop(&f);
+}
+
+/* Full-size packets: 8 MiB each way through an appliance on a TCP
+ * stream, every byte back in order.  With the inner packets at the
+ * client link's 1,500 bytes, the GENEVE datagrams (1,568) are more than
+ * the appliances' link takes at its 1,500: the kernel fragments them (a
+ * UDP socket's default path MTU discovery fragments what is over the
+ * route's MTU), the appliance reassembles them, and nothing is lost.
+ * AWS's appliances take 8,500 + 68 bytes: no fragments there. */
+T_TEST(gateway, bulk_stream_of_full_size_packets)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct t_nlb *a1 = real_appliance(&g, T_GWLAB_APPL4_1, "a1");
+	struct t_nlb *a2 = real_appliance(&g, T_GWLAB_APPL4_2, "a2");
+	gw_start(&g, NULL, NULL);
+	enum { LEN = 8 << 20 };
+	int fd = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
+	struct t_bulk_result r = { 0 };
+	int rc = t_bulk(fd, LEN, 77, true, 30000, &r);
+	close(fd);
+	cr_expect_eq(rc, 0, "bulk: %s after %llu sent, %llu received", strerror(-rc),
+		     (unsigned long long)r.sent, (unsigned long long)r.received);
+	cr_expect_eq(r.received, LEN);
+	cr_expect_eq(r.sum, t_pattern_sum(77, LEN), "the bytes came back changed");
+	cr_expect_eq(gw_stat(&g, "gw_send_error"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_too_big"), 0);
+	t_nlb_stop(a1, 5000);
+	t_nlb_stop(a2, 5000);
+	t_nlb_free(a1);
+	t_nlb_free(a2);
+	gw_stop(&g);
+}
+
+/* Path MTU discovery across the gateway: the client and server links
+ * and the device at 9,000 bytes, the gateway's inner MTU 8,500.  TCP
+ * segments over 8,500 are dropped and each sender is told (ICMP
+ * fragmentation needed, from the gateway's address), lowers its path
+ * MTU, and the stream goes on whole. */
+T_TEST(gateway, too_big_tcp_is_answered_for_path_mtu_discovery)
+{
+	struct gw g;
+	gw_lab(&g);
+	static const char *const links[][2] = {
+		{ "gw", T_GWLAB_IF_CLIENT }, { "gw", T_GWLAB_IF_SERVER }, { "gw", T_GWLAB_TUN },
+		{ "client", T_GWLAB_IF_PEER }, { "server", T_GWLAB_IF_PEER },
+	};
+	for (size_t i = 0; i < sizeof(links) / sizeof(*links); i++) {
+		const struct t_netns *ns = !strcmp(links[i][0], "gw") ? g.lab.gw :
+					   !strcmp(links[i][0], "client") ? g.lab.client : g.lab.server;
+		int rc = t_netns_ip(ns, "link set %s mtu 9000", links[i][1]);
+		T_ASSERT(rc == 0, ": %s", t_netns_err());
+	}
+	struct t_nlb *a1 = real_appliance(&g, T_GWLAB_APPL4_1, "a1");
+	struct t_nlb *a2 = real_appliance(&g, T_GWLAB_APPL4_2, "a2");
+	gw_start(&g, NULL, NULL);
+	enum { LEN = 4 << 20 };
+	int fd = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
+	struct t_bulk_result r = { 0 };
+	int rc = t_bulk(fd, LEN, 91, true, 30000, &r);
+	close(fd);
+	cr_expect_eq(rc, 0, "bulk: %s after %llu sent, %llu received", strerror(-rc),
+		     (unsigned long long)r.sent, (unsigned long long)r.received);
+	cr_expect_eq(r.sum, t_pattern_sum(91, LEN), "the bytes came back changed");
+	cr_expect_geq(gw_stat(&g, "gw_too_big"), 1, "no segment over 8,500 came");
+	cr_expect_geq(gw_stat(&g, "gw_icmp_too_big"), 1, "no sender was told");
 	t_nlb_stop(a1, 5000);
 	t_nlb_stop(a2, 5000);
 	t_nlb_free(a1);

@@ -320,10 +320,11 @@ const struct metric_family nlb_metric_families[MF_END] = {
 	},
 	[MF_GATEWAY_PACKETS] = {
 		"nlb_gateway_packets_total", "counter",
-		"Gateway packets: read from the TUN and sent to an appliance, or returned by one and written to the TUN (the GWLB's ProcessedPackets, by direction).",
+		"Gateway packets: read from the TUN and sent to an appliance, returned by one and written to the TUN (the GWLB's ProcessedPackets, by direction), and ICMP too-big answers nlb wrote to the TUN for TCP packets over the MTU.",
 		SCOPE_LISTENER, "direction",
 		SERIES(S("to_appliance", ON_GATEWAY, C(gw_to_appliance)),
-		       S("returned", ON_GATEWAY, C(gw_returned))),
+		       S("returned", ON_GATEWAY, C(gw_returned)),
+		       S("icmp_too_big", ON_GATEWAY, C(gw_icmp_too_big))),
 	},
 	[MF_GATEWAY_FLOWS] = {
 		"nlb_gateway_flows_total", "counter",

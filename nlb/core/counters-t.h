@@ -133,7 +133,8 @@
 	X(gw_unknown_flow, counter, "returned packets dropped: their cookie names no flow of this worker") \
 	X(gw_wrong_appliance, counter, "returned packets dropped: from another appliance than the flow's") \
 	X(gw_send_error, counter, "gateway packets the GENEVE socket would not send")  \
-	X(gw_tun_error, counter, "returned packets the TUN device would not take")
+	X(gw_tun_error, counter, "returned packets the TUN device would not take") \
+	X(gw_icmp_too_big, counter, "ICMP fragmentation-needed / packet-too-big answers to TCP packets over the MTU")
 
 /* The UDP part of four counters, kept apart from acl_denied,
  * source_limit, source_rate and drain_reset (which then count TCP

@@ -19,6 +19,7 @@ enum gw_op {
 	GW_OP_SEND,				/* ... wrapped, sent to its appliance */
 	GW_OP_RECV,				/* a packet an appliance returned */
 	GW_OP_TUN_WRITE,			/* ... unwrapped, written to the TUN */
+	GW_OP_ICMP_WRITE,			/* an ICMP "too big" to a sender */
 	GW_OP_END,
 };
 
@@ -44,6 +45,7 @@ struct gw_listener {
 	struct nlb_flowtab *tcp, *other;	/* flow -> appliance slot */
 	struct gw_buf out[GW_BUFS];	/* TUN reads, then sends */
 	struct gw_buf in[GW_BUFS];	/* receives, then TUN writes */
+	struct gw_buf icmp;		/* an ICMP answer being written */
 };
 
 struct gw_worker {

@@ -91,6 +91,47 @@ static bool flow_keeps(struct worker *w, const struct nlb_listener_conf *lc, uin
 	return st == TARGET_ACTIVE && pick_eligible(w->rt, lc->group, t, 0);
 }
 
+/* A TCP packet over the MTU: the sender is told so (ICMP fragmentation
+ * needed, or packet too big), from the gateway's address, for its path
+ * MTU discovery; one answer at a time, the rest only counted. */
+static void too_big(struct worker *w, uint32_t l, const uint8_t *pkt, size_t len,
+		    unsigned version)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	const struct nlb_listener_conf *lc = gw_conf(w, l);
+	if (g->icmp.busy || g->closing || g->tun_fd < 0)
+		return;
+	uint8_t src[16] = { 0 };
+	if (version == 4 && lc->addr.ss.ss_family == AF_INET) {
+		src[10] = src[11] = 0xff;
+		memcpy(src + 12, &((const struct sockaddr_in *)&lc->addr.ss)->sin_addr, 4);
+	} else if (version == 6 && lc->addr.ss.ss_family == AF_INET6) {
+		memcpy(src, &((const struct sockaddr_in6 *)&lc->addr.ss)->sin6_addr, 16);
+	} else {
+		return;		/* no address of the packet's family to answer from */
+	}
+	int n = nlb_icmp_too_big(pkt, len, NLB_TUN_MTU, src, g->icmp.data, GW_BUF_SIZE);
+	if (n < 0)
+		return;
+	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+	io_uring_prep_write(sqe, g->tun_fd, g->icmp.data, (unsigned)n, 0);
+	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_ICMP_WRITE, l, 0));
+	g->icmp.busy = true;
+	g->inflight++;
+}
+
+static void on_icmp_write(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t l = ud_idx(cqe->user_data) >> 16;
+	struct gw_listener *g = w->listeners[l].gw;
+	g->inflight--;
+	g->icmp.busy = false;
+	if (cqe->res < 0)
+		STAT_INC(wstats(w, l), gw_tun_error);
+	else
+		STAT_INC(wstats(w, l), gw_icmp_too_big);
+}
+
 static void on_tun_read(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	uint32_t l = ud_idx(cqe->user_data) >> 16, b = ud_idx(cqe->user_data) & 0xffff;
@@ -114,6 +155,8 @@ static void on_tun_read(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 	if (len > NLB_TUN_MTU) {
 		STAT_INC(st, gw_too_big);
+		if (p.flow.proto == IPPROTO_TCP && !p.icmp_error)
+			too_big(w, l, pkt, len, p.version);
 		arm_tun_read(w, l, b);
 		return;
 	}
@@ -248,6 +291,7 @@ static const struct worker_op gw_ops[] = {
 	[GW_OP_SEND - NLB_OPS_GATEWAY] = { "gw_send", on_send },
 	[GW_OP_RECV - NLB_OPS_GATEWAY] = { "gw_recv", on_recv },
 	[GW_OP_TUN_WRITE - NLB_OPS_GATEWAY] = { "gw_tun_write", on_tun_write },
+	[GW_OP_ICMP_WRITE - NLB_OPS_GATEWAY] = { "gw_icmp_write", on_icmp_write },
 };
 _Static_assert(sizeof(gw_ops) / sizeof(gw_ops[0]) == GW_OP_END - NLB_OPS_GATEWAY,
 	       "every gateway op has a handler");
@@ -260,6 +304,7 @@ static void gw_listener_free(struct gw_listener *g)
 		free(g->out[i].data);
 		free(g->in[i].data);
 	}
+	free(g->icmp.data);
 	if (g->tcp)
 		nlb_flowtab_destroy(g->tcp);
 	if (g->other)
@@ -278,6 +323,7 @@ static void gw_listener_take(struct worker *w, uint32_t l)
 		  nlb_flowtab_create(&g->other, cap) == 0;
 	for (unsigned i = 0; ok && i < GW_BUFS; i++)
 		ok = (g->out[i].data = malloc(GW_BUF_SIZE)) && (g->in[i].data = malloc(GW_BUF_SIZE));
+	ok = ok && (g->icmp.data = malloc(GW_BUF_SIZE));
 	if (!ok) {
 		nlb_err("worker %u: gateway %s: out of memory", w->id, lr->conf->name);
 		gw_listener_free(g);

@@ -8,6 +8,7 @@
  *   in ns gw:
  *	ip tuntap add dev nlbgw0 mode tun multi_queue
  *	ip link set nlbgw0 mtu 8500 up
+ *	sysctl -w net.ipv4.conf.nlbgw0.accept_local=1
  *	ip route add default dev nlbgw0 table 100
  *	ip -6 route add default dev nlbgw0 table 100
  *	ip rule add iif to-client lookup 100
@@ -37,6 +38,9 @@
  *   gw's own addresses (ARP, neighbour discovery, a ping of 10.10.1.1) is
  *   still delivered locally.  nlb's own GENEVE traffic to the appliances
  *   is sent from gw (iif lo for the rules) and uses the main table.
+ * - accept_local on nlbgw0: nlb's ICMP "fragmentation needed" answers come
+ *   out of the device with the gateway's own address as their source,
+ *   which the kernel would otherwise drop as a martian.
  * - rp_filter is 0 on gw (all, default, every interface): a packet nlb
  *   writes comes in on nlbgw0 with a source that the main table reaches
  *   through another interface, which strict reverse-path filtering
@@ -96,6 +100,10 @@ static int gw_tun(const struct t_gwlab *lab)
 		rc = t_netns_ip(lab->gw, "link set %s mtu %d up", T_GWLAB_TUN, T_GWLAB_TUN_MTU);
 	if (rc == 0)
 		rc = gw_rp_filter_off(lab, T_GWLAB_TUN);
+	/* nlb's ICMP "too big" answers come out of the device from the
+	 * gateway's own address: taken, not dropped as martians. */
+	if (rc == 0)
+		rc = t_netns_sysctl(lab->gw, "net.ipv4.conf." T_GWLAB_TUN ".accept_local", "1");
 	if (rc == 0)
 		rc = t_netns_ip(lab->gw, "route add default dev %s table %d", T_GWLAB_TUN,
 				T_GWLAB_TABLE);
