@@ -79,7 +79,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
-.PHONY: all deps test check run install clean fuzz fuzz-deps doc
+.PHONY: all deps test check run install clean fuzz fuzz-deps doc gateway-demo
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
      $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
@@ -189,6 +189,11 @@ test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-benc
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
 	NLB_CTL=$(abspath $(BUILD)/nlbctl) NLB_APPLIANCE=$(abspath $(BUILD)/nlb-appliance) \
 	NLB_SRCDIR=$(CURDIR) $(BUILD)/nlb-tests --jobs=2 $(TEST_ARGS)
+
+# Gateway mode's worked example (doc/gateway.md) in network namespaces:
+# built, run (a TCP exchange, a telnet denied), counters shown, removed.
+gateway-demo: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench
+	bench/gateway-lab demo $(abspath $(BUILD))
 
 # Two echo targets on 127.0.0.1:9001 and :9002, then nlb in the foreground.
 run: deps $(BUILD)/nlb $(BUILD)/nlb-bench

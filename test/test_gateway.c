@@ -9,8 +9,9 @@
  * directions of a flow on one appliance; 2-tuple stickiness; a deny rule
  * on every appliance; returns that cross workers; forged returns dropped
  * and counted; idle flows forgotten; failover with and without
- * rebalancing; 10,500 flows; 8 MiB each way in full-size packets; a
- * gateway added and removed by reload.
+ * rebalancing; 10,500 flows; 8 MiB each way in full-size packets; path
+ * MTU discovery; a gateway added and removed by reload; ICMP errors with
+ * the flow they quote; returns from the wrong appliance dropped.
  *
  * Needs root; addresses exist only inside the lab's namespaces. */
 #include <criterion/criterion.h>
@@ -133,6 +134,7 @@ struct fake {
 	unsigned cookie_workers;	/* a bit per worker byte seen in cookies */
 	bool split;		/* a flow seen at both appliances */
 	bool drop;		/* return nothing */
+	bool swap;		/* return each packet from the other appliance */
 };
 
 /* The header as RFC 8926 lays it out, read here byte by byte: true
@@ -170,6 +172,8 @@ static void note(struct fake *f, int a, const uint8_t *p, size_t len)
 	struct nlb_tuple key;
 	nlb_ip_flow_key(&pkt, NLB_GW_STICKY_5TUPLE, &key);
 	int dir = memcmp(&key.src, &pkt.flow.src, 16) == 0 && key.sport == pkt.flow.sport ? 0 : 1;
+	if (pkt.icmp_error)
+		dir = !dir;	/* it travels against the packet it quotes */
 	unsigned i;
 	for (i = 0; i < f->n_flows; i++)
 		if (memcmp(&f->flows[i].key, &key, sizeof(key)) == 0)
@@ -208,10 +212,11 @@ static void *fake_run(void *arg)
 				continue;
 			pthread_mutex_lock(&f->mu);
 			note(f, a, buf, (size_t)n);
-			bool drop = f->drop;
+			bool drop = f->drop, swap = f->swap;
 			pthread_mutex_unlock(&f->mu);
 			if (!drop)
-				sendto(f->fd[a], buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+				sendto(f->fd[swap ? !a : a], buf, (size_t)n, 0, (struct sockaddr *)&from,
+				       fl);
 		}
 	}
 	return NULL;
@@ -707,4 +712,56 @@ T_TEST(gateway, too_big_tcp_is_answered_for_path_mtu_discovery)
 	t_nlb_free(a1);
 	t_nlb_free(a2);
 	gw_stop(&g);
+}
+
+/* An ICMP error belongs to the flow it quotes: a datagram to a port the
+ * server does not serve comes back as "port unreachable" through the
+ * appliance that took the datagram, and the client's socket sees it. */
+T_TEST(gateway, icmp_errors_follow_the_flow_they_quote)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	gw_start(&g, NULL, NULL);
+	int fd = gwx_connect(g.lab.client, SOCK_DGRAM, T_GWLAB_SERVER4, 9999);
+	int err = 0;
+	for (int k = 0; k < 6 && err != ECONNREFUSED; k++) {
+		cr_assert_eq(send(fd, "x", 1, 0), 1);
+		struct pollfd p = { fd, POLLIN, 0 };
+		char c;
+		if (poll(&p, 1, 500) == 1 && recv(fd, &c, 1, 0) < 0)
+			err = errno;
+	}
+	close(fd);
+	cr_expect_eq(err, ECONNREFUSED, "no port unreachable came back: %s", strerror(err));
+	pthread_mutex_lock(&f.mu);
+	bool split = f.split;
+	unsigned both = 0;
+	for (unsigned i = 0; i < f.n_flows; i++)
+		both += f.flows[i].key.proto == IPPROTO_UDP && ntohs(f.flows[i].key.dport) == 9999 &&
+			f.flows[i].appliance[0] >= 0 && f.flows[i].appliance[1] >= 0;
+	pthread_mutex_unlock(&f.mu);
+	cr_expect_eq(both, 1, "the datagram and its ICMP error were one flow, both ways");
+	cr_expect(!split, "the ICMP error went through another appliance");
+	gw_stop(&g);
+	fake_stop(&f);
+}
+
+/* A flow's packet returned by the other appliance is dropped and
+ * counted: an appliance answers only for the flows it was given. */
+T_TEST(gateway, returns_from_another_appliance_are_dropped)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	f.swap = true;
+	gw_start(&g, NULL, NULL);
+	cr_expect_neq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 1000), 0,
+		      "a ping came back through the wrong appliance");
+	cr_expect_geq(gw_stat(&g, "gw_wrong_appliance"), 1);
+	cr_expect_eq(gw_stat(&g, "gw_returned"), 0);
+	gw_stop(&g);
+	fake_stop(&f);
 }
