@@ -57,6 +57,9 @@ static int placeholder(struct nlb_listener_conf *dst, const struct nlb_listener_
 	dst->tls.ticket_keys = NULL;
 	dst->tls.server = NULL;
 	dst->removed = 1;
+	/* A removed gateway's queues and socket are closed: nothing reads
+	 * its device's name or the ids' text again. */
+	dst->gw.tun = dst->gw.endpoint_text = dst->gw.attachment_text = NULL;
 	/* Its keep-alive clients' next requests still go by its rules. */
 	nlb_http_rules_hold(dst->http.rules);
 	dst->name = strdup(src->name);
