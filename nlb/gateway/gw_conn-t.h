@@ -10,23 +10,33 @@
 #include <sys/uio.h>
 
 #include "flowtab.h"
+#include "ring.h"
 #include "core/proto-t.h"
 
 /* Gateway's completions (its block of core/proto-t.h); idx = listener
- * slot << 16 | buffer. */
+ * slot << 16 | buffer (a TUN read's, or the receive ring's buffer id). */
 enum gw_op {
 	GW_OP_TUN_READ = NLB_OPS_GATEWAY,	/* a packet from the TUN queue */
 	GW_OP_SEND,				/* ... wrapped, sent to its appliance */
-	GW_OP_RECV,				/* a packet an appliance returned */
+	GW_OP_RECV,				/* packets appliances returned (multishot) */
 	GW_OP_TUN_WRITE,			/* ... unwrapped, written to the TUN */
 	GW_OP_ICMP_WRITE,			/* an ICMP "too big" to a sender */
 	GW_OP_END,
 };
 
-/* Buffers per direction per gateway per worker, each a packet's room. */
+/* TUN reads in flight per gateway per worker, each a packet's room. */
 #define GW_BUFS 32
 /* A TUN packet up to the MTU and the GENEVE header before it. */
 #define GW_BUF_SIZE (40 + 9216)
+/* Returned packets: a provided-buffer ring per gateway per worker, filled
+ * by one multishot receive; a buffer is given back once its inner packet
+ * is in the TUN.  Room for recvmsg's header and the sender's address
+ * before the datagram. */
+#define GW_RBUF_COUNT 256
+#define GW_RBUF_SIZE (64 + GW_BUF_SIZE)
+/* Buffer groups: the TCP and UDP modules have 0 and 1; gateway slot l
+ * has GW_BUF_GROUP + l. */
+#define GW_BUF_GROUP 16
 
 struct gw_buf {
 	uint8_t *data;
@@ -44,7 +54,10 @@ struct gw_listener {
 	uint32_t inflight;
 	struct nlb_flowtab *tcp, *other;	/* flow -> appliance slot */
 	struct gw_buf out[GW_BUFS];	/* TUN reads, then sends */
-	struct gw_buf in[GW_BUFS];	/* receives, then TUN writes */
+	struct nlb_bufring rbufs;	/* receives, then TUN writes */
+	struct msghdr rmsg;		/* the multishot receive's layout */
+	bool recv_armed;		/* the multishot receive is in the ring */
+	bool starved;			/* it ended for want of buffers: re-armed once some are back */
 	struct gw_buf icmp;		/* an ICMP answer being written */
 };
 

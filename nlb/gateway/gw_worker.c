@@ -56,19 +56,20 @@ static void arm_tun_read(struct worker *w, uint32_t l, uint32_t b)
 	g->inflight++;
 }
 
-static void arm_recv(struct worker *w, uint32_t l, uint32_t b)
+/* The one multishot receive of the gateway's socket, into its buffer
+ * ring. */
+static void arm_recv(struct worker *w, uint32_t l)
 {
 	struct gw_listener *g = w->listeners[l].gw;
-	if (g->closing || g->udp_fd < 0)
+	if (g->closing || g->udp_fd < 0 || g->recv_armed)
 		return;
-	struct gw_buf *x = &g->in[b];
-	x->iov = (struct iovec){ x->data, GW_BUF_SIZE };
-	x->msg = (struct msghdr){ .msg_name = &x->peer, .msg_namelen = sizeof(x->peer),
-				  .msg_iov = &x->iov, .msg_iovlen = 1 };
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_recvmsg(sqe, g->udp_fd, &x->msg, 0);
-	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_RECV, l, b));
-	x->busy = true;
+	io_uring_prep_recvmsg_multishot(sqe, g->udp_fd, &g->rmsg, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = (uint16_t)g->rbufs.bgid;
+	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_RECV, l, 0));
+	g->recv_armed = true;
+	g->starved = false;
 	g->inflight++;
 }
 
@@ -224,31 +225,30 @@ static bool same_host_port(const struct sockaddr_storage *a, const struct nlb_ad
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
-static void on_recv(struct worker *w, const struct io_uring_cqe *cqe)
+/* A returned packet in buffer bid of the receive ring: checked, and its
+ * inner packet written to the TUN from there (false: dropped, the
+ * buffer to be given back now). */
+static bool returned(struct worker *w, uint32_t l, unsigned bid, int res)
 {
-	uint32_t l = ud_idx(cqe->user_data) >> 16, b = ud_idx(cqe->user_data) & 0xffff;
 	struct gw_listener *g = w->listeners[l].gw;
-	g->inflight--;
-	g->in[b].busy = false;
-	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED && cqe->res != -EBADF)
-			arm_recv(w, l, b);
-		return;
-	}
 	const struct nlb_listener_conf *lc = gw_conf(w, l);
 	struct worker_stats *st = wstats(w, l);
-	struct gw_buf *x = &g->in[b];
-	size_t len = (size_t)cqe->res;
+	struct io_uring_recvmsg_out *o =
+		io_uring_recvmsg_validate(nlb_bufring_addr(&g->rbufs, bid), res, &g->rmsg);
+	if (!o || (o->flags & MSG_TRUNC)) {
+		STAT_INC(st, gw_bad_geneve);
+		return false;
+	}
+	uint8_t *data = io_uring_recvmsg_payload(o, &g->rmsg);
+	size_t len = io_uring_recvmsg_payload_length(o, res, &g->rmsg);
 	struct nlb_geneve_aws hdr;
 	enum nlb_geneve_error why;
-	int off = nlb_geneve_parse(x->data, len, &hdr, &why);
+	int off = nlb_geneve_parse(data, len, &hdr, &why);
 	struct nlb_ip_packet p;
-	if (off < 0 || (x->msg.msg_flags & MSG_TRUNC) ||
-	    nlb_ip_packet_parse(x->data + off, len - (size_t)off, &p) < 0 ||
+	if (off < 0 || nlb_ip_packet_parse(data + off, len - (size_t)off, &p) < 0 ||
 	    hdr.endpoint_id != lc->gw.endpoint_id || hdr.attachment_id != lc->gw.attachment_id) {
 		STAT_INC(st, gw_bad_geneve);
-		arm_recv(w, l, b);
-		return;
+		return false;
 	}
 	struct nlb_tuple key;
 	nlb_ip_flow_key(&p, (enum nlb_gw_stickiness)lc->gw.stickiness, &key);
@@ -258,32 +258,53 @@ static void on_recv(struct worker *w, const struct io_uring_cqe *cqe)
 	if (hdr.cookie != ((uint32_t)w->id << 24 | (uint32_t)(hash & 0xffffff)) ||
 	    nlb_flowtab_lookup(table_of(g, &p), &key, hash, w->now_ms, &t) < 0) {
 		STAT_INC(st, gw_unknown_flow);
-		arm_recv(w, l, b);
-		return;
+		return false;
 	}
-	if (!same_host_port(&x->peer, &target_at(w->rt, lc->group, t)->addr)) {
+	const struct sockaddr_storage *from = io_uring_recvmsg_name(o);
+	if (o->namelen > g->rmsg.msg_namelen ||
+	    !same_host_port(from, &target_at(w->rt, lc->group, t)->addr)) {
 		STAT_INC(st, gw_wrong_appliance);
-		arm_recv(w, l, b);
-		return;
+		return false;
 	}
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_write(sqe, g->tun_fd, x->data + off, (unsigned)(len - (size_t)off), 0);
-	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_TUN_WRITE, l, b));
-	x->busy = true;
+	io_uring_prep_write(sqe, g->tun_fd, data + off, (unsigned)(len - (size_t)off), 0);
+	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_TUN_WRITE, l, bid));
 	g->inflight++;
+	return true;
+}
+
+static void on_recv(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t l = ud_idx(cqe->user_data) >> 16;
+	struct gw_listener *g = w->listeners[l].gw;
+	int bid = nlb_bufring_cqe_bid(cqe);
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		g->recv_armed = false;
+		g->inflight--;
+	}
+	if (cqe->res > 0 && bid >= 0 && !g->closing && g->tun_fd >= 0 &&
+	    returned(w, l, (unsigned)bid, cqe->res))
+		bid = -1;	/* in the TUN write: given back when it completes */
+	if (bid >= 0)
+		nlb_bufring_recycle(&g->rbufs, (unsigned)bid);
+	if (g->recv_armed || g->closing)
+		return;
+	if (cqe->res == -ENOBUFS)
+		g->starved = true;	/* re-armed after the batch gives some back */
+	else if (cqe->res != -ECANCELED && cqe->res != -EBADF)
+		arm_recv(w, l);
 }
 
 static void on_tun_write(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	uint32_t l = ud_idx(cqe->user_data) >> 16, b = ud_idx(cqe->user_data) & 0xffff;
+	uint32_t l = ud_idx(cqe->user_data) >> 16, bid = ud_idx(cqe->user_data) & 0xffff;
 	struct gw_listener *g = w->listeners[l].gw;
 	g->inflight--;
-	g->in[b].busy = false;
+	nlb_bufring_recycle(&g->rbufs, bid);
 	if (cqe->res < 0)
 		STAT_INC(wstats(w, l), gw_tun_error);
 	else
 		STAT_INC(wstats(w, l), gw_returned);
-	arm_recv(w, l, b);
 }
 
 static const struct worker_op gw_ops[] = {
@@ -296,14 +317,14 @@ static const struct worker_op gw_ops[] = {
 _Static_assert(sizeof(gw_ops) / sizeof(gw_ops[0]) == GW_OP_END - NLB_OPS_GATEWAY,
 	       "every gateway op has a handler");
 
-static void gw_listener_free(struct gw_listener *g)
+static void gw_listener_free(struct worker *w, struct gw_listener *g)
 {
 	if (!g)
 		return;
-	for (unsigned i = 0; i < GW_BUFS; i++) {
+	for (unsigned i = 0; i < GW_BUFS; i++)
 		free(g->out[i].data);
-		free(g->in[i].data);
-	}
+	if (g->rbufs.br)
+		nlb_bufring_free(&w->ring, &g->rbufs);
 	free(g->icmp.data);
 	if (g->tcp)
 		nlb_flowtab_destroy(g->tcp);
@@ -322,13 +343,18 @@ static void gw_listener_take(struct worker *w, uint32_t l)
 	bool ok = g && nlb_flowtab_create(&g->tcp, cap) == 0 &&
 		  nlb_flowtab_create(&g->other, cap) == 0;
 	for (unsigned i = 0; ok && i < GW_BUFS; i++)
-		ok = (g->out[i].data = malloc(GW_BUF_SIZE)) && (g->in[i].data = malloc(GW_BUF_SIZE));
+		ok = (g->out[i].data = malloc(GW_BUF_SIZE)) != NULL;
 	ok = ok && (g->icmp.data = malloc(GW_BUF_SIZE));
-	if (!ok) {
-		nlb_err("worker %u: gateway %s: out of memory", w->id, lr->conf->name);
-		gw_listener_free(g);
+	int r = ok ? nlb_bufring_init(&w->ring, &g->rbufs, GW_BUF_GROUP + (int)l, GW_RBUF_COUNT,
+				      GW_RBUF_SIZE) : -ENOMEM;
+	if (r < 0) {
+		nlb_err("worker %u: gateway %s: no buffers: %s", w->id, lr->conf->name, strerror(-r));
+		gw_listener_free(w, g);
 		return;
 	}
+	/* What a multishot receive puts before each datagram: the sender's
+	 * address, no control messages. */
+	g->rmsg.msg_namelen = sizeof(struct sockaddr_in6);
 	g->tun_fd = lr->tun_fds ? lr->tun_fds[w->id] : -1;
 	g->udp_fd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
 	w->listeners[l].gw = g;
@@ -340,12 +366,10 @@ static void gw_listener_arm(struct worker *w, uint32_t l)
 	struct gw_listener *g = w->listeners[l].gw;
 	if (!g || !is_gateway(w, l))
 		return;
-	for (uint32_t b = 0; b < GW_BUFS; b++) {
+	for (uint32_t b = 0; b < GW_BUFS; b++)
 		if (!g->out[b].busy)
 			arm_tun_read(w, l, b);
-		if (!g->in[b].busy)
-			arm_recv(w, l, b);
-	}
+	arm_recv(w, l);
 }
 
 /* Stops reading: the queue and the socket are cancelled and closed. */
@@ -369,7 +393,7 @@ static bool gw_listener_close(struct worker *w, uint32_t l)
 	gw_close(w, g);
 	if (g->inflight)
 		return false;
-	gw_listener_free(g);
+	gw_listener_free(w, g);
 	w->listeners[l].gw = NULL;
 	w->gw.n_gateways--;
 	return true;
@@ -413,8 +437,24 @@ static void gw_worker_free(struct worker *w)
 			close(g->tun_fd);
 		if (g->udp_fd >= 0)
 			close(g->udp_fd);
-		gw_listener_free(g);
+		gw_listener_free(w, g);
 		w->listeners[l].gw = NULL;
+	}
+}
+
+/* Buffers given back in the batch reach the kernel; a receive that ran
+ * out of them starts again. */
+static void gw_after_batch(struct worker *w)
+{
+	if (!w->gw.n_gateways)
+		return;
+	for (size_t l = 0; l < w->rt->cfg->n_listeners; l++) {
+		struct gw_listener *g = w->listeners[l].gw;
+		if (!g)
+			continue;
+		nlb_bufring_flush(&g->rbufs);
+		if (g->starved)
+			arm_recv(w, (uint32_t)l);
 	}
 }
 
@@ -430,4 +470,5 @@ const struct stream_proto gateway_proto = {
 	.stop = gw_stop,
 	.busy = gw_busy,
 	.tick = gw_tick,
+	.after_batch = gw_after_batch,
 };
