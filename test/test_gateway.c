@@ -11,7 +11,8 @@
  * and counted; idle flows forgotten; failover with and without
  * rebalancing; 10,500 flows; 8 MiB each way in full-size packets; path
  * MTU discovery; a gateway added and removed by reload; ICMP errors with
- * the flow they quote; returns from the wrong appliance dropped.
+ * the flow they quote; returns from the wrong appliance dropped; the
+ * deregistration delay.
  *
  * Needs root; addresses exist only inside the lab's namespaces. */
 #include <criterion/criterion.h>
@@ -764,4 +765,60 @@ T_TEST(gateway, returns_from_another_appliance_are_dropped)
 	cr_expect_eq(gw_stat(&g, "gw_returned"), 0);
 	gw_stop(&g);
 	fake_stop(&f);
+}
+
+/* An appliance deregistered (nlbctl remove target): new flows avoid it
+ * at once; a flow it holds stays with it through the deregistration
+ * delay, then moves to another and goes on; with either target_failover,
+ * as the GWLB's. */
+static void deregistered(const char *gateway_extra)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	gw_start(&g, gateway_extra, "deregistration_delay_ms = 1500;");
+	int fd = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
+	uint64_t before[2], after[2];
+#define SNAP(x) do { pthread_mutex_lock(&f.mu); x[0] = f.packets[0]; x[1] = f.packets[1]; \
+		     pthread_mutex_unlock(&f.mu); } while (0)
+	SNAP(before);
+	cr_assert_eq(t_round_trip(fd, "one", 3, 3000), 0);
+	SNAP(after);
+	int held = after[0] > before[0] ? 0 : 1;
+	cr_assert(after[!held] == before[!held], "the connection used both appliances");
+	const char *addr[2] = { T_GWLAB_APPL4_1, T_GWLAB_APPL4_2 };
+	char cmd[96], out[1024];
+	snprintf(cmd, sizeof(cmd), "remove target fw %s:%u", addr[held], g.geneve_port);
+	cr_assert_eq(t_admin_command(g.sock, cmd, out, sizeof(out)), 0, "%s: %s", cmd, out);
+	/* within the delay: the held flow stays, new flows take the other */
+	SNAP(before);
+	cr_assert_eq(t_round_trip(fd, "two", 3, 3000), 0);
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 10);
+	SNAP(after);
+	cr_expect_geq(after[held] - before[held], 2, "the held flow left during the delay");
+	cr_expect_leq(after[held] - before[held], 4, "new flows went to the leaving appliance: %llu",
+		      (unsigned long long)(after[held] - before[held]));
+	cr_expect_geq(after[!held] - before[!held], 10 * 5, "new flows did not take the other");
+	/* past the delay the flow moves, and goes on */
+	t_sleep_ms(2500);
+	SNAP(before);
+	cr_expect_eq(t_round_trip(fd, "three", 5, 3000), 0, "the connection after the delay");
+	SNAP(after);
+	cr_expect_eq(after[held], before[held], "the flow still used the removed appliance");
+	cr_expect_geq(after[!held] - before[!held], 2, "the flow did not move");
+#undef SNAP
+	close(fd);
+	gw_stop(&g);
+	fake_stop(&f);
+}
+
+T_TEST(gateway, deregistration_delay_no_rebalance)
+{
+	deregistered(NULL);
+}
+
+T_TEST(gateway, deregistration_delay_rebalance)
+{
+	deregistered("target_failover = \"rebalance\";");
 }

@@ -80,16 +80,18 @@ static struct nlb_flowtab *table_of(struct gw_listener *g, const struct nlb_ip_p
 	return p->flow.proto == IPPROTO_TCP ? g->tcp : g->other;
 }
 
-/* May a flow stay with appliance t?  With no_rebalance always, while the
- * slot holds a target; with rebalance only while it takes new flows. */
+/* May a flow stay with appliance t?  As the GWLB's target_failover: a
+ * deregistered appliance keeps its flows through the deregistration
+ * delay (draining), and they move once it has passed; an unhealthy one
+ * keeps them with no_rebalance, and loses them at once with rebalance. */
 static bool flow_keeps(struct worker *w, const struct nlb_listener_conf *lc, uint32_t t)
 {
 	enum target_state st = target_state(w->rt, lc->group, t);
-	if (st == TARGET_FREE)
+	if (st == TARGET_FREE || st == TARGET_DRAIN_CLOSING)
 		return false;
-	if (lc->gw.failover == NLB_GW_NO_REBALANCE)
+	if (st == TARGET_DRAINING || lc->gw.failover == NLB_GW_NO_REBALANCE)
 		return true;
-	return st == TARGET_ACTIVE && pick_eligible(w->rt, lc->group, t, 0);
+	return pick_eligible(w->rt, lc->group, t, 0);
 }
 
 /* A TCP packet over the MTU: the sender is told so (ICMP fragmentation
