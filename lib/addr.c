@@ -209,17 +209,22 @@ int nlb_addr_port(const struct sockaddr *sa)
  * and sin6_flowinfo say nothing about which socket is meant. */
 int nlb_addr_equal(const struct nlb_addr *a, const struct nlb_addr *b)
 {
-	if (a->ss.ss_family != b->ss.ss_family)
+	return nlb_sockaddr_equal((const struct sockaddr *)&a->ss, (const struct sockaddr *)&b->ss);
+}
+
+int nlb_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
 		return 0;
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)&a->ss;
-		const struct sockaddr_in *y = (const struct sockaddr_in *)&b->ss;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
 		return x->sin_port == y->sin_port &&
 		       x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
-	if (a->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->ss;
-		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->ss;
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
 		return x->sin6_port == y->sin6_port &&
 		       x->sin6_scope_id == y->sin6_scope_id &&
 		       memcmp(&x->sin6_addr, &y->sin6_addr,

@@ -80,6 +80,22 @@ static struct nlb_flowtab *table_of(struct gw_listener *g, const struct nlb_ip_p
 	return p->flow.proto == IPPROTO_TCP ? g->tcp : g->other;
 }
 
+/* A packet's flow under the gateway's stickiness: its key into *key, and
+ * the key's hash under the group's seed. */
+static uint64_t flow_of(struct worker *w, const struct nlb_listener_conf *lc,
+			const struct nlb_ip_packet *p, struct nlb_tuple *key)
+{
+	nlb_ip_flow_key(p, (enum nlb_gw_stickiness)lc->gw.stickiness, key);
+	return nlb_tuple_hash(key, w->rt->groups[lc->group].conf->hash_seed, NLB_HASH_5TUPLE);
+}
+
+/* A flow's GENEVE cookie: this worker (the byte returns are steered on),
+ * then 24 bits of the flow's hash (doc/gateway.md). */
+static uint32_t cookie_of(const struct worker *w, uint64_t hash)
+{
+	return (uint32_t)w->id << 24 | (uint32_t)(hash & 0xffffff);
+}
+
 /* May a flow stay with appliance t?  As the GWLB's target_failover: a
  * deregistered appliance keeps its flows through the deregistration
  * delay (draining), and they move once it has passed; an unhealthy one
@@ -104,16 +120,12 @@ static void too_big(struct worker *w, uint32_t l, const uint8_t *pkt, size_t len
 	const struct nlb_listener_conf *lc = gw_conf(w, l);
 	if (g->icmp.busy || g->closing || g->tun_fd < 0)
 		return;
-	uint8_t src[16] = { 0 };
-	if (version == 4 && lc->addr.ss.ss_family == AF_INET) {
-		src[10] = src[11] = 0xff;
-		memcpy(src + 12, &((const struct sockaddr_in *)&lc->addr.ss)->sin_addr, 4);
-	} else if (version == 6 && lc->addr.ss.ss_family == AF_INET6) {
-		memcpy(src, &((const struct sockaddr_in6 *)&lc->addr.ss)->sin6_addr, 16);
-	} else {
+	/* The gateway's address as a flow key holds it (IPv4 mapped). */
+	struct nlb_tuple self;
+	if ((version == 4) != (lc->addr.ss.ss_family == AF_INET) ||
+	    nlb_tuple_from_sockaddr(&self, (const struct sockaddr *)&lc->addr.ss, NULL, 0) < 0)
 		return;		/* no address of the packet's family to answer from */
-	}
-	int n = nlb_icmp_too_big(pkt, len, NLB_TUN_MTU, src, g->icmp.data, GW_BUF_SIZE);
+	int n = nlb_icmp_too_big(pkt, len, NLB_TUN_MTU, self.src, g->icmp.data, GW_BUF_SIZE);
 	if (n < 0)
 		return;
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
@@ -164,9 +176,7 @@ static void on_tun_read(struct worker *w, const struct io_uring_cqe *cqe)
 		return;
 	}
 	struct nlb_tuple key;
-	nlb_ip_flow_key(&p, (enum nlb_gw_stickiness)lc->gw.stickiness, &key);
-	const struct nlb_group_conf *gc = w->rt->groups[lc->group].conf;
-	uint64_t hash = nlb_tuple_hash(&key, gc->hash_seed, NLB_HASH_5TUPLE);
+	uint64_t hash = flow_of(w, lc, &p, &key);
 	struct nlb_flowtab *tab = table_of(g, &p);
 	uint32_t t;
 	if (nlb_flowtab_lookup(tab, &key, hash, w->now_ms, &t) < 0 || !flow_keeps(w, lc, t)) {
@@ -180,12 +190,11 @@ static void on_tun_read(struct worker *w, const struct io_uring_cqe *cqe)
 		nlb_flowtab_insert(tab, &key, hash, t, w->now_ms);
 		STAT_INC(st, gw_flows);
 	}
-	/* The cookie: this worker, then the flow's hash (doc/gateway.md). */
 	struct nlb_geneve_aws hdr = {
 		.protocol = p.version == 4 ? NLB_GENEVE_PROTO_IPV4 : NLB_GENEVE_PROTO_IPV6,
 		.endpoint_id = lc->gw.endpoint_id,
 		.attachment_id = lc->gw.attachment_id,
-		.cookie = (uint32_t)w->id << 24 | (uint32_t)(hash & 0xffffff),
+		.cookie = cookie_of(w, hash),
 	};
 	struct gw_buf *x = &g->out[b];
 	nlb_geneve_write(x->data, &hdr);
@@ -214,19 +223,6 @@ static void on_send(struct worker *w, const struct io_uring_cqe *cqe)
 	arm_tun_read(w, l, b);
 }
 
-static bool same_host_port(const struct sockaddr_storage *a, const struct nlb_addr *b)
-{
-	if (a->ss_family != b->ss.ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)&b->ss;
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)&b->ss;
-	return x->sin6_port == y->sin6_port &&
-	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
 /* A returned packet in buffer bid of the receive ring: checked, and its
  * inner packet written to the TUN from there (false: dropped, the
  * buffer to be given back now). */
@@ -253,18 +249,17 @@ static bool returned(struct worker *w, uint32_t l, unsigned bid, int res)
 		return false;
 	}
 	struct nlb_tuple key;
-	nlb_ip_flow_key(&p, (enum nlb_gw_stickiness)lc->gw.stickiness, &key);
-	const struct nlb_group_conf *gc = w->rt->groups[lc->group].conf;
-	uint64_t hash = nlb_tuple_hash(&key, gc->hash_seed, NLB_HASH_5TUPLE);
+	uint64_t hash = flow_of(w, lc, &p, &key);
 	uint32_t t;
-	if (hdr.cookie != ((uint32_t)w->id << 24 | (uint32_t)(hash & 0xffffff)) ||
+	if (hdr.cookie != cookie_of(w, hash) ||
 	    nlb_flowtab_lookup(table_of(g, &p), &key, hash, w->now_ms, &t) < 0) {
 		STAT_INC(st, gw_unknown_flow);
 		return false;
 	}
-	const struct sockaddr_storage *from = io_uring_recvmsg_name(o);
+	const struct sockaddr *from = io_uring_recvmsg_name(o);
+	const struct nlb_addr *appliance = &target_at(w->rt, lc->group, t)->addr;
 	if (o->namelen > g->rmsg.msg_namelen ||
-	    !same_host_port(from, &target_at(w->rt, lc->group, t)->addr)) {
+	    !nlb_sockaddr_equal(from, (const struct sockaddr *)&appliance->ss)) {
 		STAT_INC(st, gw_wrong_appliance);
 		return false;
 	}
