@@ -362,8 +362,6 @@ static int read_stickiness(const struct rule_ctx *x, const config_setting_t *s,
 static int check_template(const struct rule_ctx *x, const config_setting_t *at, const char *key,
 			  const char *t)
 {
-	static const char *const words[] = { "#{protocol}", "#{host}", "#{port}", "#{path}",
-					     "#{query}" };
 	if (strlen(t) > NLB_HTTP_RULE_VALUE_MAX)
 		return cfg_fail(x->ld, at, "%s: redirect: \"%s\" is at most %u bytes", x->label, key,
 				NLB_HTTP_RULE_VALUE_MAX);
@@ -373,14 +371,12 @@ static int check_template(const struct rule_ctx *x, const config_setting_t *at, 
 					"spaces", x->label, key);
 		if (p[0] != '#' || p[1] != '{')
 			continue;
-		size_t k = 0;
-		while (k < 5 && strncmp(p, words[k], strlen(words[k])) != 0)
-			k++;
-		if (k == 5)
+		size_t len;
+		if (nlb_redirect_word(p, &len) < 0)
 			return cfg_fail(x->ld, at, "%s: redirect: \"%s\": unknown keyword in \"%s\" "
 					"(#{protocol}, #{host}, #{port}, #{path}, #{query})",
 					x->label, key, t);
-		p += strlen(words[k]) - 1;
+		p += len - 1;
 	}
 	return 0;
 }

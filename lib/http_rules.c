@@ -311,6 +311,24 @@ int nlb_http_rules_match(const struct nlb_http_rules *r, const struct nlb_http_r
 	return -1;
 }
 
+/* ---- redirects ---------------------------------------------------------- */
+
+int nlb_redirect_word(const char *p, size_t *len)
+{
+	static const char *const words[NLB_RW_COUNT] = {
+		[NLB_RW_PROTOCOL] = "#{protocol}", [NLB_RW_HOST] = "#{host}",
+		[NLB_RW_PORT] = "#{port}", [NLB_RW_PATH] = "#{path}", [NLB_RW_QUERY] = "#{query}",
+	};
+	for (int i = 0; i < NLB_RW_COUNT; i++) {
+		size_t n = strlen(words[i]);
+		if (strncmp(p, words[i], n) == 0) {
+			*len = n;
+			return i;
+		}
+	}
+	return -1;
+}
+
 /* ---- weighted forward --------------------------------------------------- */
 
 uint64_t nlb_http_rule_cookie(const char *group_name)

@@ -71,6 +71,20 @@ struct nlb_rule_forward {
 	uint64_t cookie;		/* the NLBTG value that names it */
 };
 
+/* The keywords of a redirect's templates, as the ALB's. */
+enum nlb_redirect_word {
+	NLB_RW_PROTOCOL = 0,		/* #{protocol} */
+	NLB_RW_HOST,			/* #{host} */
+	NLB_RW_PORT,			/* #{port} */
+	NLB_RW_PATH,			/* #{path} */
+	NLB_RW_QUERY,			/* #{query} */
+	NLB_RW_COUNT,
+};
+
+/* The keyword text p starts with: its enum nlb_redirect_word, its length
+ * in *len; -1 when p starts with none. */
+int nlb_redirect_word(const char *p, size_t *len);
+
 /* Templates with #{protocol} #{host} #{port} #{path} #{query}. */
 struct nlb_rule_redirect {
 	uint16_t status;		/* 301 or 302 */

@@ -53,10 +53,12 @@ static bool sticky_cookie(const struct nlb_http1_head *h, const char *buf, uint6
 	return false;
 }
 
-/* What #{...} stands for in a redirect. */
+/* What each #{...} keyword stands for in a redirect. */
 struct redirect_words {
-	const char *protocol, *host, *path, *query;
-	size_t host_len, path_len, query_len;
+	struct {
+		const char *p;
+		size_t len;
+	} word[NLB_RW_COUNT];
 	char port[8];
 };
 
@@ -67,23 +69,10 @@ static int expand(const char *t, const struct redirect_words *rw, char *out, siz
 	for (const char *p = t; *p;) {
 		const char *v = p;
 		size_t len = 1, skip = 1;
-		if (p[0] == '#' && p[1] == '{') {
-			static const char *const words[] = { "#{protocol}", "#{host}", "#{port}",
-							     "#{path}", "#{query}" };
-			for (unsigned i = 0; i < 5; i++) {
-				size_t wl = strlen(words[i]);
-				if (strncmp(p, words[i], wl) != 0)
-					continue;
-				skip = wl;
-				switch (i) {
-				case 0: v = rw->protocol; len = strlen(v); break;
-				case 1: v = rw->host; len = rw->host_len; break;
-				case 2: v = rw->port; len = strlen(v); break;
-				case 3: v = rw->path; len = rw->path_len; break;
-				case 4: v = rw->query; len = rw->query_len; break;
-				}
-				break;
-			}
+		int k = p[0] == '#' ? nlb_redirect_word(p, &skip) : -1;
+		if (k >= 0) {
+			v = rw->word[k].p;
+			len = rw->word[k].len;
 		}
 		if (*n + len >= cap)
 			return -ENOSPC;
@@ -138,23 +127,26 @@ static void redirect(struct worker *w, struct http_client *c, const struct nlb_h
 {
 	const struct nlb_listener_conf *lc = http_listener_conf(w, c);
 	char fallback[INET6_ADDRSTRLEN + 2];
-	struct redirect_words rw = {
-		.protocol = c->tls ? "https" : "http",
-		.host = v->host,
-		.host_len = v->host_len,
-		/* #{path} is the path without its leading '/', as the ALB's. */
-		.path = v->path_len ? v->path + 1 : v->path,
-		.path_len = v->path_len ? v->path_len - 1 : 0,
-		.query = v->query,
-		.query_len = v->query_len,
-	};
-	if (!rw.host) {		/* HTTP/1.0 without Host: the listener's address */
+	struct redirect_words rw;
+	const char *proto = c->tls ? "https" : "http";
+	rw.word[NLB_RW_PROTOCOL].p = proto;
+	rw.word[NLB_RW_PROTOCOL].len = strlen(proto);
+	rw.word[NLB_RW_HOST].p = v->host;
+	rw.word[NLB_RW_HOST].len = v->host_len;
+	if (!v->host) {		/* HTTP/1.0 without Host: the listener's address */
 		nlb_addr_host((const struct sockaddr *)&lc->addr.ss, fallback, sizeof(fallback));
-		rw.host = fallback;
-		rw.host_len = strlen(fallback);
+		rw.word[NLB_RW_HOST].p = fallback;
+		rw.word[NLB_RW_HOST].len = strlen(fallback);
 	}
-	snprintf(rw.port, sizeof(rw.port), "%u",
-		 (unsigned)nlb_addr_port((const struct sockaddr *)&lc->addr.ss));
+	int plen = snprintf(rw.port, sizeof(rw.port), "%u",
+			    (unsigned)nlb_addr_port((const struct sockaddr *)&lc->addr.ss));
+	rw.word[NLB_RW_PORT].p = rw.port;
+	rw.word[NLB_RW_PORT].len = (size_t)plen;
+	/* #{path} is the path without its leading '/', as the ALB's. */
+	rw.word[NLB_RW_PATH].p = v->path_len ? v->path + 1 : v->path;
+	rw.word[NLB_RW_PATH].len = v->path_len ? v->path_len - 1 : 0;
+	rw.word[NLB_RW_QUERY].p = v->query;
+	rw.word[NLB_RW_QUERY].len = v->query_len;
 	char loc[LOCATION_MAX + 16];
 	int n = location(&u->redirect, &rw, loc, sizeof(loc));
 	if (n < 0) {
