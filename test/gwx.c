@@ -75,20 +75,25 @@ void gwx_tcp_echo_ok(const struct t_netns *ns, const char *addr, uint16_t port)
 		 strerror(-rc));
 }
 
+ssize_t gwx_udp_ask(int fd, const void *msg, size_t len, void *got, size_t cap)
+{
+	ssize_t n = -1;
+	for (int i = 0; i < 6 && n < 0; i++) {
+		cr_assert_eq(send(fd, msg, len, 0), (ssize_t)len);
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, 500) == 1)
+			n = recv(fd, got, cap, 0);
+	}
+	return n;
+}
+
 /* A UDP datagram from ns to the echo server at addr:port, and back. */
 void gwx_udp_echo_ok(const struct t_netns *ns, const char *addr, uint16_t port)
 {
 	int fd = gwx_connect(ns, SOCK_DGRAM, addr, port);
 	static const char msg[] = "a datagram through the lab";
 	char got[64];
-	ssize_t n = -1;
-	/* Resent every 500 ms: the first may wait for neighbour resolution. */
-	for (int i = 0; i < 6 && n < 0; i++) {
-		cr_assert_eq(send(fd, msg, sizeof msg, 0), (ssize_t)sizeof msg);
-		struct pollfd p = { fd, POLLIN, 0 };
-		if (poll(&p, 1, 500) == 1)
-			n = recv(fd, got, sizeof got, 0);
-	}
+	ssize_t n = gwx_udp_ask(fd, msg, sizeof msg, got, sizeof got);
 	close(fd);
 	T_ASSERT(n == (ssize_t)sizeof msg && !memcmp(got, msg, sizeof msg),
 		 ": UDP echo from %s to %s port %u: %zd bytes back", ns->name, addr, port, n);

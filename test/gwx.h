@@ -5,7 +5,9 @@
 #ifndef NLB_TEST_GWX_H
 #define NLB_TEST_GWX_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "helpers/gateway_lab.h"
 
@@ -18,8 +20,12 @@ struct t_nlb *gwx_serve(const struct t_netns *ns, const char *addr, const char *
 int gwx_connect(const struct t_netns *ns, int type, const char *addr, uint16_t port);
 /* A TCP round trip from ns to the echo server at addr:port. */
 void gwx_tcp_echo_ok(const struct t_netns *ns, const char *addr, uint16_t port);
+/* msg (len bytes) sent on the connected datagram socket fd, again every
+ * 500 ms until something comes back, six times at most (the first may
+ * wait for neighbour resolution): the bytes read into got (cap), or -1. */
+ssize_t gwx_udp_ask(int fd, const void *msg, size_t len, void *got, size_t cap);
 /* A UDP datagram from ns to the echo server at addr:port, and back
- * (resent every 500 ms, six times at most). */
+ * (gwx_udp_ask). */
 void gwx_udp_echo_ok(const struct t_netns *ns, const char *addr, uint16_t port);
 
 #endif

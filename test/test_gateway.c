@@ -280,6 +280,35 @@ static struct t_nlb *real_appliance(struct gw *g, const char *addr, const char *
 	return a;
 }
 
+/* The two nlb-appliances of the lab, a1 and a2, and their end. */
+static void real_appliances(struct gw *g, struct t_nlb *a[2])
+{
+	a[0] = real_appliance(g, T_GWLAB_APPL4_1, "a1");
+	a[1] = real_appliance(g, T_GWLAB_APPL4_2, "a2");
+}
+
+static void appliances_stop(struct t_nlb *a[2])
+{
+	for (int i = 0; i < 2; i++) {
+		t_nlb_stop(a[i], 5000);
+		t_nlb_free(a[i]);
+	}
+}
+
+/* len bytes of pattern seed to the echo server and back on a TCP
+ * connection from the client, every byte checked. */
+static void bulk_ok(struct gw *g, uint64_t len, uint64_t seed)
+{
+	int fd = gwx_connect(g->lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
+	struct t_bulk_result r = { 0 };
+	int rc = t_bulk(fd, len, seed, true, 30000, &r);
+	close(fd);
+	cr_expect_eq(rc, 0, "bulk: %s after %llu sent, %llu received", strerror(-rc),
+		     (unsigned long long)r.sent, (unsigned long long)r.received);
+	cr_expect_eq(r.received, len);
+	cr_expect_eq(r.sum, t_pattern_sum(seed, len), "the bytes came back changed");
+}
+
 /* An appliance's counter, from its health port through curl in gw. */
 static uint64_t appliance_counter(struct gw *g, const char *addr, const char *key)
 {
@@ -303,8 +332,8 @@ T_TEST(gateway, through_nlb_appliance_both_families)
 {
 	struct gw g;
 	gw_lab(&g);
-	struct t_nlb *a1 = real_appliance(&g, T_GWLAB_APPL4_1, "a1");
-	struct t_nlb *a2 = real_appliance(&g, T_GWLAB_APPL4_2, "a2");
+	struct t_nlb *a[2];
+	real_appliances(&g, a);
 	gw_start(&g, NULL, "health_check = { protocol = \"tcp\"; port = 80; interval_ms = 200;"
 		 " healthy_threshold = 1; };");
 	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
@@ -339,10 +368,7 @@ T_TEST(gateway, through_nlb_appliance_both_families)
 	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 0);
 	cr_expect_eq(gw_stat(&g, "gw_wrong_appliance"), 0);
 	cr_expect_eq(gw_stat(&g, "gw_bad_geneve"), 0);
-	t_nlb_stop(a1, 5000);
-	t_nlb_stop(a2, 5000);
-	t_nlb_free(a1);
-	t_nlb_free(a2);
+	appliances_stop(a);
 	gw_stop(&g);
 }
 
@@ -486,13 +512,7 @@ T_TEST(gateway, idle_flows_are_forgotten)
 	char got[16];
 	int64_t flows = 0;
 	for (int round = 0; round < 2; round++) {
-		ssize_t r = -1;
-		for (int k = 0; k < 6 && r < 0; k++) {
-			cr_assert_eq(send(fd, "ping", 4, 0), 4);
-			struct pollfd p = { fd, POLLIN, 0 };
-			if (poll(&p, 1, 500) == 1)
-				r = recv(fd, got, sizeof(got), 0);
-		}
+		ssize_t r = gwx_udp_ask(fd, "ping", 4, got, sizeof(got));
 		cr_assert_eq(r, 4, "round %d: no echo", round);
 		if (round == 0) {
 			/* this one (twice when the echo came back on the
@@ -518,8 +538,8 @@ static void failover(const char *gateway_extra, bool moves)
 {
 	struct gw g;
 	gw_lab(&g);
-	struct t_nlb *a[2] = { real_appliance(&g, T_GWLAB_APPL4_1, "a1"),
-			       real_appliance(&g, T_GWLAB_APPL4_2, "a2") };
+	struct t_nlb *a[2];
+	real_appliances(&g, a);
 	const char *addr[2] = { T_GWLAB_APPL4_1, T_GWLAB_APPL4_2 };
 	gw_start(&g, gateway_extra, "health_check = { protocol = \"tcp\"; port = 80; "
 		 "interval_ms = 200; timeout_ms = 200; healthy_threshold = 1; "
@@ -572,8 +592,8 @@ T_TEST(gateway, ten_thousand_flows, .timeout = 120)
 {
 	struct gw g;
 	gw_lab(&g);
-	struct t_nlb *a1 = real_appliance(&g, T_GWLAB_APPL4_1, "a1");
-	struct t_nlb *a2 = real_appliance(&g, T_GWLAB_APPL4_2, "a2");
+	struct t_nlb *a[2];
+	real_appliances(&g, a);
 	gw_start(&g, NULL, NULL);
 	const char *bench = getenv("NLB_BENCH");
 	T_ASSERT(bench && *bench);
@@ -589,10 +609,7 @@ T_TEST(gateway, ten_thousand_flows, .timeout = 120)
 		      (long long)gw_stat(&g, "gw_flows"));
 	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 0);
 	cr_expect_eq(gw_stat(&g, "gw_no_target"), 0);
-	t_nlb_stop(a1, 5000);
-	t_nlb_stop(a2, 5000);
-	t_nlb_free(a1);
-	t_nlb_free(a2);
+	appliances_stop(a);
 	gw_stop(&g);
 }
 
@@ -655,24 +672,13 @@ T_TEST(gateway, bulk_stream_of_full_size_packets)
 {
 	struct gw g;
 	gw_lab(&g);
-	struct t_nlb *a1 = real_appliance(&g, T_GWLAB_APPL4_1, "a1");
-	struct t_nlb *a2 = real_appliance(&g, T_GWLAB_APPL4_2, "a2");
+	struct t_nlb *a[2];
+	real_appliances(&g, a);
 	gw_start(&g, NULL, NULL);
-	enum { LEN = 8 << 20 };
-	int fd = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
-	struct t_bulk_result r = { 0 };
-	int rc = t_bulk(fd, LEN, 77, true, 30000, &r);
-	close(fd);
-	cr_expect_eq(rc, 0, "bulk: %s after %llu sent, %llu received", strerror(-rc),
-		     (unsigned long long)r.sent, (unsigned long long)r.received);
-	cr_expect_eq(r.received, LEN);
-	cr_expect_eq(r.sum, t_pattern_sum(77, LEN), "the bytes came back changed");
+	bulk_ok(&g, 8 << 20, 77);
 	cr_expect_eq(gw_stat(&g, "gw_send_error"), 0);
 	cr_expect_eq(gw_stat(&g, "gw_too_big"), 0);
-	t_nlb_stop(a1, 5000);
-	t_nlb_stop(a2, 5000);
-	t_nlb_free(a1);
-	t_nlb_free(a2);
+	appliances_stop(a);
 	gw_stop(&g);
 }
 
@@ -695,23 +701,13 @@ T_TEST(gateway, too_big_tcp_is_answered_for_path_mtu_discovery)
 		int rc = t_netns_ip(ns, "link set %s mtu 9000", links[i][1]);
 		T_ASSERT(rc == 0, ": %s", t_netns_err());
 	}
-	struct t_nlb *a1 = real_appliance(&g, T_GWLAB_APPL4_1, "a1");
-	struct t_nlb *a2 = real_appliance(&g, T_GWLAB_APPL4_2, "a2");
+	struct t_nlb *a[2];
+	real_appliances(&g, a);
 	gw_start(&g, NULL, NULL);
-	enum { LEN = 4 << 20 };
-	int fd = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
-	struct t_bulk_result r = { 0 };
-	int rc = t_bulk(fd, LEN, 91, true, 30000, &r);
-	close(fd);
-	cr_expect_eq(rc, 0, "bulk: %s after %llu sent, %llu received", strerror(-rc),
-		     (unsigned long long)r.sent, (unsigned long long)r.received);
-	cr_expect_eq(r.sum, t_pattern_sum(91, LEN), "the bytes came back changed");
+	bulk_ok(&g, 4 << 20, 91);
 	cr_expect_geq(gw_stat(&g, "gw_too_big"), 1, "no segment over 8,500 came");
 	cr_expect_geq(gw_stat(&g, "gw_icmp_too_big"), 1, "no sender was told");
-	t_nlb_stop(a1, 5000);
-	t_nlb_stop(a2, 5000);
-	t_nlb_free(a1);
-	t_nlb_free(a2);
+	appliances_stop(a);
 	gw_stop(&g);
 }
 

@@ -311,21 +311,11 @@ T_TEST(gateway_lab, appliance_answers_gw)
 	memset(ip, 0, 20);
 	memcpy(ip, "\x45\x00\x00\x14\x00\x00\x40\x00\x40\xfd", 10);
 	memcpy(ip + 12, "\x0a\x0a\x01\x02\x0a\x0a\x02\x02", 8);
-	uint32_t s = 0;
-	for (int i = 0; i < 20; i += 2)
-		s += (uint32_t)(ip[i] << 8 | ip[i + 1]);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	ip[10] = (uint8_t)(~s >> 8);
-	ip[11] = (uint8_t)~s;
+	uint16_t sum = t_inet_checksum(ip, 20);
+	ip[10] = (uint8_t)(sum >> 8);
+	ip[11] = (uint8_t)sum;
 	int fd = gwx_connect(lab.gw, SOCK_DGRAM, T_GWLAB_APPL4_1, 6081);
-	ssize_t n = -1;
-	for (int i = 0; i < 6 && n < 0; i++) {
-		cr_assert_eq(send(fd, pkt, sizeof pkt, 0), (ssize_t)sizeof pkt);
-		struct pollfd p = { fd, POLLIN, 0 };
-		if (poll(&p, 1, 500) == 1)
-			n = recv(fd, got, sizeof got, 0);
-	}
+	ssize_t n = gwx_udp_ask(fd, pkt, sizeof pkt, got, sizeof got);
 	close(fd);
 	cr_expect(n == (ssize_t)sizeof pkt && !memcmp(got, pkt, sizeof pkt),
 		  "GENEVE from gw to the appliance: %zd bytes back", n);
