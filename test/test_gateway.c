@@ -49,6 +49,7 @@ struct gw {
 	char *conf;
 	char sock[80];
 	uint16_t geneve_port;
+	unsigned workers;	/* nlb's; 2 unless a test says */
 };
 
 static void gw_lab(struct gw *g)
@@ -60,20 +61,20 @@ static void gw_lab(struct gw *g)
 	snprintf(g->sock, sizeof(g->sock), "/tmp/nlb-gw-%d.sock", (int)getpid());
 }
 
-/* nlb in the lab's gw namespace: two workers, one gateway on nlbgw0
+/* nlb in the lab's gw namespace: two workers (or g->workers), one gateway on nlbgw0
  * over the appliances at 10.10.3.2 and .3, with gateway_extra in the
  * gateway's keys and group_extra in the group's; and the echo server. */
 static void gw_start(struct gw *g, const char *gateway_extra, const char *group_extra)
 {
 	g->conf = t_write_config(
-		"workers = 2;\nlog_level = \"info\";\n"
+		"workers = %u;\nlog_level = \"info\";\n"
 		"admin = { socket = \"%s\"; };\n"
 		"gateways = ( { name = \"inspect\"; tun = \"%s\"; address = \"%s:%u\";\n"
 		"  target_group = \"fw\"; endpoint_id = \"0x0123456789abcdef\"; attachment_id = \"0x1\";\n"
 		"  %s } );\n"
 		"target_groups = ( { name = \"fw\"; protocol = \"geneve\"; %s\n"
 		"  targets = ( { address = \"%s:%u\"; }, { address = \"%s:%u\"; } ); } );\n",
-		g->sock, T_GWLAB_TUN, T_GWLAB_GW_APPL4, g->geneve_port,
+		g->workers ? g->workers : 2, g->sock, T_GWLAB_TUN, T_GWLAB_GW_APPL4, g->geneve_port,
 		gateway_extra ? gateway_extra : "", group_extra ? group_extra : "",
 		T_GWLAB_APPL4_1, g->geneve_port, T_GWLAB_APPL4_2, g->geneve_port);
 	T_ASSERT(g->conf);
@@ -702,6 +703,46 @@ T_TEST(gateway, bulk_stream_of_full_size_packets)
 	bulk_ok(&g, 8 << 20, 77);
 	cr_expect_eq(gw_stat(&g, "gw_send_error"), 0);
 	cr_expect_eq(gw_stat(&g, "gw_too_big"), 0);
+	/* GSO sends of such datagrams are refused (segments over the
+	 * link's MTU); they went again one by one, and later ones alone. */
+	int64_t splits = gw_stat(&g, "gw_gso_split");
+	cr_expect_geq(splits, 1, "no GSO send of 1,568-byte packets was tried and refused");
+	cr_expect_leq(splits, 64, "%lld refused GSO sends: the refusal was not remembered",
+		      (long long)splits);
+	appliances_stop(a);
+	gw_stop(&g);
+}
+
+/* Batches both ways: with the appliances' link at 9,000 bytes the
+ * GENEVE datagrams of a TCP stream fit it, so nlb sends them to the
+ * appliance in GSO sends of several, nlb-appliance returns those of one
+ * flow together, and nlb (one worker: its socket takes GRO batches)
+ * receives them as batches; the stream arrives whole. */
+T_TEST(gateway, stream_moves_in_gso_and_gro_batches)
+{
+	struct gw g;
+	gw_lab(&g);
+	int rc = t_netns_ip(g.lab.gw, "link set %s mtu 9000", T_GWLAB_IF_APPL);
+	T_ASSERT(rc == 0, ": %s", t_netns_err());
+	rc = t_netns_ip(g.lab.appl, "link set %s mtu 9000", T_GWLAB_IF_PEER);
+	T_ASSERT(rc == 0, ": %s", t_netns_err());
+	struct t_nlb *a[2];
+	real_appliances(&g, a);
+	g.workers = 1;
+	gw_start(&g, NULL, NULL);
+	bulk_ok(&g, 8 << 20, 78);
+	int64_t out = gw_stat(&g, "gw_to_appliance"), back = gw_stat(&g, "gw_returned");
+	int64_t batched_out = gw_stat(&g, "gw_batched_out"), batched_in = gw_stat(&g, "gw_batched_in");
+	cr_log_info("gateway batches: %lld of %lld packets to appliances in GSO sends, %lld of "
+		    "%lld returned in GRO batches", (long long)batched_out, (long long)out,
+		    (long long)batched_in, (long long)back);
+	cr_expect_gt(batched_out, 0, "no packet went to an appliance in a GSO send");
+	cr_expect_gt(batched_in, 0, "no packet came back in a GRO batch");
+	cr_expect_eq(gw_stat(&g, "gw_gso_split"), 0, "a GSO send was refused");
+	cr_expect_eq(gw_stat(&g, "gw_send_error"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_wrong_appliance"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_bad_geneve"), 0);
 	appliances_stop(a);
 	gw_stop(&g);
 }

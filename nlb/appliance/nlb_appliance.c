@@ -6,10 +6,14 @@
  * all; a denied one is dropped.  A TCP port answers health checks (an
  * HTTP GET gets 200 and the counters).  One thread, a poll loop, batches
  * of datagrams: small enough to read, fast enough for the tests and the
- * gateway benchmark. */
+ * gateway benchmark.  The socket takes GRO batches, and the packets of
+ * one flow (one cookie) go back together as one GSO send: a batch
+ * reaches one of nlb's workers, the one its cookie names, so it must
+ * not mix flows (lib/udp_batch.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -23,12 +27,15 @@
 #include "appliance_filter.h"
 #include "geneve.h"
 #include "ip_packet.h"
+#include "udp_batch.h"
 
-#define BATCH 32
-#define DGRAM_MAX 9216		/* an 8,568-byte GENEVE packet and room */
+#define BATCH 16		/* datagrams (or GRO batches of up to 64) a read */
+#define DGRAM_MAX 65536		/* a GRO batch */
+#define SEGS_MAX (BATCH * 64)
+_Static_assert(SEGS_MAX <= NLB_GSO_QUEUE_MAX, "a read's packets fit one plan");
 
 struct counters {
-	uint64_t received, returned, denied, bad_geneve, bad_ip, send_errors;
+	uint64_t received, returned, denied, bad_geneve, bad_ip, send_errors, gso_split;
 	uint64_t by_rule[NLB_APPLIANCE_RULES_MAX + 1];	/* the last: no rule matched */
 };
 
@@ -106,6 +113,7 @@ static int bound_socket(const struct nlb_addr *a, int type)
 		int size = 4 << 20;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+		setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));	/* batches if the kernel can */
 	}
 	return fd;
 }
@@ -114,10 +122,11 @@ static int counters_text(const struct counters *c, const struct nlb_appliance_fi
 			 const char *name, char *out, size_t cap)
 {
 	int n = snprintf(out, cap, "name=%s received=%llu returned=%llu denied=%llu "
-			 "bad_geneve=%llu bad_ip=%llu send_errors=%llu\n", name,
+			 "bad_geneve=%llu bad_ip=%llu send_errors=%llu gso_split=%llu\n", name,
 			 (unsigned long long)c->received, (unsigned long long)c->returned,
 			 (unsigned long long)c->denied, (unsigned long long)c->bad_geneve,
-			 (unsigned long long)c->bad_ip, (unsigned long long)c->send_errors);
+			 (unsigned long long)c->bad_ip, (unsigned long long)c->send_errors,
+			 (unsigned long long)c->gso_split);
 	for (size_t i = 0; i <= f->n && n > 0 && (size_t)n < cap; i++) {
 		char text[NLB_APPLIANCE_RULE_TEXT] = "(no rule)";
 		if (i < f->n)
@@ -152,58 +161,161 @@ static void health(int lfd, const struct counters *c, const struct nlb_appliance
 	close(fd);
 }
 
-/* A batch of datagrams: each judged, the allowed ones sent back. */
+/* The segment size of a GRO batch (0: one datagram). */
+static unsigned gro_size(struct msghdr *m, size_t len)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		int gso;
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(gso))) {
+			memcpy(&gso, CMSG_DATA(c), sizeof(gso));
+			return gso > 0 && (size_t)gso < len ? (unsigned)gso : 0;
+		}
+	}
+	return 0;
+}
+
+/* One packet judged: true if it goes back. */
+static bool judge(struct counters *c, const struct nlb_appliance_filter *f, const uint8_t *p,
+		  size_t len, uint32_t *cookie)
+{
+	c->received++;
+	struct nlb_geneve_aws g;
+	enum nlb_geneve_error ge;
+	int off = nlb_geneve_parse(p, len, &g, &ge);
+	if (off < 0) {
+		c->bad_geneve++;
+		return false;
+	}
+	struct nlb_ip_packet pkt;
+	if (nlb_ip_packet_parse(p + off, len - (size_t)off, &pkt) < 0 ||
+	    (pkt.version == 4) != (g.protocol == NLB_GENEVE_PROTO_IPV4)) {
+		c->bad_ip++;
+		return false;
+	}
+	size_t rule;
+	bool allowed = nlb_appliance_filter_allows(f, &pkt, &rule);
+	c->by_rule[rule]++;
+	if (!allowed)
+		c->denied++;
+	*cookie = g.cookie;
+	return allowed;
+}
+
+/* A packet at a time, what the kernel refused as one GSO send (its
+ * segments above the path MTU: single ones get fragmented). */
+static void send_split(int fd, struct counters *c, const struct msghdr *m)
+{
+	c->gso_split++;
+	for (size_t i = 0; i < m->msg_iovlen; i++) {
+		struct msghdr one = { .msg_name = m->msg_name, .msg_namelen = m->msg_namelen,
+				      .msg_iov = &m->msg_iov[i], .msg_iovlen = 1 };
+		if (sendmsg(fd, &one, 0) < 0)
+			c->send_errors++;
+		else
+			c->returned++;
+	}
+}
+
+/* The sends out[0..n) in as few system calls as the kernel takes. */
+static void send_all(int fd, struct counters *c, struct mmsghdr *out, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		int r = sendmmsg(fd, out + i, (unsigned)(n - i), 0);
+		if (r > 0) {
+			for (int k = 0; k < r; k++)
+				c->returned += out[i + (size_t)k].msg_hdr.msg_iovlen;
+			i += (size_t)r;
+			continue;
+		}
+		/* out[i] failed */
+		const struct msghdr *m = &out[i].msg_hdr;
+		if (m->msg_iovlen > 1 && (errno == EINVAL || errno == EMSGSIZE || errno == EIO))
+			send_split(fd, c, m);
+		else
+			c->send_errors += m->msg_iovlen;
+		i++;
+	}
+}
+
+/* A read of datagrams (each perhaps a GRO batch): each packet judged,
+ * the allowed ones sent back, those of one sender and one cookie
+ * together. */
 static void serve_batch(int fd, struct counters *c, const struct nlb_appliance_filter *f,
 			uint8_t (*buf)[DGRAM_MAX])
 {
-	struct mmsghdr in[BATCH], out[BATCH];
-	struct iovec iov[BATCH], oiov[BATCH];
-	struct sockaddr_storage from[BATCH];
+	static struct mmsghdr in[BATCH];
+	static struct iovec iov[BATCH], seg[SEGS_MAX];
+	static struct sockaddr_storage from[BATCH];
+	static union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl[BATCH];
+	static uint64_t dest[SEGS_MAX];
+	static uint16_t len[SEGS_MAX], order[SEGS_MAX], sender[SEGS_MAX];
+	static struct nlb_gso_send plan[SEGS_MAX];
 	for (int i = 0; i < BATCH; i++) {
 		iov[i] = (struct iovec){ buf[i], DGRAM_MAX };
 		in[i].msg_hdr = (struct msghdr){ .msg_name = &from[i], .msg_namelen = sizeof(from[i]),
-						 .msg_iov = &iov[i], .msg_iovlen = 1 };
+						 .msg_iov = &iov[i], .msg_iovlen = 1,
+						 .msg_control = ctl[i].buf,
+						 .msg_controllen = sizeof(ctl[i].buf) };
 	}
 	int n = recvmmsg(fd, in, BATCH, MSG_DONTWAIT, NULL);
-	int k = 0;
+	size_t k = 0;
 	for (int i = 0; i < n; i++) {
-		c->received++;
-		size_t len = in[i].msg_len;
-		struct nlb_geneve_aws g;
-		enum nlb_geneve_error ge;
-		int off = nlb_geneve_parse(buf[i], len, &g, &ge);
-		if (off < 0 || (in[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+		size_t dlen = in[i].msg_len;
+		if (in[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			c->received++;
 			c->bad_geneve++;
 			continue;
 		}
-		struct nlb_ip_packet pkt;
-		if (nlb_ip_packet_parse(buf[i] + off, len - (size_t)off, &pkt) < 0 ||
-		    (pkt.version == 4) != (g.protocol == NLB_GENEVE_PROTO_IPV4)) {
-			c->bad_ip++;
-			continue;
+		/* the first datagram of the read from this sender names it */
+		uint16_t who = (uint16_t)i;
+		for (int j = 0; j < i; j++)
+			if (nlb_sockaddr_equal((struct sockaddr *)&from[j], (struct sockaddr *)&from[i])) {
+				who = (uint16_t)j;
+				break;
+			}
+		size_t step = gro_size(&in[i].msg_hdr, dlen);
+		if (!step)
+			step = dlen;
+		for (size_t off = 0; off < dlen; off += step) {
+			size_t plen = dlen - off < step ? dlen - off : step;
+			uint32_t cookie;
+			if (!judge(c, f, buf[i] + off, plen, &cookie))
+				continue;
+			seg[k] = (struct iovec){ buf[i] + off, plen };
+			dest[k] = (uint64_t)who << 32 | cookie;
+			len[k] = (uint16_t)plen;
+			sender[k] = who;
+			k++;
 		}
-		size_t rule;
-		bool allowed = nlb_appliance_filter_allows(f, &pkt, &rule);
-		c->by_rule[rule]++;
-		if (!allowed) {
-			c->denied++;
-			continue;
-		}
-		oiov[k] = (struct iovec){ buf[i], len };
-		out[k].msg_hdr = (struct msghdr){ .msg_name = &from[i],
-						  .msg_namelen = in[i].msg_hdr.msg_namelen,
-						  .msg_iov = &oiov[k], .msg_iovlen = 1 };
-		k++;
 	}
-	for (int sent = 0; sent < k;) {
-		int r = sendmmsg(fd, out + sent, (unsigned)(k - sent), 0);
-		if (r <= 0) {
-			c->send_errors += (uint64_t)(k - sent);
-			break;
+	size_t ns = nlb_gso_plan(dest, len, k, order, plan);
+	static struct iovec out_iov[SEGS_MAX];
+	static struct mmsghdr out[SEGS_MAX];
+	static union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} out_ctl[SEGS_MAX];
+	for (size_t s = 0; s < ns; s++) {
+		struct iovec *v = &out_iov[plan[s].first];
+		for (unsigned i = 0; i < plan[s].count; i++)
+			v[i] = seg[order[plan[s].first + i]];
+		uint16_t who = sender[order[plan[s].first]];
+		out[s].msg_hdr = (struct msghdr){ .msg_name = &from[who],
+						  .msg_namelen = in[who].msg_hdr.msg_namelen,
+						  .msg_iov = v, .msg_iovlen = plan[s].count };
+		if (plan[s].count > 1) {
+			size_t off = 0;
+			nlb_cmsg_put(out_ctl[s].buf, &off, SOL_UDP, UDP_SEGMENT, &plan[s].segment,
+				     sizeof(plan[s].segment));
+			out[s].msg_hdr.msg_control = out_ctl[s].buf;
+			out[s].msg_hdr.msg_controllen = off;
 		}
-		c->returned += (uint64_t)r;
-		sent += r;
 	}
+	send_all(fd, c, out, ns);
 }
 
 int main(int argc, char **argv)

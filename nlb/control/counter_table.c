@@ -345,6 +345,18 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		       S("send_error", ON_GATEWAY, C(gw_send_error)),
 		       S("tun_error", ON_GATEWAY, C(gw_tun_error))),
 	},
+	[MF_GATEWAY_BATCHED] = {
+		"nlb_gateway_batched_packets_total", "counter",
+		"Gateway packets that moved in batches: sent to an appliance in a GSO send of several, or returned in a GRO batch of several (also counted in nlb_gateway_packets_total).",
+		SCOPE_LISTENER, "direction",
+		SERIES(S("to_appliance", ON_GATEWAY, C(gw_batched_out)),
+		       S("returned", ON_GATEWAY, C(gw_batched_in))),
+	},
+	[MF_GATEWAY_GSO_SPLIT] = {
+		"nlb_gateway_gso_split_total", "counter",
+		"GSO sends to an appliance the kernel refused whole (segments above the path MTU), sent again a packet at a time.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_GATEWAY, C(gw_gso_split))),
+	},
 	[MF_HTTP_INCOMPLETE] = {
 		"nlb_http_incomplete_total", "counter",
 		"HTTP exchanges that did not end whole: the client left, or the target cut its response short.",

@@ -125,6 +125,9 @@
 	X(access_log_dropped, counter, "access log lines dropped: the writer was behind (its ring full)") \
 	X(gw_to_appliance, counter, "gateway packets read from the TUN and sent to an appliance") \
 	X(gw_returned, counter, "gateway packets an appliance returned, written to the TUN") \
+	X(gw_batched_out, counter, "gateway packets sent to an appliance in a GSO send of several") \
+	X(gw_batched_in, counter, "returned packets received in a GRO batch of several") \
+	X(gw_gso_split, counter, "GSO sends to an appliance the kernel refused whole, sent again a packet at a time") \
 	X(gw_flows, counter, "gateway flows begun (an appliance picked)")              \
 	X(gw_bad_packet, counter, "gateway packets from the TUN that are not well-formed IPv4 or IPv6") \
 	X(gw_no_target, counter, "gateway packets dropped: no appliance to send them to") \

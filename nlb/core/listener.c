@@ -26,12 +26,9 @@ static bool is_wildcard(const struct nlb_addr *a)
 	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
 }
 
-/* UDP GRO (Linux 5.0) and GSO (4.18) are used when the buffers can hold
- * a whole batch and the kernel has both. */
-static bool udp_gro_usable(const struct nlb_config *cfg)
+/* Has the kernel UDP GRO (Linux 5.0) and GSO (4.18)? */
+static bool udp_batches_supported(void)
 {
-	if (!cfg->udp_gro || cfg->udp_max_datagram < 65535)
-		return false;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
@@ -113,7 +110,14 @@ static int open_set(const struct nlb_runtime *rt, const struct listener_rt *lr, 
 int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen)
 {
 	const struct nlb_config *cfg = rt->cfg;
-	rt->udp_gro = udp_gro_usable(cfg);
+	bool batches = cfg->udp_gro && udp_batches_supported();
+	/* UDP listeners: when the buffers can hold a whole batch. */
+	rt->udp_gro = batches && cfg->udp_max_datagram >= 65535;
+	/* Gateways: GRO coalesces datagrams by their outer addresses and
+	 * ports, so with several workers one batch could hold returns of
+	 * flows that different workers own, and it reaches one of them
+	 * (doc/gateway.md); GSO towards appliances needs no such care. */
+	rt->gw_gro = batches && rt->n_workers == 1;
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		int ret = listener_bind(rt, l, &cfg->listeners[l], err, errlen);
 		if (ret < 0) {
@@ -167,11 +171,21 @@ static int gateway_bind(struct nlb_runtime *rt, struct listener_rt *lr, char *er
 {
 	const struct nlb_listener_conf *lc = lr->conf;
 	int ret = open_set(rt, lr, SOCK_DGRAM, &lr->udp_fds, err, errlen);
-	if (ret == 0 && (ret = steer_by_cookie(lr->udp_fds[0])) < 0)
-		snprintf(err, errlen, "%s:%d: gateway \"%s\": cannot steer returns on %s: %s",
-			 rt->cfg->path, lc->line, lc->name, lc->addr_text, strerror(-ret));
 	if (ret < 0)
 		return ret;
+	int one = 1;
+	for (unsigned i = 0; rt->gw_gro && i < rt->n_workers; i++)
+		if (setsockopt(lr->udp_fds[i], SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "%s:%d: gateway \"%s\": cannot turn on UDP GRO on %s: "
+				 "%s", rt->cfg->path, lc->line, lc->name, lc->addr_text, strerror(-ret));
+			return ret;
+		}
+	if ((ret = steer_by_cookie(lr->udp_fds[0])) < 0) {
+		snprintf(err, errlen, "%s:%d: gateway \"%s\": cannot steer returns on %s: %s",
+			 rt->cfg->path, lc->line, lc->name, lc->addr_text, strerror(-ret));
+		return ret;
+	}
 	if (!(lr->tun_fds = malloc(rt->n_workers * sizeof(int)))) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;

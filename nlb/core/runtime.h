@@ -126,6 +126,7 @@ struct nlb_runtime {
 	struct nlb_spsc_ring *access_rings;
 	_Atomic uint32_t access_log_reopen;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
+	bool gw_gro;			/* gateways' GENEVE sockets receive GRO batches */
 	/* NLB_MAX_LISTENERS and NLB_MAX_GROUPS slots: the first n of the
 	 * configuration in force are in use, reloads add after them. */
 	struct listener_rt *listeners;

@@ -29,21 +29,40 @@ enum gw_op {
 /* A TUN packet up to the MTU and the GENEVE header before it. */
 #define GW_BUF_SIZE (40 + 9216)
 /* Returned packets: a provided-buffer ring per gateway per worker, filled
- * by one multishot receive; a buffer is given back once its inner packet
- * is in the TUN.  Room for recvmsg's header and the sender's address
- * before the datagram. */
+ * by one multishot receive; a buffer is given back once the inner
+ * packets in it are in the TUN.  Room for recvmsg's header, the sender's
+ * address and the UDP_GRO control message before the datagram, or the
+ * GRO batch of up to 64 KiB (its pages are touched only as data lands). */
 #define GW_RBUF_COUNT 256
-#define GW_RBUF_SIZE (64 + GW_BUF_SIZE)
+#define GW_RBUF_HEADROOM 128
+#define GW_RBUF_SIZE (GW_RBUF_HEADROOM + GW_BUF_SIZE)
+#define GW_RBUF_SIZE_GRO (GW_RBUF_HEADROOM + 65536)
 /* Buffer groups: the TCP and UDP modules have 0 and 1; gateway slot l
  * has GW_BUF_GROUP + l. */
 #define GW_BUF_GROUP 16
 
 struct gw_buf {
 	uint8_t *data;
+	struct sockaddr_storage peer;	/* the appliance it goes to */
+	socklen_t peer_len;
+	uint32_t target;		/* ... its slot in the group */
+	uint16_t len;			/* the GENEVE packet's length */
+	bool busy;			/* read into, queued or sent */
+	bool alone;			/* sent without GSO: a batch it was in was refused */
+};
+
+/* One sendmsg to an appliance: a GENEVE packet, or several of one size
+ * (the last may be shorter) as one GSO send. */
+struct gw_send {
 	struct msghdr msg;
-	struct iovec iov;
-	struct sockaddr_storage peer;	/* the appliance sent to, or returned from */
-	bool busy;			/* an operation on it is in the ring */
+	struct iovec iov[GW_BUFS];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	uint8_t buf[GW_BUFS];		/* the gw_bufs it carries */
+	uint8_t n;
+	bool busy;
 };
 
 /* A worker's side of one gateway. */
@@ -54,7 +73,16 @@ struct gw_listener {
 	uint32_t inflight;
 	struct nlb_flowtab *tcp, *other;	/* flow -> appliance slot */
 	struct gw_buf out[GW_BUFS];	/* TUN reads, then sends */
+	uint8_t pending[GW_BUFS];	/* read, to be sent at the batch's end */
+	uint8_t n_pending;
+	struct gw_send sends[GW_BUFS];
+	/* The longest packet sent in GSO batches: one less than the
+	 * shortest the kernel refused (the path to an appliance is
+	 * narrower than its segments; single packets get fragmented). */
+	uint16_t gso_max;
 	struct nlb_bufring rbufs;	/* receives, then TUN writes */
+	uint8_t rrefs[GW_RBUF_COUNT];	/* TUN writes still reading each buffer */
+	bool gro;			/* receives may be GRO batches */
 	struct msghdr rmsg;		/* the multishot receive's layout */
 	bool recv_armed;		/* the multishot receive is in the ring */
 	bool starved;			/* it ended for want of buffers: re-armed once some are back */

@@ -2,16 +2,20 @@
  * and its data path (doc/gateway.md).  A packet the TUN queue gives this
  * worker is read behind room for the GENEVE header, its flow found (or an
  * appliance picked for it), the header written in front of it and the
- * whole sent to the appliance from this worker's GENEVE socket; the
- * buffer is read into again once the send completed.  A packet an
- * appliance returns reaches the worker that owns its flow (the cookie's
- * first byte names it, and a reuseport program steers on it: core/
- * listener.c), is checked against the flow, and its inner packet is
- * written to the TUN.  No allocation per packet. */
+ * whole sent to the appliance from this worker's GENEVE socket at the
+ * end of the batch of completions, packets of one size to one appliance
+ * together as one GSO send; a buffer is read into again once its send
+ * completed.  A packet an appliance returns reaches the worker that owns
+ * its flow (the cookie's first byte names it, and a reuseport program
+ * steers on it: core/listener.c), is checked against the flow, and its
+ * inner packet is written to the TUN; with one worker the socket takes
+ * GRO batches, each packet of one checked and written alike.  No
+ * allocation per packet. */
 #include "gateway/gw_worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +25,7 @@
 #include "ip_packet.h"
 #include "log.h"
 #include "tun.h"
+#include "udp_batch.h"
 #include "balance/pick.h"
 #include "balance/target_set.h"
 #include "core/worker.h"
@@ -200,45 +205,112 @@ static void on_tun_read(struct worker *w, const struct io_uring_cqe *cqe)
 	nlb_geneve_write(x->data, &hdr);
 	const struct target_rt *tr = target_at(w->rt, lc->group, t);
 	memcpy(&x->peer, &tr->addr.ss, tr->addr.len);
-	x->iov = (struct iovec){ x->data, NLB_GENEVE_AWS_LEN + len };
-	x->msg = (struct msghdr){ .msg_name = &x->peer, .msg_namelen = tr->addr.len,
-				  .msg_iov = &x->iov, .msg_iovlen = 1 };
-	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
-	io_uring_prep_sendmsg(sqe, g->udp_fd, &x->msg, 0);
-	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_SEND, l, b));
+	x->peer_len = tr->addr.len;
+	x->target = t;
+	x->len = (uint16_t)(NLB_GENEVE_AWS_LEN + len);
 	x->busy = true;
-	g->inflight++;
+	g->pending[g->n_pending++] = (uint8_t)b;
 }
 
+/* The packets read in this batch of completions leave: those of one
+ * appliance and one size together as GSO sends (lib/udp_batch.h). */
+static void send_pending(struct worker *w, uint32_t l)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	size_t n = g->n_pending;
+	g->n_pending = 0;
+	if (g->closing || g->udp_fd < 0) {
+		for (size_t i = 0; i < n; i++)
+			g->out[g->pending[i]].busy = false;
+		return;
+	}
+	uint64_t dest[GW_BUFS];
+	uint16_t len[GW_BUFS], order[GW_BUFS];
+	struct nlb_gso_send plan[GW_BUFS];
+	for (size_t i = 0; i < n; i++) {
+		const struct gw_buf *x = &g->out[g->pending[i]];
+		/* one that must go alone has a destination of its own */
+		bool alone = x->alone || x->len > g->gso_max;
+		dest[i] = alone ? 1ull << 32 | g->pending[i] : x->target;
+		len[i] = x->len;
+	}
+	size_t ns = nlb_gso_plan(dest, len, n, order, plan);
+	unsigned s = 0;
+	for (size_t k = 0; k < ns; k++) {
+		while (g->sends[s].busy)
+			s++;	/* each busy one holds a buffer: one is free */
+		struct gw_send *x = &g->sends[s];
+		x->n = (uint8_t)plan[k].count;
+		for (unsigned i = 0; i < x->n; i++) {
+			uint8_t b = g->pending[order[plan[k].first + i]];
+			x->buf[i] = b;
+			x->iov[i] = (struct iovec){ g->out[b].data, g->out[b].len };
+		}
+		struct gw_buf *head = &g->out[x->buf[0]];
+		x->msg = (struct msghdr){ .msg_name = &head->peer, .msg_namelen = head->peer_len,
+					  .msg_iov = x->iov, .msg_iovlen = x->n };
+		if (x->n > 1) {
+			size_t off = 0;
+			uint16_t segment = plan[k].segment;
+			nlb_cmsg_put(x->ctl.buf, &off, SOL_UDP, UDP_SEGMENT, &segment,
+				     sizeof(segment));
+			x->msg.msg_control = x->ctl.buf;
+			x->msg.msg_controllen = off;
+		}
+		struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+		io_uring_prep_sendmsg(sqe, g->udp_fd, &x->msg, 0);
+		io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_SEND, l, s));
+		x->busy = true;
+		g->inflight++;
+	}
+}
+
+/* A send ended.  A GSO send the kernel refused whole (EINVAL or
+ * EMSGSIZE: segments above the path MTU, where single packets would be
+ * fragmented; EIO: no checksum offload) goes again a packet at a time,
+ * and so do later packets as long (gso_max). */
 static void on_send(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	uint32_t l = ud_idx(cqe->user_data) >> 16, b = ud_idx(cqe->user_data) & 0xffff;
+	uint32_t l = ud_idx(cqe->user_data) >> 16, s = ud_idx(cqe->user_data) & 0xffff;
 	struct gw_listener *g = w->listeners[l].gw;
+	struct gw_send *x = &g->sends[s];
+	struct worker_stats *st = wstats(w, l);
 	g->inflight--;
-	g->out[b].busy = false;
-	if (cqe->res < 0)
-		STAT_INC(wstats(w, l), gw_send_error);
+	x->busy = false;
+	int res = cqe->res;
+	if (x->n > 1 && (res == -EINVAL || res == -EMSGSIZE || res == -EIO)) {
+		STAT_INC(st, gw_gso_split);
+		uint16_t segment = g->out[x->buf[0]].len;
+		if (segment <= g->gso_max)
+			g->gso_max = (uint16_t)(segment - 1);
+		for (unsigned i = 0; i < x->n; i++) {
+			g->out[x->buf[i]].alone = true;
+			g->pending[g->n_pending++] = x->buf[i];
+		}
+		return;
+	}
+	if (res < 0)
+		STAT_ADD(st, gw_send_error, x->n);
 	else
-		STAT_INC(wstats(w, l), gw_to_appliance);
-	arm_tun_read(w, l, b);
+		STAT_ADD(st, gw_to_appliance, x->n);
+	if (res >= 0 && x->n > 1)
+		STAT_ADD(st, gw_batched_out, x->n);
+	for (unsigned i = 0; i < x->n; i++) {
+		struct gw_buf *b = &g->out[x->buf[i]];
+		b->busy = b->alone = false;
+		arm_tun_read(w, l, x->buf[i]);
+	}
 }
 
-/* A returned packet in buffer bid of the receive ring: checked, and its
- * inner packet written to the TUN from there (false: dropped, the
- * buffer to be given back now). */
-static bool returned(struct worker *w, uint32_t l, unsigned bid, int res)
+/* One returned packet, of a datagram from `from`: checked, and its
+ * inner packet written to the TUN from where it lies in receive buffer
+ * bid (false: dropped). */
+static bool return_one(struct worker *w, uint32_t l, uint8_t *data, size_t len,
+		       const struct sockaddr *from, unsigned bid)
 {
 	struct gw_listener *g = w->listeners[l].gw;
 	const struct nlb_listener_conf *lc = gw_conf(w, l);
 	struct worker_stats *st = wstats(w, l);
-	struct io_uring_recvmsg_out *o =
-		io_uring_recvmsg_validate(nlb_bufring_addr(&g->rbufs, bid), res, &g->rmsg);
-	if (!o || (o->flags & MSG_TRUNC)) {
-		STAT_INC(st, gw_bad_geneve);
-		return false;
-	}
-	uint8_t *data = io_uring_recvmsg_payload(o, &g->rmsg);
-	size_t len = io_uring_recvmsg_payload_length(o, res, &g->rmsg);
 	struct nlb_geneve_aws hdr;
 	enum nlb_geneve_error why;
 	int off = nlb_geneve_parse(data, len, &hdr, &why);
@@ -256,10 +328,8 @@ static bool returned(struct worker *w, uint32_t l, unsigned bid, int res)
 		STAT_INC(st, gw_unknown_flow);
 		return false;
 	}
-	const struct sockaddr *from = io_uring_recvmsg_name(o);
 	const struct nlb_addr *appliance = &target_at(w->rt, lc->group, t)->addr;
-	if (o->namelen > g->rmsg.msg_namelen ||
-	    !nlb_sockaddr_equal(from, (const struct sockaddr *)&appliance->ss)) {
+	if (!from || !nlb_sockaddr_equal(from, (const struct sockaddr *)&appliance->ss)) {
 		STAT_INC(st, gw_wrong_appliance);
 		return false;
 	}
@@ -268,6 +338,35 @@ static bool returned(struct worker *w, uint32_t l, unsigned bid, int res)
 	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_TUN_WRITE, l, bid));
 	g->inflight++;
 	return true;
+}
+
+/* A returned datagram, or GRO batch of them, in buffer bid of the
+ * receive ring: each packet checked and written to the TUN.  Returns
+ * how many TUN writes read the buffer (0: give it back now). */
+static unsigned returned(struct worker *w, uint32_t l, unsigned bid, int res)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	struct worker_stats *st = wstats(w, l);
+	struct io_uring_recvmsg_out *o =
+		io_uring_recvmsg_validate(nlb_bufring_addr(&g->rbufs, bid), res, &g->rmsg);
+	if (!o || (o->flags & MSG_TRUNC)) {
+		STAT_INC(st, gw_bad_geneve);
+		return 0;
+	}
+	uint8_t *data = io_uring_recvmsg_payload(o, &g->rmsg);
+	size_t len = io_uring_recvmsg_payload_length(o, res, &g->rmsg);
+	const struct sockaddr *from = o->namelen <= g->rmsg.msg_namelen ?
+				      io_uring_recvmsg_name(o) : NULL;
+	size_t segment = g->gro ? nlb_recvmsg_gro_size(o, &g->rmsg, (unsigned)len) : 0;
+	if (!segment)
+		segment = len;
+	else
+		STAT_ADD(st, gw_batched_in, (len + segment - 1) / segment);
+	unsigned writes = 0;
+	for (size_t off = 0; off < len; off += segment)
+		writes += return_one(w, l, data + off, len - off < segment ? len - off : segment,
+				     from, bid);
+	return writes;
 }
 
 static void on_recv(struct worker *w, const struct io_uring_cqe *cqe)
@@ -279,9 +378,12 @@ static void on_recv(struct worker *w, const struct io_uring_cqe *cqe)
 		g->recv_armed = false;
 		g->inflight--;
 	}
+	unsigned writes;
 	if (cqe->res > 0 && bid >= 0 && !g->closing && g->tun_fd >= 0 &&
-	    returned(w, l, (unsigned)bid, cqe->res))
-		bid = -1;	/* in the TUN write: given back when it completes */
+	    (writes = returned(w, l, (unsigned)bid, cqe->res))) {
+		g->rrefs[bid] = (uint8_t)writes;
+		bid = -1;	/* in TUN writes: given back when the last completes */
+	}
 	if (bid >= 0)
 		nlb_bufring_recycle(&g->rbufs, (unsigned)bid);
 	if (g->recv_armed || g->closing)
@@ -297,7 +399,8 @@ static void on_tun_write(struct worker *w, const struct io_uring_cqe *cqe)
 	uint32_t l = ud_idx(cqe->user_data) >> 16, bid = ud_idx(cqe->user_data) & 0xffff;
 	struct gw_listener *g = w->listeners[l].gw;
 	g->inflight--;
-	nlb_bufring_recycle(&g->rbufs, bid);
+	if (--g->rrefs[bid] == 0)
+		nlb_bufring_recycle(&g->rbufs, bid);
 	if (cqe->res < 0)
 		STAT_INC(wstats(w, l), gw_tun_error);
 	else
@@ -342,16 +445,19 @@ static void gw_listener_take(struct worker *w, uint32_t l)
 	for (unsigned i = 0; ok && i < GW_BUFS; i++)
 		ok = (g->out[i].data = malloc(GW_BUF_SIZE)) != NULL;
 	ok = ok && (g->icmp.data = malloc(GW_BUF_SIZE));
+	g->gro = w->rt->gw_gro;
+	g->gso_max = UINT16_MAX;
 	int r = ok ? nlb_bufring_init(&w->ring, &g->rbufs, GW_BUF_GROUP + (int)l, GW_RBUF_COUNT,
-				      GW_RBUF_SIZE) : -ENOMEM;
+				      g->gro ? GW_RBUF_SIZE_GRO : GW_RBUF_SIZE) : -ENOMEM;
 	if (r < 0) {
 		nlb_err("worker %u: gateway %s: no buffers: %s", w->id, lr->conf->name, strerror(-r));
 		gw_listener_free(w, g);
 		return;
 	}
 	/* What a multishot receive puts before each datagram: the sender's
-	 * address, no control messages. */
-	g->rmsg.msg_namelen = sizeof(struct sockaddr_in6);
+	 * address, and UDP_GRO's control message when batches come. */
+	g->rmsg.msg_namelen = CMSG_ALIGN(sizeof(struct sockaddr_in6));	/* control after it aligned */
+	g->rmsg.msg_controllen = g->gro ? CMSG_SPACE(sizeof(int)) : 0;
 	g->tun_fd = lr->tun_fds ? lr->tun_fds[w->id] : -1;
 	g->udp_fd = lr->udp_fds ? lr->udp_fds[w->id] : -1;
 	w->listeners[l].gw = g;
@@ -439,8 +545,8 @@ static void gw_worker_free(struct worker *w)
 	}
 }
 
-/* Buffers given back in the batch reach the kernel; a receive that ran
- * out of them starts again. */
+/* Packets read in the batch leave; buffers given back reach the kernel;
+ * a receive that ran out of them starts again. */
 static void gw_after_batch(struct worker *w)
 {
 	if (!w->gw.n_gateways)
@@ -449,6 +555,8 @@ static void gw_after_batch(struct worker *w)
 		struct gw_listener *g = w->listeners[l].gw;
 		if (!g)
 			continue;
+		if (g->n_pending)
+			send_pending(w, (uint32_t)l);
 		nlb_bufring_flush(&g->rbufs);
 		if (g->starved)
 			arm_recv(w, (uint32_t)l);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "tunables.h"
 #include "tuple_hash.h"
+#include "udp_batch.h"
 #include "balance/pick.h"
 #include "balance/target_set.h"
 #include "core/worker.h"
@@ -387,12 +388,12 @@ static void on_target_datagram(struct worker *w, struct udp_flow *f, uint16_t bi
 			struct in_pktinfo pi;
 			memset(&pi, 0, sizeof(pi));
 			memcpy(&pi.ipi_spec_dst, &f->local.s6_addr[12], 4);
-			udp_put_cmsg(c->ctl.buf, &off, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+			nlb_cmsg_put(c->ctl.buf, &off, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
 		} else {
 			struct in6_pktinfo pi;
 			memset(&pi, 0, sizeof(pi));
 			pi.ipi6_addr = f->local;
-			udp_put_cmsg(c->ctl.buf, &off, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
+			nlb_cmsg_put(c->ctl.buf, &off, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
 		}
 		c->msg.msg_control = c->ctl.buf;
 		c->msg.msg_controllen = off;

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "tunables.h"
+#include "udp_batch.h"
 #include "core/worker.h"
 
 void udp_buf_recycle(struct worker *w, uint16_t bid)
@@ -35,19 +36,9 @@ bool udp_datagram(struct worker *w, uint32_t lidx, uint16_t bid, int res, struct
 	d->len = io_uring_recvmsg_payload_length(o, res, msg);
 	d->gso = 0;
 	d->count = 1;
-	if (w->rt->udp_gro) {
-		for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, msg); c;
-		     c = io_uring_recvmsg_cmsg_nexthdr(o, msg, c)) {
-			int gso;
-			if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO)
-				continue;
-			memcpy(&gso, CMSG_DATA(c), sizeof(gso));
-			if (gso > 0 && (unsigned)gso < d->len) {
-				d->gso = (unsigned)gso;
-				d->count = (d->len + d->gso - 1) / d->gso;
-				STAT_INC(wstats(w, lidx), udp_gro_batches);
-			}
-		}
+	if (w->rt->udp_gro && (d->gso = nlb_recvmsg_gro_size(o, msg, d->len))) {
+		d->count = (d->len + d->gso - 1) / d->gso;
+		STAT_INC(wstats(w, lidx), udp_gro_batches);
 	}
 	if ((o->flags & MSG_TRUNC) || (!d->gso && d->len > w->udp.max_datagram)) {
 		STAT_INC(wstats(w, lidx), udp_too_big);
@@ -56,17 +47,6 @@ bool udp_datagram(struct worker *w, uint32_t lidx, uint16_t bid, int res, struct
 		return false;
 	}
 	return true;
-}
-
-/* Appends a control message at *off in buf; the caller sized buf. */
-void udp_put_cmsg(char *buf, size_t *off, int level, int type, const void *data, size_t len)
-{
-	struct cmsghdr *cm = (struct cmsghdr *)(buf + *off);
-	cm->cmsg_level = level;
-	cm->cmsg_type = type;
-	cm->cmsg_len = CMSG_LEN(len);
-	memcpy(CMSG_DATA(cm), data, len);
-	*off += CMSG_SPACE(len);
 }
 
 /* Sends a batch one datagram at a time, at once: the kernel refuses a
@@ -146,7 +126,7 @@ void udp_ctx_add_gso(struct udp_send_ctx *c)
 {
 	size_t off = c->msg.msg_controllen;
 	uint16_t gso = c->gso;
-	udp_put_cmsg(c->ctl.buf, &off, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso));
+	nlb_cmsg_put(c->ctl.buf, &off, SOL_UDP, UDP_SEGMENT, &gso, sizeof(gso));
 	c->msg.msg_control = c->ctl.buf;
 	c->msg.msg_controllen = off;
 }

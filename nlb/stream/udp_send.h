@@ -32,9 +32,6 @@ void udp_buf_recycle(struct worker *w, uint16_t bid);
 bool udp_datagram(struct worker *w, uint32_t lidx, uint16_t bid, int res, struct msghdr *msg,
 		  struct udp_dgram *d);
 
-/* Appends a control message at *off in buf; the caller sized buf. */
-void udp_put_cmsg(char *buf, size_t *off, int level, int type, const void *data, size_t len);
-
 /* Sends a batch (payload, len, datagrams of gso bytes) one datagram at a
  * time, at once, on fd; tmpl gives the address and control messages, or
  * NULL on a connected socket; pp, when not NULL, is a flow whose PROXY
