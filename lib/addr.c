@@ -196,6 +196,13 @@ int nlb_addr_family(const struct nlb_addr *a)
 	return a->ss.ss_family;
 }
 
+int nlb_addr_wildcard(const struct nlb_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+}
+
 int nlb_addr_port(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)

@@ -30,6 +30,8 @@ const char *nlb_addr_host(const struct sockaddr *sa, char *buf, size_t len);
 int nlb_addr_family(const struct nlb_addr *a);
 int nlb_addr_port(const struct sockaddr *sa);
 int nlb_addr_equal(const struct nlb_addr *a, const struct nlb_addr *b);
+/* Is it 0.0.0.0 or ::, any address of its family? */
+int nlb_addr_wildcard(const struct nlb_addr *a);
 /* The same for two sockaddrs (a datagram's sender against a target):
  * family, port, address and IPv6 scope. */
 int nlb_sockaddr_equal(const struct sockaddr *a, const struct sockaddr *b);

@@ -299,11 +299,12 @@ static void appliances_stop(struct t_nlb *a[2])
 	}
 }
 
-/* len bytes of pattern seed to the echo server and back on a TCP
- * connection from the client, every byte checked. */
-static void bulk_ok(struct gw *g, uint64_t len, uint64_t seed)
+/* len bytes of pattern seed to the echo server (at server, its IPv4 or
+ * IPv6 address) and back on a TCP connection from the client, every
+ * byte checked. */
+static void bulk_to(struct gw *g, const char *server, uint64_t len, uint64_t seed)
 {
-	int fd = gwx_connect(g->lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
+	int fd = gwx_connect(g->lab.client, SOCK_STREAM, server, ECHO_PORT);
 	struct t_bulk_result r = { 0 };
 	int rc = t_bulk(fd, len, seed, true, 30000, &r);
 	close(fd);
@@ -311,6 +312,11 @@ static void bulk_ok(struct gw *g, uint64_t len, uint64_t seed)
 		     (unsigned long long)r.sent, (unsigned long long)r.received);
 	cr_expect_eq(r.received, len);
 	cr_expect_eq(r.sum, t_pattern_sum(seed, len), "the bytes came back changed");
+}
+
+static void bulk_ok(struct gw *g, uint64_t len, uint64_t seed)
+{
+	bulk_to(g, T_GWLAB_SERVER4, len, seed);
 }
 
 /* An appliance's counter, from its health port through curl in gw. */
@@ -750,9 +756,10 @@ T_TEST(gateway, stream_moves_in_gso_and_gro_batches)
 /* Path MTU discovery across the gateway: the client and server links
  * and the device at 9,000 bytes, the gateway's inner MTU 8,500.  TCP
  * segments over 8,500 are dropped and each sender is told (ICMP
- * fragmentation needed, from the gateway's address), lowers its path
- * MTU, and the stream goes on whole. */
-T_TEST(gateway, too_big_tcp_is_answered_for_path_mtu_discovery)
+ * fragmentation needed, or ICMPv6 packet too big), lowers its path MTU,
+ * and the stream goes on whole.  The gateway's address is IPv4: an IPv6
+ * sender is answered from the address gw would reach it from. */
+static void path_mtu_discovery(const char *server)
 {
 	struct gw g;
 	gw_lab(&g);
@@ -769,11 +776,22 @@ T_TEST(gateway, too_big_tcp_is_answered_for_path_mtu_discovery)
 	struct t_nlb *a[2];
 	real_appliances(&g, a);
 	gw_start(&g, NULL, NULL);
-	bulk_ok(&g, 4 << 20, 91);
+	bulk_to(&g, server, 4 << 20, 91);
 	cr_expect_geq(gw_stat(&g, "gw_too_big"), 1, "no segment over 8,500 came");
 	cr_expect_geq(gw_stat(&g, "gw_icmp_too_big"), 1, "no sender was told");
+	cr_expect_eq(gw_stat(&g, "gw_tun_error"), 0);
 	appliances_stop(a);
 	gw_stop(&g);
+}
+
+T_TEST(gateway, too_big_tcp_is_answered_for_path_mtu_discovery)
+{
+	path_mtu_discovery(T_GWLAB_SERVER4);
+}
+
+T_TEST(gateway, too_big_tcp_over_ipv6_is_answered_with_packet_too_big)
+{
+	path_mtu_discovery(T_GWLAB_SERVER6);
 }
 
 /* An ICMP error belongs to the flow it quotes: a datagram to a port the
@@ -824,6 +842,127 @@ T_TEST(gateway, returns_from_another_appliance_are_dropped)
 		      "a ping came back through the wrong appliance");
 	cr_expect_geq(gw_stat(&g, "gw_wrong_appliance"), 1);
 	cr_expect_eq(gw_stat(&g, "gw_returned"), 0);
+	gw_stop(&g);
+	fake_stop(&f);
+}
+
+/* Flows the test's appliances saw, by the appliance that took them. */
+static void flows_by_appliance(struct fake *f, unsigned n[2])
+{
+	n[0] = n[1] = 0;
+	pthread_mutex_lock(&f->mu);
+	for (unsigned i = 0; i < f->n_flows; i++) {
+		int a = f->flows[i].appliance[0] >= 0 ? f->flows[i].appliance[0] :
+			f->flows[i].appliance[1];
+		if (a >= 0)
+			n[a]++;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* A UDP round trip from the client's port sport to the echo server. */
+static void udp_from_port(struct gw *g, uint16_t sport)
+{
+	int fd = t_netns_socket(g->lab.client, AF_INET, SOCK_DGRAM, 0);
+	T_ASSERT(fd >= 0, ": %s", t_netns_err());
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(sport) };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(ECHO_PORT) };
+	inet_pton(AF_INET, T_GWLAB_SERVER4, &to.sin_addr);
+	T_ASSERT(bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 &&
+		 connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0, ": port %u: %s", sport,
+		 strerror(errno));
+	static const char msg[] = "one flow";
+	char got[32];
+	ssize_t n = gwx_udp_ask(fd, msg, sizeof msg, got, sizeof got);
+	close(fd);
+	T_ASSERT(n == (ssize_t)sizeof msg, ": UDP echo from port %u: %zd bytes back", sport, n);
+}
+
+/* count new UDP flows from the client (each from a port no other flow
+ * of the test had), and how many of them each appliance took. */
+static void udp_flows_by_appliance(struct gw *g, struct fake *f, int count, unsigned took[2])
+{
+	static uint16_t next_port = 20000;
+	unsigned before[2], after[2];
+	flows_by_appliance(f, before);
+	for (int i = 0; i < count; i++)
+		udp_from_port(g, next_port++);
+	flows_by_appliance(f, after);
+	for (int a = 0; a < 2; a++)
+		took[a] = after[a] - before[a];
+}
+
+static void admin_ok(struct gw *g, const char *fmt, const char *appliance)
+{
+	char cmd[128], out[1024];
+	snprintf(cmd, sizeof(cmd), fmt, appliance, g->geneve_port);
+	int rc = t_admin_command(g->sock, cmd, out, sizeof(out));
+	cr_assert_eq(rc, 0, "%s: %s (%s)", cmd, out, strerror(-rc));
+}
+
+/* Weights and the admin commands apply to appliances as to any target:
+ * a weight of 3 against 1 takes about three quarters of new flows; a
+ * weight of 0 none; a drained appliance takes no new flow while a
+ * connection it holds goes on through it; added back, it takes flows
+ * again. */
+T_TEST(gateway, weights_and_admin_commands_steer_new_flows, .timeout = 120)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start(&f, &g);
+	gw_start(&g, NULL, NULL);
+	admin_ok(&g, "set weight fw %s:%u 3", T_GWLAB_APPL4_1);
+	unsigned took[2];
+	udp_flows_by_appliance(&g, &f, 200, took);
+	cr_log_info("weights 3 and 1: %u and %u of 200 flows", took[0], took[1]);
+	cr_expect_eq(took[0] + took[1], 200, "flows seen: %u", took[0] + took[1]);
+	cr_expect(took[0] >= 120 && took[0] <= 180, "weight 3 of 4 took %u of 200 flows", took[0]);
+
+	admin_ok(&g, "set weight fw %s:%u 0", T_GWLAB_APPL4_2);
+	udp_flows_by_appliance(&g, &f, 30, took);
+	cr_expect_eq(took[1], 0, "weight 0 took %u new flows", took[1]);
+	cr_expect_eq(took[0], 30);
+	admin_ok(&g, "set weight fw %s:%u 1", T_GWLAB_APPL4_2);
+
+	/* a connection held by a1 (of a few, the first it takes), then a1
+	 * drained */
+	int fd = -1;
+	uint64_t before0, after0;
+	for (int i = 0; i < 20 && fd < 0; i++) {
+		fd = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
+		pthread_mutex_lock(&f.mu);
+		before0 = f.packets[0];
+		pthread_mutex_unlock(&f.mu);
+		cr_assert_eq(t_round_trip(fd, "one", 3, 3000), 0);
+		pthread_mutex_lock(&f.mu);
+		after0 = f.packets[0];
+		pthread_mutex_unlock(&f.mu);
+		if (after0 == before0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	cr_assert_geq(fd, 0, "no connection of 20 went through the appliance of weight 3");
+	admin_ok(&g, "drain target fw %s:%u", T_GWLAB_APPL4_1);
+	udp_flows_by_appliance(&g, &f, 30, took);
+	cr_expect_eq(took[0], 0, "the drained appliance took %u new flows", took[0]);
+	cr_expect_eq(took[1], 30);
+	pthread_mutex_lock(&f.mu);
+	before0 = f.packets[0];
+	pthread_mutex_unlock(&f.mu);
+	cr_expect_eq(t_round_trip(fd, "two", 3, 3000), 0, "the connection while its appliance drains");
+	pthread_mutex_lock(&f.mu);
+	after0 = f.packets[0];
+	pthread_mutex_unlock(&f.mu);
+	cr_expect_geq(after0 - before0, 2, "the held connection left the drained appliance");
+	close(fd);
+
+	admin_ok(&g, "add target fw %s:%u", T_GWLAB_APPL4_1);
+	udp_flows_by_appliance(&g, &f, 100, took);
+	cr_log_info("added back (weight 3 kept): %u and %u of 100 flows", took[0], took[1]);
+	cr_expect_geq(took[0], 50, "the appliance added back took %u of 100 new flows", took[0]);
+	cr_expect_eq(f.bad_header, 0);
 	gw_stop(&g);
 	fake_stop(&f);
 }

@@ -19,13 +19,6 @@
 #include "tun.h"
 #include "tunables.h"
 
-static bool is_wildcard(const struct nlb_addr *a)
-{
-	if (a->ss.ss_family == AF_INET)
-		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
-}
-
 /* Has the kernel UDP GRO (Linux 5.0) and GSO (4.18)? */
 static bool udp_batches_supported(void)
 {
@@ -61,7 +54,7 @@ static int open_one(const struct nlb_runtime *rt, const struct nlb_listener_conf
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 		/* Bound to a wildcard, the address a client wrote to is
 		 * learnt per datagram, and answers are sent from it. */
-		if (!gw && is_wildcard(&lc->addr) &&
+		if (!gw && nlb_addr_wildcard(&lc->addr) &&
 		    (v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one))
 			: setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one))) < 0)
 			goto fail;
@@ -213,7 +206,7 @@ int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_co
 {
 	struct listener_rt *lr = &rt->listeners[l];
 	atomic_store_explicit(&lr->conf, lc, memory_order_relaxed);
-	lr->wildcard = is_wildcard(&lc->addr);
+	lr->wildcard = nlb_addr_wildcard(&lc->addr);
 	int ret = 0;
 	if (lc->protocol == NLB_PROTO_GATEWAY)
 		ret = gateway_bind(rt, lr, err, errlen);

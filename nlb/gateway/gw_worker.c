@@ -115,22 +115,62 @@ static bool flow_keeps(struct worker *w, const struct nlb_listener_conf *lc, uin
 	return pick_eligible(w->rt, lc->group, t, 0);
 }
 
+/* Where an ICMP answer to `to` (as struct nlb_tuple holds addresses)
+ * comes from: the gateway's address, when it is of to's family and not a
+ * wildcard; otherwise the address this host would send to `to` from, as
+ * the kernel answers from a router's own address (a route lookup: a UDP
+ * socket connected, never used).  0, or -errno. */
+static int icmp_source(const struct nlb_listener_conf *lc, const uint8_t to[16], bool v4,
+		       uint8_t src[16])
+{
+	struct nlb_tuple self;
+	if ((lc->addr.ss.ss_family == AF_INET) == v4 && !nlb_addr_wildcard(&lc->addr) &&
+	    nlb_tuple_from_sockaddr(&self, (const struct sockaddr *)&lc->addr.ss, NULL, 0) == 0) {
+		memcpy(src, self.src, 16);
+		return 0;
+	}
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	if (v4) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(9);
+		memcpy(&a->sin_addr, to + 12, 4);
+		sl = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(9);
+		memcpy(&a->sin6_addr, to, 16);
+		sl = sizeof(*a);
+	}
+	int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int r = connect(fd, (struct sockaddr *)&ss, sl) < 0 ||
+		getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ? -errno : 0;
+	close(fd);
+	if (r == 0)
+		r = nlb_tuple_from_sockaddr(&self, (const struct sockaddr *)&ss, NULL, 0);
+	if (r == 0)
+		memcpy(src, self.src, 16);
+	return r;
+}
+
 /* A TCP packet over the MTU: the sender is told so (ICMP fragmentation
- * needed, or packet too big), from the gateway's address, for its path
- * MTU discovery; one answer at a time, the rest only counted. */
+ * needed, or packet too big) for its path MTU discovery; one answer at
+ * a time, the rest only counted. */
 static void too_big(struct worker *w, uint32_t l, const uint8_t *pkt, size_t len,
-		    unsigned version)
+		    const struct nlb_ip_packet *p)
 {
 	struct gw_listener *g = w->listeners[l].gw;
-	const struct nlb_listener_conf *lc = gw_conf(w, l);
 	if (g->icmp.busy || g->closing || g->tun_fd < 0)
 		return;
-	/* The gateway's address as a flow key holds it (IPv4 mapped). */
-	struct nlb_tuple self;
-	if ((version == 4) != (lc->addr.ss.ss_family == AF_INET) ||
-	    nlb_tuple_from_sockaddr(&self, (const struct sockaddr *)&lc->addr.ss, NULL, 0) < 0)
-		return;		/* no address of the packet's family to answer from */
-	int n = nlb_icmp_too_big(pkt, len, NLB_TUN_MTU, self.src, g->icmp.data, GW_BUF_SIZE);
+	/* a TCP packet's flow, as nlb_ip_packet gives it, is its own */
+	uint8_t src[16];
+	if (icmp_source(gw_conf(w, l), p->flow.src, p->version == 4, src) < 0)
+		return;		/* no address to answer from */
+	int n = nlb_icmp_too_big(pkt, len, NLB_TUN_MTU, src, g->icmp.data, GW_BUF_SIZE);
 	if (n < 0)
 		return;
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
@@ -176,7 +216,7 @@ static void on_tun_read(struct worker *w, const struct io_uring_cqe *cqe)
 	if (len > NLB_TUN_MTU) {
 		STAT_INC(st, gw_too_big);
 		if (p.flow.proto == IPPROTO_TCP && !p.icmp_error)
-			too_big(w, l, pkt, len, p.version);
+			too_big(w, l, pkt, len, &p);
 		arm_tun_read(w, l, b);
 		return;
 	}
