@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ struct gw {
 	struct t_gwlab lab;
 	struct t_nlb *nlb, *server, *server6;
 	char *conf;
-	char sock[80];
+	char sock[96];
 	uint16_t geneve_port;
 	unsigned workers;	/* nlb's; 2 unless a test says */
 };
@@ -61,12 +62,14 @@ static void gw_lab(struct gw *g)
 	snprintf(g->sock, sizeof(g->sock), "/tmp/nlb-gw-%d.sock", (int)getpid());
 }
 
-/* nlb in the lab's gw namespace: two workers (or g->workers), one gateway on nlbgw0
- * over the appliances at 10.10.3.2 and .3, with gateway_extra in the
- * gateway's keys and group_extra in the group's; and the echo server. */
-static void gw_start(struct gw *g, const char *gateway_extra, const char *group_extra)
+/* The configuration of nlb in the lab: two workers (or g->workers), its
+ * admin socket at sock, one gateway on nlbgw0 over the appliances at
+ * 10.10.3.2 and .3, with gateway_extra in the gateway's keys and
+ * group_extra in the group's.  Its path (t_file_remove it). */
+static char *gw_config(const struct gw *g, const char *sock, const char *gateway_extra,
+		       const char *group_extra)
 {
-	g->conf = t_write_config(
+	char *conf = t_write_config(
 		"workers = %u;\nlog_level = \"info\";\n"
 		"admin = { socket = \"%s\"; };\n"
 		"gateways = ( { name = \"inspect\"; tun = \"%s\"; address = \"%s:%u\";\n"
@@ -74,17 +77,31 @@ static void gw_start(struct gw *g, const char *gateway_extra, const char *group_
 		"  %s } );\n"
 		"target_groups = ( { name = \"fw\"; protocol = \"geneve\"; %s\n"
 		"  targets = ( { address = \"%s:%u\"; }, { address = \"%s:%u\"; } ); } );\n",
-		g->workers ? g->workers : 2, g->sock, T_GWLAB_TUN, T_GWLAB_GW_APPL4, g->geneve_port,
+		g->workers ? g->workers : 2, sock, T_GWLAB_TUN, T_GWLAB_GW_APPL4, g->geneve_port,
 		gateway_extra ? gateway_extra : "", group_extra ? group_extra : "",
 		T_GWLAB_APPL4_1, g->geneve_port, T_GWLAB_APPL4_2, g->geneve_port);
-	T_ASSERT(g->conf);
-	const char *argv[] = { t_nlb_bin(), "-c", g->conf, NULL };
-	g->nlb = t_netns_spawn(g->lab.gw, argv);
-	T_ASSERT(g->nlb, ": %s", t_netns_err());
-	if (t_nlb_log_wait(g->nlb, " running: ", 10000) != 0) {
-		t_nlb_dump_log(g->nlb, "nlb did not start");
+	T_ASSERT(conf);
+	return conf;
+}
+
+/* nlb started in gw on conf, once it says it runs. */
+static struct t_nlb *gw_spawn(struct gw *g, const char *conf)
+{
+	const char *argv[] = { t_nlb_bin(), "-c", conf, NULL };
+	struct t_nlb *n = t_netns_spawn(g->lab.gw, argv);
+	T_ASSERT(n, ": %s", t_netns_err());
+	if (t_nlb_log_wait(n, " running: ", 10000) != 0) {
+		t_nlb_dump_log(n, "nlb did not start");
 		T_ASSERT(false, ": nlb did not start in the gateway namespace");
 	}
+	return n;
+}
+
+/* nlb (gw_config) and the echo servers. */
+static void gw_start(struct gw *g, const char *gateway_extra, const char *group_extra)
+{
+	g->conf = gw_config(g, g->sock, gateway_extra, group_extra);
+	g->nlb = gw_spawn(g, g->conf);
 	g->server = gwx_serve(g->lab.server, T_GWLAB_SERVER4 ":9000", "--tcp-udp");
 	g->server6 = gwx_serve(g->lab.server, "[" T_GWLAB_SERVER6 "]:9000", "--tcp-udp");
 }
@@ -659,9 +676,7 @@ T_TEST(gateway, added_and_removed_by_reload)
 				"  targets = ( { address = \"%s:6081\"; } ); } );\n",
 				g.sock, T_GWLAB_APPL4_1);
 	T_ASSERT(g.conf);
-	const char *argv[] = { t_nlb_bin(), "-c", g.conf, NULL };
-	g.nlb = t_netns_spawn(g.lab.gw, argv);
-	T_ASSERT(g.nlb && t_nlb_log_wait(g.nlb, " running: ", 10000) == 0);
+	g.nlb = gw_spawn(&g, g.conf);
 	g.server = gwx_serve(g.lab.server, T_GWLAB_SERVER4 ":9000", "--tcp-udp");
 	g.server6 = gwx_serve(g.lab.server, "[" T_GWLAB_SERVER6 "]:9000", "--tcp-udp");
 	cr_expect_neq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 600), 0,
@@ -844,6 +859,75 @@ T_TEST(gateway, returns_from_another_appliance_are_dropped)
 	cr_expect_eq(gw_stat(&g, "gw_returned"), 0);
 	gw_stop(&g);
 	fake_stop(&f);
+}
+
+/* A binary upgrade with a gateway: nlb B starts beside A on the same
+ * gateway (its own admin socket: A's is in use), A gets SIGTERM and
+ * exits.  A TCP connection and a UDP flow opened through A go on through
+ * both while both run and through B alone after; new flows work
+ * throughout; B takes up A's flows from their returns (the group picks
+ * the same appliance) and drops nothing.  After A has gone, returns of
+ * B's own new flows reach the worker that holds them (steering by slot,
+ * whatever the order A's sockets left the group in): none is taken up
+ * again. */
+T_TEST(gateway, binary_upgrade_keeps_flows, .timeout = 90)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct t_nlb *a[2];
+	real_appliances(&g, a);
+	gw_start(&g, NULL, NULL);
+	int tcp = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
+	int udp = gwx_connect(g.lab.client, SOCK_DGRAM, T_GWLAB_SERVER4, ECHO_PORT);
+	char got[64];
+	cr_assert_eq(t_round_trip(tcp, "before", 6, 3000), 0);
+	cr_assert_eq(gwx_udp_ask(udp, "before", 6, got, sizeof(got)), 6);
+
+	char sock_b[sizeof(g.sock) + 2];
+	snprintf(sock_b, sizeof(sock_b), "%s.b", g.sock);
+	char *conf_b = gw_config(&g, sock_b, NULL, NULL);
+	struct t_nlb *b = gw_spawn(&g, conf_b);
+	for (int i = 0; i < 5; i++) {
+		cr_expect_eq(t_round_trip(tcp, "both", 4, 3000), 0, "the held connection, both running");
+		cr_expect_eq(gwx_udp_ask(udp, "both", 4, got, sizeof(got)), 4,
+			     "the held UDP flow, both running");
+	}
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 10);
+
+	cr_assert_eq(kill(g.nlb->pid, SIGTERM), 0);
+	int rc = t_nlb_wait(g.nlb, 10000);
+	cr_expect_eq(rc, 0, "A's exit: %d", rc);
+	for (int i = 0; i < 5; i++) {
+		cr_expect_eq(t_round_trip(tcp, "after", 5, 3000), 0, "the held connection, B alone");
+		cr_expect_eq(gwx_udp_ask(udp, "after", 5, got, sizeof(got)), 5,
+			     "the held UDP flow, B alone");
+	}
+	int64_t adopted = 0, v;
+	cr_assert_eq(t_admin_stat(sock_b, "gw_flows_adopted", &adopted), 0);
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 20);
+	for (int i = 0; i < 20; i++)
+		gwx_udp_echo_ok(g.lab.client, T_GWLAB_SERVER4, ECHO_PORT);
+	cr_assert_eq(t_admin_stat(sock_b, "gw_flows_adopted", &v), 0);
+	cr_log_info("B took up %lld flows from returns while A ran, %lld after", (long long)adopted,
+		    (long long)(v - adopted));
+	cr_expect_eq(v, adopted, "returns of B's own flows reached another worker than theirs");
+	static const char *const zero[] = { "gw_unknown_flow", "gw_wrong_appliance", "gw_bad_geneve",
+					    "gw_send_error", "gw_tun_error" };
+	for (size_t i = 0; i < sizeof(zero) / sizeof(*zero); i++) {
+		cr_assert_eq(t_admin_stat(sock_b, zero[i], &v), 0);
+		cr_expect_eq(v, 0, "B: %s = %lld", zero[i], (long long)v);
+	}
+	close(tcp);
+	close(udp);
+	appliances_stop(a);
+	/* B is the one gw_stop ends */
+	t_nlb_free(g.nlb);
+	g.nlb = b;
+	t_file_remove(g.conf);
+	g.conf = conf_b;
+	unlink(g.sock);
+	memcpy(g.sock, sock_b, sizeof(g.sock) - 1);	/* it fits: made from g.sock */
+	gw_stop(&g);
 }
 
 /* Flows the test's appliances saw, by the appliance that took them. */

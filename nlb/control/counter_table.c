@@ -328,9 +328,10 @@ const struct metric_family nlb_metric_families[MF_END] = {
 	},
 	[MF_GATEWAY_FLOWS] = {
 		"nlb_gateway_flows_total", "counter",
-		"Gateway flows begun: an appliance picked for a flow no worker held (the GWLB's NewFlowCount).",
-		SCOPE_LISTENER, NULL,
-		SERIES(S(NULL, ON_GATEWAY, C(gw_flows))),
+		"Gateway flows begun: an appliance picked for a flow no worker held (the GWLB's NewFlowCount), or taken up from a return of a flow the worker did not hold (another nlb's during a binary upgrade, or one its table let go) from the appliance the group picks for it.",
+		SCOPE_LISTENER, "how",
+		SERIES(S("picked", ON_GATEWAY, C(gw_flows)),
+		       S("adopted", ON_GATEWAY, C(gw_flows_adopted))),
 	},
 	[MF_GATEWAY_DROPPED] = {
 		"nlb_gateway_dropped_total", "counter",

@@ -129,6 +129,7 @@
 	X(gw_batched_in, counter, "returned packets received in a GRO batch of several") \
 	X(gw_gso_split, counter, "GSO sends to an appliance the kernel refused whole, sent again a packet at a time") \
 	X(gw_flows, counter, "gateway flows begun (an appliance picked)")              \
+	X(gw_flows_adopted, counter, "gateway flows taken up from a return: not held by the worker (another nlb's in a binary upgrade, or forgotten), from the appliance the group picks for them") \
 	X(gw_bad_packet, counter, "gateway packets from the TUN that are not well-formed IPv4 or IPv6") \
 	X(gw_no_target, counter, "gateway packets dropped: no appliance to send them to") \
 	X(gw_too_big, counter, "gateway packets dropped: over the 8,500-byte inner MTU") \

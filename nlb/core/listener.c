@@ -4,7 +4,6 @@
 #include "core/listener.h"
 
 #include <errno.h>
-#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <netinet/udp.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "geneve.h"
+#include "reuseport_steer.h"
 #include "tun.h"
 #include "tunables.h"
 
@@ -139,25 +139,6 @@ void listeners_close(struct nlb_runtime *rt)
 		listener_unbind(rt, l);
 }
 
-/* A returned packet goes to the worker its flow cookie names: the
- * program reads the cookie's first byte (offset 36 of the UDP payload in
- * the header nlb writes) as the socket's index in the reuseport group,
- * which is the worker's, sockets being bound in worker order.  A packet
- * too short, or naming no socket, is placed by the usual hash. */
-static int steer_by_cookie(int fd)
-{
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, NLB_GENEVE_AWS_LEN, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, NLB_GENEVE_AWS_LEN - 4),
-		BPF_STMT(BPF_RET | BPF_A, 0),
-	};
-	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
-	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0 ?
-	       -errno : 0;
-}
-
 /* A gateway: its GENEVE sockets, steered, and its TUN device's queues. */
 static int gateway_bind(struct nlb_runtime *rt, struct listener_rt *lr, char *err,
 			size_t errlen)
@@ -174,11 +155,19 @@ static int gateway_bind(struct nlb_runtime *rt, struct listener_rt *lr, char *er
 				 "%s", rt->cfg->path, lc->line, lc->name, lc->addr_text, strerror(-ret));
 			return ret;
 		}
-	if ((ret = steer_by_cookie(lr->udp_fds[0])) < 0) {
+	/* A returned packet goes to the worker its flow cookie names: the
+	 * cookie's first byte, offset 36 of the UDP payload in the header
+	 * nlb writes, is the worker's slot. */
+	int how = nlb_steer_by_payload_byte(lr->udp_fds, rt->n_workers, NLB_GENEVE_AWS_LEN - 4);
+	if (how < 0) {
 		snprintf(err, errlen, "%s:%d: gateway \"%s\": cannot steer returns on %s: %s",
-			 rt->cfg->path, lc->line, lc->name, lc->addr_text, strerror(-ret));
-		return ret;
+			 rt->cfg->path, lc->line, lc->name, lc->addr_text, strerror(-how));
+		return how;
 	}
+	if (how == 0)
+		nlb_warn("gateway %s: returns steered by classic BPF (eBPF refused: nlb is not "
+			 "root or lacks CAP_BPF): right until another process's sockets join %s, "
+			 "so not across a binary upgrade (doc/gateway.md)", lc->name, lc->addr_text);
 	if (!(lr->tun_fds = malloc(rt->n_workers * sizeof(int)))) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;

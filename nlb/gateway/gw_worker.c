@@ -362,11 +362,28 @@ static bool return_one(struct worker *w, uint32_t l, uint8_t *data, size_t len,
 	}
 	struct nlb_tuple key;
 	uint64_t hash = flow_of(w, lc, &p, &key);
-	uint32_t t;
-	if (hdr.cookie != cookie_of(w, hash) ||
-	    nlb_flowtab_lookup(table_of(g, &p), &key, hash, w->now_ms, &t) < 0) {
+	/* The cookie's flow bits must be the packet's flow's; its worker
+	 * byte only steered it here. */
+	if ((hdr.cookie ^ cookie_of(w, hash)) & 0xffffff) {
 		STAT_INC(st, gw_unknown_flow);
 		return false;
+	}
+	struct nlb_flowtab *tab = table_of(g, &p);
+	uint32_t t;
+	if (nlb_flowtab_lookup(tab, &key, hash, w->now_ms, &t) < 0) {
+		/* A flow this worker does not hold: another nlb's, before or
+		 * after a binary upgrade, or one its table let go.  Taken up
+		 * when it comes from the appliance the group picks for it. */
+		int pick = pick_target(w->rt, &w->pick, lc->group, hash, 0, 0);
+		if (pick < 0 || !from ||
+		    !nlb_sockaddr_equal(from, (const struct sockaddr *)
+					&target_at(w->rt, lc->group, (uint32_t)pick)->addr.ss)) {
+			STAT_INC(st, gw_unknown_flow);
+			return false;
+		}
+		t = (uint32_t)pick;
+		nlb_flowtab_insert(tab, &key, hash, t, w->now_ms);
+		STAT_INC(st, gw_flows_adopted);
 	}
 	const struct nlb_addr *appliance = &target_at(w->rt, lc->group, t)->addr;
 	if (!from || !nlb_sockaddr_equal(from, (const struct sockaddr *)&appliance->ss)) {
