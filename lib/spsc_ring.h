@@ -31,4 +31,14 @@ bool nlb_spsc_ring_push(struct nlb_spsc_ring *r, const void *p, size_t n);
  * are lines, each shorter than cap.  Returns the bytes moved. */
 size_t nlb_spsc_ring_pop(struct nlb_spsc_ring *r, char *out, size_t cap);
 
+/* Writer: one record, head then body (either may be empty), after its
+ * length (4 bytes), whole or not at all: false when it does not fit. */
+bool nlb_spsc_ring_push_record(struct nlb_spsc_ring *r, const void *head, size_t head_len,
+			       const void *body, size_t body_len);
+
+/* Reader: the oldest record of push_record into out: its length, 0 when
+ * there is none (records are never empty), or SIZE_MAX for one longer
+ * than cap, which is taken and dropped. */
+size_t nlb_spsc_ring_pop_record(struct nlb_spsc_ring *r, void *out, size_t cap);
+
 #endif

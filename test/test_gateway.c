@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +36,7 @@
 #include "helpers/gateway_lab.h"
 #include "helpers/netns.h"
 #include "ip_packet.h"
+#include "udp_batch.h"
 #include "gwx.h"
 #include "px.h"
 
@@ -154,6 +156,8 @@ struct fake {
 	bool split;		/* a flow seen at both appliances */
 	bool drop;		/* return nothing */
 	bool swap;		/* return each packet from the other appliance */
+	bool gso_mix;		/* return what came within 50 ms as one GSO send per
+				 * appliance, flows of every worker mixed */
 };
 
 /* The header as RFC 8926 lays it out, read here byte by byte: true
@@ -212,10 +216,87 @@ static void note(struct fake *f, int a, const uint8_t *p, size_t len)
 	f->packets[a]++;
 }
 
+/* gso_mix: datagrams of equal length held per appliance, then sent back
+ * to their sender as one GSO send (segments of one size), which the
+ * kernel steers whole by its first packet's cookie. */
+#define MIX_MAX 64
+struct mix {
+	uint8_t pkt[MIX_MAX][512];
+	size_t len[MIX_MAX];
+	unsigned n;
+	struct sockaddr_storage to;
+	socklen_t to_len;
+};
+
+static void mix_flush(int fd, struct mix *m)
+{
+	if (!m->n)
+		return;
+	struct iovec iov[MIX_MAX];
+	for (unsigned i = 0; i < m->n; i++)
+		iov[i] = (struct iovec){ m->pkt[i], m->len[i] };
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr msg = { .msg_name = &m->to, .msg_namelen = m->to_len, .msg_iov = iov,
+			      .msg_iovlen = m->n };
+	if (m->n > 1) {
+		uint16_t seg = (uint16_t)m->len[0];
+		size_t off = 0;
+		nlb_cmsg_put(ctl.buf, &off, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = off;
+	}
+	cr_expect_geq(sendmsg(fd, &msg, 0), 0, "the mixed GSO send: %s", strerror(errno));
+	m->n = 0;
+}
+
+static void *fake_mix_run(struct fake *f)
+{
+	static struct mix mix[2];
+	int64_t first = 0;
+	while (!atomic_load(&f->stop)) {
+		struct pollfd p[2] = { { f->fd[0], POLLIN, 0 }, { f->fd[1], POLLIN, 0 } };
+		poll(p, 2, 10);
+		for (int a = 0; a < 2; a++) {
+			struct mix *m = &mix[a];
+			while (m->n < MIX_MAX) {
+				m->to_len = sizeof(m->to);
+				ssize_t n = recvfrom(f->fd[a], m->pkt[m->n], sizeof(m->pkt[0]),
+						     MSG_DONTWAIT, (struct sockaddr *)&m->to, &m->to_len);
+				if (n <= 0)
+					break;
+				/* one size per send: another size goes alone */
+				if (m->n && (size_t)n != m->len[0]) {
+					uint8_t keep[512];
+					memcpy(keep, m->pkt[m->n], (size_t)n);
+					mix_flush(f->fd[a], m);
+					memcpy(m->pkt[0], keep, (size_t)n);
+				}
+				pthread_mutex_lock(&f->mu);
+				note(f, a, m->pkt[m->n], (size_t)n);
+				pthread_mutex_unlock(&f->mu);
+				m->len[m->n++] = (size_t)n;
+				if (!first)
+					first = t_now_ms();
+			}
+		}
+		if (first && (t_now_ms() - first >= 50 || mix[0].n == MIX_MAX || mix[1].n == MIX_MAX)) {
+			for (int a = 0; a < 2; a++)
+				mix_flush(f->fd[a], &mix[a]);
+			first = 0;
+		}
+	}
+	return NULL;
+}
+
 static void *fake_run(void *arg)
 {
 	struct fake *f = arg;
 	static uint8_t buf[9300];
+	if (f->gso_mix)
+		return fake_mix_run(f);
 	while (!atomic_load(&f->stop)) {
 		struct pollfd p[2] = { { f->fd[0], POLLIN, 0 }, { f->fd[1], POLLIN, 0 } };
 		if (poll(p, 2, 50) <= 0)
@@ -252,13 +333,19 @@ static int udp_bound(const struct t_netns *ns, const char *addr, uint16_t port)
 	return fd;
 }
 
-static void fake_start(struct fake *f, const struct gw *g)
+static void fake_start_mixing(struct fake *f, const struct gw *g, bool gso_mix)
 {
 	memset(f, 0, sizeof(*f));
+	f->gso_mix = gso_mix;
 	pthread_mutex_init(&f->mu, NULL);
 	f->fd[0] = udp_bound(g->lab.appl, T_GWLAB_APPL4_1, g->geneve_port);
 	f->fd[1] = udp_bound(g->lab.appl, T_GWLAB_APPL4_2, g->geneve_port);
 	T_ASSERT(pthread_create(&f->th, NULL, fake_run, f) == 0);
+}
+
+static void fake_start(struct fake *f, const struct gw *g)
+{
+	fake_start_mixing(f, g, false);
 }
 
 static void fake_stop(struct fake *f)
@@ -928,6 +1015,57 @@ T_TEST(gateway, binary_upgrade_keeps_flows, .timeout = 90)
 	unlink(g.sock);
 	memcpy(g.sock, sock_b, sizeof(g.sock) - 1);	/* it fits: made from g.sock */
 	gw_stop(&g);
+}
+
+/* A GRO batch of returns mixing flows of both workers (an appliance
+ * that batches across flows, as a NIC's GRO may merge its returns) is
+ * received whole by one worker: the packets of the other's flows are
+ * handed over to it, and every datagram comes back. */
+T_TEST(gateway, gro_batches_mixing_workers_flows_are_handed_over)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct fake f;
+	fake_start_mixing(&f, &g, true);
+	gw_start(&g, NULL, NULL);
+	enum { N = 48 };
+	int fd[N];
+	for (int i = 0; i < N; i++)
+		fd[i] = gwx_connect(g.lab.client, SOCK_DGRAM, T_GWLAB_SERVER4, ECHO_PORT);
+	unsigned answered = 0;
+	for (int round = 0; round < 5 && answered < N; round++) {
+		char msg[16] = "mixed batches!!";
+		for (int i = 0; i < N; i++)
+			if (fd[i] >= 0)
+				cr_assert_eq(send(fd[i], msg, sizeof(msg), 0), (ssize_t)sizeof(msg));
+		int64_t deadline = t_now_ms() + 1000;
+		while (answered < N && t_now_ms() < deadline) {
+			for (int i = 0; i < N; i++) {
+				char got[32];
+				if (fd[i] >= 0 && recv(fd[i], got, sizeof(got), MSG_DONTWAIT) > 0) {
+					close(fd[i]);
+					fd[i] = -1;
+					answered++;
+				}
+			}
+			t_sleep_ms(5);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	cr_expect_eq(answered, N, "%u of %d flows answered", answered, N);
+	int64_t handed = gw_stat(&g, "gw_handed_off"), batched = gw_stat(&g, "gw_batched_in");
+	cr_log_info("mixed batches: %lld returns in GRO batches, %lld handed to the other worker",
+		    (long long)batched, (long long)handed);
+	cr_expect_eq(f.cookie_workers, 3u, "flows of both workers (bits %#x)", f.cookie_workers);
+	cr_expect_gt(batched, 0, "no GRO batch came");
+	cr_expect_gt(handed, 0, "no return was handed over");
+	cr_expect_eq(gw_stat(&g, "gw_flows_adopted"), 0, "a worker took up another's flow");
+	cr_expect_eq(gw_stat(&g, "gw_unknown_flow"), 0);
+	cr_expect_eq(gw_stat(&g, "gw_handoff_full"), 0);
+	gw_stop(&g);
+	fake_stop(&f);
 }
 
 /* Flows the test's appliances saw, by the appliance that took them. */

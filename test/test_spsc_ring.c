@@ -1,7 +1,8 @@
-/* Suite "spsc_ring": the access log's byte ring (lib/spsc_ring.c): lines
+/* Suite "spsc_ring": the byte ring of lib/spsc_ring.c: lines
  * pushed come out whole and in order across the wrap, a full ring refuses
  * a line whole, and one writer and one reader thread at full speed lose
- * or corrupt nothing. */
+ * or corrupt nothing; records (a length before each) likewise, and one
+ * longer than the reader's room is dropped whole. */
 #include <criterion/criterion.h>
 
 #include <pthread.h>
@@ -103,4 +104,86 @@ T_UNIT(spsc_ring, two_threads, .timeout = 30)
 	}
 	cr_expect_eq(got + p.dropped, p.lines, "%u read, %u dropped", got, p.dropped);
 	nlb_spsc_ring_free(&p.r);
+}
+
+/* A record's bytes: its number and length make them. */
+static void record_fill(uint8_t *p, size_t n, unsigned k)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(k * 31 + i);
+}
+
+T_UNIT(spsc_ring, records_whole_in_order_across_the_wrap)
+{
+	struct nlb_spsc_ring r;
+	cr_assert_eq(nlb_spsc_ring_init(&r, 4096), 0);
+	uint8_t in[1500], out[1500], want[1500];
+	cr_assert_eq(nlb_spsc_ring_pop_record(&r, out, sizeof(out)), 0, "an empty ring");
+	unsigned pushed = 0, popped = 0;
+	for (int round = 0; round < 200; round++) {
+		/* a head of 28 bytes and a body, as gateway mode pushes them */
+		while (true) {
+			size_t body = 1 + (pushed * 97) % 1400;
+			record_fill(in, 28 + body, pushed);
+			if (!nlb_spsc_ring_push_record(&r, in, 28, in + 28, body))
+				break;
+			pushed++;
+		}
+		for (int k = 0; k < 2 && popped < pushed; k++, popped++) {
+			size_t body = 1 + (popped * 97) % 1400;
+			size_t n = nlb_spsc_ring_pop_record(&r, out, sizeof(out));
+			cr_assert_eq(n, 28 + body, "record %u: %zu bytes", popped, n);
+			record_fill(want, n, popped);
+			cr_assert_arr_eq(out, want, n, "record %u changed", popped);
+		}
+	}
+	cr_expect_gt(pushed, 400, "the ring wrapped often: %u records", pushed);
+	/* one longer than the reader's room is taken and dropped */
+	while (nlb_spsc_ring_pop_record(&r, out, sizeof(out)) != 0)
+		;
+	cr_assert(nlb_spsc_ring_push_record(&r, in, 28, in, 100));
+	cr_assert(nlb_spsc_ring_push_record(&r, in, 0, in, 10));
+	cr_expect_eq(nlb_spsc_ring_pop_record(&r, out, 50), SIZE_MAX);
+	cr_expect_eq(nlb_spsc_ring_pop_record(&r, out, 50), 10);
+	cr_expect_not(nlb_spsc_ring_push_record(&r, in, 0, in, 0), "an empty record");
+	cr_expect_not(nlb_spsc_ring_push_record(&r, in, 1500, in, 3000), "more than the ring");
+	nlb_spsc_ring_free(&r);
+}
+
+struct record_run {
+	struct nlb_spsc_ring r;
+	unsigned n;
+};
+
+static void *record_writer(void *arg)
+{
+	struct record_run *run = arg;
+	uint8_t in[600];
+	for (unsigned k = 0; k < run->n;) {
+		size_t n = 1 + (k * 13) % sizeof(in);
+		record_fill(in, n, k);
+		if (nlb_spsc_ring_push_record(&run->r, NULL, 0, in, n))
+			k++;
+	}
+	return NULL;
+}
+
+T_UNIT(spsc_ring, records_between_two_threads)
+{
+	struct record_run run = { .n = 200000 };
+	cr_assert_eq(nlb_spsc_ring_init(&run.r, 8192), 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, record_writer, &run), 0);
+	uint8_t out[600], want[600];
+	for (unsigned k = 0; k < run.n;) {
+		size_t n = nlb_spsc_ring_pop_record(&run.r, out, sizeof(out));
+		if (n == 0)
+			continue;
+		cr_assert_eq(n, 1 + (k * 13) % sizeof(out), "record %u", k);
+		record_fill(want, n, k);
+		cr_assert_arr_eq(out, want, n, "record %u changed", k);
+		k++;
+	}
+	pthread_join(th, NULL);
+	nlb_spsc_ring_free(&run.r);
 }

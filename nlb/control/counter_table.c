@@ -335,7 +335,7 @@ const struct metric_family nlb_metric_families[MF_END] = {
 	},
 	[MF_GATEWAY_DROPPED] = {
 		"nlb_gateway_dropped_total", "counter",
-		"Gateway packets dropped, by reason: bad_packet (not IPv4/IPv6 from the TUN), no_target, too_big (over the 8,500-byte inner MTU), bad_geneve, unknown_flow (a cookie no flow of the worker has), wrong_appliance, send_error, tun_error.",
+		"Gateway packets dropped, by reason: bad_packet (not IPv4/IPv6 from the TUN), no_target, too_big (over the 8,500-byte inner MTU), bad_geneve, unknown_flow (a cookie no flow of the worker has), wrong_appliance, send_error, tun_error, handoff_full (the ring to the worker that owns the flow was full).",
 		SCOPE_LISTENER, "reason",
 		SERIES(S("bad_packet", ON_GATEWAY, C(gw_bad_packet)),
 		       S("no_target", ON_GATEWAY, C(gw_no_target)),
@@ -344,14 +344,16 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		       S("unknown_flow", ON_GATEWAY, C(gw_unknown_flow)),
 		       S("wrong_appliance", ON_GATEWAY, C(gw_wrong_appliance)),
 		       S("send_error", ON_GATEWAY, C(gw_send_error)),
-		       S("tun_error", ON_GATEWAY, C(gw_tun_error))),
+		       S("tun_error", ON_GATEWAY, C(gw_tun_error)),
+		       S("handoff_full", ON_GATEWAY, C(gw_handoff_full))),
 	},
 	[MF_GATEWAY_BATCHED] = {
 		"nlb_gateway_batched_packets_total", "counter",
-		"Gateway packets that moved in batches: sent to an appliance in a GSO send of several, or returned in a GRO batch of several (also counted in nlb_gateway_packets_total).",
+		"Gateway packets that moved in batches: sent to an appliance in a GSO send of several, returned in a GRO batch of several, or of such a batch handed to the worker that owns their flow (also counted in nlb_gateway_packets_total).",
 		SCOPE_LISTENER, "direction",
 		SERIES(S("to_appliance", ON_GATEWAY, C(gw_batched_out)),
-		       S("returned", ON_GATEWAY, C(gw_batched_in))),
+		       S("returned", ON_GATEWAY, C(gw_batched_in)),
+		       S("handed_off", ON_GATEWAY, C(gw_handed_off))),
 	},
 	[MF_GATEWAY_GSO_SPLIT] = {
 		"nlb_gateway_gso_split_total", "counter",

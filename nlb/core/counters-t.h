@@ -127,6 +127,8 @@
 	X(gw_returned, counter, "gateway packets an appliance returned, written to the TUN") \
 	X(gw_batched_out, counter, "gateway packets sent to an appliance in a GSO send of several") \
 	X(gw_batched_in, counter, "returned packets received in a GRO batch of several") \
+	X(gw_handed_off, counter, "returned packets handed to the worker whose flow they are (a GRO batch mixing workers' flows)") \
+	X(gw_handoff_full, counter, "returned packets dropped: the hand-off ring to their worker was full") \
 	X(gw_gso_split, counter, "GSO sends to an appliance the kernel refused whole, sent again a packet at a time") \
 	X(gw_flows, counter, "gateway flows begun (an appliance picked)")              \
 	X(gw_flows_adopted, counter, "gateway flows taken up from a return: not held by the worker (another nlb's in a binary upgrade, or forgotten), from the appliance the group picks for them") \

@@ -16,6 +16,7 @@
 
 #include "geneve.h"
 #include "reuseport_steer.h"
+#include "spsc_ring.h"
 #include "tun.h"
 #include "tunables.h"
 
@@ -107,10 +108,10 @@ int listeners_open(struct nlb_runtime *rt, char *err, size_t errlen)
 	/* UDP listeners: when the buffers can hold a whole batch. */
 	rt->udp_gro = batches && cfg->udp_max_datagram >= 65535;
 	/* Gateways: GRO coalesces datagrams by their outer addresses and
-	 * ports, so with several workers one batch could hold returns of
-	 * flows that different workers own, and it reaches one of them
-	 * (doc/gateway.md); GSO towards appliances needs no such care. */
-	rt->gw_gro = batches && rt->n_workers == 1;
+	 * ports, so with several workers one batch may hold returns of
+	 * flows that different workers own: those are handed over
+	 * (gw_handoff). */
+	rt->gw_gro = batches;
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		int ret = listener_bind(rt, l, &cfg->listeners[l], err, errlen);
 		if (ret < 0) {
@@ -172,6 +173,12 @@ static int gateway_bind(struct nlb_runtime *rt, struct listener_rt *lr, char *er
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (rt->gw_gro && rt->n_workers > 1 &&
+	    !(lr->gw_handoff = calloc((size_t)rt->n_workers * rt->n_workers,
+				      sizeof(*lr->gw_handoff)))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	bool created;
 	ret = nlb_tun_open(lc->gw.tun, rt->n_workers, lr->tun_fds, &created);
 	if (ret < 0) {
@@ -213,4 +220,16 @@ void listener_unbind(struct nlb_runtime *rt, size_t l)
 	close_set(rt, &rt->listeners[l].fds);
 	close_set(rt, &rt->listeners[l].udp_fds);
 	close_set(rt, &rt->listeners[l].tun_fds);
+	struct listener_rt *lr = &rt->listeners[l];
+	if (lr->gw_handoff) {
+		for (size_t i = 0; i < (size_t)rt->n_workers * rt->n_workers; i++) {
+			struct nlb_spsc_ring *r = atomic_load(&lr->gw_handoff[i]);
+			if (r) {
+				nlb_spsc_ring_free(r);
+				free(r);
+			}
+		}
+		free((void *)lr->gw_handoff);
+		lr->gw_handoff = NULL;
+	}
 }

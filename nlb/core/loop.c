@@ -277,6 +277,7 @@ static int ring_init(struct worker *w, const cpu_set_t *set)
 		return ret;
 	}
 	w->ring_ready = true;
+	atomic_store_explicit(&w->rt->ring_fds[w->id], w->ring.ring_fd, memory_order_release);
 	if (!w->feat.recv_multishot || !w->feat.accept_multishot) {
 		nlb_err("worker %u: this kernel lacks multishot accept/recv (Linux 6.0 or later is needed)",
 			w->id);
@@ -413,6 +414,7 @@ static void *worker_main(void *arg)
 		for (unsigned i = w->n_protos_started; i-- > 0;)
 			if (w->rt->protocols[i]->worker_free)
 				w->rt->protocols[i]->worker_free(w);
+		atomic_store_explicit(&w->rt->ring_fds[w->id], -1, memory_order_release);
 		io_uring_queue_exit(&w->ring);
 	}
 	pick_worker_free(&w->pick);

@@ -130,10 +130,13 @@ static int run(struct nlb_config *cfg)
 	rt.listeners = calloc(NLB_MAX_LISTENERS, sizeof(*rt.listeners));
 	rt.groups = calloc(NLB_MAX_GROUPS, sizeof(*rt.groups));	/* reloads add groups */
 	struct worker *workers = calloc(rt.n_workers, sizeof(*workers));
-	if (!rt.listeners || !rt.groups || !workers) {
+	rt.ring_fds = malloc(rt.n_workers * sizeof(*rt.ring_fds));
+	if (!rt.listeners || !rt.groups || !workers || !rt.ring_fds) {
 		nlb_err("out of memory");
 		goto out;
 	}
+	for (unsigned i = 0; i < rt.n_workers; i++)
+		atomic_init(&rt.ring_fds[i], -1);
 	for (size_t l = 0; l < cfg->n_listeners; l++)
 		rt.listeners[l].conf = &cfg->listeners[l];
 
@@ -338,6 +341,7 @@ out:
 	for (unsigned i = 0; workers && i < rt.n_workers; i++)
 		worker_free_stats(&workers[i]);
 	free(workers);
+	free((void *)rt.ring_fds);
 	free(rt.listeners);
 	free(rt.groups);
 	/* The configuration in force; those it replaced went with

@@ -56,6 +56,11 @@ struct listener_rt {
 	bool wildcard;			/* bound to 0.0.0.0 or [::]: answers need IP_PKTINFO */
 	_Atomic uint32_t active;	/* counted only when conf->max_connections */
 	_Atomic uint32_t udp_flows;	/* flows open on all workers (max_flows) */
+	/* A gateway with several workers: returns that reach a worker but
+	 * belong to another's flow (in a GRO batch, say) are handed to it
+	 * through ring [from * n_workers + to], made by its writer at first
+	 * use (gateway/gw_worker.c); NULL with one worker. */
+	_Atomic(struct nlb_spsc_ring *) *gw_handoff;
 };
 
 /* A target slot's life: taken by a target (ACTIVE), left by it on
@@ -125,6 +130,9 @@ struct nlb_runtime {
 	 * access_log_reopen is bumped by SIGHUP and "nlbctl reopen". */
 	struct nlb_spsc_ring *access_rings;
 	_Atomic uint32_t access_log_reopen;
+	/* Each worker's io_uring descriptor, for a message from another
+	 * (IORING_OP_MSG_RING); -1 while it has none. */
+	_Atomic int *ring_fds;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
 	bool gw_gro;			/* gateways' GENEVE sockets receive GRO batches */
 	/* NLB_MAX_LISTENERS and NLB_MAX_GROUPS slots: the first n of the

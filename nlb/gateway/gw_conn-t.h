@@ -21,6 +21,8 @@ enum gw_op {
 	GW_OP_RECV,				/* packets appliances returned (multishot) */
 	GW_OP_TUN_WRITE,			/* ... unwrapped, written to the TUN */
 	GW_OP_ICMP_WRITE,			/* an ICMP "too big" to a sender */
+	GW_OP_HANDOFF,				/* another worker handed returns over (idx: its id) */
+	GW_OP_HANDOFF_WAKE,			/* telling the owner failed (only then a completion) */
 	GW_OP_END,
 };
 
@@ -37,6 +39,9 @@ enum gw_op {
 #define GW_RBUF_HEADROOM 128
 #define GW_RBUF_SIZE (GW_RBUF_HEADROOM + GW_BUF_SIZE)
 #define GW_RBUF_SIZE_GRO (GW_RBUF_HEADROOM + 65536)
+/* A hand-off ring between two workers: room for a GRO batch or two. */
+#define GW_HANDOFF_RING (256 * 1024)
+
 /* Buffer groups: the TCP and UDP modules have 0 and 1; gateway slot l
  * has GW_BUF_GROUP + l. */
 #define GW_BUF_GROUP 16
@@ -87,6 +92,9 @@ struct gw_listener {
 	bool recv_armed;		/* the multishot receive is in the ring */
 	bool starved;			/* it ended for want of buffers: re-armed once some are back */
 	struct gw_buf icmp;		/* an ICMP answer being written */
+	uint64_t wake[4];		/* workers handed returns this batch (a bit each) */
+	bool waking;			/* some bit of wake is set */
+	uint8_t *handoff_buf;		/* a handed-over return, read from its ring */
 };
 
 struct gw_worker {

@@ -16,6 +16,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/udp.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "geneve.h"
 #include "ip_packet.h"
 #include "log.h"
+#include "spsc_ring.h"
 #include "tun.h"
 #include "udp_batch.h"
 #include "balance/pick.h"
@@ -342,11 +345,11 @@ static void on_send(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 }
 
-/* One returned packet, of a datagram from `from`: checked, and its
- * inner packet written to the TUN from where it lies in receive buffer
- * bid (false: dropped). */
-static bool return_one(struct worker *w, uint32_t l, uint8_t *data, size_t len,
-		       const struct sockaddr *from, unsigned bid)
+/* One returned packet (len bytes at data) from `from`: checked against
+ * its flow, which is taken up if this worker does not hold it; the
+ * offset of its inner packet, or -1 (dropped and counted). */
+static int check_return(struct worker *w, uint32_t l, const uint8_t *data, size_t len,
+			const struct sockaddr *from)
 {
 	struct gw_listener *g = w->listeners[l].gw;
 	const struct nlb_listener_conf *lc = gw_conf(w, l);
@@ -358,7 +361,7 @@ static bool return_one(struct worker *w, uint32_t l, uint8_t *data, size_t len,
 	if (off < 0 || nlb_ip_packet_parse(data + off, len - (size_t)off, &p) < 0 ||
 	    hdr.endpoint_id != lc->gw.endpoint_id || hdr.attachment_id != lc->gw.attachment_id) {
 		STAT_INC(st, gw_bad_geneve);
-		return false;
+		return -1;
 	}
 	struct nlb_tuple key;
 	uint64_t hash = flow_of(w, lc, &p, &key);
@@ -366,7 +369,7 @@ static bool return_one(struct worker *w, uint32_t l, uint8_t *data, size_t len,
 	 * byte only steered it here. */
 	if ((hdr.cookie ^ cookie_of(w, hash)) & 0xffffff) {
 		STAT_INC(st, gw_unknown_flow);
-		return false;
+		return -1;
 	}
 	struct nlb_flowtab *tab = table_of(g, &p);
 	uint32_t t;
@@ -379,7 +382,7 @@ static bool return_one(struct worker *w, uint32_t l, uint8_t *data, size_t len,
 		    !nlb_sockaddr_equal(from, (const struct sockaddr *)
 					&target_at(w->rt, lc->group, (uint32_t)pick)->addr.ss)) {
 			STAT_INC(st, gw_unknown_flow);
-			return false;
+			return -1;
 		}
 		t = (uint32_t)pick;
 		nlb_flowtab_insert(tab, &key, hash, t, w->now_ms);
@@ -388,13 +391,131 @@ static bool return_one(struct worker *w, uint32_t l, uint8_t *data, size_t len,
 	const struct nlb_addr *appliance = &target_at(w->rt, lc->group, t)->addr;
 	if (!from || !nlb_sockaddr_equal(from, (const struct sockaddr *)&appliance->ss)) {
 		STAT_INC(st, gw_wrong_appliance);
-		return false;
+		return -1;
 	}
+	return off;
+}
+
+/* One returned packet, of a datagram from `from`: checked, and its
+ * inner packet written to the TUN from where it lies in receive buffer
+ * bid (false: dropped). */
+static bool return_one(struct worker *w, uint32_t l, uint8_t *data, size_t len,
+		       const struct sockaddr *from, unsigned bid)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	int off = check_return(w, l, data, len, from);
+	if (off < 0)
+		return false;
 	struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
 	io_uring_prep_write(sqe, g->tun_fd, data + off, (unsigned)(len - (size_t)off), 0);
 	io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_TUN_WRITE, l, bid));
 	g->inflight++;
 	return true;
+}
+
+/* Ring `from` -> `to` of gateway l's hand-offs; made (by its writer,
+ * `from`) when make and there is none yet, else NULL. */
+static struct nlb_spsc_ring *handoff_ring(struct worker *w, uint32_t l, unsigned from,
+					  unsigned to, bool make)
+{
+	_Atomic(struct nlb_spsc_ring *) *slot =
+		&w->rt->listeners[l].gw_handoff[(size_t)from * w->rt->n_workers + to];
+	struct nlb_spsc_ring *r = atomic_load_explicit(slot, memory_order_acquire);
+	if (r || !make)
+		return r;
+	if (!(r = malloc(sizeof(*r))) || nlb_spsc_ring_init(r, GW_HANDOFF_RING) < 0) {
+		free(r);
+		return NULL;
+	}
+	atomic_store_explicit(slot, r, memory_order_release);
+	return r;
+}
+
+/* A return worker `owner` must check (its cookie names it): copied into
+ * the ring to it, the sender's address first; it is told at the end of
+ * the batch. */
+static void hand_off(struct worker *w, uint32_t l, unsigned owner, const struct sockaddr *from,
+		     socklen_t from_len, const uint8_t *data, size_t len)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	struct sockaddr_in6 head;
+	memset(&head, 0, sizeof(head));
+	if (from)
+		memcpy(&head, from, from_len < sizeof(head) ? from_len : sizeof(head));
+	struct nlb_spsc_ring *r = handoff_ring(w, l, w->id, owner, true);
+	if (!r || !nlb_spsc_ring_push_record(r, &head, sizeof(head), data, len)) {
+		STAT_INC(wstats(w, l), gw_handoff_full);
+		return;
+	}
+	STAT_INC(wstats(w, l), gw_handed_off);
+	g->wake[owner / 64] |= 1ull << (owner % 64);
+	g->waking = true;
+}
+
+/* The owners handed returns in this batch are told, one message to
+ * each one's ring; a failed message costs only time (each tick drains
+ * every ring too). */
+static void wake_owners(struct worker *w, uint32_t l)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	g->waking = false;
+	for (unsigned i = 0; i < sizeof(g->wake) / sizeof(g->wake[0]); i++) {
+		while (g->wake[i]) {
+			unsigned owner = i * 64 + (unsigned)__builtin_ctzll(g->wake[i]);
+			g->wake[i] &= g->wake[i] - 1;
+			int fd = atomic_load_explicit(&w->rt->ring_fds[owner], memory_order_acquire);
+			if (fd < 0)
+				continue;
+			struct io_uring_sqe *sqe = nlb_ring_sqe(&w->ring);
+			io_uring_prep_msg_ring(sqe, fd, 0, gw_ud(GW_OP_HANDOFF, l, w->id), 0);
+			io_uring_sqe_set_data64(sqe, gw_ud(GW_OP_HANDOFF_WAKE, l, owner));
+			sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		}
+	}
+}
+
+/* What worker `from` handed over for gateway l: each return checked as
+ * if it had come here, and written to the TUN at once (a write(2): the
+ * packet lies in a buffer of one). */
+static void take_handoffs(struct worker *w, uint32_t l, unsigned from)
+{
+	struct gw_listener *g = w->listeners[l].gw;
+	if (!g || g->closing || g->tun_fd < 0 || !w->rt->listeners[l].gw_handoff)
+		return;
+	struct nlb_spsc_ring *r = handoff_ring(w, l, from, w->id, false);
+	struct worker_stats *st = wstats(w, l);
+	const size_t head = sizeof(struct sockaddr_in6);
+	size_t n;
+	while (r && (n = nlb_spsc_ring_pop_record(r, g->handoff_buf, head + GW_BUF_SIZE)) != 0) {
+		if (n == SIZE_MAX || n <= head) {
+			STAT_INC(st, gw_bad_geneve);
+			continue;
+		}
+		const struct sockaddr *sender = (const struct sockaddr *)g->handoff_buf;
+		uint8_t *data = g->handoff_buf + head;
+		int off = check_return(w, l, data, n - head,
+				       sender->sa_family ? sender : NULL);
+		if (off < 0)
+			continue;
+		if (write(g->tun_fd, data + off, n - head - (size_t)off) < 0)
+			STAT_INC(st, gw_tun_error);
+		else
+			STAT_INC(st, gw_returned);
+	}
+}
+
+static void on_handoff(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint32_t l = ud_idx(cqe->user_data) >> 16, from = ud_idx(cqe->user_data) & 0xffff;
+	if (l < NLB_MAX_LISTENERS && from < w->rt->n_workers)
+		take_handoffs(w, l, from);
+}
+
+static void on_handoff_wake(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	(void)w;
+	nlb_debug_rl("gateway: telling worker %u of handed-over returns failed: %s (its "
+		     "next tick takes them)", ud_idx(cqe->user_data) & 0xffff, strerror(-cqe->res));
 }
 
 /* A returned datagram, or GRO batch of them, in buffer bid of the
@@ -420,9 +541,16 @@ static unsigned returned(struct worker *w, uint32_t l, unsigned bid, int res)
 	else
 		STAT_ADD(st, gw_batched_in, (len + segment - 1) / segment);
 	unsigned writes = 0;
-	for (size_t off = 0; off < len; off += segment)
-		writes += return_one(w, l, data + off, len - off < segment ? len - off : segment,
-				     from, bid);
+	bool handoff = w->rt->listeners[l].gw_handoff != NULL;
+	for (size_t off = 0; off < len; off += segment) {
+		size_t n = len - off < segment ? len - off : segment;
+		/* the cookie's first byte names the worker of the flow */
+		unsigned owner = n >= NLB_GENEVE_AWS_LEN ? data[off + NLB_GENEVE_AWS_LEN - 4] : w->id;
+		if (handoff && owner != w->id && owner < w->rt->n_workers)
+			hand_off(w, l, owner, from, o->namelen, data + off, n);
+		else
+			writes += return_one(w, l, data + off, n, from, bid);
+	}
 	return writes;
 }
 
@@ -470,6 +598,8 @@ static const struct worker_op gw_ops[] = {
 	[GW_OP_RECV - NLB_OPS_GATEWAY] = { "gw_recv", on_recv },
 	[GW_OP_TUN_WRITE - NLB_OPS_GATEWAY] = { "gw_tun_write", on_tun_write },
 	[GW_OP_ICMP_WRITE - NLB_OPS_GATEWAY] = { "gw_icmp_write", on_icmp_write },
+	[GW_OP_HANDOFF - NLB_OPS_GATEWAY] = { "gw_handoff", on_handoff },
+	[GW_OP_HANDOFF_WAKE - NLB_OPS_GATEWAY] = { "gw_handoff_wake", on_handoff_wake },
 };
 _Static_assert(sizeof(gw_ops) / sizeof(gw_ops[0]) == GW_OP_END - NLB_OPS_GATEWAY,
 	       "every gateway op has a handler");
@@ -483,6 +613,7 @@ static void gw_listener_free(struct worker *w, struct gw_listener *g)
 	if (g->rbufs.br)
 		nlb_bufring_free(&w->ring, &g->rbufs);
 	free(g->icmp.data);
+	free(g->handoff_buf);
 	if (g->tcp)
 		nlb_flowtab_destroy(g->tcp);
 	if (g->other)
@@ -502,6 +633,8 @@ static void gw_listener_take(struct worker *w, uint32_t l)
 	for (unsigned i = 0; ok && i < GW_BUFS; i++)
 		ok = (g->out[i].data = malloc(GW_BUF_SIZE)) != NULL;
 	ok = ok && (g->icmp.data = malloc(GW_BUF_SIZE));
+	ok = ok && (!lr->gw_handoff ||
+		    (g->handoff_buf = malloc(sizeof(struct sockaddr_in6) + GW_BUF_SIZE)));
 	g->gro = w->rt->gw_gro;
 	g->gso_max = UINT16_MAX;
 	int r = ok ? nlb_bufring_init(&w->ring, &g->rbufs, GW_BUF_GROUP + (int)l, GW_RBUF_COUNT,
@@ -584,6 +717,11 @@ static void gw_tick(struct worker *w)
 		const struct nlb_listener_conf *lc = gw_conf(w, (uint32_t)l);
 		nlb_flowtab_expire(g->tcp, w->now_ms, lc->idle_timeout_ms, GW_EXPIRE_WORK);
 		nlb_flowtab_expire(g->other, w->now_ms, lc->udp_idle_timeout_ms, GW_EXPIRE_WORK);
+		/* hand-offs whose message was lost */
+		for (unsigned from = 0; w->rt->listeners[l].gw_handoff && from < w->rt->n_workers;
+		     from++)
+			if (from != w->id)
+				take_handoffs(w, (uint32_t)l, from);
 	}
 }
 
@@ -614,6 +752,8 @@ static void gw_after_batch(struct worker *w)
 			continue;
 		if (g->n_pending)
 			send_pending(w, (uint32_t)l);
+		if (g->waking)
+			wake_owners(w, (uint32_t)l);
 		nlb_bufring_flush(&g->rbufs);
 		if (g->starved)
 			arm_recv(w, (uint32_t)l);
