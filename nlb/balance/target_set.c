@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "balance/pick.h"
+#include "core/listener.h"
 #include "health_check.h"
 #include "log.h"
 
@@ -543,10 +544,7 @@ void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
 		    atomic_load_explicit(&lr->holders, memory_order_acquire) != 0)
 			continue;
 		/* Every worker closed its sockets and has nothing left on it. */
-		free(lr->fds);
-		free(lr->udp_fds);
-		free(lr->tun_fds);
-		lr->fds = lr->udp_fds = lr->tun_fds = NULL;
+		listener_release(rt, l);
 		atomic_store_explicit(&lr->state, LISTENER_CLOSED, memory_order_release);
 		nlb_info("listener %s: closed (removed by a reload; its connections have ended)",
 			 lr->conf->name);

@@ -215,21 +215,36 @@ int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_co
 	return ret;
 }
 
+/* A gateway's hand-off rings, and the table of them. */
+static void free_handoff(const struct nlb_runtime *rt, struct listener_rt *lr)
+{
+	if (!lr->gw_handoff)
+		return;
+	for (size_t i = 0; i < (size_t)rt->n_workers * rt->n_workers; i++) {
+		struct nlb_spsc_ring *r = atomic_load(&lr->gw_handoff[i]);
+		if (r) {
+			nlb_spsc_ring_free(r);
+			free(r);
+		}
+	}
+	free((void *)lr->gw_handoff);
+	lr->gw_handoff = NULL;
+}
+
 void listener_unbind(struct nlb_runtime *rt, size_t l)
 {
 	close_set(rt, &rt->listeners[l].fds);
 	close_set(rt, &rt->listeners[l].udp_fds);
 	close_set(rt, &rt->listeners[l].tun_fds);
+	free_handoff(rt, &rt->listeners[l]);
+}
+
+void listener_release(struct nlb_runtime *rt, size_t l)
+{
 	struct listener_rt *lr = &rt->listeners[l];
-	if (lr->gw_handoff) {
-		for (size_t i = 0; i < (size_t)rt->n_workers * rt->n_workers; i++) {
-			struct nlb_spsc_ring *r = atomic_load(&lr->gw_handoff[i]);
-			if (r) {
-				nlb_spsc_ring_free(r);
-				free(r);
-			}
-		}
-		free((void *)lr->gw_handoff);
-		lr->gw_handoff = NULL;
-	}
+	free(lr->fds);
+	free(lr->udp_fds);
+	free(lr->tun_fds);
+	lr->fds = lr->udp_fds = lr->tun_fds = NULL;
+	free_handoff(rt, lr);
 }

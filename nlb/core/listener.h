@@ -22,5 +22,8 @@ void listeners_close(struct nlb_runtime *rt);
 int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_conf *lc,
 		  char *err, size_t errlen);
 void listener_unbind(struct nlb_runtime *rt, size_t l);
+/* Frees what slot l keeps once every worker has closed its sockets and
+ * let go of it (at exit, or when a removed listener is done). */
+void listener_release(struct nlb_runtime *rt, size_t l);
 
 #endif

@@ -330,11 +330,8 @@ join:
 	if (status == 0)
 		nlb_info("stopped");
 	/* Workers closed their own listening sockets. */
-	for (size_t l = 0; l < rt.cfg->n_listeners; l++) {
-		free(rt.listeners[l].fds);
-		free(rt.listeners[l].udp_fds);
-		free(rt.listeners[l].tun_fds);
-	}
+	for (size_t l = 0; l < rt.cfg->n_listeners; l++)
+		listener_release(&rt, l);
 out:
 	if (rt.groups)
 		targets_free(&rt);
