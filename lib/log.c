@@ -52,8 +52,8 @@ const char *nlb_log_level_name(enum nlb_log_level level)
 /* Writes one line; suppressed > 0 appends suppressed=N. */
 static void vlog(enum nlb_log_level level, uint64_t suppressed, const char *fmt, va_list ap)
 {
-	/* The exit stats line, the longest, is some 1.5 KiB. */
-	char msg[4096];
+	/* The exit stats line, the longest, is some 4 KiB. */
+	char msg[8192];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 
 	struct timespec ts;
@@ -61,7 +61,7 @@ static void vlog(enum nlb_log_level level, uint64_t suppressed, const char *fmt,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 
-	char line[4096 + 400];
+	char line[8192 + 400];
 	int n = snprintf(line, sizeof(line),
 			 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=\"",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

@@ -78,7 +78,7 @@ static void raise_nofile(void)
 }
 
 struct stats_line {
-	char buf[2048];
+	char buf[8192];
 	size_t off;
 };
 
