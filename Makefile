@@ -47,7 +47,7 @@ TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
 UNIT_NAMES   := acl addr config config_http config_keys config_rules cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
                 appliance_filter config_gateway geneve http_path http_rules ip_packet wildcard \
                 lb_table log maglev pick proxyproto qsbr ring slot_arena spsc_ring srclimit strbuf \
-                target_set tls tls_ticket_keys tuple_hash udp_batch
+                target_set tls tls_ticket_keys tuple_hash udp_batch rtnl_route
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
 UNIT_SRC  := $(UNIT_NAMES:%=test/test_%.c) $(UNIT_HELPERS:%=test/helpers/%.c)
 
@@ -74,7 +74,8 @@ FUZZ         := build/fuzz
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
                 -DNLB_VERSION=\"$(VERSION)\"
-FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys http_rules geneve ip_packet appliance_filter
+FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys http_rules geneve ip_packet appliance_filter \
+                rtnl_route
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)

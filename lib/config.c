@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "acl.h"
+#include "config_announce.h"
 #include "config_error.h"
 #include "config_gateway.h"
 #include "config_http.h"
@@ -456,7 +457,7 @@ static int load_root(const struct cfg_loader *ld, const config_setting_t *root,
 	if (cfg->workers == 0)
 		cfg->workers = cfg->n_cpus < NLB_CONFIG_MAX_WORKERS ? cfg->n_cpus :
 			       NLB_CONFIG_MAX_WORKERS;
-	if ((r = load_stats_admin(ld, root, cfg)) < 0)
+	if ((r = load_stats_admin(ld, root, cfg)) < 0 || (r = cfg_load_announce(ld, root, cfg)) < 0)
 		return r;
 
 	/* Groups first: listeners refer to them by name. */
@@ -604,6 +605,7 @@ void nlb_config_free(struct nlb_config *cfg)
 	free(cfg->group);
 	free(cfg->cpus_text);
 	free(cfg->access_log_path);
+	free(cfg->announce_prefixes);
 	free(cfg->path);
 	free(cfg);
 }

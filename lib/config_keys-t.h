@@ -82,6 +82,7 @@ extern const struct key_part nlb_http_listener_keys;
 extern const struct key_part nlb_http_action_keys;
 extern const struct key_part nlb_access_log_keys;
 extern const struct key_part nlb_gateway_keys;
+extern const struct key_part nlb_announce_keys;
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -164,6 +164,41 @@ static void admin_keep(void *running, void *loaded)
 
 static const struct key_running admin_running = { admin_differ, admin_keep };
 
+/* The routes announced: set up at start, with the capability they need
+ * kept only then. */
+static bool announce_differ(const void *running, const void *loaded)
+{
+	const struct nlb_config *a = running, *b = loaded;
+	if (a->announce_enabled != b->announce_enabled || a->announce_table != b->announce_table ||
+	    a->announce_withdraw_delay_ms != b->announce_withdraw_delay_ms ||
+	    a->n_announce != b->n_announce)
+		return true;
+	for (size_t i = 0; i < a->n_announce; i++) {
+		const struct nlb_route *x = &a->announce_prefixes[i].route;
+		const struct nlb_route *y = &b->announce_prefixes[i].route;
+		if (x->family != y->family || x->len != y->len || memcmp(x->dst, y->dst, 16))
+			return true;
+	}
+	return false;
+}
+
+static void announce_keep(void *running, void *loaded)
+{
+	struct nlb_config *o = running, *n = loaded;
+	struct nlb_announce_prefix *p = o->announce_prefixes;
+	size_t k = o->n_announce;
+	o->announce_prefixes = n->announce_prefixes;
+	o->n_announce = n->n_announce;
+	n->announce_prefixes = p;
+	n->n_announce = k;
+	n->announce_enabled = o->announce_enabled;
+	n->announce_table = o->announce_table;
+	n->announce_withdraw_delay_ms = o->announce_withdraw_delay_ms;
+	n->announce_line = o->announce_line;
+}
+
+static const struct key_running announce_running = { announce_differ, announce_keep };
+
 /* The upper bound on workers keeps per-worker arrays sane; the CPU count
  * that 0 resolves to is capped to the same value.  cpus is checked and
  * resolved by load_cpus.  What a restart applies was sized or bound at
@@ -188,6 +223,7 @@ static const struct key_spec top_keys[] = {
 	BOOL_KEY(struct nlb_config, udp_gro, 1, RESTART),
 	{ .name = "stats", .type = KEY_GROUP, .apply = RESTART, .running = &stats_running },
 	{ .name = "admin", .type = KEY_GROUP, .apply = RESTART, .running = &admin_running },
+	{ .name = "announce", .type = KEY_GROUP, .apply = RESTART, .running = &announce_running },
 	/* A reload that changes the path reopens the log there. */
 	GROUP_KEY("access_log", RELOAD),
 	OPT_STRING_KEY(struct nlb_config, "user", user, NULL, RESTART),
@@ -342,6 +378,7 @@ static const struct {
 	[NLB_CONF_HTTP_ACTION] = { "default_action", PARTS(&nlb_http_action_keys), 1 },
 	[NLB_CONF_ACCESS_LOG] = { "access_log", PARTS(&nlb_access_log_keys), 1 },
 	[NLB_CONF_GATEWAY] = { "gateways", PARTS(&nlb_gateway_keys), 1 },
+	[NLB_CONF_ANNOUNCE] = { "announce", PARTS(&nlb_announce_keys), 1 },
 };
 
 const struct key_part *const *cfg_section_parts(enum nlb_config_section s, size_t *n_parts)

@@ -33,6 +33,7 @@ enum nlb_config_section {
 	NLB_CONF_HTTP_ACTION,		/* an http listener's default_action = { } */
 	NLB_CONF_ACCESS_LOG,		/* access_log = { } */
 	NLB_CONF_GATEWAY,		/* an entry of gateways */
+	NLB_CONF_ANNOUNCE,		/* announce = { } */
 	NLB_CONF_SECTIONS,
 };
 

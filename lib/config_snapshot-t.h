@@ -16,6 +16,7 @@
 #include "health_check.h"
 #include "http1_forward.h"
 #include "log.h"
+#include "rtnl_route.h"
 
 /* Upper bound of "workers"; 0 (one per CPU nlb may run on) is capped to
  * it too. */
@@ -259,6 +260,13 @@ struct nlb_listener_conf {
 	int line;
 };
 
+/* A prefix of announce: the route it becomes (family, dst, len) and the
+ * text the file gave. */
+struct nlb_announce_prefix {
+	struct nlb_route route;
+	char text[64];
+};
+
 struct nlb_config {
 	char *path;
 	uint32_t workers;		/* 0 in the file = n_cpus, resolved here */
@@ -289,6 +297,14 @@ struct nlb_config {
 	/* access_log = { path = "..."; }: one line per HTTP request */
 	char *access_log_path;		/* NULL: no access log */
 	int access_log_line;
+	/* announce = { table; prefixes; withdraw_delay_ms; }: a route per
+	 * prefix kept while nlb can serve it (doc/scaleout.md) */
+	unsigned announce_enabled;
+	uint32_t announce_table;
+	uint64_t announce_withdraw_delay_ms;
+	struct nlb_announce_prefix *announce_prefixes;
+	size_t n_announce;
+	int announce_line;
 	uint32_t udp_max_datagram;	/* bytes; 65535 = any */
 	unsigned udp_gro;		/* GRO/GSO batching, with udp_max_datagram 65535 */
 	struct nlb_listener_conf *listeners;

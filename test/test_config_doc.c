@@ -34,6 +34,7 @@ static const char *const subsection[NLB_CONF_SECTIONS] = {
 	[NLB_CONF_HTTP_ACTION] = "default_action",
 	[NLB_CONF_ACCESS_LOG] = "access_log",
 	[NLB_CONF_GATEWAY] = "gateways",
+	[NLB_CONF_ANNOUNCE] = "announce",
 };
 
 static void page_path(char *path, size_t len)

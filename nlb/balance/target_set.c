@@ -535,6 +535,19 @@ int targets_remove_one(struct nlb_runtime *rt, size_t g, const struct nlb_addr *
 	return 0;
 }
 
+bool targets_any_healthy(struct nlb_runtime *rt, size_t g)
+{
+	pthread_mutex_lock(&rt->ctl_lock);
+	const struct group_rt *grt = &rt->groups[g];
+	bool any = false;
+	for (uint32_t i = 0; i < grt->n_slots && !any; i++)
+		any = atomic_load_explicit(&grt->targets[i].state, memory_order_relaxed) ==
+		      TARGET_ACTIVE && grt->targets[i].weight > 0 &&
+		      atomic_load_explicit(&grt->health[i], memory_order_relaxed) == NLB_HC_HEALTHY;
+	pthread_mutex_unlock(&rt->ctl_lock);
+	return any;
+}
+
 void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)
 {
 	pthread_mutex_lock(&rt->ctl_lock);

@@ -200,6 +200,24 @@ static int cmd_show_listeners(struct admin *a, struct poll_client *c, int op, ch
 	return 0;
 }
 
+static int cmd_show_announce(struct admin *a, struct poll_client *c, int op, char **args,
+			     unsigned n, char *err, size_t errlen)
+{
+	(void)op, (void)args, (void)n;
+	const struct nlb_runtime *rt = a->rt;
+	const struct nlb_config *cfg = rt->cfg;
+	if (!cfg->announce_enabled || !rt->announced) {
+		snprintf(err, errlen, "no announce in the configuration");
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < cfg->n_announce; i++)
+		nlb_strbuf_printf(&c->out, "prefix=%s table=%u protocol=249 metric=%u state=%s\n",
+				  cfg->announce_prefixes[i].text, cfg->announce_table,
+				  (unsigned)getpid(), atomic_load_explicit(&rt->announced[i],
+				  memory_order_relaxed) ? "announced" : "withdrawn");
+	return 0;
+}
+
 static void stat_line(void *arg, const char *name, uint64_t value)
 {
 	struct poll_client *c = arg;
@@ -373,6 +391,8 @@ static const struct admin_cmd commands[] = {
 	  "tls listeners' certificates: file, key, expiry, names, subject" },
 	{ "show", "rules", 0, 1, cmd_show_rules, 0, "show rules [LISTENER]",
 	  "http listeners' rules by priority, with their matches" },
+	{ "show", "announce", 0, 0, cmd_show_announce, 0, "show announce",
+	  "the prefixes of announce, each announced or withdrawn" },
 	{ "add", "target", 2, 4, cmd_target, CHANGE_ADD, "add target GROUP ADDR [weight N]",
 	  "a new target, or a draining one back" },
 	{ "set", "weight", 3, 3, cmd_target, CHANGE_WEIGHT, "set weight GROUP ADDR N",

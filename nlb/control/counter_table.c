@@ -77,6 +77,11 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		"nlb_workers", "gauge", "Worker threads.", SCOPE_PROCESS, NULL,
 		.value_doc = "the number of worker threads",
 	},
+	[MF_ANNOUNCED] = {
+		"nlb_announced", "gauge",
+		"Whether the route of a prefix of announce is in its table now: 1 while nlb can serve the prefix (an open listener of it and a healthy target), 0 once withdrawn (doc/scaleout.md).",
+		SCOPE_PREFIX, NULL, .value_doc = "1 announced, 0 withdrawn",
+	},
 	/* ---- per listener: the workers' counters ---- */
 	[MF_ACTIVE_FLOWS] = {
 		"nlb_active_flows", "gauge", "TCP connections and UDP flows open now.",

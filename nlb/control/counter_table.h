@@ -67,6 +67,7 @@ enum metric_scope {
 	SCOPE_TARGET,			/* target_group, target: the target's address */
 	SCOPE_CERTIFICATE,		/* listener, file: a tls listener's certificate */
 	SCOPE_RULE,			/* listener, priority: an http listener's rules */
+	SCOPE_PREFIX,			/* prefix: a prefix of announce = { } */
 };
 
 /* Which listeners have a series. */
@@ -113,6 +114,7 @@ enum metric_family_id {
 	MF_BUILD_INFO = 0,
 	MF_START_TIME,
 	MF_WORKERS,
+	MF_ANNOUNCED,
 	MF_ACTIVE_FLOWS,
 	MF_NEW_FLOWS,
 	MF_PROCESSED_BYTES,

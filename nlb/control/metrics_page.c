@@ -135,6 +135,7 @@ static const char *const scope_labels[] = {
 	[SCOPE_TARGET] = "target_group, target",
 	[SCOPE_CERTIFICATE] = "listener, file",
 	[SCOPE_RULE] = "listener, priority",
+	[SCOPE_PREFIX] = "prefix",
 };
 
 static const char *const side_names[] = {

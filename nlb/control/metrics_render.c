@@ -71,6 +71,17 @@ static bool listener_has(const struct nlb_listener_conf *lc, enum listener_side 
 	       (on == ON_GATEWAY && lc->protocol == NLB_PROTO_GATEWAY);
 }
 
+/* nlb_announced: each prefix of announce, 1 while its route is in. */
+static void render_announced(struct metrics *m, const struct nlb_config *cfg,
+			     struct nlb_strbuf *b)
+{
+	struct family f = FAMILY(MF_ANNOUNCED);
+	const _Atomic uint8_t *on = m->rt->announced;
+	for (size_t i = 0; on && i < cfg->n_announce; i++)
+		emit(b, &f, L("prefix", cfg->announce_prefixes[i].text),
+		     atomic_load_explicit(&on[i], memory_order_relaxed));
+}
+
 /* A family of the process as a whole. */
 static void render_process(struct metrics *m, enum metric_family_id id, struct nlb_strbuf *b)
 {
@@ -400,6 +411,9 @@ int metrics_render(struct metrics *m, struct nlb_strbuf *b)
 			break;
 		case SCOPE_RULE:
 			render_rule_family(mf, &view, b);
+			break;
+		case SCOPE_PREFIX:
+			render_announced(m, cfg, b);
 			break;
 		default:
 			render_group_family(m, cfg, (enum metric_family_id)id, b);

@@ -21,6 +21,7 @@
 #include "balance/target_set.h"
 #include "control/access_log.h"
 #include "control/admin.h"
+#include "control/announce.h"
 #include "control/health.h"
 #include "control/metrics.h"
 #include "control/reload.h"
@@ -117,6 +118,8 @@ static int run(struct nlb_config *cfg)
 		.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int status = 1;
+	int stop_signal = SIGTERM;
+	struct announce ann = { .fd = -1 };
 	struct health health;
 	struct admin admin;
 	memset(&health, 0, sizeof(health));
@@ -160,6 +163,12 @@ static int run(struct nlb_config *cfg)
 	}
 	/* The admin socket's directory (/run/nlb) is root's. */
 	if (admin_open(&admin, &rt, err, sizeof(err)) < 0) {
+		nlb_err("%s", err);
+		listeners_close(&rt);
+		goto out;
+	}
+	/* The stale routes of a killed nlb go while root, whatever comes. */
+	if (announce_open(&ann, &rt, err, sizeof(err)) < 0) {
 		nlb_err("%s", err);
 		listeners_close(&rt);
 		goto out;
@@ -301,13 +310,28 @@ static int run(struct nlb_config *cfg)
 			reload_config(&rt, rt.cfg->path, now, msg, sizeof(msg));
 		}
 		targets_tick(&rt, now);
+		announce_tick(&ann, &rt);
 		if (sig < 0 || sig == SIGHUP)
 			continue;
-		nlb_info("%s: stopping, draining connections for up to %llu ms",
-			 sig == SIGINT ? "SIGINT" : "SIGTERM",
-			 (unsigned long long)rt.cfg->shutdown_timeout_ms);
+		stop_signal = sig;
 		break;
 	}
+	/* Withdrawn first: the router moves new flows to other hosts during
+	 * the delay, while this one still accepts them. */
+	size_t withdrawn = announce_withdraw(&ann, &rt);
+	if (ann.fd >= 0 && rt.cfg->announce_withdraw_delay_ms) {
+		nlb_info("%s: %zu routes withdrawn; accepting for %llu ms more before stopping",
+			 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", withdrawn,
+			 (unsigned long long)rt.cfg->announce_withdraw_delay_ms);
+		uint64_t until = nlb_clock_ms() + rt.cfg->announce_withdraw_delay_ms;
+		while (nlb_clock_ms() < until) {
+			sigtimedwait(&sigs, NULL, &tick);
+			targets_tick(&rt, nlb_clock_ms());
+		}
+	}
+	nlb_info("%s: stopping, draining connections for up to %llu ms",
+		 stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+		 (unsigned long long)rt.cfg->shutdown_timeout_ms);
 	workers_stop(workers, rt.n_workers);
 	status = 0;
 join:
@@ -333,6 +357,8 @@ join:
 	for (size_t l = 0; l < rt.cfg->n_listeners; l++)
 		listener_release(&rt, l);
 out:
+	/* After the threads that read rt.announced. */
+	announce_close(&ann, &rt);
 	if (rt.groups)
 		targets_free(&rt);
 	for (unsigned i = 0; workers && i < rt.n_workers; i++)

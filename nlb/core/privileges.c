@@ -127,15 +127,24 @@ int privileges_check(const struct nlb_config *cfg)
 	return 0;
 }
 
-/* Empties the effective, permitted, inheritable and ambient sets.  The
- * uid change clears them by itself, but not when a parent left
- * SECBIT_NO_SETUID_FIXUP set, nor when nlb was started as the user already
- * with ambient capabilities (systemd's AmbientCapabilities=). */
-static int drop_capabilities(void)
+/* The capabilities kept after the drop: CAP_NET_ADMIN when nlb
+ * announces routes (announce = { }), else none. */
+static uint32_t kept_caps(const struct nlb_config *cfg)
+{
+	return cfg->announce_enabled ? 1u << CAP_NET_ADMIN : 0;
+}
+
+/* Leaves exactly `keep` (bits of the first 32 capabilities) effective
+ * and permitted, nothing inheritable or ambient.  The uid change clears
+ * the sets by itself, but not when a parent left SECBIT_NO_SETUID_FIXUP
+ * set, nor when nlb was started as the user already with ambient
+ * capabilities (systemd's AmbientCapabilities=). */
+static int drop_capabilities(uint32_t keep)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = keep;
 	/* Fails with EINVAL on kernels without ambient capabilities (< 4.3):
 	 * there is then nothing to clear. */
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
@@ -144,16 +153,18 @@ static int drop_capabilities(void)
 	return 0;
 }
 
-/* 0 if no capability is effective or permitted, -EPERM if one is. */
-static int check_no_capabilities(void)
+/* 0 if exactly `keep` is effective and permitted, -EPERM otherwise. */
+static int check_capabilities(uint32_t keep)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 	if (syscall(SYS_capget, &hdr, data) != 0)
 		return -errno;
-	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
-		if (data[i].effective || data[i].permitted)
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+		uint32_t want = i == 0 ? keep : 0;
+		if (data[i].effective != want || data[i].permitted != want)
 			return -EPERM;
+	}
 	return 0;
 }
 
@@ -208,8 +219,11 @@ int privileges_drop(const struct nlb_config *cfg)
 	if (geteuid() != 0) {
 		/* privileges_check made sure this is the user already. */
 		raise_memlock(false);
-		if ((ret = drop_capabilities()) < 0 || (ret = check_no_capabilities()) < 0) {
-			nlb_err("privileges: cannot drop capabilities: %s", strerror(-ret));
+		if ((ret = drop_capabilities(kept_caps(cfg))) < 0 ||
+		    (ret = check_capabilities(kept_caps(cfg))) < 0) {
+			nlb_err("privileges: cannot drop capabilities%s: %s", kept_caps(cfg) ?
+				" but CAP_NET_ADMIN, which announce needs (start nlb as root, or "
+				"give it AmbientCapabilities=CAP_NET_ADMIN)" : "", strerror(-ret));
 			return ret;
 		}
 		/* Without "group" the gid is left as it was started, which need
@@ -226,9 +240,10 @@ int privileges_drop(const struct nlb_config *cfg)
 	int pdeath = 0;
 	prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0);
 	pid_t parent = getppid();
-	/* Off already after execve; said again so that nothing inherited can
-	 * carry root's capabilities over the uid change. */
-	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	/* Off already after execve, and off again below: only announce's
+	 * CAP_NET_ADMIN is carried over the uid change, then the rest is
+	 * dropped. */
+	prctl(PR_SET_KEEPCAPS, kept_caps(cfg) ? 1 : 0, 0, 0, 0);
 	raise_memlock(true);
 	/* Groups first, then gid, then uid: each later step takes the
 	 * privilege the earlier ones need. */
@@ -264,11 +279,15 @@ int privileges_drop(const struct nlb_config *cfg)
 		nlb_err("privileges: setuid(0) or setgid(0) still succeeds after the drop");
 		return -EPERM;
 	}
-	if ((ret = drop_capabilities()) < 0 || (ret = check_no_capabilities()) < 0) {
-		nlb_err("privileges: capabilities left after the drop: %s", strerror(-ret));
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	if ((ret = drop_capabilities(kept_caps(cfg))) < 0 ||
+	    (ret = check_capabilities(kept_caps(cfg))) < 0) {
+		nlb_err("privileges: capabilities other than those kept after the drop: %s",
+			strerror(-ret));
 		return ret;
 	}
-	nlb_info("privileges: running as user %s (uid %u), group %s (gid %u)", ids.user,
-		 (unsigned)ids.uid, ids.group, (unsigned)ids.gid);
+	nlb_info("privileges: running as user %s (uid %u), group %s (gid %u)%s", ids.user,
+		 (unsigned)ids.uid, ids.group, (unsigned)ids.gid, kept_caps(cfg) ?
+		 ", keeping CAP_NET_ADMIN (announce)" : "");
 	return 0;
 }

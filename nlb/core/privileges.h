@@ -1,6 +1,7 @@
 /* Privileges: the check made before anything is bound (root needs "user"
  * or allow_root; user and group must exist and be reachable) and the drop
- * to that user once every socket is bound, verified, keeping no capability. */
+ * to that user once every socket is bound, verified, keeping no capability
+ * (CAP_NET_ADMIN alone with announce). */
 #ifndef NLB_PRIVILEGES_H
 #define NLB_PRIVILEGES_H
 
@@ -17,7 +18,8 @@ int privileges_check(const struct nlb_config *cfg);
  * them).  With "user" set: supplementary groups
  * (initgroups), gid, uid, all three of real, effective and saved; then
  * checks that they changed, that setuid(0) fails and that no capability is
- * left.  As that user already: only drops capabilities.  Logs the outcome;
+ * left but CAP_NET_ADMIN when announce = { } is configured (its routes).
+ * As that user already: only drops capabilities.  Logs the outcome;
  * 0 or -errno (nlb must then exit: it may be half-dropped). */
 int privileges_drop(const struct nlb_config *cfg);
 

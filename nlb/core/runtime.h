@@ -133,6 +133,10 @@ struct nlb_runtime {
 	/* Each worker's io_uring descriptor, for a message from another
 	 * (IORING_OP_MSG_RING); -1 while it has none. */
 	_Atomic int *ring_fds;
+	/* announce = { }: whether each prefix's route is in the table now
+	 * (control/announce.c writes, the admin and metrics threads read);
+	 * cfg->n_announce entries, fixed until a restart.  NULL without. */
+	_Atomic uint8_t *announced;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
 	bool gw_gro;			/* gateways' GENEVE sockets receive GRO batches */
 	/* NLB_MAX_LISTENERS and NLB_MAX_GROUPS slots: the first n of the

@@ -30,7 +30,7 @@ static void usage(FILE *out)
 		DEFAULT_SOCKET ")\n"
 		"commands (nlbctl help asks nlb for its list):\n"
 		"  show targets [GROUP] | show listeners | show stats | show certificates\n"
-		"  show rules [LISTENER]\n"
+		"  show rules [LISTENER] | show announce\n"
 		"  add target GROUP ADDR [weight N] | set weight GROUP ADDR N\n"
 		"  drain target GROUP ADDR | remove target GROUP ADDR | reload\n"
 		"exit: 0 ok, 1 nlb answered with an error, 2 usage or no answer\n");
