@@ -846,7 +846,8 @@ static void expect_refused(struct adm *a, const char *reason)
 }
 
 /* A stale socket file is replaced; any other file, or a socket another
- * nlb serves, stops nlb at start with the reason. */
+ * nlb serves, stops nlb at start with the reason, unless it is started
+ * with -u (a binary upgrade), which takes the socket over. */
 T_TEST(admin, socket_file_kept_or_replaced, .timeout = 30)
 {
 	struct adm a;
@@ -876,9 +877,27 @@ T_TEST(admin, socket_file_kept_or_replaced, .timeout = 30)
 	adm_init(&b, 0600);
 	snprintf(b.sock, sizeof(b.sock), "%s", a.sock);
 	px_target(&b.p, t_free_port());
-	expect_refused(&b, "in use by another process");
+	expect_refused(&b, "in use by another process (another nlb? for a binary upgrade, "
+		       "start the new one with -u)");
 	free(ctl_ok(&a, "show stats"));
+
+	/* The same with -u, a binary upgrade: the new nlb takes the socket
+	 * over; the old one, stopping, leaves the new one's file. */
+	const char *argv[] = { t_nlb_bin(), "-u", "-c", b.p.conf_path, NULL };
+	b.p.nlb = t_spawn(argv, NULL);
+	T_ASSERT(b.p.nlb);
+	px_assert(&b.p, t_nlb_log_wait(b.p.nlb, " running: ", 10000) == 0, "nlb -u did not start");
+	px_assert(&b.p, t_nlb_log_wait(b.p.nlb, "taken over from the running nlb (-u)", 10) == 0,
+		  "no word of the takeover");
+	int64_t before = -1, after = -1;
+	T_ASSERT(t_admin_stat(a.sock, "admin_commands", &before) == 0);
 	px_stop_ok(&a.p);
+	T_ASSERT(t_admin_stat(a.sock, "admin_commands", &after) == 0, ": the socket went with "
+		 "the old nlb");
+	T_ASSERT(after == before + 1, ": the socket is not the new nlb's (%lld, then %lld)",
+		 (long long)before, (long long)after);
+	px_stop_ok(&b.p);
+	t_nlb_free(b.p.nlb);
 	t_file_remove(b.p.conf_path);
 	rmdir(b.dir);
 	adm_free(&a);

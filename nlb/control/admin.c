@@ -584,8 +584,10 @@ static int make_parents(const char *path, char *err, size_t errlen)
 }
 
 /* A socket file left by an nlb that did not exit cleanly is removed; a
- * socket something still answers on, or any other file, is not. */
-static int remove_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
+ * socket something still answers on is taken over only in a binary
+ * upgrade (nlb -u: the old nlb keeps serving the clients it has, new ones
+ * reach this one); any other file is left alone. */
+static int remove_stale(const struct sockaddr_un *sun, bool upgrade, char *err, size_t errlen)
 {
 	struct stat st;
 	if (lstat(sun->sun_path, &st) < 0) {
@@ -608,11 +610,13 @@ static int remove_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
 	}
 	int in_use = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
 	close(fd);
-	if (in_use) {
-		snprintf(err, errlen, "admin socket %s: in use by another process (another nlb?)",
-			 sun->sun_path);
+	if (in_use && !upgrade) {
+		snprintf(err, errlen, "admin socket %s: in use by another process (another nlb? "
+			 "for a binary upgrade, start the new one with -u)", sun->sun_path);
 		return -EADDRINUSE;
 	}
+	if (in_use)
+		nlb_info("admin socket %s: taken over from the running nlb (-u)", sun->sun_path);
 	if (unlink(sun->sun_path) < 0 && errno != ENOENT) {
 		int e = errno;
 		snprintf(err, errlen, "admin socket %s: cannot remove the stale socket: %s",
@@ -635,7 +639,7 @@ int admin_open(struct admin *a, struct nlb_runtime *rt, char *err, size_t errlen
 	int ret = make_parents(a->path, err, errlen);
 	if (ret < 0)
 		return ret;
-	if ((ret = remove_stale(&sun, err, errlen)) < 0)
+	if ((ret = remove_stale(&sun, rt->upgrade, err, errlen)) < 0)
 		return ret;
 	a->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (a->lfd < 0) {

@@ -49,6 +49,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: nlb -c FILE      run in the foreground on configuration FILE\n"
+		"       nlb -u -c FILE   the same beside a running nlb (a binary upgrade):\n"
+		"                        take over its admin socket\n"
 		"       nlb -t -c FILE   check the configuration and exit (0 valid, 1 not)\n"
 		"       nlb -V           print the version\n"
 		"       nlb -h           print this help\n"
@@ -107,7 +109,7 @@ static void workers_stop(struct worker *workers, unsigned n)
 }
 
 /* Takes cfg: it (or what a reload replaced it with) is freed here. */
-static int run(struct nlb_config *cfg)
+static int run(struct nlb_config *cfg, bool upgrade)
 {
 	struct nlb_runtime rt = {
 		.protocols = protocols,
@@ -115,6 +117,7 @@ static int run(struct nlb_config *cfg)
 		.cfg = cfg,
 		.forwarding = cfg->forwarding,
 		.n_workers = cfg->workers,
+		.upgrade = upgrade,
 		.reload_lock = PTHREAD_MUTEX_INITIALIZER,
 	};
 	int status = 1;
@@ -382,15 +385,18 @@ static void print_warning(const char *line, void *arg)
 int main(int argc, char **argv)
 {
 	const char *path = NULL;
-	bool test_only = false;
+	bool test_only = false, upgrade = false;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:tuVh")) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 't':
 			test_only = true;
+			break;
+		case 'u':
+			upgrade = true;
 			break;
 		case 'V':
 			printf("nlb %s\n", NLB_VERSION);
@@ -431,6 +437,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	raise_nofile();
-	int status = run(cfg);
+	int status = run(cfg, upgrade);
 	return status;
 }

@@ -125,6 +125,7 @@ struct nlb_runtime {
 	unsigned n_protocols;
 	enum nlb_forwarding forwarding;	/* auto = copy, moving bulk directions to splice */
 	unsigned n_workers;
+	bool upgrade;			/* nlb -u: beside a running nlb, taking over its admin socket */
 	/* The access log (control/access_log.c): a ring per worker, written
 	 * by that worker, read by the log's thread; NULL until it is set up.
 	 * access_log_reopen is bumped by SIGHUP and "nlbctl reopen". */
