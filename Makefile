@@ -61,8 +61,11 @@ UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 # with it); where systemd runs, its postinst starts prometheus (:9090)
 # and the node exporter it recommends (:9100).  systemd is there for
 # systemd-analyze (test_install verifies the unit with it).  mandoc
-# lints the manual pages in doc/ (test_manpages and others).
-DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev libhttp-parser-dev openssl netcat-openbsd iproute2 nginx curl prometheus systemd mandoc
+# lints the manual pages in doc/ (test_manpages and others).  bird2 and
+# libnginx-mod-stream run the several-hosts lab (bench/scaleout-lab: BIRD
+# routes, NGINX stream servers are its targets; test_scaleout); bird2's
+# postinst starts no daemon without systemd, and the lab runs its own.
+DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev libhttp-parser-dev openssl netcat-openbsd iproute2 nginx libnginx-mod-stream bird2 curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
 
@@ -80,7 +83,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
-.PHONY: all deps test check run install clean fuzz fuzz-deps doc gateway-demo
+.PHONY: all deps test check run install clean fuzz fuzz-deps doc gateway-demo lab lab-down
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
      $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
@@ -195,6 +198,15 @@ test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-benc
 # built, run (a TCP exchange, a telnet denied), counters shown, removed.
 gateway-demo: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench
 	bench/gateway-lab demo $(abspath $(BUILD))
+
+# Several nlb hosts behind an ECMP router with BIRD (doc/scaleout.md), in
+# network namespaces, left up for trying by hand; `make lab-down` removes it.
+lab: deps $(BUILD)/nlb $(BUILD)/nlbctl
+	bench/scaleout-lab up $(abspath $(BUILD))
+	bench/scaleout-lab status
+
+lab-down:
+	bench/scaleout-lab down
 
 # Two echo targets on 127.0.0.1:9001 and :9002, then nlb in the foreground.
 run: deps $(BUILD)/nlb $(BUILD)/nlb-bench
