@@ -61,11 +61,12 @@ UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 # with it); where systemd runs, its postinst starts prometheus (:9090)
 # and the node exporter it recommends (:9100).  systemd is there for
 # systemd-analyze (test_install verifies the unit with it).  mandoc
-# lints the manual pages in doc/ (test_manpages and others).  bird2 and
-# libnginx-mod-stream run the several-hosts lab (bench/scaleout-lab: BIRD
-# routes, NGINX stream servers are its targets; test_scaleout); bird2's
-# postinst starts no daemon without systemd, and the lab runs its own.
-DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev libhttp-parser-dev openssl netcat-openbsd iproute2 nginx libnginx-mod-stream bird2 curl prometheus systemd mandoc
+# lints the manual pages in doc/ (test_manpages and others).  bird2,
+# libnginx-mod-stream and nftables run the several-hosts lab
+# (bench/scaleout-lab: BIRD routes, NGINX stream servers are its targets,
+# nftables silences a host; test_scaleout); bird2's postinst starts no
+# daemon without systemd, and the lab runs its own.
+DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev libhttp-parser-dev openssl netcat-openbsd iproute2 nginx libnginx-mod-stream bird2 nftables curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
 
@@ -201,7 +202,7 @@ gateway-demo: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/
 
 # Several nlb hosts behind an ECMP router with BIRD (doc/scaleout.md), in
 # network namespaces, left up for trying by hand; `make lab-down` removes it.
-lab: deps $(BUILD)/nlb $(BUILD)/nlbctl
+lab: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench
 	bench/scaleout-lab up $(abspath $(BUILD))
 	bench/scaleout-lab status
 

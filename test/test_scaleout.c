@@ -8,15 +8,27 @@
  *     target whichever host takes it: 1,000 clients, three connections
  *     each, every answer of a client the same;
  *  3. a UDP flow whose host stops (SIGTERM: withdrawn, then stopped after
- *     withdraw_delay_ms) goes on through another host to the same target.
- * What the other checks of issue 21 ask (planned stops under load, a host
- * killed or silent, a host coming back) is not here yet. */
+ *     withdraw_delay_ms) goes on through another host to the same target;
+ *  4. a planned stop (SIGTERM) of one host under a steady stream of new
+ *     connections: none fails; the established connections that break,
+ *     through that host and through the others (plain multipath moves
+ *     some of theirs too), counted;
+ *  5. the host coming back (the lab's supervisor starts nlb again, as
+ *     the unit's Restart= would): new connections go on, the established
+ *     ones the others lose to it counted;
+ *  6. nlb killed with SIGKILL: its route stays (BIRD still announces it)
+ *     until the next nlb's start removes it, and new connections to that
+ *     host fail meanwhile (how many, for how long); and a host gone
+ *     silent (nftables drops all it sends; its link stays up): BFD
+ *     withdraws it, and new connections fail until then (for how long). */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +249,224 @@ static void udp_moves(struct lab *lab)
 	close(fd);
 }
 
+/* One TCP exchange with the VIP on port (9000: a target's name; 9001:
+ * an echo), from the client, within timeout_ms: 0, or -1 when it failed.
+ * No assertion: the stream thread calls it. */
+static int try_tcp(struct lab *lab, uint16_t port, int timeout_ms)
+{
+	int fd = t_netns_socket(&lab->client, AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, VIP, &to.sin_addr);
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	char buf[8];
+	int ok = connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&
+		 (port != 9001 || t_write_all(fd, "ping", 4) == 0) &&
+		 t_read_full(fd, buf, port == 9001 ? 4 : 3, timeout_ms) == (port == 9001 ? 4 : 3);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* New connections one after another, counted, while a check runs. */
+struct stream {
+	struct lab *lab;
+	pthread_t th;
+	atomic_bool stop;
+	atomic_int ok, failed;
+	_Atomic int64_t first_fail, last_fail;
+};
+
+static void *stream_run(void *arg)
+{
+	struct stream *s = arg;
+	while (!atomic_load(&s->stop)) {
+		if (try_tcp(s->lab, 9000, 1000) == 0) {
+			atomic_fetch_add(&s->ok, 1);
+		} else {
+			int64_t now = t_now_ms();
+			atomic_fetch_add(&s->failed, 1);
+			int64_t zero = 0;
+			atomic_compare_exchange_strong(&s->first_fail, &zero, now);
+			atomic_store(&s->last_fail, now);
+		}
+		t_sleep_ms(5);
+	}
+	return NULL;
+}
+
+static void stream_start(struct stream *s, struct lab *lab)
+{
+	memset(s, 0, sizeof(*s));
+	s->lab = lab;
+	cr_assert_eq(pthread_create(&s->th, NULL, stream_run, s), 0);
+}
+
+static void stream_stop(struct stream *s)
+{
+	atomic_store(&s->stop, true);
+	pthread_join(s->th, NULL);
+}
+
+/* The router's paths to the VIP now. */
+static int paths(struct lab *lab)
+{
+	char *out = NULL, router[64];
+	snprintf(router, sizeof(router), "%srouter", lab->prefix);
+	struct t_netns r;
+	snprintf(r.name, sizeof(r.name), "%s", router);
+	int rc = t_netns_sh(&r, 5000, &out, "ip route show %s | grep -c nexthop || true", VIP);
+	int n = rc == 0 && out ? atoi(out) : -1;
+	free(out);
+	return n;
+}
+
+/* Waits until the router has want paths to the VIP: the ms it took, or
+ * -1 after timeout_ms. */
+static int64_t wait_paths(struct lab *lab, int want, int timeout_ms)
+{
+	int64_t start = t_now_ms();
+	while (t_now_ms() - start < timeout_ms) {
+		if (paths(lab) == want)
+			return t_now_ms() - start;
+		t_sleep_ms(20);
+	}
+	return -1;
+}
+
+static pid_t host_pid(struct lab *lab, int h)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/h%d.nlb.pid", lab->dir, h);
+	char *text = t_file_read(path, NULL);
+	cr_assert(text, "%s", path);
+	pid_t pid = (pid_t)atoi(text);
+	free(text);
+	return pid;
+}
+
+/* n connections to the echo port, each with a round trip. */
+static void open_echo(struct lab *lab, int *fd, int n)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9001) };
+	inet_pton(AF_INET, VIP, &to.sin_addr);
+	for (int i = 0; i < n; i++) {
+		fd[i] = t_netns_socket(&lab->client, AF_INET, SOCK_STREAM, 0);
+		cr_assert_geq(fd[i], 0);
+		cr_assert_eq(connect(fd[i], (struct sockaddr *)&to, sizeof(to)), 0, "%s",
+			     strerror(errno));
+		cr_assert_eq(t_round_trip(fd[i], "open", 4, 3000), 0, "echo connection %d", i);
+	}
+}
+
+/* How many of them a round trip no longer crosses (reset, or silence). */
+static int broken_echo(int *fd, int n)
+{
+	int broken = 0;
+	for (int i = 0; i < n; i++) {
+		broken += t_round_trip(fd[i], "again", 5, 2000) != 0;
+		close(fd[i]);
+	}
+	return broken;
+}
+
+#define ESTABLISHED 30
+
+/* 4 and 5: h1 stopped under a stream of new connections, and back. */
+static void planned_stop_and_return(struct lab *lab)
+{
+	int fd[ESTABLISHED];
+	open_echo(lab, fd, ESTABLISHED);
+	int64_t on_h1 = host_stat(lab, 1, "active");
+	struct stream s;
+	stream_start(&s, lab);
+	t_sleep_ms(300);
+	pid_t pid = host_pid(lab, 1);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	int64_t withdrawn = wait_paths(lab, HOSTS - 1, 5000);
+	cr_assert_geq(withdrawn, 0, "the router kept its path through h1");
+	/* h1 stops accepting 1 s after withdrawing, and exits */
+	for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
+		t_sleep_ms(50);
+	t_sleep_ms(300);
+	int broken = broken_echo(fd, ESTABLISHED);
+	/* open new ones while h1 is away, then let it come back */
+	open_echo(lab, fd, ESTABLISHED);
+	int64_t back = wait_paths(lab, HOSTS, 15000);
+	cr_assert_geq(back, 0, "h1 did not come back");
+	t_sleep_ms(300);
+	stream_stop(&s);
+	int lost_to_h1 = broken_echo(fd, ESTABLISHED);
+	cr_log_info("check 4, h1 stopped (SIGTERM) under a stream of new connections: the router "
+		    "dropped its path %lld ms after; new connections %d succeeded, %d failed; of %d "
+		    "established (%lld through h1) %d broke, so %lld through h2 and h3",
+		    (long long)withdrawn, atomic_load(&s.ok), atomic_load(&s.failed), ESTABLISHED,
+		    (long long)on_h1, broken, (long long)(broken - on_h1));
+	cr_log_info("check 5, h1 back (started again by the supervisor, announced once its "
+		    "targets were healthy): %d of %d connections established through h2 and h3 "
+		    "meanwhile broke (plain multipath moved them to h1)", lost_to_h1, ESTABLISHED);
+	cr_expect_eq(atomic_load(&s.failed), 0, "new connections failed across a planned stop");
+	cr_expect_geq(broken, on_h1, "connections through h1 survived its stop?");
+}
+
+/* 6: SIGKILL, then silence. */
+static void killed_and_silent(struct lab *lab)
+{
+	struct stream s;
+	stream_start(&s, lab);
+	t_sleep_ms(300);
+	pid_t pid = host_pid(lab, 2);
+	int64_t killed = t_now_ms();
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	/* the supervisor's next nlb finds the stale route */
+	char log[128];
+	snprintf(log, sizeof(log), "%s/h2.nlb.log", lab->dir);
+	int64_t cleaned = -1;
+	for (int i = 0; i < 200 && cleaned < 0; i++) {
+		char *text = t_file_read(log, NULL);
+		if (text && strstr(text, "removed the stale route " VIP "/32"))
+			cleaned = t_now_ms() - killed;
+		free(text);
+		t_sleep_ms(50);
+	}
+	cr_expect_geq(cleaned, 0, "the stale route was not removed");
+	cr_expect_geq(wait_paths(lab, HOSTS, 10000), 0, "h2 did not come back");
+	t_sleep_ms(1000);
+	stream_stop(&s);
+	int failed = atomic_load(&s.failed);
+	int64_t window = failed ? atomic_load(&s.last_fail) - atomic_load(&s.first_fail) : 0;
+	cr_log_info("check 6, h2's nlb killed (SIGKILL): its route stayed until the next nlb "
+		    "removed it %lld ms later; %d of %d new connections failed, over %lld ms",
+		    (long long)cleaned, failed, failed + atomic_load(&s.ok), (long long)window);
+	cr_expect_lt(t_now_ms() - atomic_load(&s.last_fail), 2000, "still failing");
+
+	/* h3 sends nothing more (nftables drops whatever it would send), but
+	 * its link stays up: only BFD can tell */
+	struct t_netns h3;
+	snprintf(h3.name, sizeof(h3.name), "%sh3", lab->prefix);
+	stream_start(&s, lab);
+	t_sleep_ms(300);
+	int64_t silent = t_now_ms();
+	char *out = NULL;
+	int rc = t_netns_sh(&h3, 5000, &out, "nft add table inet silent && nft add chain inet "
+			    "silent out '{ type filter hook output priority 0; policy drop; }'");
+	cr_assert_eq(rc, 0, "nft: %s", out ? out : t_netns_err());
+	free(out);
+	int64_t gone = wait_paths(lab, HOSTS - 1, 5000);
+	cr_assert_geq(gone, 0, "the router kept its path through the silent h3");
+	t_sleep_ms(1500);
+	stream_stop(&s);
+	failed = atomic_load(&s.failed);
+	int64_t recovered = failed ? atomic_load(&s.last_fail) - silent : 0;
+	cr_log_info("check 6, h3 silent: the router dropped its path %lld ms after (BFD 100 ms x "
+		    "3); %d of %d new connections failed (each gave up after 1 s), the last "
+		    "failure %lld ms after h3 went silent", (long long)gone, failed,
+		    failed + atomic_load(&s.ok), (long long)recovered);
+	cr_expect_lt(gone, 2000, "BFD took %lld ms", (long long)gone);
+	t_netns_sh(&h3, 5000, NULL, "nft delete table inet silent");
+}
+
 T_TEST(scaleout, three_hosts_behind_ecmp, .timeout = 180)
 {
 	struct lab lab;
@@ -244,5 +474,8 @@ T_TEST(scaleout, three_hosts_behind_ecmp, .timeout = 180)
 	spread(&lab);
 	agreement(&lab);
 	udp_moves(&lab);
+	cr_assert_geq(wait_paths(&lab, HOSTS, 15000), 0, "the stopped host did not come back");
+	planned_stop_and_return(&lab);
+	killed_and_silent(&lab);
 	lab_down(&lab);
 }

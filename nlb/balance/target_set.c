@@ -535,17 +535,21 @@ int targets_remove_one(struct nlb_runtime *rt, size_t g, const struct nlb_addr *
 	return 0;
 }
 
-bool targets_any_healthy(struct nlb_runtime *rt, size_t g)
+void targets_health_count(struct nlb_runtime *rt, size_t g, uint32_t *healthy,
+			  uint32_t *initial)
 {
 	pthread_mutex_lock(&rt->ctl_lock);
 	const struct group_rt *grt = &rt->groups[g];
-	bool any = false;
-	for (uint32_t i = 0; i < grt->n_slots && !any; i++)
-		any = atomic_load_explicit(&grt->targets[i].state, memory_order_relaxed) ==
-		      TARGET_ACTIVE && grt->targets[i].weight > 0 &&
-		      atomic_load_explicit(&grt->health[i], memory_order_relaxed) == NLB_HC_HEALTHY;
+	*healthy = *initial = 0;
+	for (uint32_t i = 0; i < grt->n_slots; i++) {
+		if (atomic_load_explicit(&grt->targets[i].state, memory_order_relaxed) !=
+		    TARGET_ACTIVE || grt->targets[i].weight == 0)
+			continue;
+		uint8_t h = atomic_load_explicit(&grt->health[i], memory_order_relaxed);
+		*healthy += h == NLB_HC_HEALTHY;
+		*initial += h == NLB_HC_INITIAL;
+	}
 	pthread_mutex_unlock(&rt->ctl_lock);
-	return any;
 }
 
 void targets_tick(struct nlb_runtime *rt, uint64_t now_ms)

@@ -100,9 +100,11 @@ int targets_remove_one(struct nlb_runtime *rt, size_t g, const struct nlb_addr *
  * that could not be built, frees retired tables. */
 void targets_tick(struct nlb_runtime *rt, uint64_t now_ms);
 
-/* Has group g an active, healthy target of weight above 0?  Fail-open
- * aside: what announce asks (doc/scaleout.md).  Takes ctl_lock. */
-bool targets_any_healthy(struct nlb_runtime *rt, size_t g);
+/* Group g's active targets of weight above 0 that are healthy, and
+ * those whose first health check has not finished (fail-open aside):
+ * what announce asks (doc/scaleout.md).  Takes ctl_lock. */
+void targets_health_count(struct nlb_runtime *rt, size_t g, uint32_t *healthy,
+			  uint32_t *initial);
 
 static inline struct target_rt *target_at(const struct nlb_runtime *rt, size_t g, uint32_t t)
 {

@@ -104,11 +104,15 @@ int announce_open(struct announce *a, struct nlb_runtime *rt, char *err, size_t 
 	return 0;
 }
 
-/* Can nlb serve address p (in the prefix's family) now? */
+/* Can nlb serve address p (in the prefix's family) now?  NULL if so,
+ * else why not.  To be announced (not announced yet) a listener's group
+ * also needs every target's first health check done: announced while
+ * some are still unchecked, the host would send the first flows to the
+ * targets checked first, where the other hosts spread them over all. */
 static const char *why_not(struct nlb_runtime *rt, const struct nlb_config *cfg,
-			   const struct nlb_route *p)
+			   const struct nlb_route *p, bool announced)
 {
-	bool listener = false;
+	bool listener = false, settling = false;
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
 		const struct listener_rt *lr = &rt->listeners[l];
@@ -125,10 +129,14 @@ static const char *why_not(struct nlb_runtime *rt, const struct nlb_config *cfg,
 		if (!inside && !nlb_addr_wildcard(&lc->addr))
 			continue;
 		listener = true;
-		if (targets_any_healthy(rt, lc->group))
+		uint32_t healthy, initial;
+		targets_health_count(rt, lc->group, &healthy, &initial);
+		if (healthy && (announced || !initial))
 			return NULL;
+		settling = settling || (healthy && initial);
 	}
-	return listener ? "no healthy target" : "no listener";
+	return !listener ? "no listener" : settling ? "health checks not done" :
+	       "no healthy target";
 }
 
 static void set(struct announce *a, struct nlb_runtime *rt, size_t i, bool on, const char *why)
@@ -156,8 +164,8 @@ void announce_tick(struct announce *a, struct nlb_runtime *rt)
 		return;
 	const struct nlb_config *cfg = rt->cfg;
 	for (size_t i = 0; i < cfg->n_announce; i++) {
-		const char *why = why_not(rt, cfg, &cfg->announce_prefixes[i].route);
 		bool on = atomic_load_explicit(&rt->announced[i], memory_order_relaxed);
+		const char *why = why_not(rt, cfg, &cfg->announce_prefixes[i].route, on);
 		if (!why != on)
 			set(a, rt, i, !why, why);
 	}
