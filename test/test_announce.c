@@ -1,7 +1,7 @@
 /* Suite "announce": announce = { } through the real nlb in a network
  * namespace the test makes, its service address (10.99.0.10) on lo.
- * The route "10.99.0.10/32 dev lo table 100 proto 249 metric PID" is
- * there while the listener's target is healthy, withdrawn when it fails
+ * The routes "10.99.0.10/32 dev lo table 100 proto 249 metric PID" and
+ * fd99::10/128's (a listener on each) are there while the target is healthy, withdrawn when it fails
  * and back when it recovers, each as nlbctl show announce says; on
  * SIGTERM it goes first while nlb still accepts for withdraw_delay_ms;
  * a second nlb beside the first (a binary upgrade) keeps the first's
@@ -30,6 +30,7 @@
 TestSuite(announce, .init = t_setup, .fini = t_teardown, .timeout = 60);
 
 #define VIP "10.99.0.10"
+#define VIP6 "fd99::10"
 #define VIP_PORT 8080
 #define TARGET "127.0.0.1:9001"
 
@@ -45,6 +46,8 @@ static void lab_up(struct lab *lab)
 	T_ASSERT(lab->ns, ": %s", t_netns_err());
 	int rc = t_netns_addr(lab->ns, "lo", VIP "/32");
 	T_ASSERT(rc == 0, ": %s", t_netns_err());
+	rc = t_netns_addr(lab->ns, "lo", VIP6 "/128");
+	T_ASSERT(rc == 0, ": %s", t_netns_err());
 	snprintf(lab->sock, sizeof(lab->sock), "/tmp/nlb-announce-%d.sock", (int)getpid());
 }
 
@@ -59,13 +62,16 @@ static struct t_nlb *nlb_start(struct lab *lab, const char *sock, const char *us
 		"admin = { socket = \"%s\"; };\n%s\n"
 		"%s\n"
 		"listeners = ( { name = \"vip\"; protocol = \"tcp\"; address = \"" VIP ":%d\";\n"
+		"  target_group = \"g\"; },\n"
+		"  { name = \"vip6\"; protocol = \"tcp\"; address = \"[" VIP6 "]:%d\";\n"
 		"  target_group = \"g\"; } );\n"
 		"target_groups = ( { name = \"g\"; targets = ( { address = \"" TARGET "\"; } );\n"
 		"  health_check = { protocol = \"tcp\"; interval_ms = 200; timeout_ms = 150;\n"
 		"    healthy_threshold = 1; unhealthy_threshold = 1; }; } );\n",
 		user ? "user = \"" : "allow_root = true;", user ? user : "", user ? "\";" : "",
-		sock, stats ? "stats = { listen = \"127.0.0.1:9100\"; };" : "", plain ? "" : "announce = { table = 100; prefixes = ( \"" VIP "/32\" ); "
-		"withdraw_delay_ms = 1500; };", VIP_PORT);
+		sock, stats ? "stats = { listen = \"127.0.0.1:9100\"; };" : "", plain ? "" :
+		"announce = { table = 100; prefixes = ( \"" VIP "/32\", \"" VIP6 "/128\" ); "
+		"withdraw_delay_ms = 1500; };", VIP_PORT, VIP_PORT);
 	T_ASSERT(*conf);
 	chmod(*conf, 0644);	/* readable after the drop to user */
 	const char *argv[] = { t_nlb_bin(), "-c", *conf, NULL };
@@ -90,27 +96,28 @@ static int routes(struct lab *lab, uint32_t *m, int cap)
 	T_ASSERT(n >= 0, ": listing table 100: %s", strerror(-n));
 	for (int i = 0; i < n && i < cap; i++) {
 		char text[64];
-		cr_expect_str_eq(nlb_prefix_format(&r[i], text, sizeof(text)), VIP "/32");
+		nlb_prefix_format(&r[i], text, sizeof(text));
+		cr_expect(!strcmp(text, VIP "/32") || !strcmp(text, VIP6 "/128"), "%s", text);
 		cr_expect_eq(r[i].oif, 1, "the route is on lo");
 		m[i] = r[i].metric;
 	}
 	return n;
 }
 
-/* Waits until the routes are exactly those of pids want[0..n): 0, or
- * -ETIMEDOUT after 5 s. */
+/* Waits until the routes are exactly those of pids want[0..n), two each
+ * (the IPv4 and the IPv6 prefix): 0, or -ETIMEDOUT after 5 s. */
 static int wait_routes(struct lab *lab, const pid_t *want, int n)
 {
 	for (int64_t end = t_now_ms() + 5000; t_now_ms() < end; t_sleep_ms(50)) {
 		uint32_t m[16];
 		int k = routes(lab, m, 16);
-		if (k != n)
+		if (k != 2 * n)
 			continue;
 		int found = 0;
 		for (int i = 0; i < n; i++)
 			for (int j = 0; j < k; j++)
 				found += m[j] == (uint32_t)want[i];
-		if (found == n)
+		if (found == 2 * n)
 			return 0;
 	}
 	return -ETIMEDOUT;
@@ -122,6 +129,7 @@ static void show_announce(const char *sock, const char *state)
 	int rc = t_admin_command(sock, "show announce", out, sizeof(out));
 	cr_assert_eq(rc, 0, "show announce: %s (%s)", out, strerror(-rc));
 	cr_expect(strstr(out, "prefix=" VIP "/32 table=100 protocol=249") != NULL, "%s", out);
+	cr_expect(strstr(out, "prefix=" VIP6 "/128 table=100 protocol=249") != NULL, "%s", out);
 	cr_expect(strstr(out, state) != NULL, "show announce: %s, not %s", out, state);
 }
 
@@ -183,7 +191,7 @@ T_TEST(announce, route_follows_health_and_sigterm_withdraws_first)
 	cr_expect_eq(t_round_trip(fd, "still here", 10, 3000), 0, "nothing served during the delay");
 	close(fd);
 	cr_expect_eq(t_nlb_wait(n, 10000), 0, "nlb's exit");
-	cr_expect(t_nlb_log_wait(n, "1 routes withdrawn; accepting for 1500 ms more", 10) == 0);
+	cr_expect(t_nlb_log_wait(n, "2 routes withdrawn; accepting for 1500 ms more", 10) == 0);
 	t_nlb_free(n);
 	target_stop(t);
 	t_file_remove(conf);
