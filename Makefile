@@ -7,11 +7,18 @@ VERSION  := 0.1.0
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?= 0
+TSAN     ?= 0
 V        ?= 0
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+MALLOC   :=
+else ifeq ($(TSAN),1)
+# ThreadSanitizer: the threads' shared state (make test TSAN=1 runs the
+# suites that drive the control threads beside traffic: TSAN_TESTS).
+BUILD    ?= build/tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 MALLOC   :=
 else
 BUILD    ?= build
@@ -84,7 +91,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
-.PHONY: all deps test check run install clean fuzz fuzz-deps doc gateway-demo lab lab-down
+.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps doc gateway-demo lab lab-down
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
      $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
@@ -189,11 +196,27 @@ check: $(BUILD)/nlb-unit
 
 # Tests run the real binaries; TEST_ARGS passes options to Criterion
 # (e.g. TEST_ARGS='--filter=proxy/*').
-test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/nlb-tests
+# With TSAN=1 the binaries the tests run are ThreadSanitizer's, and the
+# tests themselves the plain build's: Criterion's runner does not start
+# under ThreadSanitizer.  TSAN_TESTS are the suites worth it (every
+# thread of nlb busy at once); TEST_ARGS overrides.
+ifeq ($(TSAN),1)
+TEST_RUNNER := build/nlb-tests
+TSAN_TESTS  := --filter=threads/*
+test-runner:
+	$(MAKE) TSAN=0 BUILD=build build/nlb-tests
+else
+TEST_RUNNER := $(BUILD)/nlb-tests
+TSAN_TESTS  :=
+test-runner: $(TEST_RUNNER)
+endif
+
+test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench test-runner
 	LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
+	TSAN_OPTIONS=halt_on_error=1 \
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
 	NLB_CTL=$(abspath $(BUILD)/nlbctl) NLB_APPLIANCE=$(abspath $(BUILD)/nlb-appliance) \
-	NLB_SRCDIR=$(CURDIR) $(BUILD)/nlb-tests --jobs=2 $(TEST_ARGS)
+	NLB_SRCDIR=$(CURDIR) $(TEST_RUNNER) --jobs=2 $(or $(TEST_ARGS),$(TSAN_TESTS))
 
 # Gateway mode's worked example (doc/gateway.md) in network namespaces:
 # built, run (a TCP exchange, a telnet denied), counters shown, removed.
