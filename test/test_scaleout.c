@@ -393,7 +393,7 @@ static void planned_stop_and_return(struct lab *lab)
 	int broken = broken_echo(fd, ESTABLISHED);
 	/* open new ones while h1 is away, then let it come back */
 	open_echo(lab, fd, ESTABLISHED);
-	int64_t back = wait_paths(lab, HOSTS, 15000);
+	int64_t back = wait_paths(lab, HOSTS, 30000);
 	cr_assert_geq(back, 0, "h1 did not come back");
 	t_sleep_ms(300);
 	stream_stop(&s);
@@ -431,7 +431,7 @@ static void killed_and_silent(struct lab *lab)
 		t_sleep_ms(50);
 	}
 	cr_expect_geq(cleaned, 0, "the stale route was not removed");
-	cr_expect_geq(wait_paths(lab, HOSTS, 10000), 0, "h2 did not come back");
+	cr_expect_geq(wait_paths(lab, HOSTS, 30000), 0, "h2 did not come back");
 	t_sleep_ms(1000);
 	stream_stop(&s);
 	int failed = atomic_load(&s.failed);
@@ -474,7 +474,7 @@ T_TEST(scaleout, three_hosts_behind_ecmp, .timeout = 180)
 	spread(&lab);
 	agreement(&lab);
 	udp_moves(&lab);
-	cr_assert_geq(wait_paths(&lab, HOSTS, 15000), 0, "the stopped host did not come back");
+	cr_assert_geq(wait_paths(&lab, HOSTS, 30000), 0, "the stopped host did not come back");
 	planned_stop_and_return(&lab);
 	killed_and_silent(&lab);
 	lab_down(&lab);
