@@ -1,64 +1,65 @@
 /* Routes through rtnetlink (rtnl_route.h).  One request at a time on a
  * blocking socket, each answered by an acknowledgement or an error; a
  * dump read until its NLMSG_DONE.  Messages are built in a stack buffer:
- * a route has four attributes. */
+ * a route has four attributes.  Prefixes are read and written by acl.h's
+ * CIDR parser, the project's one. */
 #include "rtnl_route.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <stdio.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acl.h"
+
+void nlb_route_to_cidr(const struct nlb_route *r, struct nlb_cidr *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (r->family == AF_INET) {
+		c->addr[10] = c->addr[11] = 0xff;
+		memcpy(c->addr + 12, r->dst, 4);
+		c->len = (uint8_t)(96 + r->len);
+	} else {
+		memcpy(c->addr, r->dst, 16);
+		c->len = r->len;
+	}
+}
+
+/* A prefix within ::ffff:0:0/96 is IPv4's, as acl.h holds them. */
+static void route_from_cidr(struct nlb_route *r, const struct nlb_cidr *c)
+{
+	static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	memset(r->dst, 0, sizeof(r->dst));
+	if (c->len >= 96 && memcmp(c->addr, v4_mapped, sizeof(v4_mapped)) == 0) {
+		r->family = AF_INET;
+		memcpy(r->dst, c->addr + 12, 4);
+		r->len = (uint8_t)(c->len - 96);
+	} else {
+		r->family = AF_INET6;
+		memcpy(r->dst, c->addr, 16);
+		r->len = c->len;
+	}
+}
+
 int nlb_prefix_parse(const char *text, struct nlb_route *r)
 {
-	char addr[64];
-	const char *slash = strchr(text, '/');
-	size_t n = slash ? (size_t)(slash - text) : strlen(text);
-	if (n == 0 || n >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, text, n);
-	addr[n] = '\0';
-	memset(r->dst, 0, sizeof(r->dst));
-	if (inet_pton(AF_INET, addr, r->dst) == 1)
-		r->family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, r->dst) == 1)
-		r->family = AF_INET6;
-	else
-		return -EINVAL;
-	unsigned max = r->family == AF_INET ? 32 : 128, len = max;
-	if (slash) {
-		const char *p = slash + 1;
-		if (*p < '0' || *p > '9' || strlen(p) > 3)
-			return -EINVAL;
-		len = 0;
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9')
-				return -EINVAL;
-			len = len * 10 + (unsigned)(*p - '0');
-		}
-		if (len > max)
-			return -EINVAL;
-	}
-	/* no bit set past the length: "10.0.0.1/24" is a mistake */
-	for (unsigned bit = len; bit < max; bit++)
-		if (r->dst[bit / 8] & (0x80 >> (bit % 8)))
-			return -EINVAL;
-	r->len = (uint8_t)len;
-	return 0;
+	struct nlb_cidr c;
+	int ret = nlb_cidr_parse(text, &c);
+	if (ret == 0)
+		route_from_cidr(r, &c);
+	return ret;
 }
 
 const char *nlb_prefix_format(const struct nlb_route *r, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN] = "?";
-	inet_ntop(r->family, r->dst, a, sizeof(a));
-	snprintf(buf, len, "%s/%u", a, r->len);
-	return buf;
+	struct nlb_cidr c;
+	nlb_route_to_cidr(r, &c);
+	return nlb_cidr_format(&c, buf, len);
 }
 
 int nlb_rtnl_open(void)
@@ -113,6 +114,13 @@ static int errno_of(int error, bool zero_ok)
 	return -EBADMSG;
 }
 
+/* The sequence number of this thread's next request. */
+static uint32_t next_seq(void)
+{
+	static _Thread_local uint32_t seq;
+	return ++seq;
+}
+
 struct request {
 	struct nlmsghdr nh;
 	struct rtmsg rt;
@@ -131,8 +139,7 @@ static void put_attr(struct request *q, unsigned short type, const void *data, s
 /* Sends q and reads until its acknowledgement or error: 0 or -errno. */
 static int transact(int fd, struct request *q)
 {
-	static _Thread_local uint32_t seq;
-	q->nh.nlmsg_seq = ++seq;
+	q->nh.nlmsg_seq = next_seq();
 	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
 	if (sendto(fd, q, q->nh.nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
 		return -errno;
@@ -246,11 +253,10 @@ static int dump_family(int fd, int family, uint32_t table, uint8_t protocol, str
 {
 	struct request q;
 	memset(&q, 0, sizeof(q));
-	static _Thread_local uint32_t seq = 1u << 30;
 	q.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
 	q.nh.nlmsg_type = RTM_GETROUTE;
 	q.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	q.nh.nlmsg_seq = ++seq;
+	q.nh.nlmsg_seq = next_seq();
 	q.rt.rtm_family = (unsigned char)family;
 	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
 	if (sendto(fd, &q, q.nh.nlmsg_len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)

@@ -19,12 +19,17 @@ struct nlb_route {
 	int oif;		/* the interface's index */
 };
 
-/* "203.0.113.10/32" or "2001:db8::10/128" (numeric; the length may be
- * left out for a host route) into r's family, dst and len; -EINVAL when
- * it is not one, or has bits set past its length. */
+struct nlb_cidr;
+
+/* "203.0.113.10/32" or "2001:db8::10/128" into r's family, dst and len,
+ * as nlb_cidr_parse (acl.h) reads prefixes (its rules: numeric, the
+ * length left out for a host route, no leading zero in it, no bit set
+ * past it; ::ffff:a.b.c.d is IPv4's); -EINVAL when it is not one. */
 int nlb_prefix_parse(const char *text, struct nlb_route *r);
-/* The prefix as nlb_prefix_parse reads it; always NUL-terminates. */
+/* The prefix as nlb_cidr_format writes it; always NUL-terminates. */
 const char *nlb_prefix_format(const struct nlb_route *r, char *buf, size_t len);
+/* r's prefix in acl.h's form (IPv4 mapped), for nlb_cidr_contains. */
+void nlb_route_to_cidr(const struct nlb_route *r, struct nlb_cidr *c);
 
 /* A NETLINK_ROUTE socket, or -errno. */
 int nlb_rtnl_open(void);

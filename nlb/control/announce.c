@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "log.h"
 #include "rtnl_route.h"
+#include "tuple_hash.h"
 #include "balance/target_set.h"
 
 /* This prefix's route for this process. */
@@ -26,22 +28,15 @@ static struct nlb_route route_of(const struct announce *a, const struct nlb_conf
 	return r;
 }
 
-/* Is pid a running nlb (the same program as this one)? */
-static int is_nlb(uint32_t pid)
+/* The first line of a /proc file (a process's comm) into buf, or "". */
+static void first_line(const char *path, char *buf, size_t len)
 {
-	char path[64], mine[64] = "", theirs[64] = "";
-	snprintf(path, sizeof(path), "/proc/%u/comm", (unsigned)pid);
+	buf[0] = '\0';
 	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	int ok = fgets(theirs, sizeof(theirs), f) != NULL;
-	fclose(f);
-	f = fopen("/proc/self/comm", "r");
-	if (!f)
-		return 0;
-	ok = ok && fgets(mine, sizeof(mine), f) != NULL;
-	fclose(f);
-	return ok && strcmp(mine, theirs) == 0;
+	if (f && !fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	if (f)
+		fclose(f);
 }
 
 /* Routes of table and protocol 249 left by a process that is gone (a
@@ -55,10 +50,15 @@ static void remove_stale(struct announce *a, const struct nlb_config *cfg)
 			 strerror(-n));
 		return;
 	}
+	/* a running nlb: a process of the same program as this one */
+	char mine[64], theirs[64], path[64];
+	first_line("/proc/self/comm", mine, sizeof(mine));
 	for (int i = 0; i < n && i < 64; i++) {
 		char text[80];
 		nlb_prefix_format(&found[i], text, sizeof(text));
-		if (found[i].metric == a->metric || is_nlb(found[i].metric)) {
+		snprintf(path, sizeof(path), "/proc/%u/comm", (unsigned)found[i].metric);
+		first_line(path, theirs, sizeof(theirs));
+		if (found[i].metric == a->metric || (mine[0] && strcmp(mine, theirs) == 0)) {
 			nlb_info("announce: %s metric %u in table %u is nlb process %u's: kept",
 				 text, found[i].metric, cfg->announce_table, found[i].metric);
 			continue;
@@ -113,6 +113,8 @@ static const char *why_not(struct nlb_runtime *rt, const struct nlb_config *cfg,
 			   const struct nlb_route *p, bool announced)
 {
 	bool listener = false, settling = false;
+	struct nlb_cidr prefix;
+	nlb_route_to_cidr(p, &prefix);
 	for (size_t l = 0; l < cfg->n_listeners; l++) {
 		const struct nlb_listener_conf *lc = &cfg->listeners[l];
 		const struct listener_rt *lr = &rt->listeners[l];
@@ -120,13 +122,9 @@ static const char *why_not(struct nlb_runtime *rt, const struct nlb_config *cfg,
 		    atomic_load_explicit(&lr->state, memory_order_acquire) != LISTENER_ACTIVE ||
 		    (!lr->fds && !lr->udp_fds) || lc->addr.ss.ss_family != p->family)
 			continue;
-		const uint8_t *addr = p->family == AF_INET ?
-			(const uint8_t *)&((const struct sockaddr_in *)&lc->addr.ss)->sin_addr :
-			(const uint8_t *)&((const struct sockaddr_in6 *)&lc->addr.ss)->sin6_addr;
-		bool inside = true;
-		for (unsigned bit = 0; bit < p->len && inside; bit++)
-			inside = ((addr[bit / 8] ^ p->dst[bit / 8]) & (0x80 >> (bit % 8))) == 0;
-		if (!inside && !nlb_addr_wildcard(&lc->addr))
+		struct nlb_tuple at;
+		if (nlb_tuple_from_sockaddr(&at, (const struct sockaddr *)&lc->addr.ss, NULL, 0) < 0 ||
+		    (!nlb_cidr_contains(&prefix, at.src) && !nlb_addr_wildcard(&lc->addr)))
 			continue;
 		listener = true;
 		uint32_t healthy, initial;
