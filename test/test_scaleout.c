@@ -105,31 +105,52 @@ static int64_t host_stat(struct lab *lab, int h, const char *key)
 	return v;
 }
 
+/* One TCP exchange from the client (from src when not NULL) with the
+ * VIP on port (9000: a target's name, into name when not NULL; 9001: an
+ * echo), within timeout_ms: 0; -ENOTSOCK when no socket could be made,
+ * -EADDRNOTAVAIL when src could not be bound, -EIO when the exchange
+ * failed.  No assertion: the stream thread calls it too. */
+static int exchange(struct lab *lab, uint16_t port, const char *src, int timeout_ms,
+		    char name[4])
+{
+	if (name)
+		name[0] = '\0';
+	int fd = t_netns_socket(&lab->client, AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -ENOTSOCK;
+	if (src) {
+		struct sockaddr_in me = { .sin_family = AF_INET };
+		inet_pton(AF_INET, src, &me.sin_addr);
+		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+			close(fd);
+			return -EADDRNOTAVAIL;
+		}
+	}
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, VIP, &to.sin_addr);
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	size_t want = port == 9001 ? 4 : 3;
+	char buf[8];
+	bool ok = connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&
+		  (port != 9001 || t_write_all(fd, "ping", 4) == 0) &&
+		  t_read_full(fd, buf, want, timeout_ms) == (ssize_t)want;
+	close(fd);
+	if (ok && name) {
+		memcpy(name, buf, 2);
+		name[2] = '\0';
+	}
+	return ok ? 0 : -EIO;
+}
+
 /* A TCP connection from the client (from src when not NULL) to the VIP:
  * the target's name ("t1".."t3"), or "" when it failed. */
 static void ask_tcp(struct lab *lab, const char *src, char name[4])
 {
-	name[0] = '\0';
-	int fd = t_netns_socket(&lab->client, AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0, "%s", t_netns_err());
-	if (src) {
-		struct sockaddr_in me = { .sin_family = AF_INET };
-		inet_pton(AF_INET, src, &me.sin_addr);
-		cr_assert_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0, "bind %s: %s", src,
-			     strerror(errno));
-	}
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-	inet_pton(AF_INET, VIP, &to.sin_addr);
-	struct timeval tv = { 3, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	char buf[8];
-	if (connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&
-	    t_read_full(fd, buf, 3, 3000) == 3) {
-		memcpy(name, buf, 2);
-		name[2] = '\0';
-	}
-	close(fd);
+	int rc = exchange(lab, PORT, src, 3000, name);
+	cr_assert(rc != -ENOTSOCK, "%s", t_netns_err());
+	cr_assert(rc != -EADDRNOTAVAIL, "bind %s: %s", src ? src : "", strerror(errno));
 }
 
 /* 1: new connections over the hosts. */
@@ -249,26 +270,6 @@ static void udp_moves(struct lab *lab)
 	close(fd);
 }
 
-/* One TCP exchange with the VIP on port (9000: a target's name; 9001:
- * an echo), from the client, within timeout_ms: 0, or -1 when it failed.
- * No assertion: the stream thread calls it. */
-static int try_tcp(struct lab *lab, uint16_t port, int timeout_ms)
-{
-	int fd = t_netns_socket(&lab->client, AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
-	inet_pton(AF_INET, VIP, &to.sin_addr);
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	char buf[8];
-	int ok = connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0 &&
-		 (port != 9001 || t_write_all(fd, "ping", 4) == 0) &&
-		 t_read_full(fd, buf, port == 9001 ? 4 : 3, timeout_ms) == (port == 9001 ? 4 : 3);
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 /* New connections one after another, counted, while a check runs. */
 struct stream {
 	struct lab *lab;
@@ -282,7 +283,7 @@ static void *stream_run(void *arg)
 {
 	struct stream *s = arg;
 	while (!atomic_load(&s->stop)) {
-		if (try_tcp(s->lab, 9000, 1000) == 0) {
+		if (exchange(s->lab, PORT, NULL, 1000, NULL) == 0) {
 			atomic_fetch_add(&s->ok, 1);
 		} else {
 			int64_t now = t_now_ms();
