@@ -16,19 +16,23 @@ void nlb_cmsg_put(char *buf, size_t *off, int level, int type, const void *data,
 	*off += CMSG_SPACE(len);
 }
 
+unsigned nlb_cmsg_gro_size(const struct cmsghdr *c, size_t len)
+{
+	int gso;
+	if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+	    c->cmsg_len < CMSG_LEN(sizeof(gso)))
+		return 0;
+	memcpy(&gso, CMSG_DATA(c), sizeof(gso));
+	return gso > 0 && (size_t)gso < len ? (unsigned)gso : 0;
+}
+
 unsigned nlb_recvmsg_gro_size(struct io_uring_recvmsg_out *o, struct msghdr *msg, unsigned len)
 {
-	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, msg); c;
-	     c = io_uring_recvmsg_cmsg_nexthdr(o, msg, c)) {
-		int gso;
-		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
-		    c->cmsg_len < CMSG_LEN(sizeof(gso)))
-			continue;
-		memcpy(&gso, CMSG_DATA(c), sizeof(gso));
-		if (gso > 0 && (unsigned)gso < len)
-			return (unsigned)gso;
-	}
-	return 0;
+	unsigned gso = 0;
+	for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, msg); c && !gso;
+	     c = io_uring_recvmsg_cmsg_nexthdr(o, msg, c))
+		gso = nlb_cmsg_gro_size(c, len);
+	return gso;
 }
 
 size_t nlb_gso_plan(const uint64_t *dest, const uint16_t *len, size_t n, uint16_t *order,

@@ -21,6 +21,10 @@
 /* Appends a control message at *off in buf; the caller sized buf. */
 void nlb_cmsg_put(char *buf, size_t *off, int level, int type, const void *data, size_t len);
 
+/* The segment size c says when it is a UDP_GRO control message of a
+ * batch of len bytes; 0 when it is not, or the payload is one datagram. */
+unsigned nlb_cmsg_gro_size(const struct cmsghdr *c, size_t len);
+
 /* The segment size of a GRO receive (its UDP_GRO control message) that
  * a multishot recvmsg put in o, laid out as msg says; 0 when the payload
  * of len bytes is one datagram. */

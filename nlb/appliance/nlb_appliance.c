@@ -164,15 +164,10 @@ static void health(int lfd, const struct counters *c, const struct nlb_appliance
 /* The segment size of a GRO batch (0: one datagram). */
 static unsigned gro_size(struct msghdr *m, size_t len)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-		int gso;
-		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(gso))) {
-			memcpy(&gso, CMSG_DATA(c), sizeof(gso));
-			return gso > 0 && (size_t)gso < len ? (unsigned)gso : 0;
-		}
-	}
-	return 0;
+	unsigned gso = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c && !gso; c = CMSG_NXTHDR(m, c))
+		gso = nlb_cmsg_gro_size(c, len);
+	return gso;
 }
 
 /* One packet judged: true if it goes back. */
