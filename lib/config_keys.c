@@ -13,6 +13,7 @@
 #include "addr.h"
 #include "config_keys-t.h"
 #include "maglev.h"
+#include "tunables.h"
 #include "tuple_hash.h"
 
 /* ---- names of enumerated values ---------------------------------------- */
@@ -221,6 +222,12 @@ static const struct key_spec top_keys[] = {
 	UINT_KEY(struct nlb_config, udp_max_datagram, 512, 65535, 65535, "bytes", RESTART),
 	/* Off only to measure what it gains, or around a kernel bug. */
 	BOOL_KEY(struct nlb_config, udp_gro, 1, RESTART),
+	/* Each worker's completion queue (its submission queue is 4096, or
+	 * this if smaller).  Completions beyond it wait in the kernel's
+	 * overflow list and end multishot requests, which nlb re-arms: a
+	 * small queue costs speed, not connections. */
+	UINT_KEY(struct nlb_config, ring_cq_entries, 16, 1048576, NLB_RING_CQ_ENTRIES, "entries",
+		 RESTART),
 	{ .name = "stats", .type = KEY_GROUP, .apply = RESTART, .running = &stats_running },
 	{ .name = "admin", .type = KEY_GROUP, .apply = RESTART, .running = &admin_running },
 	{ .name = "announce", .type = KEY_GROUP, .apply = RESTART, .running = &announce_running },

@@ -307,6 +307,7 @@ struct nlb_config {
 	int announce_line;
 	uint32_t udp_max_datagram;	/* bytes; 65535 = any */
 	unsigned udp_gro;		/* GRO/GSO batching, with udp_max_datagram 65535 */
+	uint32_t ring_cq_entries;	/* each worker's completion queue */
 	struct nlb_listener_conf *listeners;
 	size_t n_listeners;
 	struct nlb_group_conf *groups;

@@ -231,4 +231,10 @@
 #define NLB_ACCESS_LOG_CHUNK (64u << 10)
 #define NLB_ACCESS_LOG_LINE 2048u
 
+/* A reload reads the file once it has kept still this long (a SIGHUP
+ * sent while an editor or a deploy tool is still writing it in place),
+ * but waits no longer than the second bound for that. */
+#define NLB_RELOAD_SETTLE_MS     100u
+#define NLB_RELOAD_SETTLE_MAX_MS 2000u
+
 #endif

@@ -104,6 +104,8 @@ static const struct restart_case restart_cases[] = {
 	{ "", "udp_max_datagram", "top:udp_max_datagram", { "udp_max_datagram = 512;" },
 	  { "udp_max_datagram = 1024;" } },
 	{ "", "udp_gro", "top:udp_gro", { "udp_gro = true;" }, { "udp_gro = false;" } },
+	{ "", "ring_cq_entries", "top:ring_cq_entries", { "ring_cq_entries = 65536;" },
+	  { "ring_cq_entries = 1024;" } },
 	{ "", "stats", "top:stats", { "" }, { "stats = { listen = \"127.0.0.1:9100\"; };" } },
 	{ "stats", "listen", "top:stats", { "stats = { listen = \"127.0.0.1:9100\"; };" },
 	  { "stats = { listen = \"127.0.0.1:9101\"; };" } },

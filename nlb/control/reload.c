@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "core/listener.h"
 #include "log.h"
@@ -336,13 +339,94 @@ static void swap_in(struct nlb_runtime *rt, struct nlb_config *nc, const struct 
 	targets_retire_config(rt, old);
 }
 
+/* ---- a file still being written ----------------------------------------
+ * A SIGHUP can come while the file is rewritten in place (an editor, a
+ * deploy tool, cp): half a file may fail to parse, or worse parse and
+ * drop what its second half held.  So the file is read only once it has
+ * kept still for NLB_RELOAD_SETTLE_MS, and again if it changed while it
+ * was read.  A file written elsewhere and renamed into place needs
+ * none of this. */
+
+struct file_mark {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+
+static int file_mark(const char *path, struct file_mark *m)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	*m = (struct file_mark){ st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim };
+	return 0;
+}
+
+static bool ts_eq(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static bool mark_eq(const struct file_mark *a, const struct file_mark *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       ts_eq(a->mtim, b->mtim) && ts_eq(a->ctim, b->ctim);
+}
+
+static int64_t ts_ns(struct timespec t)
+{
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Waits until path's last change is NLB_RELOAD_SETTLE_MS old (at most
+ * NLB_RELOAD_SETTLE_MAX_MS); *m is its state then.  A file that cannot
+ * be stat'ed returns at once: the load says why. */
+static int wait_settled(const char *path, struct file_mark *m)
+{
+	uint64_t give_up = nlb_clock_ms() + NLB_RELOAD_SETTLE_MAX_MS;
+	for (;;) {
+		int ret = file_mark(path, m);
+		if (ret < 0)
+			return ret;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		int64_t changed = ts_ns(m->mtim) > ts_ns(m->ctim) ? ts_ns(m->mtim) : ts_ns(m->ctim);
+		int64_t still = changed + (int64_t)NLB_RELOAD_SETTLE_MS * 1000000 - ts_ns(now);
+		uint64_t left = nlb_clock_ms();
+		if (still <= 0 || left >= give_up)
+			return 0;
+		left = give_up - left;
+		if ((uint64_t)still > left * 1000000u)
+			still = (int64_t)(left * 1000000u);
+		struct timespec d = { still / 1000000000, still % 1000000000 };
+		nanosleep(&d, NULL);
+	}
+}
+
+/* nlb_config_load once path keeps still; read again (up to 3 times)
+ * when it changed while it was read. */
+static int load_settled(const char *path, struct nlb_config **nc, char *err, size_t errlen)
+{
+	for (int tries = 0;; tries++) {
+		struct file_mark before, after;
+		bool marked = wait_settled(path, &before) == 0;
+		int ret = nlb_config_load(path, nc, err, errlen);
+		if (!marked || tries == 3 || file_mark(path, &after) < 0 || mark_eq(&before, &after))
+			return ret;
+		nlb_info("reload: %s changed while it was read; reading it again", path);
+		nlb_config_free(*nc);
+		*nc = NULL;
+	}
+}
+
 static int reload_locked(struct nlb_runtime *rt, const char *path, uint64_t now_ms,
 			 char *msg, size_t msglen)
 {
 	struct nlb_config *nc = NULL;
 	char err[1024];
 	struct align_diff ad = { 0 };
-	int ret = nlb_config_load(path, &nc, err, sizeof(err));
+	int ret = load_settled(path, &nc, err, sizeof(err));
 	if (ret == 0)
 		ret = align(rt, rt->cfg, nc, &ad, err, sizeof(err));
 	/* A counter row per running worker ("workers" is the running one). */

@@ -182,6 +182,18 @@ static void on_tick(struct worker *w)
 		if (p->open_count)
 			open += p->open_count(w);
 	}
+	/* Completions that found the queue full wait in the kernel, and the
+	 * multishot requests they came from end (their protocols re-arm
+	 * them): worth knowing, since each costs a round trip.  The kernel
+	 * drops one only when it cannot allocate (koverflow). */
+	unsigned dropped = IO_URING_READ_ONCE(*w->ring.cq.koverflow);
+	if (w->cq_full != w->cq_full_seen || dropped != w->cq_dropped_seen) {
+		nlb_warn_rl("worker %u: completion queue overflowed (full at %u batches, %u completions "
+			    "lost; ring_cq_entries = %u)", w->id, w->cq_full - w->cq_full_seen,
+			    dropped - w->cq_dropped_seen, w->rt->cfg->ring_cq_entries);
+		w->cq_full_seen = w->cq_full;
+		w->cq_dropped_seen = dropped;
+	}
 	if (w->stopping && w->now_ms >= w->stop_deadline_ms && open) {
 		nlb_info("worker %u: shutdown timeout, resetting %u connections", w->id, open);
 		for_each_proto(w, p)
@@ -266,7 +278,9 @@ static void pin(struct worker *w, cpu_set_t *set)
 
 static int ring_init(struct worker *w, const cpu_set_t *set)
 {
-	int ret = nlb_ring_init(&w->ring, NLB_RING_SQ_ENTRIES, NLB_RING_CQ_ENTRIES, &w->feat);
+	unsigned cq = w->rt->cfg->ring_cq_entries;
+	int ret = nlb_ring_init(&w->ring, cq < NLB_RING_SQ_ENTRIES ? cq : NLB_RING_SQ_ENTRIES, cq,
+				&w->feat);
 	if (ret < 0) {
 		/* Not root, each ring counts against RLIMIT_MEMLOCK (per
 		 * user): say so, ENOMEM alone sends one looking for RAM. */
@@ -368,6 +382,11 @@ static void worker_run(struct worker *w)
 			n++;
 		}
 		io_uring_cq_advance(&w->ring, n);
+		/* More completions than the queue holds wait in the kernel's
+		 * overflow list (the next enter flushes them): counted for the
+		 * tick's warning. */
+		if (IO_URING_READ_ONCE(*w->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW)
+			w->cq_full++;
 		bool busy = false;
 		for_each_proto(w, p) {
 			if (p->after_batch)

@@ -67,6 +67,9 @@ struct worker {
 	uint64_t stop_deadline_ms;
 	struct __kernel_timespec tick_ts;
 	uint32_t drain_close_seen;	/* rt->drain_close_seq last acted on */
+	/* Completion queue overflows: batches that found it full, and the
+	 * counts last warned of (loop.c) */
+	unsigned cq_full, cq_full_seen, cq_dropped_seen;
 
 	struct worker_listener *listeners;	/* NLB_MAX_LISTENERS slots */
 	struct tcp_worker tcp;
