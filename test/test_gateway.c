@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "geneve.h"
@@ -1243,4 +1244,34 @@ T_TEST(gateway, deregistration_delay_no_rebalance)
 T_TEST(gateway, deregistration_delay_rebalance)
 {
 	deregistered("target_failover = \"rebalance\";");
+}
+
+/* A restart after SIGKILL: the killed nlb's TUN queues and admin socket
+ * are left behind; the next nlb on the same file takes the device's
+ * queues again, replaces the stale socket, and flows pass as before. */
+T_TEST(gateway, restart_after_sigkill_takes_up_the_device_and_socket)
+{
+	struct gw g;
+	gw_lab(&g);
+	struct t_nlb *a[2];
+	real_appliances(&g, a);
+	gw_start(&g, NULL, "health_check = { protocol = \"tcp\"; port = 80; interval_ms = 200;"
+		 " healthy_threshold = 1; };");
+	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
+				5000) == 0);
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 4);
+	T_ASSERT(kill(g.nlb->pid, SIGKILL) == 0);
+	cr_assert_neq(t_nlb_wait(g.nlb, 5000), -ETIMEDOUT, "the killed nlb did not exit");
+	struct stat st;
+	cr_assert_eq(stat(g.sock, &st), 0, "the killed nlb's admin socket is gone: nothing to clean");
+	t_nlb_free(g.nlb);
+	g.nlb = gw_spawn(&g, g.conf);
+	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
+				5000) == 0);
+	tcp_flows_ok(&g, T_GWLAB_SERVER4, 4);
+	gwx_udp_echo_ok(g.lab.client, T_GWLAB_SERVER4, ECHO_PORT);
+	cr_expect_geq(gw_stat(&g, "gw_flows"), 4, "the new nlb's admin socket answers");
+	cr_expect_eq(gw_stat(&g, "gw_tun_error"), 0);
+	appliances_stop(a);
+	gw_stop(&g);
 }

@@ -205,3 +205,72 @@ T_TEST(upgrade, takeover_under_load, .timeout = 120)
 		     o.refused + o.reset + o.other, o.connects, o.refused, o.reset);
 	cr_assert_geq(o.b_accepted, 2000 + 1);
 }
+
+/* SIGKILL of one side in the middle of an upgrade (both serving, before
+ * the old one's SIGTERM): the other serves on.  What the killed process
+ * had accepted dies with it (at most one connection per client thread,
+ * reset); what sat in its listeners' queues moves to the survivor's
+ * (tcp_migrate_req), so no client is refused, and every connection after
+ * the kill is served. */
+static void killed_midway(bool kill_new)
+{
+	enum { THREADS = 4, BEFORE = 500, AFTER = 1000 };
+	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(echo);
+	struct px a;
+	px_init(&a, "auto");
+	a.conf.workers = 2;
+	px_target(&a, t_server_port(echo));
+	px_start(&a);
+	struct px b;
+	memset(&b, 0, sizeof b);
+	b.conf = a.conf;
+	px_spawn(&b, a.conf_path);
+	px_assert(&b, t_listeners(a.conf.listen_port) == 4,
+		  "%d listening sockets, want A's 2 and B's 2", t_listeners(a.conf.listen_port));
+	struct px *killed = kill_new ? &b : &a, *survivor = kill_new ? &a : &b;
+
+	struct churn c = { .port = a.conf.listen_port };
+	pthread_t th[THREADS];
+	for (unsigned i = 0; i < THREADS; i++)
+		T_ASSERT(pthread_create(&th[i], NULL, churn_main, &c) == 0);
+	px_assert(survivor, wait_done(&c, BEFORE, 20000), "clients stalled before the kill");
+	px_assert(survivor, kill(killed->nlb->pid, SIGKILL) == 0);
+	int rc = t_nlb_wait(killed->nlb, 5000);
+	px_assert(survivor, rc != -ETIMEDOUT, "the killed nlb did not exit");
+	unsigned at_kill = atomic_load(&c.done) + failed(&c);
+	unsigned failed_at_kill = failed(&c);
+	px_assert(survivor, wait_done(&c, at_kill + AFTER, 20000), "clients stalled after the kill");
+	atomic_store(&c.stop, true);
+	for (unsigned i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	unsigned failed_after = failed(&c) - failed_at_kill;
+	cr_log_info("%s killed: %u connections, %u refused, %u reset, %u other",
+		    kill_new ? "the new nlb" : "the old nlb", atomic_load(&c.done) + failed(&c),
+		    atomic_load(&c.refused), atomic_load(&c.reset), atomic_load(&c.other));
+	px_assert(survivor, failed_at_kill == 0, "%u failures before the kill", failed_at_kill);
+	cr_expect_eq(atomic_load(&c.refused), 0, "clients refused");
+	cr_expect_leq(failed_after, THREADS, "%u failed after the kill: more than were in flight",
+		      failed_after);
+	int fd = px_connect(survivor);
+	px_assert(survivor, t_round_trip(fd, "on", 2, 3000) == 0, "the survivor does not serve");
+	t_close(fd);
+	px_stop_ok(survivor);
+	cr_expect_eq(px_stat(survivor, "nomem"), 0);
+	px_free(&a);
+	b.conf_path = NULL;	/* A's, removed with it */
+	px_free(&b);
+	t_server_free(echo);
+}
+
+T_TEST(upgrade, old_killed_midway_new_serves_on, .timeout = 90)
+{
+	own_netns_with_migration();
+	killed_midway(false);
+}
+
+T_TEST(upgrade, new_killed_midway_old_serves_on, .timeout = 90)
+{
+	own_netns_with_migration();
+	killed_midway(true);
+}
