@@ -228,6 +228,9 @@ static const struct key_spec top_keys[] = {
 	 * small queue costs speed, not connections. */
 	UINT_KEY(struct nlb_config, ring_cq_entries, 16, 1048576, NLB_RING_CQ_ENTRIES, "entries",
 		 RESTART),
+	/* Over it (resident memory), new connections and flows are refused
+	 * until nlb is back under 95% of it. */
+	UINT_KEY(struct nlb_config, max_memory_mb, 0, 16777216, 0, "MiB", RELOAD),
 	{ .name = "stats", .type = KEY_GROUP, .apply = RESTART, .running = &stats_running },
 	{ .name = "admin", .type = KEY_GROUP, .apply = RESTART, .running = &admin_running },
 	{ .name = "announce", .type = KEY_GROUP, .apply = RESTART, .running = &announce_running },

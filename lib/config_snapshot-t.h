@@ -308,6 +308,7 @@ struct nlb_config {
 	uint32_t udp_max_datagram;	/* bytes; 65535 = any */
 	unsigned udp_gro;		/* GRO/GSO batching, with udp_max_datagram 65535 */
 	uint32_t ring_cq_entries;	/* each worker's completion queue */
+	uint32_t max_memory_mb;		/* resident memory budget; 0: none */
 	struct nlb_listener_conf *listeners;
 	size_t n_listeners;
 	struct nlb_group_conf *groups;

@@ -554,3 +554,152 @@ T_TEST(faults, sighup_while_the_file_is_rewritten)
 	t_server_free(a);
 	t_server_free(b);
 }
+
+/* ---- a memory budget ------------------------------------------------------ */
+
+#define MEMCG_ROOT "/sys/fs/cgroup/memory"
+
+static int memcg_write(const char *dir, const char *file, const char *value)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	int ok = fputs(value, f) >= 0;
+	ok = (fclose(f) == 0) && ok;
+	return ok ? 0 : -errno;
+}
+
+static long long memcg_read(const char *dir, const char *file)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	char *text = t_file_read(path, NULL);
+	long long v = text ? strtoll(text, NULL, 10) : -1;
+	free(text);
+	return v;
+}
+
+/* memory.oom_control's "oom_kill N" (the cgroup's OOM kills). */
+static long long memcg_oom_kills(const char *dir)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/memory.oom_control", dir);
+	char *text = t_file_read(path, NULL);
+	const char *p = text ? strstr(text, "oom_kill ") : NULL;
+	long long v = p ? strtoll(p + 9, NULL, 10) : -1;
+	free(text);
+	return v;
+}
+
+/* Whether fd is still open at nlb's end: nothing to read, no error. */
+static bool still_held(int fd)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	return poll(&pf, 1, 0) == 0;
+}
+
+/* An HTTP head of about 60 KiB that never ends: nlb keeps it (a buffer of
+ * max_header_bytes per client, touched as it fills) until its timeout. */
+static int half_head(uint16_t port)
+{
+	static char head[60000];
+	static const char start[] = "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: ";
+	if (!head[0]) {
+		memset(head, 'a', sizeof(head));
+		memcpy(head, start, sizeof(start) - 1);
+	}
+	int fd = t_connect(port);
+	if (fd < 0)
+		return fd;
+	if (t_write_all(fd, head, sizeof(head)) < 0) {
+		t_close(fd);
+		return -EPIPE;
+	}
+	return fd;
+}
+
+/* nlb with max_memory_mb = 64 in a memory cgroup limited to 192 MiB, and
+ * clients that each make it hold 60 KiB: once over its budget it resets
+ * new clients (counted), keeps every client it holds, is never near the
+ * cgroup's limit (failcnt 0, no OOM kill), and takes clients again once
+ * those it held are gone. */
+T_TEST(faults, memory_budget_in_a_memory_cgroup, .timeout = 120)
+{
+	enum { BUDGET_MB = 64, LIMIT_MB = 192, MAX_CLIENTS = 4000 };
+	struct stat st;
+	if (stat(MEMCG_ROOT "/memory.limit_in_bytes", &st) != 0)
+		cr_skip_test("no cgroup v1 memory controller at " MEMCG_ROOT);
+	char cg[128], num[32];
+	snprintf(cg, sizeof(cg), MEMCG_ROOT "/nlbt-%d-mem", (int)getpid());
+	T_ASSERT(mkdir(cg, 0755) == 0 || errno == EEXIST, ": mkdir %s: %s", cg, strerror(errno));
+	snprintf(num, sizeof(num), "%d", LIMIT_MB << 20);
+	T_ASSERT(memcg_write(cg, "memory.limit_in_bytes", num) == 0);
+
+	struct t_server *web = t_server_start(T_SRV_HTTP, 0);
+	struct px p;
+	px_init(&p, "auto");
+	p.conf.protocol = "http";
+	p.conf.listener_extra = "max_header_bytes = 65535; request_timeout_ms = 120000;";
+	char top[64];
+	snprintf(top, sizeof(top), "max_memory_mb = %d;", BUDGET_MB);
+	p.conf.top_extra = top;
+	px_target(&p, t_server_port(web));
+	px_admin(&p);
+	px_start(&p);
+	snprintf(num, sizeof(num), "%d", (int)p.nlb->pid);
+	px_assert(&p, memcg_write(cg, "cgroup.procs", num) == 0, "moving nlb into %s", cg);
+
+	static int fds[MAX_CLIENTS];
+	int held = 0, refused = 0;
+	for (int i = 0; i < MAX_CLIENTS && refused < 20; i++) {
+		int fd = half_head(p.conf.listen_port);
+		if (fd >= 0) {
+			t_sleep_ms(1);
+			if (still_held(fd)) {
+				fds[held++] = fd;
+				continue;
+			}
+			t_close(fd);
+		}
+		refused++;
+	}
+	long rss_kb = t_proc_rss_kb(p.nlb->pid);
+	cr_log_info("%d clients held, then %d refused; nlb's RSS %ld KiB; cgroup peak %lld KiB",
+		    held, refused, rss_kb, memcg_read(cg, "memory.max_usage_in_bytes") >> 10);
+	px_assert(&p, refused >= 20, "nlb took %d clients of 60 KiB under a %d MiB budget", held,
+		  BUDGET_MB);
+	px_assert(&p, t_nlb_log_contains(p.nlb, "refusing new connections"),
+		  "clients failed, but not for the budget");
+	int64_t counted = -1;
+	px_assert(&p, t_admin_stat(p.admin_sock, "memory_refused", &counted) == 0 && counted >= 20,
+		  "memory_refused = %" PRId64, counted);
+	px_assert(&p, kill(p.nlb->pid, 0) == 0 && t_nlb_wait(p.nlb, 0) == -ETIMEDOUT,
+		  "nlb is gone");
+	cr_expect_eq(memcg_read(cg, "memory.failcnt"), 0, "nlb's cgroup reached its limit");
+	cr_expect_eq(memcg_oom_kills(cg), 0, "the OOM killer ran in nlb's cgroup");
+	cr_expect_leq(rss_kb, BUDGET_MB * 1024 * 5 / 4, "nlb at %ld KiB, far over its budget",
+		      rss_kb);
+	/* every client it held is still held */
+	int lost = 0;
+	for (int i = 0; i < held; i++)
+		lost += !still_held(fds[i]);
+	cr_expect_eq(lost, 0, "%d of %d held clients were dropped", lost, held);
+	for (int i = 0; i < held; i++)
+		t_close(fds[i]);
+	px_assert(&p, t_nlb_log_wait(p.nlb, "taking new connections and flows again", 10000) == 0,
+		  "nlb never came back under its budget");
+	int fd = px_connect(&p);
+	static const char req[] = "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+	T_ASSERT(t_write_all(fd, req, sizeof(req) - 1) == 0);
+	char buf[512];
+	size_t got;
+	cr_expect_eq(px_read_response(fd, buf, sizeof(buf), &got, 5000, false), 200,
+		     "a client after the budget was freed");
+	t_close(fd);
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(web);
+	rmdir(cg);
+}

@@ -77,6 +77,16 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		"nlb_workers", "gauge", "Worker threads.", SCOPE_PROCESS, NULL,
 		.value_doc = "the number of worker threads",
 	},
+	[MF_RESIDENT_MEMORY] = {
+		"nlb_resident_memory_bytes", "gauge",
+		"nlb's resident memory as last sampled (every 100 ms, 10 ms near max_memory_mb).",
+		SCOPE_PROCESS, NULL, .value_doc = "bytes resident (/proc/self/statm)",
+	},
+	[MF_MEMORY_BUDGET] = {
+		"nlb_memory_budget_bytes", "gauge",
+		"max_memory_mb in bytes (0: no budget); over it new connections and flows are refused.",
+		SCOPE_PROCESS, NULL, .value_doc = "max_memory_mb in bytes, 0 without",
+	},
 	[MF_ANNOUNCED] = {
 		"nlb_announced", "gauge",
 		"Whether the route of a prefix of announce is in its table now: 1 while nlb can serve the prefix (an open listener of it and a healthy target), 0 once withdrawn (doc/scaleout.md).",
@@ -120,7 +130,8 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		       S("no_healthy", ON_TCP, C(no_healthy)),
 		       S("refused", ON_TCP, C(acl_denied), C(limit), C(source_limit), C(source_rate)),
 		       S("proxy_header", ON_TCP, C(proxy_header_invalid), C(proxy_header_timeout)),
-		       S("nomem", ON_TCP, C(nomem))),
+		       S("nomem", ON_TCP, C(nomem)),
+		       S("memory_budget", ON_TCP, C(memory_refused))),
 	},
 	[MF_CONNECT_ERRORS] = {
 		"nlb_connect_errors_total", "counter",
@@ -136,6 +147,7 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		       S("source_limit", ON_TCP, C(source_limit)),
 		       S("source_rate", ON_TCP, C(source_rate)),
 		       S("proxy_header", ON_TCP, C(proxy_header_invalid), C(proxy_header_timeout)),
+		       S("memory_budget", ON_TCP, C(memory_refused)),
 		       S("tls", ON_TCP, C(connect_tls))),
 	},
 	[MF_FLOW_TABLE_HITS] = {
@@ -167,6 +179,7 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		       S("flow_limit", ON_UDP, C(udp_flow_limit)),
 		       S("no_target", ON_UDP, C(udp_no_target)),
 		       S("nomem", ON_UDP, C(udp_nomem)),
+		       S("memory_budget", ON_UDP, C(udp_memory_refused)),
 		       S("send_error", ON_UDP, C(udp_send_error)),
 		       S("acl", ON_UDP, C(udp_acl_denied)),
 		       S("source_limit", ON_UDP, C(udp_source_limit)),

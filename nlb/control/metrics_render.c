@@ -93,6 +93,13 @@ static void render_process(struct metrics *m, enum metric_family_id id, struct n
 	case MF_START_TIME:
 		emit(b, &f, no_labels, (uint64_t)m->start_time);
 		break;
+	case MF_RESIDENT_MEMORY:
+		emit(b, &f, no_labels,
+		     atomic_load_explicit(&m->rt->resident_bytes, memory_order_relaxed));
+		break;
+	case MF_MEMORY_BUDGET:
+		emit(b, &f, no_labels, (uint64_t)m->rt->cfg->max_memory_mb << 20);
+		break;
 	default:
 		emit(b, &f, no_labels, m->n_workers);
 		break;

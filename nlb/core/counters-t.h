@@ -44,6 +44,7 @@
 	X(flow_hits, counter, "TCP connections placed by the flow table (maglev)")      \
 	X(accept_paused, counter, "times accepting paused for lack of file descriptors") \
 	X(nomem, counter, "connections refused for lack of memory or descriptors")      \
+	X(memory_refused, counter, "clients refused: nlb over max_memory_mb")            \
 	X(udp_in, counter, "datagrams from clients forwarded to targets")               \
 	X(udp_out, counter, "datagrams from targets forwarded to clients")              \
 	X(udp_flows, counter, "UDP flows started")                                      \
@@ -56,6 +57,7 @@
 	X(udp_flow_limit, counter, "datagrams dropped: max_flows reached")              \
 	X(udp_no_target, counter, "datagrams dropped: no (healthy) target")             \
 	X(udp_nomem, counter, "datagrams dropped: no socket, flow or buffer")           \
+	X(udp_memory_refused, counter, "datagrams starting a flow dropped: nlb over max_memory_mb") \
 	X(udp_send_error, counter, "datagrams the kernel refused to send")              \
 	X(udp_target_refused, counter,                                                  \
 	  "ICMP port unreachable from a target (also counts toward passive health detection)") \

@@ -23,6 +23,7 @@
 #include "control/admin.h"
 #include "control/announce.h"
 #include "control/health.h"
+#include "control/memory_budget.h"
 #include "control/metrics.h"
 #include "control/reload.h"
 #include "control/stats.h"
@@ -123,6 +124,7 @@ static int run(struct nlb_config *cfg, bool upgrade)
 	int status = 1;
 	int stop_signal = SIGTERM;
 	struct announce ann = { .fd = -1 };
+	struct memory_budget budget = { .statm_fd = -1 };
 	struct health health;
 	struct admin admin;
 	memset(&health, 0, sizeof(health));
@@ -176,6 +178,10 @@ static int run(struct nlb_config *cfg, bool upgrade)
 		listeners_close(&rt);
 		goto out;
 	}
+	/* /proc/self/statm stays readable, whoever nlb becomes. */
+	if (memory_budget_open(&budget) < 0)
+		nlb_warn("memory: cannot open /proc/self/statm (%s): max_memory_mb is not enforced",
+			 strerror(errno));
 	/* ---- Every socket is bound above this line: the privilege drop ----
 	 * Anything else that needs root to open (ports below 1024, sockets
 	 * in root-owned directories) goes above.  Below, nlb runs as "user":
@@ -298,10 +304,12 @@ static int run(struct nlb_config *cfg, bool upgrade)
 		 nlb_forwarding_name(rt.forwarding));
 
 	/* This thread is the control plane's clock: draining is checked
-	 * every 100 ms between signals. */
+	 * every 100 ms between signals, the memory budget as often as it
+	 * asks (more often near it). */
 	const struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000000 };
+	struct timespec wait = tick;
 	for (;;) {
-		int sig = sigtimedwait(&sigs, NULL, &tick);
+		int sig = sigtimedwait(&sigs, NULL, &wait);
 		uint64_t now = nlb_clock_ms();
 		if (sig == SIGHUP) {
 			char msg[1024];	/* logged already */
@@ -314,6 +322,9 @@ static int run(struct nlb_config *cfg, bool upgrade)
 		}
 		targets_tick(&rt, now);
 		announce_tick(&ann, &rt);
+		unsigned next_ms = memory_budget_tick(&budget, &rt);
+		wait.tv_sec = next_ms / 1000;
+		wait.tv_nsec = (long)(next_ms % 1000) * 1000000;
 		if (sig < 0 || sig == SIGHUP)
 			continue;
 		stop_signal = sig;
@@ -362,6 +373,7 @@ join:
 out:
 	/* After the threads that read rt.announced. */
 	announce_close(&ann, &rt);
+	memory_budget_close(&budget);
 	if (rt.groups)
 		targets_free(&rt);
 	for (unsigned i = 0; workers && i < rt.n_workers; i++)

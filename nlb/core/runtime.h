@@ -138,6 +138,11 @@ struct nlb_runtime {
 	 * (control/announce.c writes, the admin and metrics threads read);
 	 * cfg->n_announce entries, fixed until a restart.  NULL without. */
 	_Atomic uint8_t *announced;
+	/* max_memory_mb (control/memory_budget.c): nlb's resident bytes as
+	 * last sampled, and whether they are over the budget, when workers
+	 * refuse new connections and flows.  Written by the main thread. */
+	_Atomic uint64_t resident_bytes;
+	_Atomic bool memory_over;
 	bool udp_gro;			/* UDP sockets receive GRO batches, forwarded with GSO */
 	bool gw_gro;			/* gateways' GENEVE sockets receive GRO batches */
 	/* NLB_MAX_LISTENERS and NLB_MAX_GROUPS slots: the first n of the

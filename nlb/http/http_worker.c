@@ -29,6 +29,11 @@ static void accept_one(struct worker *w, uint32_t l, int fd)
 {
 	struct listener_rt *lr = &w->rt->listeners[l];
 	uint32_t max = lr->conf->max_connections;
+	if (atomic_load_explicit(&w->rt->memory_over, memory_order_relaxed)) {
+		STAT_INC(wstats(w, l), memory_refused);
+		worker_close_reset(fd);
+		return;
+	}
 	if (max) {
 		uint32_t n = atomic_fetch_add_explicit(&lr->active, 1, memory_order_relaxed);
 		if (n >= max) {

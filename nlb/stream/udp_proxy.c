@@ -195,6 +195,10 @@ static struct udp_flow *flow_open(struct worker *w, uint32_t lidx, const struct 
 		STAT_INC(wstats(w, lidx), udp_no_target);
 		return NULL;
 	}
+	if (atomic_load_explicit(&w->rt->memory_over, memory_order_relaxed)) {
+		STAT_INC(wstats(w, lidx), udp_memory_refused);
+		return NULL;
+	}
 	uint32_t slot;
 	if (admission_check(w, lidx, io_uring_recvmsg_name((struct io_uring_recvmsg_out *)o),
 			    true, &slot) < 0)
