@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -414,4 +415,65 @@ T_TEST(privileges, parent_death_signal_survives_the_drop, .timeout = 30)
 	t_server_free(echo);
 	T_ASSERT(dropped, ": nlb did not start as nobody");
 	T_ASSERT(gone, ": nlb outlived its parent after the drop");
+}
+
+/* Whether a process with uid and gid (no supplementary group) may
+ * connect to the Unix socket at path: 0, or the errno it got. */
+static int connect_as(const char *path, uid_t uid, gid_t gid)
+{
+	pid_t pid = fork();
+	T_ASSERT(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+			_exit(126);
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		_exit(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ? 0 : errno);
+	}
+	int st;
+	T_ASSERT(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* The admin socket after the drop: root's file in the group nlb runs as,
+ * with exactly the configured mode; with 0660 a member of that group may
+ * connect and another user may not, with 0600 neither. */
+static void admin_socket_owner(unsigned mode)
+{
+	char sock[64], top[256];
+	snprintf(sock, sizeof(sock), "/tmp/nlb-priv-%d.sock", (int)getpid());
+	snprintf(top, sizeof(top), "user = \"nobody\"; group = \"nogroup\";\n"
+		 "admin = { socket = \"%s\"; mode = 0%o; };", sock, mode);
+	struct px p;
+	struct t_server *echo;
+	start_low(&p, &echo, top);
+	struct stat st;
+	px_assert(&p, stat(sock, &st) == 0, "no admin socket: %s", strerror(errno));
+	px_assert(&p, st.st_uid == 0 && st.st_gid == 65534 && (st.st_mode & 07777) == mode,
+		  "admin socket %u:%u mode %04o, want 0:65534 mode %04o", (unsigned)st.st_uid,
+		  (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777), mode);
+	/* uid 1 (daemon): in nogroup for the first, in its own group next */
+	int member = connect_as(sock, 1, 65534), other = connect_as(sock, 1, 1);
+	if (mode == 0660)
+		cr_expect_eq(member, 0, "a member of nlb's group was refused: %s", strerror(member));
+	else
+		cr_expect_eq(member, EACCES, "mode 0600 let a group member in (%s)", strerror(member));
+	cr_expect_eq(other, EACCES, "another user could connect (%s)", strerror(other));
+	cr_expect_eq(connect_as(sock, 0, 0), 0, "root could not connect");
+	round_trip_ok(&p);
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(echo);
+	unlink(sock);
+}
+
+T_TEST(privileges, admin_socket_0660_opens_to_nlbs_group_only, .timeout = 30)
+{
+	admin_socket_owner(0660);
+}
+
+T_TEST(privileges, admin_socket_0600_opens_to_root_only, .timeout = 30)
+{
+	admin_socket_owner(0600);
 }

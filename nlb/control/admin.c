@@ -25,6 +25,7 @@
 #include "health_check.h"
 #include "http_rules.h"
 #include "core/listener.h"
+#include "core/privileges.h"
 #include "core/worker.h"
 #include "log.h"
 #include "tls_server.h"
@@ -652,19 +653,37 @@ int admin_open(struct admin *a, struct nlb_runtime *rt, char *err, size_t errlen
 		snprintf(err, errlen, "admin socket %s: bind: %s", a->path, strerror(errno));
 		goto fail;
 	}
-	/* The mode is set before listen(): until then nobody can connect,
-	 * so the umask's mode never lets anyone in. */
+	/* Owner and mode are set before listen(): until then nobody can
+	 * connect, so the umask's mode never lets anyone in.  The file
+	 * stays root's; its group is the one nlb drops to, so that mode
+	 * 0660 opens it to that group's members (as docker.sock's). */
 	struct stat st;
-	if (chmod(a->path, (mode_t)rt->cfg->admin_mode) < 0 || lstat(a->path, &st) < 0 ||
-	    listen(a->lfd, NLB_ADMIN_BACKLOG) < 0) {
+	gid_t gid = getegid();
+	if (privileges_group(rt->cfg, &gid) < 0)
+		gid = getegid();
+	if (chown(a->path, (uid_t)-1, gid) < 0 || chmod(a->path, (mode_t)rt->cfg->admin_mode) < 0 ||
+	    lstat(a->path, &st) < 0 || listen(a->lfd, NLB_ADMIN_BACKLOG) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "admin socket %s: %s", a->path, strerror(errno));
 		unlink(a->path);
 		goto fail;
 	}
+	/* What was asked is what the file has (a filesystem that ignores
+	 * modes or owners would leave the socket open to others). */
+	if ((st.st_mode & 07777) != (mode_t)rt->cfg->admin_mode || st.st_uid != geteuid() ||
+	    st.st_gid != gid) {
+		ret = -EPERM;
+		snprintf(err, errlen, "admin socket %s: mode %04o, owner %u:%u after setting "
+			 "%04o, %u:%u", a->path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+			 (unsigned)st.st_gid, (unsigned)rt->cfg->admin_mode, (unsigned)geteuid(),
+			 (unsigned)gid);
+		unlink(a->path);
+		goto fail;
+	}
 	a->dev = st.st_dev;
 	a->ino = st.st_ino;
-	nlb_info("admin socket %s (mode %04o)", a->path, (unsigned)rt->cfg->admin_mode);
+	nlb_info("admin socket %s (mode %04o, owner %u:%u)", a->path,
+		 (unsigned)rt->cfg->admin_mode, (unsigned)st.st_uid, (unsigned)st.st_gid);
 	return 0;
 fail:
 	if (a->lfd >= 0)

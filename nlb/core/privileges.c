@@ -96,6 +96,17 @@ static int resolve(const struct nlb_config *cfg, struct ids *ids)
 	return 0;
 }
 
+int privileges_group(const struct nlb_config *cfg, gid_t *gid)
+{
+	if (!cfg->user)
+		return -ENOENT;
+	struct ids ids;
+	int ret = resolve(cfg, &ids);
+	if (ret == 0)
+		*gid = ids.gid;
+	return ret;
+}
+
 int privileges_check(const struct nlb_config *cfg)
 {
 	uid_t euid = geteuid();

@@ -5,6 +5,8 @@
 #ifndef NLB_PRIVILEGES_H
 #define NLB_PRIVILEGES_H
 
+#include <sys/types.h>
+
 #include "config.h"
 
 /* Before any socket is bound: refuses root with no "user" unless
@@ -22,5 +24,8 @@ int privileges_check(const struct nlb_config *cfg);
  * As that user already: only drops capabilities.  Logs the outcome;
  * 0 or -errno (nlb must then exit: it may be half-dropped). */
 int privileges_drop(const struct nlb_config *cfg);
+/* The group nlb runs as once dropped ("group", or the user's primary
+ * one): 0 and *gid, -ENOENT without "user", or another -errno. */
+int privileges_group(const struct nlb_config *cfg, gid_t *gid);
 
 #endif
