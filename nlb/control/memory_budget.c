@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@
  * over the budget they must count as free at once. */
 extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
 	__attribute__((weak));
+/* The sanitizers' allocator, in those builds. */
+extern void __sanitizer_purge_allocator(void) __attribute__((weak));
 
 #define SAMPLE_MS 100u
 #define SAMPLE_NEAR_MS 10u	/* from 80% of the budget */
@@ -50,6 +53,10 @@ static void purge_allocator(void)
 {
 	if (mallctl)	/* MALLCTL_ARENAS_ALL is 4096 */
 		mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+	else if (__sanitizer_purge_allocator)
+		__sanitizer_purge_allocator();
+	else
+		malloc_trim(0);
 }
 
 unsigned memory_budget_tick(struct memory_budget *mb, struct nlb_runtime *rt)
