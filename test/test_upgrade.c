@@ -235,11 +235,11 @@ static void killed_midway(bool kill_new)
 	for (unsigned i = 0; i < THREADS; i++)
 		T_ASSERT(pthread_create(&th[i], NULL, churn_main, &c) == 0);
 	px_assert(survivor, wait_done(&c, BEFORE, 20000), "clients stalled before the kill");
+	unsigned failed_at_kill = failed(&c);
 	px_assert(survivor, kill(killed->nlb->pid, SIGKILL) == 0);
 	int rc = t_nlb_wait(killed->nlb, 5000);
 	px_assert(survivor, rc != -ETIMEDOUT, "the killed nlb did not exit");
 	unsigned at_kill = atomic_load(&c.done) + failed(&c);
-	unsigned failed_at_kill = failed(&c);
 	px_assert(survivor, wait_done(&c, at_kill + AFTER, 20000), "clients stalled after the kill");
 	atomic_store(&c.stop, true);
 	for (unsigned i = 0; i < THREADS; i++)
