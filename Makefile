@@ -8,6 +8,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?= 0
 TSAN     ?= 0
+# SECCOMP=1: every configuration `make test` writes has seccomp = true.
+SECCOMP  ?= 0
 V        ?= 0
 
 ifeq ($(SANITIZE),1)
@@ -216,6 +218,7 @@ test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-benc
 	TSAN_OPTIONS=halt_on_error=1 \
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
 	NLB_CTL=$(abspath $(BUILD)/nlbctl) NLB_APPLIANCE=$(abspath $(BUILD)/nlb-appliance) \
+	NLB_TEST_SECCOMP=$(SECCOMP) \
 	NLB_SRCDIR=$(CURDIR) $(TEST_RUNNER) --jobs=2 $(or $(TEST_ARGS),$(TSAN_TESTS))
 
 # Gateway mode's worked example (doc/gateway.md) in network namespaces:
