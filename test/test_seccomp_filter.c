@@ -346,12 +346,14 @@ static int call_execve(void *arg)
 	return 2;
 }
 
+#ifndef __SANITIZE_ADDRESS__
 static int call_ptrace(void *arg)
 {
 	(void)arg;
 	syscall(SYS_ptrace, PTRACE_TRACEME, 0, NULL, NULL);
 	return 2;
 }
+#endif
 
 static int call_bpf(void *arg)
 {
