@@ -119,6 +119,10 @@ static const int calls[] = {
 	SYS_mprotect,
 	SYS_sched_yield,
 	SYS_kill,
+#ifdef SYS_readlink
+	SYS_readlink,		/* a report names the binary: /proc/self/exe */
+#endif
+	SYS_readlinkat,
 #endif
 };
 
