@@ -8,6 +8,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?= 0
 TSAN     ?= 0
+# SECCOMP=1: every configuration `make test` writes has seccomp = true.
+SECCOMP  ?= 0
 V        ?= 0
 
 ifeq ($(SANITIZE),1)
@@ -53,7 +55,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
 UNIT_NAMES   := acl addr config config_http config_keys config_rules cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
                 appliance_filter config_gateway geneve http_path http_rules ip_packet wildcard \
-                lb_table log maglev pick proxyproto qsbr ring slot_arena spsc_ring srclimit strbuf \
+                lb_table log maglev pick proxyproto qsbr ring seccomp_filter slot_arena spsc_ring srclimit strbuf \
                 target_set tls tls_ticket_keys tuple_hash udp_batch rtnl_route
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
 UNIT_SRC  := $(UNIT_NAMES:%=test/test_%.c) $(UNIT_HELPERS:%=test/helpers/%.c)
@@ -216,6 +218,7 @@ test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-benc
 	TSAN_OPTIONS=halt_on_error=1 \
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
 	NLB_CTL=$(abspath $(BUILD)/nlbctl) NLB_APPLIANCE=$(abspath $(BUILD)/nlb-appliance) \
+	NLB_TEST_SECCOMP=$(SECCOMP) \
 	NLB_SRCDIR=$(CURDIR) $(TEST_RUNNER) --jobs=2 $(or $(TEST_ARGS),$(TSAN_TESTS))
 
 # Gateway mode's worked example (doc/gateway.md) in network namespaces:

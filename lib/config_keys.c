@@ -239,6 +239,8 @@ static const struct key_spec top_keys[] = {
 	OPT_STRING_KEY(struct nlb_config, "user", user, NULL, RESTART),
 	OPT_STRING_KEY(struct nlb_config, "group", group, NULL, RESTART),
 	BOOL_KEY(struct nlb_config, allow_root, 0, RESTART),
+	/* A filter, once installed, cannot be removed nor widened. */
+	BOOL_KEY(struct nlb_config, seccomp, 0, RESTART),
 	LIST_KEY("listeners", RELOAD),
 	LIST_KEY("target_groups", RELOAD),
 	LIST_KEY("gateways", RELOAD),

@@ -294,6 +294,10 @@ struct nlb_config {
 	 * allow_root. */
 	char *user, *group;
 	unsigned allow_root;
+	/* seccomp = true: after start only the system calls nlb makes are
+	 * allowed, and its rings only the io_uring operations it submits
+	 * (nlb/core/sandbox.c). */
+	unsigned seccomp;
 	/* access_log = { path = "..."; }: one line per HTTP request */
 	char *access_log_path;		/* NULL: no access log */
 	int access_log_line;

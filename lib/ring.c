@@ -1,7 +1,8 @@
 /* io_uring setup for one thread's ring: flags tried from best to
- * plainest, a probe of what this kernel offers, cancel-and-drain before
- * teardown, and the provided-buffer ring that liburing 2.3 can register
- * but not allocate. */
+ * plainest, a probe of what this kernel offers, the restrictions of a
+ * ring created disabled (IORING_REGISTER_RESTRICTIONS), cancel-and-drain
+ * before teardown, and the provided-buffer ring that liburing 2.3 can
+ * register but not allocate. */
 #include "ring.h"
 
 #include <errno.h>
@@ -41,8 +42,48 @@ static bool bundle_order_broken(void)
 	return uname(&u) < 0 || nlb_ring_bundle_order_broken(u.release);
 }
 
+/* Limits r, on a ring created disabled, then enables it: from then on
+ * an SQE of another opcode, or with a flag outside r->sqe_flags,
+ * completes with -EACCES, and another register op fails with EACCES.
+ * Enabling makes the calling thread a SINGLE_ISSUER ring's submitter. */
+static int restrict_and_enable(struct io_uring *ring, const struct nlb_ring_restrictions *r)
+{
+	struct io_uring_restriction res[NLB_RING_MAX_RESTRICTIONS];
+	size_t n = 0;
+	if (r->n_sqe_ops + r->n_register_ops + 1 > NLB_RING_MAX_RESTRICTIONS)
+		return -E2BIG;
+	memset(res, 0, sizeof(res));
+	for (size_t i = 0; i < r->n_sqe_ops; i++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n++].sqe_op = r->sqe_ops[i];
+	}
+	for (size_t i = 0; i < r->n_register_ops; i++) {
+		res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+		res[n++].register_op = r->register_ops[i];
+	}
+	/* Without this no flag at all is allowed: restrictions allow, they
+	 * do not deny. */
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = r->sqe_flags;
+	/* liburing 2.3 declares helpers for both but its library lacks
+	 * them: io_uring_register(2) directly. */
+	if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_RESTRICTIONS, res,
+		    (unsigned)n) < 0)
+		return -errno;
+	if (syscall(__NR_io_uring_register, ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL,
+		    0) < 0)
+		return -errno;
+	return 0;
+}
+
 int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		  struct nlb_ring_features *feat)
+{
+	return nlb_ring_init_restricted(ring, sq, cq, feat, NULL);
+}
+
+int nlb_ring_init_restricted(struct io_uring *ring, unsigned sq, unsigned cq,
+			     struct nlb_ring_features *feat, const struct nlb_ring_restrictions *r)
 {
 	/* DEFER_TASKRUN (6.1) runs completions only when we enter the
 	 * kernel to wait, in our thread: no IPIs, batched task work.
@@ -58,7 +99,7 @@ int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		struct io_uring_params p;
 		memset(&p, 0, sizeof(p));
 		p.flags = tries[i] | IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
-			  IORING_SETUP_CLAMP;
+			  IORING_SETUP_CLAMP | (r ? IORING_SETUP_R_DISABLED : 0);
 		p.cq_entries = cq;
 		ret = io_uring_queue_init_params(sq, ring, &p);
 		if (ret == -EINVAL)
@@ -89,6 +130,13 @@ int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		feat->accept_multishot = v6;
 		feat->poll_multishot = io_uring_opcode_supported(probe, IORING_OP_POLL_REMOVE);
 		io_uring_free_probe(probe);
+	}
+	/* The probe and the ring fd's registration above need no register
+	 * op of r: restrictions bind once the ring is enabled. */
+	if (r && (ret = restrict_and_enable(ring, r)) < 0) {
+		io_uring_queue_exit(ring);
+		memset(ring, 0, sizeof(*ring));
+		return ret;
 	}
 	return 0;
 }

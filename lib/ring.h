@@ -1,7 +1,8 @@
 /* io_uring setup for one thread's ring (nlb's workers, nlb-bench's
  * threads): creation with the best flags this kernel accepts, the feature
- * probe, the SQE getter, cancel-and-drain before teardown, timeouts'
- * timespec, and the provided-buffer ring. */
+ * probe, restrictions of what a ring may do, the SQE getter,
+ * cancel-and-drain before teardown, timeouts' timespec, and the
+ * provided-buffer ring. */
 #ifndef NLB_RING_H
 #define NLB_RING_H
 
@@ -31,6 +32,28 @@ bool nlb_ring_bundle_order_broken(const char *release);
  * first and falling back.  Must run on the thread that will submit. */
 int nlb_ring_init(struct io_uring *ring, unsigned sq, unsigned cq,
 		  struct nlb_ring_features *feat);
+
+/* What a restricted ring may do once enabled: seccomp does not see
+ * io_uring's operations, so a process that filters its system calls
+ * limits its rings too.  Everything not listed is refused. */
+struct nlb_ring_restrictions {
+	const uint8_t *sqe_ops;		/* IORING_OP_* that SQEs may carry */
+	size_t n_sqe_ops;
+	const uint8_t *register_ops;	/* IORING_(UN)REGISTER_* allowed after enabling */
+	size_t n_register_ops;
+	uint8_t sqe_flags;		/* IOSQE_* an SQE may carry */
+};
+
+/* Restrictions one ring takes at most (nlb_ring_init_restricted). */
+#define NLB_RING_MAX_RESTRICTIONS 96
+
+/* nlb_ring_init with the ring created disabled (IORING_SETUP_R_DISABLED),
+ * restricted to r once probed and its fd registered, then enabled (r NULL:
+ * nlb_ring_init).  Enabling makes the calling thread a SINGLE_ISSUER
+ * ring's submitter: call it on that thread.  -errno when the kernel
+ * refuses any step; there is then no ring to free. */
+int nlb_ring_init_restricted(struct io_uring *ring, unsigned sq, unsigned cq,
+			     struct nlb_ring_features *feat, const struct nlb_ring_restrictions *r);
 
 /* Submits what is queued and waits, in one io_uring_enter, for wait_nr
  * completions, or for at least one once min_wait_us has passed, or for

@@ -129,6 +129,7 @@ static const struct restart_case restart_cases[] = {
 	{ "", "group", "top:group", { "user = \"a\";" }, { "user = \"a\"; group = \"b\";" } },
 	{ "", "allow_root", "top:allow_root", { "allow_root = true;" },
 	  { "allow_root = false;" } },
+	{ "", "seccomp", "top:seccomp", { "seccomp = false;" }, { "seccomp = true;" } },
 	{ "listeners", "max_connections", "listener:max_connections",
 	  { "", "max_connections = 1;" }, { "", "max_connections = 0;" } },
 	{ "listeners", "max_connections_per_source", "listener:max_connections_per_source",

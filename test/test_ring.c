@@ -3,11 +3,13 @@
  * CQE, receive bundles read back in ring order, the count check on its
  * size, nlb_ring_cancel_all draining every
  * request in the ring (and saying so when an owed completion never
- * comes), the batched wait the worker loop makes, and the timespec of an
- * io_uring timeout. */
+ * comes), the batched wait the worker loop makes, the timespec of an
+ * io_uring timeout, and restricted rings (IORING_REGISTER_RESTRICTIONS),
+ * nlb's own restrictions among them. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 
 #include "helpers.h"
 #include "ring.h"
+#include "core/sandbox.h"
 
 TestSuite(ring, .init = t_setup, .fini = t_teardown);
 
@@ -297,5 +300,101 @@ T_TEST(ring, batch_wait_submits_and_returns_a_short_batch)
 	/* Nothing queued and nothing to come: the timeout, not a hang. */
 	ret = nlb_ring_submit_and_wait_batch(&ring, &feat, 1, 0, 10000000ull);
 	cr_expect_eq(ret, -ETIME, "empty ring: %d", ret);
+	io_uring_queue_exit(&ring);
+}
+
+/* A restricted ring (nlb_ring_init_restricted): what r lists completes,
+ * another opcode or an unlisted SQE flag completes with -EACCES, an
+ * unlisted registration fails with EACCES. */
+static const uint8_t nop_only[] = { IORING_OP_NOP };
+static const uint8_t pbuf_only[] = { IORING_REGISTER_PBUF_RING, IORING_UNREGISTER_PBUF_RING };
+
+static void nop_res(struct io_uring *ring, uint8_t flags, int want, const char *what)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(ring);
+	cr_assert_not_null(sqe);
+	io_uring_prep_nop(sqe);
+	sqe->flags |= flags;
+	struct io_uring_cqe cqe;
+	one_cqe(ring, &cqe);
+	cr_expect_eq(cqe.res, want, "%s: %d (%s)", what, cqe.res, strerror(-cqe.res));
+}
+
+static void openat_res(struct io_uring *ring, int want, const char *what)
+{
+	struct io_uring_sqe *sqe = nlb_ring_sqe(ring);
+	cr_assert_not_null(sqe);
+	io_uring_prep_openat(sqe, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC, 0);
+	struct io_uring_cqe cqe;
+	one_cqe(ring, &cqe);
+	if (want == 0)
+		cr_expect_geq(cqe.res, 0, "%s: %d (%s)", what, cqe.res, strerror(-cqe.res));
+	else
+		cr_expect_eq(cqe.res, want, "%s: %d (%s)", what, cqe.res, strerror(-cqe.res));
+	if (cqe.res >= 0)
+		close(cqe.res);
+}
+
+T_TEST(ring, restrictions_refuse_what_is_not_listed)
+{
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	struct nlb_ring_restrictions r = {
+		.sqe_ops = nop_only, .n_sqe_ops = 1,
+		.register_ops = pbuf_only, .n_register_ops = 2,
+		.sqe_flags = IOSQE_IO_LINK,
+	};
+	int ret = nlb_ring_init_restricted(&ring, 8, 16, &feat, &r);
+	cr_assert_eq(ret, 0, "a restricted ring: %s", strerror(-ret));
+	nop_res(&ring, 0, 0, "NOP");
+	nop_res(&ring, IOSQE_ASYNC, -EACCES, "NOP with IOSQE_ASYNC, not listed");
+	openat_res(&ring, -EACCES, "OPENAT");
+	unsigned iowq[2] = { 1, 1 };
+	cr_expect_eq(io_uring_register_iowq_max_workers(&ring, iowq), -EACCES,
+		     "a registration not listed");
+	/* a listed one still works once enabled */
+	struct nlb_bufring b;
+	cr_expect_eq(nlb_bufring_init(&ring, &b, 0, 8, 64), 0);
+	nlb_bufring_free(&ring, &b);
+	io_uring_queue_exit(&ring);
+
+	/* the same calls on a ring without restrictions work */
+	cr_assert_eq(nlb_ring_init(&ring, 8, 16, &feat), 0);
+	nop_res(&ring, IOSQE_ASYNC, 0, "unrestricted NOP with IOSQE_ASYNC");
+	openat_res(&ring, 0, "unrestricted OPENAT");
+	io_uring_queue_exit(&ring);
+}
+
+/* nlb's own restrictions (core/sandbox.c, seccomp = true): what workers
+ * submit and register completes; opening a file through the ring does
+ * not, though open(2) is on the seccomp list (reloads read files). */
+T_TEST(ring, nlb_restrictions_allow_what_workers_do)
+{
+	static struct nlb_config cfg;
+	cr_expect_null(sandbox_ring_restrictions(&cfg), "seccomp = false: no restriction");
+	cfg.seccomp = 1;
+	const struct nlb_ring_restrictions *r = sandbox_ring_restrictions(&cfg);
+	cr_assert_not_null(r);
+	struct io_uring ring;
+	struct nlb_ring_features feat;
+	int ret = nlb_ring_init_restricted(&ring, 8, 16, &feat, r);
+	cr_assert_eq(ret, 0, "nlb's restricted ring: %s", strerror(-ret));
+	cr_expect(feat.recv_multishot && feat.accept_multishot, "the probe ran before enabling");
+	nop_res(&ring, IOSQE_IO_LINK, 0, "NOP with IOSQE_IO_LINK, listed");
+	openat_res(&ring, -EACCES, "OPENAT");
+	struct nlb_bufring b;
+	cr_expect_eq(nlb_bufring_init(&ring, &b, 0, 8, 64), 0, "a buffer ring, as a reload adds");
+	/* a receive from the buffer group, as workers make them */
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(write(sv[1], "ping", 4), 4);
+	struct io_uring_cqe cqe;
+	recv_from_group(&ring, sv[0], 64, 0, false, &cqe);
+	cr_expect_eq(cqe.res, 4, "recv: %d (%s)", cqe.res, strerror(-cqe.res));
+	close(sv[0]);
+	close(sv[1]);
+	nlb_bufring_free(&ring, &b);
+	unsigned iowq[2] = { 4, 4 };
+	cr_expect_geq(io_uring_register_iowq_max_workers(&ring, iowq), 0);
 	io_uring_queue_exit(&ring);
 }

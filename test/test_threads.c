@@ -24,25 +24,6 @@
 
 TestSuite(threads, .init = t_setup, .fini = t_teardown, .timeout = 120);
 
-static const char *bench_bin(void)
-{
-	const char *p = getenv("NLB_BENCH");
-	T_ASSERT(p && *p && access(p, X_OK) == 0, ": NLB_BENCH is not set (run through make test)");
-	return p;
-}
-
-/* An echo server (TCP and UDP) on 127.0.0.1:port, once it accepts. */
-static struct t_nlb *serve(uint16_t port)
-{
-	char addr[32];
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	const char *argv[] = { bench_bin(), "serve", "--mode", "echo", "--tcp-udp", addr, NULL };
-	struct t_nlb *s = t_spawn(argv, NULL);
-	T_ASSERT(s);
-	T_ASSERT(t_nlb_wait_listening(s, port, 5000) == 0, ": echo server on %s", addr);
-	return s;
-}
-
 struct control {
 	const char *sock;
 	uint16_t metrics_port, http_port, second;
@@ -110,7 +91,7 @@ static struct t_nlb *load(const char *mode, uint16_t port)
 {
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	const char *argv[] = { bench_bin(), mode, addr, "-c", "4", "-d", "5", "--timeout", "3000",
+	const char *argv[] = { t_bench_bin(), mode, addr, "-c", "4", "-d", "5", "--timeout", "3000",
 			       "--json", NULL };
 	struct t_nlb *l = t_spawn(argv, NULL);
 	T_ASSERT(l);
@@ -132,7 +113,7 @@ T_TEST(threads, control_threads_beside_traffic)
 {
 	uint16_t t1 = t_free_port(), t2 = t_free_port();
 	uint16_t vip = t_free_port(), web = t_free_port(), metrics = t_free_port();
-	struct t_nlb *s1 = serve(t1), *s2 = serve(t2);
+	struct t_nlb *s1 = t_bench_echo(t1), *s2 = t_bench_echo(t2);
 	char sock[64];
 	snprintf(sock, sizeof(sock), "/tmp/nlb-threads-%d.sock", (int)getpid());
 	/* the http listener's target is nlb's own metrics endpoint: HTTP

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "tunables.h"
 #include "balance/pick.h"
+#include "core/sandbox.h"
 #include "core/worker.h"
 #include "stream/admission.h"
 
@@ -279,8 +280,17 @@ static void pin(struct worker *w, cpu_set_t *set)
 static int ring_init(struct worker *w, const cpu_set_t *set)
 {
 	unsigned cq = w->rt->cfg->ring_cq_entries;
-	int ret = nlb_ring_init(&w->ring, cq < NLB_RING_SQ_ENTRIES ? cq : NLB_RING_SQ_ENTRIES, cq,
-				&w->feat);
+	const struct nlb_ring_restrictions *restrict_to = sandbox_ring_restrictions(w->rt->cfg);
+	int ret = nlb_ring_init_restricted(&w->ring, cq < NLB_RING_SQ_ENTRIES ? cq : NLB_RING_SQ_ENTRIES,
+					   cq, &w->feat, restrict_to);
+	if (ret < 0 && restrict_to) {
+		/* The operator asked for the restrictions: no ring without. */
+		nlb_err("worker %u: io_uring with restrictions (seccomp = true): %s: this kernel "
+			"refuses a ring created disabled and restricted to nlb's operations "
+			"(Linux 5.10 or later has them); set seccomp = false to run without",
+			w->id, strerror(-ret));
+		return ret;
+	}
 	if (ret < 0) {
 		/* Not root, each ring counts against RLIMIT_MEMLOCK (per
 		 * user): say so, ENOMEM alone sends one looking for RAM. */

@@ -1,5 +1,5 @@
 /* nlb's entry point: the command line, start-up (configuration, listening
- * sockets, the privilege drop, workers), signals, and the orderly stop
+ * sockets, the privilege drop, workers, the seccomp filter), signals, and the orderly stop
  * that lets open connections finish. */
 #include <errno.h>
 #include <getopt.h>
@@ -31,6 +31,7 @@
 #include "core/loop.h"
 #include "core/privileges.h"
 #include "core/runtime.h"
+#include "core/sandbox.h"
 #include "core/tls_warnings.h"
 #include "http/http_worker.h"
 #include "stream/tcp_worker.h"
@@ -290,6 +291,13 @@ static int run(struct nlb_config *cfg, bool upgrade)
 	int aret = admin_start(&admin, workers, rt.n_workers, &health);
 	if (aret < 0) {
 		nlb_err("cannot start the admin socket's thread: %s", strerror(-aret));
+		workers_stop(workers, rt.n_workers);
+		goto join;
+	}
+	/* Every thread exists now: the filter goes on all of them at once
+	 * (TSYNC), so the workers' ring setup stays outside its list; what
+	 * the control threads still do to start is on it. */
+	if (sandbox_install(cfg) < 0) {
 		workers_stop(workers, rt.n_workers);
 		goto join;
 	}

@@ -45,16 +45,38 @@ static char *write_temp(const char *prefix, const char *suffix,
 	return path;
 }
 
-/* Whether text sets "user" itself: a line that starts with it. */
-static bool sets_user(const char *text)
+
+/* Whether text sets key at the start of a line: a setting of nlb's. */
+static bool sets_key(const char *text, const char *key)
 {
+	size_t n = strlen(key);
 	for (const char *l = text; l; l = strchr(l, '\n')) {
 		l += *l == '\n';
 		l += strspn(l, " \t");
-		if (strncmp(l, "user", 4) == 0 && strchr(" \t=:", l[4]))
+		if (strncmp(l, key, n) == 0 && strchr(" \t=:", l[n]))
 			return true;
 	}
 	return false;
+}
+
+/* `make test SECCOMP=1` (NLB_TEST_SECCOMP=1): every configuration a test
+ * writes asks for the seccomp filter, unless it says seccomp itself.  On
+ * a line after the text, so no line number of the test's moves.  Only
+ * nlb's configurations: t_write_config_exact writes other files too (a
+ * metrics page for promtool). */
+static char *with_seccomp(char *text)
+{
+	const char *env = getenv("NLB_TEST_SECCOMP");
+	if (!text || !env || strcmp(env, "1") != 0 || strstr(text, "seccomp"))
+		return text;
+	if (!sets_key(text, "listeners") && !sets_key(text, "target_groups") &&
+	    !sets_key(text, "gateways") && !sets_key(text, "allow_root") &&
+	    !sets_key(text, "user") && !sets_key(text, "workers"))
+		return text;
+	char *t = NULL;
+	int n = asprintf(&t, "%s\nseccomp = true;\n", text);
+	free(text);
+	return n < 0 ? NULL : t;
 }
 
 char *t_config_text(const char *text)
@@ -62,9 +84,9 @@ char *t_config_text(const char *text)
 	char *t = NULL;
 	/* On the first line, not a line of its own, so the FILE:LINE of an
 	 * error stays where the test wrote it. */
-	if (strstr(text, "allow_root") || sets_user(text))
-		return strdup(text);
-	return asprintf(&t, "allow_root = true; %s", text) < 0 ? NULL : t;
+	if (strstr(text, "allow_root") || sets_key(text, "user"))
+		return with_seccomp(strdup(text));
+	return with_seccomp(asprintf(&t, "allow_root = true; %s", text) < 0 ? NULL : t);
 }
 
 /* The formatted text (through t_config_text unless exact) in a temp file. */
@@ -78,6 +100,8 @@ static char *write_config_v(bool exact, const char *fmt, va_list ap)
 		free(text);
 		if (!(text = t))
 			return NULL;
+	} else if (!(text = with_seccomp(text))) {
+		return NULL;
 	}
 	char *path = write_temp("nlb-test-", ".conf", text, strlen(text));
 	free(text);

@@ -18,6 +18,10 @@ char *t_write_config(const char *fmt, ...)
 /* text as t_write_config writes it, malloc'd (free it), or NULL. */
 char *t_config_text(const char *text);
 
+/* With NLB_TEST_SECCOMP=1 in the environment (`make test SECCOMP=1`),
+ * every file these write (exactly as formatted or not) ends with a line
+ * "seccomp = true;" unless its text mentions seccomp. */
+
 /* The same as t_write_config, written exactly as formatted. */
 char *t_write_config_exact(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

@@ -1,6 +1,7 @@
 /* Child processes, nlb's above all (see nlb_process.h). */
 #include "nlb_process.h"
 
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,24 @@ const char *t_nlb_bin(void)
 {
 	const char *b = getenv("NLB_BIN");
 	return b && *b ? b : NULL;
+}
+
+const char *t_bench_bin(void)
+{
+	const char *p = getenv("NLB_BENCH");
+	T_ASSERT(p && *p && access(p, X_OK) == 0, ": NLB_BENCH is not set (run through make test)");
+	return p;
+}
+
+struct t_nlb *t_bench_echo(uint16_t port)
+{
+	char addr[32];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	const char *argv[] = { t_bench_bin(), "serve", "--mode", "echo", "--tcp-udp", addr, NULL };
+	struct t_nlb *s = t_spawn(argv, NULL);
+	T_ASSERT(s);
+	T_ASSERT(t_nlb_wait_listening(s, port, 5000) == 0, ": echo server on %s", addr);
+	return s;
 }
 
 struct t_nlb *t_spawn(const char *const argv[], const struct t_spawn_opts *o)

@@ -32,6 +32,13 @@ struct t_nlb *t_spawn(const char *const argv[], const struct t_spawn_opts *o);
 /* getenv("NLB_BIN") or NULL. */
 const char *t_nlb_bin(void);
 
+/* getenv("NLB_BENCH"), executable, or the test fails. */
+const char *t_bench_bin(void);
+
+/* nlb-bench's echo server, TCP and UDP, on 127.0.0.1:port, once it
+ * listens (free it with t_nlb_stop and t_nlb_free). */
+struct t_nlb *t_bench_echo(uint16_t port);
+
 /* Runs "$NLB_BIN -c config_path". */
 struct t_nlb *t_nlb_start(const char *config_path);
 struct t_nlb *t_nlb_start_opts(const char *config_path, const struct t_spawn_opts *o);
