@@ -274,3 +274,48 @@ T_TEST(upgrade, new_killed_midway_old_serves_on, .timeout = 90)
 	own_netns_with_migration();
 	killed_midway(true);
 }
+
+/* nlb -u on a configuration with a metrics endpoint: the running nlb
+ * holds the address (no SO_REUSEPORT, so that two nlbs never share
+ * scrapes), the new one starts anyway and serves traffic, and takes the
+ * endpoint over once the old one has stopped. */
+T_TEST(upgrade, metrics_endpoint_taken_over, .timeout = 60)
+{
+	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(echo);
+	uint16_t mport = t_free_port();
+	char top[96];
+	snprintf(top, sizeof(top), "stats = { listen = \"127.0.0.1:%u\"; };", mport);
+	struct px a;
+	px_init(&a, "auto");
+	a.conf.top_extra = top;
+	px_target(&a, t_server_port(echo));
+	px_start(&a);
+	char *page = px_scrape(&a, mport);
+	px_assert(&a, page && strstr(page, "nlb_workers"), "the old nlb's metrics");
+	free(page);
+
+	struct px b;
+	memset(&b, 0, sizeof b);
+	b.conf = a.conf;
+	const char *argv[] = { t_nlb_bin(), "-u", "-c", a.conf_path, NULL };
+	b.nlb = t_spawn(argv, NULL);
+	T_ASSERT(b.nlb);
+	px_assert(&b, t_nlb_log_wait(b.nlb, " running: ", 10000) == 0,
+		  "nlb -u did not start beside an nlb with a metrics endpoint");
+	px_assert(&b, t_nlb_log_contains(b.nlb, "serving it once that one stops"),
+		  "no word of the endpoint to take over");
+	px_stop_ok(&a);
+	px_assert(&b, t_nlb_log_wait(b.nlb, "(taken over)", 5000) == 0,
+		  "the new nlb never took the metrics endpoint");
+	int fd = px_connect(&b);
+	px_assert(&b, t_round_trip(fd, "b", 1, 3000) == 0, "the new nlb does not serve");
+	t_close(fd);
+	page = px_scrape(&b, mport);
+	px_assert(&b, page && strstr(page, "nlb_tcp_closed_total"), "the new nlb's metrics");
+	free(page);
+	px_stop_ok(&b);
+	px_free(&a);
+	px_free(&b);
+	t_server_free(echo);
+}

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,25 @@ int metrics_open(struct metrics *m, struct nlb_runtime *rt, char *err, size_t er
 	/* SO_REUSEADDR so a restart binds while old scrapes sit in
 	 * TIME_WAIT; no SO_REUSEPORT, so a second nlb on the same address
 	 * fails here instead of sharing the scrapes. */
+	int e = 0;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (a->ss.ss_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-	    bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-	    listen(fd, NLB_METRICS_BACKLOG) < 0) {
-		int e = errno;
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)) {
+		e = errno;
+	} else if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+		e = errno;
+		if (e == EADDRINUSE && rt->upgrade) {
+			/* The nlb being upgraded serves it until it stops. */
+			nlb_info("metrics: %s is the running nlb's (-u): serving it once that "
+				 "one stops", cfg->stats_listen_text);
+			m->lfd = fd;
+			m->bind_pending = true;
+			return 0;
+		}
+	} else if (listen(fd, NLB_METRICS_BACKLOG) < 0) {
+		e = errno;
+	}
+	if (e) {
 		if (fd >= 0)
 			close(fd);
 		snprintf(err, errlen, "%s:%d: stats: cannot listen on %s: %s", cfg->path,
@@ -150,9 +164,42 @@ static const struct poll_server_conf metrics_server = {
 	.on_timeout = metrics_timeout,
 };
 
+/* nlb -u: binds the address once the old nlb has let it go (tried every
+ * 100 ms).  False when the thread is stopped first, or the bind fails
+ * otherwise (logged). */
+static bool bind_when_free(struct metrics *m)
+{
+	const struct nlb_config *cfg = m->rt->cfg;
+	const struct nlb_addr *a = &cfg->stats_listen;
+	char text[sizeof(cfg->stats_listen_text)];
+	snprintf(text, sizeof(text), "%s", cfg->stats_listen_text);
+	for (;;) {
+		if (bind(m->lfd, (const struct sockaddr *)&a->ss, a->len) == 0) {
+			if (listen(m->lfd, NLB_METRICS_BACKLOG) < 0)
+				break;
+			nlb_info("metrics: serving http://%s/metrics (taken over)", text);
+			return true;
+		}
+		if (errno != EADDRINUSE)
+			break;
+		struct pollfd stop = { .fd = m->thread.stop_fd, .events = POLLIN };
+		control_thread_sleeping(&m->thread);
+		int r = poll(&stop, 1, 100);
+		control_thread_awake(&m->thread);
+		if (r > 0)
+			return false;
+	}
+	nlb_err("metrics: cannot listen on %s: %s%s", text, strerror(errno),
+		errno == EACCES ? " (a port below 1024 needs root, and nlb runs as \"user\" now)" :
+		"");
+	return false;
+}
+
 static void metrics_main(void *arg)
 {
 	struct metrics *m = arg;
+	if (m->bind_pending && !bind_when_free(m))
+		return;
 	poll_server_run(&m->server, &m->thread);
 }
 
@@ -173,7 +220,8 @@ int metrics_start(struct metrics *m, const struct worker *workers, unsigned n_wo
 				       metrics_main, m);
 	if (ret < 0)
 		return ret;
-	nlb_info("metrics: serving http://%s/metrics", cfg->stats_listen_text);
+	if (!m->bind_pending)
+		nlb_info("metrics: serving http://%s/metrics", cfg->stats_listen_text);
 	return 0;
 }
 

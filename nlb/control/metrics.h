@@ -38,6 +38,9 @@ struct metrics {
 	unsigned n_workers;
 	const struct health *health;
 	int lfd;			/* the listening socket, or -1 */
+	/* nlb -u beside an nlb still serving the address: lfd is bound by
+	 * the thread once the old one lets the address go. */
+	bool bind_pending;
 	struct control_thread thread;	/* "nlb-metrics" */
 	struct poll_server server;	/* NLB_METRICS_MAX_CLIENTS clients */
 	int64_t start_time;		/* Unix seconds */
@@ -50,7 +53,9 @@ struct metrics {
 /* Binds and listens on cfg->stats_listen when stats is configured (else
  * sets nothing up and returns 0).  Called with the listeners' binds, so
  * a busy address stops nlb at start with "FILE:LINE: stats: cannot
- * listen on ADDR: reason" in err.  0 or -errno. */
+ * listen on ADDR: reason" in err; but in a binary upgrade (nlb -u) the
+ * old nlb holds it until it stops, and the thread binds it then.
+ * 0 or -errno. */
 int metrics_open(struct metrics *m, struct nlb_runtime *rt, char *err, size_t errlen);
 
 /* Starts the thread once the workers run (nothing without stats).  The

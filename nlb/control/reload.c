@@ -379,6 +379,12 @@ static int64_t ts_ns(struct timespec t)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+/* The time of path's last change (mark), in ns since the epoch. */
+static int64_t changed_ns(const struct file_mark *m)
+{
+	return ts_ns(m->mtim) > ts_ns(m->ctim) ? ts_ns(m->mtim) : ts_ns(m->ctim);
+}
+
 /* Waits until path's last change is NLB_RELOAD_SETTLE_MS old (at most
  * NLB_RELOAD_SETTLE_MAX_MS); *m is its state then.  A file that cannot
  * be stat'ed returns at once: the load says why. */
@@ -391,8 +397,7 @@ static int wait_settled(const char *path, struct file_mark *m)
 			return ret;
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
-		int64_t changed = ts_ns(m->mtim) > ts_ns(m->ctim) ? ts_ns(m->mtim) : ts_ns(m->ctim);
-		int64_t still = changed + (int64_t)NLB_RELOAD_SETTLE_MS * 1000000 - ts_ns(now);
+		int64_t still = changed_ns(m) + (int64_t)NLB_RELOAD_SETTLE_MS * 1000000 - ts_ns(now);
 		uint64_t left = nlb_clock_ms();
 		if (still <= 0 || left >= give_up)
 			return 0;
@@ -404,17 +409,43 @@ static int wait_settled(const char *path, struct file_mark *m)
 	}
 }
 
-/* nlb_config_load once path keeps still; read again (up to 3 times)
- * when it changed while it was read. */
+/* After a failed load: true when path changes again before its last
+ * change (m) is NLB_RELOAD_SETTLE_MAX_MS old, i.e. the writer was only
+ * paused longer than NLB_RELOAD_SETTLE_MS (a loaded machine); false when
+ * it kept still that long, and the failure is the file's. */
+static bool changes_again(const char *path, const struct file_mark *m)
+{
+	int64_t until = changed_ns(m) + (int64_t)NLB_RELOAD_SETTLE_MAX_MS * 1000000;
+	for (;;) {
+		struct file_mark now_mark;
+		if (file_mark(path, &now_mark) < 0)
+			return false;
+		if (!mark_eq(m, &now_mark))
+			return true;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (ts_ns(now) >= until)
+			return false;
+		struct timespec d = { 0, 20 * 1000000 };
+		nanosleep(&d, NULL);
+	}
+}
+
+/* nlb_config_load once path keeps still; read again when it changed
+ * while it was read, or when it failed to load and then changed within
+ * NLB_RELOAD_SETTLE_MAX_MS of its last change (so a refusal of a file
+ * saved just before the SIGHUP is told that much later). */
 static int load_settled(const char *path, struct nlb_config **nc, char *err, size_t errlen)
 {
 	for (int tries = 0;; tries++) {
 		struct file_mark before, after;
 		bool marked = wait_settled(path, &before) == 0;
 		int ret = nlb_config_load(path, nc, err, errlen);
-		if (!marked || tries == 3 || file_mark(path, &after) < 0 || mark_eq(&before, &after))
+		if (!marked || tries == 20 || file_mark(path, &after) < 0)
 			return ret;
-		nlb_info("reload: %s changed while it was read; reading it again", path);
+		if (mark_eq(&before, &after) && (ret == 0 || !changes_again(path, &after)))
+			return ret;
+		nlb_info("reload: %s changed after it was read; reading it again", path);
 		nlb_config_free(*nc);
 		*nc = NULL;
 	}
