@@ -86,7 +86,7 @@ FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
                 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
                 -DNLB_VERSION=\"$(VERSION)\"
 FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys http_rules geneve ip_packet appliance_filter \
-                rtnl_route
+                rtnl_route admin_command
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
@@ -258,9 +258,10 @@ $(FUZZ)/fuzz_%: $(FUZZ)/obj/test/fuzz/fuzz_%.o $(FUZZ)/libnlb.a
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Runs each target for FUZZ_SECONDS.  test/fuzz/corpus/<name> is only
-# read (seeds); new inputs go to build/fuzz/work-<name> and crashes to
-# build/fuzz/crash-<name>/, so the tree stays clean.  A crash, leak or
-# sanitizer report fails the target.
+# read (seeds), with test/fuzz/<name>.dict if there is one; new inputs go
+# to build/fuzz/work-<name> and crashes to build/fuzz/crash-<name>/, so
+# the tree stays clean.  A crash, leak or sanitizer report fails the
+# target.
 fuzz: fuzz-deps $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_NAMES); do \
 		mkdir -p $(FUZZ)/work-$$f $(FUZZ)/crash-$$f; \
@@ -268,6 +269,7 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 		LSAN_OPTIONS=suppressions=$(CURDIR)/test/fuzz/lsan.supp:print_suppressions=0 \
 		$(FUZZ)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-print_final_stats=1 -artifact_prefix=$(FUZZ)/crash-$$f/ \
+			$$(test ! -f test/fuzz/$$f.dict || echo -dict=test/fuzz/$$f.dict) \
 			$(FUZZ)/work-$$f test/fuzz/corpus/$$f 2>$(FUZZ)/$$f.log || { \
 			tail -n 60 $(FUZZ)/$$f.log; echo "make fuzz: $$f failed; see $(FUZZ)/$$f.log"; exit 1; }; \
 		grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$$f.log | sed 's/^/    /'; \
