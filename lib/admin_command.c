@@ -174,7 +174,10 @@ int nlb_admin_target_parse(enum nlb_admin_cmd cmd, char *const *args, unsigned n
 	memcpy(tc->addr_text, args[1], strlen(args[1]) + 1);
 	bool add = cmd == NLB_ADMIN_ADD_TARGET;
 	*weight_given = cmd == NLB_ADMIN_SET_WEIGHT || (add && n == 4);
-	if (add && n == 4 && strcmp(args[2], "weight") != 0) {
+	/* "add target GROUP ADDR X" without N is no more valid than with a
+	 * wrong word: ignoring X would add a target of weight 1 where the
+	 * client asked for something else. */
+	if (add && (n == 3 || (n == 4 && strcmp(args[2], "weight") != 0))) {
 		snprintf(err, errlen, "usage: %s", syntax[NLB_ADMIN_ADD_TARGET].usage);
 		return -EINVAL;
 	}

@@ -170,6 +170,9 @@ static const struct target_case target_cases[] = {
 	{ "add target web 127.0.0.1:0", -EINVAL, 0, false, "bad address" },
 	{ "drain target web 1.2.3.4:5\x01", -EINVAL, 0, false, "bad address \"1.2.3.4:5\\x01\"" },
 	{ "add target web 127.0.0.1:9 wait 3", -EINVAL, 0, false, "usage: add target" },
+	/* a third word alone was ignored (weight 1 added): now refused */
+	{ "add target web 127.0.0.1:9 weight", -EINVAL, 0, false, "usage: add target" },
+	{ "add target web 127.0.0.1:9 7", -EINVAL, 0, false, "usage: add target" },
 	{ "add target web 127.0.0.1:9 weight 1001", -ERANGE, 0, false,
 	  "weight must be an integer from 0 to 1000 (got \"1001\")" },
 	{ "add target web 127.0.0.1:9 weight 001000", -ERANGE, 0, false, "weight must" },

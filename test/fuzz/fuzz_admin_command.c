@@ -13,8 +13,9 @@
  *     or their number is outside the table's;
  *   - an error reply is empty, longer than its buffer, or holds a byte
  *     that is not printable ASCII (a client could forge reply lines);
- *   - an accepted address does not format and parse back to itself, or
- *     an accepted weight is not the decimal word given, up to 1000. */
+ *   - an accepted address does not format and parse back to itself, an
+ *     accepted weight is not the decimal word given, up to 1000, or a
+ *     target command is accepted with a word it does not use. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +89,8 @@ static void check_target(const struct nlb_admin_command *c)
 		check_reply(err, sizeof(err));
 		return;
 	}
+	/* every word is used: add takes ADDR alone or with "weight N" */
+	CHECK(c->cmd != NLB_ADMIN_ADD_TARGET || c->n_args != 3);
 	CHECK(strcmp(tc.addr_text, c->args[1]) == 0);
 	char back[NLB_ADDRSTRLEN];
 	nlb_addr_format((const struct sockaddr *)&tc.addr.ss, back, sizeof(back));
