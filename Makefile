@@ -54,7 +54,7 @@ TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
 UNIT_NAMES   := acl addr admin_command config config_http config_keys config_rules cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
                 appliance_filter config_gateway geneve http_path http_rules ip_packet wildcard \
                 lb_table log maglev metrics_request pick proxyproto qsbr ring slot_arena spsc_ring srclimit strbuf \
-                target_set tls tls_ticket_keys tuple_hash udp_batch rtnl_route
+                target_set tls tls_hello tls_ticket_keys tuple_hash udp_batch rtnl_route
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
 UNIT_SRC  := $(UNIT_NAMES:%=test/test_%.c) $(UNIT_HELPERS:%=test/helpers/%.c)
 
