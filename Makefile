@@ -86,7 +86,7 @@ FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
                 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
                 -DNLB_VERSION=\"$(VERSION)\"
 FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys http_rules geneve ip_packet appliance_filter \
-                rtnl_route admin_command health_check metrics_request
+                rtnl_route admin_command health_check metrics_request tls_hello
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
