@@ -76,6 +76,8 @@ UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev libhttp-parser-dev openssl netcat-openbsd iproute2 nginx libnginx-mod-stream bird2 nftables curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
+# AFL++ (make afl): afl-clang-fast, afl-fuzz and its libFuzzer driver.
+AFL_PKGS  := afl++
 
 # `make fuzz`: libFuzzer targets in test/fuzz, built with clang against
 # their own instrumented copy of lib/ (gcc's objects carry no coverage).
@@ -91,7 +93,28 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
-.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps doc gateway-demo lab lab-down
+# `make afl`: AFL++ as a second fuzzer on the same targets and seeds.
+# afl-clang-fast instruments lib/ and the targets for AFL++, and for
+# -fsanitize=fuzzer links AFL++'s driver (libAFLDriver) in place of
+# libFuzzer, so each target runs unchanged, with ASan and UBSan as in
+# make fuzz.  (Not AFL_CC: afl-clang-fast reads that one itself.)
+AFL_SECONDS ?= 60
+AFL_FUZZ_CC ?= afl-clang-fast
+AFL         := build/afl
+AFL_LIB_OBJ := $(LIB_SRC:%.c=$(AFL)/obj/%.o)
+AFL_OBJ     := $(FUZZ_NAMES:%=$(AFL)/obj/test/fuzz/fuzz_%.o)
+AFL_BINS    := $(FUZZ_NAMES:%=$(AFL)/fuzz_%)
+# Unattended, on a machine others share: no UI, no CPU pinned (another
+# fuzzer or test may hold it), no check of the CPU governor, and no
+# refusal when core_pattern pipes core dumps to a helper (crashes are
+# still seen: the driver aborts, and AFL++ counts the signal).  Nothing
+# system-wide is changed.  A case taking 2 s is a hang.
+AFL_ENV     := AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 \
+               AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_QUIET=1
+AFL_TIMEOUT := 2000
+
+.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps afl afl-deps doc gateway-demo lab \
+	lab-down
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
      $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
@@ -188,6 +211,9 @@ deps:
 fuzz-deps:
 	$(call install_missing,$(DEB_PKGS) $(FUZZ_PKGS))
 
+afl-deps:
+	$(call install_missing,$(DEB_PKGS) $(FUZZ_PKGS) $(AFL_PKGS))
+
 # The unit tests alone: no nlb, no network peer, none of the tools make
 # deps installs for the integration tests.  TEST_ARGS as for make test.
 check: $(BUILD)/nlb-unit
@@ -275,6 +301,42 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 		grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$$f.log | sed 's/^/    /'; \
 	done
 
+$(AFL)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  AFLCC   $@"
+	$(Q)AFL_QUIET=1 $(AFL_FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(AFL)/libnlb.a: $(AFL_LIB_OBJ)
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+.SECONDARY: $(AFL_OBJ)
+
+$(AFL)/fuzz_%: $(AFL)/obj/test/fuzz/fuzz_%.o $(AFL)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)AFL_QUIET=1 $(AFL_FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Runs each target under afl-fuzz for AFL_SECONDS from the seeds in
+# test/fuzz/corpus/<name> (and test/fuzz/<name>.dict), into a fresh
+# build/afl/out-<name>.  afl-fuzz exits 0 whatever it found, so its
+# fuzzer_stats decide: a crash or a hang fails the target (the inputs
+# are in build/afl/out-<name>/default/crashes and hangs).
+afl: afl-deps $(AFL_BINS)
+	@set -e; for f in $(FUZZ_NAMES); do \
+		out=$(AFL)/out-$$f; rm -rf $$out; \
+		echo "  AFL     $$f for $(AFL_SECONDS) s"; \
+		$(AFL_ENV) afl-fuzz -V $(AFL_SECONDS) -t $(AFL_TIMEOUT) -i test/fuzz/corpus/$$f -o $$out \
+			$$(test ! -f test/fuzz/$$f.dict || echo -x test/fuzz/$$f.dict) \
+			-- $(AFL)/fuzz_$$f >$(AFL)/$$f.log 2>&1 || { \
+			tail -n 30 $(AFL)/$$f.log; echo "make afl: $$f failed; see $(AFL)/$$f.log"; exit 1; }; \
+		stat() { sed -n "s/^$$1 *: *//p" $$out/default/fuzzer_stats; }; \
+		echo "    execs_done $$(stat execs_done) ($$(stat execs_per_sec)/s) corpus $$(stat corpus_count)" \
+			"edges $$(stat edges_found)/$$(stat total_edges) crashes $$(stat saved_crashes)" \
+			"hangs $$(stat saved_hangs)"; \
+		[ "$$(stat saved_crashes)" = 0 ] && [ "$$(stat saved_hangs)" = 0 ] || { \
+			echo "make afl: $$f: crashes or hangs in $$out/default"; exit 1; }; \
+	done
+
 # Every manual page in doc/ (name.N) goes to share/man/manN.
 MAN_PAGES := $(sort $(wildcard doc/*.[1-9]))
 
@@ -299,3 +361,4 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(NLB_OBJ:.o=.d) $(NLBCTL_OBJ:.o=.d) $(NLBDOC_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
 	 $(TEST_OBJ:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
+-include $(AFL_LIB_OBJ:.o=.d) $(AFL_OBJ:.o=.d)
