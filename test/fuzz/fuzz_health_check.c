@@ -15,7 +15,10 @@
  *     a reason phrase without control bytes but HTAB, CRLF or LF, within
  *     NLB_HC_STATUS_LINE_MAX bytes), or depends on how the answer was
  *     cut into reads;
- *   - the verdict's text is not "HTTP <code>" or the refusal's. */
+ *   - the verdict's text is not "HTTP <code>" or the refusal's;
+ *   - the healthy/unhealthy state machine, fed the answer's bytes as
+ *     results (bit 0: pass) with thresholds from its first two, leaves
+ *     the state its description in health_check.h gives. */
 #include <errno.h>
 #include <sanitizer/asan_interface.h>
 #include <stdbool.h>
@@ -164,6 +167,32 @@ static void probe(const uint8_t *ans, size_t n, size_t room, size_t chunk,
 	free(buf);
 }
 
+/* ---- the state machine, from its description ---- */
+
+static void states(const uint8_t *p, size_t n)
+{
+	if (n < 2)
+		return;
+	uint32_t h = p[0] % 5, u = p[1] % 5;
+	uint32_t hh = h ? h : 1, uu = u ? u : 1, passes = 0, fails = 0;
+	enum nlb_hc_state want = NLB_HC_INITIAL;
+	struct nlb_hc_target t = { 0 };
+	for (size_t i = 2; i < n && i < 66; i++) {
+		bool pass = p[i] & 1;
+		passes = pass ? passes + 1 : 0;
+		fails = pass ? 0 : fails + 1;
+		if (want == NLB_HC_HEALTHY && fails >= uu)
+			want = NLB_HC_UNHEALTHY;
+		else if (want == NLB_HC_UNHEALTHY && passes >= hh)
+			want = NLB_HC_HEALTHY;
+		else if (want == NLB_HC_INITIAL && (pass || fails >= uu))
+			want = pass ? NLB_HC_HEALTHY : NLB_HC_UNHEALTHY;
+		CHECK(nlb_hc_observe(&t, pass, h, u) == want);
+		CHECK(t.state == want && t.passes == passes && t.fails == fails);
+		CHECK(strcmp(nlb_hc_state_name(t.state), "unknown") != 0);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -229,5 +258,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(!v.decided);	/* health.c: "closed before a status line" */
 	}
+	states(p, n);
 	return 0;
 }
