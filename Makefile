@@ -113,8 +113,27 @@ AFL_ENV     := AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 \
                AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_QUIET=1
 AFL_TIMEOUT := 2000
 
-.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps afl afl-deps doc gateway-demo lab \
-	lab-down
+# `make fuzz-coverage`: clang's source-based coverage of each target's
+# parser files (COV_<name>; lib/<name>.c when not given) after replaying
+# its seeds and what make fuzz found (build/fuzz/work-<name>), with the
+# llvm-profdata and llvm-cov of clang's own version.
+COV          := build/fuzz-cov
+COV_CFLAGS   := -g -O1 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
+                -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib -DNLB_VERSION=\"$(VERSION)\"
+COV_LIB_OBJ  := $(LIB_SRC:%.c=$(COV)/obj/%.o)
+COV_OBJ      := $(FUZZ_NAMES:%=$(COV)/obj/test/fuzz/fuzz_%.o)
+COV_BINS     := $(FUZZ_NAMES:%=$(COV)/fuzz_%)
+LLVM_VERSION  = $(firstword $(subst ., ,$(shell $(FUZZ_CC) -dumpversion)))
+LLVM_PROFDATA = llvm-profdata-$(LLVM_VERSION)
+LLVM_COV      = llvm-cov-$(LLVM_VERSION)
+COV_config    := $(sort $(wildcard lib/config*.c))
+COV_http1     := lib/http1_head.c lib/http1_chunked.c lib/http1_forward.c lib/http1_chars.c
+COV_http_rules := lib/http_rules.c lib/wildcard.c lib/http_path.c lib/config_rules.c
+# a ')' for the case patterns $(foreach) writes in fuzz-coverage's recipe
+rparen        := )
+
+.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps fuzz-coverage afl afl-deps doc \
+	gateway-demo lab lab-down
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
      $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
@@ -301,6 +320,41 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 		grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$$f.log | sed 's/^/    /'; \
 	done
 
+$(COV)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CLANG   $@"
+	$(Q)$(FUZZ_CC) $(COV_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(COV)/libnlb.a: $(COV_LIB_OBJ)
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+.SECONDARY: $(COV_OBJ)
+
+$(COV)/fuzz_%: $(COV)/obj/test/fuzz/fuzz_%.o $(COV)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(COV_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each target runs its corpus once (libFuzzer's -runs=0), then llvm-cov
+# reports its files: each target's table, then a line per target of the
+# line and branch coverage of its files together.
+fuzz-coverage: fuzz-deps $(COV_BINS)
+	@set -e; rm -f $(COV)/summary; for f in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ)/work-$$f; \
+		files="$$(case $$f in $(foreach n,$(FUZZ_NAMES),$(n)$(rparen) echo "$(or $(COV_$(n)),lib/$(n).c)";;) esac)"; \
+		LLVM_PROFILE_FILE=$(COV)/$$f.profraw $(COV)/fuzz_$$f -runs=0 \
+			$(FUZZ)/work-$$f test/fuzz/corpus/$$f >$(COV)/$$f.log 2>&1 || { \
+			tail -n 20 $(COV)/$$f.log; echo "make fuzz-coverage: $$f failed"; exit 1; }; \
+		$(LLVM_PROFDATA) merge -sparse -o $(COV)/$$f.profdata $(COV)/$$f.profraw; \
+		inputs=$$(sed -n 's/^INFO: seed corpus: files: \([0-9]*\).*/\1/p' $(COV)/$$f.log); \
+		echo "  COV     $$f ($$inputs inputs): $$files"; \
+		$(LLVM_COV) report $(COV)/fuzz_$$f -instr-profile=$(COV)/$$f.profdata $$files \
+			>$(COV)/$$f.report; \
+		sed 's/^/    /' $(COV)/$$f.report; \
+		awk -v f=$$f '$$1 == "TOTAL" { printf "  %-17s lines %6s of %5d  branches %6s of %5d\n", \
+			f, $$10, $$8, $$13, $$11 }' $(COV)/$$f.report >>$(COV)/summary; \
+	done; echo "fuzz-coverage:"; cat $(COV)/summary
+
 $(AFL)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@[ "$(V)" = 1 ] || echo "  AFLCC   $@"
@@ -362,3 +416,4 @@ clean:
 	 $(TEST_OBJ:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
 -include $(AFL_LIB_OBJ:.o=.d) $(AFL_OBJ:.o=.d)
+-include $(COV_LIB_OBJ:.o=.d) $(COV_OBJ:.o=.d)
