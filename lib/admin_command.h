@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "config_snapshot-t.h"	/* struct nlb_target_conf */
 
 /* Words in a command line: the longest command has six. */
 #define NLB_ADMIN_WORDS_MAX 8
