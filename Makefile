@@ -53,10 +53,10 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 # nothing and connect nowhere, so a unit test calling another helper
 # does not link.
 TEST_SRC  := $(sort $(wildcard test/*.c test/helpers/*.c))
-UNIT_NAMES   := acl addr config config_http config_keys config_rules cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
+UNIT_NAMES   := acl addr admin_command config config_http config_keys config_rules cpu_list flowtab health_check histogram http1 http1_differential http1_forward \
                 appliance_filter config_gateway geneve http_path http_rules ip_packet wildcard \
-                lb_table log maglev pick proxyproto qsbr ring seccomp_filter slot_arena spsc_ring srclimit strbuf \
-                target_set tls tls_ticket_keys tuple_hash udp_batch rtnl_route
+                lb_table log maglev metrics_request pick proxyproto qsbr ring seccomp_filter slot_arena spsc_ring srclimit strbuf \
+                target_set tls tls_hello tls_ticket_keys tuple_hash udp_batch rtnl_route
 UNIT_HELPERS := registry time_ms config_files nlb_runtime
 UNIT_SRC  := $(UNIT_NAMES:%=test/test_%.c) $(UNIT_HELPERS:%=test/helpers/%.c)
 
@@ -78,6 +78,8 @@ UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev libhttp-parser-dev openssl netcat-openbsd iproute2 nginx libnginx-mod-stream bird2 nftables curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
+# AFL++ (make afl): afl-clang-fast, afl-fuzz and its libFuzzer driver.
+AFL_PKGS  := afl++
 
 # `make fuzz`: libFuzzer targets in test/fuzz, built with clang against
 # their own instrumented copy of lib/ (gcc's objects carry no coverage).
@@ -88,12 +90,52 @@ FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
                 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib \
                 -DNLB_VERSION=\"$(VERSION)\"
 FUZZ_NAMES   := proxyproto config http1 cpu_list tls_ticket_keys http_rules geneve ip_packet appliance_filter \
-                rtnl_route
+                rtnl_route admin_command health_check metrics_request tls_hello
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
-.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps doc gateway-demo lab lab-down
+# `make afl`: AFL++ as a second fuzzer on the same targets and seeds.
+# afl-clang-fast instruments lib/ and the targets for AFL++, and for
+# -fsanitize=fuzzer links AFL++'s driver (libAFLDriver) in place of
+# libFuzzer, so each target runs unchanged, with ASan and UBSan as in
+# make fuzz.  (Not AFL_CC: afl-clang-fast reads that one itself.)
+AFL_SECONDS ?= 60
+AFL_FUZZ_CC ?= afl-clang-fast
+AFL         := build/afl
+AFL_LIB_OBJ := $(LIB_SRC:%.c=$(AFL)/obj/%.o)
+AFL_OBJ     := $(FUZZ_NAMES:%=$(AFL)/obj/test/fuzz/fuzz_%.o)
+AFL_BINS    := $(FUZZ_NAMES:%=$(AFL)/fuzz_%)
+# Unattended, on a machine others share: no UI, no CPU pinned (another
+# fuzzer or test may hold it), no check of the CPU governor, and no
+# refusal when core_pattern pipes core dumps to a helper (crashes are
+# still seen: the driver aborts, and AFL++ counts the signal).  Nothing
+# system-wide is changed.  A case taking 2 s is a hang.
+AFL_ENV     := AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 \
+               AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_QUIET=1
+AFL_TIMEOUT := 2000
+
+# `make fuzz-coverage`: clang's source-based coverage of each target's
+# parser files (COV_<name>; lib/<name>.c when not given) after replaying
+# its seeds and what make fuzz found (build/fuzz/work-<name>), with the
+# llvm-profdata and llvm-cov of clang's own version.
+COV          := build/fuzz-cov
+COV_CFLAGS   := -g -O1 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
+                -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Ilib -DNLB_VERSION=\"$(VERSION)\"
+COV_LIB_OBJ  := $(LIB_SRC:%.c=$(COV)/obj/%.o)
+COV_OBJ      := $(FUZZ_NAMES:%=$(COV)/obj/test/fuzz/fuzz_%.o)
+COV_BINS     := $(FUZZ_NAMES:%=$(COV)/fuzz_%)
+LLVM_VERSION  = $(firstword $(subst ., ,$(shell $(FUZZ_CC) -dumpversion)))
+LLVM_PROFDATA = llvm-profdata-$(LLVM_VERSION)
+LLVM_COV      = llvm-cov-$(LLVM_VERSION)
+COV_config    := $(sort $(wildcard lib/config*.c))
+COV_http1     := lib/http1_head.c lib/http1_chunked.c lib/http1_forward.c lib/http1_chars.c
+COV_http_rules := lib/http_rules.c lib/wildcard.c lib/http_path.c lib/config_rules.c
+# a ')' for the case patterns $(foreach) writes in fuzz-coverage's recipe
+rparen        := )
+
+.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps fuzz-coverage afl afl-deps doc \
+	gateway-demo lab lab-down
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
      $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
@@ -190,6 +232,9 @@ deps:
 fuzz-deps:
 	$(call install_missing,$(DEB_PKGS) $(FUZZ_PKGS))
 
+afl-deps:
+	$(call install_missing,$(DEB_PKGS) $(FUZZ_PKGS) $(AFL_PKGS))
+
 # The unit tests alone: no nlb, no network peer, none of the tools make
 # deps installs for the integration tests.  TEST_ARGS as for make test.
 check: $(BUILD)/nlb-unit
@@ -261,9 +306,10 @@ $(FUZZ)/fuzz_%: $(FUZZ)/obj/test/fuzz/fuzz_%.o $(FUZZ)/libnlb.a
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Runs each target for FUZZ_SECONDS.  test/fuzz/corpus/<name> is only
-# read (seeds); new inputs go to build/fuzz/work-<name> and crashes to
-# build/fuzz/crash-<name>/, so the tree stays clean.  A crash, leak or
-# sanitizer report fails the target.
+# read (seeds), with test/fuzz/<name>.dict if there is one; new inputs go
+# to build/fuzz/work-<name> and crashes to build/fuzz/crash-<name>/, so
+# the tree stays clean.  A crash, leak or sanitizer report fails the
+# target.
 fuzz: fuzz-deps $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_NAMES); do \
 		mkdir -p $(FUZZ)/work-$$f $(FUZZ)/crash-$$f; \
@@ -271,9 +317,81 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 		LSAN_OPTIONS=suppressions=$(CURDIR)/test/fuzz/lsan.supp:print_suppressions=0 \
 		$(FUZZ)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-print_final_stats=1 -artifact_prefix=$(FUZZ)/crash-$$f/ \
+			$$(test ! -f test/fuzz/$$f.dict || echo -dict=test/fuzz/$$f.dict) \
 			$(FUZZ)/work-$$f test/fuzz/corpus/$$f 2>$(FUZZ)/$$f.log || { \
 			tail -n 60 $(FUZZ)/$$f.log; echo "make fuzz: $$f failed; see $(FUZZ)/$$f.log"; exit 1; }; \
 		grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$$f.log | sed 's/^/    /'; \
+	done
+
+$(COV)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CLANG   $@"
+	$(Q)$(FUZZ_CC) $(COV_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(COV)/libnlb.a: $(COV_LIB_OBJ)
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+.SECONDARY: $(COV_OBJ)
+
+$(COV)/fuzz_%: $(COV)/obj/test/fuzz/fuzz_%.o $(COV)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(COV_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each target runs its corpus once (libFuzzer's -runs=0), then llvm-cov
+# reports its files: each target's table, then a line per target of the
+# line and branch coverage of its files together.
+fuzz-coverage: fuzz-deps $(COV_BINS)
+	@set -e; rm -f $(COV)/summary; for f in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ)/work-$$f; \
+		files="$$(case $$f in $(foreach n,$(FUZZ_NAMES),$(n)$(rparen) echo "$(or $(COV_$(n)),lib/$(n).c)";;) esac)"; \
+		LLVM_PROFILE_FILE=$(COV)/$$f.profraw $(COV)/fuzz_$$f -runs=0 \
+			$(FUZZ)/work-$$f test/fuzz/corpus/$$f >$(COV)/$$f.log 2>&1 || { \
+			tail -n 20 $(COV)/$$f.log; echo "make fuzz-coverage: $$f failed"; exit 1; }; \
+		$(LLVM_PROFDATA) merge -sparse -o $(COV)/$$f.profdata $(COV)/$$f.profraw; \
+		inputs=$$(sed -n 's/^INFO: seed corpus: files: \([0-9]*\).*/\1/p' $(COV)/$$f.log); \
+		echo "  COV     $$f ($$inputs inputs): $$files"; \
+		$(LLVM_COV) report $(COV)/fuzz_$$f -instr-profile=$(COV)/$$f.profdata $$files \
+			>$(COV)/$$f.report; \
+		sed 's/^/    /' $(COV)/$$f.report; \
+		awk -v f=$$f '$$1 == "TOTAL" { printf "  %-17s lines %6s of %5d  branches %6s of %5d\n", \
+			f, $$10, $$8, $$13, $$11 }' $(COV)/$$f.report >>$(COV)/summary; \
+	done; echo "fuzz-coverage:"; cat $(COV)/summary
+
+$(AFL)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  AFLCC   $@"
+	$(Q)AFL_QUIET=1 $(AFL_FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(AFL)/libnlb.a: $(AFL_LIB_OBJ)
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+.SECONDARY: $(AFL_OBJ)
+
+$(AFL)/fuzz_%: $(AFL)/obj/test/fuzz/fuzz_%.o $(AFL)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)AFL_QUIET=1 $(AFL_FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Runs each target under afl-fuzz for AFL_SECONDS from the seeds in
+# test/fuzz/corpus/<name> (and test/fuzz/<name>.dict), into a fresh
+# build/afl/out-<name>.  afl-fuzz exits 0 whatever it found, so its
+# fuzzer_stats decide: a crash or a hang fails the target (the inputs
+# are in build/afl/out-<name>/default/crashes and hangs).
+afl: afl-deps $(AFL_BINS)
+	@set -e; for f in $(FUZZ_NAMES); do \
+		out=$(AFL)/out-$$f; rm -rf $$out; \
+		echo "  AFL     $$f for $(AFL_SECONDS) s"; \
+		$(AFL_ENV) afl-fuzz -V $(AFL_SECONDS) -t $(AFL_TIMEOUT) -i test/fuzz/corpus/$$f -o $$out \
+			$$(test ! -f test/fuzz/$$f.dict || echo -x test/fuzz/$$f.dict) \
+			-- $(AFL)/fuzz_$$f >$(AFL)/$$f.log 2>&1 || { \
+			tail -n 30 $(AFL)/$$f.log; echo "make afl: $$f failed; see $(AFL)/$$f.log"; exit 1; }; \
+		stat() { sed -n "s/^$$1 *: *//p" $$out/default/fuzzer_stats; }; \
+		echo "    execs_done $$(stat execs_done) ($$(stat execs_per_sec)/s) corpus $$(stat corpus_count)" \
+			"edges $$(stat edges_found)/$$(stat total_edges) crashes $$(stat saved_crashes)" \
+			"hangs $$(stat saved_hangs)"; \
+		[ "$$(stat saved_crashes)" = 0 ] && [ "$$(stat saved_hangs)" = 0 ] || { \
+			echo "make afl: $$f: crashes or hangs in $$out/default"; exit 1; }; \
 	done
 
 # Every manual page in doc/ (name.N) goes to share/man/manN.
@@ -300,3 +418,5 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(NLB_OBJ:.o=.d) $(NLBCTL_OBJ:.o=.d) $(NLBDOC_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) \
 	 $(TEST_OBJ:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
+-include $(AFL_LIB_OBJ:.o=.d) $(AFL_OBJ:.o=.d)
+-include $(COV_LIB_OBJ:.o=.d) $(COV_OBJ:.o=.d)

@@ -1,6 +1,7 @@
 /* Active health checks without I/O: status matcher, HTTP/1.x probe request
- * and status line, and the per-target state machine.  Everything here is
- * pure so the probe thread's decisions can be tested byte by byte. */
+ * and status line, the verdict on an answer, and the per-target state
+ * machine.  Everything here is pure so the probe thread's decisions can
+ * be tested byte by byte. */
 #include "health_check.h"
 
 #include <errno.h>
@@ -92,6 +93,23 @@ int nlb_hc_http_status(const char *buf, size_t len, int *status)
 		return -EINVAL;
 	*status = h.status;
 	return r;
+}
+
+int nlb_hc_http_verdict(const char *buf, size_t got, size_t room, const struct nlb_hc_matcher *m,
+			bool *pass, char *why, size_t whylen)
+{
+	int status = 0;
+	int n = nlb_hc_http_status(buf, got, &status);
+	if (n == -EAGAIN && got < room)
+		return -EAGAIN;
+	if (n < 0) {
+		*pass = false;
+		snprintf(why, whylen, "not an HTTP/1.x status line");
+		return 0;
+	}
+	*pass = nlb_hc_matcher_match(m, status);
+	snprintf(why, whylen, "HTTP %d", status);
+	return 0;
 }
 
 /* A Host value: no byte that could end the field or line (SP, CR, LF)

@@ -46,6 +46,18 @@ bool nlb_hc_matcher_match(const struct nlb_hc_matcher *m, int status);
  * NLB_HC_STATUS_LINE_MAX bytes.  *status is only written on success. */
 int nlb_hc_http_status(const char *buf, size_t len, int *status);
 
+/* The verdict on what a target answered an http or https probe: buf
+ * holds the got bytes read so far, of room at most (the probe's
+ * buffer).  -EAGAIN while a status line may still come: what is there
+ * is a valid start and the buffer is not full.  Otherwise 0, with *pass
+ * when the status line is valid and its code is one m matches, and in
+ * why (whylen bytes, NUL-terminated) "HTTP <code>", or "not an HTTP/1.x
+ * status line" for bytes that cannot start one or a buffer full of a
+ * line that does not end.  A target closing before a verdict fails it
+ * too; that is the caller's to see. */
+int nlb_hc_http_verdict(const char *buf, size_t got, size_t room, const struct nlb_hc_matcher *m,
+			bool *pass, char *why, size_t whylen);
+
 /* The longest path an http check sends, in bytes: 1,024, the AWS
  * target group's limit, so a path that works there works here.  The
  * probe's buffer is sized for it (NLB_HC_REQUEST_ROOM). */

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "clock.h"
+#include "tls_hello.h"
 #include "tls_ticket_keys.h"
 
 /* Without a ticket_keys file a new key starts encrypting once the
@@ -127,18 +127,15 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
  * hold at most NLB_TLS_CERTS_MAX certificates. */
 static SSL_CTX *pick_ctx(const struct nlb_tls_server *s, const char *sni)
 {
-	const char *dot = strchr(sni, '.');
-	const char *parent = dot != NULL && dot != sni ? dot : NULL;
 	SSL_CTX *wild = NULL;
 
 	for (size_t g = 0; g < s->n_ctxs; g++) {
 		const struct sni_ctx *c = &s->ctxs[g];
 		for (size_t i = 0; i < c->n_names; i++) {
-			const char *n = c->names[i];
-			if (strcasecmp(n, sni) == 0)
+			enum nlb_sni_match m = nlb_sni_match(c->names[i], sni);
+			if (m == NLB_SNI_EXACT)
 				return c->ctx;
-			if (wild == NULL && parent != NULL && n[0] == '*' && n[1] == '.' &&
-			    strcasecmp(n + 1, parent) == 0)
+			if (wild == NULL && m == NLB_SNI_WILDCARD)
 				wild = c->ctx;
 		}
 	}
@@ -167,25 +164,10 @@ static int servername_cb(SSL *ssl, int *alert, void *arg)
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 		       const unsigned char *in, unsigned int inlen, void *arg)
 {
-	static const char *const prefs[] = { "http/1.1", "http/1.0" };
-
 	(void)ssl;
 	(void)arg;
-	for (size_t p = 0; p < sizeof(prefs) / sizeof(prefs[0]); p++) {
-		size_t plen = strlen(prefs[p]);
-		for (unsigned i = 0; i < inlen;) {
-			unsigned l = in[i];
-			if (l == 0 || i + 1 + l > inlen)
-				break;
-			if (l == plen && memcmp(in + i + 1, prefs[p], plen) == 0) {
-				*out = in + i + 1;
-				*outlen = (unsigned char)l;
-				return SSL_TLSEXT_ERR_OK;
-			}
-			i += 1 + l;
-		}
-	}
-	return SSL_TLSEXT_ERR_NOACK;
+	return nlb_alpn_pick_http1(in, inlen, out, outlen) == 0 ? SSL_TLSEXT_ERR_OK :
+								  SSL_TLSEXT_ERR_NOACK;
 }
 
 /* Watches for renegotiation.  OpenSSL refuses a TLS 1.2 ClientHello on

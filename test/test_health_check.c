@@ -1,6 +1,7 @@
 /* lib/health_check: matcher forms and edges, the status line parser fed
- * at every byte boundary, the probe request, and the state machine on
- * scripted and exhaustive sequences. */
+ * at every byte boundary, the verdict on an answer (wait, pass or fail),
+ * the probe request, and the state machine on scripted and exhaustive
+ * sequences. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
@@ -345,6 +346,52 @@ T_UNIT(health_check, status_length_limit)
 	cr_expect_eq(nlb_hc_http_status(b, max, &status), -EINVAL);
 	cr_expect_eq(nlb_hc_http_status(b, max - 1, &status), -EAGAIN);
 	free(b);
+}
+
+/* ---- verdict ---- */
+
+struct verdict_case {
+	const char *buf;
+	size_t got, room;
+	int ret;
+	bool pass;
+	const char *why;
+};
+
+T_UNIT(health_check, verdict)
+{
+	static const char not_http[] = "not an HTTP/1.x status line";
+	static const struct verdict_case cases[] = {
+		{ S("HTTP/1.1 200 OK\r\n"), 64, 0, true, "HTTP 200" },
+		{ S("HTTP/1.1 204\n"), 64, 0, true, "HTTP 204" },
+		{ S("HTTP/1.0 302 Found\r\nLocation: /\r\n"), 64, 0, false, "HTTP 302" },
+		{ S("HTTP/1.1 999 Odd\r\n"), 64, 0, false, "HTTP 999" },
+		/* more may come: wait */
+		{ S("HTTP/1.1 200 O"), 64, -EAGAIN, false, NULL },
+		{ S(""), 64, -EAGAIN, false, NULL },
+		/* ... unless the buffer is full */
+		{ S("HTTP/1.1 200 O"), 14, 0, false, not_http },
+		{ S("HTTP/1.1 200 OK\r\n"), 17, 0, true, "HTTP 200" },
+		{ S("HTTP/2 200\r\n"), 64, 0, false, not_http },
+		{ S("SSH-2.0-OpenSSH_9.2\r\n"), 64, 0, false, not_http },
+		{ S("\x15\x03\x03\x00\x02\x02\x28"), 64, 0, false, not_http },
+		{ S("HTTP/1.1 200 O\rK\r\n"), 64, 0, false, not_http },
+	};
+	struct nlb_hc_matcher m;
+	cr_assert_eq(nlb_hc_matcher_parse("200-299", &m), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct verdict_case *c = &cases[i];
+		bool pass = !c->pass;
+		char why[48] = "untouched";
+		int r = nlb_hc_http_verdict(c->buf, c->got, c->room, &m, &pass, why, sizeof(why));
+		cr_expect_eq(r, c->ret, "case %zu: %d", i, r);
+		if (r == 0) {
+			cr_expect_eq(pass, c->pass, "case %zu", i);
+			cr_expect_str_eq(why, c->why, "case %zu", i);
+		} else {
+			cr_expect_str_eq(why, "untouched", "case %zu", i);
+		}
+	}
 }
 
 /* ---- request ---- */

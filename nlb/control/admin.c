@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin_command.h"
 #include "balance/pick.h"
 #include "control/health.h"
 #include "control/poll_server.h"
@@ -34,31 +35,6 @@
 #include "balance/target_set.h"
 #include "tunables.h"
 
-/* Words in a command line: the longest command has six. */
-#define ADMIN_MAX_WORDS 8
-
-
-/* ---- replies ---------------------------------------------------------- */
-
-/* Text a client sent, fit to quote in a reply or the log: printable
- * ASCII as it is, anything else as \xNN, at most 48 bytes of it. */
-#define QUOTED_MAX (48 * 4 + 8)
-static const char *quoted(const char *s, char *buf)
-{
-	size_t o = 0, i = 0;
-	for (; s[i] && i < 48; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
-			buf[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(buf + o, 5, "\\x%02x", ch);
-	}
-	if (s[i])
-		o += (size_t)snprintf(buf + o, 4, "...");
-	buf[o] = '\0';
-	return buf;
-}
-
 /* ---- arguments -------------------------------------------------------- */
 
 static int group_find(const struct nlb_runtime *rt, const char *name, size_t *g,
@@ -71,58 +47,17 @@ static int group_find(const struct nlb_runtime *rt, const char *name, size_t *g,
 			return 0;
 		}
 	}
-	char q[QUOTED_MAX];
-	snprintf(err, errlen, "unknown target group \"%s\"", quoted(name, q));
+	char q[NLB_ADMIN_QUOTED_MAX];
+	snprintf(err, errlen, "unknown target group \"%s\"", nlb_admin_quoted(name, q));
 	return -ENOENT;
-}
-
-/* GROUP ADDR: the group's index and the target's address. */
-static int target_args(const struct nlb_runtime *rt, char **args, size_t *g,
-		       struct nlb_target_conf *tc, char *err, size_t errlen)
-{
-	int ret = group_find(rt, args[0], g, err, errlen);
-	if (ret < 0)
-		return ret;
-	memset(tc, 0, sizeof(*tc));
-	tc->weight = 1;		/* as the configuration's default */
-	if (strlen(args[1]) >= sizeof(tc->addr_text) || nlb_addr_parse(args[1], 0, &tc->addr) < 0) {
-		char q[QUOTED_MAX];
-		snprintf(err, errlen, "bad address \"%s\" (expected host:port or [v6]:port, "
-			 "numeric)", quoted(args[1], q));
-		return -EINVAL;
-	}
-	memcpy(tc->addr_text, args[1], strlen(args[1]) + 1);
-	return 0;
-}
-
-static int weight_arg(const char *s, uint32_t *w, char *err, size_t errlen)
-{
-	uint32_t v = 0;
-	size_t i = 0;
-	for (; s[i] >= '0' && s[i] <= '9' && i < 5; i++)
-		v = v * 10 + (uint32_t)(s[i] - '0');
-	if (i == 0 || s[i] || v > NLB_TARGET_WEIGHT_MAX) {
-		char q[QUOTED_MAX];
-		snprintf(err, errlen, "weight must be an integer from 0 to %u (got \"%s\")",
-			 NLB_TARGET_WEIGHT_MAX, quoted(s, q));
-		return -ERANGE;
-	}
-	*w = v;
-	return 0;
 }
 
 /* ---- commands --------------------------------------------------------- */
 
-enum target_change {
-	CHANGE_ADD = 0,		/* GROUP ADDR [weight N] */
-	CHANGE_WEIGHT,		/* GROUP ADDR N */
-	CHANGE_DRAIN,		/* GROUP ADDR */
-	CHANGE_REMOVE,		/* GROUP ADDR */
-};
-
 /* Each writes its data lines into c and returns 0, or -errno with the
  * reason in err; run_line adds the final "ok" or "error: ...".  op is the
- * command's entry in the table (which target change, for cmd_target). */
+ * command (enum nlb_admin_cmd: which target change, for cmd_target), args
+ * its n words after verb and noun (admin_command.h read them). */
 typedef int admin_cmd_fn(struct admin *a, struct poll_client *c, int op, char **args,
 			 unsigned n, char *err, size_t errlen);
 
@@ -233,38 +168,37 @@ static int cmd_show_stats(struct admin *a, struct poll_client *c, int op, char *
 	return 0;
 }
 
-/* add, set weight, drain, remove: parses GROUP ADDR [...] and makes the
- * change, under ctl_lock. */
+/* add, set weight, drain, remove: the group first (an unknown one is the
+ * error, whatever follows), then ADDR [...] as admin_command.h reads
+ * them; the change is made under ctl_lock. */
 static int cmd_target(struct admin *a, struct poll_client *c, int op, char **args, unsigned n,
 		      char *err, size_t errlen)
 {
 	(void)c;
 	size_t g;
 	struct nlb_target_conf tc;
-	int ret = target_args(a->rt, args, &g, &tc, err, errlen);
+	bool weight_given;
+	int ret = group_find(a->rt, args[0], &g, err, errlen);
 	if (ret < 0)
 		return ret;
-	bool weight_given = op == CHANGE_WEIGHT || (op == CHANGE_ADD && n == 4);
-	if (op == CHANGE_ADD && n == 4 && strcmp(args[2], "weight") != 0) {
-		snprintf(err, errlen, "usage: add target GROUP ADDR [weight N]");
-		return -EINVAL;
-	}
-	if (weight_given && (ret = weight_arg(args[n - 1], &tc.weight, err, errlen)) < 0)
+	ret = nlb_admin_target_parse((enum nlb_admin_cmd)op, args, n, &tc, &weight_given, err,
+				     errlen);
+	if (ret < 0)
 		return ret;
 	struct nlb_runtime *rt = a->rt;
 	uint64_t now = nlb_clock_ms();
 	pthread_mutex_lock(&rt->ctl_lock);
 	switch (op) {
-	case CHANGE_ADD:
+	case NLB_ADMIN_ADD_TARGET:
 		ret = targets_add_one(rt, g, &tc, weight_given, err, errlen);
 		break;
-	case CHANGE_WEIGHT:
+	case NLB_ADMIN_SET_WEIGHT:
 		ret = targets_set_weight(rt, g, &tc.addr, tc.addr_text, tc.weight, err, errlen);
 		break;
-	case CHANGE_DRAIN:
+	case NLB_ADMIN_DRAIN_TARGET:
 		ret = targets_drain_one(rt, g, &tc.addr, tc.addr_text, now, err, errlen);
 		break;
-	case CHANGE_REMOVE:
+	case NLB_ADMIN_REMOVE_TARGET:
 		ret = targets_remove_one(rt, g, &tc.addr, tc.addr_text, now, err, errlen);
 		break;
 	}
@@ -366,73 +300,40 @@ static int cmd_show_rules(struct admin *a, struct poll_client *c, int op, char *
 				  (unsigned long long)(r ? nlb_http_rules_hits(r, r->n) : 0));
 	}
 	if (n && !found) {
-		char q[QUOTED_MAX];
-		snprintf(err, errlen, "no http listener \"%s\"", quoted(args[0], q));
+		char q[NLB_ADMIN_QUOTED_MAX];
+		snprintf(err, errlen, "no http listener \"%s\"", nlb_admin_quoted(args[0], q));
 		return -ENOENT;
 	}
 	return 0;
 }
 
-struct admin_cmd {
-	const char *verb, *noun;	/* noun NULL: a one-word command */
-	unsigned min_args, max_args;	/* words after verb and noun */
-	admin_cmd_fn *run;
-	int op;				/* passed to run */
-	const char *usage, *help;
+/* What runs each command of admin_command.h's table. */
+static admin_cmd_fn *const run[NLB_ADMIN_CMD_COUNT] = {
+	[NLB_ADMIN_SHOW_TARGETS] = cmd_show_targets,
+	[NLB_ADMIN_SHOW_LISTENERS] = cmd_show_listeners,
+	[NLB_ADMIN_SHOW_STATS] = cmd_show_stats,
+	[NLB_ADMIN_SHOW_CERTIFICATES] = cmd_show_certificates,
+	[NLB_ADMIN_SHOW_RULES] = cmd_show_rules,
+	[NLB_ADMIN_SHOW_ANNOUNCE] = cmd_show_announce,
+	[NLB_ADMIN_ADD_TARGET] = cmd_target,
+	[NLB_ADMIN_SET_WEIGHT] = cmd_target,
+	[NLB_ADMIN_DRAIN_TARGET] = cmd_target,
+	[NLB_ADMIN_REMOVE_TARGET] = cmd_target,
+	[NLB_ADMIN_RELOAD] = cmd_reload,
+	[NLB_ADMIN_REOPEN] = cmd_reopen,
+	[NLB_ADMIN_HELP] = cmd_help,
+	[NLB_ADMIN_QUIT] = cmd_quit,
 };
-
-static const struct admin_cmd commands[] = {
-	{ "show", "targets", 0, 1, cmd_show_targets, 0, "show targets [GROUP]",
-	  "targets in use: weight, health, state, connections, drain deadline" },
-	{ "show", "listeners", 0, 0, cmd_show_listeners, 0, "show listeners",
-	  "listeners: protocol, address, group, open connections and flows" },
-	{ "show", "stats", 0, 0, cmd_show_stats, 0, "show stats",
-	  "the counters of the exit stats line, now" },
-	{ "show", "certificates", 0, 0, cmd_show_certificates, 0, "show certificates",
-	  "tls listeners' certificates: file, key, expiry, names, subject" },
-	{ "show", "rules", 0, 1, cmd_show_rules, 0, "show rules [LISTENER]",
-	  "http listeners' rules by priority, with their matches" },
-	{ "show", "announce", 0, 0, cmd_show_announce, 0, "show announce",
-	  "the prefixes of announce, each announced or withdrawn" },
-	{ "add", "target", 2, 4, cmd_target, CHANGE_ADD, "add target GROUP ADDR [weight N]",
-	  "a new target, or a draining one back" },
-	{ "set", "weight", 3, 3, cmd_target, CHANGE_WEIGHT, "set weight GROUP ADDR N",
-	  "an active target's weight, 0..1000" },
-	{ "drain", "target", 2, 2, cmd_target, CHANGE_DRAIN, "drain target GROUP ADDR",
-	  "no new flows; open ones stay, no deadline, until add or remove" },
-	{ "remove", "target", 2, 2, cmd_target, CHANGE_REMOVE, "remove target GROUP ADDR",
-	  "as a reload dropping it: drains, reset at deregistration_delay_ms" },
-	{ "reload", NULL, 0, 0, cmd_reload, 0, "reload",
-	  "re-read the configuration file, as SIGHUP does" },
-	{ "reopen", NULL, 0, 0, cmd_reopen, 0, "reopen",
-	  "open the access log file again (after logrotate moved it)" },
-	{ "help", NULL, 0, 0, cmd_help, 0, "help", "this list" },
-	{ "quit", NULL, 0, 0, cmd_quit, 0, "quit", "close this connection" },
-};
-
-#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static int cmd_help(struct admin *a, struct poll_client *c, int op, char **args,
 		    unsigned n, char *err, size_t errlen)
 {
 	(void)a, (void)op, (void)args, (void)n, (void)err, (void)errlen;
-	for (size_t i = 0; i < N_COMMANDS; i++)
-		nlb_strbuf_printf(&c->out, "%-34s %s\n", commands[i].usage, commands[i].help);
-	return 0;
-}
-
-/* Splits line at spaces and tabs; returns the number of words, at most
- * max (more words than that also return max + 1). */
-static unsigned split_words(char *line, char **w, unsigned max)
-{
-	unsigned n = 0;
-	char *save = NULL;
-	for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (n == max)
-			return max + 1;
-		w[n++] = t;
+	for (int i = NLB_ADMIN_NONE + 1; i < NLB_ADMIN_CMD_COUNT; i++) {
+		const struct nlb_admin_syntax *s = nlb_admin_syntax((enum nlb_admin_cmd)i);
+		nlb_strbuf_printf(&c->out, "%-34s %s\n", s->usage, s->help);
 	}
-	return n;
+	return 0;
 }
 
 static void reply_error(struct admin *a, struct poll_client *c, const char *msg)
@@ -444,46 +345,19 @@ static void reply_error(struct admin *a, struct poll_client *c, const char *msg)
 /* One command line (its '\n' taken off, len bytes, NUL-terminated). */
 static void run_line(struct admin *a, struct poll_client *c, char *line, size_t len)
 {
-	if (len && line[len - 1] == '\r')	/* telnet and nc -C end lines so */
-		line[--len] = '\0';
-	char *w[ADMIN_MAX_WORDS];
-	bool nul = memchr(line, '\0', len) != NULL;
-	unsigned n = nul ? 1 : split_words(line, w, ADMIN_MAX_WORDS);
-	if (n == 0)
+	struct nlb_admin_command cmd;
+	char err[1280];
+	int ret = nlb_admin_parse(line, len, &cmd, err, sizeof(err));
+	if (ret == 0 && cmd.cmd == NLB_ADMIN_NONE)
 		return;		/* an empty line is no command: no reply */
 	atomic_fetch_add_explicit(&a->counters.commands, 1, memory_order_relaxed);
-	if (nul) {
-		reply_error(a, c, "NUL byte in the command line");
-		return;
-	}
-	const struct admin_cmd *cmd = NULL;
-	bool verb_known = false;
-	for (size_t i = 0; i < N_COMMANDS && !cmd; i++) {
-		if (strcmp(commands[i].verb, w[0]) != 0)
-			continue;
-		verb_known = true;
-		if (!commands[i].noun || (n > 1 && strcmp(commands[i].noun, w[1]) == 0))
-			cmd = &commands[i];
-	}
-	char err[1280], q1[QUOTED_MAX], q2[QUOTED_MAX];
-	if (!cmd) {
-		if (verb_known && n > 1)
-			snprintf(err, sizeof(err), "unknown command \"%s %s\" (help lists them)",
-				 quoted(w[0], q1), quoted(w[1], q2));
-		else
-			snprintf(err, sizeof(err), "unknown command \"%s\" (help lists them)",
-				 quoted(w[0], q1));
+	if (ret < 0) {
 		reply_error(a, c, err);
 		return;
 	}
-	unsigned skip = cmd->noun ? 2 : 1;
-	if (n > ADMIN_MAX_WORDS || n - skip < cmd->min_args || n - skip > cmd->max_args) {
-		snprintf(err, sizeof(err), "usage: %s", cmd->usage);
-		reply_error(a, c, err);
-		return;
-	}
-	nlb_debug("admin: %s%s%s", cmd->verb, cmd->noun ? " " : "", cmd->noun ? cmd->noun : "");
-	int ret = cmd->run(a, c, cmd->op, w + skip, n - skip, err, sizeof(err));
+	const struct nlb_admin_syntax *s = nlb_admin_syntax(cmd.cmd);
+	nlb_debug("admin: %s%s%s", s->verb, s->noun ? " " : "", s->noun ? s->noun : "");
+	ret = run[cmd.cmd](a, c, cmd.cmd, cmd.args, cmd.n_args, err, sizeof(err));
 	if (ret < 0)
 		reply_error(a, c, err);
 	else
@@ -501,15 +375,14 @@ static void admin_input(void *arg, struct poll_client *c)
 {
 	struct admin *a = arg;
 	while (!c->closing && poll_client_out_pending(c) < NLB_ADMIN_OUT_HIGH) {
-		char *nl = memchr(c->in, '\n', c->in_len);
-		if (nl) {
-			size_t len = (size_t)(nl - c->in);
-			*nl = '\0';
+		size_t len;
+		int n = nlb_admin_line_next(c->in, c->in_len, ADMIN_IN_MAX, c->eof, &len);
+		if (n > 0) {
 			run_line(a, c, c->in, len);
-			poll_client_consume(c, len + 1);
+			poll_client_consume(c, (size_t)n);
 			continue;
 		}
-		if (c->in_len == ADMIN_IN_MAX) {
+		if (n == -EMSGSIZE) {
 			/* No '\n' within a longest line and its '\n': the rest
 			 * is not read, so the connection ends here. */
 			char msg[80];
@@ -519,11 +392,6 @@ static void admin_input(void *arg, struct poll_client *c)
 			reply_error(a, c, msg);
 			poll_client_consume(c, c->in_len);
 			c->closing = true;
-		} else if (c->eof && c->in_len) {
-			/* The last line may lack its '\n' (echo -n | nc -U). */
-			c->in[c->in_len] = '\0';
-			run_line(a, c, c->in, c->in_len);
-			poll_client_consume(c, c->in_len);
 		}
 		break;
 	}

@@ -247,7 +247,7 @@ static void probe_start(struct health *h, struct health_probe *p,
 		probe_done(h, p, hc, false, "epoll");
 }
 
-static void status_line(struct health *h, struct health_probe *p,
+static bool status_line(struct health *h, struct health_probe *p,
 			const struct nlb_health_conf *hc);
 static void tls_event(struct health *h, struct health_probe *p,
 		      const struct nlb_health_conf *hc);
@@ -370,12 +370,8 @@ static void tls_event(struct health *h, struct health_probe *p,
 			if (n <= 0)
 				break;
 			p->got += (size_t)n;
-			int status;
-			if (nlb_hc_http_status(p->buf, p->got, &status) != -EAGAIN ||
-			    p->got == PROBE_BUF_SIZE) {
-				status_line(h, p, hc);
+			if (status_line(h, p, hc))
 				return;
-			}
 		}
 		if (got < 0) {
 			probe_done(h, p, hc, false, "closed before a status line");
@@ -472,20 +468,17 @@ static void probe_event(struct health *h, struct health_probe *p,
 }
 
 /* The status line read so far (p->buf, p->got bytes): judged once it
- * is whole. */
-static void status_line(struct health *h, struct health_probe *p, const struct nlb_health_conf *hc)
+ * is whole, or once the buffer is full; true when it was (the probe is
+ * done). */
+static bool status_line(struct health *h, struct health_probe *p, const struct nlb_health_conf *hc)
 {
-	int status = 0;
-	int n = nlb_hc_http_status(p->buf, p->got, &status);
-	if (n == -EAGAIN && p->got < PROBE_BUF_SIZE)
-		return;
-	if (n < 0) {
-		probe_done(h, p, hc, false, "not an HTTP/1.x status line");
-		return;
-	}
+	bool pass;
 	char why[48];
-	snprintf(why, sizeof(why), "HTTP %d", status);
-	probe_done(h, p, hc, nlb_hc_matcher_match(&hc->matcher, status), why);
+	if (nlb_hc_http_verdict(p->buf, p->got, PROBE_BUF_SIZE, &hc->matcher, &pass, why,
+				sizeof(why)) == -EAGAIN)
+		return false;
+	probe_done(h, p, hc, pass, why);
+	return true;
 }
 
 static uint64_t live_failures(const struct health *h, const struct health_probe *p)

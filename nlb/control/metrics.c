@@ -1,7 +1,7 @@
 /* The metrics endpoint's HTTP side: its listening socket (bound with the
  * listeners) and the requests of a poll server (poll_server.h) on a
  * thread of its own: clients with a deadline each, one request per
- * connection. */
+ * connection, read by lib/metrics_request.c. */
 #include "clock.h"
 #include "control/metrics.h"
 
@@ -15,8 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http1_head.h"
+#include "http1_error.h"
 #include "log.h"
+#include "metrics_request.h"
 #include "tunables.h"
 
 int metrics_open(struct metrics *m, struct nlb_runtime *rt, char *err, size_t errlen)
@@ -85,31 +86,9 @@ static void client_error(struct poll_client *c, const char *status, const char *
 	client_answer(c, status, extra, "text/plain; charset=utf-8", text, strlen(text), false);
 }
 
-static bool span_eq(const char *p, size_t n, const char *s)
+/* The page, now. */
+static void client_page(struct metrics *m, struct poll_client *c, bool head)
 {
-	return strlen(s) == n && memcmp(p, s, n) == 0;
-}
-
-/* A whole request head is in: answer it. */
-static void client_request(struct metrics *m, struct poll_client *c,
-			   const struct nlb_http1_head *req)
-{
-	/* The path is the target up to its query, which is ignored (some
-	 * scrapers add parameters). */
-	const char *target = c->in + req->target.at;
-	size_t plen = 0;
-	while (plen < req->target.len && target[plen] != '?')
-		plen++;
-	if (!span_eq(target, plen, "/metrics")) {
-		client_error(c, "404 Not Found", NULL, "not found: metrics are at /metrics\n");
-		return;
-	}
-	bool head = req->method == NLB_HTTP1_M_HEAD;
-	if (!head && req->method != NLB_HTTP1_M_GET) {
-		client_error(c, "405 Method Not Allowed", "Allow: GET, HEAD\r\n",
-			     "method not allowed: use GET\n");
-		return;
-	}
 	nlb_strbuf_reset(&m->body);
 	if (metrics_render(m, &m->body) < 0) {
 		nlb_warn("metrics: out of memory for a scrape");
@@ -120,24 +99,34 @@ static void client_request(struct metrics *m, struct poll_client *c,
 		      m->body.len, head);
 }
 
-/* More of the request head: answered once whole (or bad).  What comes
- * after it is never looked at.  Parsed from its start each time: the
- * head is capped small, and scrapers send it at once. */
+/* More of the request head: answered once whole (or bad), as
+ * metrics_request.h reads it.  What comes after it is never looked at. */
 static void metrics_input(void *arg, struct poll_client *c)
 {
 	struct metrics *m = arg;
-	struct nlb_http1_head req;
-	nlb_http1_head_init(&req, NLB_HTTP1_REQUEST, NLB_HTTP1_LENIENT, NLB_METRICS_HEAD_MAX);
-	int r = nlb_http1_head_parse(&req, c->in, c->in_len);
-	if (r == -EAGAIN)
+	enum nlb_metrics_answer a;
+	enum nlb_http1_error why;
+	if (nlb_metrics_request(c->in, c->in_len, NLB_METRICS_HEAD_MAX, &a, &why) == -EAGAIN)
 		return;		/* and at EOF, nobody to answer: the server closes */
-	if (r < 0) {
-		nlb_debug("metrics: bad request (%s)", nlb_http1_error_name(req.error));
-		client_error(c, "400 Bad Request", NULL,
-			     r == -E2BIG ? "bad request: head too large\n" : "bad request\n");
-		return;
+	switch (a) {
+	case NLB_METRICS_BAD:
+	case NLB_METRICS_TOO_LARGE:
+		nlb_debug("metrics: bad request (%s)", nlb_http1_error_name(why));
+		client_error(c, "400 Bad Request", NULL, a == NLB_METRICS_TOO_LARGE ?
+			     "bad request: head too large\n" : "bad request\n");
+		break;
+	case NLB_METRICS_NOT_FOUND:
+		client_error(c, "404 Not Found", NULL, "not found: metrics are at /metrics\n");
+		break;
+	case NLB_METRICS_NOT_ALLOWED:
+		client_error(c, "405 Method Not Allowed", "Allow: GET, HEAD\r\n",
+			     "method not allowed: use GET\n");
+		break;
+	case NLB_METRICS_PAGE:
+	case NLB_METRICS_PAGE_HEAD:
+		client_page(m, c, a == NLB_METRICS_PAGE_HEAD);
+		break;
 	}
-	client_request(m, c, &req);
 }
 
 /* Too slow: a best-effort 408 to a client still sending its request,
