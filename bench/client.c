@@ -41,6 +41,7 @@ struct interval_state {
 	uint64_t last_ns;
 	struct load_stats last;		/* the threads' totals then */
 	struct nlb_hist *hist;		/* scratch: the interval's latencies */
+	struct nlb_hist *shist;		/* and from each request's real start */
 };
 
 /* Prints the line of the interval ending now: each thread's totals and
@@ -54,6 +55,7 @@ static void take_interval(const struct bench_opts *o, struct load_run *run,
 	struct load_stats cur, d;
 	memset(&cur, 0, sizeof(cur));
 	nlb_hist_reset(is->hist);
+	nlb_hist_reset(is->shist);
 	for (unsigned i = 0; i < n; i++) {
 		struct load_worker *w = &ws[i];
 		pthread_mutex_lock(&w->ilock);
@@ -64,6 +66,8 @@ static void take_interval(const struct bench_opts *o, struct load_run *run,
 		if (w->ihist) {
 			nlb_hist_merge(is->hist, w->ihist);
 			nlb_hist_reset(w->ihist);
+			nlb_hist_merge(is->shist, w->shist);
+			nlb_hist_reset(w->shist);
 		}
 		pthread_mutex_unlock(&w->ilock);
 	}
@@ -82,7 +86,7 @@ static void take_interval(const struct bench_opts *o, struct load_run *run,
 	is->n++;
 	bench_report_interval(stdout, o, is->n, (double)(now - run->start_ns) / 1e9,
 			      (double)wall.tv_sec + (double)wall.tv_nsec / 1e9,
-			      (double)(now - is->last_ns) / 1e9, &d, is->hist);
+			      (double)(now - is->last_ns) / 1e9, &d, is->hist, is->shist);
 	fflush(stdout);
 	is->last = cur;
 	is->last_ns = now;
@@ -195,7 +199,8 @@ int bench_client(const struct bench_opts *o)
 		return -ENOMEM;
 	struct interval_state is;
 	memset(&is, 0, sizeof(is));
-	if (o->interval_s > 0 && !(is.hist = nlb_hist_new())) {
+	if (o->interval_s > 0 && (!(is.hist = nlb_hist_new()) || !(is.shist = nlb_hist_new()))) {
+		nlb_hist_free(is.hist);
 		free(ws);
 		return -ENOMEM;
 	}
@@ -207,6 +212,7 @@ int bench_client(const struct bench_opts *o)
 	run.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (run.stop_fd < 0) {
 		nlb_hist_free(is.hist);
+		nlb_hist_free(is.shist);
 		free(ws);
 		return -errno;
 	}
@@ -270,9 +276,11 @@ int bench_client(const struct bench_opts *o)
 	for (unsigned i = 0; i < nt; i++) {
 		nlb_hist_free(ws[i].hist);
 		nlb_hist_free(ws[i].ihist);
+		nlb_hist_free(ws[i].shist);
 		pthread_mutex_destroy(&ws[i].ilock);
 	}
 	nlb_hist_free(is.hist);
+	nlb_hist_free(is.shist);
 	close(run.stop_fd);
 	pthread_cond_destroy(&run.cond);
 	pthread_mutex_destroy(&run.lock);

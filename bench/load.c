@@ -71,8 +71,10 @@ void load_req_ok(struct load_worker *w, struct load_conn *c)
 	w->st.responses++;
 	uint64_t lat = now > c->origin_ns ? now - c->origin_ns : 0;
 	nlb_hist_record(w->hist, lat);
-	if (w->ihist)
+	if (w->ihist) {
 		nlb_hist_record(w->ihist, lat);
+		nlb_hist_record(w->shist, now > c->started_ns ? now - c->started_ns : 0);
+	}
 }
 
 void load_req_fail(struct load_worker *w, struct load_conn *c, enum load_err kind)
@@ -250,7 +252,7 @@ static int setup(struct load_worker *w)
 		double gap = (double)w->run->total_conns * 1e9 / o->rate;
 		w->interval_ns = gap < 1.0 ? 1 : (uint64_t)gap;
 	}
-	if (o->interval_s > 0 && !(w->ihist = nlb_hist_new()))
+	if (o->interval_s > 0 && (!(w->ihist = nlb_hist_new()) || !(w->shist = nlb_hist_new())))
 		return -ENOMEM;
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct load_conn *c = &w->conns[i];

@@ -174,10 +174,13 @@ struct load_worker {
 	struct load_stats st;
 	struct nlb_hist *hist;	/* latency, ns */
 
-	/* --interval: latencies since the client last took them, and the
-	 * lock that the client and this thread (around each batch of
-	 * completions) hold to read st and take ihist */
+	/* --interval: latencies since the client last took them (ihist as
+	 * the report's, from when each request was due; shist from when it
+	 * really started, which leaves out how far an open loop fell behind
+	 * its schedule), and the lock that the client and this thread
+	 * (around each batch of completions) hold to read st and take them */
 	struct nlb_hist *ihist;
+	struct nlb_hist *shist;
 	pthread_mutex_t ilock;
 
 	/* Copies for the progress line; written by this thread only. */

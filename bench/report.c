@@ -145,7 +145,7 @@ void bench_report_json(FILE *f, const struct bench_result *r)
 
 void bench_report_interval(FILE *f, const struct bench_opts *o, unsigned n, double t_s,
 			   double unix_s, double span_s, const struct load_stats *d,
-			   const struct nlb_hist *h)
+			   const struct nlb_hist *h, const struct nlb_hist *sh)
 {
 	uint64_t errors = 0;
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
@@ -153,18 +153,23 @@ void bench_report_interval(FILE *f, const struct bench_opts *o, unsigned n, doub
 	double p50 = (double)nlb_hist_percentile(h, 50) / 1000.0;
 	double p99 = (double)nlb_hist_percentile(h, 99) / 1000.0;
 	double max = (double)nlb_hist_percentile(h, 100) / 1000.0;
+	double s99 = (double)nlb_hist_percentile(sh, 99) / 1000.0;
 	if (!o->json) {
 		fprintf(f, "  [%7.1fs] %" PRIu64 " answered  %" PRIu64 " errors (", t_s,
 			d->responses, errors);
 		for (int k = 0; k < LOAD_ERR_KINDS; k++)
 			fprintf(f, "%s%s %" PRIu64, k ? " " : "", err_names[k], d->errors[k]);
-		fprintf(f, ")  p50 %.1f  p99 %.1f  max %.1f us\n", p50, p99, max);
+		fprintf(f, ")  p50 %.1f  p99 %.1f  max %.1f us", p50, p99, max);
+		if (o->rate > 0)
+			fprintf(f, "  (p99 from the send %.1f)", s99);
+		fprintf(f, "\n");
 		return;
 	}
 	fprintf(f, "{\"interval\":%u,\"t_s\":%.3f,\"unix_s\":%.3f,\"span_s\":%.3f,"
 		"\"responses\":%" PRIu64 ",\"errors_total\":%" PRIu64 ",\"corrupt_bytes\":%"
-		PRIu64 ",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},\"errors\":{",
-		n, t_s, unix_s, span_s, d->responses, errors, d->corrupt_bytes, p50, p99, max);
+		PRIu64 ",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+		"\"from_send_us\":{\"p99\":%.3f},\"errors\":{",
+		n, t_s, unix_s, span_s, d->responses, errors, d->corrupt_bytes, p50, p99, max, s99);
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], d->errors[k]);
 	fprintf(f, "}}\n");

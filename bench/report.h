@@ -32,9 +32,11 @@ void bench_report_json(FILE *f, const struct bench_result *r);
 
 /* --interval: the line of interval n (from 1), ending t_s seconds into the
  * run (unix_s on the wall clock) and span_s long: d holds its counts (the
- * differences of the threads' totals), h its latencies. */
+ * differences of the threads' totals), h its latencies (as the report's:
+ * from when each request was due), sh the same from each request's real
+ * start (the same but for an open loop behind its schedule). */
 void bench_report_interval(FILE *f, const struct bench_opts *o, unsigned n, double t_s,
 			   double unix_s, double span_s, const struct load_stats *d,
-			   const struct nlb_hist *h);
+			   const struct nlb_hist *h, const struct nlb_hist *sh);
 
 #endif

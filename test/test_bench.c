@@ -794,7 +794,8 @@ T_TEST(bench, interval_lines_add_up)
 		uint64_t n = 0, r = 0, e = 0;
 		cr_expect(json_u64(p, "interval", &n) == 0 && json_u64(p, "responses", &r) == 0 &&
 			  json_u64(p, "errors_total", &e) == 0 &&
-			  strstr(p, "\"latency_us\":{\"p50\":") != NULL, "line: %s", p);
+			  strstr(p, "\"latency_us\":{\"p50\":") != NULL &&
+			  strstr(p, "\"from_send_us\":{\"p99\":") != NULL, "line: %s", p);
 		cr_expect_eq(n, lines + 1);
 		lines++;
 		sum += r;
