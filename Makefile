@@ -76,6 +76,9 @@ UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-dev libcriterion-dev libssl-dev libhttp-parser-dev openssl netcat-openbsd iproute2 nginx libnginx-mod-stream bird2 nftables curl prometheus systemd mandoc
 # clang, and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a on Debian 12).
 FUZZ_PKGS := clang libclang-rt-14-dev
+# `make soak`'s clients (wrk over http and https) and its reading of
+# nlb-bench's JSON lines (jq); NGINX, openssl and curl are in DEB_PKGS.
+SOAK_PKGS := wrk jq
 
 # `make fuzz`: libFuzzer targets in test/fuzz, built with clang against
 # their own instrumented copy of lib/ (gcc's objects carry no coverage).
@@ -91,7 +94,8 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_OBJ     := $(FUZZ_NAMES:%=$(FUZZ)/obj/test/fuzz/fuzz_%.o)
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ)/fuzz_%)
 
-.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps doc gateway-demo lab lab-down
+.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps doc gateway-demo lab lab-down \
+        soak soak-deps
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
      $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
@@ -188,6 +192,9 @@ deps:
 fuzz-deps:
 	$(call install_missing,$(DEB_PKGS) $(FUZZ_PKGS))
 
+soak-deps:
+	$(call install_missing,$(DEB_PKGS) $(SOAK_PKGS))
+
 # The unit tests alone: no nlb, no network peer, none of the tools make
 # deps installs for the integration tests.  TEST_ARGS as for make test.
 check: $(BUILD)/nlb-unit
@@ -217,6 +224,15 @@ test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-benc
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
 	NLB_CTL=$(abspath $(BUILD)/nlbctl) NLB_APPLIANCE=$(abspath $(BUILD)/nlb-appliance) \
 	NLB_SRCDIR=$(CURDIR) $(TEST_RUNNER) --jobs=2 $(or $(TEST_ARGS),$(TSAN_TESTS))
+
+# Issue 22's soak (bench/soak, doc/hardening.md): every listener kind busy
+# at 70% of the mix's peak for SOAK_S seconds while a target flaps, the
+# file is reloaded and targets are added, drained and removed; then checks
+# (corruption, counters that must stay 0, memory, descriptors, exit) and
+# writes build/soak/ (report, data, SVG).  SOAK_S=120 in CI.
+SOAK_S ?= 1800
+soak: soak-deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench
+	SOAK_S=$(SOAK_S) BUILD=$(BUILD) bench/soak
 
 # Gateway mode's worked example (doc/gateway.md) in network namespaces:
 # built, run (a TCP exchange, a telnet denied), counters shown, removed.
