@@ -63,6 +63,7 @@ static void take_interval(const struct bench_opts *o, struct load_run *run,
 		for (int k = 0; k < LOAD_ERR_KINDS; k++)
 			cur.errors[k] += w->st.errors[k];
 		cur.corrupt_bytes += w->st.corrupt_bytes;
+		cur.late += w->st.late;
 		if (w->ihist) {
 			nlb_hist_merge(is->hist, w->ihist);
 			nlb_hist_reset(w->ihist);
@@ -76,7 +77,8 @@ static void take_interval(const struct bench_opts *o, struct load_run *run,
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		d.errors[k] = cur.errors[k] - is->last.errors[k];
 	d.corrupt_bytes = cur.corrupt_bytes - is->last.corrupt_bytes;
-	uint64_t happened = d.responses + d.corrupt_bytes + nlb_hist_count(is->hist);
+	d.late = cur.late - is->last.late;
+	uint64_t happened = d.responses + d.corrupt_bytes + d.late + nlb_hist_count(is->hist);
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		happened += d.errors[k];
 	if (final && happened == 0)
@@ -175,6 +177,7 @@ static int report(const struct bench_opts *o, struct load_run *run,
 		r.st.dgrams_out += s->dgrams_out;
 		r.st.dgrams_in += s->dgrams_in;
 		r.st.corrupt_bytes += s->corrupt_bytes;
+		r.st.late += s->late;
 		if (s->end_ns > end)
 			end = s->end_ns;
 		if (ws[i].hist)

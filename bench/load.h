@@ -54,6 +54,7 @@ struct load_stats {
 	uint64_t dgrams_out;	/* udp_stream: datagrams sent */
 	uint64_t dgrams_in;	/* udp_stream: datagrams received, stale ones too */
 	uint64_t corrupt_bytes;	/* --verify: answer bytes that differ from the request's */
+	uint64_t late;		/* udp_rr: answers to requests already failed (timeout) */
 	uint64_t end_ns;
 };
 

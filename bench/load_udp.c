@@ -2,7 +2,8 @@
  * own source port), with one recvmsg always armed.  A request is one
  * datagram: an 8-byte sequence number followed by REQ - 8 bytes of payload;
  * the reply must carry the same first 8 bytes (an echo server does), which
- * is how a late reply to a timed-out request is recognised and dropped.
+ * is how a late reply to a timed-out request is recognised, counted (late)
+ * and dropped.
  * A reply shorter than RESP is a short reply; an ICMP port unreachable
  * (ECONNREFUSED on the socket) fails the request as refused.
  *
@@ -107,8 +108,15 @@ static void on_recv(struct load_worker *w, struct load_conn *c, int res)
 	}
 	arm_recv(w, c);
 	w->st.bytes_in += (uint64_t)res;
+	if ((size_t)res >= sizeof(c->hdr_in) && c->hdr_in != 0 && c->hdr_in <= c->seq &&
+	    (c->hdr_in != c->seq || !c->busy)) {
+		/* a late reply to a request already settled: it was slow,
+		 * not lost (counted apart from the timeout it got) */
+		w->st.late++;
+		return;
+	}
 	if (!c->busy || (size_t)res < sizeof(c->hdr_in) || c->hdr_in != c->seq)
-		return;		/* late reply to a request already settled */
+		return;
 	if ((size_t)res < w->o->resp_size) {
 		load_req_fail(w, c, LOAD_ERR_SHORT);
 		load_schedule(w, c);

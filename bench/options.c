@@ -71,8 +71,9 @@ const char bench_usage[] =
 "flight at the deadline (0 with -n).  tcp_stream counts each send as a request,\n"
 "answered when the kernel has taken all of it.  udp_stream counts a burst as a\n"
 "request, answered when all N of its datagrams are back, and a timeout when any\n"
-"is lost; latency is the burst's round trip.  Progress each second when stdout\n"
-"is a tty (not with --interval).\n";
+"is lost; latency is the burst's round trip.  udp_rr counts answers that come\n"
+"after their request timed out as late (slow, not lost).  Progress each second\n"
+"when stdout is a tty (not with --interval).\n";
 
 static const char *const mode_names[] = {
 	[BENCH_SERVE] = "serve",

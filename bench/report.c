@@ -106,6 +106,9 @@ void bench_report_text(FILE *f, const struct bench_result *r)
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		fprintf(f, " %s %" PRIu64, err_names[k], r->st.errors[k]);
 	fprintf(f, "\n");
+	if (o->mode == BENCH_UDP_RR)
+		fprintf(f, "  late        %" PRIu64 " answers to requests already timed out\n",
+			r->st.late);
 	if (o->verify)
 		fprintf(f, "  verified    every answer byte for byte: %" PRIu64 " corrupt bytes in %"
 			PRIu64 " answers\n", r->st.corrupt_bytes, r->st.errors[LOAD_ERR_CORRUPT]);
@@ -135,8 +138,8 @@ void bench_report_json(FILE *f, const struct bench_result *r)
 	fprintf(f, "\"latency_us\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
 		"\"max\":%.3f,\"mean\":%.3f},", us(r, 50), us(r, 90), us(r, 99), us(r, 99.9),
 		us(r, 100), nlb_hist_mean(r->hist) / 1000.0);
-	fprintf(f, "\"verify\":%s,\"corrupt_bytes\":%" PRIu64 ",", o->verify ? "true" : "false",
-		r->st.corrupt_bytes);
+	fprintf(f, "\"verify\":%s,\"corrupt_bytes\":%" PRIu64 ",\"late_answers\":%" PRIu64 ",",
+		o->verify ? "true" : "false", r->st.corrupt_bytes, r->st.late);
 	fprintf(f, "\"errors\":{");
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], r->st.errors[k]);
@@ -168,8 +171,9 @@ void bench_report_interval(FILE *f, const struct bench_opts *o, unsigned n, doub
 	fprintf(f, "{\"interval\":%u,\"t_s\":%.3f,\"unix_s\":%.3f,\"span_s\":%.3f,"
 		"\"responses\":%" PRIu64 ",\"errors_total\":%" PRIu64 ",\"corrupt_bytes\":%"
 		PRIu64 ",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
-		"\"from_send_us\":{\"p99\":%.3f},\"errors\":{",
-		n, t_s, unix_s, span_s, d->responses, errors, d->corrupt_bytes, p50, p99, max, s99);
+		"\"from_send_us\":{\"p99\":%.3f},\"late_answers\":%" PRIu64 ",\"errors\":{",
+		n, t_s, unix_s, span_s, d->responses, errors, d->corrupt_bytes, p50, p99, max, s99,
+		d->late);
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], d->errors[k]);
 	fprintf(f, "}}\n");

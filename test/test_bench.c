@@ -5,7 +5,8 @@
  * GSO and not, the options it refuses, and that serve --udp echoes a UDP
  * GSO burst as the datagrams it was made of, with and without --no-gro.
  * --verify: clean through serve, and a target flipping one byte is one
- * corrupt answer and one corrupt byte; --interval's lines add up.
+ * corrupt answer and one corrupt byte; a datagram answered after its
+ * timeout is one late answer; --interval's lines add up.
  *
  * The binary is $NLB_BENCH (make test sets it), else build/nlb-bench.
  * The server listens on port 0 and the test reads the port the kernel gave
@@ -621,9 +622,13 @@ T_TEST(bench, verify_clean)
 
 /* An echo target that flips one byte: of its TCP stream at offset
  * FLIP_TCP_AT (of each connection), and of the FLIP_UDP_NTH datagram it
- * gets; the rest it echoes as it came. */
+ * gets; the rest it echoes as it came, the HOLD_UDP_NTH datagram late. */
 #define FLIP_TCP_AT  1000u
 #define FLIP_UDP_NTH 5u
+/* ... and holds the datagram after that (the 6th) this long before
+ * echoing it, for a client whose timeout is shorter: a late answer */
+#define HOLD_UDP_NTH 6u
+#define HOLD_UDP_MS  150
 
 struct flipper {
 	int lfd, ufd;
@@ -639,12 +644,20 @@ static void *flipper_run(void *arg)
 	int cfd = -1;
 	uint64_t off = 0;
 	unsigned dgrams = 0;
-	char buf[65536];
+	char buf[65536], held[2048];
+	ssize_t held_len = 0;
+	struct sockaddr_storage held_to;
+	socklen_t held_tolen = 0;
+	int64_t held_until = 0;
 	while (!atomic_load(&f->stop)) {
 		struct pollfd p[3] = { { .fd = f->lfd, .events = POLLIN },
 				       { .fd = f->ufd, .events = POLLIN },
 				       { .fd = cfd, .events = POLLIN } };
-		if (poll(p, cfd >= 0 ? 3 : 2, 50) <= 0)
+		if (held_len > 0 && t_now_ms() >= held_until) {
+			sendto(f->ufd, held, (size_t)held_len, 0, (struct sockaddr *)&held_to, held_tolen);
+			held_len = 0;
+		}
+		if (poll(p, cfd >= 0 ? 3 : 2, 20) <= 0)
 			continue;
 		if (p[0].revents & POLLIN) {
 			int fd = accept(f->lfd, NULL, NULL);
@@ -664,8 +677,15 @@ static void *flipper_run(void *arg)
 				buf[20] ^= 0x10;
 				atomic_fetch_add(&f->flipped, 1);
 			}
-			if (n > 0)
+			if (n > 0 && dgrams == HOLD_UDP_NTH && (size_t)n <= sizeof(held)) {
+				memcpy(held, buf, (size_t)n);
+				held_len = n;
+				held_to = from;
+				held_tolen = flen;
+				held_until = t_now_ms() + HOLD_UDP_MS;
+			} else if (n > 0) {
 				sendto(f->ufd, buf, (size_t)n, 0, (struct sockaddr *)&from, flen);
+			}
 		}
 		if (cfd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t n = read(cfd, buf, sizeof(buf));
@@ -727,8 +747,11 @@ static char *through_flipper(const char *mode, uint16_t port, int verify)
 {
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	const char *args[] = { "-n", "50", "-c", "1", "-t", "1", "--timeout", "2000",
-			       verify ? "--verify" : NULL, NULL };
+	/* udp_rr paced at 100/s (0.5 s) so that the late answer comes
+	 * while the run goes on */
+	int udp = strcmp(mode, "udp_rr") == 0;
+	const char *args[] = { "-n", "50", "-c", "1", "-t", "1", "--timeout", udp ? "100" : "2000",
+			       "--rate", udp ? "100" : "1000000", verify ? "--verify" : NULL, NULL };
 	struct outcome o;
 	char *out = NULL;
 	run_client(mode, addr, args, 20000, &o, &out);
@@ -751,10 +774,14 @@ T_TEST(bench, verify_catches_a_flipped_byte)
 	cr_expect(out && strstr(out, "\"corrupt\":1}"), "tcp_rr: %s", out);
 	cr_expect_eq(report_u64(out, "responses"), 49, "tcp_rr: %s", out);
 	free(out);
+	/* udp_rr: the 6th datagram comes back 150 ms late, after its 100 ms
+	 * timeout: a timeout, and a late answer, not a corrupt one */
 	out = through_flipper("udp_rr", f.udp_port, 1);
 	cr_expect(out && strstr(out, "\"corrupt_bytes\":1,"), "udp_rr: %s", out);
 	cr_expect(out && strstr(out, "\"corrupt\":1}"), "udp_rr: %s", out);
-	cr_expect_eq(report_u64(out, "responses"), 49, "udp_rr: %s", out);
+	cr_expect(out && strstr(out, "\"timeout\":1,"), "udp_rr: %s", out);
+	cr_expect_eq(report_u64(out, "late_answers"), 1, "udp_rr: %s", out);
+	cr_expect_eq(report_u64(out, "responses"), 48, "udp_rr: %s", out);
 	free(out);
 	out = through_flipper("tcp_rr", f.tcp_port, 0);
 	cr_expect_eq(report_u64(out, "errors_total"), 0, "without --verify: %s", out);
