@@ -6,8 +6,8 @@
 # warm-up is shaded and the memory panel has the 5% band the soak checks.
 #
 # Input: the data file (tab-separated, a header line naming the columns:
-# t_s, rss_kib, fds, then one *_p99_us column per load, plotted, and any
-# others, not; "-" where a value is missing).  Variables: title (a line under the plot), warm_s (end of
+# t_s, rss_kib, fds, other_fds (optional), then one *_p99_us column per
+# load, plotted, and any others, not; "-" where a value is missing).  Variables: title (a line under the plot), warm_s (end of
 # the warm-up), base_kib (the memory baseline the 5% is measured from).
 #   awk -F'\t' -v title=... -v warm_s=... -v base_kib=... -f soak-plot.awk data.tsv
 
@@ -90,7 +90,8 @@ END {
 	series(top, col["rss_kib"], 1024, "MiB", "nlb resident memory (MiB)", base_kib)
 	# ---- panel 3: descriptors ---------------------------------------
 	top += PH + GAP
-	series(top, col["fds"], 1, "", "nlb open descriptors", 0)
+	series(top, col["fds"], 1, "", "nlb open descriptors: all, and those no connection or flow holds", 0,
+	       col["other_fds"])
 	printf "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">time since the soak's load began</text>\n", \
 		L + PW / 2, top + PH + 28
 	printf "</svg>\n"
@@ -120,15 +121,22 @@ function line(pts, color) {
 }
 
 # A linear panel of column c divided by div; band: a baseline (in the
-# column's units) whose +5% is drawn.
-function series(top, c, div, unit, label, band,    r, lo, hi, y, pts, g, val, span) {
+# column's units) whose +5% is drawn; c2: a second column drawn beside
+# (0: none).
+function series(top, c, div, unit, label, band, c2,    r, lo, hi, y, pts, g, val, span) {
 	lo = 1e18; hi = 0
-	for (r = 1; r <= n; r++)
+	for (r = 1; r <= n; r++) {
 		if (v[r, c] != "-") {
 			val = v[r, c] / div
 			if (val < lo) lo = val
 			if (val > hi) hi = val
 		}
+		if (c2 > 0 && v[r, c2] != "-" && v[r, c2] != "") {
+			val = v[r, c2] / div
+			if (val < lo) lo = val
+			if (val > hi) hi = val
+		}
+	}
 	if (band > 0 && band * 1.05 / div > hi) hi = band * 1.05 / div
 	if (band > 0 && band / div < lo) lo = band / div
 	span = hi - lo; if (span <= 0) span = hi > 0 ? hi * 0.1 : 1
@@ -157,4 +165,15 @@ function series(top, c, div, unit, label, band,    r, lo, hi, y, pts, g, val, sp
 			pts = pts sprintf("%.1f,%.1f ", x_of(v[r, col["t_s"]]),
 				top + PH - (v[r, c] / div - lo) / (hi - lo) * PH)
 	line(pts, "#1f77b4")
+	if (c2 > 0) {
+		pts = ""
+		for (r = 1; r <= n; r++)
+			if (v[r, c2] != "-" && v[r, c2] != "")
+				pts = pts sprintf("%.1f,%.1f ", x_of(v[r, col["t_s"]]),
+					top + PH - (v[r, c2] / div - lo) / (hi - lo) * PH)
+		line(pts, "#ff7f0e")
+		printf "<text x=\"%d\" y=\"%d\" fill=\"#1f77b4\">all</text>" \
+			"<text x=\"%d\" y=\"%d\" fill=\"#ff7f0e\">no connection's</text>\n", \
+			L + PW + 4, top + 12, L + PW + 4, top + 26
+	}
 }
