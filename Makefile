@@ -80,6 +80,9 @@ DEB_PKGS  := build-essential pkg-config liburing-dev libconfig-dev libjemalloc-d
 FUZZ_PKGS := clang libclang-rt-14-dev
 # AFL++ (make afl): afl-clang-fast, afl-fuzz and its libFuzzer driver.
 AFL_PKGS  := afl++
+# `make soak`'s clients (wrk over http and https) and its reading of
+# nlb-bench's JSON lines (jq); NGINX, openssl and curl are in DEB_PKGS.
+SOAK_PKGS := wrk jq
 
 # `make fuzz`: libFuzzer targets in test/fuzz, built with clang against
 # their own instrumented copy of lib/ (gcc's objects carry no coverage).
@@ -135,7 +138,7 @@ COV_http_rules := lib/http_rules.c lib/wildcard.c lib/http_path.c lib/config_rul
 rparen        := )
 
 .PHONY: all deps test test-runner check run install clean fuzz fuzz-deps fuzz-coverage afl afl-deps doc \
-	gateway-demo lab lab-down
+	gateway-demo lab lab-down soak soak-deps
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
      $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
@@ -235,6 +238,9 @@ fuzz-deps:
 afl-deps:
 	$(call install_missing,$(DEB_PKGS) $(FUZZ_PKGS) $(AFL_PKGS))
 
+soak-deps:
+	$(call install_missing,$(DEB_PKGS) $(SOAK_PKGS))
+
 # The unit tests alone: no nlb, no network peer, none of the tools make
 # deps installs for the integration tests.  TEST_ARGS as for make test.
 check: $(BUILD)/nlb-unit
@@ -265,6 +271,15 @@ test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-benc
 	NLB_CTL=$(abspath $(BUILD)/nlbctl) NLB_APPLIANCE=$(abspath $(BUILD)/nlb-appliance) \
 	NLB_TEST_SECCOMP=$(SECCOMP) \
 	NLB_SRCDIR=$(CURDIR) $(TEST_RUNNER) --jobs=2 $(or $(TEST_ARGS),$(TSAN_TESTS))
+
+# Issue 22's soak (bench/soak, doc/hardening.md): every listener kind busy
+# at 70% of the mix's peak for SOAK_S seconds while a target flaps, the
+# file is reloaded and targets are added, drained and removed; then checks
+# (corruption, counters that must stay 0, memory, descriptors, exit) and
+# writes build/soak/ (report, data, SVG).  SOAK_S=120 in CI.
+SOAK_S ?= 1800
+soak: soak-deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-bench
+	SOAK_S=$(SOAK_S) BUILD=$(BUILD) bench/soak
 
 # Gateway mode's worked example (doc/gateway.md) in network namespaces:
 # built, run (a TCP exchange, a telnet denied), counters shown, removed.

@@ -1,6 +1,7 @@
 /* nlb-bench client modes: starts the load threads, waits for them (printing
- * a progress line each second when stdout is a terminal), merges their
- * results and prints the report.  SIGINT/SIGTERM end the run early with a
+ * a progress line each second when stdout is a terminal, or with
+ * --interval each interval's figures), merges their results and prints the
+ * report.  SIGINT/SIGTERM end the run early with a
  * report of what was done. */
 #include "client.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -33,6 +35,65 @@ static void progress(const struct load_worker *ws, unsigned n, uint64_t start,
 	*last_resp = resp;
 }
 
+/* --interval: what the last line counted up to. */
+struct interval_state {
+	unsigned n;
+	uint64_t last_ns;
+	struct load_stats last;		/* the threads' totals then */
+	struct nlb_hist *hist;		/* scratch: the interval's latencies */
+	struct nlb_hist *shist;		/* and from each request's real start */
+};
+
+/* Prints the line of the interval ending now: each thread's totals and
+ * latencies since the last line, taken under its lock.  The last one
+ * (final) is left out when nothing happened in it (the deadline fell on an
+ * interval's end). */
+static void take_interval(const struct bench_opts *o, struct load_run *run,
+			  struct load_worker *ws, unsigned n, struct interval_state *is,
+			  uint64_t now, int final)
+{
+	struct load_stats cur, d;
+	memset(&cur, 0, sizeof(cur));
+	nlb_hist_reset(is->hist);
+	nlb_hist_reset(is->shist);
+	for (unsigned i = 0; i < n; i++) {
+		struct load_worker *w = &ws[i];
+		pthread_mutex_lock(&w->ilock);
+		cur.responses += w->st.responses;
+		for (int k = 0; k < LOAD_ERR_KINDS; k++)
+			cur.errors[k] += w->st.errors[k];
+		cur.corrupt_bytes += w->st.corrupt_bytes;
+		cur.late += w->st.late;
+		if (w->ihist) {
+			nlb_hist_merge(is->hist, w->ihist);
+			nlb_hist_reset(w->ihist);
+			nlb_hist_merge(is->shist, w->shist);
+			nlb_hist_reset(w->shist);
+		}
+		pthread_mutex_unlock(&w->ilock);
+	}
+	memset(&d, 0, sizeof(d));
+	d.responses = cur.responses - is->last.responses;
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		d.errors[k] = cur.errors[k] - is->last.errors[k];
+	d.corrupt_bytes = cur.corrupt_bytes - is->last.corrupt_bytes;
+	d.late = cur.late - is->last.late;
+	uint64_t happened = d.responses + d.corrupt_bytes + d.late + nlb_hist_count(is->hist);
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		happened += d.errors[k];
+	if (final && happened == 0)
+		return;
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	is->n++;
+	bench_report_interval(stdout, o, is->n, (double)(now - run->start_ns) / 1e9,
+			      (double)wall.tv_sec + (double)wall.tv_nsec / 1e9,
+			      (double)(now - is->last_ns) / 1e9, &d, is->hist, is->shist);
+	fflush(stdout);
+	is->last = cur;
+	is->last_ns = now;
+}
+
 static void stop_all(struct load_run *run, int *stopped)
 {
 	if (*stopped)
@@ -45,10 +106,14 @@ static void stop_all(struct load_run *run, int *stopped)
 
 /* Waits for the threads, printing progress; returns once all are done. */
 static void wait_threads(const struct bench_opts *o, struct load_run *run,
-			 struct load_worker *ws, unsigned started)
+			 struct load_worker *ws, unsigned started, struct interval_state *is)
 {
-	int tty = !o->json && isatty(STDOUT_FILENO);
+	int tty = !o->json && !is && isatty(STDOUT_FILENO);
 	uint64_t next_progress = run->start_ns + CLIENT_PROGRESS_NS;
+	uint64_t step = is ? (uint64_t)(o->interval_s * 1e9) : 0;
+	uint64_t next_interval = run->start_ns + step;
+	if (is)
+		is->last_ns = run->start_ns;
 	uint64_t guard = o->duration_s > 0 ?
 		run->start_ns + (uint64_t)(o->duration_s * 1e9) + CLIENT_GUARD_NS : 0;
 	uint64_t last_resp = 0;
@@ -59,6 +124,8 @@ static void wait_threads(const struct bench_opts *o, struct load_run *run,
 		uint64_t wake = UINT64_MAX;
 		if (tty)
 			wake = next_progress;
+		if (is && next_interval < wake)
+			wake = next_interval;
 		if (guard && !stopped && guard < wake)
 			wake = guard;
 		int ms = -1;
@@ -75,7 +142,15 @@ static void wait_threads(const struct bench_opts *o, struct load_run *run,
 			while (next_progress <= now)
 				next_progress += CLIENT_PROGRESS_NS;
 		}
+		if (is && now >= next_interval && atomic_load(&run->done) < started) {
+			take_interval(o, run, ws, started, is, now, 0);
+			while (next_interval <= now)
+				next_interval += step;
+		}
 	}
+	/* The rest of the run, so that the lines add up to the totals. */
+	if (is)
+		take_interval(o, run, ws, started, is, nlb_clock_ns(), 1);
 }
 
 static int report(const struct bench_opts *o, struct load_run *run,
@@ -101,6 +176,8 @@ static int report(const struct bench_opts *o, struct load_run *run,
 		r.st.bytes_in += s->bytes_in;
 		r.st.dgrams_out += s->dgrams_out;
 		r.st.dgrams_in += s->dgrams_in;
+		r.st.corrupt_bytes += s->corrupt_bytes;
+		r.st.late += s->late;
 		if (s->end_ns > end)
 			end = s->end_ns;
 		if (ws[i].hist)
@@ -123,6 +200,13 @@ int bench_client(const struct bench_opts *o)
 	struct load_worker *ws = calloc(nt, sizeof(*ws));
 	if (!ws)
 		return -ENOMEM;
+	struct interval_state is;
+	memset(&is, 0, sizeof(is));
+	if (o->interval_s > 0 && (!(is.hist = nlb_hist_new()) || !(is.shist = nlb_hist_new()))) {
+		nlb_hist_free(is.hist);
+		free(ws);
+		return -ENOMEM;
+	}
 	struct load_run run;
 	memset(&run, 0, sizeof(run));
 	pthread_mutex_init(&run.lock, NULL);
@@ -130,6 +214,8 @@ int bench_client(const struct bench_opts *o)
 	run.total_conns = o->conns;
 	run.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (run.stop_fd < 0) {
+		nlb_hist_free(is.hist);
+		nlb_hist_free(is.shist);
 		free(ws);
 		return -errno;
 	}
@@ -138,6 +224,7 @@ int bench_client(const struct bench_opts *o)
 	uint32_t first = 0;
 	for (unsigned i = 0; i < nt; i++) {
 		struct load_worker *w = &ws[i];
+		pthread_mutex_init(&w->ilock, NULL);
 		w->o = o;
 		w->mode = o->mode == BENCH_UDP_RR ? &load_mode_udp :
 			o->mode == BENCH_UDP_STREAM ? &load_mode_udp_stream : &load_mode_tcp;
@@ -173,7 +260,7 @@ int bench_client(const struct bench_opts *o)
 	pthread_cond_broadcast(&run.cond);
 	pthread_mutex_unlock(&run.lock);
 
-	wait_threads(o, &run, ws, started);
+	wait_threads(o, &run, ws, started, is.hist ? &is : NULL);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(ws[i].tid, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -189,8 +276,14 @@ int bench_client(const struct bench_opts *o)
 			if (ws[i].err)
 				ret = ws[i].err;
 	}
-	for (unsigned i = 0; i < nt; i++)
+	for (unsigned i = 0; i < nt; i++) {
 		nlb_hist_free(ws[i].hist);
+		nlb_hist_free(ws[i].ihist);
+		nlb_hist_free(ws[i].shist);
+		pthread_mutex_destroy(&ws[i].ilock);
+	}
+	nlb_hist_free(is.hist);
+	nlb_hist_free(is.shist);
 	close(run.stop_fd);
 	pthread_cond_destroy(&run.cond);
 	pthread_mutex_destroy(&run.lock);

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "log.h"
 #include "sys.h"
+#include "verify.h"
 
 enum load_err load_err_of(int res)
 {
@@ -54,6 +55,7 @@ int load_req_begin(struct load_worker *w, struct load_conn *c)
 	} else {
 		c->origin_ns = now;
 	}
+	c->corrupt = 0;
 	w->busy++;
 	w->st.requests++;
 	return 0;
@@ -67,7 +69,12 @@ void load_req_ok(struct load_worker *w, struct load_conn *c)
 	c->busy = 0;
 	w->busy--;
 	w->st.responses++;
-	nlb_hist_record(w->hist, now > c->origin_ns ? now - c->origin_ns : 0);
+	uint64_t lat = now > c->origin_ns ? now - c->origin_ns : 0;
+	nlb_hist_record(w->hist, lat);
+	if (w->ihist) {
+		nlb_hist_record(w->ihist, lat);
+		nlb_hist_record(w->shist, now > c->started_ns ? now - c->started_ns : 0);
+	}
 }
 
 void load_req_fail(struct load_worker *w, struct load_conn *c, enum load_err kind)
@@ -78,6 +85,24 @@ void load_req_fail(struct load_worker *w, struct load_conn *c, enum load_err kin
 	w->busy--;
 	w->st.errors[kind]++;
 	c->retry_ns = nlb_clock_ns() + LOAD_BACKOFF_NS;
+}
+
+void load_verify(struct load_worker *w, struct load_conn *c, const void *buf, uint64_t off,
+		 size_t len)
+{
+	size_t bad = bench_verify_diff(buf, off, len, c->id, c->seq);
+	if (bad) {
+		w->st.corrupt_bytes += bad;
+		c->corrupt = 1;
+	}
+}
+
+void load_req_answered(struct load_worker *w, struct load_conn *c)
+{
+	if (c->corrupt)
+		load_req_fail(w, c, LOAD_ERR_CORRUPT);
+	else
+		load_req_ok(w, c);
 }
 
 struct io_uring_sqe *load_conn_sqe(struct load_worker *w, struct load_conn *c, unsigned op)
@@ -227,9 +252,25 @@ static int setup(struct load_worker *w)
 		double gap = (double)w->run->total_conns * 1e9 / o->rate;
 		w->interval_ns = gap < 1.0 ? 1 : (uint64_t)gap;
 	}
+	if (o->interval_s > 0 && (!(w->ihist = nlb_hist_new()) || !(w->shist = nlb_hist_new())))
+		return -ENOMEM;
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct load_conn *c = &w->conns[i];
 		c->fd = -1;
+		c->id = w->first_conn + i;
+		if (o->verify) {
+			/* tcp: the request whole, answers a chunk at a time;
+			 * udp: the payload after the sequence number, and
+			 * one byte more for an answer too long */
+			int udp = o->mode == BENCH_UDP_RR;
+			size_t out = udp ? o->req_size - sizeof(c->hdr_out) : o->req_size;
+			size_t in = udp ? out + 1 :
+				o->resp_size < LOAD_SINK_SIZE ? o->resp_size : LOAD_SINK_SIZE;
+			c->vout = malloc(out);
+			c->vin = malloc(in);
+			if (!c->vout || !c->vin)
+				return -ENOMEM;
+		}
 		ret = w->mode->conn_init(w, c);
 		if (ret < 0)
 			return ret;
@@ -245,9 +286,12 @@ static void teardown(struct load_worker *w)
 	}
 	w->ring_ok = 0;
 	if (w->conns) {
-		for (uint32_t i = 0; i < w->nconns; i++)
+		for (uint32_t i = 0; i < w->nconns; i++) {
 			if (w->conns[i].fd >= 0)
 				close(w->conns[i].fd);
+			free(w->conns[i].vout);
+			free(w->conns[i].vin);
+		}
 	}
 	free(w->conns);
 	w->conns = NULL;
@@ -278,11 +322,15 @@ static void run_loop(struct load_worker *w)
 
 	/* --rate: connection g of the run starts at start + g * (1 / rate),
 	 * so the whole run's requests are evenly spread from the first. */
+	if (w->ihist)
+		pthread_mutex_lock(&w->ilock);
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct load_conn *c = &w->conns[i];
 		c->next_ns = start + (w->first_conn + i) * (w->interval_ns / run->total_conns);
 		load_schedule(w, c);
 	}
+	if (w->ihist)
+		pthread_mutex_unlock(&w->ilock);
 
 	for (;;) {
 		if (w->quota == 0 && w->busy == 0)
@@ -298,18 +346,26 @@ static void run_loop(struct load_worker *w)
 		}
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
+		if (w->ihist)
+			pthread_mutex_lock(&w->ilock);
 		io_uring_for_each_cqe(&w->ring.ring, head, cqe) {
 			dispatch(w, cqe);
 			n++;
 		}
 		io_uring_cq_advance(&w->ring.ring, n);
+		if (w->ihist)
+			pthread_mutex_unlock(&w->ilock);
 		publish(w);
 		/* The deadline CQE can sit behind a long batch: look at the
 		 * clock too. */
 		if (w->deadline_ns && nlb_clock_ns() >= w->deadline_ns)
 			stop(w);
 	}
+	if (w->ihist)
+		pthread_mutex_lock(&w->ilock);
 	w->st.in_flight = w->busy;
+	if (w->ihist)
+		pthread_mutex_unlock(&w->ilock);
 	publish(w);
 }
 

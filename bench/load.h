@@ -29,6 +29,7 @@ enum load_err {
 	LOAD_ERR_TIMEOUT,	/* no answer within --timeout, or ETIMEDOUT */
 	LOAD_ERR_SHORT,		/* closed (TCP) or too small (UDP) before the full reply */
 	LOAD_ERR_OTHER,		/* anything else: EADDRNOTAVAIL, EMFILE, ENETUNREACH ... */
+	LOAD_ERR_CORRUPT,	/* --verify: the whole answer came, not equal to the request */
 	LOAD_ERR_KINDS,
 };
 
@@ -52,6 +53,8 @@ struct load_stats {
 	uint64_t bytes_in;
 	uint64_t dgrams_out;	/* udp_stream: datagrams sent */
 	uint64_t dgrams_in;	/* udp_stream: datagrams received, stale ones too */
+	uint64_t corrupt_bytes;	/* --verify: answer bytes that differ from the request's */
+	uint64_t late;		/* udp_rr: answers to requests already failed (timeout) */
 	uint64_t end_ns;
 };
 
@@ -66,12 +69,19 @@ struct load_conn {
 	uint8_t answered;	/* udp: the reply arrived (udp_stream: all of it) */
 	uint8_t sending;	/* udp: sendmsgs in the ring */
 	uint8_t kick_deferred;	/* udp: start the next request when it completes */
+	uint8_t corrupt;	/* --verify: a byte of this answer differed */
 	uint64_t origin_ns;	/* latency is measured from here */
 	uint64_t started_ns;	/* when the request really started (timeouts) */
 	uint64_t next_ns;	/* --rate: intended start of the next request */
 	uint64_t retry_ns;	/* after an error: no new request before this */
 	uint64_t got;		/* reply bytes so far (udp_stream: datagrams) */
-	uint64_t seq;		/* udp: the current request's number */
+	uint64_t seq;		/* udp, --verify: the current request's number */
+	uint64_t id;		/* run-wide connection number (--verify's content) */
+	/* --verify: this connection's request (tcp: req_size, udp: its
+	 * payload) and where its answers land (tcp: up to LOAD_SINK_SIZE at
+	 * a time; udp: the payload and one byte more, to see a longer one) */
+	char *vout;
+	char *vin;
 	struct __kernel_timespec ts;
 	/* udp: 8-byte sequence header + shared payload, both ways */
 	uint64_t hdr_out;
@@ -165,6 +175,15 @@ struct load_worker {
 	struct load_stats st;
 	struct nlb_hist *hist;	/* latency, ns */
 
+	/* --interval: latencies since the client last took them (ihist as
+	 * the report's, from when each request was due; shist from when it
+	 * really started, which leaves out how far an open loop fell behind
+	 * its schedule), and the lock that the client and this thread
+	 * (around each batch of completions) hold to read st and take them */
+	struct nlb_hist *ihist;
+	struct nlb_hist *shist;
+	pthread_mutex_t ilock;
+
 	/* Copies for the progress line; written by this thread only. */
 	atomic_uint_fast64_t p_requests;
 	atomic_uint_fast64_t p_responses;
@@ -181,6 +200,13 @@ int load_req_begin(struct load_worker *w, struct load_conn *c);
 void load_req_ok(struct load_worker *w, struct load_conn *c);
 /* No-op when c is not busy (its request was already settled). */
 void load_req_fail(struct load_worker *w, struct load_conn *c, enum load_err kind);
+/* --verify: checks len answer bytes at buf, offset off of c's current
+ * request; counts the bytes that differ and marks c->corrupt. */
+void load_verify(struct load_worker *w, struct load_conn *c, const void *buf, uint64_t off,
+		 size_t len);
+/* Settles c's request whose whole answer came: ok, or corrupt when
+ * load_verify marked it. */
+void load_req_answered(struct load_worker *w, struct load_conn *c);
 
 enum load_err load_err_of(int res);
 

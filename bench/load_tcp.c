@@ -11,12 +11,19 @@
  * The send and the receive are submitted together (MSG_WAITALL both); a
  * request is answered when both have completed.  On an error the
  * connection is cancelled, closed when its last completion is seen, and
- * re-opened by the next request after the back-off. */
+ * re-opened by the next request after the back-off.
+ *
+ * --verify: a connection sends its own request, request c->seq of
+ * connection c->id (verify.h), and reads its answer into its own buffer,
+ * each chunk compared as it lands; the answer settles as corrupt when any
+ * byte differed (the connection stays: every byte came, so the next
+ * answer starts where it should). */
 #include <errno.h>
 #include <unistd.h>
 
 #include "load.h"
 #include "net.h"
+#include "verify.h"
 
 static void finish_close(struct load_worker *w, struct load_conn *c)
 {
@@ -40,13 +47,14 @@ static void arm_recv(struct load_worker *w, struct load_conn *c)
 	uint64_t left = w->o->resp_size - c->got;
 	unsigned len = left < LOAD_SINK_SIZE ? (unsigned)left : LOAD_SINK_SIZE;
 	struct io_uring_sqe *sqe = load_conn_sqe(w, c, LOP_RECV);
-	io_uring_prep_recv(sqe, c->fd, w->sink, len, MSG_WAITALL);
+	io_uring_prep_recv(sqe, c->fd, c->vin ? c->vin : w->sink, len, MSG_WAITALL);
 }
 
 static void issue(struct load_worker *w, struct load_conn *c)
 {
 	struct io_uring_sqe *sqe = load_conn_sqe(w, c, LOP_SEND);
-	io_uring_prep_send(sqe, c->fd, w->sendbuf, w->o->req_size, MSG_WAITALL | MSG_NOSIGNAL);
+	io_uring_prep_send(sqe, c->fd, c->vout ? c->vout : w->sendbuf, w->o->req_size,
+			   MSG_WAITALL | MSG_NOSIGNAL);
 	if (w->o->mode != BENCH_TCP_STREAM)
 		arm_recv(w, c);
 }
@@ -64,6 +72,9 @@ static void tcp_kick(struct load_worker *w, struct load_conn *c)
 		return;
 	c->got = 0;
 	c->sent = 0;
+	c->seq++;
+	if (c->vout)
+		bench_verify_fill(c->vout, 0, w->o->req_size, c->id, c->seq);
 	if (c->fd >= 0) {
 		issue(w, c);
 		return;
@@ -81,7 +92,7 @@ static void tcp_kick(struct load_worker *w, struct load_conn *c)
 
 static void answered(struct load_worker *w, struct load_conn *c)
 {
-	load_req_ok(w, c);
+	load_req_answered(w, c);
 	if (w->o->mode == BENCH_TCP_CRR) {
 		/* Both halves completed: nothing of c's is in the ring. */
 		close(c->fd);
@@ -128,6 +139,8 @@ static void tcp_complete(struct load_worker *w, struct load_conn *c, unsigned op
 			return;
 		}
 		w->st.bytes_in += (uint64_t)res;
+		if (c->vin)
+			load_verify(w, c, c->vin, c->got, (size_t)res);
 		c->got += (uint64_t)res;
 		if (c->got < w->o->resp_size)
 			arm_recv(w, c);

@@ -14,6 +14,7 @@ const char bench_usage[] =
 "                       [--size N] [-t THREADS] ADDR\n"
 "       nlb-bench MODE ADDR [-t THREADS] [-c CONNS] [-d SECONDS | -n COUNT]\n"
 "                       [--size REQ[,RESP]] [--rate PER_SEC] [--timeout MS] [--json]\n"
+"                       [--verify] [--interval SECONDS]\n"
 "       nlb-bench udp_stream ADDR [--gso N] [--no-gso] [--size REQ] [options as above]\n"
 "\n"
 "ADDR is 127.0.0.1:9001 or [::1]:9001.  Sizes take a k or m suffix (KiB, MiB).\n"
@@ -53,13 +54,26 @@ const char bench_usage[] =
 "                 a request is a burst)\n"
 "  --timeout MS   a request unanswered this long is a timeout (default 5000)\n"
 "  --json         print one JSON object instead of text\n"
+"  --verify       tcp_rr, tcp_crr, udp_rr against serve --mode echo: each\n"
+"                 request's bytes are a function of (connection, request\n"
+"                 number) and its answer must equal it byte for byte; one\n"
+"                 that differs is an error of its own, corrupt, and the bytes\n"
+"                 that differ are counted (corrupt_bytes)\n"
+"  --interval S   also print each S seconds' figures as they end (one JSON\n"
+"                 object a line with --json): answered, errors, corrupt\n"
+"                 bytes, latency p50 p99 max, and p99 from each request's\n"
+"                 real send (with --rate the rest counts from when it was\n"
+"                 due); the last line covers the rest of the run, so the\n"
+"                 lines add up to the totals\n"
 "\n"
 "Output: throughput; latency p50 p90 p99 p99.9 max in microseconds; requests =\n"
-"answered + errors (refused, reset, timeout, short, other) + in flight at the\n"
-"deadline (0 with -n).  tcp_stream counts each send as a request, answered when\n"
-"the kernel has taken all of it.  udp_stream counts a burst as a request,\n"
-"answered when all N of its datagrams are back, and a timeout when any is lost;\n"
-"latency is the burst's round trip.  Progress each second when stdout is a tty.\n";
+"answered + errors (refused, reset, timeout, short, other, corrupt) + in\n"
+"flight at the deadline (0 with -n).  tcp_stream counts each send as a request,\n"
+"answered when the kernel has taken all of it.  udp_stream counts a burst as a\n"
+"request, answered when all N of its datagrams are back, and a timeout when any\n"
+"is lost; latency is the burst's round trip.  udp_rr counts answers that come\n"
+"after their request timed out as late (slow, not lost).  Progress each second\n"
+"when stdout is a tty (not with --interval).\n";
 
 static const char *const mode_names[] = {
 	[BENCH_SERVE] = "serve",
@@ -146,6 +160,8 @@ enum {
 	OPT_JSON,
 	OPT_GSO,
 	OPT_NO_GSO,
+	OPT_VERIFY,
+	OPT_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -160,6 +176,8 @@ static const struct option long_opts[] = {
 	{ "gso", required_argument, NULL, OPT_GSO },
 	{ "no-gso", no_argument, NULL, OPT_NO_GSO },
 	{ "gso-off", no_argument, NULL, OPT_NO_GSO },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "threads", required_argument, NULL, 't' },
 	{ "connections", required_argument, NULL, 'c' },
 	{ "duration", required_argument, NULL, 'd' },
@@ -259,6 +277,15 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 			client_only = 1;
 			o->json = 1;
 			break;
+		case OPT_VERIFY:
+			client_only = 1;
+			o->verify = 1;
+			break;
+		case OPT_INTERVAL:
+			client_only = 1;
+			if (parse_double(optarg, 86400.0, &o->interval_s) != 0 || o->interval_s < 0.01)
+				FAIL("--interval: '%s' is not seconds in 0.01..86400", optarg);
+			break;
 		case OPT_GSO:
 			stream_only = 1;
 			if (parse_uint(optarg, BENCH_MAX_BURST, &u) != 0)
@@ -356,6 +383,12 @@ int bench_opts_parse(int argc, char **argv, struct bench_opts *o,
 			     "%u a GSO send (and a GRO batch) can carry: lower --gso or --size",
 			     o->burst, o->req_size,
 			     (unsigned long long)o->burst * o->req_size, BENCH_MAX_UDP_SIZE);
+	}
+	if (o->verify) {
+		if (o->mode != BENCH_TCP_RR && o->mode != BENCH_TCP_CRR && o->mode != BENCH_UDP_RR)
+			FAIL("--verify is for tcp_rr, tcp_crr and udp_rr");
+		if (o->resp_size != o->req_size)
+			FAIL("--verify checks an echo: --size takes REQ only");
 	}
 	if (!duration_given)
 		o->duration_s = o->count ? 0.0 : BENCH_DEF_DURATION_S;

@@ -48,6 +48,11 @@ struct bench_opts {
 	double rate;			/* total requests per second, 0 = closed loop */
 	uint64_t timeout_ms;
 	int json;
+	/* tcp_rr, tcp_crr, udp_rr: requests from bench_verify_fill, answers
+	 * checked byte for byte (a mismatch is a LOAD_ERR_CORRUPT error) */
+	int verify;
+	/* > 0: a line of the interval's figures every interval_s seconds */
+	double interval_s;
 
 	/* udp_stream: datagrams per burst (--gso N), sent as one UDP_SEGMENT
 	 * sendmsg when gso is set (default) or one sendmsg each (--no-gso) */

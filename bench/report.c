@@ -9,7 +9,9 @@ static const char *const err_names[LOAD_ERR_KINDS] = {
 	[LOAD_ERR_TIMEOUT] = "timeout",
 	[LOAD_ERR_SHORT] = "short",
 	[LOAD_ERR_OTHER] = "other",
+	[LOAD_ERR_CORRUPT] = "corrupt",
 };
+
 
 uint64_t bench_result_errors(const struct bench_result *r)
 {
@@ -104,6 +106,12 @@ void bench_report_text(FILE *f, const struct bench_result *r)
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		fprintf(f, " %s %" PRIu64, err_names[k], r->st.errors[k]);
 	fprintf(f, "\n");
+	if (o->mode == BENCH_UDP_RR)
+		fprintf(f, "  late        %" PRIu64 " answers to requests already timed out\n",
+			r->st.late);
+	if (o->verify)
+		fprintf(f, "  verified    every answer byte for byte: %" PRIu64 " corrupt bytes in %"
+			PRIu64 " answers\n", r->st.corrupt_bytes, r->st.errors[LOAD_ERR_CORRUPT]);
 }
 
 void bench_report_json(FILE *f, const struct bench_result *r)
@@ -130,8 +138,43 @@ void bench_report_json(FILE *f, const struct bench_result *r)
 	fprintf(f, "\"latency_us\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
 		"\"max\":%.3f,\"mean\":%.3f},", us(r, 50), us(r, 90), us(r, 99), us(r, 99.9),
 		us(r, 100), nlb_hist_mean(r->hist) / 1000.0);
+	fprintf(f, "\"verify\":%s,\"corrupt_bytes\":%" PRIu64 ",\"late_answers\":%" PRIu64 ",",
+		o->verify ? "true" : "false", r->st.corrupt_bytes, r->st.late);
 	fprintf(f, "\"errors\":{");
 	for (int k = 0; k < LOAD_ERR_KINDS; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], r->st.errors[k]);
+	fprintf(f, "}}\n");
+}
+
+void bench_report_interval(FILE *f, const struct bench_opts *o, unsigned n, double t_s,
+			   double unix_s, double span_s, const struct load_stats *d,
+			   const struct nlb_hist *h, const struct nlb_hist *sh)
+{
+	uint64_t errors = 0;
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		errors += d->errors[k];
+	double p50 = (double)nlb_hist_percentile(h, 50) / 1000.0;
+	double p99 = (double)nlb_hist_percentile(h, 99) / 1000.0;
+	double max = (double)nlb_hist_percentile(h, 100) / 1000.0;
+	double s99 = (double)nlb_hist_percentile(sh, 99) / 1000.0;
+	if (!o->json) {
+		fprintf(f, "  [%7.1fs] %" PRIu64 " answered  %" PRIu64 " errors (", t_s,
+			d->responses, errors);
+		for (int k = 0; k < LOAD_ERR_KINDS; k++)
+			fprintf(f, "%s%s %" PRIu64, k ? " " : "", err_names[k], d->errors[k]);
+		fprintf(f, ")  p50 %.1f  p99 %.1f  max %.1f us", p50, p99, max);
+		if (o->rate > 0)
+			fprintf(f, "  (p99 from the send %.1f)", s99);
+		fprintf(f, "\n");
+		return;
+	}
+	fprintf(f, "{\"interval\":%u,\"t_s\":%.3f,\"unix_s\":%.3f,\"span_s\":%.3f,"
+		"\"responses\":%" PRIu64 ",\"errors_total\":%" PRIu64 ",\"corrupt_bytes\":%"
+		PRIu64 ",\"latency_us\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+		"\"from_send_us\":{\"p99\":%.3f},\"late_answers\":%" PRIu64 ",\"errors\":{",
+		n, t_s, unix_s, span_s, d->responses, errors, d->corrupt_bytes, p50, p99, max, s99,
+		d->late);
+	for (int k = 0; k < LOAD_ERR_KINDS; k++)
+		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], d->errors[k]);
 	fprintf(f, "}}\n");
 }

@@ -1,4 +1,5 @@
-/* The result of a client run, printed as text or as one JSON object. */
+/* The result of a client run, printed as text or as one JSON object, and
+ * with --interval each interval's figures as a line. */
 #ifndef BENCH_REPORT_H
 #define BENCH_REPORT_H
 
@@ -28,5 +29,14 @@ double bench_result_dgram_rate(const struct bench_result *r);
 
 void bench_report_text(FILE *f, const struct bench_result *r);
 void bench_report_json(FILE *f, const struct bench_result *r);
+
+/* --interval: the line of interval n (from 1), ending t_s seconds into the
+ * run (unix_s on the wall clock) and span_s long: d holds its counts (the
+ * differences of the threads' totals), h its latencies (as the report's:
+ * from when each request was due), sh the same from each request's real
+ * start (the same but for an open loop behind its schedule). */
+void bench_report_interval(FILE *f, const struct bench_opts *o, unsigned n, double t_s,
+			   double unix_s, double span_s, const struct load_stats *d,
+			   const struct nlb_hist *h, const struct nlb_hist *sh);
 
 #endif

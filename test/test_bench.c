@@ -4,6 +4,9 @@
  * no throughput or latency thresholds.  udp_stream: its datagram counts,
  * GSO and not, the options it refuses, and that serve --udp echoes a UDP
  * GSO burst as the datagrams it was made of, with and without --no-gro.
+ * --verify: clean through serve, and a target flipping one byte is one
+ * corrupt answer and one corrupt byte; a datagram answered after its
+ * timeout is one late answer; --interval's lines add up.
  *
  * The binary is $NLB_BENCH (make test sets it), else build/nlb-bench.
  * The server listens on port 0 and the test reads the port the kernel gave
@@ -18,7 +21,10 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -573,5 +579,259 @@ T_TEST(bench, serve_no_gro_echo)
 	/* serve --no-gro sends 4 datagrams: a GRO client gets them one by
 	 * one on loopback. */
 	expect_four_datagrams(&s, 1, "client with GRO, serve --no-gro");
+	serve_stop(&s);
+}
+
+/* ---- --verify and --interval ------------------------------------------ */
+
+/* Pulls "key":N out of the report (the final object) of out. */
+static uint64_t report_u64(const char *out, const char *key)
+{
+	const char *obj = out ? strstr(out, "{\"mode\":") : NULL;
+	uint64_t v = UINT64_MAX;
+	if (!obj || json_u64(obj, key, &v) != 0)
+		cr_expect_fail("no \"%s\" in: %s", key, out ? out : "(none)");
+	return v;
+}
+
+T_TEST(bench, verify_clean)
+{
+	/* Through a healthy echo every answer is its request: no corrupt
+	 * answer, no corrupt byte, with requests of several sizes (one
+	 * 100 KiB answer takes several receives, each checked at its
+	 * offset). */
+	struct served s;
+	serve_start(&s, "echo", "--tcp-udp");
+	static const char *const modes[] = { "tcp_rr", "tcp_crr", "udp_rr", "tcp_rr" };
+	static const char *const sizes[] = { "64", "3000", "1200", "100k" };
+	for (int i = 0; i < 4; i++) {
+		const char *args[] = { "-n", "400", "-c", "4", "-t", "2", "--size", sizes[i],
+				       "--verify", NULL };
+		struct outcome o;
+		char *out = NULL;
+		run_client(modes[i], s.addr, args, 20000, &o, &out);
+		cr_expect_eq(o.rc, 0, "%s exit code %d", modes[i], o.rc);
+		expect_accounting(&o, out);
+		cr_expect_eq(o.responses, 400, "%s --size %s: %s", modes[i], sizes[i], out);
+		cr_expect(out && strstr(out, "\"verify\":true,\"corrupt_bytes\":0,"), "%s", out);
+		cr_expect(out && strstr(out, "\"corrupt\":0}"), "%s", out);
+		free(out);
+	}
+	serve_stop(&s);
+}
+
+/* An echo target that flips one byte: of its TCP stream at offset
+ * FLIP_TCP_AT (of each connection), and of the FLIP_UDP_NTH datagram it
+ * gets; the rest it echoes as it came, the HOLD_UDP_NTH datagram late. */
+#define FLIP_TCP_AT  1000u
+#define FLIP_UDP_NTH 5u
+/* ... and holds the datagram after that (the 6th) this long before
+ * echoing it, for a client whose timeout is shorter: a late answer */
+#define HOLD_UDP_NTH 6u
+#define HOLD_UDP_MS  150
+
+struct flipper {
+	int lfd, ufd;
+	uint16_t tcp_port, udp_port;
+	pthread_t th;
+	atomic_bool stop;
+	atomic_uint flipped;
+};
+
+static void *flipper_run(void *arg)
+{
+	struct flipper *f = arg;
+	int cfd = -1;
+	uint64_t off = 0;
+	unsigned dgrams = 0;
+	char buf[65536], held[2048];
+	ssize_t held_len = 0;
+	struct sockaddr_storage held_to;
+	socklen_t held_tolen = 0;
+	int64_t held_until = 0;
+	while (!atomic_load(&f->stop)) {
+		struct pollfd p[3] = { { .fd = f->lfd, .events = POLLIN },
+				       { .fd = f->ufd, .events = POLLIN },
+				       { .fd = cfd, .events = POLLIN } };
+		if (held_len > 0 && t_now_ms() >= held_until) {
+			sendto(f->ufd, held, (size_t)held_len, 0, (struct sockaddr *)&held_to, held_tolen);
+			held_len = 0;
+		}
+		if (poll(p, cfd >= 0 ? 3 : 2, 20) <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			int fd = accept(f->lfd, NULL, NULL);
+			if (fd >= 0 && cfd >= 0)
+				close(fd);	/* one client at a time */
+			else if (fd >= 0) {
+				cfd = fd;
+				off = 0;
+			}
+		}
+		if (p[1].revents & POLLIN) {
+			struct sockaddr_storage from;
+			socklen_t flen = sizeof(from);
+			ssize_t n = recvfrom(f->ufd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
+					     &flen);
+			if (n > 20 && ++dgrams == FLIP_UDP_NTH) {
+				buf[20] ^= 0x10;
+				atomic_fetch_add(&f->flipped, 1);
+			}
+			if (n > 0 && dgrams == HOLD_UDP_NTH && (size_t)n <= sizeof(held)) {
+				memcpy(held, buf, (size_t)n);
+				held_len = n;
+				held_to = from;
+				held_tolen = flen;
+				held_until = t_now_ms() + HOLD_UDP_MS;
+			} else if (n > 0) {
+				sendto(f->ufd, buf, (size_t)n, 0, (struct sockaddr *)&from, flen);
+			}
+		}
+		if (cfd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t n = read(cfd, buf, sizeof(buf));
+			if (n <= 0) {
+				close(cfd);
+				cfd = -1;
+				continue;
+			}
+			if (off <= FLIP_TCP_AT && FLIP_TCP_AT < off + (uint64_t)n) {
+				buf[FLIP_TCP_AT - off] ^= 0x01;
+				atomic_fetch_add(&f->flipped, 1);
+			}
+			off += (uint64_t)n;
+			if (t_write_all(cfd, buf, (size_t)n) != 0) {
+				close(cfd);
+				cfd = -1;
+			}
+		}
+	}
+	if (cfd >= 0)
+		close(cfd);
+	return NULL;
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	return ntohs(a.sin_port);
+}
+
+static void flipper_start(struct flipper *f)
+{
+	memset(f, 0, sizeof(*f));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	f->ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert(f->lfd >= 0 && f->ufd >= 0);
+	cr_assert_eq(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(f->lfd, 16), 0);
+	cr_assert_eq(bind(f->ufd, (struct sockaddr *)&a, sizeof(a)), 0);
+	f->tcp_port = bound_port(f->lfd);
+	f->udp_port = bound_port(f->ufd);
+	cr_assert_eq(pthread_create(&f->th, NULL, flipper_run, f), 0);
+}
+
+static void flipper_stop(struct flipper *f)
+{
+	atomic_store(&f->stop, true);
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+	close(f->ufd);
+}
+
+/* 50 requests of 64 bytes on one connection (flow) through the flipper,
+ * with or without --verify: its report. */
+static char *through_flipper(const char *mode, uint16_t port, int verify)
+{
+	char addr[32];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	/* udp_rr paced at 100/s (0.5 s) so that the late answer comes
+	 * while the run goes on */
+	int udp = strcmp(mode, "udp_rr") == 0;
+	const char *args[] = { "-n", "50", "-c", "1", "-t", "1", "--timeout", udp ? "100" : "2000",
+			       "--rate", udp ? "100" : "1000000", verify ? "--verify" : NULL, NULL };
+	struct outcome o;
+	char *out = NULL;
+	run_client(mode, addr, args, 20000, &o, &out);
+	cr_expect_eq(o.rc, 0, "%s exit code %d: %s", mode, o.rc, out);
+	expect_accounting(&o, out);
+	cr_expect_eq(o.requests, 50);
+	return out;
+}
+
+T_TEST(bench, verify_catches_a_flipped_byte)
+{
+	/* One byte flipped on the way back is one corrupt answer (tcp_rr:
+	 * the 16th, which holds stream offset 1000; udp_rr: the 5th) and one
+	 * corrupt byte; the others are answered.  Without --verify the same
+	 * target looks healthy: the check is what catches it. */
+	struct flipper f;
+	flipper_start(&f);
+	char *out = through_flipper("tcp_rr", f.tcp_port, 1);
+	cr_expect(out && strstr(out, "\"corrupt_bytes\":1,"), "tcp_rr: %s", out);
+	cr_expect(out && strstr(out, "\"corrupt\":1}"), "tcp_rr: %s", out);
+	cr_expect_eq(report_u64(out, "responses"), 49, "tcp_rr: %s", out);
+	free(out);
+	/* udp_rr: the 6th datagram comes back 150 ms late, after its 100 ms
+	 * timeout: a timeout, and a late answer, not a corrupt one */
+	out = through_flipper("udp_rr", f.udp_port, 1);
+	cr_expect(out && strstr(out, "\"corrupt_bytes\":1,"), "udp_rr: %s", out);
+	cr_expect(out && strstr(out, "\"corrupt\":1}"), "udp_rr: %s", out);
+	cr_expect(out && strstr(out, "\"timeout\":1,"), "udp_rr: %s", out);
+	cr_expect_eq(report_u64(out, "late_answers"), 1, "udp_rr: %s", out);
+	cr_expect_eq(report_u64(out, "responses"), 48, "udp_rr: %s", out);
+	free(out);
+	out = through_flipper("tcp_rr", f.tcp_port, 0);
+	cr_expect_eq(report_u64(out, "errors_total"), 0, "without --verify: %s", out);
+	free(out);
+	/* the flips the client saw are the ones the target made */
+	cr_expect_eq(atomic_load(&f.flipped), 3);
+	flipper_stop(&f);
+}
+
+T_TEST(bench, verify_refused_options)
+{
+	static const char *const stream[] = { "tcp_stream", "127.0.0.1:9", "--verify", NULL };
+	expect_refused(stream, "--verify is for tcp_rr, tcp_crr and udp_rr");
+	static const char *const resp[] = { "tcp_rr", "127.0.0.1:9", "--verify", "--size",
+					    "64,128", NULL };
+	expect_refused(resp, "--verify checks an echo");
+	static const char *const ival[] = { "tcp_rr", "127.0.0.1:9", "--interval", "0", NULL };
+	expect_refused(ival, "--interval: '0' is not seconds");
+}
+
+T_TEST(bench, interval_lines_add_up)
+{
+	/* 1.2 s in intervals of 0.5 s: two whole lines and the rest in a
+	 * third; their answers and errors add up to the report's. */
+	struct served s;
+	serve_start(&s, "echo", NULL);
+	static const char *const args[] = { "-d", "1.2", "-c", "2", "-t", "1", "--interval",
+					    "0.5", "--verify", NULL };
+	struct outcome o;
+	char *out = NULL;
+	run_client("tcp_rr", s.addr, args, 10000, &o, &out);
+	cr_expect_eq(o.rc, 0);
+	expect_accounting(&o, out);
+	unsigned lines = 0;
+	uint64_t sum = 0, errs = 0;
+	for (const char *p = out; p && (p = strstr(p, "{\"interval\":")); p++) {
+		uint64_t n = 0, r = 0, e = 0;
+		cr_expect(json_u64(p, "interval", &n) == 0 && json_u64(p, "responses", &r) == 0 &&
+			  json_u64(p, "errors_total", &e) == 0 &&
+			  strstr(p, "\"latency_us\":{\"p50\":") != NULL &&
+			  strstr(p, "\"from_send_us\":{\"p99\":") != NULL, "line: %s", p);
+		cr_expect_eq(n, lines + 1);
+		lines++;
+		sum += r;
+		errs += e;
+	}
+	cr_expect_eq(lines, 3, "%u interval lines in: %s", lines, out);
+	cr_expect_eq(sum, o.responses, "lines %llu, report %llu", (unsigned long long)sum,
+		     (unsigned long long)o.responses);
+	cr_expect_eq(errs, o.errors);
+	free(out);
 	serve_stop(&s);
 }
