@@ -15,6 +15,7 @@
 #include "tunables.h"
 #include "balance/target_set.h"
 #include "http/http_steps.h"
+#include "stream/admission.h"
 
 static void arm_accept(struct worker *w, uint32_t l)
 {
@@ -27,23 +28,8 @@ static void arm_accept(struct worker *w, uint32_t l)
 
 static void accept_one(struct worker *w, uint32_t l, int fd)
 {
-	struct listener_rt *lr = &w->rt->listeners[l];
-	uint32_t max = lr->conf->max_connections;
-	if (atomic_load_explicit(&w->rt->memory_over, memory_order_relaxed)) {
-		STAT_INC(wstats(w, l), memory_refused);
-		worker_close_reset(fd);
-		return;
-	}
-	if (max) {
-		uint32_t n = atomic_fetch_add_explicit(&lr->active, 1, memory_order_relaxed);
-		if (n >= max) {
-			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
-			STAT_INC(wstats(w, l), limit);
-			worker_close_reset(fd);
-			return;
-		}
-	}
-	http_client_start(w, l, fd);
+	if (admission_accept(w, l, fd))
+		http_client_start(w, l, fd);
 }
 
 static void on_accept(struct worker *w, const struct io_uring_cqe *cqe)

@@ -102,3 +102,24 @@ void admission_release(struct worker *w, uint32_t lidx, uint32_t slot)
 {
 	nlb_srclimit_release(&w->listeners[lidx].srclimit, slot);
 }
+
+bool admission_accept(struct worker *w, uint32_t lidx, int fd)
+{
+	struct listener_rt *lr = &w->rt->listeners[lidx];
+	uint32_t max = lr->conf->max_connections;
+	if (atomic_load_explicit(&w->rt->memory_over, memory_order_relaxed)) {
+		STAT_INC(wstats(w, lidx), memory_refused);
+		worker_close_reset(fd);
+		return false;
+	}
+	if (max) {
+		uint32_t n = atomic_fetch_add_explicit(&lr->active, 1, memory_order_relaxed);
+		if (n >= max) {
+			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
+			STAT_INC(wstats(w, lidx), limit);
+			worker_close_reset(fd);
+			return false;
+		}
+	}
+	return true;
+}

@@ -27,4 +27,11 @@ int admission_check(struct worker *w, uint32_t lidx, const struct sockaddr *clie
 		    uint32_t *slot);
 void admission_release(struct worker *w, uint32_t lidx, uint32_t slot);
 
+/* A client fd just accepted on listener lidx (TCP, TLS or HTTP), before
+ * anything is held for it: reset and counted while nlb is over
+ * max_memory_mb (memory_refused) or the listener is at max_connections
+ * (limit); else counted in the listener's active count when it has a
+ * max_connections.  False when refused. */
+bool admission_accept(struct worker *w, uint32_t lidx, int fd);
+
 #endif

@@ -703,24 +703,12 @@ void tcp_accept(struct worker *w, uint32_t lidx, int fd)
 {
 	struct listener_rt *lr = &w->rt->listeners[lidx];
 	uint32_t max = lr->conf->max_connections;
-	if (atomic_load_explicit(&w->rt->memory_over, memory_order_relaxed)) {
-		STAT_INC(wstats(w, lidx), memory_refused);
-		worker_close_reset(fd);
-		return;
-	}
 	/* Accepted while stopping (its completion came in the batch that
 	 * stopped the worker, or before the cancel took effect): the kernel
 	 * gave the client to us, so it drains like the others.  A reset here
 	 * broke a few connections in every binary upgrade under load. */
-	if (max) {
-		uint32_t n = atomic_fetch_add_explicit(&lr->active, 1, memory_order_relaxed);
-		if (n >= max) {
-			atomic_fetch_sub_explicit(&lr->active, 1, memory_order_relaxed);
-			STAT_INC(wstats(w, lidx), limit);
-			worker_close_reset(fd);
-			return;
-		}
-	}
+	if (!admission_accept(w, lidx, fd))
+		return;
 	struct conn *c = tcp_conn_alloc(&w->tcp);
 	if (!c) {
 		if (max)
