@@ -16,17 +16,10 @@
 
 #include "helpers.h"
 
-static const char *bench_bin(void)
-{
-	const char *p = getenv("NLB_BENCH");
-	T_ASSERT(p && *p && access(p, X_OK) == 0, ": NLB_BENCH is not set (run through make test)");
-	return p;
-}
-
 /* nlb-bench serve --mode echo [extra] on addr in ns, once it says so. */
 struct t_nlb *gwx_serve(const struct t_netns *ns, const char *addr, const char *extra)
 {
-	const char *argv[] = { bench_bin(), "serve", "--mode", "echo", addr, extra, NULL };
+	const char *argv[] = { t_bench_bin(), "serve", "--mode", "echo", addr, extra, NULL };
 	struct t_nlb *h = t_netns_spawn(ns, argv);
 	T_ASSERT(h, ": %s", t_netns_err());
 	if (t_nlb_log_wait(h, "echo on", 5000) != 0) {

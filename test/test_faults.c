@@ -31,26 +31,6 @@
 
 TestSuite(faults, .init = t_setup, .fini = t_teardown, .timeout = 60);
 
-static const char *bench_bin(void)
-{
-	const char *p = getenv("NLB_BENCH");
-	T_ASSERT(p && *p && access(p, X_OK) == 0, ": NLB_BENCH is not set (run through make test)");
-	return p;
-}
-
-/* nlb-bench serve (echo, TCP and UDP) on 127.0.0.1:port, once it accepts:
- * a target in a process of its own, so that it can be killed. */
-static struct t_nlb *echo_process(uint16_t port)
-{
-	char addr[32];
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	const char *argv[] = { bench_bin(), "serve", "--mode", "echo", "--tcp-udp", addr, NULL };
-	struct t_nlb *s = t_spawn(argv, NULL);
-	T_ASSERT(s);
-	T_ASSERT(t_nlb_wait_listening(s, port, 5000) == 0, ": echo server on %s", addr);
-	return s;
-}
-
 /* Writes fd's stream seed without reading until a write has had to wait
  * stall_ms (backpressure) or limit bytes went; the bytes written. */
 static uint64_t write_until_stalled(int fd, uint64_t seed, int stall_ms, uint64_t limit,
@@ -85,7 +65,7 @@ static uint64_t write_until_stalled(int fd, uint64_t seed, int stall_ms, uint64_
 static void target_killed(const char *fwd)
 {
 	uint16_t tport = t_free_port();
-	struct t_nlb *target = echo_process(tport);
+	struct t_nlb *target = t_bench_echo(tport);
 	struct px p;
 	px_init(&p, fwd);
 	px_target(&p, tport);
@@ -309,8 +289,15 @@ static int trickle(int fd, const char *msg, size_t len, int every_ms, int timeou
 #define SLOW_EVERY_MS 150
 #define SLOW_GRACE_MS 1500	/* the tick and a loaded machine */
 
-static void expect_ended_by_timeout(struct px *p, int rc, int64_t took, const char *what)
+/* A client of p's trickling msg (len bytes, never finished) must be
+ * ended by the phase's timeout; what nlb answered lands in got. */
+static void slow_client(struct px *p, const char *msg, size_t len, char *got, size_t cap,
+			const char *what)
 {
+	int64_t took;
+	int fd = px_connect(p);
+	int rc = trickle(fd, msg, len, SLOW_EVERY_MS, 10000, got, cap, &took);
+	t_close(fd);
 	px_assert(p, rc != -ETIMEDOUT, "%s: still open after %" PRId64 " ms of trickling", what,
 		  took);
 	px_assert(p, took >= SLOW_TIMEOUT_MS - 100 && took <= SLOW_TIMEOUT_MS + SLOW_GRACE_MS,
@@ -330,11 +317,7 @@ T_TEST(faults, slowloris_proxy_header)
 	px_start(&p);
 	static const char hdr[] = "PROXY TCP4 192.0.2.1 192.0.2.2 40000 80";
 	char got[256];
-	int64_t took;
-	int fd = px_connect(&p);
-	int rc = trickle(fd, hdr, sizeof(hdr) - 1, SLOW_EVERY_MS, 10000, got, sizeof(got), &took);
-	t_close(fd);
-	expect_ended_by_timeout(&p, rc, took, "PROXY header");
+	slow_client(&p, hdr, sizeof(hdr) - 1, got, sizeof(got), "PROXY header");
 	cr_expect_eq(t_server_accepted(echo), 0, "a target was connected for a header never sent");
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "proxy_header_timeout"), 1);
@@ -362,11 +345,7 @@ T_TEST(faults, slowloris_tls_handshake)
 	static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
 				    "0123456789abcdef0123456789abcdef";
 	char got[256];
-	int64_t took;
-	int fd = px_connect(&p);
-	int rc = trickle(fd, hello, sizeof(hello) - 1, SLOW_EVERY_MS, 10000, got, sizeof(got), &took);
-	t_close(fd);
-	expect_ended_by_timeout(&p, rc, took, "TLS handshake");
+	slow_client(&p, hello, sizeof(hello) - 1, got, sizeof(got), "TLS handshake");
 	px_stop_ok(&p);
 	cr_expect_eq(px_stat(&p, "tls_fail_timeout"), 1);
 	px_free(&p);
@@ -387,11 +366,7 @@ T_TEST(faults, slowloris_http_head)
 	px_start(&p);
 	static const char head[] = "GET / HTTP/1.1\r\nHost: a.test\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
 	char got[1024];
-	int64_t took;
-	int fd = px_connect(&p);
-	int rc = trickle(fd, head, sizeof(head) - 1, SLOW_EVERY_MS, 10000, got, sizeof(got), &took);
-	t_close(fd);
-	expect_ended_by_timeout(&p, rc, took, "HTTP head");
+	slow_client(&p, head, sizeof(head) - 1, got, sizeof(got), "HTTP head");
 	cr_expect(strncmp(got, "HTTP/1.1 408", 12) == 0, "answer: %.60s, want a 408", got);
 	cr_expect_eq(t_server_accepted(web), 0, "the target saw a request never finished");
 	px_stop_ok(&p);
@@ -408,7 +383,7 @@ static struct t_nlb *load(const char *mode, uint16_t port, const char *conns, co
 {
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	const char *argv[] = { bench_bin(), mode, addr, "-t", "1", "-c", conns, "-d", secs,
+	const char *argv[] = { t_bench_bin(), mode, addr, "-t", "1", "-c", conns, "-d", secs,
 			       "--timeout", "5000", "--json", NULL };
 	struct t_nlb *l = t_spawn(argv, NULL);
 	T_ASSERT(l);
@@ -432,7 +407,7 @@ static void load_ok(struct px *p, struct t_nlb *l, const char *mode)
 T_TEST(faults, tiny_completion_queue, .timeout = 120)
 {
 	uint16_t tport = t_free_port();
-	struct t_nlb *target = echo_process(tport);
+	struct t_nlb *target = t_bench_echo(tport);
 	uint16_t tcp_port = t_free_port(), udp_port = t_free_port();
 	char *conf = t_write_config(
 		"workers = 1; ring_cq_entries = 16;\n"

@@ -396,6 +396,24 @@ static void real_appliances(struct gw *g, struct t_nlb *a[2])
 	a[1] = real_appliance(g, T_GWLAB_APPL4_2, "a2");
 }
 
+/* Waits until nlb n has found appliance a2 healthy (its first check). */
+static void appliance2_healthy(struct t_nlb *n)
+{
+	T_ASSERT(t_nlb_log_wait(n, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
+				5000) == 0);
+}
+
+/* The lab with the two nlb-appliances, nlb health-checking them outside
+ * GENEVE (TCP on port 80) and the echo servers, once a2 is healthy. */
+static void gw_start_real(struct gw *g, struct t_nlb *a[2])
+{
+	gw_lab(g);
+	real_appliances(g, a);
+	gw_start(g, NULL, "health_check = { protocol = \"tcp\"; port = 80; interval_ms = 200;"
+		 " healthy_threshold = 1; };");
+	appliance2_healthy(g->nlb);
+}
+
 static void appliances_stop(struct t_nlb *a[2])
 {
 	for (int i = 0; i < 2; i++) {
@@ -467,13 +485,8 @@ static uint64_t appliance_echo_packets(struct gw *g, const char *addr)
 T_TEST(gateway, through_nlb_appliance_both_families)
 {
 	struct gw g;
-	gw_lab(&g);
 	struct t_nlb *a[2];
-	real_appliances(&g, a);
-	gw_start(&g, NULL, "health_check = { protocol = \"tcp\"; port = 80; interval_ms = 200;"
-		 " healthy_threshold = 1; };");
-	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
-				5000) == 0);
+	gw_start_real(&g, a);
 	cr_assert_eq(t_netns_ping(g.lab.client, T_GWLAB_SERVER4, 3000), 0, "%s", t_netns_err());
 	cr_assert_eq(t_netns_ping(g.lab.client, T_GWLAB_SERVER6, 3000), 0, "%s", t_netns_err());
 	cr_assert_eq(t_netns_ping(g.lab.server, T_GWLAB_CLIENT4, 3000), 0, "%s", t_netns_err());
@@ -688,8 +701,7 @@ static void failover(const char *gateway_extra, bool moves)
 	gw_start(&g, gateway_extra, "health_check = { protocol = \"tcp\"; port = 80; "
 		 "interval_ms = 200; timeout_ms = 200; healthy_threshold = 1; "
 		 "unhealthy_threshold = 1; };");
-	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
-				5000) == 0);
+	appliance2_healthy(g.nlb);
 	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_1 ":6081 in group fw: initial -> healthy",
 				5000) == 0);
 	int fd = gwx_connect(g.lab.client, SOCK_STREAM, T_GWLAB_SERVER4, ECHO_PORT);
@@ -1260,13 +1272,8 @@ T_TEST(gateway, deregistration_delay_rebalance)
 T_TEST(gateway, restart_after_sigkill_takes_up_the_device_and_socket)
 {
 	struct gw g;
-	gw_lab(&g);
 	struct t_nlb *a[2];
-	real_appliances(&g, a);
-	gw_start(&g, NULL, "health_check = { protocol = \"tcp\"; port = 80; interval_ms = 200;"
-		 " healthy_threshold = 1; };");
-	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
-				5000) == 0);
+	gw_start_real(&g, a);
 	tcp_flows_ok(&g, T_GWLAB_SERVER4, 4);
 	T_ASSERT(kill(g.nlb->pid, SIGKILL) == 0);
 	cr_assert_neq(t_nlb_wait(g.nlb, 5000), -ETIMEDOUT, "the killed nlb did not exit");
@@ -1274,8 +1281,7 @@ T_TEST(gateway, restart_after_sigkill_takes_up_the_device_and_socket)
 	cr_assert_eq(stat(g.sock, &st), 0, "the killed nlb's admin socket is gone: nothing to clean");
 	t_nlb_free(g.nlb);
 	g.nlb = gw_spawn(&g, g.conf);
-	T_ASSERT(t_nlb_log_wait(g.nlb, T_GWLAB_APPL4_2 ":6081 in group fw: initial -> healthy",
-				5000) == 0);
+	appliance2_healthy(g.nlb);
 	tcp_flows_ok(&g, T_GWLAB_SERVER4, 4);
 	gwx_udp_echo_ok(g.lab.client, T_GWLAB_SERVER4, ECHO_PORT);
 	cr_expect_geq(gw_stat(&g, "gw_flows"), 4, "the new nlb's admin socket answers");

@@ -74,6 +74,29 @@ static bool wait_done(struct churn *c, unsigned n, int timeout_ms)
 	return atomic_load(&c->done) + failed(c) >= n;
 }
 
+/* A: nlb with two workers over target, shutdown_timeout_ms as given
+ * (0: the default). */
+static void start_a(struct px *a, uint16_t target, uint64_t shutdown_ms)
+{
+	px_init(a, "auto");
+	a->conf.workers = 2;
+	if (shutdown_ms)
+		a->conf.shutdown_timeout_ms = shutdown_ms;
+	px_target(a, target);
+	px_start(a);
+}
+
+/* B: a second nlb on A's file (its conf_path stays A's), both listening
+ * with SO_REUSEPORT. */
+static void start_b(struct px *b, struct px *a)
+{
+	memset(b, 0, sizeof *b);
+	b->conf = a->conf;
+	px_spawn(b, a->conf_path);
+	px_assert(b, t_listeners(a->conf.listen_port) == 4,
+		  "%d listening sockets, want A's 2 and B's 2", t_listeners(a->conf.listen_port));
+}
+
 struct outcome {
 	unsigned connects, refused, reset, other;
 	int64_t a_accepted, b_accepted;
@@ -88,21 +111,12 @@ static void switch_over(unsigned threads, unsigned before, unsigned after, struc
 {
 	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
 	T_ASSERT(echo);
-	struct px a;
-	px_init(&a, "auto");
-	a.conf.workers = 2;
-	a.conf.shutdown_timeout_ms = 60000;	/* the close, not this, ends A */
-	px_target(&a, t_server_port(echo));
-	px_start(&a);
+	struct px a, b;
+	/* the close, not shutdown_timeout_ms, ends A */
+	start_a(&a, t_server_port(echo), 60000);
 	int long_fd = px_connect(&a);
 	px_assert(&a, t_round_trip(long_fd, "long", 4, 3000) == 0, "the long connection");
-
-	struct px b;
-	memset(&b, 0, sizeof b);
-	b.conf = a.conf;
-	px_spawn(&b, a.conf_path);
-	px_assert(&b, t_listeners(a.conf.listen_port) == 4,
-		  "%d listening sockets, want A's 2 and B's 2", t_listeners(a.conf.listen_port));
+	start_b(&b, &a);
 
 	struct churn c = { .port = a.conf.listen_port };
 	pthread_t th[8];
@@ -217,17 +231,9 @@ static void killed_midway(bool kill_new)
 	enum { THREADS = 4, BEFORE = 500, AFTER = 1000 };
 	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
 	T_ASSERT(echo);
-	struct px a;
-	px_init(&a, "auto");
-	a.conf.workers = 2;
-	px_target(&a, t_server_port(echo));
-	px_start(&a);
-	struct px b;
-	memset(&b, 0, sizeof b);
-	b.conf = a.conf;
-	px_spawn(&b, a.conf_path);
-	px_assert(&b, t_listeners(a.conf.listen_port) == 4,
-		  "%d listening sockets, want A's 2 and B's 2", t_listeners(a.conf.listen_port));
+	struct px a, b;
+	start_a(&a, t_server_port(echo), 0);
+	start_b(&b, &a);
 	struct px *killed = kill_new ? &b : &a, *survivor = kill_new ? &a : &b;
 
 	struct churn c = { .port = a.conf.listen_port };
