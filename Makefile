@@ -304,7 +304,7 @@ run: deps $(BUILD)/nlb $(BUILD)/nlb-bench
 	echo "demo targets on 127.0.0.1:9001 and 127.0.0.1:9002; try: nc 127.0.0.1 8080"; \
 	$(BUILD)/nlb -c etc/nlb.conf
 
-$(FUZZ)/obj/%.o: %.c
+$(FUZZ)/obj/%.o: %.c | fuzz-deps
 	@mkdir -p $(dir $@)
 	@[ "$(V)" = 1 ] || echo "  CLANG   $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
@@ -320,23 +320,26 @@ $(FUZZ)/fuzz_%: $(FUZZ)/obj/test/fuzz/fuzz_%.o $(FUZZ)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
 
-# Runs each target for FUZZ_SECONDS.  test/fuzz/corpus/<name> is only
+# Runs each target for FUZZ_SECONDS, or FUZZ_SECONDS_<name> where given
+# (a campaign spends its hours where the input space is large); with
+# make -j, as many targets at once.  test/fuzz/corpus/<name> is only
 # read (seeds), with test/fuzz/<name>.dict if there is one; new inputs go
 # to build/fuzz/work-<name> and crashes to build/fuzz/crash-<name>/, so
-# the tree stays clean.  A crash, leak or sanitizer report fails the
-# target.
-fuzz: fuzz-deps $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_NAMES); do \
-		mkdir -p $(FUZZ)/work-$$f $(FUZZ)/crash-$$f; \
-		echo "  FUZZ    $$f for $(FUZZ_SECONDS) s"; \
-		LSAN_OPTIONS=suppressions=$(CURDIR)/test/fuzz/lsan.supp:print_suppressions=0 \
-		$(FUZZ)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
-			-print_final_stats=1 -artifact_prefix=$(FUZZ)/crash-$$f/ \
-			$$(test ! -f test/fuzz/$$f.dict || echo -dict=test/fuzz/$$f.dict) \
-			$(FUZZ)/work-$$f test/fuzz/corpus/$$f 2>$(FUZZ)/$$f.log || { \
-			tail -n 60 $(FUZZ)/$$f.log; echo "make fuzz: $$f failed; see $(FUZZ)/$$f.log"; exit 1; }; \
-		grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$$f.log | sed 's/^/    /'; \
-	done
+# the tree stays clean.  A crash, leak, sanitizer report, broken
+# contract or an input running FUZZ_TIMEOUT seconds fails the target.
+FUZZ_TIMEOUT ?= 10
+fuzz: $(FUZZ_NAMES:%=fuzz-run-%)
+
+fuzz-run-%: fuzz-deps $(FUZZ)/fuzz_%
+	@mkdir -p $(FUZZ)/work-$* $(FUZZ)/crash-$*
+	@echo "  FUZZ    $* for $(or $(FUZZ_SECONDS_$*),$(FUZZ_SECONDS)) s"
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/test/fuzz/lsan.supp:print_suppressions=0 \
+	$(FUZZ)/fuzz_$* -max_total_time=$(or $(FUZZ_SECONDS_$*),$(FUZZ_SECONDS)) \
+		-timeout=$(FUZZ_TIMEOUT) -print_final_stats=1 -artifact_prefix=$(FUZZ)/crash-$*/ \
+		$$(test ! -f test/fuzz/$*.dict || echo -dict=test/fuzz/$*.dict) \
+		$(FUZZ)/work-$* test/fuzz/corpus/$* 2>$(FUZZ)/$*.log || { \
+		tail -n 60 $(FUZZ)/$*.log; echo "make fuzz: $* failed; see $(FUZZ)/$*.log"; exit 1; }
+	@grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$*.log | sed 's/^/    $*: /'
 
 $(COV)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
