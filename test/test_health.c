@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -631,15 +632,28 @@ T_TEST(health, fail_closed_resets, .timeout = 30)
 
 /* ---- 7: passive detection ----------------------------------------------- */
 
+/* How target B fails its live connects in passive_case. */
+enum passive_cause {
+	PASSIVE_STOPPED,	/* its server stops: connects refused */
+	PASSIVE_UNREACHABLE,	/* its SYNs answered with ICMP host unreachable */
+};
+
 /* interval 60 s: after the first probes no other comes during the test.
- * B's server stops; live connections that pick B are refused and retried
- * on A.  unhealthy_threshold (2) refusals in a row mark B unhealthy at
- * once, with "passive" in the reason, and nlb stops trying it. */
-T_TEST(health, passive_marks_refusing_target, .timeout = 30)
+ * B fails (cause); live connections that pick B fail and are retried on
+ * A.  unhealthy_threshold (2) failures in a row mark B unhealthy at
+ * once, with "passive" in the reason, and nlb stops trying it.  The
+ * failures are counted as counter (connect_refused, connect_error). */
+static void passive_case(enum passive_cause cause, const char *counter)
 {
 	enum { UNHEALTHY = 2 };
 	struct px p;
 	char extra[512];
+	if (cause == PASSIVE_UNREACHABLE) {
+		/* A namespace of the test's own, for the rule below. */
+		T_ASSERT(unshare(CLONE_NEWNET) == 0, ": unshare(CLONE_NEWNET): %s",
+			 strerror(errno));
+		T_ASSERT(system("ip link set lo up") == 0);
+	}
 	px_init(&p, "auto");
 	struct t_server *a = tag_target(&p), *b = tag_target(&p);
 	p.conf.connect_retries = 2;
@@ -652,15 +666,30 @@ T_TEST(health, passive_marks_refusing_target, .timeout = 30)
 
 	struct loop *l = loop_start(p.conf.listen_port);
 	t_sleep_ms(200);
+	int rc = 0;
 	pthread_mutex_lock(&l->pause);
-	t_server_stop(b);
+	if (cause == PASSIVE_STOPPED) {
+		t_server_stop(b);
+	} else {
+		/* The server stays up; a SYN to it is answered with ICMP host
+		 * unreachable, so a connect fails with EHOSTUNREACH (nlb's
+		 * connect_error), as when a route to the target is gone. */
+		char cmd[256];
+		snprintf(cmd, sizeof cmd,
+			 "nft add table inet nlbt && nft add chain inet nlbt out "
+			 "'{ type filter hook output priority 0; }' && nft add rule inet nlbt out "
+			 "tcp dport %u tcp flags syn reject with icmpx type host-unreachable",
+			 pb);
+		rc = system(cmd);
+	}
 	int64_t t_stop = t_now_ms();
 	pthread_mutex_unlock(&l->pause);
+	px_assert(&p, rc == 0, "nft failed (%d)", rc);
 
 	int64_t waited = hc_wait(&p, pb, "healthy", "unhealthy", 1000);
 	int64_t t_down = t_now_ms();
 	char *line = hc_line_text(&p, pb, "healthy", "unhealthy");
-	cr_log_info("health: %s, %" PRId64 " ms after the stop", line ? line : "?", waited);
+	cr_log_info("health: %s, %" PRId64 " ms after B failed", line ? line : "?", waited);
 	bool passive = line && strstr(line, "passive");
 	free(line);
 	px_assert(&p, passive, "the change is not attributed to passive detection");
@@ -671,19 +700,33 @@ T_TEST(health, passive_marks_refusing_target, .timeout = 30)
 	struct loop_count window = loop_count(l, t_stop, t_down, 0);
 	px_assert(&p, after.n >= 30, "only %u connections after B was marked", after.n);
 	px_stop_ok(&p);
-	/* UNHEALTHY refusals mark B; a few more may be under way within the
+	/* UNHEALTHY failures mark B; a few more may be under way within the
 	 * ~100 ms it may take.  Had nlb gone on trying B, about half of the
-	 * later connections would be refused too. */
-	int64_t refused = px_stat(&p, "connect_refused");
-	cr_log_info("health: passive: %" PRId64 " refusals, %u connections between the "
-		    "stop and the mark, %u after", refused, window.n, after.n);
-	cr_expect_geq(refused, UNHEALTHY);
-	cr_expect_leq(refused, UNHEALTHY + 3, "%" PRId64 " refusals: nlb kept trying B", refused);
+	 * later connections would fail too. */
+	int64_t failed = px_stat(&p, counter);
+	cr_log_info("health: passive: %" PRId64 " %s, %u connections between B's failure "
+		    "and the mark, %u after", failed, counter, window.n, after.n);
+	cr_expect_geq(failed, UNHEALTHY);
+	cr_expect_leq(failed, UNHEALTHY + 3, "%" PRId64 " %s: nlb kept trying B", failed, counter);
+	if (cause == PASSIVE_UNREACHABLE)
+		cr_expect_eq(px_stat(&p, "connect_refused"), 0);
 	cr_expect_eq(px_stat(&p, "health_changes"), 3);
 	free(l);
 	px_free(&p);
 	t_server_free(a);
 	t_server_free(b);
+}
+
+T_TEST(health, passive_marks_refusing_target, .timeout = 30)
+{
+	passive_case(PASSIVE_STOPPED, "connect_refused");
+}
+
+/* A connect failing otherwise than refused or timed out (here
+ * EHOSTUNREACH) is the target's failure too. */
+T_TEST(health, passive_marks_unreachable_target, .timeout = 30)
+{
+	passive_case(PASSIVE_UNREACHABLE, "connect_error");
 }
 
 /* ---- 8: 1,000 targets ----------------------------------------------------- */

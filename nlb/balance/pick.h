@@ -6,6 +6,7 @@
 #ifndef NLB_PICK_H
 #define NLB_PICK_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,8 +42,8 @@ static inline void pick_conn_add(const struct nlb_runtime *rt, unsigned worker, 
 			      memory_order_relaxed);
 }
 
-/* A connect of worker to target t of group failed (refused, timed out)
- * or succeeded: passive health detection counts failures in a row. */
+/* A connect of worker to target t of group failed (see
+ * pick_connect_failure_is_target) or succeeded: passive health detection counts failures in a row. */
 static inline void pick_live_result(const struct nlb_runtime *rt, unsigned worker, size_t group,
 				    uint32_t t, bool ok)
 {
@@ -52,6 +53,25 @@ static inline void pick_live_result(const struct nlb_runtime *rt, unsigned worke
 	if (ok && v == 0)
 		return;
 	atomic_store_explicit(n, ok ? 0 : v + 1, memory_order_relaxed);
+}
+
+/* Whether a target connect that failed with res (-errno) tells of the
+ * target, for passive detection: refused, timed out, reset, unreachable
+ * (a route, an ICMP error), a failed TLS handshake do; this host out of
+ * local ports, descriptors or memory does not. */
+static inline bool pick_connect_failure_is_target(int res)
+{
+	switch (-res) {
+	case EADDRNOTAVAIL:
+	case EADDRINUSE:
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		return false;
+	default:
+		return true;
+	}
 }
 
 /* Sum over workers of connections to target t of group. */

@@ -459,7 +459,7 @@ void http_exchange_connect_failed(struct worker *w, struct http_client *c, int r
 		STAT_INC(wstats(w, c->listener), connect_tls);
 	else
 		STAT_INC(wstats(w, c->listener), connect_error);
-	if (timeout || tls || res == -ECONNREFUSED)
+	if (pick_connect_failure_is_target(res))
 		pick_live_result(w->rt, w->id, c->group, c->target, false);
 	nlb_debug_rl("http target %s in group %s: connect failed (%s), attempt %u of %u",
 		     target_at(w->rt, c->group, c->target)->addr_text, g->name,

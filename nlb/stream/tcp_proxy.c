@@ -666,7 +666,7 @@ static void on_connect(struct worker *w, struct conn *c, int res)
 	nlb_debug_rl("target %s in group %s: connect failed (%s), attempt %u of %u",
 		  target_at(w->rt, c->group, c->target)->addr_text, g->name, why, c->attempts,
 		  g->connect_retries + 1);
-	if (res == -ECANCELED || res == -ETIME || res == -ECONNREFUSED)
+	if (pick_connect_failure_is_target(res))
 		pick_live_result(w->rt, w->id, c->group, c->target, false);
 	/* The connect has completed, and its linked timeout never touches
 	 * the socket: closing it now is safe. */
