@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <endian.h>
 #include <unistd.h>
 
 /* The architecture this build's system call numbers belong to: a filter
@@ -19,7 +20,7 @@
 #define NATIVE_ARCH AUDIT_ARCH_X86_64
 /* x32 shares AUDIT_ARCH_X86_64 and marks its calls with this bit. */
 #define X32_BIT 0x40000000u
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) && __BYTE_ORDER == __LITTLE_ENDIAN
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
 #endif
 
@@ -47,6 +48,44 @@ static bool valid_nr(int nr)
 	return true;
 }
 
+/* The condition on call nr, or NULL. */
+static const struct nlb_seccomp_arg *arg_of(const struct nlb_seccomp_rules *r, int nr)
+{
+	for (size_t i = 0; i < r->n_args; i++)
+		if (r->args[i].nr == nr)
+			return &r->args[i];
+	return NULL;
+}
+
+static size_t args_len(const struct nlb_seccomp_rules *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_args; i++)
+		n += NLB_SECCOMP_ARG_LEN(r->args[i].n_values);
+	return n;
+}
+
+size_t nlb_seccomp_prog_len(const struct nlb_seccomp_rules *r)
+{
+	return NLB_SECCOMP_PROG_LEN(r->n_allow + r->n_refuse) + args_len(r);
+}
+
+/* Each condition names an allowed call, once, and an argument there is. */
+static bool valid_args(const struct nlb_seccomp_rules *r)
+{
+	for (size_t i = 0; i < r->n_args; i++) {
+		const struct nlb_seccomp_arg *a = &r->args[i];
+		if (a->arg > 5 || (a->n_values == 0 && a->clear == 0) || arg_of(r, a->nr) != a)
+			return false;
+		bool allowed = false;
+		for (size_t j = 0; j < r->n_allow; j++)
+			allowed |= r->allow[j] == a->nr;
+		if (!allowed)
+			return false;
+	}
+	return true;
+}
+
 int nlb_seccomp_build(const struct nlb_seccomp_rules *r, struct sock_filter *prog, size_t cap)
 {
 #ifndef NATIVE_ARCH
@@ -55,9 +94,7 @@ int nlb_seccomp_build(const struct nlb_seccomp_rules *r, struct sock_filter *pro
 	(void)cap;
 	return -ENOSYS;
 #else
-	size_t na = r->n_allow, nr = r->n_refuse;
-	if (na + nr > NLB_SECCOMP_MAX_CALLS)
-		return -E2BIG;
+	size_t na = r->n_allow, nr = r->n_refuse, nargs = args_len(r);
 	for (size_t i = 0; i < na; i++)
 		if (!valid_nr(r->allow[i]))
 			return -EINVAL;
@@ -66,7 +103,12 @@ int nlb_seccomp_build(const struct nlb_seccomp_rules *r, struct sock_filter *pro
 			return -EINVAL;
 	if (nr && (r->refuse_errno < 1 || r->refuse_errno > 4095))
 		return -EINVAL;
-	if (cap < NLB_SECCOMP_PROG_LEN(na + nr))
+	if (!valid_args(r))
+		return -EINVAL;
+	if (na + nr + nargs > NLB_SECCOMP_MAX_CALLS)
+		return -E2BIG;
+	size_t len = nlb_seccomp_prog_len(r);
+	if (cap < len)
 		return -ENOSPC;
 	size_t k = 0;
 	prog[k++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
@@ -82,18 +124,45 @@ int nlb_seccomp_build(const struct nlb_seccomp_rules *r, struct sock_filter *pro
 	prog[k++] = JUMP(BPF_JMP | BPF_JA, 0, 0, 0);
 #endif
 	/* After the comparisons: the action's return, the refusal's, the
-	 * allowing one.  Allowed call i jumps over the calls after it and
-	 * the first two returns (na + nr + 1 - i, at most 255); refused call
-	 * j over the refused after it and the action's (nr - j). */
-	for (size_t i = 0; i < na; i++)
-		prog[k++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r->allow[i],
-				 (uint8_t)(na + nr + 1 - i), 0);
-	for (size_t j = 0; j < nr; j++)
-		prog[k++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r->refuse[j],
-				 (uint8_t)(nr - j), 0);
+	 * conditions' blocks in the order of allow, the allowing return.  A
+	 * jump's offset counts from the instruction after it. */
+	size_t first = k, action_at = first + na + nr, allow_at = len - 1;
+	size_t block_at = action_at + 2;
+	for (size_t i = 0; i < na; i++) {
+		size_t at = first + i;
+		const struct nlb_seccomp_arg *a = arg_of(r, r->allow[i]);
+		size_t to = a ? block_at : allow_at;
+		if (a)
+			block_at += NLB_SECCOMP_ARG_LEN(a->n_values);
+		prog[at] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r->allow[i],
+				(uint8_t)(to - at - 1), 0);
+		k++;
+	}
+	for (size_t j = 0; j < nr; j++, k++)
+		prog[k] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r->refuse[j],
+			       (uint8_t)(action_at + 1 - k - 1), 0);
 	prog[k++] = STMT(BPF_RET | BPF_K, r->action);
 	prog[k++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((uint32_t)r->refuse_errno &
 							       SECCOMP_RET_DATA));
+	for (size_t i = 0; i < na; i++) {
+		const struct nlb_seccomp_arg *a = arg_of(r, r->allow[i]);
+		if (!a)
+			continue;
+		/* The argument's low word: the first on a little-endian
+		 * machine (both architectures above). */
+		prog[k++] = STMT(BPF_LD | BPF_W | BPF_ABS,
+				 offsetof(struct seccomp_data, args) + 8 * a->arg);
+		if (a->n_values) {
+			for (size_t v = 0; v < a->n_values; v++, k++)
+				prog[k] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, a->values[v],
+					       (uint8_t)(allow_at - k - 1), 0);
+		} else {
+			prog[k] = JUMP(BPF_JMP | BPF_JSET | BPF_K, a->clear, 0,
+				       (uint8_t)(allow_at - k - 1));
+			k++;
+		}
+		prog[k++] = STMT(BPF_RET | BPF_K, r->action);
+	}
 	prog[k++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	return (int)k;
 #endif

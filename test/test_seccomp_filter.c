@@ -4,14 +4,20 @@
  * action), a refused call fails with its errno, and so do a call
  * through another architecture's convention (i386's int 0x80, and the
  * program run on a made-up i386 call) and an x32 call; the builder's
- * refusals; and nlb's own lists (nlb/core/sandbox.c) under which a
- * process serves a socket and allocates, but cannot execve nor ptrace. */
+ * refusals; conditions on arguments, on the program and in the kernel;
+ * and nlb's own lists (nlb/core/sandbox.c) under which a process serves
+ * a socket and allocates, but cannot execve nor ptrace, open a packet
+ * socket, map executable memory, or make an ioctl or prctl nlb does not. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/netlink.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -163,9 +169,14 @@ T_UNIT(seccomp_filter, i386_calls_end_the_process)
 
 /* The program run as the kernel would on one seccomp_data: the loads,
  * jumps and returns the builder writes, nothing else. */
-static uint32_t run_prog(const struct sock_filter *prog, int len, uint32_t arch, uint32_t nr)
+/* The program run here on a made-up call with arguments args (NULL:
+ * all 0), as the kernel runs it. */
+static uint32_t run_prog_args(const struct sock_filter *prog, int len, uint32_t arch,
+			      uint32_t nr, const uint64_t *args)
 {
 	struct seccomp_data d = { .nr = (int)nr, .arch = arch };
+	if (args)
+		memcpy(d.args, args, sizeof(d.args));
 	uint32_t acc = 0;
 	for (int pc = 0; pc < len; pc++) {
 		const struct sock_filter *f = &prog[pc];
@@ -180,6 +191,9 @@ static uint32_t run_prog(const struct sock_filter *prog, int len, uint32_t arch,
 		case BPF_JMP | BPF_JGE | BPF_K:
 			pc += acc >= f->k ? f->jt : f->jf;
 			break;
+		case BPF_JMP | BPF_JSET | BPF_K:
+			pc += (acc & f->k) ? f->jt : f->jf;
+			break;
 		case BPF_JMP | BPF_JA:
 			pc += (int)f->k;
 			break;
@@ -191,6 +205,20 @@ static uint32_t run_prog(const struct sock_filter *prog, int len, uint32_t arch,
 	}
 	cr_assert_fail("ran off the end");
 	return 0;
+}
+
+static uint32_t native_arch(void)
+{
+#if defined(__x86_64__)
+	return AUDIT_ARCH_X86_64;
+#else
+	return AUDIT_ARCH_AARCH64;
+#endif
+}
+
+static uint32_t run_prog(const struct sock_filter *prog, int len, uint32_t arch, uint32_t nr)
+{
+	return run_prog_args(prog, len, arch, nr, NULL);
 }
 
 /* The architecture check and x32's bit, on the program itself: any
@@ -220,6 +248,140 @@ T_UNIT(seccomp_filter, program_checks_the_architecture)
 	cr_expect_eq(run_prog(prog, len, other, SYS_getpid), SECCOMP_RET_KILL_PROCESS);
 	cr_expect_eq(run_prog(prog, len, other, SYS_getuid), SECCOMP_RET_KILL_PROCESS);
 	cr_expect_eq(run_prog(prog, len, other, 0), SECCOMP_RET_KILL_PROCESS);
+}
+
+/* Conditions on arguments: socket's family one of two, mmap's
+ * protection without PROT_EXEC; the calls around them keep their own
+ * verdicts, and a refused call after them its errno. */
+static const uint32_t two_families[] = { AF_INET, AF_UNIX };
+static const struct nlb_seccomp_arg socket_and_mmap[] = {
+	{ .nr = SYS_socket, .arg = 0, .values = two_families, .n_values = 2 },
+	{ .nr = SYS_mmap, .arg = 2, .clear = PROT_EXEC },
+};
+static const int with_conditions[] = { SYS_getpid, SYS_socket, SYS_close, SYS_mmap,
+				       SYS_munmap, SYS_exit_group };
+static const int refuse_getuid[] = { SYS_getuid };
+
+static struct nlb_seccomp_rules conditions_rules(void)
+{
+	return (struct nlb_seccomp_rules){
+		.allow = with_conditions, .n_allow = 6, .refuse = refuse_getuid, .n_refuse = 1,
+		.refuse_errno = EPERM, .action = SECCOMP_RET_KILL_PROCESS,
+		.args = socket_and_mmap, .n_args = 2 };
+}
+
+T_UNIT(seccomp_filter, program_checks_arguments)
+{
+	struct nlb_seccomp_rules r = conditions_rules();
+	struct sock_filter prog[NLB_SECCOMP_PROG_LEN(NLB_SECCOMP_MAX_CALLS)];
+	int len = nlb_seccomp_build(&r, prog, sizeof(prog) / sizeof(prog[0]));
+	cr_assert_eq(len, (int)nlb_seccomp_prog_len(&r));
+	cr_assert_eq(len, (int)(NLB_SECCOMP_PROG_LEN(7) + NLB_SECCOMP_ARG_LEN(2) +
+				NLB_SECCOMP_ARG_LEN(0)));
+	const uint32_t native = native_arch();
+	const uint32_t allow = SECCOMP_RET_ALLOW, kill = SECCOMP_RET_KILL_PROCESS;
+	struct { int nr; uint64_t args[6]; uint32_t want; const char *what; } cases[] = {
+		{ SYS_socket, { AF_INET, SOCK_STREAM }, allow, "socket AF_INET" },
+		{ SYS_socket, { AF_UNIX, SOCK_DGRAM }, allow, "socket AF_UNIX" },
+		{ SYS_socket, { AF_INET6, SOCK_STREAM }, kill, "socket AF_INET6" },
+		{ SYS_socket, { AF_PACKET, SOCK_RAW }, kill, "socket AF_PACKET" },
+		/* an int argument: the kernel reads the low word only */
+		{ SYS_socket, { (1ull << 32) | AF_INET }, allow, "AF_INET, high word set" },
+		{ SYS_mmap, { 0, 4096, PROT_READ | PROT_WRITE }, allow, "mmap rw" },
+		{ SYS_mmap, { 0, 4096, PROT_NONE }, allow, "mmap none" },
+		{ SYS_mmap, { 0, 4096, PROT_READ | PROT_EXEC }, kill, "mmap rx" },
+		{ SYS_mmap, { 0, 4096, PROT_EXEC }, kill, "mmap x" },
+		{ SYS_getpid, { AF_INET6, 0, PROT_EXEC }, allow, "getpid, any arguments" },
+		{ SYS_close, { 7 }, allow, "close, between the conditions" },
+		{ SYS_munmap, { 0, 0, PROT_EXEC }, allow, "munmap, after them" },
+		{ SYS_exit_group, { 0 }, allow, "exit_group, last" },
+		{ SYS_getuid, { 0 }, SECCOMP_RET_ERRNO | EPERM, "refused getuid" },
+		{ SYS_getppid, { 0 }, kill, "getppid, on no list" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_expect_eq(run_prog_args(prog, len, native, (uint32_t)cases[i].nr, cases[i].args),
+			     cases[i].want, "%s", cases[i].what);
+}
+
+static int socket_inet(void *arg)
+{
+	(void)arg;
+	long fd = syscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1;
+	syscall(SYS_close, fd);
+	void *m = (void *)syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 2;
+	return syscall(SYS_munmap, m, 4096) == 0 ? 0 : 3;
+}
+
+static int socket_inet6(void *arg)
+{
+	(void)arg;
+	syscall(SYS_socket, AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	return 2;
+}
+
+static int mmap_exec(void *arg)
+{
+	(void)arg;
+	syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return 2;
+}
+
+/* The same conditions in the kernel. */
+T_UNIT(seccomp_filter, conditions_hold_in_the_kernel)
+{
+	struct nlb_seccomp_rules r = conditions_rules();
+	expect_exit0(in_child_rules(&r, socket_inet, NULL), "AF_INET socket, rw memory");
+	expect_sigsys(in_child_rules(&r, socket_inet6, NULL), "AF_INET6 socket");
+	expect_sigsys(in_child_rules(&r, mmap_exec, NULL), "executable memory");
+}
+
+T_UNIT(seccomp_filter, condition_refusals)
+{
+	struct sock_filter prog[NLB_SECCOMP_PROG_LEN(NLB_SECCOMP_MAX_CALLS)];
+	size_t cap = sizeof(prog) / sizeof(prog[0]);
+	struct nlb_seccomp_rules r = conditions_rules();
+	struct nlb_seccomp_arg a[3] = { socket_and_mmap[0], socket_and_mmap[1] };
+	r.args = a;
+	a[0].nr = SYS_getppid;
+	cr_expect_eq(nlb_seccomp_build(&r, prog, cap), -EINVAL, "a call not allowed");
+	a[0].nr = SYS_getuid;
+	cr_expect_eq(nlb_seccomp_build(&r, prog, cap), -EINVAL, "a refused call");
+	a[0] = socket_and_mmap[0];
+	a[0].arg = 6;
+	cr_expect_eq(nlb_seccomp_build(&r, prog, cap), -EINVAL, "argument 6");
+	a[0].arg = 0;
+	a[0].n_values = 0;
+	cr_expect_eq(nlb_seccomp_build(&r, prog, cap), -EINVAL, "neither values nor bits");
+	a[0] = socket_and_mmap[0];
+	a[2] = socket_and_mmap[0];
+	r.n_args = 3;
+	cr_expect_eq(nlb_seccomp_build(&r, prog, cap), -EINVAL, "two on socket");
+	r.n_args = 2;
+	cr_expect_eq(nlb_seccomp_build(&r, prog, (size_t)nlb_seccomp_prog_len(&r) - 1), -ENOSPC);
+	/* The conditions' instructions count toward the jumps' reach. */
+	int many[NLB_SECCOMP_MAX_CALLS];
+	uint32_t values[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
+		many[i] = (int)i;
+	struct nlb_seccomp_arg eight = { .nr = 0, .arg = 0, .values = values, .n_values = 8 };
+	struct nlb_seccomp_rules big = { .allow = many, .action = SECCOMP_RET_KILL_PROCESS,
+					 .args = &eight, .n_args = 1 };
+	big.n_allow = NLB_SECCOMP_MAX_CALLS - NLB_SECCOMP_ARG_LEN(8);
+	int len = nlb_seccomp_build(&big, prog, cap);
+	cr_expect_eq(len, (int)NLB_SECCOMP_PROG_LEN(NLB_SECCOMP_MAX_CALLS), "the most there is");
+	cr_expect_eq(run_prog_args(prog, len, native_arch(), 1, NULL), SECCOMP_RET_ALLOW,
+		     "the farthest jump");
+	cr_expect_eq(run_prog_args(prog, len, native_arch(), 0, (uint64_t[6]){ 8 }),
+		     SECCOMP_RET_ALLOW, "the condition's last value");
+	cr_expect_eq(run_prog_args(prog, len, native_arch(), 0, (uint64_t[6]){ 9 }),
+		     SECCOMP_RET_KILL_PROCESS, "a value past them");
+	big.n_allow++;
+	cr_expect_eq(nlb_seccomp_build(&big, prog, cap), -E2BIG);
 }
 
 static int build(const int *allow, size_t n, struct sock_filter *prog, size_t cap)
@@ -366,6 +528,63 @@ static int call_bpf(void *arg)
 	return ret == -1 && errno == EPERM ? 0 : 1;
 }
 
+static int call_packet_socket(void *arg)
+{
+	(void)arg;
+	syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0);
+	return 2;
+}
+
+/* announce's rtnetlink socket is opened before the filter. */
+static int call_netlink_socket(void *arg)
+{
+	(void)arg;
+	syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	return 2;
+}
+
+static int call_mmap_exec(void *arg)
+{
+	(void)arg;
+	syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return 2;
+}
+
+/* FIONREAD on a pipe: harmless, and no request nlb makes. */
+static int call_other_ioctl(void *arg)
+{
+	(void)arg;
+	int pfd[2], n;
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return 1;
+	syscall(SYS_ioctl, pfd[0], FIONREAD, &n);
+	return 2;
+}
+
+static int call_prctl_keepcaps(void *arg)
+{
+	(void)arg;
+	syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0);
+	return 2;
+}
+
+/* What nlb's conditions allow: its socket families, a thread's name,
+ * an ioctl nlb makes (SIOCGIFINDEX of lo, through glibc). */
+static int within_conditions(void *arg)
+{
+	(void)arg;
+	static const int families[] = { AF_INET, AF_INET6, AF_UNIX };
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		long fd = syscall(SYS_socket, families[i], SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 1;
+		close((int)fd);
+	}
+	if (syscall(SYS_prctl, PR_SET_NAME, "nlb-test", 0, 0, 0) != 0)
+		return 3;
+	return if_nametoindex("lo") > 0 ? 0 : 4;
+}
+
 T_UNIT(seccomp_filter, nlbs_list_serves_but_cannot_exec)
 {
 	struct nlb_seccomp_rules r;
@@ -376,6 +595,13 @@ T_UNIT(seccomp_filter, nlbs_list_serves_but_cannot_exec)
 	expect_exit0(in_child_rules(&r, serve_like_nlb, NULL), "sockets, memory, pipes");
 	expect_exit0(in_child_rules(&r, call_bpf, NULL), "bpf refused with EPERM");
 	expect_sigsys(in_child_rules(&r, call_execve, NULL), "execve");
+	cr_expect_geq(r.n_args, 4);
+	expect_exit0(in_child_rules(&r, within_conditions, NULL), "families, a name, an ioctl");
+	expect_sigsys(in_child_rules(&r, call_packet_socket, NULL), "an AF_PACKET socket");
+	expect_sigsys(in_child_rules(&r, call_netlink_socket, NULL), "a netlink socket");
+	expect_sigsys(in_child_rules(&r, call_mmap_exec, NULL), "executable memory");
+	expect_sigsys(in_child_rules(&r, call_other_ioctl, NULL), "another ioctl");
+	expect_sigsys(in_child_rules(&r, call_prctl_keepcaps, NULL), "another prctl option");
 #ifndef __SANITIZE_ADDRESS__
 	/* LeakSanitizer stops threads with ptrace at exit: an ASan build's
 	 * list has it (sandbox.c). */

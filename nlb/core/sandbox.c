@@ -7,8 +7,13 @@
 #include "core/sandbox.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <linux/seccomp.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include "log.h"
@@ -131,6 +136,68 @@ static const int calls[] = {
 #endif
 };
 
+/* Conditions on arguments, where a call allowed above can do much more
+ * than nlb asks of it.  Each list is what strace saw over the suite
+ * (doc/hardening.md), and a value outside it ends nlb as any call off
+ * the list does. */
+
+/* socket(2)'s family: TCP and UDP sockets of both families (targets,
+ * probes, listeners and gateways a reload adds, the TUN device's
+ * configuration), and AF_UNIX, which glibc's if_nametoindex opens for
+ * its ioctl (a gateway's TUN device a reload adds, an IPv6 scope).  Not
+ * AF_NETLINK (announce's socket is opened before), AF_PACKET, AF_ALG,
+ * AF_XDP, AF_VSOCK...: families whose kernel code nlb does not need once
+ * started. */
+static const uint32_t socket_families[] = {
+	AF_INET,
+	AF_INET6,
+	AF_UNIX,
+};
+
+/* ioctl(2)'s request: a gateway's TUN device a reload adds (attaching
+ * its queues, TUNSETIFF; the MTU and flags of one nlb creates, which
+ * needs root, so the suite's reloads, as nlb's user, never set them)
+ * and if_nametoindex's SIOCGIFINDEX.  Any other request on any
+ * descriptor ends nlb. */
+static const uint32_t ioctl_requests[] = {
+	TUNSETIFF,
+	SIOCGIFINDEX,
+	SIOCSIFMTU,
+	SIOCGIFFLAGS,
+	SIOCSIFFLAGS,
+};
+
+/* prctl(2)'s option: a thread naming itself (pthread_setname_np). */
+static const uint32_t prctl_options[] = {
+	PR_SET_NAME,
+#ifdef __SANITIZE_ADDRESS__
+	/* LeakSanitizer's check at exit (its StopTheWorld): nlb made
+	 * dumpable for the check when it is not (once it dropped to its
+	 * user), its tracer allowed to ptrace it, the tracer set to die
+	 * with it.  strace saw the first and the third; the others run in
+	 * a non-dumpable nlb and in the untraced tracer. */
+	PR_GET_DUMPABLE,
+	PR_SET_DUMPABLE,
+	PR_SET_PTRACER,
+	PR_SET_PDEATHSIG,
+#endif
+};
+
+static const struct nlb_seccomp_arg conditions[] = {
+	{ .nr = SYS_socket, .arg = 0, .values = socket_families,
+	  .n_values = sizeof(socket_families) / sizeof(socket_families[0]) },
+	{ .nr = SYS_ioctl, .arg = 1, .values = ioctl_requests,
+	  .n_values = sizeof(ioctl_requests) / sizeof(ioctl_requests[0]) },
+	{ .nr = SYS_prctl, .arg = 0, .values = prctl_options,
+	  .n_values = sizeof(prctl_options) / sizeof(prctl_options[0]) },
+	/* No memory made executable after start: jemalloc, OpenSSL and the
+	 * buffer rings map data only. */
+	{ .nr = SYS_mmap, .arg = 2, .clear = PROT_EXEC },
+#ifdef __SANITIZE_ADDRESS__
+	{ .nr = SYS_mprotect, .arg = 2, .clear = PROT_EXEC },
+#endif
+};
+
 /* Calls nlb makes after start but can do without, answered EPERM: a
  * gateway added by a reload steers its GENEVE sockets with eBPF (bpf(2),
  * lib/reuseport_steer.c), and falls back to classic BPF when refused, as
@@ -207,6 +274,8 @@ void sandbox_rules(struct nlb_seccomp_rules *r)
 		.n_refuse = sizeof(refused) / sizeof(refused[0]),
 		.refuse_errno = EPERM,
 		.action = sandbox_action(),
+		.args = conditions,
+		.n_args = sizeof(conditions) / sizeof(conditions[0]),
 	};
 }
 
@@ -216,8 +285,7 @@ int sandbox_install(const struct nlb_config *cfg)
 		return 0;
 	struct nlb_seccomp_rules r;
 	sandbox_rules(&r);
-	struct sock_filter prog[NLB_SECCOMP_PROG_LEN(sizeof(calls) / sizeof(calls[0]) +
-						     sizeof(refused) / sizeof(refused[0]))];
+	struct sock_filter prog[NLB_SECCOMP_PROG_LEN(NLB_SECCOMP_MAX_CALLS)];
 	int len = nlb_seccomp_build(&r, prog, sizeof(prog) / sizeof(prog[0]));
 	if (len < 0) {
 		nlb_err("seccomp: cannot build the filter: %s%s", strerror(-len),
@@ -231,8 +299,9 @@ int sandbox_install(const struct nlb_config *cfg)
 			"CONFIG_SECCOMP_FILTER; set seccomp = false to run without)", strerror(-ret));
 		return ret;
 	}
-	nlb_info("seccomp: filter installed on every thread: %zu system calls allowed, %zu "
-		 "refused (EPERM), any other ends nlb (SIGSYS); io_uring restricted to %zu "
-		 "operations", r.n_allow, r.n_refuse, sizeof(ring_sqe_ops));
+	nlb_info("seccomp: filter installed on every thread: %zu system calls allowed (%zu "
+		 "of them for some arguments only), %zu refused (EPERM), any other ends nlb "
+		 "(SIGSYS); io_uring restricted to %zu operations", r.n_allow, r.n_args,
+		 r.n_refuse, sizeof(ring_sqe_ops));
 	return 0;
 }
