@@ -334,6 +334,10 @@ FUZZ_TIMEOUT ?= 10
 FUZZ_FLAGS_config := -rss_limit_mb=8192
 fuzz: $(FUZZ_NAMES:%=fuzz-run-%)
 
+# Kept: reached only through fuzz-run-%, make would delete them as
+# intermediates.
+.SECONDARY: $(FUZZ_BINS)
+
 fuzz-run-%: fuzz-deps $(FUZZ)/fuzz_%
 	@mkdir -p $(FUZZ)/work-$* $(FUZZ)/crash-$*
 	@echo "  FUZZ    $* for $(or $(FUZZ_SECONDS_$*),$(FUZZ_SECONDS)) s"

@@ -134,6 +134,12 @@ static const int calls[] = {
 #endif
 	SYS_readlinkat,
 #endif
+#ifdef __SANITIZE_THREAD__
+	/* `make test TSAN=1 SECCOMP=1` only (the filter's action set to
+	 * SECCOMP_RET_LOG and the audit log read): the ThreadSanitizer
+	 * runtime's fstat(2) of files it reads, on no other call. */
+	SYS_fstat,
+#endif
 };
 
 /* Conditions on arguments, where a call allowed above can do much more
