@@ -137,7 +137,7 @@ COV_http_rules := lib/http_rules.c lib/wildcard.c lib/http_path.c lib/config_rul
 # a ')' for the case patterns $(foreach) writes in fuzz-coverage's recipe
 rparen        := )
 
-.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps fuzz-coverage afl afl-deps doc \
+.PHONY: all deps test test-runner check run install clean fuzz fuzz-deps fuzz-report fuzz-coverage afl afl-deps doc \
 	gateway-demo lab lab-down soak soak-deps
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
@@ -348,6 +348,12 @@ fuzz-run-%: fuzz-deps $(FUZZ)/fuzz_%
 		$(FUZZ)/work-$* test/fuzz/corpus/$* 2>$(FUZZ)/$*.log || { \
 		tail -n 60 $(FUZZ)/$*.log; echo "make fuzz: $* failed; see $(FUZZ)/$*.log"; exit 1; }
 	@grep -E '^(#[0-9]+[[:space:]]+DONE|stat::)' $(FUZZ)/$*.log | sed 's/^/    $*: /'
+
+# A table of what the last `make fuzz` of each target did (its log in
+# build/fuzz): executions, rate, coverage, corpus, and when coverage last
+# grew.
+fuzz-report:
+	@awk -f bench/fuzz-report.awk $(foreach n,$(FUZZ_NAMES),$(wildcard $(FUZZ)/$(n).log))
 
 $(COV)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
