@@ -49,6 +49,10 @@ FNR == 1 {
 /^stat::average_exec_per_sec:/ {
 	rate = $2
 }
+# a run that ended on a finding has no "Done" line
+/^stat::number_of_executed_units:/ && runs == 0 {
+	runs = $2 + 0
+}
 END {
 	flush()
 }
