@@ -3,6 +3,7 @@
  * seccomp_filter.h). */
 #include "seccomp_filter.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
@@ -10,7 +11,6 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <endian.h>
 #include <unistd.h>
 
 /* The architecture this build's system call numbers belong to: a filter
@@ -126,21 +126,19 @@ int nlb_seccomp_build(const struct nlb_seccomp_rules *r, struct sock_filter *pro
 	/* After the comparisons: the action's return, the refusal's, the
 	 * conditions' blocks in the order of allow, the allowing return.  A
 	 * jump's offset counts from the instruction after it. */
-	size_t first = k, action_at = first + na + nr, allow_at = len - 1;
+	size_t action_at = k + na + nr, allow_at = len - 1;
 	size_t block_at = action_at + 2;
-	for (size_t i = 0; i < na; i++) {
-		size_t at = first + i;
+	for (size_t i = 0; i < na; i++, k++) {
 		const struct nlb_seccomp_arg *a = arg_of(r, r->allow[i]);
 		size_t to = a ? block_at : allow_at;
 		if (a)
 			block_at += NLB_SECCOMP_ARG_LEN(a->n_values);
-		prog[at] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r->allow[i],
-				(uint8_t)(to - at - 1), 0);
-		k++;
+		prog[k] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r->allow[i],
+			       (uint8_t)(to - k - 1), 0);
 	}
-	for (size_t j = 0; j < nr; j++, k++)
+	for (size_t j = 0; j < nr; j++, k++)	/* to the refusal's return */
 		prog[k] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)r->refuse[j],
-			       (uint8_t)(action_at + 1 - k - 1), 0);
+			       (uint8_t)(action_at - k), 0);
 	prog[k++] = STMT(BPF_RET | BPF_K, r->action);
 	prog[k++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((uint32_t)r->refuse_errno &
 							       SECCOMP_RET_DATA));

@@ -42,8 +42,9 @@ static inline void pick_conn_add(const struct nlb_runtime *rt, unsigned worker, 
 			      memory_order_relaxed);
 }
 
-/* A connect of worker to target t of group failed (see
- * pick_connect_failure_is_target) or succeeded: passive health detection counts failures in a row. */
+/* A connect of worker to target t of group failed (one that
+ * pick_connect_failure_is_target says tells of the target) or
+ * succeeded: passive health detection counts failures in a row. */
 static inline void pick_live_result(const struct nlb_runtime *rt, unsigned worker, size_t group,
 				    uint32_t t, bool ok)
 {
