@@ -446,6 +446,49 @@ T_TEST(tls_proxy, to_targets_unverified_without_ca, .timeout = 90)
 	to_targets_free(&f);
 }
 
+/* A target that answers the ClientHello with bytes that are not TLS
+ * (a server speaking another protocol on the port) fails its handshake
+ * with reason not_tls and is given up like a refused connect: each
+ * client offered it goes on to the TLS target. */
+T_TEST(tls_proxy, to_targets_not_tls_is_retried, .timeout = 90)
+{
+	struct t_tls t;
+	struct ngx n;
+	struct px p;
+	certs(&t);
+	ngx_start(&n, &t);
+	struct t_server *plain = t_server_start(T_SRV_TAG, 0);
+	T_ASSERT(plain != NULL, ": tag server: %s", strerror(errno));
+	px_init(&p, "auto");
+	p.conf.log_level = "debug";
+	p.conf.group_extra = "tls = { server_name = \"b.test\"; };";
+	p.conf.connect_retries = 2;
+	px_target(&p, t_server_port(plain));
+	px_target(&p, n.port[1]);
+	px_start(&p);
+	int got[2];
+	int ok = curl_count(&p, &n, 6, got);
+	cr_expect_eq(ok, 6, "%d of 6 requests answered", ok);
+	cr_expect_eq(got[1], 6, "%d answers from the TLS target", got[1]);
+	char want[128];
+	snprintf(want, sizeof(want), "target 127.0.0.1:%u in group web: TLS handshake failed (not_tls)",
+		 t_server_port(plain));
+	int rc = t_nlb_log_wait(p.nlb, want, 10000);
+	px_assert(&p, rc == 0, "no \"%s\" in nlb's log", want);
+	px_stop_ok(&p);
+	unsigned offered = t_server_accepted(plain);
+	int64_t tls = px_stat(&p, "connect_tls");
+	/* Round robin offers the plain target to about half the clients. */
+	cr_expect(offered >= 1, "the plain target was never offered");
+	cr_expect_eq(tls, (int64_t)offered, "connect_tls %lld for %u handshakes with the plain target",
+		     (long long)tls, offered);
+	cr_expect_eq(px_stat(&p, "no_target"), 0);
+	px_free(&p);
+	t_server_free(plain);
+	ngx_free(&n);
+	t_tls_free(&t);
+}
+
 /* Health checks over TLS: https verifies as the group does (NGINX's
  * first port shows a.test, not the b.test the group wants); tls without
  * the group's tls only asks for a handshake, which a plain target fails. */

@@ -17,6 +17,12 @@ void worker_ring_close(struct worker *w, int fd)
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
+void worker_submit_now(struct worker *w)
+{
+	if (io_uring_sq_ready(&w->ring))
+		io_uring_submit(&w->ring);
+}
+
 void worker_set_nodelay(int fd)
 {
 	int one = 1;

@@ -359,6 +359,7 @@ static void client_advance(struct worker *w, struct http_client *c)
 		int r = nlb_tls_end_handshake(&x->end, &x->fail);
 		queued(x);
 		flush(w, &io);
+		worker_submit_now(w);
 		if (r == 0 && x->closed) {
 			x->fail = NLB_TLS_FAIL_EOF;
 			r = -1;
@@ -479,6 +480,7 @@ static void target_advance(struct worker *w, struct http_target *u)
 		int r = nlb_tls_end_handshake(&x->end, &x->fail);
 		queued(x);
 		flush(w, &io);
+		worker_submit_now(w);
 		if (r == 0 && x->closed) {
 			if (x->fail != NLB_TLS_FAIL_TIMEOUT)
 				x->fail = NLB_TLS_FAIL_EOF;

@@ -279,6 +279,7 @@ static void tls_after_input(struct worker *w, struct conn *c, int end)
 			else
 				tls_start_forwarding(w, c);
 		}
+		worker_submit_now(w);
 		return;
 	}
 	case CONN_OPEN:
