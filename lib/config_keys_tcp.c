@@ -4,6 +4,13 @@
 
 #include <stddef.h>
 
+static const char *const steering_names[] = {
+	[NLB_STEER_HASH] = "hash",
+	[NLB_STEER_CPU] = "cpu",
+};
+
+_Static_assert(sizeof(enum nlb_steering) == sizeof(unsigned int), "enum size");
+
 static const struct key_spec keys[] = {
 	/* The AWS NLB's 350 s, so clients tuned for it keep working; at
 	 * most a day.  Then the connection is reset. */
@@ -15,6 +22,9 @@ static const struct key_spec keys[] = {
 	BOOL_KEY(struct nlb_listener_conf, accept_proxy_protocol, 0, RELOAD),
 	UINT_KEY(struct nlb_listener_conf, proxy_protocol_timeout_ms, 1, 60000, 3000, "ms",
 		 RELOAD),
+	/* Opt-in: right where the NIC spreads flows over CPUs (RSS), and it
+	 * gives up the 4-tuple's stickiness to one worker. */
+	ENUM_KEY(struct nlb_listener_conf, steering, steering_names, NLB_STEER_HASH, RESTART),
 };
 
 const struct key_part nlb_tcp_listener_keys = {

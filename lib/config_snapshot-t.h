@@ -48,6 +48,13 @@ enum nlb_protocol {
 	NLB_PROTO_GATEWAY,		/* an entry of "gateways": IP packets over GENEVE */
 };
 
+/* Which worker's socket takes a new TCP connection: the kernel's hash of
+ * the 4-tuple, or the worker pinned to the CPU that took the SYN. */
+enum nlb_steering {
+	NLB_STEER_HASH = 0,
+	NLB_STEER_CPU,
+};
+
 /* The listener protocols that accept TCP connections, and UDP datagrams;
  * and those whose connections the TCP stream module proxies whole (an
  * http listener's are the HTTP module's). */
@@ -248,6 +255,7 @@ struct nlb_listener_conf {
 	uint32_t max_flows;		/* udp, tcp_udp: flows at once, all workers */
 	unsigned accept_proxy_protocol;	/* tcp: clients start with a PROXY header */
 	uint32_t proxy_protocol_timeout_ms;	/* ... which must arrive within this */
+	enum nlb_steering steering;	/* tcp sockets: SO_REUSEPORT's choice */
 	uint32_t max_connections_per_source;	/* per worker; 0 = no limit */
 	uint32_t new_connections_per_source_per_s;	/* per worker; 0 = no limit */
 	struct nlb_acl *allow, *deny;	/* NULL = no list; deny wins */

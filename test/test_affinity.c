@@ -3,7 +3,8 @@
  * its threads stays on CPU 1; with `cpus` its workers are pinned to those
  * CPUs in turn while its other threads keep the mask nlb inherited; a
  * `cpus` naming a CPU outside that mask, or not a CPU list, is a
- * FILE:LINE error (`nlb -t` exits 1).  Threads are read from /proc/PID/task/TID/status;
+ * FILE:LINE error (`nlb -t` exits 1); a listener's steering = "cpu"
+ * gives each connection to the worker on the CPU that took its SYN.  Threads are read from /proc/PID/task/TID/status;
  * workers are named nlb-worker-N and their io-wq threads iou-wrk-TID. */
 #include <criterion/criterion.h>
 
@@ -281,4 +282,64 @@ T_TEST(affinity, taskset_refuses_cpus_outside, .timeout = 30)
 	need_cpus((const int[]){ 0, 1 }, 2);
 	expect_refused("1", "cpus = \"0-1\";\n", 1,
 		       "\"cpus\": CPU 0 is not one nlb may run on (allowed: 1)");
+}
+
+/* Connections made from this thread pinned to cpu: n round trips. */
+static void connect_from_cpu(struct px *p, int cpu, int n)
+{
+	cpu_set_t set, was;
+	T_ASSERT(sched_getaffinity(0, sizeof(was), &was) == 0);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	T_ASSERT(sched_setaffinity(0, sizeof(set), &set) == 0, ": %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		int fd = px_connect(p);
+		px_round_trip_ok(p, fd, "steered by CPU");
+		t_close(fd);
+	}
+	T_ASSERT(sched_setaffinity(0, sizeof(was), &was) == 0);
+}
+
+static int64_t accepted_by(struct px *p, uint16_t stats, int worker)
+{
+	char *body = px_scrape(p, stats), series[64];
+	snprintf(series, sizeof(series), "nlb_worker_accepted_total{worker=\"%d\"}", worker);
+	double v = px_metric(body, series);
+	free(body);
+	return (int64_t)v;
+}
+
+/* steering = "cpu", two workers on CPUs 0 and 1: every connection made
+ * from CPU 0 (on loopback the SYN is taken on the client's CPU) is
+ * worker 0's, every one from CPU 1 worker 1's.  By the hash, 8 of 8 on
+ * one worker would happen once in 128. */
+T_TEST(affinity, steering_cpu_gives_each_cpu_its_worker, .timeout = 30)
+{
+	need_cpus((const int[]){ 0, 1 }, 2);
+	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
+	T_ASSERT(echo);
+	uint16_t listen = t_free_port(), stats = t_free_port();
+	char *conf = t_write_config(
+		"workers = 2; cpus = \"0-1\"; stats = { listen = \"127.0.0.1:%u\"; };\n"
+		"listeners = ( { name = \"web\"; address = \"127.0.0.1:%u\"; target_group = \"web\";"
+		" steering = \"cpu\"; } );\n"
+		"target_groups = ( { name = \"web\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
+		stats, listen, t_server_port(echo));
+	T_ASSERT(conf, ": writing the configuration: %s", strerror(errno));
+	const char *argv[] = { t_nlb_bin(), "-c", conf, NULL };
+	struct px p;
+	spawn(&p, argv, conf, listen);
+	connect_from_cpu(&p, 0, 8);
+	int64_t w0 = accepted_by(&p, stats, 0), w1 = accepted_by(&p, stats, 1);
+	px_assert(&p, w0 == 8 && w1 == 0, "from CPU 0: worker 0 accepted %lld, worker 1 %lld",
+		  (long long)w0, (long long)w1);
+	connect_from_cpu(&p, 1, 8);
+	w0 = accepted_by(&p, stats, 0);
+	w1 = accepted_by(&p, stats, 1);
+	px_assert(&p, w0 == 8 && w1 == 8, "then from CPU 1: worker 0 accepted %lld, worker 1 %lld",
+		  (long long)w0, (long long)w1);
+	px_assert(&p, !t_nlb_log_contains(p.nlb, "classic BPF"), "steered by classic BPF at start");
+	px_stop_ok(&p);
+	px_free(&p);
+	t_server_free(echo);
 }

@@ -138,6 +138,8 @@ static const struct restart_case restart_cases[] = {
 	  "listener:new_connections_per_source_per_s",
 	  { "", "new_connections_per_source_per_s = 1;" },
 	  { "", "new_connections_per_source_per_s = 2;" } },
+	{ "listeners", "steering", "listener:steering", { "", "steering = \"hash\";" },
+	  { "", "steering = \"cpu\";" } },
 	{ "target_groups", "max_targets", "group:max_targets", { "", "", "max_targets = 10;" },
 	  { "", "", "max_targets = 20;" } },
 };

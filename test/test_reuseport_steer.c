@@ -4,12 +4,16 @@
  * the group first and when the first of the group leaves (the order a
  * binary upgrade leaves it in); with the classic program (what nlb gets
  * without CAP_BPF) while the set is the group; a byte that names no
- * slot, or a datagram too short, still reaches a socket. */
+ * slot, or a datagram too short, still reaches a socket.  Steering by
+ * CPU: a connection made from a thread pinned to CPU c (on loopback the
+ * SYN is taken on the sender's CPU) waits on the socket given CPU c,
+ * with eBPF past a foreign socket and with the classic program. */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -115,6 +119,118 @@ Test(reuseport_steer, classic_without_cap_bpf)
 	send_and_count(port, fds, 2, right, all);
 	cr_expect_eq(right[0], 20);
 	cr_expect_eq(right[1], 20);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static int tcp_member(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	cr_assert(fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0 &&
+		  bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 64) == 0,
+		  "listen 127.0.0.1:%u: %s", port, strerror(errno));
+	return fd;
+}
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0, "pin to CPU %d: %s", cpu,
+		     strerror(errno));
+}
+
+/* 10 connections from CPU cpu; how many each of fds[0 .. n) accepted. */
+static void connect_from(int cpu, uint16_t port, const int *fds, unsigned n, unsigned got[])
+{
+	pin_to(cpu);
+	int c[10];
+	for (int k = 0; k < 10; k++) {
+		c[k] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+		cr_assert_eq(connect(c[k], (struct sockaddr *)&a, sizeof(a)), 0, "connect: %s",
+			     strerror(errno));
+	}
+	t_sleep_ms(20);
+	for (unsigned i = 0; i < n; i++) {
+		got[i] = 0;
+		int fd;
+		while ((fd = accept(fds[i], NULL, NULL)) >= 0) {
+			got[i]++;
+			close(fd);
+		}
+	}
+	for (int k = 0; k < 10; k++)
+		close(c[k]);
+}
+
+/* The machine's CPUs 0 and 1, which these tests pin to. */
+static void need_two_cpus(void)
+{
+	cpu_set_t set;
+	cr_assert_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+	cr_assert(CPU_ISSET(0, &set) && CPU_ISSET(1, &set), "CPUs 0 and 1 are needed");
+}
+
+Test(reuseport_steer, ebpf_steers_by_cpu_whatever_the_group_holds)
+{
+	need_two_cpus();
+	uint16_t port = t_free_port();
+	int foreign = tcp_member(port);
+	int fds[2] = { tcp_member(port), tcp_member(port) };
+	/* the second socket on CPU 0, the first on CPU 1 */
+	int how = nlb_steer_by_cpu((const int[]){ fds[1], fds[0] }, (const uint32_t[]){ 0, 1 }, 2);
+	cr_assert_eq(how, 1, "the eBPF program (as root): %d %s", how, how < 0 ? strerror(-how) : "");
+	int every[3] = { fds[0], fds[1], foreign };
+	unsigned got[3];
+	connect_from(0, port, every, 3, got);
+	cr_expect(got[1] == 10 && got[0] == 0 && got[2] == 0,
+		  "from CPU 0: %u, %u and foreign %u (want all 10 on the second)", got[0], got[1],
+		  got[2]);
+	connect_from(1, port, every, 3, got);
+	cr_expect(got[0] == 10 && got[1] == 0 && got[2] == 0,
+		  "from CPU 1: %u, %u and foreign %u (want all 10 on the first)", got[0], got[1],
+		  got[2]);
+	close(foreign);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+Test(reuseport_steer, a_cpu_without_a_socket_goes_by_hash)
+{
+	need_two_cpus();
+	uint16_t port = t_free_port();
+	int fds[2] = { tcp_member(port), tcp_member(port) };
+	/* both on CPU 0: CPU 1's connections are hashed over the two */
+	cr_assert_eq(nlb_steer_by_cpu(fds, (const uint32_t[]){ 0, 0 }, 2), 1);
+	unsigned got[2];
+	connect_from(1, port, fds, 2, got);
+	cr_expect_eq(got[0] + got[1], 10, "%u and %u accepted of 10", got[0], got[1]);
+	connect_from(0, port, fds, 2, got);
+	cr_expect(got[0] == 10, "from CPU 0: %u and %u (want all 10 on the first)", got[0], got[1]);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+Test(reuseport_steer, classic_by_cpu_without_cap_bpf)
+{
+	need_two_cpus();
+	uint16_t port = t_free_port();
+	cr_assert_eq(setresgid(65534, 65534, 65534), 0);
+	cr_assert_eq(setresuid(65534, 65534, 65534), 0);
+	int fds[2] = { tcp_member(port), tcp_member(port) };
+	int how = nlb_steer_by_cpu(fds, (const uint32_t[]){ 1, 0 }, 2);
+	cr_assert_eq(how, 0, "the classic program: %d", how);
+	unsigned got[2];
+	connect_from(0, port, fds, 2, got);
+	cr_expect(got[1] == 10, "from CPU 0: %u and %u (want all 10 on the second)", got[0], got[1]);
+	connect_from(1, port, fds, 2, got);
+	cr_expect(got[0] == 10, "from CPU 1: %u and %u (want all 10 on the first)", got[0], got[1]);
 	close(fds[0]);
 	close(fds[1]);
 }

@@ -197,6 +197,38 @@ static int gateway_bind(struct nlb_runtime *rt, struct listener_rt *lr, char *er
 }
 
 
+/* steering = "cpu": each connection to the worker pinned to the CPU that
+ * took its SYN (worker i runs on cpus[i mod n_cpus]). */
+static int steer_by_cpu(const struct nlb_runtime *rt, const struct listener_rt *lr, char *err,
+			size_t errlen)
+{
+	const struct nlb_config *cfg = rt->cfg;
+	const struct nlb_listener_conf *lc = lr->conf;
+	uint32_t *cpus = malloc(rt->n_workers * sizeof(*cpus));
+	if (!cpus) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < rt->n_workers; i++)
+		cpus[i] = (uint32_t)cfg->cpus[i % cfg->n_cpus];
+	int how = nlb_steer_by_cpu(lr->fds, cpus, rt->n_workers);
+	free(cpus);
+	if (how < 0) {
+		snprintf(err, errlen, "%s:%d: listener \"%s\": cannot steer connections by CPU on %s: "
+			 "%s", cfg->path, lc->line, lc->name, lc->addr_text, strerror(-how));
+		return how;
+	}
+	if (rt->n_workers > cfg->n_cpus)
+		nlb_warn("listener %s: steering = \"cpu\" with %u workers on %u CPUs: only the first "
+			 "worker of each CPU takes connections", lc->name, rt->n_workers, cfg->n_cpus);
+	if (how == 0)
+		nlb_warn("listener %s: connections steered by CPU through classic BPF (eBPF refused: "
+			 "nlb is not root or lacks CAP_BPF): right until another process's sockets "
+			 "join %s, so not across a binary upgrade", lc->name, lc->addr_text);
+	return 0;
+}
+
+
 int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_conf *lc,
 		  char *err, size_t errlen)
 {
@@ -208,6 +240,8 @@ int listener_bind(struct nlb_runtime *rt, size_t l, const struct nlb_listener_co
 		ret = gateway_bind(rt, lr, err, errlen);
 	if (nlb_proto_tcp(lc->protocol))
 		ret = open_set(rt, lr, SOCK_STREAM, &lr->fds, err, errlen);
+	if (ret == 0 && nlb_proto_tcp(lc->protocol) && lc->steering == NLB_STEER_CPU)
+		ret = steer_by_cpu(rt, lr, err, errlen);
 	if (ret == 0 && nlb_proto_udp(lc->protocol))
 		ret = open_set(rt, lr, SOCK_DGRAM, &lr->udp_fds, err, errlen);
 	if (ret < 0)
