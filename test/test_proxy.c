@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -482,6 +483,101 @@ T_TEST(proxy, concurrent_2000, .timeout = 60)
 }
 
 /* ---- 9. SIGTERM drains ------------------------------------------------- */
+
+/* More data in flight than the worker has copy buffers (512 of 16 KiB):
+ * 80 clients send 1 MiB each to targets that read nothing at first (a
+ * 4 KiB receive buffer), so each connection's queue in nlb fills to its
+ * high-water mark (128 KiB; 80 of them are 10 MiB) and receives find no
+ * buffer.  They wait, counted (nlb_tcp_buffer_waits_total), and once the
+ * targets read, every waiting receive is taken up again: every stream
+ * arrives whole and in order. */
+#define STARVE_CONNS 80
+#define STARVE_BYTES (1u << 20)
+
+T_TEST(proxy, buffers_run_out_and_come_back, .timeout = 60)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int small = 4096, one = 1;
+	uint16_t tport = t_free_port();
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(tport),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	T_ASSERT(lfd >= 0 && setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+		 setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0 &&
+		 bind(lfd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lfd, 256) == 0,
+		 ": target listener: %s", strerror(errno));
+	struct px p;
+	px_init(&p, "copy");
+	px_target(&p, tport);
+	px_start(&p);
+	int cfd[STARVE_CONNS], tfd[STARVE_CONNS];
+	uint64_t sent[STARVE_CONNS] = { 0 }, got[STARVE_CONNS] = { 0 }, sum[STARVE_CONNS];
+	for (int i = 0; i < STARVE_CONNS; i++) {
+		cfd[i] = px_connect(&p);
+		tfd[i] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		px_assert(&p, tfd[i] >= 0, "target accept %d: %s", i, strerror(errno));
+		fcntl(cfd[i], F_SETFL, fcntl(cfd[i], F_GETFL) | O_NONBLOCK);
+		fcntl(tfd[i], F_SETFL, fcntl(tfd[i], F_GETFL) | O_NONBLOCK);
+		sum[i] = T_SUM_INIT;
+	}
+	static uint8_t buf[T_CHUNK];
+	/* Until no client can send more for 300 ms: the targets read
+	 * nothing, so nlb's queues and then its buffers fill. */
+	int64_t quiet_since = t_now_ms(), start = quiet_since;
+	while (t_now_ms() - quiet_since < 300 && t_now_ms() - start < 10000) {
+		for (int i = 0; i < STARVE_CONNS; i++) {
+			size_t n = STARVE_BYTES - sent[i] < T_CHUNK ? STARVE_BYTES - sent[i] : T_CHUNK;
+			if (n == 0)
+				continue;
+			t_pattern_fill(buf, sent[i], n, (uint64_t)i + 1);
+			ssize_t w = send(cfd[i], buf, n, MSG_NOSIGNAL);
+			if (w > 0) {
+				sent[i] += (uint64_t)w;
+				quiet_since = t_now_ms();
+			}
+		}
+		t_sleep_ms(5);
+	}
+	uint64_t stalled = 0;
+	for (int i = 0; i < STARVE_CONNS; i++)
+		stalled += sent[i];
+	/* Now the targets read everything, and the clients finish. */
+	int done = 0;
+	start = t_now_ms();
+	while (done < STARVE_CONNS && t_now_ms() - start < 30000) {
+		done = 0;
+		for (int i = 0; i < STARVE_CONNS; i++) {
+			size_t n = STARVE_BYTES - sent[i] < T_CHUNK ? STARVE_BYTES - sent[i] : T_CHUNK;
+			if (n) {
+				t_pattern_fill(buf, sent[i], n, (uint64_t)i + 1);
+				ssize_t w = send(cfd[i], buf, n, MSG_NOSIGNAL);
+				if (w > 0)
+					sent[i] += (uint64_t)w;
+			}
+			ssize_t r;
+			while ((r = recv(tfd[i], buf, sizeof(buf), 0)) > 0) {
+				sum[i] = t_sum_update(sum[i], buf, (size_t)r);
+				got[i] += (uint64_t)r;
+			}
+			done += got[i] == STARVE_BYTES;
+		}
+	}
+	for (int i = 0; i < STARVE_CONNS; i++) {
+		px_assert(&p, got[i] == STARVE_BYTES, "stream %d: %" PRIu64 " of %u bytes arrived "
+			  "(%" PRIu64 " sent while the targets read nothing)", i, got[i], STARVE_BYTES,
+			  stalled);
+		px_assert(&p, sum[i] == t_pattern_sum((uint64_t)i + 1, STARVE_BYTES),
+			  "stream %d arrived changed", i);
+		t_close(cfd[i]);
+		close(tfd[i]);
+	}
+	close(lfd);
+	px_stop_ok(&p);
+	int64_t waits = px_stat(&p, "buffer_wait");
+	cr_expect_gt(waits, 0, "no receive waited for a buffer (%" PRIu64 " bytes were held while "
+		     "the targets read nothing): the test did not reach what it tests", stalled);
+	cr_expect_eq(px_stat(&p, "client_reset") + px_stat(&p, "target_reset"), 0);
+	px_free(&p);
+}
 
 T_TEST(proxy, sigterm_drains, .timeout = 30)
 {

@@ -160,6 +160,13 @@ const struct metric_family nlb_metric_families[MF_END] = {
 		"Connection directions moved from copy to splice (forwarding auto).",
 		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TCP, C(auto_splice))),
 	},
+	[MF_BUFFER_WAITS] = {
+		"nlb_tcp_buffer_waits_total", "counter",
+		"Receives of TCP connections (copy forwarding) that found every buffer of their worker "
+		"in use, each waiting until one comes back; a steady rise means more data is in "
+		"flight than the pool holds.",
+		SCOPE_LISTENER, NULL, SERIES(S(NULL, ON_TCP, C(buffer_wait))),
+	},
 	[MF_ACCEPT_PAUSED] = {
 		"nlb_accept_paused_total", "counter",
 		"Times accepting paused for lack of file descriptors.",

@@ -41,6 +41,7 @@
 	X(bytes_in, counter, "payload bytes from clients to targets, TCP and UDP")      \
 	X(bytes_out, counter, "payload bytes from targets to clients, TCP and UDP")     \
 	X(auto_splice, counter, "connection directions moved from copy to splice (forwarding auto)") \
+	X(buffer_wait, counter, "TCP receives that found every copy buffer of the worker in use") \
 	X(flow_hits, counter, "TCP connections placed by the flow table (maglev)")      \
 	X(accept_paused, counter, "times accepting paused for lack of file descriptors") \
 	X(nomem, counter, "connections refused for lack of memory or descriptors")      \

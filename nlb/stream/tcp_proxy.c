@@ -312,6 +312,7 @@ static void on_recv(struct worker *w, struct conn *c, int dir, const struct io_u
 			half_try_splice(w, c, dir);
 			return;
 		}
+		STAT_INC(wstats(w, c->listener), buffer_wait);
 		tcp_half_starve(w, c, dir);
 		return;
 	}
