@@ -327,4 +327,10 @@ struct nlb_config {
 	size_t n_groups;
 };
 
+/* The CPU worker i is pinned to: the CPUs in turn. */
+static inline unsigned nlb_config_worker_cpu(const struct nlb_config *c, unsigned i)
+{
+	return c->cpus[i % c->n_cpus];
+}
+
 #endif

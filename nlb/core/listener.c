@@ -198,7 +198,7 @@ static int gateway_bind(struct nlb_runtime *rt, struct listener_rt *lr, char *er
 
 
 /* steering = "cpu": each connection to the worker pinned to the CPU that
- * took its SYN (worker i runs on cpus[i mod n_cpus]). */
+ * took its SYN. */
 static int steer_by_cpu(const struct nlb_runtime *rt, const struct listener_rt *lr, char *err,
 			size_t errlen)
 {
@@ -210,7 +210,7 @@ static int steer_by_cpu(const struct nlb_runtime *rt, const struct listener_rt *
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < rt->n_workers; i++)
-		cpus[i] = (uint32_t)cfg->cpus[i % cfg->n_cpus];
+		cpus[i] = nlb_config_worker_cpu(cfg, i);
 	int how = nlb_steer_by_cpu(lr->fds, cpus, rt->n_workers);
 	free(cpus);
 	if (how < 0) {

@@ -235,7 +235,7 @@ static int run(struct nlb_config *cfg, bool upgrade)
 	unsigned started = 0;
 	for (unsigned i = 0; i < rt.n_workers; i++) {
 		workers[i].id = i;
-		workers[i].cpu = cfg->cpus[i % cfg->n_cpus];
+		workers[i].cpu = (int)nlb_config_worker_cpu(cfg, i);
 		workers[i].rt = &rt;
 		workers[i].barrier = &barrier;
 		int ret = worker_start(&workers[i]);
