@@ -318,17 +318,16 @@ T_TEST(affinity, steering_cpu_gives_each_cpu_its_worker, .timeout = 30)
 	need_cpus((const int[]){ 0, 1 }, 2);
 	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
 	T_ASSERT(echo);
-	uint16_t listen = t_free_port(), stats = t_free_port();
-	char *conf = t_write_config(
-		"workers = 2; cpus = \"0-1\"; stats = { listen = \"127.0.0.1:%u\"; };\n"
-		"listeners = ( { name = \"web\"; address = \"127.0.0.1:%u\"; target_group = \"web\";"
-		" steering = \"cpu\"; } );\n"
-		"target_groups = ( { name = \"web\"; targets = ( { address = \"127.0.0.1:%u\"; } ); } );\n",
-		stats, listen, t_server_port(echo));
-	T_ASSERT(conf, ": writing the configuration: %s", strerror(errno));
-	const char *argv[] = { t_nlb_bin(), "-c", conf, NULL };
+	uint16_t stats = t_free_port();
+	char top[128];
+	snprintf(top, sizeof(top), "cpus = \"0-1\"; stats = { listen = \"127.0.0.1:%u\"; };", stats);
 	struct px p;
-	spawn(&p, argv, conf, listen);
+	px_init(&p, "auto");
+	p.conf.workers = 2;
+	p.conf.top_extra = top;
+	p.conf.listener_extra = "steering = \"cpu\";";
+	px_target(&p, t_server_port(echo));
+	px_start(&p);
 	connect_from_cpu(&p, 0, 8);
 	int64_t w0 = accepted_by(&p, stats, 0), w1 = accepted_by(&p, stats, 1);
 	px_assert(&p, w0 == 8 && w1 == 0, "from CPU 0: worker 0 accepted %lld, worker 1 %lld",

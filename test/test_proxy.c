@@ -494,6 +494,22 @@ T_TEST(proxy, concurrent_2000, .timeout = 60)
 #define STARVE_CONNS 80
 #define STARVE_BYTES (1u << 20)
 
+/* Client i's next chunk of its stream (seed i + 1), as much as its
+ * socket takes without blocking: true when some was sent. */
+static bool starve_send(int fd, int i, uint64_t *sent)
+{
+	static uint8_t chunk[T_CHUNK];
+	size_t n = STARVE_BYTES - *sent < T_CHUNK ? STARVE_BYTES - *sent : T_CHUNK;
+	if (n == 0)
+		return false;
+	t_pattern_fill(chunk, *sent, n, (uint64_t)i + 1);
+	ssize_t w = send(fd, chunk, n, MSG_NOSIGNAL);
+	if (w <= 0)
+		return false;
+	*sent += (uint64_t)w;
+	return true;
+}
+
 T_TEST(proxy, buffers_run_out_and_come_back, .timeout = 60)
 {
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -525,15 +541,8 @@ T_TEST(proxy, buffers_run_out_and_come_back, .timeout = 60)
 	int64_t quiet_since = t_now_ms(), start = quiet_since;
 	while (t_now_ms() - quiet_since < 300 && t_now_ms() - start < 10000) {
 		for (int i = 0; i < STARVE_CONNS; i++) {
-			size_t n = STARVE_BYTES - sent[i] < T_CHUNK ? STARVE_BYTES - sent[i] : T_CHUNK;
-			if (n == 0)
-				continue;
-			t_pattern_fill(buf, sent[i], n, (uint64_t)i + 1);
-			ssize_t w = send(cfd[i], buf, n, MSG_NOSIGNAL);
-			if (w > 0) {
-				sent[i] += (uint64_t)w;
+			if (starve_send(cfd[i], i, &sent[i]))
 				quiet_since = t_now_ms();
-			}
 		}
 		t_sleep_ms(5);
 	}
@@ -546,13 +555,7 @@ T_TEST(proxy, buffers_run_out_and_come_back, .timeout = 60)
 	while (done < STARVE_CONNS && t_now_ms() - start < 30000) {
 		done = 0;
 		for (int i = 0; i < STARVE_CONNS; i++) {
-			size_t n = STARVE_BYTES - sent[i] < T_CHUNK ? STARVE_BYTES - sent[i] : T_CHUNK;
-			if (n) {
-				t_pattern_fill(buf, sent[i], n, (uint64_t)i + 1);
-				ssize_t w = send(cfd[i], buf, n, MSG_NOSIGNAL);
-				if (w > 0)
-					sent[i] += (uint64_t)w;
-			}
+			starve_send(cfd[i], i, &sent[i]);
 			ssize_t r;
 			while ((r = recv(tfd[i], buf, sizeof(buf), 0)) > 0) {
 				sum[i] = t_sum_update(sum[i], buf, (size_t)r);
