@@ -34,13 +34,18 @@ const struct key_part nlb_tls_listener_keys = {
  * user nlb runs as), so a reload is how a certificate is renewed.  10 s
  * for a handshake, as HAProxy's timeout client and NGINX's
  * proxy_timeout are commonly set; a slow client is not a reason to keep
- * a half-open handshake longer. */
+ * a half-open handshake longer.  Two tickets a handshake, OpenSSL's,
+ * NGINX's and HAProxy's number: a client may open two connections that
+ * resume (a TLS 1.3 ticket is meant to be used once); each costs about a
+ * tenth of a full handshake's CPU, so 0 is there for listeners whose
+ * clients never resume. */
 static const struct key_spec tls_keys[] = {
 	{ .name = "certificates", .type = KEY_LIST, .apply = RELOAD, .required = 1 },
 	ENUM_KEY(struct nlb_tls_listener_conf, policy, tls_policy_names, NLB_TLS_POLICY_13_12,
 		 RELOAD),
 	ENUM_KEY(struct nlb_tls_listener_conf, alpn, tls_alpn_names, NLB_TLS_ALPN_NONE, RELOAD),
 	OPT_STRING_KEY(struct nlb_tls_listener_conf, "ticket_keys", ticket_keys, NULL, RELOAD),
+	UINT_KEY(struct nlb_tls_listener_conf, session_tickets, 0, 8, 2, NULL, RELOAD),
 	UINT_KEY(struct nlb_tls_listener_conf, handshake_timeout_ms, 100, 600000, 10000, "ms",
 		 RELOAD),
 };

@@ -130,6 +130,7 @@ struct nlb_tls_listener_conf {
 	enum nlb_tls_policy policy;
 	enum nlb_tls_alpn alpn;
 	char *ticket_keys;		/* NULL: keys of this process, rotated daily */
+	uint32_t session_tickets;	/* TLS 1.3 tickets a handshake sends; 0: no resumption */
 	uint32_t handshake_timeout_ms;
 	/* Not in the file: built by the loader from the above, freed with
 	 * the configuration (lib/tls_server.h). */

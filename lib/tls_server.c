@@ -535,8 +535,15 @@ static SSL_CTX *ctx_new(struct nlb_tls_server *s, const struct nlb_tls_listener_
 	/* An idle connection keeps no record buffers (~34 KiB each way). */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* Tickets only: a session resumes on any worker and any host that
-	 * holds the keys, and no cache grows with the clients. */
+	 * holds the keys, and no cache grows with the clients.  None at
+	 * all with session_tickets = 0 (TLS 1.2's ticket too). */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (SSL_CTX_set_num_tickets(ctx, conf->session_tickets) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (conf->session_tickets == 0)
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
 	SSL_CTX_set_info_callback(ctx, info_cb);
 	SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);

@@ -60,6 +60,7 @@ static void fx_init(struct fx *f)
 	T_ASSERT(mkdtemp(f->dir) != NULL, ": mkdtemp: %s", strerror(errno));
 	f->conf.certs = f->certs;
 	f->conf.line = 5;
+	f->conf.session_tickets = 2;	/* the loader's default */
 }
 
 static void fx_remove(struct fx *f)

@@ -610,6 +610,70 @@ static void two_hosts(bool shared, int want_reused)
 	t_tls_free(&t);
 }
 
+/* The tickets (sessions) a full handshake brings, after a round trip;
+ * -1 when it failed. */
+static int tickets_from(uint16_t port, int max_version)
+{
+	int fd, n = 0;
+	struct t_tls_client_opts o = { .sni = "a.test", .max_version = max_version,
+				       .tickets = &n };
+	SSL *ssl = t_tls_connect(port, &o, &fd);
+	if (!ssl)
+		return -1;
+	if (t_tls_round_trip(ssl, "tick", 4) != 0)
+		n = -1;
+	t_tls_close(ssl, fd);
+	return n;
+}
+
+/* session_tickets: the TLS 1.3 tickets a full handshake sends (2 by
+ * default, OpenSSL's number); TLS 1.2 has one or none.  With 0 nothing
+ * resumes, not even a ticket under the same ticket_keys from an nlb that
+ * issues them, and the unused keys are warned about. */
+T_TEST(tls_proxy, session_tickets_sets_how_many_are_sent, .timeout = 60)
+{
+	struct t_tls t;
+	certs(&t);
+	char keys[128], extra[3][256];
+	t_tls_path(&t, "ticket.keys", keys, sizeof(keys));
+	FILE *f = fopen(keys, "w");
+	T_ASSERT(f);
+	fprintf(f, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n");
+	fclose(f);
+	const int want[3] = { 2, 1, 0 };
+	snprintf(extra[0], sizeof(extra[0]), "ticket_keys = \"%s\";", keys);
+	snprintf(extra[1], sizeof(extra[1]), "ticket_keys = \"%s\"; session_tickets = 1;", keys);
+	snprintf(extra[2], sizeof(extra[2]), "ticket_keys = \"%s\"; session_tickets = 0;", keys);
+	struct t_server *echo = t_server_start(T_SRV_ECHO, 0);
+	SSL_SESSION *issued = NULL;
+	for (int i = 0; i < 3; i++) {
+		struct px p;
+		tls_px(&p, &t, t_server_port(echo), extra[i], 1);
+		px_start(&p);
+		int reused, n13 = tickets_from(p.conf.listen_port, 0);
+		int n12 = tickets_from(p.conf.listen_port, TLS1_2_VERSION);
+		cr_expect_eq(n13, want[i], "%s: TLS 1.3: %d tickets, want %d", extra[i], n13, want[i]);
+		cr_expect_eq(n12, want[i] > 0, "%s: TLS 1.2: %d tickets", extra[i], n12);
+		if (i == 0)
+			issued = session_from(p.conf.listen_port, NULL, &reused);
+		px_assert(&p, issued != NULL, "no session from the first nlb");
+		/* Not through tickets_from: a client that counts tickets keeps a
+		 * cache, and OpenSSL marks a TLS 1.3 session of a cache used once
+		 * it has resumed. */
+		SSL_SESSION_free(session_from(p.conf.listen_port, issued, &reused));
+		cr_expect_eq(reused, want[i] > 0, "%s: the first nlb's ticket resumed: %d", extra[i],
+			     reused);
+		px_stop_ok(&p);
+		cr_expect_eq(px_stat(&p, "tls_resumed"), want[i] > 0);
+		cr_expect_eq(t_nlb_log_contains(p.nlb, "session_tickets = 0: no session resumes"),
+			     want[i] == 0, "%s: the warning for unused ticket_keys", extra[i]);
+		px_free(&p);
+	}
+	SSL_SESSION_free(issued);
+	t_server_free(echo);
+	t_tls_free(&t);
+}
+
 T_TEST(tls_proxy, ticket_keys_resume_on_another_host, .timeout = 60) { two_hosts(true, 1); }
 T_TEST(tls_proxy, own_keys_resume_on_this_host_only, .timeout = 60) { two_hosts(false, 0); }
 

@@ -7,10 +7,9 @@
  * connections, SSL_shutdown()s and SSL_clear()s it, which keeps the last
  * session: the next SSL_connect offers it (a TLS 1.3 ticket, a TLS 1.2
  * session id or ticket) and a server that issues tickets resumes it.
- * nlb always issues tickets (it has no setting to stop them); HAProxy
- * and NGINX are configured not to.  So that every connection through
- * every balancer is a full handshake, the shim drops the saved session
- * before each handshake starts.
+ * Every balancer is configured to issue none (nlb's session_tickets =
+ * 0), and so that a full handshake is what is measured even if one did,
+ * the shim drops the saved session before each handshake starts.
  *
  * A record.  With NLB_TLS_SHIM_LOG=FILE, at exit the process appends one
  * line to FILE: the handshakes it completed, how many of them resumed a

@@ -38,6 +38,16 @@ unsigned tls_warnings(const struct nlb_config *cfg, bool check_access,
 		if (check_access)
 			n += check_file(cfg, gc->tls.line, "CA file", gc->tls.ca, warn, arg);
 	}
+	for (size_t l = 0; l < cfg->n_listeners; l++) {
+		const struct nlb_tls_listener_conf *tc = &cfg->listeners[l].tls;
+		if (tc->ticket_keys && tc->session_tickets == 0) {
+			snprintf(msg, sizeof(msg), "%s:%d: listener %s: ticket_keys with "
+				 "session_tickets = 0: no session resumes, the keys are "
+				 "unused", cfg->path, tc->line, cfg->listeners[l].name);
+			warn(msg, arg);
+			n++;
+		}
+	}
 	for (size_t l = 0; check_access && l < cfg->n_listeners; l++) {
 		const struct nlb_tls_listener_conf *tc = &cfg->listeners[l].tls;
 		for (size_t i = 0; i < tc->n_certs; i++) {

@@ -1,5 +1,6 @@
 /* What a configuration's TLS does that is allowed but worth a warning:
- * a target group that encrypts without verifying, and (after the
+ * a target group that encrypts without verifying, a ticket_keys file no
+ * session can use (session_tickets = 0), and (after the
  * privilege drop) each certificate, key or ticket key file the user nlb
  * now runs as cannot read, on which the next reload would fail. */
 #ifndef NLB_CORE_TLS_WARNINGS_H

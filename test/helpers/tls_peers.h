@@ -32,6 +32,7 @@ struct t_tls_client_opts {
 	SSL_SESSION *session;		/* resume this one */
 	const char *alpn;		/* offered, comma-separated: "h2,http/1.1" */
 	const char *before;		/* sent plain before the ClientHello (a PROXY header) */
+	int *tickets;			/* counts the sessions (tickets) the server sends */
 };
 
 /* A TLS connection to 127.0.0.1:port, handshake done (blocking, 5 s
