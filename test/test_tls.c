@@ -582,6 +582,42 @@ T_UNIT(tls, policies)
 	fx_remove(&f);
 }
 
+/* The server's order: AES-128-GCM first in TLS 1.3 and 1.2, whatever the
+ * client prefers (OpenSSL's own clients put AES-256 first), but ChaCha20
+ * for a client that puts it first. */
+T_UNIT(tls, cipher_order)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_cert(&f, "eca", "ec", "ec-a", SAN_A);
+	SSL_CTX *c13 = client_ctx(0, NULL), *c12 = client_ctx(TLS1_2_VERSION, NULL);
+	SSL_CTX *cha13 = client_ctx(0, NULL);
+	SSL_CTX *cha12 = client_ctx(TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305:"
+				    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256");
+	T_ASSERT(SSL_CTX_set_ciphersuites(cha13, "TLS_CHACHA20_POLY1305_SHA256:"
+					  "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256") == 1);
+	const enum nlb_tls_policy policies[] = { NLB_TLS_POLICY_13_12, NLB_TLS_POLICY_COMPAT };
+	char cipher[64];
+	for (size_t i = 0; i < 2; i++) {
+		f.conf.policy = policies[i];
+		struct nlb_tls_server *s = server_new(&f.conf);
+		cr_expect_eq(handshake(s, c13, NULL, cipher, sizeof(cipher)), -1);
+		cr_expect_str_eq(cipher, "TLS_AES_128_GCM_SHA256", "policy %zu", i);
+		cr_expect_eq(handshake(s, c12, NULL, cipher, sizeof(cipher)), -1);
+		cr_expect_str_eq(cipher, "ECDHE-ECDSA-AES128-GCM-SHA256", "policy %zu", i);
+		cr_expect_eq(handshake(s, cha13, NULL, cipher, sizeof(cipher)), -1);
+		cr_expect_str_eq(cipher, "TLS_CHACHA20_POLY1305_SHA256", "policy %zu", i);
+		cr_expect_eq(handshake(s, cha12, NULL, cipher, sizeof(cipher)), -1);
+		cr_expect_str_eq(cipher, "ECDHE-ECDSA-CHACHA20-POLY1305", "policy %zu", i);
+		nlb_tls_server_free(s);
+	}
+	SSL_CTX_free(c13);
+	SSL_CTX_free(c12);
+	SSL_CTX_free(cha13);
+	SSL_CTX_free(cha12);
+	fx_remove(&f);
+}
+
 /* ---- ALPN ------------------------------------------------------------- */
 
 /* The protocol the server picked from the client's list (wire form),
