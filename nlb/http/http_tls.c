@@ -342,6 +342,25 @@ static void client_handshake_failed(struct worker *w, struct http_client *c)
 	http_client_close(w, c, true);
 }
 
+/* One step of either end's handshake; what it wrote goes to the kernel
+ * at once (a step is hundreds of microseconds of crypto, which the
+ * batch's other answers should not wait behind).  1 done, 0 wants more
+ * bytes, -1 failed with x->fail set: a peer gone mid-handshake is EOF,
+ * unless its deadline had already passed. */
+static int handshake_step(struct worker *w, struct http_tls *x, const struct tls_io *io)
+{
+	int r = nlb_tls_end_handshake(&x->end, &x->fail);
+	queued(x);
+	flush(w, io);
+	worker_submit_now(w);
+	if (r == 0 && x->closed) {
+		if (x->fail != NLB_TLS_FAIL_TIMEOUT)
+			x->fail = NLB_TLS_FAIL_EOF;
+		r = -1;
+	}
+	return r;
+}
+
 /* After bytes came, or a wake: the handshake on, then the module's
  * receive when it waits for one. */
 static void client_advance(struct worker *w, struct http_client *c)
@@ -356,14 +375,7 @@ static void client_advance(struct worker *w, struct http_client *c)
 	if (!x->hs_done) {
 		if (c->state == HC_LINGER)
 			return;		/* a failed handshake's alert on its way */
-		int r = nlb_tls_end_handshake(&x->end, &x->fail);
-		queued(x);
-		flush(w, &io);
-		worker_submit_now(w);
-		if (r == 0 && x->closed) {
-			x->fail = NLB_TLS_FAIL_EOF;
-			r = -1;
-		}
+		int r = handshake_step(w, x, &io);
 		if (r < 0) {
 			client_handshake_failed(w, c);
 			return;
@@ -477,15 +489,7 @@ static void target_advance(struct worker *w, struct http_target *u)
 		}
 	}
 	if (!x->hs_done) {
-		int r = nlb_tls_end_handshake(&x->end, &x->fail);
-		queued(x);
-		flush(w, &io);
-		worker_submit_now(w);
-		if (r == 0 && x->closed) {
-			if (x->fail != NLB_TLS_FAIL_TIMEOUT)
-				x->fail = NLB_TLS_FAIL_EOF;
-			r = -1;
-		}
+		int r = handshake_step(w, x, &io);
 		if (r < 0) {
 			target_handshake_failed(w, u);
 			return;
