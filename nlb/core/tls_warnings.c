@@ -47,9 +47,8 @@ unsigned tls_warnings(const struct nlb_config *cfg, bool check_access,
 			warn(msg, arg);
 			n++;
 		}
-	}
-	for (size_t l = 0; check_access && l < cfg->n_listeners; l++) {
-		const struct nlb_tls_listener_conf *tc = &cfg->listeners[l].tls;
+		if (!check_access)
+			continue;
 		for (size_t i = 0; i < tc->n_certs; i++) {
 			n += check_file(cfg, tc->certs[i].line, "certificate", tc->certs[i].cert,
 					warn, arg);
