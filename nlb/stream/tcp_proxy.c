@@ -127,13 +127,15 @@ void tcp_count_reset(struct worker *w, const struct conn *c, int dir, bool on_sr
 }
 
 /* The source of dir sent FIN and everything before it was delivered:
- * pass the FIN on.  When both directions are done, close. */
+ * pass the FIN on.  When both directions are done, close: the close
+ * sends that FIN (the destination's own FIN was read, so nothing unread
+ * turns it into a reset), one system call fewer per connection. */
 void tcp_half_shutdown(struct worker *w, struct conn *c, int dir)
 {
-	struct half *h = &c->half[dir];
-	h->flags |= HALF_SHUT;
-	shutdown(half_dst(c, dir), SHUT_WR);
-	if ((c->half[0].flags & HALF_SHUT) && (c->half[1].flags & HALF_SHUT))
+	c->half[dir].flags |= HALF_SHUT;
+	if (!(c->half[!dir].flags & HALF_SHUT))
+		shutdown(half_dst(c, dir), SHUT_WR);
+	else
 		tcp_conn_close(w, c, false);
 }
 
