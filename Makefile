@@ -141,7 +141,7 @@ rparen        := )
 	gateway-demo lab lab-down soak soak-deps
 
 all: $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/maglev-bench \
-     $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/nlb-doc
+     $(BUILD)/acl-bench $(BUILD)/rules-bench $(BUILD)/tls-bench $(BUILD)/nlb-doc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -207,6 +207,11 @@ $(BUILD)/rules-bench: $(BUILD)/obj/bench/micro/rules_bench.o $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Micro-benchmark of a tls listener's handshakes, server side, no sockets.
+$(BUILD)/tls-bench: $(BUILD)/obj/bench/micro/tls_bench.o $(BUILD)/libnlb.a
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/nlb-tests: $(TEST_OBJ) $(BUILD)/libnlbd.a $(BUILD)/libnlb.a
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcriterion -lhttp_parser $(LDLIBS)
@@ -264,12 +269,12 @@ TSAN_TESTS  :=
 test-runner: $(TEST_RUNNER)
 endif
 
-test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench test-runner
+test: deps $(BUILD)/nlb $(BUILD)/nlbctl $(BUILD)/nlb-appliance $(BUILD)/nlb-bench $(BUILD)/tls-bench test-runner
 	LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
 	TSAN_OPTIONS=halt_on_error=1 \
 	NLB_BIN=$(abspath $(BUILD)/nlb) NLB_BENCH=$(abspath $(BUILD)/nlb-bench) \
 	NLB_CTL=$(abspath $(BUILD)/nlbctl) NLB_APPLIANCE=$(abspath $(BUILD)/nlb-appliance) \
-	NLB_TEST_SECCOMP=$(SECCOMP) \
+	NLB_TLS_BENCH=$(abspath $(BUILD)/tls-bench) NLB_TEST_SECCOMP=$(SECCOMP) \
 	NLB_SRCDIR=$(CURDIR) $(TEST_RUNNER) --jobs=2 $(or $(TEST_ARGS),$(TSAN_TESTS))
 
 # Issue 22's soak (bench/soak, doc/hardening.md): every listener kind busy

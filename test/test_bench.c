@@ -6,7 +6,9 @@
  * GSO burst as the datagrams it was made of, with and without --no-gro.
  * --verify: clean through serve, and a target flipping one byte is one
  * corrupt answer and one corrupt byte; a datagram answered after its
- * timeout is one late answer; --interval's lines add up.
+ * timeout is one late answer; --interval's lines add up.  build/tls-bench
+ * ($NLB_TLS_BENCH) runs every case: each handshake completes, tickets come
+ * exactly where they are sent, and the resumed case resumes.
  *
  * The binary is $NLB_BENCH (make test sets it), else build/nlb-bench.
  * The server listens on port 0 and the test reads the port the kernel gave
@@ -834,4 +836,31 @@ T_TEST(bench, interval_lines_add_up)
 	cr_expect_eq(errs, o.errors);
 	free(out);
 	serve_stop(&s);
+}
+
+/* ---- tls-bench (bench/micro/tls_bench.c) ------------------------------ */
+
+/* A few handshakes a case: the program itself fails a case whose
+ * handshakes fail, whose tickets are not what it configures, or whose
+ * resumptions do not resume; here, every case printed a figure. */
+T_TEST(bench, tls_bench_cases)
+{
+	const char *bin = getenv("NLB_TLS_BENCH");
+	if (!bin || !*bin)
+		bin = "build/tls-bench";
+	const char *argv[] = { bin, "3", NULL };
+	char *out = NULL;
+	int rc = t_run(argv, 60000, &out);
+	cr_expect_eq(rc, 0, "tls-bench exit code %d: %s", rc, out ? out : "");
+	static const char *const cases[] = {
+		"TLS 1.3 full, no tickets", "TLS 1.3 full, 2 tickets", "TLS 1.3 resumed (ticket)",
+		"TLS 1.2 full, no tickets", "TLS 1.3 full, RSA-2048, no tickets",
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *line = out ? strstr(out, cases[i]) : NULL;
+		double us = 0;
+		cr_expect(line && sscanf(line + strlen(cases[i]), "%lf", &us) == 1 && us > 0,
+			  "no figure for \"%s\" in: %s", cases[i], out ? out : "");
+	}
+	free(out);
 }
