@@ -16,13 +16,11 @@
  * the handshakes per run, fewer under valgrind).  Each figure is the
  * median of several runs, in microseconds per handshake and handshakes
  * per second of the server's thread. */
-#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "micro.h"
 #include "tls_end.h"
