@@ -23,18 +23,6 @@
 #define LOOKUPS (1u << 24)
 #define REPEAT  5
 
-static int by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), by_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Clears the bits of a past len. */
 static void mask_to(uint8_t a[16], unsigned len)
 {
@@ -221,7 +209,7 @@ static double bench_lookups(const struct nlb_acl *acl,
 		ns[rep] = (double)(now_ns() - t0) / LOOKUPS;
 		*hits = acc;
 	}
-	return median(ns, REPEAT);
+	return micro_median(ns, REPEAT);
 }
 
 static void run(size_t n, uint8_t (*addrs)[16])
@@ -244,8 +232,8 @@ static void run(size_t n, uint8_t (*addrs)[16])
 	size_t mem = nlb_acl_memory(acl);
 	printf("%zu prefixes (80%% IPv4, 20%% IPv6)\n", n);
 	printf("  load: %.1f ms (parse %.1f, add %.1f, build %.1f)\n",
-	       median(total, REPEAT), median(parse, REPEAT),
-	       median(add, REPEAT), median(build, REPEAT));
+	       micro_median(total, REPEAT), micro_median(parse, REPEAT),
+	       micro_median(add, REPEAT), micro_median(build, REPEAT));
 	printf("  memory: %.2f MiB (%.1f bytes a prefix, %zu nodes of 96 bytes)\n",
 	       (double)mem / (1 << 20), (double)mem / (double)n, mem / 96);
 	for (int m = 0; m < MIX_COUNT; m++) {

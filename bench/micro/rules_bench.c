@@ -22,12 +22,6 @@
 #define ROUNDS   (1u << 14)
 #define REPEAT   7
 
-static int by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 /* n rules, the kinds of bench/http_rules, the last matching
  * "/bench/..." on host 127.0.0.1. */
 static struct nlb_config *load(unsigned n)
@@ -130,8 +124,7 @@ int main(void)
 				return 1;
 			}
 		}
-		qsort(ns, REPEAT, sizeof(*ns), by_double);
-		printf("%3u rules: %6.0f ns per request\n", counts[c], ns[REPEAT / 2]);
+		printf("%3u rules: %6.0f ns per request\n", counts[c], micro_median(ns, REPEAT));
 		nlb_config_free(cfg);
 	}
 	return 0;

@@ -29,12 +29,6 @@
 #define WARMUP     50
 #define REPEAT     5
 
-static int by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 /* Makes dir/name.pem and dir/name.key: self-signed, "ec" (P-256) or
  * "rsa" (2048 bits).  0 or -1. */
 static int make_cert(const char *dir, const char *name, const char *key)
@@ -191,8 +185,8 @@ static int run_case(const char *dir, const struct tls_case *tc, int handshakes)
 		us[r] = (double)ns / handshakes / 1000.0;
 	}
 	if (ret == 0) {
-		qsort(us, REPEAT, sizeof(us[0]), by_double);
-		printf("%-34s %9.1f %12.0f\n", tc->name, us[REPEAT / 2], 1e6 / us[REPEAT / 2]);
+		double m = micro_median(us, REPEAT);
+		printf("%-34s %9.1f %12.0f\n", tc->name, m, 1e6 / m);
 	} else if (ret == -2) {
 		ret = -1;
 	} else if (ERR_peek_error() != 0) {
