@@ -168,38 +168,34 @@ static int run_case(const char *dir, const struct tls_case *tc, int handshakes)
 	struct nlb_tls_pool pool = { 0 };
 	SSL_SESSION *sess = NULL;
 	double us[REPEAT];
-	int ret = 0;
+	const char *why = NULL;
 	uint64_t ns = 0;
-	for (int i = 0; i < WARMUP && ret == 0; i++)
-		ret = handshake(srv, cctx, NULL, &sess, &pool, &ns);
+	for (int i = 0; i < WARMUP && !why; i++)
+		if (handshake(srv, cctx, NULL, &sess, &pool, &ns) < 0)
+			why = "a handshake failed";
 	/* The case is what it says: a ticket exactly when tickets are sent. */
-	if (ret == 0 && (SSL_SESSION_is_resumable(sess) == 1) != (tc->tickets > 0)) {
-		fprintf(stderr, "tls-bench: %s: the client %s a ticket\n", tc->name,
-			tc->tickets > 0 ? "got no" : "got");
-		ret = -2;	/* said */
-	}
-	for (int r = 0; r < REPEAT && ret == 0; r++) {
+	if (!why && (SSL_SESSION_is_resumable(sess) == 1) != (tc->tickets > 0))
+		why = tc->tickets > 0 ? "the client got no ticket" : "the client got a ticket";
+	for (int r = 0; r < REPEAT && !why; r++) {
 		ns = 0;
-		for (int i = 0; i < handshakes && ret == 0; i++)
-			ret = handshake(srv, cctx, tc->resume ? sess : NULL, NULL, &pool, &ns);
+		for (int i = 0; i < handshakes && !why; i++)
+			if (handshake(srv, cctx, tc->resume ? sess : NULL, NULL, &pool, &ns) < 0)
+				why = tc->resume ? "a handshake failed or did not resume"
+						 : "a handshake failed";
 		us[r] = (double)ns / handshakes / 1000.0;
 	}
-	if (ret == 0) {
+	if (!why) {
 		double m = micro_median(us, REPEAT);
 		printf("%-34s %9.1f %12.0f\n", tc->name, m, 1e6 / m);
-	} else if (ret == -2) {
-		ret = -1;
-	} else if (ERR_peek_error() != 0) {
-		fprintf(stderr, "tls-bench: %s: a handshake failed\n", tc->name);
-		ERR_print_errors_fp(stderr);
 	} else {
-		fprintf(stderr, "tls-bench: %s: a handshake failed or did not resume\n", tc->name);
+		fprintf(stderr, "tls-bench: %s: %s\n", tc->name, why);
+		ERR_print_errors_fp(stderr);
 	}
 	SSL_SESSION_free(sess);
 	SSL_CTX_free(cctx);
 	nlb_tls_server_free(srv);
 	nlb_tls_pool_drain(&pool);
-	return ret;
+	return why ? -1 : 0;
 }
 
 int main(int argc, char **argv)
